@@ -1,0 +1,47 @@
+/* SPDX-License-Identifier: MIT */
+/*
+ * JSON plumbing shared by the vmmu subcommands (jansson underneath).
+ * 64-bit values travel as "0x..." strings; integers are accepted on input.
+ */
+#ifndef VMMU_CLI_JSON_H
+#define VMMU_CLI_JSON_H
+
+#include <stdbool.h>
+#include <stddef.h>
+#include <stdint.h>
+#include <jansson.h>
+
+/*
+ * Load a JSON document from path ("-" is standard input). On failure print
+ * "vmmu PROG: PATH:LINE:COL: reason" to stderr and return NULL.
+ */
+json_t *cli_load_json(const char *prog, const char *path);
+
+/*
+ * A 64-bit unsigned value: a non-negative integer, or a string "0x<hex>" or
+ * "<decimal>". Returns 0, or -1 with a reason in err.
+ */
+int cli_json_u64(const json_t *v, uint64_t *out, char *err, size_t errlen);
+
+/*
+ * Member key of obj as u64. Missing: *out = dflt and 0 when !required,
+ * otherwise -1. Errors name the key and ctx in err.
+ */
+int cli_get_u64(const json_t *obj, const char *key, bool required,
+		uint64_t dflt, uint64_t *out, const char *ctx, char *err,
+		size_t errlen);
+
+/* "0x<hex>" as a new JSON string. */
+json_t *cli_hex(uint64_t v);
+
+/*
+ * Decode a hex byte string (whitespace allowed between pairs) into a newly
+ * allocated buffer. Returns 0, or -1 with a reason in err.
+ */
+int cli_hex_bytes(const char *hex, uint8_t **out, size_t *len, char *err,
+		  size_t errlen);
+
+/* Print v to stdout (indented when pretty) with a newline; 0 or -1. */
+int cli_print_json(const json_t *v, bool pretty);
+
+#endif

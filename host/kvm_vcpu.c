@@ -1,0 +1,177 @@
+/* SPDX-License-Identifier: MIT */
+#define _GNU_SOURCE
+#include <errno.h>
+#include <fcntl.h>
+#include <stdio.h>
+#include <string.h>
+#include <sys/ioctl.h>
+#include <sys/mman.h>
+#include <unistd.h>
+
+#include "vmmu/error.h"
+#include "kvm_vcpu.h"
+
+static int fail(struct kvmh *k, int rc, const char *what)
+{
+	snprintf(k->why, sizeof(k->why), "%s: %s", what, strerror(errno));
+	kvmh_close(k);
+	return rc;
+}
+
+int kvmh_open(struct kvmh *k, size_t mem_size)
+{
+	struct kvm_userspace_memory_region region;
+	int ret;
+
+	memset(k, 0, sizeof(*k));
+	k->kvm_fd = k->vm_fd = k->vcpu_fd = -1;
+	k->kvm_fd = open("/dev/kvm", O_RDWR | O_CLOEXEC);
+	if (k->kvm_fd < 0)
+		return fail(k, VMMU_ENOTSUP, "/dev/kvm unavailable");
+	ret = ioctl(k->kvm_fd, KVM_GET_API_VERSION, 0);
+	if (ret != KVM_API_VERSION) {
+		errno = EPROTO;
+		return fail(k, VMMU_ENOTSUP, "unexpected KVM API version");
+	}
+	k->vm_fd = ioctl(k->kvm_fd, KVM_CREATE_VM, 0);
+	if (k->vm_fd < 0)
+		return fail(k, VMMU_ENOTSUP, "KVM_CREATE_VM");
+	k->mem = mmap(NULL, mem_size, PROT_READ | PROT_WRITE,
+		      MAP_PRIVATE | MAP_ANONYMOUS | MAP_NORESERVE, -1, 0);
+	if (k->mem == MAP_FAILED) {
+		k->mem = NULL;
+		return fail(k, VMMU_ENOMEM, "mmap guest memory");
+	}
+	k->mem_size = mem_size;
+	memset(&region, 0, sizeof(region));
+	region.memory_size = mem_size;
+	region.userspace_addr = (uintptr_t)k->mem;
+	if (ioctl(k->vm_fd, KVM_SET_USER_MEMORY_REGION, &region) < 0)
+		return fail(k, VMMU_EIO, "KVM_SET_USER_MEMORY_REGION");
+	k->vcpu_fd = ioctl(k->vm_fd, KVM_CREATE_VCPU, 0);
+	if (k->vcpu_fd < 0)
+		return fail(k, VMMU_ENOTSUP, "KVM_CREATE_VCPU");
+	ret = ioctl(k->kvm_fd, KVM_GET_VCPU_MMAP_SIZE, 0);
+	if (ret <= 0)
+		return fail(k, VMMU_EIO, "KVM_GET_VCPU_MMAP_SIZE");
+	k->run_size = (size_t)ret;
+	k->run = mmap(NULL, k->run_size, PROT_READ | PROT_WRITE, MAP_SHARED,
+		      k->vcpu_fd, 0);
+	if (k->run == MAP_FAILED) {
+		k->run = NULL;
+		return fail(k, VMMU_EIO, "mmap kvm_run");
+	}
+	return VMMU_OK;
+}
+
+void kvmh_close(struct kvmh *k)
+{
+	if (k->run)
+		munmap(k->run, k->run_size);
+	if (k->mem)
+		munmap(k->mem, k->mem_size);
+	if (k->vcpu_fd >= 0)
+		close(k->vcpu_fd);
+	if (k->vm_fd >= 0)
+		close(k->vm_fd);
+	if (k->kvm_fd >= 0)
+		close(k->kvm_fd);
+	k->run = NULL;
+	k->mem = NULL;
+	k->vcpu_fd = k->vm_fd = k->kvm_fd = -1;
+}
+
+/* Segment descriptors (SDM Vol. 3A 3.4.5): flat, present, 4 KiB granular. */
+#define GDT_CODE64_DPL0 0x00af9b000000ffffULL
+#define GDT_DATA_DPL0   0x00cf93000000ffffULL
+#define GDT_CODE64_DPL3 0x00affb000000ffffULL
+#define GDT_DATA_DPL3   0x00cff3000000ffffULL
+
+void kvmh_write_gdt(struct kvmh *k, uint64_t gdt_gpa, uint64_t tss_gpa)
+{
+	uint64_t gdt[7] = { 0, GDT_CODE64_DPL0, GDT_DATA_DPL0,
+			    GDT_CODE64_DPL3, GDT_DATA_DPL3, 0, 0 };
+
+	/* 64-bit available TSS, limit 0x67, two slots (SDM 8.2.3). */
+	gdt[5] = 0x67 | ((tss_gpa & 0xffffff) << 16) | (0x89ULL << 40) |
+		 (((tss_gpa >> 24) & 0xff) << 56);
+	gdt[6] = tss_gpa >> 32;
+	memcpy(k->mem + gdt_gpa, gdt, sizeof(gdt));
+}
+
+static void flat_seg(struct kvm_segment *s, uint16_t sel, uint8_t type,
+		     uint8_t dpl, int code64)
+{
+	memset(s, 0, sizeof(*s));
+	s->selector = sel;
+	s->limit = 0xffffffff;
+	s->type = type;
+	s->present = 1;
+	s->dpl = dpl;
+	s->s = 1;
+	s->g = 1;
+	s->l = code64;
+	s->db = !code64;
+}
+
+int kvmh_set_long_mode(struct kvmh *k, uint64_t cr0, uint64_t cr3,
+		       uint64_t cr4, uint64_t efer, uint64_t gdt_gpa,
+		       uint64_t idt_gpa, uint16_t idt_limit, uint64_t tss_gpa)
+{
+	struct kvm_sregs s;
+
+	if (kvmh_get_sregs(k, &s) < 0)
+		return VMMU_EIO;
+	flat_seg(&s.cs, 0x8, 0xb, 0, 1);
+	flat_seg(&s.ds, 0x10, 0x3, 0, 0);
+	s.es = s.fs = s.gs = s.ss = s.ds;
+	memset(&s.tr, 0, sizeof(s.tr));
+	s.tr.selector = 0x28;
+	s.tr.base = tss_gpa;
+	s.tr.limit = 0x67;
+	s.tr.type = 0xb;    /* busy 64-bit TSS */
+	s.tr.present = 1;
+	s.gdt.base = gdt_gpa;
+	s.gdt.limit = 7 * 8 - 1;
+	s.idt.base = idt_gpa;
+	s.idt.limit = idt_limit;
+	s.cr0 = cr0;
+	s.cr3 = cr3;
+	s.cr4 = cr4;
+	s.efer = efer;
+	return kvmh_set_sregs(k, &s);
+}
+
+int kvmh_get_regs(struct kvmh *k, struct kvm_regs *r)
+{
+	return ioctl(k->vcpu_fd, KVM_GET_REGS, r) < 0 ? VMMU_EIO : 0;
+}
+
+int kvmh_set_regs(struct kvmh *k, const struct kvm_regs *r)
+{
+	return ioctl(k->vcpu_fd, KVM_SET_REGS, r) < 0 ? VMMU_EIO : 0;
+}
+
+int kvmh_get_sregs(struct kvmh *k, struct kvm_sregs *s)
+{
+	return ioctl(k->vcpu_fd, KVM_GET_SREGS, s) < 0 ? VMMU_EIO : 0;
+}
+
+int kvmh_set_sregs(struct kvmh *k, const struct kvm_sregs *s)
+{
+	return ioctl(k->vcpu_fd, KVM_SET_SREGS, s) < 0 ? VMMU_EIO : 0;
+}
+
+int kvmh_run(struct kvmh *k)
+{
+	int ret;
+
+	do {
+		ret = ioctl(k->vcpu_fd, KVM_RUN, 0);
+	} while (ret < 0 && (errno == EINTR || errno == EAGAIN));
+	if (ret < 0) {
+		snprintf(k->why, sizeof(k->why), "KVM_RUN: %s", strerror(errno));
+		return VMMU_EIO;
+	}
+	return (int)k->run->exit_reason;
+}

@@ -1,0 +1,50 @@
+/* SPDX-License-Identifier: MIT */
+/*
+ * A minimal KVM host: one VM with one flat slot of guest memory at gpa 0
+ * and one vCPU. Used by the KVM oracle tests and by `vmmu bench exits`.
+ * Linux only; everything else in vmmu stays independent of it.
+ */
+#ifndef VMMU_HOST_KVM_VCPU_H
+#define VMMU_HOST_KVM_VCPU_H
+
+#include <stddef.h>
+#include <stdint.h>
+#include <linux/kvm.h>
+
+struct kvmh {
+	int kvm_fd, vm_fd, vcpu_fd;
+	uint8_t *mem;           /* guest-physical 0 .. mem_size */
+	size_t mem_size;
+	struct kvm_run *run;
+	size_t run_size;
+	char why[160];          /* reason for the last failure */
+};
+
+/*
+ * Open /dev/kvm and build the VM. Returns 0, or a negative vmmu_err with
+ * k->why explaining (VMMU_ENOTSUP when /dev/kvm is absent or unusable).
+ */
+int kvmh_open(struct kvmh *k, size_t mem_size);
+void kvmh_close(struct kvmh *k);
+
+/*
+ * Put the vCPU in 64-bit mode with flat segments: CS selector 0x8 (DPL 0),
+ * data 0x10, user code 0x1b / data 0x23, TSS 0x28 with base tss_gpa.
+ * The GDT itself must be in guest memory at gdt_gpa (kvmh_write_gdt puts
+ * one there); the IDT at idt_gpa with limit idt_limit.
+ */
+int kvmh_set_long_mode(struct kvmh *k, uint64_t cr0, uint64_t cr3,
+		       uint64_t cr4, uint64_t efer, uint64_t gdt_gpa,
+		       uint64_t idt_gpa, uint16_t idt_limit, uint64_t tss_gpa);
+/* Write the 7-entry GDT kvmh_set_long_mode expects (TSS limit 0x67). */
+void kvmh_write_gdt(struct kvmh *k, uint64_t gdt_gpa, uint64_t tss_gpa);
+
+int kvmh_get_regs(struct kvmh *k, struct kvm_regs *r);
+int kvmh_set_regs(struct kvmh *k, const struct kvm_regs *r);
+int kvmh_get_sregs(struct kvmh *k, struct kvm_sregs *s);
+int kvmh_set_sregs(struct kvmh *k, const struct kvm_sregs *s);
+
+/* KVM_RUN once; returns the exit reason (KVM_EXIT_*) or a negative error. */
+int kvmh_run(struct kvmh *k);
+
+#endif

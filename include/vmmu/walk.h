@@ -1,0 +1,110 @@
+/* SPDX-License-Identifier: MIT */
+/*
+ * The guest page-table walker: one walker for every x86 paging mode
+ * (paging off, 2-level with/without PSE, PAE, 4-level, 5-level), shared by
+ * the hardware model, the shadow backend and the emulator.
+ *
+ * The walker reads guest page tables through struct vmmu_gmem, a pair of
+ * guest-physical accessors, so it does not care where guest memory lives.
+ * A/D updates are written back through the same interface, in the order a
+ * CPU performs them, and only when the whole walk succeeds (Intel SDM
+ * Vol. 3A 4.8; KVM behaves the same way on this project's machines).
+ */
+#ifndef VMMU_WALK_H
+#define VMMU_WALK_H
+
+#include "vmmu/types.h"
+
+/* Control-register bits the walker consults (SDM Vol. 3A 2.5, 4.1). */
+#define X86_CR0_PE     (1ULL << 0)
+#define X86_CR0_WP     (1ULL << 16)
+#define X86_CR0_PG     (1ULL << 31)
+#define X86_CR4_PSE    (1ULL << 4)
+#define X86_CR4_PAE    (1ULL << 5)
+#define X86_CR4_LA57   (1ULL << 12)
+#define X86_CR4_PCIDE  (1ULL << 17)
+#define X86_CR4_SMEP   (1ULL << 20)
+#define X86_CR4_SMAP   (1ULL << 21)
+#define X86_CR4_PKE    (1ULL << 22)
+#define X86_EFER_LME   (1ULL << 8)
+#define X86_EFER_LMA   (1ULL << 10)
+#define X86_EFER_NXE   (1ULL << 11)
+#define X86_RFLAGS_AC  (1ULL << 18)
+
+/* #PF error code bits (SDM Vol. 3A 4.7). */
+#define X86_PFEC_P     (1U << 0)
+#define X86_PFEC_W     (1U << 1)
+#define X86_PFEC_U     (1U << 2)
+#define X86_PFEC_RSVD  (1U << 3)
+#define X86_PFEC_I     (1U << 4)
+#define X86_PFEC_PK    (1U << 5)
+
+#define X86_VEC_GP 13
+#define X86_VEC_PF 14
+
+/* Guest-physical memory as the walker sees it. */
+struct vmmu_gmem {
+	void *ctx;
+	/* Read len bytes at gpa. 0 on success, negative vmmu_err otherwise. */
+	int (*read)(void *ctx, gpa_t gpa, void *buf, size_t len);
+	/*
+	 * Atomically replace the 4- or 8-byte entry at gpa holding old with
+	 * new (an A/D update). Returns 0, 1 if the entry no longer holds old
+	 * (the walk is restarted), or a negative vmmu_err.
+	 */
+	int (*cmpxchg)(void *ctx, gpa_t gpa, uint64_t old, uint64_t new_val,
+		       size_t len);
+};
+
+/* The vCPU state that determines how a linear address is translated. */
+struct vmmu_paging_state {
+	uint64_t cr0, cr3, cr4, efer, rflags;
+	uint32_t pkru;
+	uint8_t maxphyaddr;     /* 32..52 */
+	/*
+	 * PAE only: the four PDPTEs the CPU loaded at the last CR3 load (SDM
+	 * 4.4.1). Filled by vmmu_paging_load_pdptes().
+	 */
+	uint64_t pdpte[4];
+	bool pdptes_loaded;
+};
+
+/* One access to translate. */
+struct vmmu_access {
+	gva_t gva;
+	enum vmmu_access_kind kind;
+	uint8_t cpl;            /* 0..3; 3 is user mode */
+	bool implicit;          /* implicit supervisor access (GDT, IDT, ...) */
+};
+
+/* Outcome of a walk. */
+struct vmmu_walk_result {
+	bool ok;
+	gpa_t gpa;              /* ok: the translated address */
+	uint64_t page_size;     /* ok: 4 KiB, 2 MiB, 4 MiB or 1 GiB */
+	uint8_t vector;         /* !ok: 14 (#PF) or 13 (#GP) */
+	uint32_t error_code;    /* !ok, #PF: the error code */
+	gva_t cr2;              /* !ok, #PF: the faulting linear address */
+	/* Entries used, root first (for the shadow backend and the model). */
+	uint8_t levels;
+	gpa_t pte_gpa[5];
+	uint64_t pte[5];        /* the values read (before A/D updates) */
+};
+
+/*
+ * Load the PAE PDPTEs from CR3 as MOV to CR3 does. Returns 0, or
+ * VMMU_EFAULT/VMMU_EINVAL when the CPU would raise #GP (a present PDPTE
+ * with reserved bits set). Not needed in other modes.
+ */
+int vmmu_paging_load_pdptes(struct vmmu_paging_state *ps,
+			    const struct vmmu_gmem *mem);
+
+/*
+ * Translate acc under ps, updating A/D bits through mem.
+ * Returns 0 with *res filled (res->ok tells translation vs fault), or a
+ * negative vmmu_err when guest memory could not be read at all.
+ */
+int vmmu_walk(const struct vmmu_paging_state *ps, const struct vmmu_gmem *mem,
+	      const struct vmmu_access *acc, struct vmmu_walk_result *res);
+
+#endif
