@@ -1,0 +1,67 @@
+/* SPDX-License-Identifier: MIT */
+/* `vmmu bench KIND`: dispatch to the benchmarks in cli/bench_*.c. */
+#include <stdio.h>
+#include <string.h>
+
+#define VMMU_BENCH(name) \
+	int bench_##name(int argc, char **argv); \
+	extern const char bench_##name##_summary[];
+#include "benches.inc"
+#undef VMMU_BENCH
+
+const char cmd_bench_summary[] =
+	"measure this machine (TLB misses, VM exits, emulator speed)";
+
+struct bench {
+	const char *name;
+	int (*fn)(int argc, char **argv);
+	const char *summary;
+};
+
+#define VMMU_BENCH(name) { #name, bench_##name, bench_##name##_summary },
+static const struct bench benches[] = {
+#include "benches.inc"
+	{ NULL, NULL, NULL },
+};
+#undef VMMU_BENCH
+
+static void usage(FILE *out)
+{
+	const struct bench *b;
+
+	fprintf(out,
+"NAME\n"
+"    vmmu bench - measure the real costs of this machine\n"
+"\n"
+"SYNOPSIS\n"
+"    vmmu bench KIND [OPTIONS]\n"
+"    vmmu bench KIND --help\n"
+"\n"
+"KINDS\n");
+	for (b = benches; b->name; b++)
+		fprintf(out, "    %-10s %s\n", b->name, b->summary);
+	fprintf(out,
+"\n"
+"EXIT STATUS\n"
+"    0 measured, 1 measurement failed, 2 bad usage.\n");
+}
+
+int cmd_bench(int argc, char **argv)
+{
+	const struct bench *b;
+
+	if (argc < 2) {
+		usage(stderr);
+		return 2;
+	}
+	if (!strcmp(argv[1], "--help") || !strcmp(argv[1], "-h")) {
+		usage(stdout);
+		return 0;
+	}
+	for (b = benches; b->name; b++)
+		if (!strcmp(argv[1], b->name))
+			return b->fn(argc - 1, argv + 1);
+	fprintf(stderr, "vmmu bench: unknown kind '%s' (see vmmu bench --help)\n",
+		argv[1]);
+	return 2;
+}
