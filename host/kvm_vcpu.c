@@ -3,6 +3,7 @@
 #include <errno.h>
 #include <fcntl.h>
 #include <stdio.h>
+#include <stdlib.h>
 #include <string.h>
 #include <sys/ioctl.h>
 #include <sys/mman.h>
@@ -160,6 +161,49 @@ int kvmh_get_sregs(struct kvmh *k, struct kvm_sregs *s)
 int kvmh_set_sregs(struct kvmh *k, const struct kvm_sregs *s)
 {
 	return ioctl(k->vcpu_fd, KVM_SET_SREGS, s) < 0 ? VMMU_EIO : 0;
+}
+
+struct kvm_cpuid2 *kvmh_get_supported_cpuid(struct kvmh *k)
+{
+	enum { MAX_ENTRIES = 256 };
+	struct kvm_cpuid2 *cpuid;
+
+	cpuid = calloc(1, sizeof(*cpuid) +
+			  MAX_ENTRIES * sizeof(struct kvm_cpuid_entry2));
+	if (!cpuid) {
+		snprintf(k->why, sizeof(k->why), "out of memory");
+		return NULL;
+	}
+	cpuid->nent = MAX_ENTRIES;
+	if (ioctl(k->kvm_fd, KVM_GET_SUPPORTED_CPUID, cpuid) < 0) {
+		snprintf(k->why, sizeof(k->why), "KVM_GET_SUPPORTED_CPUID: %s",
+			 strerror(errno));
+		free(cpuid);
+		return NULL;
+	}
+	return cpuid;
+}
+
+int kvmh_set_cpuid(struct kvmh *k, const struct kvm_cpuid2 *cpuid)
+{
+	if (ioctl(k->vcpu_fd, KVM_SET_CPUID2, cpuid) < 0) {
+		snprintf(k->why, sizeof(k->why), "KVM_SET_CPUID2: %s",
+			 strerror(errno));
+		return VMMU_EIO;
+	}
+	return VMMU_OK;
+}
+
+int kvmh_set_supported_cpuid(struct kvmh *k)
+{
+	struct kvm_cpuid2 *cpuid = kvmh_get_supported_cpuid(k);
+	int rc;
+
+	if (!cpuid)
+		return VMMU_EIO;
+	rc = kvmh_set_cpuid(k, cpuid);
+	free(cpuid);
+	return rc;
 }
 
 int kvmh_run(struct kvmh *k)

@@ -44,6 +44,20 @@ int kvmh_set_regs(struct kvmh *k, const struct kvm_regs *r);
 int kvmh_get_sregs(struct kvmh *k, struct kvm_sregs *s);
 int kvmh_set_sregs(struct kvmh *k, const struct kvm_sregs *s);
 
+/*
+ * The CPUID KVM supports (KVM_GET_SUPPORTED_CPUID), newly allocated (free()
+ * it), or NULL with k->why set.
+ */
+struct kvm_cpuid2 *kvmh_get_supported_cpuid(struct kvmh *k);
+/* Give the vCPU this CPUID (KVM_SET_CPUID2). 0 or negative vmmu_err. */
+int kvmh_set_cpuid(struct kvmh *k, const struct kvm_cpuid2 *cpuid);
+/*
+ * Give the vCPU the CPUID KVM supports. Without a CPUID KVM models a CPU of
+ * no vendor with MAXPHYADDR 36, which changes its reserved-bit checks.
+ * Call before the first KVM_RUN. Returns 0 or a negative vmmu_err.
+ */
+int kvmh_set_supported_cpuid(struct kvmh *k);
+
 /* KVM_RUN once; returns the exit reason (KVM_EXIT_*) or a negative error. */
 int kvmh_run(struct kvmh *k);
 

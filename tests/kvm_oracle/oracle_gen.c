@@ -1,0 +1,164 @@
+/* SPDX-License-Identifier: MIT */
+/*
+ * Seeded random cases over the permission space of 4-level paging: P, W,
+ * U, A, D, NX, PS (2 MiB leaf) and a reserved bit at every level, with
+ * EFER.NXE, CR0.WP, CR4.SMEP, CR4.SMAP, RFLAGS.AC, CPL 0/3 and read,
+ * write, fetch and implicit supervisor (descriptor-table) accesses. The
+ * same seed gives the same case on every machine.
+ */
+#include <string.h>
+
+#include "oracle.h"
+
+#define GEN_P    0x1ULL
+#define GEN_W    0x2ULL
+#define GEN_U    0x4ULL
+#define GEN_PWT  0x8ULL
+#define GEN_PCD  0x10ULL
+#define GEN_A    0x20ULL
+#define GEN_D    0x40ULL
+#define GEN_PS   0x80ULL
+#define GEN_G    0x100ULL
+#define GEN_NX   (1ULL << 63)
+#define GEN_IGN_LOW   0xe00ULL                 /* bits 11:9, ignored */
+#define GEN_IGN_HIGH  (0x7fULL << 52)          /* bits 58:52, ignored */
+#define GEN_PK_BITS   (0xfULL << 59)           /* PK, ignored if !CR4.PKE */
+
+/* splitmix64: small, fast, and identical everywhere. */
+uint64_t orc_rng_next(struct orc_rng *r)
+{
+	uint64_t z = (r->s += 0x9e3779b97f4a7c15ULL);
+
+	z = (z ^ (z >> 30)) * 0xbf58476d1ce4e5b9ULL;
+	z = (z ^ (z >> 27)) * 0x94d049bb133111ebULL;
+	return z ^ (z >> 31);
+}
+
+/* True with probability num/den. */
+static bool chance(struct orc_rng *r, unsigned num, unsigned den)
+{
+	return orc_rng_next(r) % den < num;
+}
+
+static uint64_t pick(struct orc_rng *r, uint64_t n)
+{
+	return orc_rng_next(r) % n;
+}
+
+/*
+ * A reserved bit for an entry at the given level (4 = PML4E, 1 = PTE),
+ * per SDM Vol. 3A 4.5 tables 4-15..4-20 with MAXPHYADDR 48 and AMD's
+ * reserved PML4E bit 8 (APM Vol. 2 5.3.3): address bits 51:48 anywhere;
+ * PS in a PML4E; PS in a PDPTE (a 1 GiB page, absent here); bits 20:13
+ * of a 2 MiB PDE.
+ */
+static uint64_t reserved_bit(struct orc_rng *r, unsigned level, bool leaf)
+{
+	unsigned choice = (unsigned)pick(r, 3);
+
+	if (choice == 0 || (level == 1) || (level == 2 && !leaf))
+		return 1ULL << (48 + pick(r, 4));
+	if (level == 4)
+		return choice == 1 ? GEN_PS : GEN_G;
+	if (level == 3)
+		return GEN_PS;
+	return 1ULL << (13 + pick(r, 8));      /* 2 MiB PDE */
+}
+
+/* Flags of one entry; `level` 4..1, `leaf` true for the PTE or 2 MiB PDE. */
+static uint64_t gen_flags(struct orc_rng *r, unsigned level, bool leaf)
+{
+	uint64_t e = 0;
+
+	e |= chance(r, 15, 16) ? GEN_P : 0;
+	e |= chance(r, 3, 4) ? GEN_W : 0;
+	e |= chance(r, 3, 4) ? GEN_U : 0;
+	e |= chance(r, 1, 2) ? GEN_A : 0;
+	e |= chance(r, 1, 2) ? GEN_D : 0;
+	e |= chance(r, 1, 4) ? GEN_NX : 0;
+	e |= chance(r, 1, 4) ? GEN_PWT : 0;
+	e |= chance(r, 1, 4) ? GEN_PCD : 0;
+	if (chance(r, 1, 4))
+		e |= orc_rng_next(r) & (GEN_IGN_LOW | GEN_IGN_HIGH | GEN_PK_BITS);
+	/* G in a leaf; ignored in a non-leaf PDPTE/PDE; reserved in a PML4E. */
+	if (level != 4)
+		e |= chance(r, 1, 4) ? GEN_G : 0;
+	if (leaf) {
+		/* PAT: bit 7 of a PTE, bit 12 of a 2 MiB PDE. */
+		if (chance(r, 1, 4))
+			e |= level == 1 ? GEN_PS : 1ULL << 12;
+	}
+	if (chance(r, 1, 16))
+		e |= reserved_bit(r, level, leaf);
+	return e;
+}
+
+static void gen_control(struct orc_rng *r, struct orc_case *c)
+{
+	/* PE, MP, ET, NE, PG always; WP random. */
+	c->cr0 = 0x80000033ULL | (chance(r, 1, 2) ? X86_CR0_WP : 0);
+	c->cr4 = X86_CR4_PAE | (chance(r, 1, 2) ? X86_CR4_SMEP : 0) |
+		 (chance(r, 1, 2) ? X86_CR4_SMAP : 0);
+	c->efer = X86_EFER_LME | X86_EFER_LMA |
+		  (chance(r, 3, 4) ? X86_EFER_NXE : 0);
+	c->ac = chance(r, 1, 2);
+}
+
+/* Accesses within the leaf: aligned 8-byte slots (no #AC at CPL 3). */
+static void gen_accesses(struct orc_rng *r, struct orc_case *c, uint64_t base)
+{
+	uint64_t span = c->levels == 4 ? 0x1000ULL : 0x200000ULL;
+
+	c->naccess = 1 + (unsigned)chance(r, 1, 2) + (unsigned)chance(r, 1, 4);
+	for (unsigned i = 0; i < c->naccess; i++) {
+		struct orc_access *a = &c->access[i];
+
+		a->kind = (enum vmmu_access_kind)pick(r, 3);
+		a->implicit = chance(r, 1, 10);
+		if (a->implicit)
+			a->kind = VMMU_ACCESS_READ;
+		a->cpl = chance(r, 1, 2) ? 3 : 0;
+		if (i > 0 && chance(r, 1, 2))
+			a->gva = c->access[i - 1].gva;
+		else
+			a->gva = base + (pick(r, span / 0x1000) << 12) +
+				 8 * pick(r, 0xff8 / 8 + 1);
+	}
+}
+
+void orc_gen_case(struct orc_rng *r, struct orc_case *c)
+{
+	uint64_t idx[4], gva;
+	static const uint64_t table[4] = {
+		ORC_PML4_GPA, ORC_TPDPT_GPA, ORC_TPD_GPA, ORC_TPT_GPA
+	};
+
+	memset(c, 0, sizeof(*c));
+	c->seed = r->s;
+	gen_control(r, c);
+	c->levels = chance(r, 1, 4) ? 3 : 4;
+	idx[0] = 1 + pick(r, 255);              /* PML4 slots 1..255 */
+	for (unsigned i = 1; i < 4; i++)
+		idx[i] = pick(r, 512);
+	gva = idx[0] << 39 | idx[1] << 30 | idx[2] << 21;
+	if (c->levels == 4) {
+		gva |= idx[3] << 12;
+		c->frame_gpa = ORC_FRAME4K_BASE +
+			       (pick(r, ORC_FRAME4K_COUNT) << 12);
+	} else {
+		c->frame_gpa = ORC_FRAME2M_BASE +
+			       (pick(r, ORC_FRAME2M_COUNT) << 21);
+	}
+	for (unsigned i = 0; i < c->levels; i++) {
+		unsigned level = 4 - i;
+		bool leaf = i + 1 == c->levels;
+		uint64_t next = leaf ? c->frame_gpa : table[i + 1];
+
+		c->gpa[i] = table[i] + 8 * idx[i];
+		c->entry[i] = next | gen_flags(r, level, leaf);
+		if (level == 2)
+			c->entry[i] = leaf ? c->entry[i] | GEN_PS
+					   : c->entry[i] & ~GEN_PS;
+	}
+	gen_accesses(r, c, gva);
+}

@@ -1,0 +1,417 @@
+/* SPDX-License-Identifier: MIT */
+/*
+ * The KVM side of the oracle: builds the harness (GDT, TSS, IDT, harness
+ * page tables, guest code) once, then runs one access per KVM_RUN.
+ */
+#define _GNU_SOURCE
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <time.h>
+
+#include "vmmu/error.h"
+#include "oracle.h"
+
+/* Paging-entry bits (SDM Vol. 3A 4.5, table 4-15 to 4-20). */
+#define ORC_P   0x1ULL
+#define ORC_W   0x2ULL
+#define ORC_U   0x4ULL
+#define ORC_A   0x20ULL
+#define ORC_D   0x40ULL
+#define ORC_PS  0x80ULL
+
+#define ORC_SEL_KCODE 0x08
+#define ORC_SEL_KDATA 0x10
+#define ORC_SEL_UCODE 0x1b
+#define ORC_SEL_UDATA 0x23
+#define ORC_LDT_GDT_INDEX 7     /* 16-byte LDT descriptor at GDT[7..8] */
+
+#define ORC_RFLAGS_FIXED 0x2ULL
+
+/* Entry-offset table at the start of the blob (oracle_guest.c). */
+enum { ORC_OFF_SETUP, ORC_OFF_VECTORS, ORC_OFF_ACC, ORC_OFF_DONE = 6 };
+
+/* Guest values that say which page an access really touched. */
+#define ORC_READ_MARK   0xc0de000000000000ULL
+#define ORC_WRITE_MARK  0x5700000000000000ULL
+#define ORC_MARK_MASK   0xffff000000000000ULL
+
+static uint64_t *gpa_u64(struct orc_vm *vm, uint64_t gpa)
+{
+	return (uint64_t *)(vm->k.mem + gpa);
+}
+
+static double now_ns(void)
+{
+	struct timespec ts;
+
+	clock_gettime(CLOCK_MONOTONIC, &ts);
+	return (double)ts.tv_sec * 1e9 + (double)ts.tv_nsec;
+}
+
+/*
+ * Harness mappings: PML4[0] -> PDPT[0] -> PD[0] (supervisor 2 MiB page at
+ * 0) and PD[1] (user 2 MiB page at 2 MiB). A and D are preset so that KVM
+ * never changes them and a byte comparison of the PML4 page stays exact;
+ * NX is never set so that EFER.NXE=0 cases keep them valid.
+ */
+static void write_harness_tables(struct orc_vm *vm)
+{
+	*gpa_u64(vm, ORC_PML4_GPA) = ORC_HPDPT_GPA | ORC_P | ORC_W | ORC_U | ORC_A;
+	*gpa_u64(vm, ORC_HPDPT_GPA) = ORC_HPD_GPA | ORC_P | ORC_W | ORC_U | ORC_A;
+	*gpa_u64(vm, ORC_HPD_GPA) = 0 | ORC_P | ORC_W | ORC_A | ORC_D | ORC_PS;
+	*gpa_u64(vm, ORC_HPD_GPA + 8) = 0x200000ULL | ORC_P | ORC_W | ORC_U |
+					ORC_A | ORC_D | ORC_PS;
+}
+
+/* IDT: 64-bit interrupt gates, DPL 0, to the per-vector stubs (SDM 6.14.1). */
+static void write_idt(struct orc_vm *vm)
+{
+	for (unsigned v = 0; v < 32; v++) {
+		uint64_t off = ORC_SCODE_GPA + vm->vec_off + 16ULL * v;
+		uint64_t lo = (off & 0xffff) | ((uint64_t)ORC_SEL_KCODE << 16) |
+			      (0x8eULL << 40) | ((off >> 16 & 0xffff) << 48);
+
+		*gpa_u64(vm, ORC_IDT_GPA + 16ULL * v) = lo;
+		*gpa_u64(vm, ORC_IDT_GPA + 16ULL * v + 8) = off >> 32;
+	}
+}
+
+static int load_blob(struct orc_vm *vm, char *why, size_t whylen)
+{
+	size_t len = (size_t)(orc_guest_blob_end - orc_guest_blob);
+	uint64_t off[10];
+
+	if (len > 0x4000) {
+		snprintf(why, whylen, "guest code too large (%zu bytes)", len);
+		return VMMU_ERANGE;
+	}
+	memcpy(off, orc_guest_blob, sizeof(off));
+	vm->setup_off = off[ORC_OFF_SETUP];
+	vm->vec_off = off[ORC_OFF_VECTORS];
+	for (unsigned i = 0; i < 4; i++) {
+		vm->acc_off[i] = off[ORC_OFF_ACC + i];
+		vm->done_off[i] = off[ORC_OFF_DONE + i];
+	}
+	memcpy(vm->k.mem + ORC_SCODE_GPA, orc_guest_blob, len);
+	memcpy(vm->k.mem + ORC_UCODE_GPA, orc_guest_blob, len);
+	return 0;
+}
+
+/*
+ * Give the guest the CPUID KVM supports, with the vendor string replaced
+ * when asked, and remember the facts the walker needs from it.
+ */
+static int configure_cpuid(struct orc_vm *vm, enum orc_vendor vendor,
+			   char *why, size_t whylen)
+{
+	static const char *const names[] = { NULL, "GenuineIntel", "AuthenticAMD" };
+	struct kvm_cpuid2 *cpuid = kvmh_get_supported_cpuid(&vm->k);
+	char name[13] = "";
+	int rc;
+
+	if (!cpuid) {
+		snprintf(why, whylen, "%s", vm->k.why);
+		return VMMU_EIO;
+	}
+	vm->maxphyaddr = 36;    /* SDM 4.1.4: without leaf 0x80000008 */
+	for (uint32_t i = 0; i < cpuid->nent; i++) {
+		struct kvm_cpuid_entry2 *e = &cpuid->entries[i];
+
+		if (e->function == 0 && names[vendor]) {
+			memcpy(&e->ebx, names[vendor], 4);
+			memcpy(&e->edx, names[vendor] + 4, 4);
+			memcpy(&e->ecx, names[vendor] + 8, 4);
+		}
+		if (e->function == 0) {
+			memcpy(name, &e->ebx, 4);
+			memcpy(name + 4, &e->edx, 4);
+			memcpy(name + 8, &e->ecx, 4);
+		}
+		if (e->function == 0x80000001)
+			vm->gbpages = e->edx >> 26 & 1;
+		if (e->function == 0x80000008)
+			vm->maxphyaddr = (uint8_t)(e->eax & 0xff);
+	}
+	vm->amd = !strcmp(name, "AuthenticAMD") || !strcmp(name, "HygonGenuine");
+	rc = kvmh_set_cpuid(&vm->k, cpuid);
+	free(cpuid);
+	if (rc < 0)
+		snprintf(why, whylen, "%s", vm->k.why);
+	return rc;
+}
+
+int orc_vm_open(struct orc_vm *vm, enum orc_vendor vendor, char *why,
+		size_t whylen)
+{
+	int rc;
+
+	memset(vm, 0, sizeof(*vm));
+	rc = kvmh_open(&vm->k, ORC_MEM_SIZE);
+	if (rc < 0) {
+		snprintf(why, whylen, "%s", vm->k.why);
+		return rc;
+	}
+	rc = configure_cpuid(vm, vendor, why, whylen);
+	if (rc == 0)
+		rc = load_blob(vm, why, whylen);
+	if (rc < 0) {
+		kvmh_close(&vm->k);
+		return rc;
+	}
+	write_harness_tables(vm);
+	kvmh_write_gdt(&vm->k, ORC_GDT_GPA, ORC_TSS_GPA);
+	/* TSS.RSP0 (SDM 8.7): the stack for exceptions raised at CPL 3. */
+	memcpy(vm->k.mem + ORC_TSS_GPA + 4, &(uint64_t){ ORC_SSTACK_TOP - 64 }, 8);
+	/* I/O map base beyond the limit: no I/O permission bitmap. */
+	memcpy(vm->k.mem + ORC_TSS_GPA + 102, &(uint16_t){ 0x68 }, 2);
+	write_idt(vm);
+	rc = kvmh_set_long_mode(&vm->k, X86_CR0_PG | X86_CR0_WP | 0x33,
+				ORC_PML4_GPA, X86_CR4_PAE,
+				X86_EFER_LME | X86_EFER_LMA, ORC_GDT_GPA,
+				ORC_IDT_GPA, 32 * 16 - 1, ORC_TSS_GPA);
+	if (rc < 0 || kvmh_get_sregs(&vm->k, &vm->sregs) < 0) {
+		snprintf(why, whylen, "KVM_SET_SREGS/GET_SREGS for long mode failed");
+		kvmh_close(&vm->k);
+		return VMMU_EIO;
+	}
+	vm->sregs_valid = false;
+	return 0;
+}
+
+void orc_vm_close(struct orc_vm *vm)
+{
+	kvmh_close(&vm->k);
+}
+
+/* The intended guest-physical address of an access (the case's leaf). */
+static uint64_t intended_gpa(const struct orc_case *c, uint64_t gva)
+{
+	uint64_t size = c->levels == 4 ? 0x1000ULL : 0x200000ULL;
+
+	return c->frame_gpa + (gva & (size - 1));
+}
+
+/* Put the bytes an access expects at its intended target. */
+static void prepare_target(struct orc_vm *vm, const struct orc_case *c,
+			   const struct orc_access *a, uint64_t wval)
+{
+	uint64_t gpa = intended_gpa(c, a->gva);
+	/* mov eax, imm32; ud2 */
+	uint8_t code[8] = { 0xb8, 0, 0, 0, 0, 0x0f, 0x0b, 0x90 };
+	/* Flat DPL-3 data descriptor with the accessed bit already set, so
+	 * loading it reads the LDT and never writes it (SDM 3.4.5.1). */
+	const uint64_t desc = 0x00cff3000000ffffULL;
+
+	(void)wval;
+	if (a->implicit) {
+		*gpa_u64(vm, gpa) = desc;
+		return;
+	}
+	switch (a->kind) {
+	case VMMU_ACCESS_READ:
+		*gpa_u64(vm, gpa) = ORC_READ_MARK | gpa;
+		break;
+	case VMMU_ACCESS_WRITE:
+		*gpa_u64(vm, gpa) = 0;
+		break;
+	case VMMU_ACCESS_FETCH:
+		memcpy(code + 1, &(uint32_t){ (uint32_t)gpa }, 4);
+		memcpy(vm->k.mem + gpa, code, sizeof(code));
+		break;
+	}
+}
+
+/* Fill the block: table writes (first access only) and the IRETQ frame. */
+static void fill_block(struct orc_vm *vm, const struct orc_case *c,
+		       unsigned idx, uint64_t wval)
+{
+	const struct orc_access *a = &c->access[idx];
+	uint64_t *b = gpa_u64(vm, ORC_BLOCK_GPA);
+	unsigned slot = a->implicit ? 3 : (unsigned)a->kind;
+	uint64_t code = a->cpl ? ORC_UCODE_GPA : ORC_SCODE_GPA;
+	unsigned n = 0;
+
+	if (idx == 0) {
+		for (unsigned i = 0; i < vm->prev_levels; i++) {
+			b[16 + 2 * n] = vm->prev_gpa[i];
+			b[17 + 2 * n++] = 0;
+		}
+		for (unsigned i = 0; i < c->levels; i++) {
+			b[16 + 2 * n] = c->gpa[i];
+			b[17 + 2 * n++] = c->entry[i];
+			vm->prev_gpa[i] = c->gpa[i];
+		}
+		vm->prev_levels = c->levels;
+	}
+	b[0] = n;
+	b[1] = code + vm->acc_off[slot];
+	b[2] = a->cpl ? ORC_SEL_UCODE : ORC_SEL_KCODE;
+	b[3] = ORC_RFLAGS_FIXED | (c->ac ? X86_RFLAGS_AC : 0);
+	b[4] = a->cpl ? ORC_USTACK_TOP - 64 : ORC_SSTACK_TOP - 512;
+	b[5] = a->cpl ? ORC_SEL_UDATA : ORC_SEL_KDATA;
+	b[6] = a->gva;
+	b[7] = wval;
+	b[8] = ORC_LDT_SEL;
+}
+
+/*
+ * Control registers of the case, CPL-0 segments for the setup code, and an
+ * LDT whose base is the tested address (used only by implicit accesses).
+ */
+static int set_sregs(struct orc_vm *vm, const struct orc_case *c,
+		     const struct orc_access *a)
+{
+	struct kvm_sregs s = vm->sregs;
+
+	s.cr0 = c->cr0;
+	s.cr4 = c->cr4;
+	s.efer = c->efer;
+	s.cr3 = ORC_PML4_GPA;
+	s.cs.selector = ORC_SEL_KCODE;
+	s.cs.dpl = 0;
+	s.cs.type = 0xb;
+	s.cs.l = 1;
+	s.cs.db = 0;
+	s.ss = s.ds;
+	s.ss.selector = ORC_SEL_KDATA;
+	s.ss.dpl = 0;
+	memset(&s.ldt, 0, sizeof(s.ldt));
+	s.ldt.selector = ORC_LDT_GDT_INDEX << 3;
+	s.ldt.base = a->gva;
+	s.ldt.limit = 0xfff;
+	s.ldt.type = 2;
+	s.ldt.present = 1;
+	if (vm->sregs_valid && !memcmp(&s, &vm->sregs, sizeof(s)))
+		return 0;
+	if (kvmh_set_sregs(&vm->k, &s) < 0)
+		return VMMU_EIO;
+	vm->sregs = s;
+	vm->sregs_valid = true;
+	return 0;
+}
+
+/* Turn the report into an outcome (see the stubs in oracle_guest.c). */
+static void read_report(struct orc_vm *vm, const struct orc_case *c,
+			const struct orc_access *a, uint64_t wval,
+			struct orc_outcome *o)
+{
+	const uint64_t *r = gpa_u64(vm, ORC_REPORT_GPA);
+	unsigned slot = a->implicit ? 3 : (unsigned)a->kind;
+	uint64_t code = a->cpl ? ORC_UCODE_GPA : ORC_SCODE_GPA;
+	uint64_t acc_rip = code + vm->acc_off[slot];
+	uint64_t gpa = intended_gpa(c, a->gva);
+
+	o->vector = (uint8_t)r[1];
+	o->error_code = (uint32_t)r[2];
+	o->rip = r[3];
+	o->cr2 = r[5];
+	if (slot == VMMU_ACCESS_FETCH) {
+		o->ok = o->vector == 6 && o->rip == a->gva + 5;
+		/*
+		 * Seen on this KVM: a CPL-0 fetch from a user page under SMAP with
+		 * RFLAGS.AC=0 executes the first instruction and then reports a
+		 * #PF (P|I) on the next one, in the same page. The first
+		 * instruction proves the fetch was allowed; SMAP does not apply
+		 * to fetches (SDM Vol. 3A 4.6.1).
+		 */
+		o->fetch_quirk = o->vector == X86_VEC_PF &&
+				 o->rip == a->gva + 5 && o->cr2 == a->gva + 5;
+		o->ok |= o->fetch_quirk;
+		acc_rip = a->gva;
+		if (o->ok) {
+			o->gpa_known = true;
+			o->gpa = (uint32_t)r[0];
+		}
+	} else {
+		o->ok = o->vector == 0 && o->rip == code + vm->done_off[slot];
+	}
+	if (o->ok && slot == VMMU_ACCESS_READ &&
+	    (r[0] & ORC_MARK_MASK) == ORC_READ_MARK) {
+		o->gpa_known = true;
+		o->gpa = r[0] & ~ORC_MARK_MASK;
+	}
+	if (o->ok && slot == VMMU_ACCESS_WRITE && *gpa_u64(vm, gpa) == wval) {
+		o->gpa_known = true;
+		o->gpa = gpa;
+	}
+	if (!o->ok && o->rip != acc_rip) {
+		o->harness_error = true;
+		snprintf(o->why, sizeof(o->why),
+			 "vector %u at rip 0x%llx, not at the access (0x%llx)",
+			 o->vector, (unsigned long long)o->rip,
+			 (unsigned long long)acc_rip);
+	}
+}
+
+const uint64_t orc_table_gpa[ORC_NTABLES] = {
+	ORC_PML4_GPA, ORC_TPDPT_GPA, ORC_TPD_GPA, ORC_TPT_GPA
+};
+
+void orc_vm_get_tables(const struct orc_vm *vm, struct orc_tables *t)
+{
+	for (unsigned i = 0; i < ORC_NTABLES; i++)
+		memcpy(t->page[i], vm->k.mem + orc_table_gpa[i], 4096);
+}
+
+/* What the tables hold once the setup code has made the block's writes. */
+static void tables_after_block(struct orc_vm *vm, struct orc_tables *t)
+{
+	const uint64_t *b = gpa_u64(vm, ORC_BLOCK_GPA);
+
+	orc_vm_get_tables(vm, t);
+	for (uint64_t i = 0; i < b[0]; i++) {
+		uint64_t gpa = b[16 + 2 * i];
+
+		for (unsigned j = 0; j < ORC_NTABLES; j++)
+			if ((gpa & ~0xfffULL) == orc_table_gpa[j])
+				memcpy(t->page[j] + (gpa & 0xfff), &b[17 + 2 * i], 8);
+	}
+}
+
+int orc_vm_run_access(struct orc_vm *vm, const struct orc_case *c,
+		      unsigned idx, struct orc_tables *pre,
+		      struct orc_outcome *out)
+{
+	const struct orc_access *a = &c->access[idx];
+	uint64_t wval = ORC_WRITE_MARK | (++vm->serial & 0xffffffffffffULL);
+	struct kvm_regs regs;
+	double t0 = now_ns();
+	int rc;
+
+	memset(out, 0, sizeof(*out));
+	prepare_target(vm, c, a, wval);
+	fill_block(vm, c, idx, wval);
+	if (pre)
+		tables_after_block(vm, pre);
+	memset(vm->k.mem + ORC_REPORT_GPA, 0xff, 64);
+	if (set_sregs(vm, c, a) < 0)
+		return VMMU_EIO;
+	memset(&regs, 0, sizeof(regs));
+	regs.rip = ORC_SCODE_GPA + vm->setup_off;
+	regs.rsi = ORC_BLOCK_GPA;
+	regs.rsp = ORC_SSTACK_TOP - 64;
+	regs.rflags = ORC_RFLAGS_FIXED;
+	if (kvmh_set_regs(&vm->k, &regs) < 0)
+		return VMMU_EIO;
+	rc = kvmh_run(&vm->k);
+	vm->runs++;
+	vm->run_ns += now_ns() - t0;
+	/* After anything but the report exit the vCPU state is unknown. */
+	if (rc != KVM_EXIT_IO || vm->k.run->io.port != ORC_REPORT_PORT) {
+		vm->sregs_valid = false;
+		out->harness_error = true;
+		snprintf(out->why, sizeof(out->why),
+			 "KVM_RUN ended with exit reason %d%s%.100s", rc,
+			 rc < 0 ? ": " : "", rc < 0 ? vm->k.why : "");
+		if (rc == KVM_EXIT_INTERNAL_ERROR)
+			snprintf(out->why, sizeof(out->why),
+				 "KVM internal error, suberror %u",
+				 vm->k.run->internal.suberror);
+		return 0;
+	}
+	/* The handler left CS/SS as the CPU delivered them; reset next time. */
+	vm->sregs_valid = vm->sregs_valid && a->cpl == 0;
+	read_report(vm, c, a, wval, out);
+	return 0;
+}
