@@ -101,8 +101,9 @@ static void print_text(const struct orc_stats *st, const struct orc_run_opts *o)
 	       "; other vectors %" PRIu64 "\n", st->completed,
 	       st->pf_not_present, st->pf_protection, st->pf_reserved,
 	       st->other_vector);
-	printf("  implicit accesses %" PRIu64 ", KVM fetch quirks %" PRIu64 "\n",
-	       st->implicit, st->fetch_quirk);
+	printf("  implicit accesses %" PRIu64 ", KVM fetch quirks %" PRIu64
+	       ", accesses that set A/D bits %" PRIu64 "\n",
+	       st->implicit, st->fetch_quirk, st->ad_updates);
 	printf("  agreements %" PRIu64 ", disagreements %" PRIu64
 	       ", harness errors %" PRIu64 "\n", st->agree, st->disagree,
 	       st->harness_errors);

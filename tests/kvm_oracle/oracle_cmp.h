@@ -38,6 +38,7 @@ struct orc_stats {
 	uint64_t completed, pf_not_present, pf_protection, pf_reserved;
 	uint64_t other_vector;  /* faults other than #PF */
 	uint64_t implicit, fetch_quirk;
+	uint64_t ad_updates;    /* accesses after which KVM had set A or D bits */
 	uint64_t agree, disagree, harness_errors;
 	double seconds;
 };

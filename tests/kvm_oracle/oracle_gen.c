@@ -104,6 +104,11 @@ static void gen_control(struct orc_rng *r, struct orc_case *c)
 	c->ac = chance(r, 1, 2);
 }
 
+static bool is_canonical(uint64_t la)
+{
+	return (uint64_t)((int64_t)(la << 16) >> 16) == la;
+}
+
 /* Accesses within the leaf: aligned 8-byte slots (no #AC at CPL 3). */
 static void gen_accesses(struct orc_rng *r, struct orc_case *c, uint64_t base)
 {
@@ -118,11 +123,17 @@ static void gen_accesses(struct orc_rng *r, struct orc_case *c, uint64_t base)
 		if (a->implicit)
 			a->kind = VMMU_ACCESS_READ;
 		a->cpl = chance(r, 1, 2) ? 3 : 0;
-		if (i > 0 && chance(r, 1, 2))
+		/* The LDT base KVM_SET_SREGS takes must be canonical, as LLDT
+		 * would require (SDM Vol. 2A LLDT). */
+		if (i > 0 && chance(r, 1, 2) &&
+		    (!a->implicit || is_canonical(c->access[i - 1].gva)))
 			a->gva = c->access[i - 1].gva;
 		else
 			a->gva = base + (pick(r, span / 0x1000) << 12) +
 				 8 * pick(r, 0xff8 / 8 + 1);
+		/* A non-canonical address: #GP before any walk (SDM 3.3.7.1). */
+		if (!a->implicit && chance(r, 1, 32))
+			a->gva ^= 1ULL << (48 + pick(r, 16));
 	}
 }
 
@@ -137,10 +148,16 @@ void orc_gen_case(struct orc_rng *r, struct orc_case *c)
 	c->seed = r->s;
 	gen_control(r, c);
 	c->levels = chance(r, 1, 4) ? 3 : 4;
-	idx[0] = 1 + pick(r, 255);              /* PML4 slots 1..255 */
+	/*
+	 * PML4 slots 1..255 and 272..511: slot 0 is the harness's, and user
+	 * accesses through 256..271 fault on this host whatever the tables say.
+	 */
+	idx[0] = chance(r, 1, 4) ? 272 + pick(r, 240) : 1 + pick(r, 255);
 	for (unsigned i = 1; i < 4; i++)
 		idx[i] = pick(r, 512);
 	gva = idx[0] << 39 | idx[1] << 30 | idx[2] << 21;
+	if (idx[0] >= 256)
+		gva |= 0xffff000000000000ULL;   /* canonical upper half */
 	if (c->levels == 4) {
 		gva |= idx[3] << 12;
 		c->frame_gpa = ORC_FRAME4K_BASE +

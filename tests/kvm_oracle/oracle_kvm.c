@@ -335,6 +335,10 @@ static void read_report(struct orc_vm *vm, const struct orc_case *c,
 		o->gpa_known = true;
 		o->gpa = gpa;
 	}
+	/* A jump to a non-canonical address faults on the jump itself. */
+	if (!o->ok && slot == VMMU_ACCESS_FETCH && o->vector == X86_VEC_GP &&
+	    o->rip == code + vm->acc_off[slot])
+		acc_rip = o->rip;
 	if (!o->ok && o->rip != acc_rip) {
 		o->harness_error = true;
 		snprintf(o->why, sizeof(o->why),

@@ -108,7 +108,7 @@ static void append_writes(json_t *arr, const struct orc_tables *before,
 json_t *orc_stats_json(const struct orc_stats *st)
 {
 	return json_pack("{s:I,s:I,s:I,s:{s:I,s:I,s:I,s:I},s:I,s:I,s:I,s:I,"
-			 "s:I,s:f}",
+			 "s:I,s:I,s:f}",
 		"cases", (json_int_t)st->cases,
 		"accesses", (json_int_t)st->accesses,
 		"completed", (json_int_t)st->completed,
@@ -118,6 +118,7 @@ json_t *orc_stats_json(const struct orc_stats *st)
 		"other_vector", (json_int_t)st->other_vector,
 		"implicit_accesses", (json_int_t)st->implicit,
 		"kvm_fetch_quirk", (json_int_t)st->fetch_quirk,
+		"ad_updates", (json_int_t)st->ad_updates,
 		"agreements", (json_int_t)st->agree,
 		"disagreements", (json_int_t)st->disagree,
 		"harness_errors", (json_int_t)st->harness_errors,
@@ -203,6 +204,7 @@ static int run_case(struct orc_vm *vm, const struct orc_run_opts *opts,
 			break;
 		}
 		orc_vm_get_tables(vm, &s->after);
+		st->ad_updates += memcmp(&s->pre, &s->after, sizeof(s->pre)) != 0;
 		s->mine = s->pre;
 		if (orc_check_access(vm, &s->c, i, &s->mine, &s->after,
 				     &s->out[i], &v) < 0)
