@@ -20,27 +20,32 @@
 #include "vmmu/walk.h"
 
 /*
- * Guest-physical layout. Everything below 2 MiB is identity-mapped for the
- * harness by one supervisor 2 MiB page; 2..4 MiB by one user page. The
- * tested translations use PML4 slots other than 0, their own PDPT/PD/PT
- * pages and data frames from 4 MiB up.
+ * The harness occupies 16 MiB of guest memory (k.mem) at guest-physical
+ * base hgpa and linear base hgva (both 0 for the random cases, where it is
+ * identity-mapped through PML4 slot 0). Offsets within it (no suffixes: the
+ * guest code uses some of them): the first 2 MiB are one supervisor page,
+ * the next 2 MiB one user page.
  */
 #define ORC_MEM_SIZE      (16ULL << 20)
+#define ORC_HPDPT_OFF     0x2000     /* harness PDPT */
+#define ORC_HPD_OFF       0x3000     /* harness PD: two 2 MiB pages */
+#define ORC_GDT_OFF       0x4000
+#define ORC_TSS_OFF       0x5000
+#define ORC_IDT_OFF       0x6000
+#define ORC_REPORT_OFF    0x7000
+#define ORC_BLOCK_OFF     0x8000
+#define ORC_SCODE_OFF     0x10000    /* supervisor copy of the guest code */
+#define ORC_SSTACK_OFF    0x20000    /* top of the supervisor stack */
+#define ORC_UCODE_OFF     0x200000   /* user copy of the guest code */
+#define ORC_USTACK_OFF    0x210000   /* top of the user stack */
+/*
+ * Random cases: the root and the tested PDPT/PD/PT pages lie in the
+ * supervisor page, data frames from 4 MiB up (gpa = offset there).
+ */
 #define ORC_PML4_GPA      0x1000ULL  /* CR3: shared by harness and test */
-#define ORC_HPDPT_GPA     0x2000ULL  /* harness PDPT */
-#define ORC_HPD_GPA       0x3000ULL  /* harness PD: two 2 MiB pages */
-#define ORC_GDT_GPA       0x4000ULL
-#define ORC_TSS_GPA       0x5000ULL
-#define ORC_IDT_GPA       0x6000ULL
-#define ORC_REPORT_GPA    0x7000 /* no suffix: used in guest asm */
-#define ORC_BLOCK_GPA     0x8000ULL
-#define ORC_SCODE_GPA     0x10000ULL /* supervisor copy of the guest code */
-#define ORC_SSTACK_TOP    0x20000ULL
-#define ORC_TPDPT_GPA     0x100000ULL /* tested tables */
+#define ORC_TPDPT_GPA     0x100000ULL
 #define ORC_TPD_GPA       0x101000ULL
 #define ORC_TPT_GPA       0x102000ULL
-#define ORC_UCODE_GPA     0x200000ULL /* user copy of the guest code */
-#define ORC_USTACK_TOP    0x210000ULL
 #define ORC_FRAME4K_BASE  0x400000ULL /* 4 KiB data frames: 4..8 MiB */
 #define ORC_FRAME4K_COUNT 1024U
 #define ORC_FRAME2M_BASE  0x800000ULL /* 2 MiB data frames: 8..16 MiB */
@@ -85,6 +90,10 @@ struct orc_outcome {
 	uint64_t rip;           /* where the exception was raised */
 	bool gpa_known;         /* ok: the guest-physical address was observed */
 	uint64_t gpa;
+	uint64_t rax;           /* RAX when the exception was raised */
+	bool mmio;              /* the access reached a gpa without memory */
+	bool mmio_write;
+	uint64_t mmio_gpa;
 	bool fetch_quirk;       /* completed fetch, then a spurious #PF (doc) */
 	bool harness_error;     /* the run ended some other way */
 	char why[160];
@@ -110,13 +119,40 @@ struct orc_vm {
 	bool amd;               /* vendor AuthenticAMD or HygonGenuine */
 	bool gbpages;           /* CPUID 0x80000001 EDX.Page1GB */
 	uint8_t maxphyaddr;     /* CPUID 0x80000008 EAX[7:0] */
+	uint64_t hgva, hgpa;    /* where the harness sits (see above) */
+	uint64_t cr3;           /* the root the accesses use */
 	struct kvm_sregs sregs; /* last state given to KVM_SET_SREGS */
 	bool sregs_valid;
 };
 
-/* Open KVM and build the harness. 0, or negative vmmu_err with why set. */
+/*
+ * Open KVM and build the harness for random cases. 0, or a negative
+ * vmmu_err with why set.
+ */
 int orc_vm_open(struct orc_vm *vm, enum orc_vendor vendor, char *why,
 		size_t whylen);
+/* The parts of orc_vm_open, for other layouts (oracle_replay.c). */
+int orc_vm_open_kvm(struct orc_vm *vm, enum orc_vendor vendor, char *why,
+		    size_t whylen);
+int orc_vm_build(struct orc_vm *vm, uint64_t hgva, uint64_t hgpa,
+		 uint64_t cr3, char *why, size_t whylen);
+/* Link the harness into the root page at the host address root. */
+void orc_vm_map_harness(struct orc_vm *vm, uint8_t *root);
+
+/* One access to launch: registers, the access, the block's writes. */
+struct orc_launch {
+	uint64_t cr0, cr4, efer;
+	bool ac;
+	const struct orc_access *a;
+	uint64_t wval;          /* what a write access stores */
+	unsigned nwrites;       /* table writes already in the block */
+	/* KVM_RUN replacement (e.g. with a deadline); NULL: kvmh_run. */
+	int (*run)(struct orc_vm *vm, void *ctx);
+	void *run_ctx;
+};
+/* Run one access; 0 with *out filled, or a negative vmmu_err. */
+int orc_vm_launch(struct orc_vm *vm, const struct orc_launch *l,
+		  struct orc_outcome *out);
 void orc_vm_close(struct orc_vm *vm);
 
 /* The four pages holding the tested tables (PML4, PDPT, PD, PT). */

@@ -2,7 +2,8 @@
 /*
  * The oracle's guest code, copied once to a supervisor page and once to a
  * user page. Position-independent except for the fixed addresses of the
- * report area (oracle.h), which are absolute 32-bit constants.
+ * report area, addressed RIP-relative: the harness may sit at any linear
+ * address.
  *
  * setup (CPL 0, RSI = block):  performs the block's paging-structure writes
  *   as ordinary guest stores (so that a shadow-paging KVM notices them),
@@ -34,6 +35,9 @@ __asm__(
 	".globl orc_guest_blob_end\n"
 	".intel_syntax noprefix\n"
 	"orc_guest_blob:\n"
+	/* The report area, at a fixed distance below the supervisor copy. */
+	".set orc_g_report, orc_guest_blob - (" ORC_STR(ORC_SCODE_OFF) " - "
+	ORC_STR(ORC_REPORT_OFF) ")\n"
 	/* Entry-offset table, read by oracle_kvm.c (ORC_OFF_*). */
 	".quad orc_g_setup - orc_guest_blob\n"
 	".quad orc_g_vectors - orc_guest_blob\n"
@@ -99,19 +103,19 @@ __asm__(
 	".endr\n"
 	".balign 16\n"
 	"orc_g_common:\n"
-	"  mov qword ptr [" ORC_STR(ORC_REPORT_GPA) "], rax\n"
+	"  mov qword ptr [rip + orc_g_report], rax\n"
 	"  mov rax, [rsp]\n"
-	"  mov qword ptr [" ORC_STR(ORC_REPORT_GPA) " + 8], rax\n"
+	"  mov qword ptr [rip + orc_g_report + 8], rax\n"
 	"  mov rax, [rsp + 8]\n"
-	"  mov qword ptr [" ORC_STR(ORC_REPORT_GPA) " + 16], rax\n"
+	"  mov qword ptr [rip + orc_g_report + 16], rax\n"
 	"  mov rax, [rsp + 16]\n"
-	"  mov qword ptr [" ORC_STR(ORC_REPORT_GPA) " + 24], rax\n"
+	"  mov qword ptr [rip + orc_g_report + 24], rax\n"
 	"  mov rax, [rsp + 24]\n"
-	"  mov qword ptr [" ORC_STR(ORC_REPORT_GPA) " + 32], rax\n"
+	"  mov qword ptr [rip + orc_g_report + 32], rax\n"
 	"  mov rax, cr2\n"
-	"  mov qword ptr [" ORC_STR(ORC_REPORT_GPA) " + 40], rax\n"
+	"  mov qword ptr [rip + orc_g_report + 40], rax\n"
 	"  mov rax, [rsp + 32]\n"
-	"  mov qword ptr [" ORC_STR(ORC_REPORT_GPA) " + 48], rax\n"
+	"  mov qword ptr [rip + orc_g_report + 48], rax\n"
 	"  mov dx, " ORC_STR(ORC_REPORT_PORT) "\n"
 	"  out dx, al\n"
 	"3: hlt\n"

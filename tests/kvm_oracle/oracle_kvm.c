@@ -50,30 +50,35 @@ static double now_ns(void)
 }
 
 /*
- * Harness mappings: PML4[0] -> PDPT[0] -> PD[0] (supervisor 2 MiB page at
- * 0) and PD[1] (user 2 MiB page at 2 MiB). A and D are preset so that KVM
- * never changes them and a byte comparison of the PML4 page stays exact;
- * NX is never set so that EFER.NXE=0 cases keep them valid.
+ * Harness mappings: root[slot of hgva] -> PDPT -> PD[0] (supervisor 2 MiB
+ * page at hgpa) and PD[1] (user 2 MiB page at hgpa + 2 MiB). A and D are
+ * preset so that KVM never changes them and a byte comparison of the root
+ * stays exact; NX is never set so that EFER.NXE=0 cases keep them valid.
  */
-static void write_harness_tables(struct orc_vm *vm)
+void orc_vm_map_harness(struct orc_vm *vm, uint8_t *root)
 {
-	*gpa_u64(vm, ORC_PML4_GPA) = ORC_HPDPT_GPA | ORC_P | ORC_W | ORC_U | ORC_A;
-	*gpa_u64(vm, ORC_HPDPT_GPA) = ORC_HPD_GPA | ORC_P | ORC_W | ORC_U | ORC_A;
-	*gpa_u64(vm, ORC_HPD_GPA) = 0 | ORC_P | ORC_W | ORC_A | ORC_D | ORC_PS;
-	*gpa_u64(vm, ORC_HPD_GPA + 8) = 0x200000ULL | ORC_P | ORC_W | ORC_U |
-					ORC_A | ORC_D | ORC_PS;
+	uint64_t *pdpt = (uint64_t *)(vm->k.mem + ORC_HPDPT_OFF);
+	uint64_t *pd = (uint64_t *)(vm->k.mem + ORC_HPD_OFF);
+	uint64_t e = (vm->hgpa + ORC_HPDPT_OFF) | ORC_P | ORC_W | ORC_U | ORC_A;
+
+	memcpy(root + 8 * (vm->hgva >> 39 & 0x1ff), &e, 8);
+	pdpt[vm->hgva >> 30 & 0x1ff] = (vm->hgpa + ORC_HPD_OFF) | ORC_P | ORC_W |
+				       ORC_U | ORC_A;
+	pd[0] = vm->hgpa | ORC_P | ORC_W | ORC_A | ORC_D | ORC_PS;
+	pd[1] = (vm->hgpa + 0x200000ULL) | ORC_P | ORC_W | ORC_U | ORC_A | ORC_D |
+		ORC_PS;
 }
 
 /* IDT: 64-bit interrupt gates, DPL 0, to the per-vector stubs (SDM 6.14.1). */
 static void write_idt(struct orc_vm *vm)
 {
 	for (unsigned v = 0; v < 32; v++) {
-		uint64_t off = ORC_SCODE_GPA + vm->vec_off + 16ULL * v;
+		uint64_t off = vm->hgva + ORC_SCODE_OFF + vm->vec_off + 16ULL * v;
 		uint64_t lo = (off & 0xffff) | ((uint64_t)ORC_SEL_KCODE << 16) |
 			      (0x8eULL << 40) | ((off >> 16 & 0xffff) << 48);
 
-		*gpa_u64(vm, ORC_IDT_GPA + 16ULL * v) = lo;
-		*gpa_u64(vm, ORC_IDT_GPA + 16ULL * v + 8) = off >> 32;
+		*gpa_u64(vm, ORC_IDT_OFF + 16ULL * v) = lo;
+		*gpa_u64(vm, ORC_IDT_OFF + 16ULL * v + 8) = off >> 32;
 	}
 }
 
@@ -93,8 +98,8 @@ static int load_blob(struct orc_vm *vm, char *why, size_t whylen)
 		vm->acc_off[i] = off[ORC_OFF_ACC + i];
 		vm->done_off[i] = off[ORC_OFF_DONE + i];
 	}
-	memcpy(vm->k.mem + ORC_SCODE_GPA, orc_guest_blob, len);
-	memcpy(vm->k.mem + ORC_UCODE_GPA, orc_guest_blob, len);
+	memcpy(vm->k.mem + ORC_SCODE_OFF, orc_guest_blob, len);
+	memcpy(vm->k.mem + ORC_UCODE_OFF, orc_guest_blob, len);
 	return 0;
 }
 
@@ -141,8 +146,39 @@ static int configure_cpuid(struct orc_vm *vm, enum orc_vendor vendor,
 	return rc;
 }
 
-int orc_vm_open(struct orc_vm *vm, enum orc_vendor vendor, char *why,
-		size_t whylen)
+int orc_vm_build(struct orc_vm *vm, uint64_t hgva, uint64_t hgpa,
+		 uint64_t cr3, char *why, size_t whylen)
+{
+	uint64_t rsp0 = hgva + ORC_SSTACK_OFF - 64;
+	uint16_t iomap = 0x68;
+	int rc;
+
+	vm->hgva = hgva;
+	vm->hgpa = hgpa;
+	vm->cr3 = cr3;
+	rc = load_blob(vm, why, whylen);
+	if (rc < 0)
+		return rc;
+	kvmh_write_gdt(&vm->k, ORC_GDT_OFF, hgva + ORC_TSS_OFF);
+	/* TSS.RSP0 (SDM 8.7): the stack for exceptions raised at CPL 3. */
+	memcpy(vm->k.mem + ORC_TSS_OFF + 4, &rsp0, 8);
+	/* I/O map base beyond the limit: no I/O permission bitmap. */
+	memcpy(vm->k.mem + ORC_TSS_OFF + 102, &iomap, 2);
+	write_idt(vm);
+	rc = kvmh_set_long_mode(&vm->k, X86_CR0_PG | X86_CR0_WP | 0x33, cr3,
+				X86_CR4_PAE, X86_EFER_LME | X86_EFER_LMA,
+				hgva + ORC_GDT_OFF, hgva + ORC_IDT_OFF,
+				32 * 16 - 1, hgva + ORC_TSS_OFF);
+	if (rc < 0 || kvmh_get_sregs(&vm->k, &vm->sregs) < 0) {
+		snprintf(why, whylen, "KVM_SET_SREGS/GET_SREGS for long mode failed");
+		return VMMU_EIO;
+	}
+	vm->sregs_valid = false;
+	return 0;
+}
+
+int orc_vm_open_kvm(struct orc_vm *vm, enum orc_vendor vendor, char *why,
+		    size_t whylen)
 {
 	int rc;
 
@@ -153,29 +189,25 @@ int orc_vm_open(struct orc_vm *vm, enum orc_vendor vendor, char *why,
 		return rc;
 	}
 	rc = configure_cpuid(vm, vendor, why, whylen);
-	if (rc == 0)
-		rc = load_blob(vm, why, whylen);
+	if (rc < 0)
+		kvmh_close(&vm->k);
+	return rc;
+}
+
+int orc_vm_open(struct orc_vm *vm, enum orc_vendor vendor, char *why,
+		size_t whylen)
+{
+	int rc = orc_vm_open_kvm(vm, vendor, why, whylen);
+
+	if (rc < 0)
+		return rc;
+	/* Random cases: harness identity-mapped through PML4 slot 0. */
+	rc = orc_vm_build(vm, 0, 0, ORC_PML4_GPA, why, whylen);
 	if (rc < 0) {
 		kvmh_close(&vm->k);
 		return rc;
 	}
-	write_harness_tables(vm);
-	kvmh_write_gdt(&vm->k, ORC_GDT_GPA, ORC_TSS_GPA);
-	/* TSS.RSP0 (SDM 8.7): the stack for exceptions raised at CPL 3. */
-	memcpy(vm->k.mem + ORC_TSS_GPA + 4, &(uint64_t){ ORC_SSTACK_TOP - 64 }, 8);
-	/* I/O map base beyond the limit: no I/O permission bitmap. */
-	memcpy(vm->k.mem + ORC_TSS_GPA + 102, &(uint16_t){ 0x68 }, 2);
-	write_idt(vm);
-	rc = kvmh_set_long_mode(&vm->k, X86_CR0_PG | X86_CR0_WP | 0x33,
-				ORC_PML4_GPA, X86_CR4_PAE,
-				X86_EFER_LME | X86_EFER_LMA, ORC_GDT_GPA,
-				ORC_IDT_GPA, 32 * 16 - 1, ORC_TSS_GPA);
-	if (rc < 0 || kvmh_get_sregs(&vm->k, &vm->sregs) < 0) {
-		snprintf(why, whylen, "KVM_SET_SREGS/GET_SREGS for long mode failed");
-		kvmh_close(&vm->k);
-		return VMMU_EIO;
-	}
-	vm->sregs_valid = false;
+	orc_vm_map_harness(vm, vm->k.mem + ORC_PML4_GPA);
 	return 0;
 }
 
@@ -183,6 +215,171 @@ void orc_vm_close(struct orc_vm *vm)
 {
 	kvmh_close(&vm->k);
 }
+
+/* Fill the block's IRETQ frame and registers for the access. */
+static void fill_launch(struct orc_vm *vm, const struct orc_launch *l)
+{
+	const struct orc_access *a = l->a;
+	uint64_t *b = gpa_u64(vm, ORC_BLOCK_OFF);
+	unsigned slot = a->implicit ? 3 : (unsigned)a->kind;
+	uint64_t code = vm->hgva + (a->cpl ? ORC_UCODE_OFF : ORC_SCODE_OFF);
+
+	b[0] = l->nwrites;
+	b[1] = code + vm->acc_off[slot];
+	b[2] = a->cpl ? ORC_SEL_UCODE : ORC_SEL_KCODE;
+	b[3] = ORC_RFLAGS_FIXED | (l->ac ? X86_RFLAGS_AC : 0);
+	b[4] = vm->hgva + (a->cpl ? ORC_USTACK_OFF - 64 : ORC_SSTACK_OFF - 512);
+	b[5] = a->cpl ? ORC_SEL_UDATA : ORC_SEL_KDATA;
+	b[6] = a->gva;
+	b[7] = l->wval;
+	b[8] = ORC_LDT_SEL;
+}
+
+/*
+ * Control registers of the case, CPL-0 segments for the setup code, and an
+ * LDT whose base is the tested address (used only by implicit accesses).
+ */
+static int set_sregs(struct orc_vm *vm, const struct orc_launch *l)
+{
+	struct kvm_sregs s = vm->sregs;
+
+	s.cr0 = l->cr0;
+	s.cr4 = l->cr4;
+	s.efer = l->efer;
+	s.cr3 = vm->cr3;
+	s.cs.selector = ORC_SEL_KCODE;
+	s.cs.dpl = 0;
+	s.cs.type = 0xb;
+	s.cs.l = 1;
+	s.cs.db = 0;
+	s.ss = s.ds;
+	s.ss.selector = ORC_SEL_KDATA;
+	s.ss.dpl = 0;
+	memset(&s.ldt, 0, sizeof(s.ldt));
+	s.ldt.selector = ORC_LDT_GDT_INDEX << 3;
+	s.ldt.base = l->a->gva;
+	s.ldt.limit = 0xfff;
+	s.ldt.type = 2;
+	s.ldt.present = 1;
+	if (vm->sregs_valid && !memcmp(&s, &vm->sregs, sizeof(s)))
+		return 0;
+	if (kvmh_set_sregs(&vm->k, &s) < 0)
+		return VMMU_EIO;
+	vm->sregs = s;
+	vm->sregs_valid = true;
+	return 0;
+}
+
+/* Turn the report into an outcome (see the stubs in oracle_guest.c). */
+static void read_report(struct orc_vm *vm, const struct orc_access *a,
+			struct orc_outcome *o)
+{
+	const uint64_t *r = gpa_u64(vm, ORC_REPORT_OFF);
+	unsigned slot = a->implicit ? 3 : (unsigned)a->kind;
+	uint64_t code = vm->hgva + (a->cpl ? ORC_UCODE_OFF : ORC_SCODE_OFF);
+	uint64_t acc_rip = code + vm->acc_off[slot];
+
+	o->rax = r[0];
+	o->vector = (uint8_t)r[1];
+	o->error_code = (uint32_t)r[2];
+	o->rip = r[3];
+	o->cr2 = r[5];
+	if (slot == VMMU_ACCESS_FETCH) {
+		/*
+		 * The fetch failed only if it faulted at the target, or (for a
+		 * non-canonical target) on the jump itself. Anything else means
+		 * bytes at the target were fetched. Seen on this KVM: a CPL-0
+		 * fetch from a user page under SMAP with RFLAGS.AC=0 executes
+		 * the first instruction, then reports a #PF (P|I) on the next
+		 * one in the same page; SMAP does not apply to fetches (SDM
+		 * Vol. 3A 4.6.1), so the fetch counts as completed.
+		 */
+		bool at_target = o->vector == X86_VEC_PF && o->rip == a->gva &&
+				 o->cr2 == a->gva;
+		bool at_jump = o->vector == X86_VEC_GP && o->rip == acc_rip;
+
+		o->ok = !at_target && !at_jump;
+		o->fetch_quirk = o->vector == X86_VEC_PF &&
+				 o->rip == a->gva + 5 && o->cr2 == a->gva + 5;
+		if (at_target)
+			acc_rip = a->gva;
+	} else {
+		o->ok = o->vector == 0 && o->rip == code + vm->done_off[slot];
+	}
+	if (!o->ok && o->rip != acc_rip) {
+		o->harness_error = true;
+		snprintf(o->why, sizeof(o->why),
+			 "vector %u at rip 0x%llx, not at the access (0x%llx)",
+			 o->vector, (unsigned long long)o->rip,
+			 (unsigned long long)acc_rip);
+	}
+}
+
+/* KVM_RUN until the report exit, answering MMIO (reads return zeros). */
+static int run_to_report(struct orc_vm *vm, const struct orc_launch *l,
+			 struct orc_outcome *out)
+{
+	struct kvm_run *run = vm->k.run;
+	int rc = 0;
+
+	for (unsigned n = 0; n < 16; n++) {
+		rc = l->run ? l->run(vm, l->run_ctx) : kvmh_run(&vm->k);
+		if (rc != KVM_EXIT_MMIO)
+			return rc;
+		if (!out->mmio) {
+			out->mmio = true;
+			out->mmio_gpa = run->mmio.phys_addr;
+			out->mmio_write = run->mmio.is_write;
+		}
+		if (!run->mmio.is_write)
+			memset(run->mmio.data, 0, sizeof(run->mmio.data));
+	}
+	return rc;
+}
+
+int orc_vm_launch(struct orc_vm *vm, const struct orc_launch *l,
+		  struct orc_outcome *out)
+{
+	struct kvm_regs regs;
+	double t0 = now_ns();
+	int rc;
+
+	memset(out, 0, sizeof(*out));
+	fill_launch(vm, l);
+	memset(vm->k.mem + ORC_REPORT_OFF, 0xff, 64);
+	if (set_sregs(vm, l) < 0)
+		return VMMU_EIO;
+	memset(&regs, 0, sizeof(regs));
+	regs.rip = vm->hgva + ORC_SCODE_OFF + vm->setup_off;
+	regs.rsi = vm->hgva + ORC_BLOCK_OFF;
+	regs.rsp = vm->hgva + ORC_SSTACK_OFF - 64;
+	regs.rflags = ORC_RFLAGS_FIXED;
+	if (kvmh_set_regs(&vm->k, &regs) < 0)
+		return VMMU_EIO;
+	rc = run_to_report(vm, l, out);
+	vm->runs++;
+	vm->run_ns += now_ns() - t0;
+	/* After anything but the report exit the vCPU state is unknown. */
+	if (rc != KVM_EXIT_IO || vm->k.run->io.port != ORC_REPORT_PORT) {
+		vm->sregs_valid = false;
+		out->harness_error = true;
+		if (rc == KVM_EXIT_INTERNAL_ERROR)
+			snprintf(out->why, sizeof(out->why),
+				 "KVM internal error, suberror %u",
+				 vm->k.run->internal.suberror);
+		else
+			snprintf(out->why, sizeof(out->why),
+				 "KVM_RUN ended with exit reason %d%s%.100s", rc,
+				 rc < 0 ? ": " : "", rc < 0 ? vm->k.why : "");
+		return 0;
+	}
+	/* The handler left CS/SS as the CPU delivered them; reset next time. */
+	vm->sregs_valid = vm->sregs_valid && l->a->cpl == 0;
+	read_report(vm, l->a, out);
+	return 0;
+}
+
+/* ---- random cases: tables in the harness, targets the host prepared ---- */
 
 /* The intended guest-physical address of an access (the case's leaf). */
 static uint64_t intended_gpa(const struct orc_case *c, uint64_t gva)
@@ -194,7 +391,7 @@ static uint64_t intended_gpa(const struct orc_case *c, uint64_t gva)
 
 /* Put the bytes an access expects at its intended target. */
 static void prepare_target(struct orc_vm *vm, const struct orc_case *c,
-			   const struct orc_access *a, uint64_t wval)
+			   const struct orc_access *a)
 {
 	uint64_t gpa = intended_gpa(c, a->gva);
 	/* mov eax, imm32; ud2 */
@@ -203,7 +400,6 @@ static void prepare_target(struct orc_vm *vm, const struct orc_case *c,
 	 * loading it reads the LDT and never writes it (SDM 3.4.5.1). */
 	const uint64_t desc = 0x00cff3000000ffffULL;
 
-	(void)wval;
 	if (a->implicit) {
 		*gpa_u64(vm, gpa) = desc;
 		return;
@@ -222,129 +418,47 @@ static void prepare_target(struct orc_vm *vm, const struct orc_case *c,
 	}
 }
 
-/* Fill the block: table writes (first access only) and the IRETQ frame. */
-static void fill_block(struct orc_vm *vm, const struct orc_case *c,
-		       unsigned idx, uint64_t wval)
+/* The block's table writes: clear the previous case's path, write this one. */
+static unsigned fill_writes(struct orc_vm *vm, const struct orc_case *c)
 {
-	const struct orc_access *a = &c->access[idx];
-	uint64_t *b = gpa_u64(vm, ORC_BLOCK_GPA);
-	unsigned slot = a->implicit ? 3 : (unsigned)a->kind;
-	uint64_t code = a->cpl ? ORC_UCODE_GPA : ORC_SCODE_GPA;
+	uint64_t *b = gpa_u64(vm, ORC_BLOCK_OFF);
 	unsigned n = 0;
 
-	if (idx == 0) {
-		for (unsigned i = 0; i < vm->prev_levels; i++) {
-			b[16 + 2 * n] = vm->prev_gpa[i];
-			b[17 + 2 * n++] = 0;
-		}
-		for (unsigned i = 0; i < c->levels; i++) {
-			b[16 + 2 * n] = c->gpa[i];
-			b[17 + 2 * n++] = c->entry[i];
-			vm->prev_gpa[i] = c->gpa[i];
-		}
-		vm->prev_levels = c->levels;
+	for (unsigned i = 0; i < vm->prev_levels; i++) {
+		b[16 + 2 * n] = vm->hgva + vm->prev_gpa[i];
+		b[17 + 2 * n++] = 0;
 	}
-	b[0] = n;
-	b[1] = code + vm->acc_off[slot];
-	b[2] = a->cpl ? ORC_SEL_UCODE : ORC_SEL_KCODE;
-	b[3] = ORC_RFLAGS_FIXED | (c->ac ? X86_RFLAGS_AC : 0);
-	b[4] = a->cpl ? ORC_USTACK_TOP - 64 : ORC_SSTACK_TOP - 512;
-	b[5] = a->cpl ? ORC_SEL_UDATA : ORC_SEL_KDATA;
-	b[6] = a->gva;
-	b[7] = wval;
-	b[8] = ORC_LDT_SEL;
+	for (unsigned i = 0; i < c->levels; i++) {
+		b[16 + 2 * n] = vm->hgva + c->gpa[i];
+		b[17 + 2 * n++] = c->entry[i];
+		vm->prev_gpa[i] = c->gpa[i];
+	}
+	vm->prev_levels = c->levels;
+	return n;
 }
 
-/*
- * Control registers of the case, CPL-0 segments for the setup code, and an
- * LDT whose base is the tested address (used only by implicit accesses).
- */
-static int set_sregs(struct orc_vm *vm, const struct orc_case *c,
-		     const struct orc_access *a)
-{
-	struct kvm_sregs s = vm->sregs;
-
-	s.cr0 = c->cr0;
-	s.cr4 = c->cr4;
-	s.efer = c->efer;
-	s.cr3 = ORC_PML4_GPA;
-	s.cs.selector = ORC_SEL_KCODE;
-	s.cs.dpl = 0;
-	s.cs.type = 0xb;
-	s.cs.l = 1;
-	s.cs.db = 0;
-	s.ss = s.ds;
-	s.ss.selector = ORC_SEL_KDATA;
-	s.ss.dpl = 0;
-	memset(&s.ldt, 0, sizeof(s.ldt));
-	s.ldt.selector = ORC_LDT_GDT_INDEX << 3;
-	s.ldt.base = a->gva;
-	s.ldt.limit = 0xfff;
-	s.ldt.type = 2;
-	s.ldt.present = 1;
-	if (vm->sregs_valid && !memcmp(&s, &vm->sregs, sizeof(s)))
-		return 0;
-	if (kvmh_set_sregs(&vm->k, &s) < 0)
-		return VMMU_EIO;
-	vm->sregs = s;
-	vm->sregs_valid = true;
-	return 0;
-}
-
-/* Turn the report into an outcome (see the stubs in oracle_guest.c). */
-static void read_report(struct orc_vm *vm, const struct orc_case *c,
+/* Which guest-physical address the completed access really touched. */
+static void observe_gpa(struct orc_vm *vm, const struct orc_case *c,
 			const struct orc_access *a, uint64_t wval,
 			struct orc_outcome *o)
 {
-	const uint64_t *r = gpa_u64(vm, ORC_REPORT_GPA);
-	unsigned slot = a->implicit ? 3 : (unsigned)a->kind;
-	uint64_t code = a->cpl ? ORC_UCODE_GPA : ORC_SCODE_GPA;
-	uint64_t acc_rip = code + vm->acc_off[slot];
 	uint64_t gpa = intended_gpa(c, a->gva);
 
-	o->vector = (uint8_t)r[1];
-	o->error_code = (uint32_t)r[2];
-	o->rip = r[3];
-	o->cr2 = r[5];
-	if (slot == VMMU_ACCESS_FETCH) {
-		o->ok = o->vector == 6 && o->rip == a->gva + 5;
-		/*
-		 * Seen on this KVM: a CPL-0 fetch from a user page under SMAP with
-		 * RFLAGS.AC=0 executes the first instruction and then reports a
-		 * #PF (P|I) on the next one, in the same page. The first
-		 * instruction proves the fetch was allowed; SMAP does not apply
-		 * to fetches (SDM Vol. 3A 4.6.1).
-		 */
-		o->fetch_quirk = o->vector == X86_VEC_PF &&
-				 o->rip == a->gva + 5 && o->cr2 == a->gva + 5;
-		o->ok |= o->fetch_quirk;
-		acc_rip = a->gva;
-		if (o->ok) {
-			o->gpa_known = true;
-			o->gpa = (uint32_t)r[0];
-		}
-	} else {
-		o->ok = o->vector == 0 && o->rip == code + vm->done_off[slot];
-	}
-	if (o->ok && slot == VMMU_ACCESS_READ &&
-	    (r[0] & ORC_MARK_MASK) == ORC_READ_MARK) {
+	if (!o->ok || a->implicit)
+		return;
+	if (a->kind == VMMU_ACCESS_READ &&
+	    (o->rax & ORC_MARK_MASK) == ORC_READ_MARK) {
 		o->gpa_known = true;
-		o->gpa = r[0] & ~ORC_MARK_MASK;
+		o->gpa = o->rax & ~ORC_MARK_MASK;
 	}
-	if (o->ok && slot == VMMU_ACCESS_WRITE && *gpa_u64(vm, gpa) == wval) {
+	if (a->kind == VMMU_ACCESS_WRITE && *gpa_u64(vm, gpa) == wval) {
 		o->gpa_known = true;
 		o->gpa = gpa;
 	}
-	/* A jump to a non-canonical address faults on the jump itself. */
-	if (!o->ok && slot == VMMU_ACCESS_FETCH && o->vector == X86_VEC_GP &&
-	    o->rip == code + vm->acc_off[slot])
-		acc_rip = o->rip;
-	if (!o->ok && o->rip != acc_rip) {
-		o->harness_error = true;
-		snprintf(o->why, sizeof(o->why),
-			 "vector %u at rip 0x%llx, not at the access (0x%llx)",
-			 o->vector, (unsigned long long)o->rip,
-			 (unsigned long long)acc_rip);
+	if (a->kind == VMMU_ACCESS_FETCH &&
+	    (o->fetch_quirk || (o->vector == 6 && o->rip == a->gva + 5))) {
+		o->gpa_known = true;
+		o->gpa = (uint32_t)o->rax;
 	}
 }
 
@@ -361,11 +475,11 @@ void orc_vm_get_tables(const struct orc_vm *vm, struct orc_tables *t)
 /* What the tables hold once the setup code has made the block's writes. */
 static void tables_after_block(struct orc_vm *vm, struct orc_tables *t)
 {
-	const uint64_t *b = gpa_u64(vm, ORC_BLOCK_GPA);
+	const uint64_t *b = gpa_u64(vm, ORC_BLOCK_OFF);
 
 	orc_vm_get_tables(vm, t);
 	for (uint64_t i = 0; i < b[0]; i++) {
-		uint64_t gpa = b[16 + 2 * i];
+		uint64_t gpa = b[16 + 2 * i] - vm->hgva;
 
 		for (unsigned j = 0; j < ORC_NTABLES; j++)
 			if ((gpa & ~0xfffULL) == orc_table_gpa[j])
@@ -377,45 +491,20 @@ int orc_vm_run_access(struct orc_vm *vm, const struct orc_case *c,
 		      unsigned idx, struct orc_tables *pre,
 		      struct orc_outcome *out)
 {
-	const struct orc_access *a = &c->access[idx];
-	uint64_t wval = ORC_WRITE_MARK | (++vm->serial & 0xffffffffffffULL);
-	struct kvm_regs regs;
-	double t0 = now_ns();
+	struct orc_launch l = {
+		.cr0 = c->cr0, .cr4 = c->cr4, .efer = c->efer, .ac = c->ac,
+		.a = &c->access[idx],
+		.wval = ORC_WRITE_MARK | (++vm->serial & 0xffffffffffffULL),
+	};
 	int rc;
 
-	memset(out, 0, sizeof(*out));
-	prepare_target(vm, c, a, wval);
-	fill_block(vm, c, idx, wval);
+	prepare_target(vm, c, l.a);
+	l.nwrites = idx == 0 ? fill_writes(vm, c) : 0;
+	gpa_u64(vm, ORC_BLOCK_OFF)[0] = l.nwrites;
 	if (pre)
 		tables_after_block(vm, pre);
-	memset(vm->k.mem + ORC_REPORT_GPA, 0xff, 64);
-	if (set_sregs(vm, c, a) < 0)
-		return VMMU_EIO;
-	memset(&regs, 0, sizeof(regs));
-	regs.rip = ORC_SCODE_GPA + vm->setup_off;
-	regs.rsi = ORC_BLOCK_GPA;
-	regs.rsp = ORC_SSTACK_TOP - 64;
-	regs.rflags = ORC_RFLAGS_FIXED;
-	if (kvmh_set_regs(&vm->k, &regs) < 0)
-		return VMMU_EIO;
-	rc = kvmh_run(&vm->k);
-	vm->runs++;
-	vm->run_ns += now_ns() - t0;
-	/* After anything but the report exit the vCPU state is unknown. */
-	if (rc != KVM_EXIT_IO || vm->k.run->io.port != ORC_REPORT_PORT) {
-		vm->sregs_valid = false;
-		out->harness_error = true;
-		snprintf(out->why, sizeof(out->why),
-			 "KVM_RUN ended with exit reason %d%s%.100s", rc,
-			 rc < 0 ? ": " : "", rc < 0 ? vm->k.why : "");
-		if (rc == KVM_EXIT_INTERNAL_ERROR)
-			snprintf(out->why, sizeof(out->why),
-				 "KVM internal error, suberror %u",
-				 vm->k.run->internal.suberror);
-		return 0;
-	}
-	/* The handler left CS/SS as the CPU delivered them; reset next time. */
-	vm->sregs_valid = vm->sregs_valid && a->cpl == 0;
-	read_report(vm, c, a, wval, out);
-	return 0;
+	rc = orc_vm_launch(vm, &l, out);
+	if (rc == 0 && !out->harness_error)
+		observe_gpa(vm, c, l.a, l.wval, out);
+	return rc;
 }
