@@ -206,6 +206,25 @@ int kvmh_set_supported_cpuid(struct kvmh *k)
 	return rc;
 }
 
+int kvmh_map(struct kvmh *k, uint32_t slot, uint64_t gpa, void *hva,
+	     uint64_t size)
+{
+	struct kvm_userspace_memory_region region;
+
+	memset(&region, 0, sizeof(region));
+	region.slot = slot;
+	region.guest_phys_addr = gpa;
+	region.memory_size = size;
+	region.userspace_addr = (uintptr_t)hva;
+	if (ioctl(k->vm_fd, KVM_SET_USER_MEMORY_REGION, &region) < 0) {
+		snprintf(k->why, sizeof(k->why), "KVM_SET_USER_MEMORY_REGION "
+			 "(slot %u at 0x%llx): %s", slot,
+			 (unsigned long long)gpa, strerror(errno));
+		return VMMU_EIO;
+	}
+	return VMMU_OK;
+}
+
 int kvmh_run(struct kvmh *k)
 {
 	int ret;

@@ -58,6 +58,14 @@ int kvmh_set_cpuid(struct kvmh *k, const struct kvm_cpuid2 *cpuid);
  */
 int kvmh_set_supported_cpuid(struct kvmh *k);
 
+/*
+ * Map size bytes at host address hva into guest-physical memory at gpa as
+ * memory slot `slot` (KVM_SET_USER_MEMORY_REGION; slot 0 is kvmh_open's,
+ * size 0 deletes a slot). Returns 0 or a negative vmmu_err with k->why.
+ */
+int kvmh_map(struct kvmh *k, uint32_t slot, uint64_t gpa, void *hva,
+	     uint64_t size);
+
 /* KVM_RUN once; returns the exit reason (KVM_EXIT_*) or a negative error. */
 int kvmh_run(struct kvmh *k);
 

@@ -58,17 +58,20 @@ static json_t *fault_json(json_t *o, unsigned vector, uint32_t ec, uint64_t cr2)
 json_t *orc_kvm_result_json(const struct orc_access *a,
 			    const struct orc_outcome *o, uint64_t page_size)
 {
-	json_t *j = json_pack("{s:o,s:b}", "gva", cli_hex(a->gva), "ok", o->ok);
+	json_t *j;
 
-	if (o->harness_error) {
-		json_object_set_new(j, "note", json_string(o->why));
-		return j;
-	}
+	/* No result: say why instead of claiming a translation or a fault. */
+	if (o->harness_error)
+		return json_pack("{s:o,s:s}", "gva", cli_hex(a->gva), "error",
+				 o->why);
+	j = json_pack("{s:o,s:b}", "gva", cli_hex(a->gva), "ok", o->ok);
 	if (!o->ok)
 		return fault_json(j, o->vector, o->error_code, o->cr2);
 	if (o->gpa_known)
 		json_object_set_new(j, "gpa", cli_hex(o->gpa));
-	json_object_set_new(j, "page_size", json_integer((json_int_t)page_size));
+	if (page_size)
+		json_object_set_new(j, "page_size",
+				    json_integer((json_int_t)page_size));
 	if (o->fetch_quirk)
 		json_object_set_new(j, "note", json_string(
 			"first instruction ran, then a #PF on the next one "

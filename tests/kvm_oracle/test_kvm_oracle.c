@@ -15,6 +15,7 @@
 #include <cmocka.h>
 
 #include "oracle_cmp.h"
+#include "oracle_replay.h"
 
 #define T_P 0x1ULL
 #define T_W 0x2ULL
@@ -161,6 +162,51 @@ static void test_sample(void **state)
 	check_sample(*state, 1, 3000);
 }
 
+/*
+ * A `vmmu walk` case on KVM (kvm_oracle --case): user read of a 4 KiB page,
+ * a 2 MiB page, a not-present PDE, a user write to a read-only page; the
+ * translated pages have no memory, so KVM shows their gpa (SDM 4.5, 4.7).
+ */
+static void test_replay_case(void **state)
+{
+	static const char text[] =
+		"{\"paging\": {\"cr0\": \"0x80010011\", \"cr3\": \"0x1000\","
+		" \"cr4\": \"0x20\", \"efer\": \"0x500\", \"maxphyaddr\": 48,"
+		" \"gbpages\": false},"
+		" \"memory\": [{\"gpa\": \"0x1000\", \"qwords\": [\"0x2007\"]},"
+		"  {\"gpa\": \"0x2000\", \"qwords\": [\"0x3007\"]},"
+		"  {\"gpa\": \"0x3010\", \"qwords\": [\"0x4007\", \"0x200087\"]},"
+		"  {\"gpa\": \"0x4000\", \"qwords\": [\"0x5007\", \"0x6005\"]}],"
+		" \"accesses\": [{\"gva\": \"0x400128\", \"access\": \"read\", \"cpl\": 3},"
+		"  {\"gva\": \"0x6abcd8\", \"access\": \"write\", \"cpl\": 3},"
+		"  {\"gva\": \"0x800000\", \"access\": \"read\", \"cpl\": 3},"
+		"  {\"gva\": \"0x401008\", \"access\": \"write\", \"cpl\": 3}]}";
+	json_t *c = json_loads(text, 0, NULL), *out, *r;
+	char err[256] = "";
+	int status = -1;
+
+	(void)state;
+	assert_non_null(c);
+	out = orc_replay_case(c, &status, err);
+	if (status == 77)
+		skip();
+	assert_int_equal(status, 0);
+	r = json_object_get(out, "results");
+	assert_int_equal(json_array_size(r), 4);
+	assert_string_equal(json_string_value(json_object_get(json_array_get(r, 0),
+						"gpa")), "0x5128");
+	assert_string_equal(json_string_value(json_object_get(json_array_get(r, 1),
+						"gpa")), "0x2abcd8");
+	assert_string_equal(json_string_value(json_object_get(json_array_get(r, 2),
+						"error_code")), "0x4");
+	assert_string_equal(json_string_value(json_object_get(json_array_get(r, 3),
+						"error_code")), "0x7");
+	/* A on PML4E, PDPTE, PDE, PTE; A and D on the 2 MiB PDE. */
+	assert_int_equal(json_array_size(json_object_get(out, "memory_writes")), 5);
+	json_decref(out);
+	json_decref(c);
+}
+
 static int open_vendor(void **state, enum orc_vendor vendor)
 {
 	struct orc_vm *vm = calloc(1, sizeof(*vm));
@@ -190,6 +236,7 @@ int main(void)
 		cmocka_unit_test_setup_teardown(test_handmade_case, open_host, close_vm),
 		cmocka_unit_test_setup_teardown(test_difference_is_caught, open_host, close_vm),
 		cmocka_unit_test_setup_teardown(test_sample, open_host, close_vm),
+		cmocka_unit_test(test_replay_case),
 		cmocka_unit_test_setup_teardown(test_sample, open_amd, close_vm),
 	};
 	struct orc_vm probe;
