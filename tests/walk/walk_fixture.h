@@ -144,16 +144,18 @@ static inline void fx_map(struct fx *f, uint64_t gva, unsigned leaf_level,
 			f->next_table += 0x1000;
 			assert_true(f->next_table <= FX_RAM);
 		}
-		wr(f, egpa, next | flags[level], esz);
+		/* Keep A/D bits set by earlier walks when nothing else changes. */
+		if ((e & ~(A | D)) != (next | flags[level]))
+			wr(f, egpa, next | flags[level], esz);
 		table = next;
 	}
 }
 
-/* Map a 4 KiB page with the same flags at every level. */
+/* Map a 4 KiB page: flags in the PTE, P|RW|U/S in every table entry. */
 static inline void fx_map4k(struct fx *f, uint64_t gva, uint64_t flags,
 			    uint64_t pa)
 {
-	const uint64_t fl[6] = { 0, flags, flags, flags, flags, flags };
+	const uint64_t fl[6] = { 0, flags, PRWU, PRWU, PRWU, PRWU };
 
 	fx_map(f, gva, 1, fl, pa);
 }
