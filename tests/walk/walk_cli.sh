@@ -88,6 +88,25 @@ check '.results[3].cr2' '"0x800000"' "4level CR2"
 # faulting accesses write nothing.
 check '[.memory_writes[] | .value]' '["0x2027","0x3027","0x4027","0x5027","0x5067","0x2000a7"]' "4level A/D writes"
 
+# Per-mode examples (expected values derived in the comments of
+# docs/walker.md's example section from the SDM tables).
+out=$("$vmmu" walk --case "$ex/walk-2level.json") || fail "walk-2level failed"
+# PSE-36: PDE 0x00424087, bits 20:13 = 0x12 -> physical bits 39:32.
+check '.results[1] | [.gpa, .page_size]' '["0x12004abcde",4194304]' "2level PSE-36"
+check '[.memory_writes[] | .size] | unique' '[4]' "2level 4-byte A/D writes"
+out=$("$vmmu" walk --case "$ex/walk-pae.json") || fail "walk-pae failed"
+check '[.results[] | .error_code // .gpa]' '["0x4010","0x15","0x7","0xf003fffff","0x4"]' "pae results"
+check '[.memory_writes[] | .gpa] | index("0x1000")' 'null' "pae: no A on PDPTEs"
+out=$("$vmmu" walk --case "$ex/walk-pae-gp.json") || fail "walk-pae-gp failed"
+check '[.results[] | .vector]' '[13,13]' "pae PDPTE #GP"
+out=$("$vmmu" walk --case "$ex/walk-5level.json") || fail "walk-5level failed"
+check '[.results[] | .vector // .gpa]' '["0xabcdef0000234","0xedcba76543210",13,14]' "5level results"
+out=$("$vmmu" walk --case "$ex/walk-protection.json") || fail "walk-protection failed"
+# SMAP 0x1, SMEP+NXE 0x11, ok, implicit SMAP 0x1, ok, PK 0x27, ok, ok, NX 0x15.
+check '[.results[] | .error_code // "ok"]' '["0x1","0x11","ok","0x1","ok","0x27","ok","ok","0x15"]' "protection error codes"
+out=$("$vmmu" walk --case "$ex/walk-amd.json") || fail "walk-amd failed"
+check '[.results[] | .error_code // .gpa]' '["0xd","0xd","0x6000"]' "amd quirks"
+
 # Every example runs; an array of cases gives an array of results.
 for f in "$ex"/walk-*.json; do
   "$vmmu" walk --case "$f" >/dev/null || fail "$f exited $?"
