@@ -112,6 +112,16 @@ static void ac_permissions(uint64_t flags, bool writable, bool user,
 	}
 }
 
+/* The walk stopped at an entry: not present (P = 0) or reserved bits. */
+static void ac_invalid(struct ac_expect *x, bool present)
+{
+	x->fault = true;
+	if (present)
+		x->pfec |= X86_PFEC_RSVD;
+	else
+		x->pfec &= ~X86_PFEC_P;
+}
+
 static void ac_expect(uint64_t flags, uint64_t pde, uint64_t pte,
 		      struct ac_expect *x)
 {
@@ -154,18 +164,10 @@ static void ac_expect(uint64_t flags, uint64_t pde, uint64_t pte,
 	}
 	return;
 invalid_pte:
-	x->fault = true;
-	if (!FL(F_PTE_P))
-		x->pfec &= ~X86_PFEC_P;
-	else
-		x->pfec |= X86_PFEC_RSVD;
+	ac_invalid(x, FL(F_PTE_P));
 	return;
 invalid_pde:
-	x->fault = true;
-	if (!FL(F_PDE_P))
-		x->pfec &= ~X86_PFEC_P;
-	else
-		x->pfec |= X86_PFEC_RSVD;
+	ac_invalid(x, FL(F_PDE_P));
 }
 
 struct ac_tables {

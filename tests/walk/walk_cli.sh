@@ -118,5 +118,10 @@ n=$("$vmmu" walk --case - <"$tmp/arr.json" | jq 'length')
 a=$("$vmmu" walk --case "$tmp/arr.json" | jq -c '[.[].memory_writes | length]')
 [ "$a" = "[6,6]" ] || fail "array cases share memory: $a"
 
+# The walk benchmark runs every mode (a smoke test, not a measurement).
+n=$("$vmmu" bench walk --walks 1000 --json 2>/dev/null | jq '[.modes[] | select(.ns_per_walk > 0)] | length')
+[ "$n" = 6 ] || fail "bench walk reported $n modes"
+"$vmmu" bench walk --walks x >/dev/null 2>&1; [ $? -eq 2 ] || fail "bench walk bad --walks should exit 2"
+
 [ "$fails" -eq 0 ] && echo "walk_cli: all checks passed"
 [ "$fails" -eq 0 ]
