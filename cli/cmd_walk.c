@@ -239,7 +239,7 @@ static int gm_cmpxchg(void *ctx, gpa_t gpa, uint64_t old, uint64_t new_val,
 
 /* ---- input parsing ---- */
 
-#define ERRLEN 256
+#define ERRLEN 512
 
 static int check_keys(const json_t *obj, const char *const *allowed,
 		      const char *ctx, char *err)

@@ -342,13 +342,14 @@ int vmmu_paging_load_pdptes(struct vmmu_paging_state *ps,
 			    const struct vmmu_gmem *mem)
 {
 	struct vmmu_walk_role local;
-	const struct vmmu_walk_role *r = &ps->role;
+	const struct vmmu_walk_role *r;
 	uint64_t pdpte[4];
 	bool gp;
 	int rc;
 
 	if (!ps || !mem || !mem->read)
 		return VMMU_EINVAL;
+	r = &ps->role;
 	if (ps->role.key != vmmu_walk_role_key(ps)) {
 		vmmu_walk_role_build(&local, ps);
 		r = &local;

@@ -14,6 +14,7 @@
 #define VMMU_WALK_H
 
 #include "vmmu/types.h"
+#include "vmmu/x86_pte.h"
 
 /* Control-register bits the walker consults (SDM Vol. 3A 2.5, 4.1). */
 #define X86_CR0_PE     (1ULL << 0)
@@ -79,16 +80,6 @@ enum vmmu_paging_mode {
  */
 #define VMMU_PAGING_AMD     (1U << 1)
 
-/* Entry-format bits (SDM Vol. 3A Tables 4-4 to 4-20). */
-#define X86_PTE_P      (1ULL << 0)
-#define X86_PTE_RW     (1ULL << 1)
-#define X86_PTE_US     (1ULL << 2)
-#define X86_PTE_A      (1ULL << 5)
-#define X86_PTE_D      (1ULL << 6)
-#define X86_PTE_PS     (1ULL << 7)
-#define X86_PTE_G      (1ULL << 8)
-#define X86_PTE_NX     (1ULL << 63)
-#define X86_PTE_PKEY_SHIFT 59
 
 /*
  * What the walker derives from the control registers of one paging role:

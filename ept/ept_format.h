@@ -1,0 +1,63 @@
+/* SPDX-License-Identifier: MIT */
+/*
+ * Intel EPT paging-structure entries and the EPT pointer.
+ * Intel SDM Vol. 3C 29.3.2 (tables 29-1..29-6: EPT PML5E/PML4E, PDPTE,
+ * PDE and PTE formats) and 25.6.11 (EPTP). *_BIT_X is the bit index,
+ * *_X the mask.
+ */
+#ifndef VMMU_EPT_FORMAT_H
+#define VMMU_EPT_FORMAT_H
+
+#include "core/pgtable.h"
+
+#define EPT_BIT_R          0    /* read access */
+#define EPT_BIT_W          1    /* write access */
+#define EPT_BIT_X          2    /* execute (supervisor-mode with MBEC) */
+#define EPT_BIT_MEMTYPE    3    /* bits 5:3, leaf only */
+#define EPT_BIT_IPAT       6    /* ignore guest PAT, leaf only */
+#define EPT_BIT_PS         7    /* large leaf in PDPTE/PDE */
+#define EPT_BIT_A          8    /* accessed, with EPTP A/D enable */
+#define EPT_BIT_D          9    /* dirty, leaf, with EPTP A/D enable */
+#define EPT_BIT_XU         10   /* user-mode execute, with MBEC */
+#define EPT_BIT_SVE        63   /* suppress #VE */
+
+#define EPT_R        (1ULL << EPT_BIT_R)
+#define EPT_W        (1ULL << EPT_BIT_W)
+#define EPT_X        (1ULL << EPT_BIT_X)
+#define EPT_RWX      (EPT_R | EPT_W | EPT_X)
+#define EPT_MEMTYPE  (7ULL << EPT_BIT_MEMTYPE)
+#define EPT_IPAT     (1ULL << EPT_BIT_IPAT)
+#define EPT_PS       (1ULL << EPT_BIT_PS)
+#define EPT_A        (1ULL << EPT_BIT_A)
+#define EPT_D        (1ULL << EPT_BIT_D)
+#define EPT_XU       (1ULL << EPT_BIT_XU)
+#define EPT_SVE      (1ULL << EPT_BIT_SVE)
+#define EPT_ADDR_MASK 0x000ffffffffff000ULL
+
+/* Memory types (SDM Vol. 3A 12.3, table 12-2). */
+#define EPT_MT_UC 0
+#define EPT_MT_WC 1
+#define EPT_MT_WT 4
+#define EPT_MT_WP 5
+#define EPT_MT_WB 6
+/* Not a memory type: a leaf holding it is an EPT misconfiguration. */
+#define EPT_MT_INVALID 7
+
+/* EPTP fields (SDM 25.6.11). */
+#define EPTP_BIT_MEMTYPE   0    /* bits 2:0: paging-structure memory type */
+#define EPTP_BIT_WALK_LEN  3    /* bits 5:3: page-walk length minus 1 */
+#define EPTP_BIT_AD        6    /* enable accessed and dirty flags */
+#define EPTP_AD            (1ULL << EPTP_BIT_AD)
+
+/* Per-table EPT settings (the vmmu_pt ctx). */
+struct ept_format_ctx {
+	uint8_t memtype;        /* memory type written into leaves */
+	bool ignore_pat;        /* set IPAT in leaves */
+};
+
+extern const struct vmmu_pt_format ept_pt_format;
+
+/* EPTP for a table tree rooted at root with levels (4 or 5). */
+uint64_t ept_make_eptp(hpa_t root, unsigned levels, bool ad_enabled);
+
+#endif
