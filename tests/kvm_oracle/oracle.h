@@ -65,6 +65,12 @@ struct orc_access {
 	enum vmmu_access_kind kind;
 	uint8_t cpl;            /* 0 or 3 */
 	bool implicit;          /* LDT descriptor load (supervisor, implicit) */
+	/*
+	 * implicit only: the descriptor's accessed bit is clear, so after the
+	 * implicit read the CPU writes the descriptor (an implicit supervisor
+	 * write to the same address, SDM Vol. 3A 3.4.5.1).
+	 */
+	bool desc_write;
 };
 
 /* One case: control registers, the tested path and its accesses. */

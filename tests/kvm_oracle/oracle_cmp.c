@@ -124,7 +124,8 @@ static bool outcome_differs(const struct orc_case *c, const struct orc_access *a
 		}
 		return false;
 	}
-	if (!a->implicit && (!o->gpa_known || o->gpa != r->gpa.v)) {
+	if ((!a->implicit || a->desc_write) &&
+	    (!o->gpa_known || o->gpa != r->gpa.v)) {
 		snprintf(why, len, "KVM gpa %s0x%llx, vmmu gpa 0x%llx",
 			 o->gpa_known ? "" : "unknown, not at ",
 			 (unsigned long long)o->gpa, (unsigned long long)r->gpa.v);
@@ -157,6 +158,11 @@ int orc_check_access(const struct orc_vm *vm, const struct orc_case *c,
 	orc_paging_state(vm, c, &ps);
 	vmmu_access_of(a, &acc);
 	rc = vmmu_walk(&ps, &gm, &acc, &v->res);
+	/* A descriptor load that sets the accessed bit: read, then write. */
+	if (rc == 0 && a->desc_write && v->res.ok) {
+		acc.kind = VMMU_ACCESS_WRITE;
+		rc = vmmu_walk(&ps, &gm, &acc, &v->res);
+	}
 	if (rc < 0) {
 		snprintf(v->why, sizeof(v->why), "vmmu_walk failed: %s",
 			 vmmu_strerror(rc));

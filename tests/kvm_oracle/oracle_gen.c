@@ -120,8 +120,10 @@ static void gen_accesses(struct orc_rng *r, struct orc_case *c, uint64_t base)
 
 		a->kind = (enum vmmu_access_kind)pick(r, 3);
 		a->implicit = chance(r, 1, 10);
-		if (a->implicit)
+		if (a->implicit) {
 			a->kind = VMMU_ACCESS_READ;
+			a->desc_write = chance(r, 1, 2);
+		}
 		a->cpl = chance(r, 1, 2) ? 3 : 0;
 		/* The LDT base KVM_SET_SREGS takes must be canonical, as LLDT
 		 * would require (SDM Vol. 2A LLDT). */

@@ -31,6 +31,13 @@
 /* Entry-offset table at the start of the blob (oracle_guest.c). */
 enum { ORC_OFF_SETUP, ORC_OFF_VECTORS, ORC_OFF_ACC, ORC_OFF_DONE = 6 };
 
+/*
+ * Flat DPL-3 data descriptor (SDM Vol. 3A 3.4.5.1). With its accessed bit
+ * set, loading it only reads the LDT; with it clear, the CPU then sets it.
+ */
+#define ORC_DESC   0x00cff2000000ffffULL
+#define ORC_DESC_A (1ULL << 40)
+
 /* Guest values that say which page an access really touched. */
 #define ORC_READ_MARK   0xc0de000000000000ULL
 #define ORC_WRITE_MARK  0x5700000000000000ULL
@@ -403,12 +410,8 @@ static void prepare_target(struct orc_vm *vm, const struct orc_case *c,
 	uint64_t gpa = intended_gpa(c, a->gva);
 	/* mov eax, imm32; ud2 */
 	uint8_t code[8] = { 0xb8, 0, 0, 0, 0, 0x0f, 0x0b, 0x90 };
-	/* Flat DPL-3 data descriptor with the accessed bit already set, so
-	 * loading it reads the LDT and never writes it (SDM 3.4.5.1). */
-	const uint64_t desc = 0x00cff3000000ffffULL;
-
 	if (a->implicit) {
-		*gpa_u64(vm, gpa) = desc;
+		*gpa_u64(vm, gpa) = a->desc_write ? ORC_DESC : ORC_DESC | ORC_DESC_A;
 		return;
 	}
 	switch (a->kind) {
@@ -451,8 +454,16 @@ static void observe_gpa(struct orc_vm *vm, const struct orc_case *c,
 {
 	uint64_t gpa = intended_gpa(c, a->gva);
 
-	if (!o->ok || a->implicit)
+	if (!o->ok)
 		return;
+	if (a->implicit) {
+		/* The descriptor write shows where it landed. */
+		if (a->desc_write && *gpa_u64(vm, gpa) == (ORC_DESC | ORC_DESC_A)) {
+			o->gpa_known = true;
+			o->gpa = gpa;
+		}
+		return;
+	}
 	if (a->kind == VMMU_ACCESS_READ &&
 	    (o->rax & ORC_MARK_MASK) == ORC_READ_MARK) {
 		o->gpa_known = true;
