@@ -57,7 +57,7 @@
 /* Up to this many accesses share one set of tables (one case). */
 #define ORC_MAX_ACCESSES  3
 /* Paging-structure writes one case makes (clear the old path, set new). */
-#define ORC_MAX_WRITES    8
+#define ORC_MAX_WRITES    10
 
 /* One tested access. */
 struct orc_access {
@@ -80,8 +80,15 @@ struct orc_case {
 	bool ac;                /* RFLAGS.AC for every access of the case */
 	/* Entries of the tested path, root first; levels 4 or 3 (2 MiB). */
 	unsigned levels;
-	uint64_t gpa[4];        /* where each entry lives */
-	uint64_t entry[4];
+	/*
+	 * recursion > 0: entry[levels] is a PML4 entry pointing back to the
+	 * PML4, and the accesses' first `recursion` indices go through it, so
+	 * the walk treats table pages as lower-level tables and the access
+	 * lands in a table page (the self-map operating systems use).
+	 */
+	unsigned recursion;
+	uint64_t gpa[5];        /* where each entry lives */
+	uint64_t entry[5];
 	uint64_t frame_gpa;     /* the leaf's frame (4 KiB or 2 MiB aligned) */
 	unsigned naccess;
 	struct orc_access access[ORC_MAX_ACCESSES];
@@ -97,6 +104,7 @@ struct orc_outcome {
 	bool gpa_known;         /* ok: the guest-physical address was observed */
 	uint64_t gpa;
 	uint64_t rax;           /* RAX when the exception was raised */
+	uint64_t wval;          /* what a write access stored */
 	bool mmio;              /* the access reached a gpa without memory */
 	bool mmio_write;
 	uint64_t mmio_gpa;
@@ -115,7 +123,7 @@ enum orc_vendor {
 /* One KVM VM/vCPU dedicated to the oracle. */
 struct orc_vm {
 	struct kvmh k;
-	uint64_t prev_gpa[4];   /* entries written by the previous case */
+	uint64_t prev_gpa[5];   /* entries written by the previous case */
 	unsigned prev_levels;
 	uint64_t serial;        /* distinguishes write values across runs */
 	uint64_t runs;

@@ -139,6 +139,46 @@ static void gen_accesses(struct orc_rng *r, struct orc_case *c, uint64_t base)
 	}
 }
 
+/* A PML4 slot for the tested path or the self-map (not 0, not 256..271). */
+static uint64_t pick_pml4_slot(struct orc_rng *r)
+{
+	return chance(r, 1, 4) ? 272 + pick(r, 240) : 1 + pick(r, 255);
+}
+
+/*
+ * The self-map: PML4[R] points back to the PML4 (never with PS, which
+ * would be a 2 MiB page over the harness if it got below level 4; PS in a
+ * PML4E faults first). Addresses (R, .., R, idx...) then walk the tested
+ * path one to three levels early and land in one of its table pages.
+ * Reads and writes only: a fetch would execute table bytes.
+ */
+static void gen_recursion(struct orc_rng *r, struct orc_case *c,
+			  const uint64_t *idx)
+{
+	uint64_t slot, la_idx[4];
+	unsigned k = 1 + (unsigned)pick(r, 3);
+
+	do
+		slot = pick_pml4_slot(r);
+	while (slot == idx[0]);
+	c->recursion = k;
+	c->gpa[c->levels] = ORC_PML4_GPA + 8 * slot;
+	c->entry[c->levels] = ORC_PML4_GPA | (gen_flags(r, 4, false) & ~GEN_PS);
+	for (unsigned i = 0; i < 4; i++)
+		la_idx[i] = i < k ? slot : idx[i - k];
+	gen_accesses(r, c, la_idx[0] << 39 | la_idx[1] << 30 | la_idx[2] << 21 |
+			   la_idx[3] << 12 |
+			   (slot >= 256 ? 0xffff000000000000ULL : 0));
+	for (unsigned i = 0; i < c->naccess; i++) {
+		c->access[i].gva &= ~0x1ff000ULL;      /* stay in that page */
+		c->access[i].gva |= la_idx[3] << 12;
+		if (c->access[i].kind == VMMU_ACCESS_FETCH || c->access[i].implicit)
+			c->access[i].kind = VMMU_ACCESS_READ;
+		c->access[i].implicit = false;
+		c->access[i].desc_write = false;
+	}
+}
+
 void orc_gen_case(struct orc_rng *r, struct orc_case *c)
 {
 	uint64_t idx[4], gva;
@@ -154,7 +194,7 @@ void orc_gen_case(struct orc_rng *r, struct orc_case *c)
 	 * PML4 slots 1..255 and 272..511: slot 0 is the harness's, and user
 	 * accesses through 256..271 fault on this host whatever the tables say.
 	 */
-	idx[0] = chance(r, 1, 4) ? 272 + pick(r, 240) : 1 + pick(r, 255);
+	idx[0] = pick_pml4_slot(r);
 	for (unsigned i = 1; i < 4; i++)
 		idx[i] = pick(r, 512);
 	gva = idx[0] << 39 | idx[1] << 30 | idx[2] << 21;
@@ -179,5 +219,8 @@ void orc_gen_case(struct orc_rng *r, struct orc_case *c)
 			c->entry[i] = leaf ? c->entry[i] | GEN_PS
 					   : c->entry[i] & ~GEN_PS;
 	}
-	gen_accesses(r, c, gva);
+	if (chance(r, 1, 8))
+		gen_recursion(r, c, idx);
+	else
+		gen_accesses(r, c, gva);
 }

@@ -434,16 +434,18 @@ static unsigned fill_writes(struct orc_vm *vm, const struct orc_case *c)
 	uint64_t *b = gpa_u64(vm, ORC_BLOCK_OFF);
 	unsigned n = 0;
 
+	unsigned count = c->levels + (c->recursion ? 1 : 0);
+
 	for (unsigned i = 0; i < vm->prev_levels; i++) {
 		b[16 + 2 * n] = vm->hgva + vm->prev_gpa[i];
 		b[17 + 2 * n++] = 0;
 	}
-	for (unsigned i = 0; i < c->levels; i++) {
+	for (unsigned i = 0; i < count; i++) {
 		b[16 + 2 * n] = vm->hgva + c->gpa[i];
 		b[17 + 2 * n++] = c->entry[i];
 		vm->prev_gpa[i] = c->gpa[i];
 	}
-	vm->prev_levels = c->levels;
+	vm->prev_levels = count;
 	return n;
 }
 
@@ -454,7 +456,8 @@ static void observe_gpa(struct orc_vm *vm, const struct orc_case *c,
 {
 	uint64_t gpa = intended_gpa(c, a->gva);
 
-	if (!o->ok)
+	/* Self-mapped cases land in table pages: oracle_cmp.c checks them. */
+	if (!o->ok || c->recursion)
 		return;
 	if (a->implicit) {
 		/* The descriptor write shows where it landed. */
@@ -512,16 +515,20 @@ int orc_vm_run_access(struct orc_vm *vm, const struct orc_case *c,
 	struct orc_launch l = {
 		.cr0 = c->cr0, .cr4 = c->cr4, .efer = c->efer, .ac = c->ac,
 		.a = &c->access[idx],
-		.wval = ORC_WRITE_MARK | (++vm->serial & 0xffffffffffffULL),
+		/* Bit 0 clear: as a paging entry (self-mapped writes) it is
+		 * not present and never leads a walk outside memory. */
+		.wval = ORC_WRITE_MARK | (++vm->serial << 4 & 0xfffffffffff0ULL),
 	};
 	int rc;
 
-	prepare_target(vm, c, l.a);
+	if (!c->recursion)
+		prepare_target(vm, c, l.a);
 	l.nwrites = idx == 0 ? fill_writes(vm, c) : 0;
 	gpa_u64(vm, ORC_BLOCK_OFF)[0] = l.nwrites;
 	if (pre)
 		tables_after_block(vm, pre);
 	rc = orc_vm_launch(vm, &l, out);
+	out->wval = l.wval;
 	if (rc == 0 && !out->harness_error)
 		observe_gpa(vm, c, l.a, l.wval, out);
 	return rc;
