@@ -41,6 +41,11 @@ json_t *orc_case_json(const struct orc_vm *vm, const struct orc_case *c,
 		json_array_append_new(accs, json_pack("{s:o,s:s,s:i,s:b}",
 			"gva", cli_hex(a->gva), "access", kind_name[a->kind],
 			"cpl", a->cpl, "implicit", a->implicit));
+		/* A descriptor load that sets the accessed bit also writes. */
+		if (a->desc_write)
+			json_array_append_new(accs, json_pack("{s:o,s:s,s:i,s:b}",
+				"gva", cli_hex(a->gva), "access", "write",
+				"cpl", a->cpl, "implicit", true));
 	}
 	return json_pack("{s:o,s:o,s:o}", "paging", paging, "memory", mem,
 			 "accesses", accs);

@@ -131,6 +131,31 @@ static void test_difference_is_caught(void **state)
 	assert_non_null(strstr(v.why, "entry at gpa"));
 }
 
+/*
+ * The run loop must report disagreements: tell the walker the CPU is AMD
+ * while KVM's guest has the host's (Intel) CPUID, so PML4E bit 8 differs.
+ */
+static void test_run_reports_disagreements(void **state)
+{
+	struct orc_vm *vm = *state;
+	struct orc_run_opts opts = { .seed = 3, .cases = 1500, .max_dumps = 2,
+				     .dumps = json_array() };
+	struct orc_stats st;
+	json_t *d;
+
+	if (vm->amd)
+		skip();
+	vm->amd = true;
+	assert_int_equal(orc_run(vm, &opts, &st), 0);
+	assert_true(st.disagree > 0);
+	assert_int_equal(json_array_size(opts.dumps), 2);
+	d = json_array_get(opts.dumps, 0);
+	assert_non_null(json_object_get(json_object_get(d, "case"), "memory"));
+	assert_non_null(json_object_get(json_object_get(d, "kvm"), "results"));
+	assert_non_null(json_object_get(json_object_get(d, "vmmu"), "results"));
+	json_decref(opts.dumps);
+}
+
 static void check_sample(struct orc_vm *vm, uint64_t seed, uint64_t cases)
 {
 	struct orc_run_opts opts = { .seed = seed, .cases = cases,
@@ -237,6 +262,8 @@ int main(void)
 		cmocka_unit_test_setup_teardown(test_difference_is_caught, open_host, close_vm),
 		cmocka_unit_test_setup_teardown(test_sample, open_host, close_vm),
 		cmocka_unit_test(test_replay_case),
+		cmocka_unit_test_setup_teardown(test_run_reports_disagreements,
+						open_host, close_vm),
 		cmocka_unit_test_setup_teardown(test_sample, open_amd, close_vm),
 	};
 	struct orc_vm probe;
