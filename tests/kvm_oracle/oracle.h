@@ -78,6 +78,7 @@ struct orc_case {
 	uint64_t seed;          /* the generator seed that made this case */
 	uint64_t cr0, cr4, efer;
 	bool ac;                /* RFLAGS.AC for every access of the case */
+	uint64_t cr3_flags;     /* CR3.PWT/PCD (the walk ignores them) */
 	/* Entries of the tested path, root first; levels 4 or 3 (2 MiB). */
 	unsigned levels;
 	/*
@@ -156,6 +157,7 @@ void orc_vm_map_harness(struct orc_vm *vm, uint8_t *root);
 /* One access to launch: registers, the access, the block's writes. */
 struct orc_launch {
 	uint64_t cr0, cr4, efer;
+	uint64_t cr3_flags;     /* ORed into the root's address */
 	bool ac;
 	const struct orc_access *a;
 	uint64_t wval;          /* what a write access stores */

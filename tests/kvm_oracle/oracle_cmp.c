@@ -60,7 +60,7 @@ void orc_paging_state(const struct orc_vm *vm, const struct orc_case *c,
 {
 	memset(ps, 0, sizeof(*ps));
 	ps->cr0 = c->cr0;
-	ps->cr3 = ORC_PML4_GPA;
+	ps->cr3 = ORC_PML4_GPA | c->cr3_flags;
 	ps->cr4 = c->cr4;
 	ps->efer = c->efer;
 	ps->rflags = 0x2 | (c->ac ? X86_RFLAGS_AC : 0);

@@ -102,6 +102,7 @@ static void gen_control(struct orc_rng *r, struct orc_case *c)
 	c->efer = X86_EFER_LME | X86_EFER_LMA |
 		  (chance(r, 3, 4) ? X86_EFER_NXE : 0);
 	c->ac = chance(r, 1, 2);
+	c->cr3_flags = orc_rng_next(r) & (GEN_PWT | GEN_PCD);
 }
 
 static bool is_canonical(uint64_t la)

@@ -253,7 +253,7 @@ static int set_sregs(struct orc_vm *vm, const struct orc_launch *l)
 	s.cr0 = l->cr0;
 	s.cr4 = l->cr4;
 	s.efer = l->efer;
-	s.cr3 = vm->cr3;
+	s.cr3 = vm->cr3 | l->cr3_flags;
 	s.cs.selector = ORC_SEL_KCODE;
 	s.cs.dpl = 0;
 	s.cs.type = 0xb;
@@ -514,6 +514,7 @@ int orc_vm_run_access(struct orc_vm *vm, const struct orc_case *c,
 {
 	struct orc_launch l = {
 		.cr0 = c->cr0, .cr4 = c->cr4, .efer = c->efer, .ac = c->ac,
+		.cr3_flags = c->cr3_flags,
 		.a = &c->access[idx],
 		/* Bit 0 clear: as a paging entry (self-mapped writes) it is
 		 * not present and never leads a walk outside memory. */

@@ -21,7 +21,7 @@ json_t *orc_case_json(const struct orc_vm *vm, const struct orc_case *c,
 	uint64_t v;
 
 	paging = json_pack("{s:o,s:o,s:o,s:o,s:o,s:i,s:s,s:b}",
-			   "cr0", cli_hex(c->cr0), "cr3", cli_hex(ORC_PML4_GPA),
+			   "cr0", cli_hex(c->cr0), "cr3", cli_hex(ORC_PML4_GPA | c->cr3_flags),
 			   "cr4", cli_hex(c->cr4), "efer", cli_hex(c->efer),
 			   "rflags", cli_hex(0x2 | (c->ac ? X86_RFLAGS_AC : 0)),
 			   "maxphyaddr", vm->maxphyaddr,
