@@ -10,16 +10,6 @@
 
 #include "oracle.h"
 
-#define GEN_P    0x1ULL
-#define GEN_W    0x2ULL
-#define GEN_U    0x4ULL
-#define GEN_PWT  0x8ULL
-#define GEN_PCD  0x10ULL
-#define GEN_A    0x20ULL
-#define GEN_D    0x40ULL
-#define GEN_PS   0x80ULL
-#define GEN_G    0x100ULL
-#define GEN_NX   (1ULL << 63)
 #define GEN_IGN_LOW   0xe00ULL                 /* bits 11:9, ignored */
 #define GEN_IGN_HIGH  (0x7fULL << 52)          /* bits 58:52, ignored */
 #define GEN_PK_BITS   (0xfULL << 59)           /* PK, ignored if !CR4.PKE */
@@ -59,9 +49,9 @@ static uint64_t reserved_bit(struct orc_rng *r, unsigned level, bool leaf)
 	if (choice == 0 || (level == 1) || (level == 2 && !leaf))
 		return 1ULL << (48 + pick(r, 4));
 	if (level == 4)
-		return choice == 1 ? GEN_PS : GEN_G;
+		return choice == 1 ? X86_PTE_PS : X86_PTE_G;
 	if (level == 3)
-		return GEN_PS;
+		return X86_PTE_PS;
 	return 1ULL << (13 + pick(r, 8));      /* 2 MiB PDE */
 }
 
@@ -70,23 +60,23 @@ static uint64_t gen_flags(struct orc_rng *r, unsigned level, bool leaf)
 {
 	uint64_t e = 0;
 
-	e |= chance(r, 15, 16) ? GEN_P : 0;
-	e |= chance(r, 3, 4) ? GEN_W : 0;
-	e |= chance(r, 3, 4) ? GEN_U : 0;
-	e |= chance(r, 1, 2) ? GEN_A : 0;
-	e |= chance(r, 1, 2) ? GEN_D : 0;
-	e |= chance(r, 1, 4) ? GEN_NX : 0;
-	e |= chance(r, 1, 4) ? GEN_PWT : 0;
-	e |= chance(r, 1, 4) ? GEN_PCD : 0;
+	e |= chance(r, 15, 16) ? X86_PTE_P : 0;
+	e |= chance(r, 3, 4) ? X86_PTE_RW : 0;
+	e |= chance(r, 3, 4) ? X86_PTE_US : 0;
+	e |= chance(r, 1, 2) ? X86_PTE_A : 0;
+	e |= chance(r, 1, 2) ? X86_PTE_D : 0;
+	e |= chance(r, 1, 4) ? X86_PTE_NX : 0;
+	e |= chance(r, 1, 4) ? X86_PTE_PWT : 0;
+	e |= chance(r, 1, 4) ? X86_PTE_PCD : 0;
 	if (chance(r, 1, 4))
 		e |= orc_rng_next(r) & (GEN_IGN_LOW | GEN_IGN_HIGH | GEN_PK_BITS);
 	/* G in a leaf; ignored in a non-leaf PDPTE/PDE; reserved in a PML4E. */
 	if (level != 4)
-		e |= chance(r, 1, 4) ? GEN_G : 0;
+		e |= chance(r, 1, 4) ? X86_PTE_G : 0;
 	if (leaf) {
 		/* PAT: bit 7 of a PTE, bit 12 of a 2 MiB PDE. */
 		if (chance(r, 1, 4))
-			e |= level == 1 ? GEN_PS : 1ULL << 12;
+			e |= level == 1 ? X86_PTE_PS : 1ULL << 12;
 	}
 	if (chance(r, 1, 16))
 		e |= reserved_bit(r, level, leaf);
@@ -102,7 +92,7 @@ static void gen_control(struct orc_rng *r, struct orc_case *c)
 	c->efer = X86_EFER_LME | X86_EFER_LMA |
 		  (chance(r, 3, 4) ? X86_EFER_NXE : 0);
 	c->ac = chance(r, 1, 2);
-	c->cr3_flags = orc_rng_next(r) & (GEN_PWT | GEN_PCD);
+	c->cr3_flags = orc_rng_next(r) & (X86_PTE_PWT | X86_PTE_PCD);
 }
 
 static bool is_canonical(uint64_t la)
@@ -164,7 +154,7 @@ static void gen_recursion(struct orc_rng *r, struct orc_case *c,
 	while (slot == idx[0]);
 	c->recursion = k;
 	c->gpa[c->levels] = ORC_PML4_GPA + 8 * slot;
-	c->entry[c->levels] = ORC_PML4_GPA | (gen_flags(r, 4, false) & ~GEN_PS);
+	c->entry[c->levels] = ORC_PML4_GPA | (gen_flags(r, 4, false) & ~X86_PTE_PS);
 	for (unsigned i = 0; i < 4; i++)
 		la_idx[i] = i < k ? slot : idx[i - k];
 	gen_accesses(r, c, la_idx[0] << 39 | la_idx[1] << 30 | la_idx[2] << 21 |
@@ -217,8 +207,8 @@ void orc_gen_case(struct orc_rng *r, struct orc_case *c)
 		c->gpa[i] = table[i] + 8 * idx[i];
 		c->entry[i] = next | gen_flags(r, level, leaf);
 		if (level == 2)
-			c->entry[i] = leaf ? c->entry[i] | GEN_PS
-					   : c->entry[i] & ~GEN_PS;
+			c->entry[i] = leaf ? c->entry[i] | X86_PTE_PS
+					   : c->entry[i] & ~X86_PTE_PS;
 	}
 	if (chance(r, 1, 8))
 		gen_recursion(r, c, idx);

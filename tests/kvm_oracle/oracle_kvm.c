@@ -12,14 +12,6 @@
 #include "vmmu/error.h"
 #include "oracle.h"
 
-/* Paging-entry bits (SDM Vol. 3A 4.5, table 4-15 to 4-20). */
-#define ORC_P   0x1ULL
-#define ORC_W   0x2ULL
-#define ORC_U   0x4ULL
-#define ORC_A   0x20ULL
-#define ORC_D   0x40ULL
-#define ORC_PS  0x80ULL
-
 #define ORC_SEL_KCODE 0x08
 #define ORC_SEL_KDATA 0x10
 #define ORC_SEL_UCODE 0x1b
@@ -66,14 +58,14 @@ void orc_vm_map_harness(struct orc_vm *vm, uint8_t *root)
 {
 	uint64_t *pdpt = (uint64_t *)(vm->k.mem + ORC_HPDPT_OFF);
 	uint64_t *pd = (uint64_t *)(vm->k.mem + ORC_HPD_OFF);
-	uint64_t e = (vm->hgpa + ORC_HPDPT_OFF) | ORC_P | ORC_W | ORC_U | ORC_A;
+	uint64_t e = (vm->hgpa + ORC_HPDPT_OFF) | X86_PTE_P | X86_PTE_RW | X86_PTE_US | X86_PTE_A;
 
 	memcpy(root + 8 * (vm->hgva >> 39 & 0x1ff), &e, 8);
-	pdpt[vm->hgva >> 30 & 0x1ff] = (vm->hgpa + ORC_HPD_OFF) | ORC_P | ORC_W |
-				       ORC_U | ORC_A;
-	pd[0] = vm->hgpa | ORC_P | ORC_W | ORC_A | ORC_D | ORC_PS;
-	pd[1] = (vm->hgpa + 0x200000ULL) | ORC_P | ORC_W | ORC_U | ORC_A | ORC_D |
-		ORC_PS;
+	pdpt[vm->hgva >> 30 & 0x1ff] = (vm->hgpa + ORC_HPD_OFF) | X86_PTE_P | X86_PTE_RW |
+				       X86_PTE_US | X86_PTE_A;
+	pd[0] = vm->hgpa | X86_PTE_P | X86_PTE_RW | X86_PTE_A | X86_PTE_D | X86_PTE_PS;
+	pd[1] = (vm->hgpa + 0x200000ULL) | X86_PTE_P | X86_PTE_RW | X86_PTE_US | X86_PTE_A | X86_PTE_D |
+		X86_PTE_PS;
 }
 
 /* IDT: 64-bit interrupt gates, DPL 0, to the per-vector stubs (SDM 6.14.1). */

@@ -28,7 +28,6 @@
 #define RP_MAX_ACCESSES 64
 #define RP_ERRLEN 256
 #define RP_DEADLINE_S 2
-#define RP_ADDR_MASK 0x000ffffffffff000ULL /* CR3 bits 51:12 */
 
 struct rp_page {
 	uint64_t gpa;
@@ -243,7 +242,7 @@ static int rp_run(struct orc_vm *vm, void *ctx)
 static int place_harness(struct rp_case *c, uint64_t *hgva, uint64_t *hgpa,
 			 char *err)
 {
-	uint8_t *root = rp_page(c, c->cr3 & RP_ADDR_MASK, true);
+	uint8_t *root = rp_page(c, c->cr3 & X86_PTE_ADDR_MASK, true);
 	uint64_t e;
 
 	if (!root) {
@@ -300,7 +299,7 @@ static int rp_open(struct rp_case *c, struct orc_vm *vm, char *err)
 		orc_vm_close(vm);
 		return 1;
 	}
-	root = rp_page(c, c->cr3 & RP_ADDR_MASK, false);
+	root = rp_page(c, c->cr3 & X86_PTE_ADDR_MASK, false);
 	orc_vm_map_harness(vm, root);
 	return 0;
 }

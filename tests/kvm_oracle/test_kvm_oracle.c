@@ -17,10 +17,6 @@
 #include "oracle_cmp.h"
 #include "oracle_replay.h"
 
-#define T_P 0x1ULL
-#define T_W 0x2ULL
-#define T_U 0x4ULL
-#define T_A 0x20ULL
 #define T_CR0 0x80010033ULL     /* PG, WP, NE, ET, MP, PE */
 
 /* gva 0x8000000010 through PML4[1], PDPT[0], PD[0], PT[0] to a read-only
@@ -37,10 +33,10 @@ static void handmade_case(struct orc_case *c)
 	c->gpa[1] = ORC_TPDPT_GPA;
 	c->gpa[2] = ORC_TPD_GPA;
 	c->gpa[3] = ORC_TPT_GPA;
-	c->entry[0] = ORC_TPDPT_GPA | T_P | T_W | T_U;
-	c->entry[1] = ORC_TPD_GPA | T_P | T_W | T_U;
-	c->entry[2] = ORC_TPT_GPA | T_P | T_W | T_U;
-	c->entry[3] = ORC_FRAME4K_BASE | T_P | T_U;
+	c->entry[0] = ORC_TPDPT_GPA | X86_PTE_P | X86_PTE_RW | X86_PTE_US;
+	c->entry[1] = ORC_TPD_GPA | X86_PTE_P | X86_PTE_RW | X86_PTE_US;
+	c->entry[2] = ORC_TPT_GPA | X86_PTE_P | X86_PTE_RW | X86_PTE_US;
+	c->entry[3] = ORC_FRAME4K_BASE | X86_PTE_P | X86_PTE_US;
 	c->naccess = 3;
 	for (unsigned i = 0; i < 3; i++)
 		c->access[i].gva = 0x8000000010ULL;
@@ -89,7 +85,7 @@ static void test_handmade_case(void **state)
 	assert_int_equal(o.gpa, ORC_FRAME4K_BASE + 0x10);
 	orc_vm_get_tables(vm, &after);
 	memcpy(&e, after.page[3], 8);   /* PT[0]: A set, D still clear */
-	assert_int_equal(e, ORC_FRAME4K_BASE | T_P | T_U | T_A);
+	assert_int_equal(e, ORC_FRAME4K_BASE | X86_PTE_P | X86_PTE_US | X86_PTE_A);
 
 	run_checked(vm, &c, 2, &o, &pre);
 	assert_false(o.ok);
@@ -117,7 +113,7 @@ static void test_difference_is_caught(void **state)
 	/* Without U in the PTE the user read faults for vmmu only. */
 	copy = pre;
 	memcpy(&e, copy.page[3], 8);
-	e &= ~T_U;
+	e &= ~X86_PTE_US;
 	memcpy(copy.page[3], &e, 8);
 	assert_int_equal(orc_check_access(vm, &c, 1, &copy, &after, &o, &v), 0);
 	assert_false(v.agree);
