@@ -95,7 +95,13 @@ void vmmu_decode_features(const struct cpu_raw_data_t *raw,
 		f->la57 = l7[ECX] & LEAF7_ECX_LA57;
 	}
 	if (e1) {
-		f->svm = e1[ECX] & EXT1_ECX_SVM;
+		char vendor[16];
+		enum vmmu_cpu_vendor v = vmmu_vendor_from_raw(raw, vendor);
+
+		/* SVM is AMD's bit; elsewhere bit 2 is reserved (old VIA parts
+		 * return junk in it). */
+		f->svm = (v == VMMU_VENDOR_AMD || v == VMMU_VENDOR_HYGON) &&
+			 (e1[ECX] & EXT1_ECX_SVM);
 		f->nx = e1[EDX] & EXT1_EDX_NX;
 		f->pdpe1gb = e1[EDX] & EXT1_EDX_PAGE1GB;
 		f->lm = e1[EDX] & EXT1_EDX_LM;
@@ -183,7 +189,9 @@ void vmmu_identify(struct cpu_raw_data_t *raw, struct vmmu_cpu_ident *cpu)
 		if (base_family == 0xf)
 			cpu->family += (sig >> 20) & 0xff;
 		cpu->model = base_model;
-		if (base_family == 0x6 || base_family == 0xf)
+		/* The SDM names families 6 and 15; Zhaoxin's family 7 uses
+		 * the extended model the same way (as Linux does, >= 6). */
+		if (base_family >= 0x6)
 			cpu->model |= ((sig >> 16) & 0xf) << 4;
 		cpu->stepping = sig & 0xf;
 	}

@@ -88,6 +88,7 @@ static const struct uarch_entry intel_fam6[] = {
 	{ 0xac, GEN_ICELAKE, "Redwood Cove" },
 	{ 0xad, GEN_ICELAKE, "Redwood Cove" },  /* Granite Rapids */
 	{ 0xae, GEN_ICELAKE, "Redwood Cove" },
+	{ 0xb5, GEN_ICELAKE, "Redwood Cove" },  /* Arrow Lake-U */
 	{ 0xbd, GEN_ICELAKE, "Lion Cove" },
 	{ 0xc5, GEN_ICELAKE, "Lion Cove" },
 	{ 0xc6, GEN_ICELAKE, "Lion Cove" },
