@@ -38,4 +38,15 @@ int vmmu_dump_read(const char *path, struct cpu_raw_data_t *raw,
 void vmmu_host_from_raw(struct vmmu_host_info *host,
 			struct cpu_raw_data_t *raw);
 
+/* Read one MSR: 0, or non-zero when it cannot be read. */
+typedef int (*vmmu_rdmsr_fn)(void *ctx, uint32_t index, uint64_t *value);
+/*
+ * Replace inferred VMX capabilities with the MSRs' values (0x482, then
+ * 0x48B when secondary controls exist, then 0x48C when EPT or VPID can be
+ * enabled). rdmsr NULL, or a failing read, keeps the inference and records
+ * why in host->vmx.note (unavailable: the reason for NULL).
+ */
+void vmmu_read_vmx_msrs(struct vmmu_host_info *host, vmmu_rdmsr_fn rdmsr,
+			void *ctx, const char *unavailable);
+
 #endif

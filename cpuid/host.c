@@ -25,56 +25,60 @@
 #define CTLS2_EPT_OR_VPID               ((1ull << 33) | (1ull << 37))
 
 /*
- * Exact VMX capabilities through libcpuid's MSR driver (/dev/cpu/N/msr).
+ * Exact VMX capabilities from the capability MSRs, read through rdmsr.
  * On any failure the microarchitecture inference stays, and the note says
  * why the MSRs could not be used.
  */
-static void read_vmx_msrs(struct vmmu_host_info *h)
+void vmmu_read_vmx_msrs(struct vmmu_host_info *h, vmmu_rdmsr_fn rdmsr,
+			void *ctx, const char *unavailable)
+{
+	uint64_t ctls = 0, ctls2 = 0, cap = 0;
+	char why[96], prev[sizeof(h->vmx.note)];
+
+	if (!h->feat.vmx)
+		return;
+	if (!rdmsr)
+		snprintf(why, sizeof(why), "VMX MSRs unreadable (%s)",
+			 unavailable ? unavailable : "no MSR access");
+	else if (rdmsr(ctx, MSR_IA32_VMX_PROCBASED_CTLS, &ctls))
+		snprintf(why, sizeof(why), "rdmsr 0x482 failed");
+	else if ((ctls & CTLS_ACTIVATE_SECONDARY) &&
+		 rdmsr(ctx, MSR_IA32_VMX_PROCBASED_CTLS2, &ctls2))
+		snprintf(why, sizeof(why), "rdmsr 0x48b failed");
+	else if ((ctls2 & CTLS2_EPT_OR_VPID) &&
+		 rdmsr(ctx, MSR_IA32_VMX_EPT_VPID_CAP, &cap))
+		snprintf(why, sizeof(why), "rdmsr 0x48c failed");
+	else {
+		vmmu_decode_vmx_msrs(&h->vmx, ctls2, cap, VMMU_VMX_SRC_MSR);
+		snprintf(h->vmx.note, sizeof(h->vmx.note),
+			 "read from the VMX capability MSRs of CPU 0");
+		return;
+	}
+	snprintf(prev, sizeof(prev), "%s", h->vmx.note);
+	snprintf(h->vmx.note, sizeof(h->vmx.note), "%.70s; %.85s", why, prev);
+}
+
+static int libcpuid_rdmsr(void *ctx, uint32_t idx, uint64_t *val)
+{
+	return cpu_rdmsr(ctx, idx, val) ? -1 : 0;
+}
+
+/* libcpuid's MSR driver (/dev/cpu/0/msr on Linux). */
+static void read_live_vmx_msrs(struct vmmu_host_info *h)
 {
 	struct msr_driver_t *drv;
-	uint64_t ctls = 0, ctls2 = 0, cap = 0;
-	char why[96];
+	char why[64];
 
 	if (!h->feat.vmx)
 		return;
 	drv = cpu_msr_driver_open();
 	if (!drv) {
-		snprintf(why, sizeof(why), "MSR driver unavailable (%s)",
-			 cpuid_error());
-		goto fallback;
+		snprintf(why, sizeof(why), "%s", cpuid_error());
+		vmmu_read_vmx_msrs(h, NULL, NULL, why);
+		return;
 	}
-	if (cpu_rdmsr(drv, MSR_IA32_VMX_PROCBASED_CTLS, &ctls)) {
-		snprintf(why, sizeof(why), "rdmsr 0x482 failed (%s)",
-			 cpuid_error());
-		goto close;
-	}
-	if ((ctls & CTLS_ACTIVATE_SECONDARY) &&
-	    cpu_rdmsr(drv, MSR_IA32_VMX_PROCBASED_CTLS2, &ctls2)) {
-		snprintf(why, sizeof(why), "rdmsr 0x48b failed (%s)",
-			 cpuid_error());
-		goto close;
-	}
-	if ((ctls2 & CTLS2_EPT_OR_VPID) &&
-	    cpu_rdmsr(drv, MSR_IA32_VMX_EPT_VPID_CAP, &cap)) {
-		snprintf(why, sizeof(why), "rdmsr 0x48c failed (%s)",
-			 cpuid_error());
-		goto close;
-	}
+	vmmu_read_vmx_msrs(h, libcpuid_rdmsr, drv, NULL);
 	cpu_msr_driver_close(drv);
-	vmmu_decode_vmx_msrs(&h->vmx, ctls2, cap, VMMU_VMX_SRC_MSR);
-	snprintf(h->vmx.note, sizeof(h->vmx.note),
-		 "read from the VMX capability MSRs of CPU 0");
-	return;
-close:
-	cpu_msr_driver_close(drv);
-fallback:
-	{
-		char prev[sizeof(h->vmx.note)];
-
-		snprintf(prev, sizeof(prev), "%s", h->vmx.note);
-		snprintf(h->vmx.note, sizeof(h->vmx.note), "%.70s; %.85s", why,
-			 prev);
-	}
 }
 
 /* Y/N/1/0 module parameter; -1 when the file does not exist. */
@@ -213,7 +217,7 @@ int vmmu_detect_live(struct vmmu_host_info *h, char *err, size_t errlen)
 		return VMMU_EIO;
 	}
 	vmmu_host_from_raw(h, &raw);
-	read_vmx_msrs(h);
+	read_live_vmx_msrs(h);
 	probe_kvm(&h->kvm);
 	probe_topology(&h->topo);
 	return 0;

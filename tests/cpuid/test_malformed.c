@@ -69,8 +69,9 @@ static void write_file(const char *name, const void *data, size_t len,
 	assert_int_equal(fclose(fp), 0);
 }
 
-/* Run `vmmu detect --cpuid-dump path`; exit status, stderr in err. */
-static int run_cli(const char *path, char *err, size_t errlen)
+/* Run `vmmu detect --cpuid-dump path [--vmx-msrs msrs]`; stderr in err. */
+static int run_cli_msrs(const char *path, const char *msrs, char *err,
+			size_t errlen)
 {
 	char errpath[300];
 	int status, fd;
@@ -89,8 +90,12 @@ static int run_cli(const char *path, char *err, size_t errlen)
 		fd = open("/dev/null", O_WRONLY);
 		if (fd >= 0)
 			dup2(fd, 1);
-		execl(VMMU_CLI, VMMU_CLI, "detect", "--cpuid-dump", path,
-		      (char *)NULL);
+		if (msrs)
+			execl(VMMU_CLI, VMMU_CLI, "detect", "--cpuid-dump",
+			      path, "--vmx-msrs", msrs, (char *)NULL);
+		else
+			execl(VMMU_CLI, VMMU_CLI, "detect", "--cpuid-dump",
+			      path, (char *)NULL);
 		_exit(127);
 	}
 	assert_int_equal(waitpid(pid, &status, 0), pid);
@@ -102,6 +107,11 @@ static int run_cli(const char *path, char *err, size_t errlen)
 	/* A signal (e.g. a sanitizer abort) must never end it. */
 	assert_true(WIFEXITED(status));
 	return WEXITSTATUS(status);
+}
+
+static int run_cli(const char *path, char *err, size_t errlen)
+{
+	return run_cli_msrs(path, NULL, err, errlen);
 }
 
 static void expect_refused(const char *name, const void *data, size_t len)
@@ -222,6 +232,43 @@ static void test_huge_and_unreadable(void **state)
 	assert_int_equal(run_cli(dir, err, sizeof(err)), 2);
 }
 
+/* A vendor nobody knows, VMX set, only leaves 0 and 1: still a decision. */
+static const char aida_strange[] =
+	"CPUID 00000000: 00000001-64636241-6C6B6A69-68676665\n"
+	"CPUID 00000001: 00000F01-00000000-00000020-00000000\n";
+
+static void test_strange_cpu(void **state)
+{
+	static struct vmmu_host_info h;
+	struct vmmu_vm_request r = { .backend = VMMU_BACKEND_AUTO };
+	struct vmmu_decision d;
+	char path[256], msrs[256], err[512] = "";
+
+	(void)state;
+	write_file("strange", aida_strange, strlen(aida_strange), path);
+	assert_int_equal(vmmu_detect_dump(&h, path, err, sizeof(err)), 0);
+	assert_int_equal(h.cpu.vendor, VMMU_VENDOR_OTHER);
+	assert_string_equal(h.cpu.vendor_str, "Abcdefghijkl");
+	assert_true(h.feat.vmx && !h.feat.lm && !h.feat.nx);
+	assert_int_equal(h.feat.maxphyaddr, 32);        /* no PAE, no 8000_0008 */
+	assert_int_equal(vmmu_decide(&h, &r, &d), 0);
+	assert_int_equal(d.backend, VMMU_BACKEND_SHADOW);
+	assert_true(d.n_reasons >= 2);
+	assert_string_equal(d.reasons[0].code, "vmx.caps_unknown");
+	assert_int_equal(run_cli(path, err, sizeof(err)), 0);
+	/* With its MSRs given, the same CPU gets EPT. */
+	write_file("msrs", "0x48b=0x000000a200000000\n0x48c=0x6114141\n", 41,
+		   msrs);
+	assert_int_equal(run_cli_msrs(path, msrs, err, sizeof(err)), 0);
+	assert_int_equal(vmmu_load_vmx_msrs(&h, msrs, err, sizeof(err)), 0);
+	assert_int_equal(vmmu_decide(&h, &r, &d), 0);
+	assert_int_equal(d.backend, VMMU_BACKEND_EPT);
+	/* A malformed MSR file is refused like a malformed dump. */
+	write_file("msrs-bad", "0x48b=banana\n", 13, msrs);
+	assert_int_equal(run_cli_msrs(path, msrs, err, sizeof(err)), 2);
+	assert_non_null(strstr(err, "msrs-bad"));
+}
+
 static int setup(void **state)
 {
 	(void)state;
@@ -244,6 +291,7 @@ int main(void)
 		cmocka_unit_test(test_controls_accepted),
 		cmocka_unit_test(test_refused),
 		cmocka_unit_test(test_huge_and_unreadable),
+		cmocka_unit_test(test_strange_cpu),
 	};
 
 	return cmocka_run_group_tests(tests, setup, teardown);

@@ -16,6 +16,7 @@
 
 #include "vmmu/detect.h"
 #include "vmmu/error.h"
+#include "cpuid/cpuid_internal.h"
 
 /* Secondary controls (allowed-1 half of IA32_VMX_PROCBASED_CTLS2). */
 #define C2_EPT   (1ull << 33)
@@ -419,6 +420,71 @@ static void test_inference_table(void **state)
 	assert_int_equal(h.vmx.src, VMMU_VMX_SRC_NONE);
 }
 
+/* A fake MSR device: fixed values, one index that fails. */
+struct fake_msrs {
+	uint64_t ctls, ctls2, cap;
+	uint32_t fail;
+	int reads;
+};
+
+static int fake_rdmsr(void *ctx, uint32_t idx, uint64_t *val)
+{
+	struct fake_msrs *m = ctx;
+
+	m->reads++;
+	if (idx == m->fail)
+		return -1;
+	*val = idx == 0x482 ? m->ctls : idx == 0x48b ? m->ctls2 :
+	       idx == 0x48c ? m->cap : 0;
+	return idx == 0x482 || idx == 0x48b || idx == 0x48c ? 0 : -1;
+}
+
+static void test_msr_reader(void **state)
+{
+	struct fake_msrs m = { .ctls = 1ull << 63, .ctls2 = C2_ALL,
+			       .cap = CAP_SKX, .fail = 0 };
+	struct vmmu_host_info h;
+	struct vmmu_decision d;
+
+	(void)state;
+	/* Readable: exact values replace the Haswell inference. */
+	h = inferred(6, 0x3c, false);
+	vmmu_read_vmx_msrs(&h, fake_rdmsr, &m, NULL);
+	assert_int_equal(h.vmx.src, VMMU_VMX_SRC_MSR);
+	assert_true(h.vmx.pml && h.vmx.ept_vpid_cap == CAP_SKX);
+	assert_int_equal(m.reads, 3);
+	/* No secondary controls: 0x48B and 0x48C are not even read. */
+	m.ctls = 0;
+	m.reads = 0;
+	h = inferred(6, 0x3c, false);
+	vmmu_read_vmx_msrs(&h, fake_rdmsr, &m, NULL);
+	assert_int_equal(m.reads, 1);
+	assert_true(h.vmx.src == VMMU_VMX_SRC_MSR && !h.vmx.ept);
+	/* A failing read keeps the inference and says why. */
+	m.ctls = 1ull << 63;
+	m.fail = 0x48c;
+	h = inferred(6, 0x3c, false);
+	vmmu_read_vmx_msrs(&h, fake_rdmsr, &m, NULL);
+	assert_int_equal(h.vmx.src, VMMU_VMX_SRC_INFERRED);
+	assert_non_null(strstr(h.vmx.note, "rdmsr 0x48c failed"));
+	assert_true(h.vmx.ept_ad && !h.vmx.pml);
+	h.feat.maxphyaddr = 39;
+	assert_int_equal(vmmu_decide(&h, &(struct vmmu_vm_request){ 0 }, &d),
+			 0);
+	assert_int_equal(d.backend, VMMU_BACKEND_EPT);
+	assert_true(REASON(d, "vmx.source"));
+	/* No MSR device at all, on a part the table does not know. */
+	h = inferred(6, 0xff, false);
+	h.feat.maxphyaddr = 39;
+	vmmu_read_vmx_msrs(&h, NULL, NULL, "No permissions to install RDMSR "
+			   "driver");
+	assert_non_null(strstr(h.vmx.note, "No permissions"));
+	assert_int_equal(vmmu_decide(&h, &(struct vmmu_vm_request){ 0 }, &d),
+			 0);
+	assert_int_equal(d.backend, VMMU_BACKEND_SHADOW);
+	assert_true(REASON(d, "vmx.caps_unknown"));
+}
+
 static int write_tmp(char *path, const char *text)
 {
 	int fd;
@@ -504,6 +570,7 @@ int main(void)
 		cmocka_unit_test(test_npt),
 		cmocka_unit_test(test_strange_hosts),
 		cmocka_unit_test(test_inference_table),
+		cmocka_unit_test(test_msr_reader),
 		cmocka_unit_test(test_msr_files),
 		cmocka_unit_test(test_names),
 	};
