@@ -143,8 +143,11 @@ static json_t *json_features(const struct vmmu_cpu_features *f)
 			      "max_basic_leaf", cli_hex(f->max_basic_leaf),
 			      "max_ext_leaf", cli_hex(f->max_ext_leaf));
 
-	if (o)
+	if (o) {
+		json_object_set_new(o, "hypervisor_vendor",
+				    json_string(f->hypervisor_vendor));
 		json_object_set_new(o, "svm_features", json_svm(f));
+	}
 	return o;
 }
 
@@ -297,8 +300,10 @@ static void print_cpu(const struct vmmu_host_info *h)
 	printf("           \"%s\"; codename %s; uarch %s\n", c->brand,
 	       c->codename[0] ? c->codename : "(not identified)",
 	       c->uarch[0] ? c->uarch : "(not in vmmu's table)");
-	printf("features   vmx %s, svm %s, hypervisor %s, nx %s, 1g-pages %s, "
-	       "la57 %s\n", yn(f->vmx), yn(f->svm), yn(f->hypervisor),
+	printf("features   vmx %s, svm %s, hypervisor %s%s%s%s, nx %s, "
+	       "1g-pages %s, la57 %s\n", yn(f->vmx), yn(f->svm),
+	       yn(f->hypervisor), f->hypervisor_vendor[0] ? " (" : "",
+	       f->hypervisor_vendor, f->hypervisor_vendor[0] ? ")" : "",
 	       yn(f->nx), yn(f->pdpe1gb), yn(f->la57));
 	printf("           maxphyaddr %u%s, linear %u, pcid %s, invpcid %s, "
 	       "smep %s, smap %s, pku %s\n", f->maxphyaddr,
@@ -349,7 +354,8 @@ static void print_host_extras(const struct vmmu_host_info *h)
 	       "node(s)", t->packages, t->cores, t->pus, t->numa_nodes);
 	for (i = 0; i < t->nr_cpukinds; i++)
 		printf("%s kind %d: %s %d PUs eff %d", i ? "," : ";", i,
-		       t->kinds[i].core_type[0] ? t->kinds[i].core_type : "?",
+		       t->kinds[i].core_type[0] ? t->kinds[i].core_type :
+		       "untyped",
 		       t->kinds[i].pus, t->kinds[i].efficiency);
 	printf("%s\n", t->nr_cpukinds ? "" : "; 1 core kind");
 }

@@ -38,6 +38,13 @@ int vmmu_dump_read(const char *path, struct cpu_raw_data_t *raw,
 void vmmu_host_from_raw(struct vmmu_host_info *host,
 			struct cpu_raw_data_t *raw);
 
+/*
+ * Read a whole file of at most max bytes into a new NUL-terminated buffer.
+ * 0, or VMMU_EIO (cannot open/read), VMMU_EPARSE (too large), with err.
+ */
+int vmmu_read_small_file(const char *path, size_t max, char **out,
+			 size_t *len, char *err, size_t errlen);
+
 /* Read one MSR: 0, or non-zero when it cannot be read. */
 typedef int (*vmmu_rdmsr_fn)(void *ctx, uint32_t index, uint64_t *value);
 /*

@@ -286,14 +286,17 @@ static enum dump_format sniff(const char *buf)
 	return FMT_UNKNOWN;
 }
 
-/* The whole file, NUL-terminated; refuses huge and binary files. */
-static int slurp(const char *path, char **out, size_t *len, char *err,
-		 size_t errlen)
+/*
+ * The whole file, NUL-terminated, if it is at most max bytes (the size is
+ * checked before reading when the file is a regular one).
+ */
+int vmmu_read_small_file(const char *path, size_t max, char **out,
+			 size_t *len, char *err, size_t errlen)
 {
 	FILE *fp = fopen(path, "rb");
 	struct stat st;
 	char *buf;
-	size_t n = 0, cap = VMMU_DUMP_MAX_BYTES + 1;
+	size_t n;
 
 	if (!fp) {
 		snprintf(err, errlen, "%s: %s", path, strerror(errno));
@@ -305,21 +308,20 @@ static int slurp(const char *path, char **out, size_t *len, char *err,
 		return VMMU_EIO;
 	}
 	if (fstat(fileno(fp), &st) == 0 && S_ISREG(st.st_mode) &&
-	    (unsigned long long)st.st_size > VMMU_DUMP_MAX_BYTES) {
+	    (unsigned long long)st.st_size > max) {
 		fclose(fp);
-		snprintf(err, errlen, "%s: %llu bytes, larger than the %u MiB "
-			 "a CPUID dump can plausibly be", path,
-			 (unsigned long long)st.st_size,
-			 VMMU_DUMP_MAX_BYTES >> 20);
+		snprintf(err, errlen, "%s: %llu bytes, larger than the %zu "
+			 "bytes accepted", path,
+			 (unsigned long long)st.st_size, max);
 		return VMMU_EPARSE;
 	}
-	buf = malloc(cap + 1);
+	buf = malloc(max + 2);
 	if (!buf) {
 		fclose(fp);
 		snprintf(err, errlen, "%s: out of memory", path);
 		return VMMU_ENOMEM;
 	}
-	n = fread(buf, 1, cap, fp);
+	n = fread(buf, 1, max + 1, fp);
 	if (ferror(fp)) {
 		snprintf(err, errlen, "%s: read error: %s", path,
 			 strerror(errno));
@@ -328,10 +330,10 @@ static int slurp(const char *path, char **out, size_t *len, char *err,
 		return VMMU_EIO;
 	}
 	fclose(fp);
-	if (n > VMMU_DUMP_MAX_BYTES) {
+	if (n > max) {
 		free(buf);
-		snprintf(err, errlen, "%s: larger than %u MiB", path,
-			 VMMU_DUMP_MAX_BYTES >> 20);
+		snprintf(err, errlen, "%s: larger than the %zu bytes accepted",
+			 path, max);
 		return VMMU_EPARSE;
 	}
 	buf[n] = '\0';
@@ -437,7 +439,8 @@ int vmmu_dump_read(const char *path, struct cpu_raw_data_t *raw, char *err,
 	size_t len;
 	int rc;
 
-	rc = slurp(path, &buf, &len, err, errlen);
+	rc = vmmu_read_small_file(path, VMMU_DUMP_MAX_BYTES, &buf, &len, err,
+				  errlen);
 	if (rc)
 		return rc;
 	rc = check_text(path, buf, len, err, errlen);

@@ -203,6 +203,25 @@ static void probe_topology(struct vmmu_topology *t)
 	hwloc_topology_destroy(topo);
 }
 
+/* The hypervisor's signature, CPUID 0x40000000 EBX:ECX:EDX ("KVMKVMKVM"). */
+static void read_hypervisor_vendor(struct vmmu_cpu_features *f)
+{
+	uint32_t regs[4] = { 0 };
+	size_t i;
+
+	if (!f->hypervisor)
+		return;
+	cpu_exec_cpuid(0x40000000u, regs);
+	memcpy(f->hypervisor_vendor + 0, &regs[1], 4);
+	memcpy(f->hypervisor_vendor + 4, &regs[2], 4);
+	memcpy(f->hypervisor_vendor + 8, &regs[3], 4);
+	f->hypervisor_vendor[12] = '\0';
+	for (i = 0; i < 12 && f->hypervisor_vendor[i]; i++)
+		if (f->hypervisor_vendor[i] < 0x20 ||
+		    f->hypervisor_vendor[i] > 0x7e)
+			f->hypervisor_vendor[i] = '?';
+}
+
 int vmmu_detect_live(struct vmmu_host_info *h, char *err, size_t errlen)
 {
 	struct cpu_raw_data_t raw;
@@ -217,6 +236,7 @@ int vmmu_detect_live(struct vmmu_host_info *h, char *err, size_t errlen)
 		return VMMU_EIO;
 	}
 	vmmu_host_from_raw(h, &raw);
+	read_hypervisor_vendor(&h->feat);
 	read_live_vmx_msrs(h);
 	probe_kvm(&h->kvm);
 	probe_topology(&h->topo);

@@ -92,6 +92,19 @@ static bool hw_common_ok(const struct vmmu_host_info *h,
 	return ok;
 }
 
+/* " (a hypervisor, KVMKVMKVM, is present ... does not expose VMX)" */
+static void hidden_by(const struct vmmu_cpu_features *f, const char *what,
+		      char *buf, size_t len)
+{
+	buf[0] = '\0';
+	if (f->hypervisor)
+		snprintf(buf, len, " (a hypervisor%s%.12s%s is present, "
+			 "CPUID.1:ECX[bit 31], and does not expose %s)",
+			 f->hypervisor_vendor[0] ? ", " : "",
+			 f->hypervisor_vendor,
+			 f->hypervisor_vendor[0] ? "," : "", what);
+}
+
 static bool ept_ok(const struct vmmu_host_info *h,
 		   const struct vmmu_vm_request *r, const struct vm_needs *n,
 		   struct vmmu_decision *d)
@@ -99,9 +112,11 @@ static bool ept_ok(const struct vmmu_host_info *h,
 	const struct vmmu_vmx_caps *c = &h->vmx;
 
 	if (!h->feat.vmx) {
+		char hv[128];
+
+		hidden_by(&h->feat, "VMX", hv, sizeof(hv));
 		reason(d, "vmx.absent", "ept: CPUID.1:ECX.VMX[bit 5] is clear%s",
-		       h->feat.hypervisor ? " (a hypervisor is present, "
-		       "CPUID.1:ECX[bit 31], and does not expose VMX)" : "");
+		       hv);
 		return false;
 	}
 	if (c->src == VMMU_VMX_SRC_NONE) {
@@ -139,9 +154,11 @@ static bool npt_ok(const struct vmmu_host_info *h,
 	const struct vmmu_cpu_features *f = &h->feat;
 
 	if (!f->svm) {
+		char hv[128];
+
+		hidden_by(f, "SVM", hv, sizeof(hv));
 		reason(d, "svm.absent", "npt: CPUID 0x80000001:ECX.SVM[bit 2] "
-		       "is clear%s", f->hypervisor ? " (a hypervisor is "
-		       "present and does not expose SVM)" : "");
+		       "is clear%s", hv);
 		return false;
 	}
 	if (!f->svm_leaf) {

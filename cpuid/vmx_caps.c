@@ -164,47 +164,25 @@ static int read_msr_text(char *text, const char *path, uint64_t *ctls2,
 
 #define MSR_FILE_MAX 65536
 
-static int read_msr_file(const char *path, char **out, char *err,
-			 size_t errlen)
-{
-	FILE *fp = fopen(path, "r");
-	char *buf;
-	size_t n;
-
-	if (!fp) {
-		snprintf(err, errlen, "%s: %s", path, strerror(errno));
-		return VMMU_EIO;
-	}
-	buf = malloc(MSR_FILE_MAX + 1);
-	if (!buf) {
-		fclose(fp);
-		snprintf(err, errlen, "%s: out of memory", path);
-		return VMMU_ENOMEM;
-	}
-	n = fread(buf, 1, MSR_FILE_MAX + 1, fp);
-	fclose(fp);
-	if (n > MSR_FILE_MAX || memchr(buf, '\0', n)) {
-		free(buf);
-		snprintf(err, errlen, "%s: not a small text file of MSR "
-			 "values", path);
-		return VMMU_EPARSE;
-	}
-	buf[n] = '\0';
-	*out = buf;
-	return 0;
-}
-
 int vmmu_load_vmx_msrs(struct vmmu_host_info *host, const char *path,
 		       char *err, size_t errlen)
 {
 	uint64_t ctls2 = 0, cap = 0;
 	bool have2 = false, havec = false;
 	char *text;
+	size_t len;
 	int rc;
 
-	rc = read_msr_file(path, &text, err, errlen);
+	rc = vmmu_read_small_file(path, MSR_FILE_MAX, &text, &len, err,
+				  errlen);
 	if (rc)
 		return rc;
+	if (memchr(text, '\0', len)) {
+		free(text);
+		snprintf(err, errlen, "%s: binary data, not a text file of MSR "
+			 "values", path);
+		return VMMU_EPARSE;
+	}
 	rc = read_msr_text(text, path, &ctls2, &cap, &have2, &havec, err,
 			   errlen);
 	free(text);

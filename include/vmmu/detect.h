@@ -59,6 +59,7 @@ struct vmmu_cpu_ident {
 struct vmmu_cpu_features {
 	uint32_t max_basic_leaf, max_ext_leaf;
 	bool vmx, svm, hypervisor, lm, nx, pdpe1gb, la57;
+	char hypervisor_vendor[16]; /* leaf 0x40000000 (live only), or "" */
 	bool pcid, invpcid, smep, smap, pku;
 	unsigned maxphyaddr;    /* CPUID 0x80000008 EAX[7:0], else 36/32 */
 	unsigned maxlinaddr;    /* CPUID 0x80000008 EAX[15:8], else 32/48 */
