@@ -287,6 +287,34 @@ static enum dump_format sniff(const char *buf)
 }
 
 /*
+ * Read up to max + 1 bytes into a growing buffer (sized from hint first),
+ * leaving room for a NUL. *out is NULL when memory runs out.
+ */
+static size_t fread_limited(FILE *fp, size_t max, size_t hint, char **out)
+{
+	size_t cap = hint && hint <= max ? hint + 1 : 4096, n = 0;
+	char *buf = NULL, *grown;
+
+	for (;;) {
+		if (cap > max + 1)
+			cap = max + 1;
+		grown = realloc(buf, cap + 1);
+		if (!grown) {
+			free(buf);
+			*out = NULL;
+			return 0;
+		}
+		buf = grown;
+		n += fread(buf + n, 1, cap - n, fp);
+		if (n < cap || cap == max + 1)
+			break;
+		cap *= 2;
+	}
+	*out = buf;
+	return n;
+}
+
+/*
  * The whole file, NUL-terminated, if it is at most max bytes (the size is
  * checked before reading when the file is a regular one).
  */
@@ -297,44 +325,43 @@ int vmmu_read_small_file(const char *path, size_t max, char **out,
 	struct stat st;
 	char *buf;
 	size_t n;
+	int rc = 0;
 
 	if (!fp) {
 		snprintf(err, errlen, "%s: %s", path, strerror(errno));
 		return VMMU_EIO;
 	}
-	if (fstat(fileno(fp), &st) == 0 && S_ISDIR(st.st_mode)) {
-		fclose(fp);
+	if (fstat(fileno(fp), &st) != 0)
+		memset(&st, 0, sizeof(st));
+	if (S_ISDIR(st.st_mode)) {
 		snprintf(err, errlen, "%s: is a directory", path);
-		return VMMU_EIO;
-	}
-	if (fstat(fileno(fp), &st) == 0 && S_ISREG(st.st_mode) &&
-	    (unsigned long long)st.st_size > max) {
-		fclose(fp);
+		rc = VMMU_EIO;
+	} else if (S_ISREG(st.st_mode) &&
+		   (unsigned long long)st.st_size > max) {
 		snprintf(err, errlen, "%s: %llu bytes, larger than the %zu "
 			 "bytes accepted", path,
 			 (unsigned long long)st.st_size, max);
-		return VMMU_EPARSE;
+		rc = VMMU_EPARSE;
 	}
-	buf = malloc(max + 2);
-	if (!buf) {
+	if (rc) {
 		fclose(fp);
-		snprintf(err, errlen, "%s: out of memory", path);
-		return VMMU_ENOMEM;
+		return rc;
 	}
-	n = fread(buf, 1, max + 1, fp);
-	if (ferror(fp)) {
-		snprintf(err, errlen, "%s: read error: %s", path,
-			 strerror(errno));
-		fclose(fp);
-		free(buf);
-		return VMMU_EIO;
-	}
+	n = fread_limited(fp, max, S_ISREG(st.st_mode) ? (size_t)st.st_size : 0,
+			  &buf);
+	if (!buf)
+		rc = VMMU_ENOMEM;
+	else if (ferror(fp))
+		rc = VMMU_EIO;
+	else if (n > max)
+		rc = VMMU_EPARSE;
 	fclose(fp);
-	if (n > max) {
+	if (rc) {
 		free(buf);
-		snprintf(err, errlen, "%s: larger than the %zu bytes accepted",
-			 path, max);
-		return VMMU_EPARSE;
+		snprintf(err, errlen, "%s: %s", path, rc == VMMU_ENOMEM ?
+			 "out of memory" : rc == VMMU_EIO ? "read error" :
+			 "larger than the size accepted");
+		return rc;
 	}
 	buf[n] = '\0';
 	*out = buf;

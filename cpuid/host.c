@@ -226,6 +226,8 @@ int vmmu_detect_live(struct vmmu_host_info *h, char *err, size_t errlen)
 {
 	struct cpu_raw_data_t raw;
 
+	if (!h || !err || !errlen)
+		return VMMU_EINVAL;
 	memset(h, 0, sizeof(*h));
 	h->live = true;
 	snprintf(h->source, sizeof(h->source), "live host");
@@ -249,6 +251,8 @@ int vmmu_detect_dump(struct vmmu_host_info *h, const char *path, char *err,
 	struct cpu_raw_data_t raw;
 	int rc;
 
+	if (!h || !path || !err || !errlen)
+		return VMMU_EINVAL;
 	memset(h, 0, sizeof(*h));
 	snprintf(h->source, sizeof(h->source), "%s", path);
 	rc = vmmu_dump_read(path, &raw, err, errlen);

@@ -370,6 +370,8 @@ int vmmu_decide(const struct vmmu_host_info *h,
 	bool ept, npt;
 	int rc;
 
+	if (!h || !r || !d)
+		return VMMU_EINVAL;
 	memset(d, 0, sizeof(*d));
 	d->backend = VMMU_BACKEND_SHADOW;
 	d->model_only = r->model_only;

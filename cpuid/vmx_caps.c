@@ -173,6 +173,8 @@ int vmmu_load_vmx_msrs(struct vmmu_host_info *host, const char *path,
 	size_t len;
 	int rc;
 
+	if (!host || !path || !err || !errlen)
+		return VMMU_EINVAL;
 	rc = vmmu_read_small_file(path, MSR_FILE_MAX, &text, &len, err,
 				  errlen);
 	if (rc)

@@ -269,6 +269,77 @@ static void test_strange_cpu(void **state)
 	assert_non_null(strstr(err, "msrs-bad"));
 }
 
+/* Deterministic pseudo-random numbers (64-bit LCG, Knuth's MMIX). */
+static uint64_t rng_state = 0x9e3779b97f4a7c15ull;
+
+static unsigned rnd(unsigned n)
+{
+	rng_state = rng_state * 6364136223846793005ull + 1442695040888963407ull;
+	return (unsigned)(rng_state >> 33) % n;
+}
+
+/* One random edit: overwrite a byte, delete a span, or truncate. */
+static size_t mutate(char *buf, size_t len)
+{
+	static const char alphabet[] = "0123456789ABCDEFabcdef-:[] \t\n\r\0x#=";
+	size_t at = len ? rnd((unsigned)len) : 0, span;
+
+	switch (rnd(3)) {
+	case 0:
+		if (len)
+			buf[at] = alphabet[rnd(sizeof(alphabet) - 1)];
+		return len;
+	case 1:
+		span = rnd(40);
+		if (at + span > len)
+			span = len - at;
+		memmove(buf + at, buf + at + span, len - at - span);
+		return len - span;
+	default:
+		return at;
+	}
+}
+
+/*
+ * Random edits of well-formed dumps: every result is either read and
+ * decided with reasons, or refused with a message naming the file.
+ * Nothing crashes (the suite runs under ASan+UBSan).
+ */
+static void test_mutations(void **state)
+{
+	static const char *const seeds[] = { aida_amd, aida_old_intel,
+					      libcpuid_haswell };
+	static struct vmmu_host_info h;
+	struct vmmu_vm_request r = { .backend = VMMU_BACKEND_AUTO };
+	struct vmmu_decision d;
+	char buf[2048], path[256], err[512];
+	int i, accepted = 0, refused = 0;
+
+	(void)state;
+	for (i = 0; i < 900; i++) {
+		const char *seed = seeds[i % 3];
+		size_t len = strlen(seed);
+		int k, edits = 1 + (int)rnd(4);
+
+		memcpy(buf, seed, len);
+		for (k = 0; k < edits; k++)
+			len = mutate(buf, len);
+		write_file("mutant", buf, len, path);
+		err[0] = '\0';
+		if (vmmu_detect_dump(&h, path, err, sizeof(err)) == 0) {
+			assert_int_equal(vmmu_decide(&h, &r, &d), 0);
+			assert_true(d.n_reasons > 0);
+			accepted++;
+		} else {
+			assert_non_null(strstr(err, path));
+			refused++;
+		}
+	}
+	printf("  mutants: %d read and decided, %d refused\n", accepted,
+	       refused);
+	assert_true(accepted > 0 && refused > 0);
+}
+
 static int setup(void **state)
 {
 	(void)state;
@@ -292,6 +363,7 @@ int main(void)
 		cmocka_unit_test(test_refused),
 		cmocka_unit_test(test_huge_and_unreadable),
 		cmocka_unit_test(test_strange_cpu),
+		cmocka_unit_test(test_mutations),
 	};
 
 	return cmocka_run_group_tests(tests, setup, teardown);

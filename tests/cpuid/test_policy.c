@@ -363,6 +363,9 @@ static void test_strange_hosts(void **state)
 	r.guest_phys_bits = 0;
 	r.backend = (enum vmmu_backend_kind)42;
 	assert_int_equal(vmmu_decide(&h, &r, &d), VMMU_EINVAL);
+	assert_int_equal(vmmu_decide(NULL, &r, &d), VMMU_EINVAL);
+	assert_int_equal(vmmu_decide(&h, NULL, &d), VMMU_EINVAL);
+	assert_int_equal(vmmu_decide(&h, &r, NULL), VMMU_EINVAL);
 }
 
 static struct vmmu_host_info inferred(int family, int model, bool la57)
