@@ -59,7 +59,8 @@ static void usage(FILE *out)
 "                        nor VPID.\n"
 "    --guest-la57        The guest uses 5-level paging.\n"
 "    --guest-phys-bits N Guest-physical address width, 32..52 (default: the\n"
-"                        host's MAXPHYADDR). Above 48 needs a 5-level walk.\n"
+"                        host's MAXPHYADDR, at most 48). Above 48 needs a\n"
+"                        5-level walk.\n"
 "    --backend KIND      auto (default), or force ept, npt or shadow; a\n"
 "                        forced backend the host cannot run is refused.\n"
 "    --model-only        Run in vmmu's software MMU model only: any backend\n"
@@ -250,6 +251,7 @@ static json_t *json_decision(json_t *o, const struct vmmu_decision *d)
 	json_object_set_new(o, "refused", json_boolean(d->refused));
 	json_object_set_new(o, "model_only", json_boolean(d->model_only));
 	json_object_set_new(o, "levels", json_integer(d->levels));
+	json_object_set_new(o, "guest_phys_bits", json_integer(d->phys_bits));
 	json_object_set_new(o, "enabled", json_pack("{s:b, s:b, s:b, s:b, s:s}",
 			    "leaf_2m", d->leaf_2m, "leaf_1g", d->leaf_1g,
 			    "execute_only", d->exec_only,
@@ -369,9 +371,9 @@ static void detect_print_human(const struct vmmu_host_info *h,
 	print_cpu(h);
 	print_vmx(&h->vmx);
 	print_host_extras(h);
-	printf("request    backend %s, guest-la57 %s, guest-phys-bits %u%s\n",
-	       vmmu_backend_name(r->backend), yn(r->guest_la57),
-	       r->guest_phys_bits ? r->guest_phys_bits : h->feat.maxphyaddr,
+	printf("request    backend %s, guest-la57 %s, guest-phys-bits %u%s%s\n",
+	       vmmu_backend_name(r->backend), yn(r->guest_la57), d->phys_bits,
+	       r->guest_phys_bits ? "" : " (default)",
 	       r->model_only ? ", model-only" : "");
 	if (d->refused)
 		printf("\nBACKEND    %s REFUSED\n", vmmu_backend_name(d->backend));

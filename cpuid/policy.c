@@ -63,8 +63,14 @@ static struct vm_needs needs_of(const struct vmmu_host_info *h,
 {
 	struct vm_needs n;
 
+	/*
+	 * By default the guest gets the host's width, capped at what a
+	 * 4-level walk covers: more must be asked for, because it needs a
+	 * 5-level walk (KVM caps its default the same way).
+	 */
 	n.phys_bits = r->guest_phys_bits ? r->guest_phys_bits
-					 : h->feat.maxphyaddr;
+		    : h->feat.maxphyaddr < PHYS_BITS_4LEVEL ? h->feat.maxphyaddr
+		    : PHYS_BITS_4LEVEL;
 	n.five_level = r->guest_la57 || n.phys_bits > PHYS_BITS_4LEVEL;
 	return n;
 }
@@ -379,6 +385,12 @@ int vmmu_decide(const struct vmmu_host_info *h,
 	if (rc)
 		return rc;
 	n = needs_of(h, r);
+	d->phys_bits = n.phys_bits;
+	if (!r->guest_phys_bits && h->feat.maxphyaddr > PHYS_BITS_4LEVEL)
+		reason(d, "request.phys_default", "guest-physical space defaults "
+		       "to %u bits (the host has %u); ask for more explicitly, "
+		       "it needs a 5-level walk", n.phys_bits,
+		       h->feat.maxphyaddr);
 	if (r->model_only && r->backend != VMMU_BACKEND_AUTO) {
 		choose_model_only(r, &n, d);
 		return 0;

@@ -127,7 +127,7 @@ struct vmmu_host_info {
 struct vmmu_vm_request {
 	enum vmmu_backend_kind backend; /* VMMU_BACKEND_AUTO or an override */
 	bool guest_la57;                /* guest uses 5-level paging */
-	unsigned guest_phys_bits;       /* 0: default (the host's) */
+	unsigned guest_phys_bits;       /* 0: host MAXPHYADDR, at most 48 */
 	bool model_only;                /* run in the software model only */
 };
 
@@ -150,6 +150,7 @@ struct vmmu_decision {
 	bool refused;           /* an override the host cannot honour */
 	bool model_only;
 	unsigned levels;        /* second-level (EPT/NPT) or shadow levels */
+	unsigned phys_bits;     /* the guest-physical width decided on */
 	bool leaf_2m, leaf_1g, exec_only, tagged_tlb;
 	enum vmmu_dirty_log dirty_log;
 	size_t n_reasons, n_degraded;

@@ -199,6 +199,11 @@ static void test_five_level_requirement(void **state)
 	r.guest_phys_bits = 49;         /* > 48 bits also needs 5 levels */
 	assert_int_equal(vmmu_decide(&h, &r, &d), 0);
 	assert_true(REASON(d, "ept.no_wl5"));
+	r.guest_phys_bits = 0;          /* default: host's 52, capped at 48 */
+	assert_int_equal(vmmu_decide(&h, &r, &d), 0);
+	assert_int_equal(d.backend, VMMU_BACKEND_EPT);
+	assert_int_equal(d.phys_bits, 48);
+	assert_true(REASON(d, "request.phys_default"));
 	r.guest_phys_bits = 48;         /* 48 bits fit a 4-level walk */
 	assert_int_equal(vmmu_decide(&h, &r, &d), 0);
 	assert_int_equal(d.backend, VMMU_BACKEND_EPT);
