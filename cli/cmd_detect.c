@@ -147,6 +147,8 @@ static json_t *json_features(const struct vmmu_cpu_features *f)
 	if (o) {
 		json_object_set_new(o, "hypervisor_vendor",
 				    json_string(f->hypervisor_vendor));
+		json_object_set_new(o, "svm_firmware_disabled",
+				    json_boolean(f->svm_firmware_disabled));
 		json_object_set_new(o, "svm_features", json_svm(f));
 	}
 	return o;
@@ -167,6 +169,9 @@ static json_t *json_vmx(const struct vmmu_vmx_caps *c)
 			      "ept_ad", c->ept_ad, "invept_single",
 			      c->invept_single, "invept_all", c->invept_all);
 
+	if (o)
+		json_object_set_new(o, "firmware_disabled",
+				    json_boolean(c->firmware_disabled));
 	if (o && c->have_ctls2)
 		json_object_set_new(o, "procbased_ctls2",
 				    cli_hex(c->procbased_ctls2));
@@ -321,7 +326,8 @@ static void print_cpu(const struct vmmu_host_info *h)
 
 static void print_vmx(const struct vmmu_vmx_caps *c)
 {
-	printf("vmx caps   [%s] %s\n", vmmu_vmx_source_name(c->src), c->note);
+	printf("vmx caps   [%s] %s%s\n", vmmu_vmx_source_name(c->src), c->note,
+	       c->firmware_disabled ? "; DISABLED by firmware" : "");
 	if (c->src == VMMU_VMX_SRC_NONE)
 		return;
 	printf("           ept %s (walk4 %s, walk5 %s, wb %s, 2m %s, 1g %s, "

@@ -56,4 +56,8 @@ typedef int (*vmmu_rdmsr_fn)(void *ctx, uint32_t index, uint64_t *value);
 void vmmu_read_vmx_msrs(struct vmmu_host_info *host, vmmu_rdmsr_fn rdmsr,
 			void *ctx, const char *unavailable);
 
+/* VM_CR.SVMDIS through rdmsr, when SVM is reported; unreadable: unknown. */
+void vmmu_read_svm_msrs(struct vmmu_host_info *host, vmmu_rdmsr_fn rdmsr,
+			void *ctx);
+
 #endif

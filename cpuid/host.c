@@ -17,6 +17,13 @@
 #include "vmmu/error.h"
 #include "cpuid_internal.h"
 
+/* SDM Vol 3C 24.7: bit 0 lock, bit 2 VMXON outside SMX. */
+#define MSR_IA32_FEATURE_CONTROL        0x3a
+#define FEATURE_CONTROL_LOCKED          (1ull << 0)
+#define FEATURE_CONTROL_VMX_OUTSIDE_SMX (1ull << 2)
+/* APM Vol 2 15.30.1: VM_CR bit 4 SVMDIS. */
+#define MSR_AMD_VM_CR                   0xc0010114
+#define VM_CR_SVMDIS                    (1ull << 4)
 #define MSR_IA32_VMX_PROCBASED_CTLS     0x482
 #define MSR_IA32_VMX_PROCBASED_CTLS2    0x48b
 #define MSR_IA32_VMX_EPT_VPID_CAP       0x48c
@@ -32,11 +39,18 @@
 void vmmu_read_vmx_msrs(struct vmmu_host_info *h, vmmu_rdmsr_fn rdmsr,
 			void *ctx, const char *unavailable)
 {
-	uint64_t ctls = 0, ctls2 = 0, cap = 0;
+	uint64_t ctls = 0, ctls2 = 0, cap = 0, fc;
 	char why[96], prev[sizeof(h->vmx.note)];
 
 	if (!h->feat.vmx)
 		return;
+	/*
+	 * Firmware that locks IA32_FEATURE_CONTROL without the VMX enable
+	 * makes VMXON fault whatever the capability MSRs say.
+	 */
+	if (rdmsr && !rdmsr(ctx, MSR_IA32_FEATURE_CONTROL, &fc))
+		h->vmx.firmware_disabled = (fc & FEATURE_CONTROL_LOCKED) &&
+			!(fc & FEATURE_CONTROL_VMX_OUTSIDE_SMX);
 	if (!rdmsr)
 		snprintf(why, sizeof(why), "VMX MSRs unreadable (%s)",
 			 unavailable ? unavailable : "no MSR access");
@@ -49,7 +63,10 @@ void vmmu_read_vmx_msrs(struct vmmu_host_info *h, vmmu_rdmsr_fn rdmsr,
 		 rdmsr(ctx, MSR_IA32_VMX_EPT_VPID_CAP, &cap))
 		snprintf(why, sizeof(why), "rdmsr 0x48c failed");
 	else {
+		bool off = h->vmx.firmware_disabled;
+
 		vmmu_decode_vmx_msrs(&h->vmx, ctls2, cap, VMMU_VMX_SRC_MSR);
+		h->vmx.firmware_disabled = off;
 		snprintf(h->vmx.note, sizeof(h->vmx.note),
 			 "read from the VMX capability MSRs of CPU 0");
 		return;
@@ -58,18 +75,27 @@ void vmmu_read_vmx_msrs(struct vmmu_host_info *h, vmmu_rdmsr_fn rdmsr,
 	snprintf(h->vmx.note, sizeof(h->vmx.note), "%.70s; %.85s", why, prev);
 }
 
+void vmmu_read_svm_msrs(struct vmmu_host_info *h, vmmu_rdmsr_fn rdmsr,
+			void *ctx)
+{
+	uint64_t vm_cr;
+
+	if (h->feat.svm && rdmsr && !rdmsr(ctx, MSR_AMD_VM_CR, &vm_cr))
+		h->feat.svm_firmware_disabled = vm_cr & VM_CR_SVMDIS;
+}
+
 static int libcpuid_rdmsr(void *ctx, uint32_t idx, uint64_t *val)
 {
 	return cpu_rdmsr(ctx, idx, val) ? -1 : 0;
 }
 
 /* libcpuid's MSR driver (/dev/cpu/0/msr on Linux). */
-static void read_live_vmx_msrs(struct vmmu_host_info *h)
+static void read_live_msrs(struct vmmu_host_info *h)
 {
 	struct msr_driver_t *drv;
 	char why[64];
 
-	if (!h->feat.vmx)
+	if (!h->feat.vmx && !h->feat.svm)
 		return;
 	drv = cpu_msr_driver_open();
 	if (!drv) {
@@ -78,6 +104,7 @@ static void read_live_vmx_msrs(struct vmmu_host_info *h)
 		return;
 	}
 	vmmu_read_vmx_msrs(h, libcpuid_rdmsr, drv, NULL);
+	vmmu_read_svm_msrs(h, libcpuid_rdmsr, drv);
 	cpu_msr_driver_close(drv);
 }
 
@@ -239,7 +266,7 @@ int vmmu_detect_live(struct vmmu_host_info *h, char *err, size_t errlen)
 	}
 	vmmu_host_from_raw(h, &raw);
 	read_hypervisor_vendor(&h->feat);
-	read_live_vmx_msrs(h);
+	read_live_msrs(h);
 	probe_kvm(&h->kvm);
 	probe_topology(&h->topo);
 	return 0;

@@ -125,6 +125,12 @@ static bool ept_ok(const struct vmmu_host_info *h,
 		       hv);
 		return false;
 	}
+	if (c->firmware_disabled) {
+		reason(d, "vmx.disabled", "ept: IA32_FEATURE_CONTROL (0x3A) is "
+		       "locked with VMX outside SMX off: the firmware disabled "
+		       "VMX (SDM Vol 3C 24.7)");
+		return false;
+	}
 	if (c->src == VMMU_VMX_SRC_NONE) {
 		reason(d, "vmx.caps_unknown", "ept: %s", c->note);
 		return false;
@@ -165,6 +171,11 @@ static bool npt_ok(const struct vmmu_host_info *h,
 		hidden_by(f, "SVM", hv, sizeof(hv));
 		reason(d, "svm.absent", "npt: CPUID 0x80000001:ECX.SVM[bit 2] "
 		       "is clear%s", hv);
+		return false;
+	}
+	if (f->svm_firmware_disabled) {
+		reason(d, "svm.disabled", "npt: VM_CR (0xC0010114) SVMDIS is "
+		       "set: the firmware disabled SVM (APM Vol 2 15.30.1)");
 		return false;
 	}
 	if (!f->svm_leaf) {

@@ -68,6 +68,7 @@ struct vmmu_cpu_features {
 	bool svm_leaf;
 	uint32_t svm_revision, svm_nasid, svm_edx;
 	bool npt, nrips, flush_by_asid, decode_assists, gmet;
+	bool svm_firmware_disabled;     /* VM_CR.SVMDIS (live, MSR readable) */
 };
 
 /*
@@ -82,6 +83,8 @@ struct vmmu_vmx_caps {
 	bool ept, vpid, unrestricted_guest, pml, mbec;
 	bool ept_xonly, ept_wl4, ept_wl5, ept_uc, ept_wb, ept_2m, ept_1g;
 	bool invept, invept_single, invept_all, ept_ad;
+	/* IA32_FEATURE_CONTROL locked with VMX off (live, MSR readable) */
+	bool firmware_disabled;
 	char note[160];         /* how these were obtained, or why not */
 };
 

@@ -430,7 +430,7 @@ static void test_inference_table(void **state)
 
 /* A fake MSR device: fixed values, one index that fails. */
 struct fake_msrs {
-	uint64_t ctls, ctls2, cap;
+	uint64_t ctls, ctls2, cap, feature_control, vm_cr;
 	uint32_t fail;
 	int reads;
 };
@@ -443,14 +443,16 @@ static int fake_rdmsr(void *ctx, uint32_t idx, uint64_t *val)
 	if (idx == m->fail)
 		return -1;
 	*val = idx == 0x482 ? m->ctls : idx == 0x48b ? m->ctls2 :
-	       idx == 0x48c ? m->cap : 0;
-	return idx == 0x482 || idx == 0x48b || idx == 0x48c ? 0 : -1;
+	       idx == 0x48c ? m->cap : idx == 0x3a ? m->feature_control :
+	       idx == 0xc0010114 ? m->vm_cr : 0;
+	return idx == 0x482 || idx == 0x48b || idx == 0x48c || idx == 0x3a ||
+	       idx == 0xc0010114 ? 0 : -1;
 }
 
 static void test_msr_reader(void **state)
 {
 	struct fake_msrs m = { .ctls = 1ull << 63, .ctls2 = C2_ALL,
-			       .cap = CAP_SKX, .fail = 0 };
+			       .cap = CAP_SKX, .feature_control = 0x5 };
 	struct vmmu_host_info h;
 	struct vmmu_decision d;
 
@@ -460,13 +462,14 @@ static void test_msr_reader(void **state)
 	vmmu_read_vmx_msrs(&h, fake_rdmsr, &m, NULL);
 	assert_int_equal(h.vmx.src, VMMU_VMX_SRC_MSR);
 	assert_true(h.vmx.pml && h.vmx.ept_vpid_cap == CAP_SKX);
-	assert_int_equal(m.reads, 3);
+	assert_false(h.vmx.firmware_disabled);  /* locked, VMX enabled */
+	assert_int_equal(m.reads, 4);
 	/* No secondary controls: 0x48B and 0x48C are not even read. */
 	m.ctls = 0;
 	m.reads = 0;
 	h = inferred(6, 0x3c, false);
 	vmmu_read_vmx_msrs(&h, fake_rdmsr, &m, NULL);
-	assert_int_equal(m.reads, 1);
+	assert_int_equal(m.reads, 2);
 	assert_true(h.vmx.src == VMMU_VMX_SRC_MSR && !h.vmx.ept);
 	/* A failing read keeps the inference and says why. */
 	m.ctls = 1ull << 63;
@@ -481,6 +484,32 @@ static void test_msr_reader(void **state)
 			 0);
 	assert_int_equal(d.backend, VMMU_BACKEND_EPT);
 	assert_true(REASON(d, "vmx.source"));
+	/* Firmware locked IA32_FEATURE_CONTROL with VMX off: no EPT. */
+	m.fail = 0;
+	m.feature_control = 0x1;
+	h = inferred(6, 0x3c, false);
+	h.feat.maxphyaddr = 39;
+	vmmu_read_vmx_msrs(&h, fake_rdmsr, &m, NULL);
+	assert_true(h.vmx.firmware_disabled && h.vmx.ept);
+	assert_int_equal(vmmu_decide(&h, &(struct vmmu_vm_request){ 0 }, &d),
+			 0);
+	assert_int_equal(d.backend, VMMU_BACKEND_SHADOW);
+	assert_true(REASON(d, "vmx.disabled"));
+	m.feature_control = 0x0;        /* unlocked: the OS may enable it */
+	vmmu_read_vmx_msrs(&h, fake_rdmsr, &m, NULL);
+	assert_false(h.vmx.firmware_disabled);
+	/* VM_CR.SVMDIS on an AMD host. */
+	h = amd_host();
+	m.vm_cr = 1u << 4;
+	vmmu_read_svm_msrs(&h, fake_rdmsr, &m);
+	assert_true(h.feat.svm_firmware_disabled);
+	assert_int_equal(vmmu_decide(&h, &(struct vmmu_vm_request){ 0 }, &d),
+			 0);
+	assert_int_equal(d.backend, VMMU_BACKEND_SHADOW);
+	assert_true(REASON(d, "svm.disabled"));
+	m.vm_cr = 0;
+	vmmu_read_svm_msrs(&h, fake_rdmsr, &m);
+	assert_false(h.feat.svm_firmware_disabled);
 	/* No MSR device at all, on a part the table does not know. */
 	h = inferred(6, 0xff, false);
 	h.feat.maxphyaddr = 39;
