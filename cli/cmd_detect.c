@@ -393,6 +393,8 @@ static void detect_print_human(const struct vmmu_host_info *h,
 	printf("why\n");
 	for (i = 0; i < d->n_reasons; i++)
 		printf("  - [%s] %s\n", d->reasons[i].code, d->reasons[i].text);
+	if (d->refused)
+		return;
 	printf("degraded%s\n", d->n_degraded ? "" : "   (nothing)");
 	for (i = 0; i < d->n_degraded; i++)
 		printf("  - [%s] %s\n", d->degraded[i].code,
