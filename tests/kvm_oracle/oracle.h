@@ -90,7 +90,13 @@ struct orc_case {
 	unsigned recursion;
 	uint64_t gpa[5];        /* where each entry lives */
 	uint64_t entry[5];
-	uint64_t frame_gpa;     /* the leaf's frame (4 KiB or 2 MiB aligned) */
+	/*
+	 * The leaf's frame (4 KiB or 2 MiB aligned): RAM below ORC_MEM_SIZE,
+	 * or anywhere below 2^48 without memory, where the access exits to
+	 * user space with its exact address (then one read or write only:
+	 * KVM caches translations to such pages, see DESIGN.md).
+	 */
+	uint64_t frame_gpa;
 	unsigned naccess;
 	struct orc_access access[ORC_MAX_ACCESSES];
 };

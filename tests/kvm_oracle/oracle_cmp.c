@@ -160,6 +160,16 @@ static bool self_map_differs(const struct walk_mem *m,
 
 	if (!o->ok || !r->ok)
 		return false;
+	/* Outside RAM the exit named the address KVM used. */
+	if (!p && r->gpa.v > ORC_MEM_SIZE - 8) {
+		if (o->mmio && o->mmio_gpa == r->gpa.v &&
+		    o->mmio_write == (a->kind == VMMU_ACCESS_WRITE))
+			return false;
+		snprintf(why, len, "KVM's access %s, vmmu's gpa 0x%llx",
+			 o->mmio ? "went elsewhere" : "stayed in RAM",
+			 (unsigned long long)r->gpa.v);
+		return true;
+	}
 	if (a->kind == VMMU_ACCESS_WRITE) {
 		if (p) {
 			memcpy(p, &o->wval, 8);
@@ -174,7 +184,7 @@ static bool self_map_differs(const struct walk_mem *m,
 	}
 	if (p)
 		memcpy(&held, p, 8);
-	else if (r->gpa.v <= ORC_MEM_SIZE - 8)
+	else
 		memcpy(&held, m->ram + r->gpa.v, 8);
 	if (held == o->rax)
 		return false;

@@ -130,6 +130,22 @@ static void gen_accesses(struct orc_rng *r, struct orc_case *c, uint64_t base)
 	}
 }
 
+/*
+ * A frame without memory: KVM emulates the access and exits with its
+ * address, which it cannot do for a fetch or a descriptor load; and it
+ * caches the translation, so the case keeps one access.
+ */
+static void one_data_access(struct orc_case *c)
+{
+	struct orc_access *a = &c->access[0];
+
+	c->naccess = 1;
+	if (a->kind == VMMU_ACCESS_FETCH || a->implicit)
+		a->kind = VMMU_ACCESS_READ;
+	a->implicit = false;
+	a->desc_write = false;
+}
+
 /* A PML4 slot for the tested path or the self-map (not 0, not 256..271). */
 static uint64_t pick_pml4_slot(struct orc_rng *r)
 {
@@ -199,6 +215,10 @@ void orc_gen_case(struct orc_rng *r, struct orc_case *c)
 		c->frame_gpa = ORC_FRAME2M_BASE +
 			       (pick(r, ORC_FRAME2M_COUNT) << 21);
 	}
+	/* A frame anywhere in the 48-bit space exercises every address bit. */
+	if (chance(r, 1, 4))
+		c->frame_gpa = (ORC_MEM_SIZE + pick(r, (1ULL << 48) - ORC_MEM_SIZE)) &
+			       ~((c->levels == 4 ? 0x1000ULL : 0x200000ULL) - 1);
 	for (unsigned i = 0; i < c->levels; i++) {
 		unsigned level = 4 - i;
 		bool leaf = i + 1 == c->levels;
@@ -210,8 +230,11 @@ void orc_gen_case(struct orc_rng *r, struct orc_case *c)
 			c->entry[i] = leaf ? c->entry[i] | X86_PTE_PS
 					   : c->entry[i] & ~X86_PTE_PS;
 	}
-	if (chance(r, 1, 8))
+	if (chance(r, 1, 8)) {
 		gen_recursion(r, c, idx);
-	else
-		gen_accesses(r, c, gva);
+		return;
+	}
+	gen_accesses(r, c, gva);
+	if (c->frame_gpa >= ORC_MEM_SIZE)
+		one_data_access(c);
 }

@@ -451,6 +451,13 @@ static void observe_gpa(struct orc_vm *vm, const struct orc_case *c,
 	/* Self-mapped cases land in table pages: oracle_cmp.c checks them. */
 	if (!o->ok || c->recursion)
 		return;
+	/* A page without memory: the exit named the address and direction. */
+	if (c->frame_gpa >= ORC_MEM_SIZE) {
+		o->gpa_known = o->mmio &&
+			       o->mmio_write == (a->kind == VMMU_ACCESS_WRITE);
+		o->gpa = o->mmio_gpa;
+		return;
+	}
 	if (a->implicit) {
 		/* The descriptor write shows where it landed. */
 		if (a->desc_write && *gpa_u64(vm, gpa) == (ORC_DESC | ORC_DESC_A)) {
@@ -514,7 +521,7 @@ int orc_vm_run_access(struct orc_vm *vm, const struct orc_case *c,
 	};
 	int rc;
 
-	if (!c->recursion)
+	if (!c->recursion && c->frame_gpa < ORC_MEM_SIZE)
 		prepare_target(vm, c, l.a);
 	l.nwrites = idx == 0 ? fill_writes(vm, c) : 0;
 	gpa_u64(vm, ORC_BLOCK_OFF)[0] = l.nwrites;
