@@ -31,7 +31,7 @@ static void usage(FILE *out)
 "DESCRIPTION\n"
 "    Generates N random cases from seed S over the permission space of\n"
 "    4-level paging (P, W, U, A, D, NX, PS, reserved bits at every level;\n"
-"    EFER.NXE, CR0.WP, CR4.SMEP, CR4.SMAP, RFLAGS.AC; CPL 0 and 3; read,\n"
+"    EFER.NXE, CR0.WP, CR4.SMEP, CR4.SMAP, RFLAGS.AC; CPL 0 to 3; read,\n"
 "    write, fetch and implicit supervisor accesses). Each case has 1-3\n"
 "    accesses on the same tables. Every access runs for real in a KVM\n"
 "    guest; the outcome (completed or vector, error code, CR2), the\n"

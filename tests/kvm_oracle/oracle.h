@@ -63,7 +63,7 @@
 struct orc_access {
 	uint64_t gva;
 	enum vmmu_access_kind kind;
-	uint8_t cpl;            /* 0 or 3 */
+	uint8_t cpl;            /* 0..3 (1 and 2 run on supervisor pages) */
 	bool implicit;          /* LDT descriptor load (supervisor, implicit) */
 	/*
 	 * implicit only: the descriptor's accessed bit is clear, so after the

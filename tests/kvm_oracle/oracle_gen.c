@@ -115,7 +115,8 @@ static void gen_accesses(struct orc_rng *r, struct orc_case *c, uint64_t base)
 			a->kind = VMMU_ACCESS_READ;
 			a->desc_write = chance(r, 1, 2);
 		}
-		a->cpl = chance(r, 1, 2) ? 3 : 0;
+		/* CPL 1 and 2 are supervisor modes too (SDM Vol. 3A 4.6). */
+		a->cpl = chance(r, 1, 2) ? 3 : chance(r, 1, 4) ? 1 + (uint8_t)pick(r, 2) : 0;
 		/* The LDT base KVM_SET_SREGS takes must be canonical, as LLDT
 		 * would require (SDM Vol. 2A LLDT). */
 		if (i > 0 && chance(r, 1, 2) &&

@@ -17,6 +17,33 @@
 #define ORC_SEL_UCODE 0x1b
 #define ORC_SEL_UDATA 0x23
 #define ORC_LDT_GDT_INDEX 7     /* 16-byte LDT descriptor at GDT[7..8] */
+/* Code and data for CPL 1 and 2 at GDT[9..12] (SDM Vol. 3A 5.5). */
+#define ORC_GDT_RING12    9
+#define ORC_GDT_ENTRIES   13
+
+/* The selectors of ring `cpl` (0..3): code, then data/stack. */
+static uint16_t ring_sel(unsigned cpl, bool data)
+{
+	static const uint16_t sel[4][2] = {
+		{ ORC_SEL_KCODE, ORC_SEL_KDATA },
+		{ (ORC_GDT_RING12 << 3) | 1, ((ORC_GDT_RING12 + 1) << 3) | 1 },
+		{ ((ORC_GDT_RING12 + 2) << 3) | 2, ((ORC_GDT_RING12 + 3) << 3) | 2 },
+		{ ORC_SEL_UCODE, ORC_SEL_UDATA },
+	};
+
+	return sel[cpl & 3][data];
+}
+
+/* Flat 64-bit code and data descriptors of DPL 1 and 2 (SDM 3.4.5). */
+static void write_ring12_gdt(struct orc_vm *vm)
+{
+	static const uint64_t desc[4] = {
+		0x00afbb000000ffffULL, 0x00cfb3000000ffffULL,   /* DPL 1 */
+		0x00afdb000000ffffULL, 0x00cfd3000000ffffULL,   /* DPL 2 */
+	};
+
+	memcpy(vm->k.mem + ORC_GDT_OFF + 8 * ORC_GDT_RING12, desc, sizeof(desc));
+}
 
 #define ORC_RFLAGS_FIXED 0x2ULL
 
@@ -159,6 +186,7 @@ int orc_vm_build(struct orc_vm *vm, uint64_t hgva, uint64_t hgpa,
 	if (rc < 0)
 		return rc;
 	kvmh_write_gdt(&vm->k, ORC_GDT_OFF, hgva + ORC_TSS_OFF);
+	write_ring12_gdt(vm);
 	/* TSS.RSP0 (SDM 8.7): the stack for exceptions raised at CPL 3. */
 	memcpy(vm->k.mem + ORC_TSS_OFF + 4, &rsp0, 8);
 	/* I/O map base beyond the limit: no I/O permission bitmap. */
@@ -172,6 +200,7 @@ int orc_vm_build(struct orc_vm *vm, uint64_t hgva, uint64_t hgpa,
 		snprintf(why, whylen, "KVM_SET_SREGS/GET_SREGS for long mode failed");
 		return VMMU_EIO;
 	}
+	vm->sregs.gdt.limit = 8 * ORC_GDT_ENTRIES - 1;
 	vm->sregs_valid = false;
 	return 0;
 }
@@ -221,14 +250,16 @@ static void fill_launch(struct orc_vm *vm, const struct orc_launch *l)
 	const struct orc_access *a = l->a;
 	uint64_t *b = gpa_u64(vm, ORC_BLOCK_OFF);
 	unsigned slot = a->implicit ? 3 : (unsigned)a->kind;
-	uint64_t code = vm->hgva + (a->cpl ? ORC_UCODE_OFF : ORC_SCODE_OFF);
+	uint64_t code = vm->hgva + (a->cpl == 3 ? ORC_UCODE_OFF : ORC_SCODE_OFF);
 
+	/* CPL 1 and 2 are supervisor modes: supervisor code and stack. */
 	b[0] = l->nwrites;
 	b[1] = code + vm->acc_off[slot];
-	b[2] = a->cpl ? ORC_SEL_UCODE : ORC_SEL_KCODE;
+	b[2] = ring_sel(a->cpl, false);
 	b[3] = ORC_RFLAGS_FIXED | (l->ac ? X86_RFLAGS_AC : 0);
-	b[4] = vm->hgva + (a->cpl ? ORC_USTACK_OFF - 64 : ORC_SSTACK_OFF - 512);
-	b[5] = a->cpl ? ORC_SEL_UDATA : ORC_SEL_KDATA;
+	b[4] = vm->hgva + (a->cpl == 3 ? ORC_USTACK_OFF - 64 :
+			   ORC_SSTACK_OFF - 1024);
+	b[5] = ring_sel(a->cpl, true);
 	b[6] = a->gva;
 	b[7] = l->wval;
 	b[8] = ORC_LDT_SEL;
@@ -275,7 +306,7 @@ static void read_report(struct orc_vm *vm, const struct orc_access *a,
 {
 	const uint64_t *r = gpa_u64(vm, ORC_REPORT_OFF);
 	unsigned slot = a->implicit ? 3 : (unsigned)a->kind;
-	uint64_t code = vm->hgva + (a->cpl ? ORC_UCODE_OFF : ORC_SCODE_OFF);
+	uint64_t code = vm->hgva + (a->cpl == 3 ? ORC_UCODE_OFF : ORC_SCODE_OFF);
 	uint64_t acc_rip = code + vm->acc_off[slot];
 
 	o->rax = r[0];
@@ -312,7 +343,13 @@ static void read_report(struct orc_vm *vm, const struct orc_access *a,
 	if (slot == 3 && o->rip == acc_rip && (o->vector == 11 ||
 	    o->vector == X86_VEC_GP) && o->error_code == (ORC_LDT_SEL & ~3U))
 		o->ok = true;
-	if (!o->ok && o->rip != acc_rip) {
+	/* The exception must come from the ring the access ran in. */
+	if ((r[4] & 3) != a->cpl) {
+		o->harness_error = true;
+		snprintf(o->why, sizeof(o->why), "vector %u raised at CPL %u, "
+			 "not at the access's CPL %u", o->vector,
+			 (unsigned)(r[4] & 3), a->cpl);
+	} else if (!o->ok && o->rip != acc_rip) {
 		o->harness_error = true;
 		snprintf(o->why, sizeof(o->why),
 			 "vector %u at rip 0x%llx, not at the access (0x%llx)",
