@@ -3,7 +3,7 @@
  * The KVM oracle for vmmu's guest page-table walker.
  *
  * A real KVM vCPU runs a small guest (oracle_guest.c) that performs one
- * access per run, at CPL 0 or 3, under the CR0/CR4/EFER/RFLAGS of the case,
+ * access per run, at CPL 0 to 3, under the CR0/CR4/EFER/RFLAGS of the case,
  * through 4-level page tables the case describes. Exception stubs in a guest
  * IDT report vector, error code, CR2 and the interrupted RIP through an I/O
  * exit. The host then reads back the paging entries (A/D bits) and compares
