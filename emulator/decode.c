@@ -15,7 +15,7 @@
 #include "emu_internal.h"
 
 struct prefixes {
-	bool lock, rep, repne, seg_conflict;
+	bool lock, rep, repne, seg_conflict, opsize;
 	uint8_t seg;
 	unsigned int count;     /* legacy prefix bytes before REX/opcode */
 	int lock_pos;           /* offset of the first F0, -1 if none */
@@ -57,7 +57,9 @@ static void scan_prefixes(const uint8_t *b, size_t len, unsigned int mode,
 			p->rep = true;
 		} else if (b[i] == 0xf2) {
 			p->repne = true;
-		} else if (b[i] != 0x66 && b[i] != 0x67 &&
+		} else if (b[i] == 0x66) {
+			p->opsize = true;
+		} else if (b[i] != 0x67 &&
 			   !(mode == 64 && (b[i] & 0xf0) == 0x40)) {
 			/* A REX byte followed by legacy prefixes is ignored. */
 			break;
@@ -201,6 +203,40 @@ static bool convert_operands(const cs_insn *ci, const struct prefixes *p,
 	return true;
 }
 
+static bool is_string(unsigned int id)
+{
+	return id == X86_INS_MOVSB || id == X86_INS_MOVSW ||
+	       id == X86_INS_MOVSD || id == X86_INS_MOVSQ ||
+	       id == X86_INS_STOSB || id == X86_INS_STOSW ||
+	       id == X86_INS_STOSD || id == X86_INS_STOSQ;
+}
+
+/*
+ * Element size of MOVS/STOS from the encoding (SDM Vol. 2 2.2.1.2 and
+ * 3.6): A4/AA bytes; A5/AB operand size from the mode, 66 and REX.W. Done
+ * here because capstone 4 reports "66 F3 A5" as REP MOVSD.
+ */
+static bool string_size(const struct emu_insn *out, const struct prefixes *p,
+			uint8_t *size)
+{
+	uint8_t op = out->bytes[out->len - 1];
+	uint8_t rex = out->len >= 2 ? out->bytes[out->len - 2] : 0;
+
+	if (op == 0xa4 || op == 0xaa) {
+		*size = 1;
+		return true;
+	}
+	if (op != 0xa5 && op != 0xab)
+		return false;
+	if (out->mode == 64 && (rex & 0xf8) == 0x48)
+		*size = 8;
+	else if (out->mode == 16)
+		*size = p->opsize ? 4 : 2;
+	else
+		*size = p->opsize ? 2 : 4;
+	return true;
+}
+
 static unsigned int mode_index(unsigned int mode)
 {
 	return mode == 16 ? 0 : mode == 32 ? 1 : 2;
@@ -299,12 +335,12 @@ int emu_decode(struct vmmu_emu *emu, unsigned int mode, const uint8_t *buf,
 	    (out->addr_size != 2 && out->addr_size != 4 &&
 	     out->addr_size != 8))
 		return 0;
-	if (p.repne && (ci->id == X86_INS_MOVSB || ci->id == X86_INS_MOVSW ||
-			ci->id == X86_INS_MOVSD || ci->id == X86_INS_MOVSQ ||
-			ci->id == X86_INS_STOSB || ci->id == X86_INS_STOSW ||
-			ci->id == X86_INS_STOSD || ci->id == X86_INS_STOSQ))
+	if (p.repne && is_string(ci->id))
 		return 0;
 	if (!convert_operands(ci, &p, out))
+		return 0;
+	if (is_string(ci->id) && !stripped &&
+	    !string_size(out, &p, &out->op[0].size))
 		return 0;
 	out->sem = emu->sem_of_id[ci->id];
 	/* Capstone refused a form vmmu would allow: do not guess. */

@@ -384,6 +384,13 @@ static int h_cmpxchg(struct emu_exec *x)
 	src = emu_get_reg(x, s);
 	if (d->kind == OPK_REG) {
 		old = emu_get_reg(x, d);
+		/*
+		 * A failing 32-bit CMPXCHG to a register: whether the write-
+		 * back zero-extends the destination is not architectural
+		 * (this AMD CPU leaves bits 63:32 alone). Report, not guess.
+		 */
+		if (size == 4 && old != acc)
+			return EMU_UNH;
 		emu_set_gpr(x, d->reg, d->high8, size, old == acc ? src : old);
 	} else {
 		rc = emu_linear(x, d, 0, size, &la);

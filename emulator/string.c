@@ -128,6 +128,16 @@ int emu_string(struct emu_exec *x)
 	s.src_seg = in->seg_override != EMU_SEG_DEFAULT ? in->seg_override :
 		    VMMU_SEG_DS;
 	count = in->rep ? x->r.gpr[VMMU_RCX] & s.amask : 1;
+	/*
+	 * REP with a 32-bit address size and a count of 0 in 64-bit mode:
+	 * this AMD CPU still zero-extends RCX, RDI (and RSI for MOVS); the
+	 * SDM does not say so, so with any of their upper halves set the
+	 * result is vendor-specific: report it, do not guess.
+	 */
+	if (in->rep && !count && in->mode == 64 && in->addr_size == 4 &&
+	    ((x->r.gpr[VMMU_RCX] | x->r.gpr[VMMU_RDI] |
+	      (s.movs ? x->r.gpr[VMMU_RSI] : 0)) >> 32))
+		return EMU_UNH;
 	x->commit_on_exc = true;
 	while (count) {
 		if (done >= x->emu->rep_limit) {
