@@ -216,7 +216,13 @@ static int check_args(struct vmmu_emu *emu, unsigned int mode,
 	if (!emu || !regs || !ops || !res ||
 	    (mode != 16 && mode != 32 && mode != 64))
 		return VMMU_EINVAL;
-	memset(res, 0, sizeof(*res));
+	/* exc is meaningful only with VMMU_EMU_EXCEPTION, which fills it. */
+	res->status = VMMU_EMU_UNHANDLEABLE;
+	res->length = 0;
+	res->complete = false;
+	res->undefined_flags = 0;
+	res->mnemonic[0] = 0;
+	memset(&res->exc, 0, sizeof(res->exc));
 	return VMMU_OK;
 }
 

@@ -90,8 +90,11 @@ static int batch(struct emu_exec *x, const struct strop *s, uint64_t max,
 	if (s->movs) {
 		rc = emu_read(x, sla - back, buf, (unsigned int)(cnt * s->size));
 	} else {
-		for (k = 0; k < cnt; k++)
-			memcpy(buf + k * s->size, &x->r.gpr[VMMU_RAX], s->size);
+		/* Replicate the element by doubling: log2(cnt) copies. */
+		memcpy(buf, &x->r.gpr[VMMU_RAX], s->size);
+		for (k = s->size; k < cnt * s->size; k *= 2)
+			memcpy(buf + k, buf, k < cnt * s->size - k ? k :
+			       cnt * s->size - k);
 	}
 	if (!rc)
 		rc = emu_write(x, dla - back, buf, (unsigned int)(cnt * s->size));
