@@ -130,9 +130,9 @@ static void dump_case(FILE *out, const struct gen_case *c, const char *why)
 {
 	size_t i;
 
-	fprintf(out, "MISMATCH (%s): form '%s' addr %s seg %d addr32 %d bytes ",
-		why, c->form, gen_addr_form_names[c->addr_form], c->seg,
-		c->addr32);
+	fprintf(out, "CASE (%s): mode %u form '%s' addr %s seg %d addr32 %d "
+		"bytes ", why, c->mode, c->form,
+		gen_addr_form_names[c->addr_form], c->seg, c->addr32);
 	for (i = 0; i < c->len; i++)
 		fprintf(out, "%02x", c->code[i]);
 	fprintf(out, "\n  in:");
@@ -149,14 +149,18 @@ static const char *compare_done(struct differ *d, const struct gen_case *c,
 				FILE *report)
 {
 	uint64_t fmask = COMPARED_FLAGS & ~res->undefined_flags;
-	unsigned int i;
+	/* Compatibility mode: EAX..EDI only, low halves only. */
+	uint64_t gmask = c->mode == 32 ? 0xffffffffULL : ~0ULL;
+	unsigned int i, ngprs = c->mode == 32 ? 8 : 16;
+	uint64_t rip = NATIVE_CODE_ADDR + c->len +
+		       (c->mode == 32 ? NATIVE_CODE32_OFF : 0);
 
 	if (res->length != c->len)
 		return "length";
-	if (!res->complete || e->rip != NATIVE_CODE_ADDR + c->len)
+	if (!res->complete || e->rip != rip)
 		return "rip";
-	for (i = 0; i < 16; i++) {
-		if (i == VMMU_RSP || n->gpr[i] == e->gpr[i])
+	for (i = 0; i < ngprs; i++) {
+		if (i == VMMU_RSP || !((n->gpr[i] ^ e->gpr[i]) & gmask))
 			continue;
 		if (report && d->reported < d->report_limit)
 			fprintf(report, "  r%u native %llx emulated %llx\n", i,
@@ -202,22 +206,28 @@ bool differ_run(struct differ *d, const struct gen_case *c, FILE *report)
 	struct diff_count *cnt;
 	uint64_t fault_addr = 0;
 	const char *why;
+	char key[48];
 	int sig, rc;
 
 	memcpy(d->env.data, c->mem, NATIVE_DATA_SIZE);
-	sig = native_run(&d->env, c->code, c->len, &n, &fault_addr);
-
 	memset(&regs, 0, sizeof(regs));
 	memcpy(regs.gpr, c->ctx.gpr, sizeof(regs.gpr));
 	regs.rflags = c->ctx.rflags;
-	regs.rip = NATIVE_CODE_ADDR;
-	regs.seg_base[VMMU_SEG_FS] = d->env.fs_base;
-	regs.seg_base[VMMU_SEG_GS] = d->env.gs_base;
 	memcpy(d->mem, c->mem, NATIVE_DATA_SIZE);
 	memset(d->code, 0, sizeof(d->code));
-	memcpy(d->code, c->code, c->len);
-	d->code[c->len] = 0xc3;
-	rc = vmmu_emulate(d->emu, 64, &regs, &diff_ops, d, &res);
+	if (c->mode == 32) {
+		sig = native_run32(&d->env, c->code, c->len, &n, &fault_addr);
+		native_build32(d->code, c->code, c->len);
+		regs.rip = NATIVE_CODE_ADDR + NATIVE_CODE32_OFF;
+	} else {
+		sig = native_run(&d->env, c->code, c->len, &n, &fault_addr);
+		memcpy(d->code, c->code, c->len);
+		d->code[c->len] = 0xc3;
+		regs.rip = NATIVE_CODE_ADDR;
+		regs.seg_base[VMMU_SEG_FS] = d->env.fs_base;
+		regs.seg_base[VMMU_SEG_GS] = d->env.gs_base;
+	}
+	rc = vmmu_emulate(d->emu, c->mode, &regs, &diff_ops, d, &res);
 
 	if (rc < 0)
 		why = "emulator error";
@@ -232,10 +242,18 @@ bool differ_run(struct differ *d, const struct gen_case *c, FILE *report)
 
 	d->cases++;
 	d->by_form[c->addr_form]++;
-	cnt = count_for(d, res.mnemonic[0] ? res.mnemonic : c->form);
+	snprintf(key, sizeof(key), "%s%s", res.mnemonic[0] ? res.mnemonic :
+		 c->form, c->mode == 32 ? " (32-bit)" : "");
+	cnt = count_for(d, key);
 	cnt->cases++;
 	if (sig)
 		cnt->faults++;
+	if (sig && report && d->show_faults) {
+		dump_case(report, c, why ? why : "native fault, agreed");
+		fprintf(report, "  signal %d addr %llx; vector %u cr2 %llx\n",
+			sig, (unsigned long long)fault_addr, res.exc.vector,
+			(unsigned long long)res.exc.cr2);
+	}
 	if (!why)
 		return true;
 	d->mismatches++;

@@ -18,7 +18,7 @@
 #define DIFF_MAX_KEYS 256
 
 struct diff_count {
-	char key[40];
+	char key[48];
 	uint64_t cases, mismatches, faults;
 };
 
@@ -34,6 +34,7 @@ struct differ {
 	uint64_t access_violations;     /* callback outside the data region */
 	unsigned int reported;          /* mismatches printed so far */
 	unsigned int report_limit;      /* at most this many (default 20) */
+	bool show_faults;               /* also print every native fault */
 };
 
 /* 0, or -1 (reason on stderr). */

@@ -3,13 +3,16 @@
  * emu_difftest: the long differential run of vmmu's emulator against this
  * CPU. Generates random cases (see gen.h), runs each natively and through
  * the emulator, and prints counts per instruction and addressing form.
+ * Every fourth case runs in 32-bit compatibility mode.
  *
- *   emu_difftest [--cases N] [--seed S] [--report N]
+ *   emu_difftest [--cases N] [--seed S] [--report N] [--show-faults]
  *
- * --report N prints the first N mismatches in detail (default 20).
+ * --report N prints the first N mismatches in detail (default 20);
+ * --show-faults also prints every case that faulted natively (and agreed).
  *
  * Exit status: 0 no mismatch, 1 mismatches, 2 bad usage or setup failure.
  */
+#include <stdbool.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -23,6 +26,7 @@ int main(int argc, char **argv)
 	unsigned long long cases = 1000000, seed = 1, i;
 	struct rng r;
 	unsigned int report = 20;
+	bool show_faults = false;
 	int a;
 
 	for (a = 1; a < argc; a++) {
@@ -30,20 +34,23 @@ int main(int argc, char **argv)
 			cases = strtoull(argv[++a], NULL, 0);
 		} else if (!strcmp(argv[a], "--seed") && a + 1 < argc) {
 			seed = strtoull(argv[++a], NULL, 0);
+		} else if (!strcmp(argv[a], "--show-faults")) {
+			show_faults = true;
 		} else if (!strcmp(argv[a], "--report") && a + 1 < argc) {
 			report = (unsigned int)strtoul(argv[++a], NULL, 0);
 		} else {
 			fprintf(stderr, "usage: emu_difftest [--cases N] "
-				"[--seed S] [--report N]\n");
+				"[--seed S] [--report N] [--show-faults]\n");
 			return 2;
 		}
 	}
 	if (differ_init(&d) < 0)
 		return 2;
 	d.report_limit = report;
+	d.show_faults = show_faults;
 	r.s = seed ? seed : 1;
 	for (i = 0; i < cases; i++) {
-		gen_case(&r, &d.env, &c);
+		gen_case(&r, &d.env, i % 4 == 3 ? 32 : 64, &c);
 		differ_run(&d, &c, stderr);
 		if ((i + 1) % 100000 == 0)
 			fprintf(stderr, "emu_difftest: %llu / %llu cases, "

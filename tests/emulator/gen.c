@@ -208,12 +208,24 @@ struct gctx {
 
 static void pick_segment(struct gctx *g, bool allow_fs)
 {
-	static const uint8_t nulls[] = { 0x26, 0x2e, 0x36, 0x3e };
+	static const uint8_t nulls[] = { 0x26, 0x3e, 0x36, 0x2e };
 	unsigned int k = (unsigned int)rng_below(g->r, 10);
 
 	g->c->seg = -1;
 	g->seg_base = 0;
 	g->fs = false;
+	if (g->c->mode == 32) {
+		/*
+		 * Compatibility mode: FS/GS hold null selectors (their 64-bit
+		 * bases do not apply) and CS is not writable, so only the
+		 * flat ES, DS, SS overrides.
+		 */
+		if (k < 3) {
+			g->c->seg = nulls[rng_below(g->r, 3)];
+			g->e.pfx[g->e.npfx++] = (uint8_t)g->c->seg;
+		}
+		return;
+	}
 	if (k == 0 && allow_fs && !g->c->addr32) {
 		g->c->seg = 0x64;
 		g->seg_base = g->env->fs_base;
@@ -233,14 +245,14 @@ static unsigned int pick_reg(struct gctx *g)
 	unsigned int v;
 
 	do
-		v = (unsigned int)rng_below(g->r, 16);
+		v = (unsigned int)rng_below(g->r, g->c->mode == 32 ? 8 : 16);
 	while (v == 4 || g->used[v]);
 	return v;
 }
 
 static void set_reg(struct gctx *g, unsigned int reg, uint64_t v)
 {
-	if (g->c->addr32)
+	if (g->c->addr32 || g->c->mode == 32)
 		v = (v & 0xffffffffULL) | (rng_next(g->r) << 32);
 	g->c->ctx.gpr[reg] = v;
 	g->used[reg] = true;
@@ -340,11 +352,16 @@ static void gen_modrm_mem(struct gctx *g, uint64_t target)
 		e->base = 5;
 		e->disp = want & 0xffffffffULL;
 		break;
-	default: /* AF_RIP */
+	default: /* AF_RIP; in 32-bit mode the same encoding is [disp32] */
 		e->mod = 0;
 		e->rm = 5;
-		e->rip_rel = true;
-		e->rip_target = want;
+		if (g->c->mode == 32) {
+			e->disp = want & 0xffffffffULL;
+			e->disp_size = 4;
+		} else {
+			e->rip_rel = true;
+			e->rip_target = want;
+		}
 		break;
 	}
 }
@@ -360,7 +377,8 @@ static void fill_memory(struct rng *r, struct gen_case *c)
 	}
 }
 
-static unsigned int pick_size(struct rng *r, const struct form *f)
+static unsigned int pick_size(struct rng *r, const struct form *f,
+			      unsigned int mode)
 {
 	unsigned int k;
 
@@ -368,7 +386,7 @@ static unsigned int pick_size(struct rng *r, const struct form *f)
 		return 1;
 	if (f->flags & (FW | FNOW))
 		return 8;
-	k = (unsigned int)rng_below(r, 3);
+	k = (unsigned int)rng_below(r, mode == 32 ? 2 : 3);
 	if (k == 0 && (f->flags & F32UP))
 		k = 1;
 	return k == 0 ? 2 : k == 1 ? 4 : 8;
@@ -412,8 +430,8 @@ static void gen_moffs(struct gctx *g, unsigned int size)
 	pick_segment(g, !g->c->addr32);
 	want = pick_target(g->r, size, size) - g->seg_base;
 	g->c->addr_form = AF_MOFFS;
-	g->e.moffs_size = g->c->addr32 ? 4 : 8;
-	g->e.moffs = g->c->addr32 ? want & 0xffffffffULL : want;
+	g->e.moffs_size = g->c->addr32 || g->c->mode == 32 ? 4 : 8;
+	g->e.moffs = g->e.moffs_size == 4 ? want & 0xffffffffULL : want;
 }
 
 /* Accumulators equal to memory half of the time, so CMPXCHG succeeds. */
@@ -490,7 +508,8 @@ static void gen_modrm(struct gctx *g, struct form *f, unsigned int size,
 	bool byte_reg = f->flags & FB;
 
 	if (f->kind == K_RM_REG || f->kind == K_REG_RM) {
-		reg = byte_reg ? (unsigned int)rng_below(g->r, 16) : pick_reg(g);
+		reg = byte_reg ? (unsigned int)rng_below(g->r, g->c->mode == 32 ?
+							 8 : 16) : pick_reg(g);
 		e->reg = (uint8_t)reg;
 		e->r = reg >> 3;
 		if (f->flags & FBTREG)
@@ -504,7 +523,8 @@ static void gen_modrm(struct gctx *g, struct form *f, unsigned int size,
 	if (!(f->flags & FMEM) && rng_below(g->r, 10) == 0 &&
 	    !((f->flags & FCMPX) && size == 4)) {
 		unsigned int rm = byte_reg || f->src == 1 ?
-				  (unsigned int)rng_below(g->r, 16) : pick_reg(g);
+				  (unsigned int)rng_below(g->r, g->c->mode == 32 ?
+							  8 : 16) : pick_reg(g);
 
 		e->modrm = true;
 		e->mod = 3;
@@ -532,7 +552,7 @@ static void gen_modrm(struct gctx *g, struct form *f, unsigned int size,
 }
 
 static bool try_gen(struct rng *r, const struct native_env *env,
-		    struct gen_case *c)
+		    unsigned int mode, struct gen_case *c)
 {
 	struct gctx g;
 	struct form f = forms[rng_below(r, NFORMS)];
@@ -543,6 +563,9 @@ static bool try_gen(struct rng *r, const struct native_env *env,
 	g.env = env;
 	g.c = c;
 	memset(c, 0, sizeof(*c));
+	c->mode = mode;
+	if (mode == 32 && (f.flags & FW))
+		return false;   /* needs REX.W */
 	c->form = forms[0].name;
 	for (i = 0; i < NFORMS; i++)
 		if (!strcmp(forms[i].name, f.name))
@@ -552,10 +575,10 @@ static bool try_gen(struct rng *r, const struct native_env *env,
 	c->ctx.rflags = 2 | (rng_next(r) & 0x8d5);
 	fill_memory(r, c);
 	c->seg = -1;
-	c->addr32 = rng_below(r, 5) == 0;
+	c->addr32 = mode == 64 && rng_below(r, 5) == 0;
 	if (c->addr32)
 		g.e.pfx[g.e.npfx++] = 0x67;
-	size = pick_size(r, &f);
+	size = pick_size(r, &f, mode);
 	if (size == 2)
 		g.e.pfx[g.e.npfx++] = 0x66;
 	g.e.w = size == 8 && !(f.flags & FNOW);
@@ -571,15 +594,16 @@ static bool try_gen(struct rng *r, const struct native_env *env,
 	    !memchr(g.e.pfx, 0xf0, g.e.npfx))
 		g.e.pfx[g.e.npfx++] = 0xf0;
 	shuffle_prefixes(r, &g.e);
-	g.e.rex40 = rng_below(r, 10) == 0;
+	g.e.rex40 = mode == 64 && rng_below(r, 10) == 0;
 	if (!byte_regs_ok(&f, &g.e))
 		return false;
 	c->len = emit(&f, &g.e, c->code);
 	return true;
 }
 
-void gen_case(struct rng *r, const struct native_env *env, struct gen_case *c)
+void gen_case(struct rng *r, const struct native_env *env, unsigned int mode,
+	      struct gen_case *c)
 {
-	while (!try_gen(r, env, c))
+	while (!try_gen(r, env, mode, c))
 		;
 }

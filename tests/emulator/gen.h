@@ -1,6 +1,6 @@
 /* SPDX-License-Identifier: MIT */
 /*
- * Random 64-bit-mode test cases for the emulator's differential test: an
+ * Random 64-bit and 32-bit (compatibility mode) test cases for the emulator's differential test: an
  * instruction encoded by hand from the opcode tables of SDM Vol. 2 (every
  * operand size, every ModRM/SIB addressing form, RIP-relative, 32-bit
  * address size, FS/GS and ignored segment overrides, LOCK and REP), with
@@ -39,9 +39,11 @@ struct gen_case {
 	enum gen_addr_form addr_form;
 	int seg;                        /* -1, or the override prefix byte */
 	int addr32;
+	unsigned int mode;              /* 64, or 32 (compatibility mode) */
 };
 
-/* Fill c with a random case from r. */
-void gen_case(struct rng *r, const struct native_env *env, struct gen_case *c);
+/* Fill c with a random case from r for mode 64 or 32. */
+void gen_case(struct rng *r, const struct native_env *env, unsigned int mode,
+	      struct gen_case *c);
 
 #endif

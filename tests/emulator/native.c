@@ -4,6 +4,7 @@
 #include <setjmp.h>
 #include <signal.h>
 #include <stdio.h>
+#include <stdlib.h>
 #include <string.h>
 #include <sys/mman.h>
 #include <sys/syscall.h>
@@ -54,6 +55,8 @@ __asm__(
 	"  ret\n"
 	".size native_exec, .-native_exec\n");
 
+#define ALTSTACK_SIZE (64 * 1024)
+
 static sigjmp_buf fault_jmp;
 static volatile sig_atomic_t fault_sig;
 static volatile uint64_t fault_addr_seen;
@@ -103,7 +106,14 @@ int native_init(struct native_env *env)
 		env->gs_base = NATIVE_GS_BASE;
 	memset(&sa, 0, sizeof(sa));
 	sa.sa_sigaction = on_fault;
-	sa.sa_flags = SA_SIGINFO | SA_NODEFER;
+	/* Faults in compatibility mode come with a truncated RSP. */
+	env->altstack = malloc(ALTSTACK_SIZE);
+	if (env->altstack) {
+		stack_t ss = { .ss_sp = env->altstack, .ss_size = ALTSTACK_SIZE };
+
+		sigaltstack(&ss, NULL);
+	}
+	sa.sa_flags = SA_SIGINFO | SA_NODEFER | SA_ONSTACK;
 	sigemptyset(&sa.sa_mask);
 	sigaction(SIGSEGV, &sa, NULL);
 	sigaction(SIGILL, &sa, NULL);
@@ -113,6 +123,13 @@ int native_init(struct native_env *env)
 
 void native_fini(struct native_env *env)
 {
+	stack_t ss = { .ss_flags = SS_DISABLE };
+
+	if (env->altstack) {
+		sigaltstack(&ss, NULL);
+		free(env->altstack);
+		env->altstack = NULL;
+	}
 	if (env->code)
 		munmap(env->code, 4096);
 	if (env->data)
@@ -124,13 +141,9 @@ void native_fini(struct native_env *env)
 	signal(SIGBUS, SIG_DFL);
 }
 
-int native_run(struct native_env *env, const uint8_t *code, size_t len,
-	       struct native_ctx *ctx, uint64_t *fault_addr)
+static int run_page(struct native_env *env, struct native_ctx *ctx,
+		    uint64_t *fault_addr)
 {
-	if (len > 4000)
-		return -1;
-	memcpy(env->code, code, len);
-	env->code[len] = 0xc3;  /* ret */
 	fault_sig = 0;
 	if (sigsetjmp(fault_jmp, 1) == 0) {
 		native_exec(ctx, env->code);
@@ -139,4 +152,68 @@ int native_run(struct native_env *env, const uint8_t *code, size_t len,
 	if (fault_addr)
 		*fault_addr = fault_addr_seen;
 	return fault_sig;
+}
+
+int native_run(struct native_env *env, const uint8_t *code, size_t len,
+	       struct native_ctx *ctx, uint64_t *fault_addr)
+{
+	if (len > 4000)
+		return -1;
+	memcpy(env->code, code, len);
+	env->code[len] = 0xc3;  /* ret */
+	return run_page(env, ctx, fault_addr);
+}
+
+/*
+ * Compatibility mode: a 64-bit stub saves RSP and far-returns to the 32-bit
+ * user code segment (selector 0x23 on Linux x86-64) at NATIVE_CODE32_OFF,
+ * where the instruction runs and a far jump to selector 0x33 comes back to
+ * 64-bit code that reloads RSP (the CPU does not keep its upper half across
+ * compatibility mode) and returns. Flags survive both far transfers; the
+ * stack is not touched in 32-bit mode, and a fault there is delivered on
+ * the alternate signal stack. DS and ES get the flat user data selector,
+ * since null selectors fault in compatibility mode.
+ */
+#define RSP_SLOT (NATIVE_CODE_ADDR + 0x800)
+
+size_t native_build32(uint8_t *page, const uint8_t *code, size_t len)
+{
+	uint32_t slot = (uint32_t)RSP_SLOT;
+	uint32_t target = (uint32_t)(NATIVE_CODE_ADDR + NATIVE_CODE32_OFF);
+	uint32_t back = target + (uint32_t)len + 7;
+	uint8_t *p = page;
+
+	*p++ = 0x48; *p++ = 0x89; *p++ = 0x24; *p++ = 0x25; /* mov [slot], rsp */
+	memcpy(p, &slot, 4);
+	p += 4;
+	*p++ = 0x6a; *p++ = 0x23;                       /* push 0x23 */
+	*p++ = 0x68;                                    /* push target */
+	memcpy(p, &target, 4);
+	p += 4;
+	*p++ = 0x48; *p++ = 0xcb;                       /* lretq */
+	p = page + NATIVE_CODE32_OFF;
+	memcpy(p, code, len);
+	p += len;
+	*p++ = 0xea;                                    /* jmp 0x33:back */
+	memcpy(p, &back, 4);
+	p += 4;
+	*p++ = 0x33;
+	*p++ = 0x00;
+	*p++ = 0x48; *p++ = 0x8b; *p++ = 0x24; *p++ = 0x25; /* mov rsp, [slot] */
+	memcpy(p, &slot, 4);
+	p += 4;
+	*p++ = 0xc3;                                    /* ret */
+	return (size_t)(p - page);
+}
+
+int native_run32(struct native_env *env, const uint8_t *code, size_t len,
+		 struct native_ctx *ctx, uint64_t *fault_addr)
+{
+	uint16_t sel = 0x2b;
+
+	if (len > 1000)
+		return -1;
+	native_build32(env->code, code, len);
+	__asm__ volatile("movw %w0, %%ds\n\tmovw %w0, %%es" : : "r"(sel));
+	return run_page(env, ctx, fault_addr);
 }

@@ -28,6 +28,7 @@ struct native_env {
 	uint8_t *data;          /* NATIVE_DATA_ADDR */
 	uint64_t fs_base;       /* the thread's own (glibc TLS) */
 	uint64_t gs_base;       /* NATIVE_GS_BASE, or 0 if it could not be set */
+	void *altstack;         /* signal stack (faults in compatibility mode) */
 };
 
 /* Map the regions and set GS; 0, or -1 with a reason on stderr. */
@@ -41,5 +42,15 @@ void native_fini(struct native_env *env);
  */
 int native_run(struct native_env *env, const uint8_t *code, size_t len,
 	       struct native_ctx *ctx, uint64_t *fault_addr);
+
+/* Offset of the 32-bit instruction in the code page (compatibility mode). */
+#define NATIVE_CODE32_OFF 32
+
+/* Write the compatibility-mode stub around code into page; its length. */
+size_t native_build32(uint8_t *page, const uint8_t *code, size_t len);
+
+/* As native_run, executing code in 32-bit compatibility mode. */
+int native_run32(struct native_env *env, const uint8_t *code, size_t len,
+		 struct native_ctx *ctx, uint64_t *fault_addr);
 
 #endif
