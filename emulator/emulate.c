@@ -244,14 +244,31 @@ int vmmu_emulate_bytes(struct vmmu_emu *emu, unsigned int mode,
 	return run(emu, mode, regs, buf, len, NULL, ops, opaque, result);
 }
 
+/*
+ * Fetch up to len bytes at la into buf. On a fault, fetch byte by byte to
+ * find how many bytes before the fault are available (*got); the fault is
+ * kept in *exc and matters only if the instruction needs those bytes. This
+ * also serves callbacks that map code at a finer grain than pages.
+ */
 static int fetch(const struct vmmu_emu_ops *ops, void *opaque, uint64_t la,
-		 uint8_t *buf, unsigned int len, struct vmmu_emu_exception *exc)
+		 uint8_t *buf, unsigned int len, unsigned int *got,
+		 struct vmmu_emu_exception *exc)
 {
 	int rc = ops->fetch(opaque, la, buf, len, exc);
+	unsigned int i;
 
-	if (rc > 0)
-		rc = VMMU_EINVAL;
-	return rc;
+	*got = len;
+	if (rc != VMMU_EFAULT)
+		return rc > 0 ? VMMU_EINVAL : rc;
+	for (i = 0; i < len; i++) {
+		rc = ops->fetch(opaque, la + i, buf + i, 1, exc);
+		if (rc)
+			break;
+	}
+	*got = i;
+	if (rc != VMMU_EFAULT)
+		return rc > 0 ? VMMU_EINVAL : rc;
+	return VMMU_EFAULT;
 }
 
 int vmmu_emulate(struct vmmu_emu *emu, unsigned int mode,
@@ -259,40 +276,34 @@ int vmmu_emulate(struct vmmu_emu *emu, unsigned int mode,
 		 void *opaque, struct vmmu_emu_result *result)
 {
 	uint8_t buf[EMU_MAX_INSN_LEN];
-	struct vmmu_emu_exception exc2;
-	uint64_t la;
-	unsigned int first;
+	struct vmmu_emu_exception exc;
+	uint64_t la, wrap;
+	unsigned int first, got, got2 = 0;
 	int rc = check_args(emu, mode, regs, ops, result);
 
 	if (rc)
 		return rc;
 	if (!ops->fetch)
 		return VMMU_EINVAL;
+	wrap = mode == 64 ? ~0ULL : 0xffffffffULL;
 	la = regs->rip & rip_mask(mode);
 	if (mode != 64)
-		la = (la + regs->seg_base[VMMU_SEG_CS]) & 0xffffffffULL;
+		la = (la + regs->seg_base[VMMU_SEG_CS]) & wrap;
 	first = (unsigned int)(VMMU_PAGE_SIZE - (la & (VMMU_PAGE_SIZE - 1)));
 	if (first > EMU_MAX_INSN_LEN)
 		first = EMU_MAX_INSN_LEN;
-	rc = fetch(ops, opaque, la, buf, first, &result->exc);
-	if (rc == VMMU_EFAULT) {
+	memset(&exc, 0, sizeof(exc));
+	rc = fetch(ops, opaque, la, buf, first, &got, &exc);
+	if (rc == VMMU_OK && first < EMU_MAX_INSN_LEN)
+		rc = fetch(ops, opaque, (la + first) & wrap, buf + first,
+			   EMU_MAX_INSN_LEN - first, &got2, &exc);
+	if (rc && rc != VMMU_EFAULT)
+		return rc;
+	if (rc == VMMU_EFAULT && got + got2 == 0) {
+		result->exc = exc;
 		result->status = VMMU_EMU_EXCEPTION;
 		return VMMU_OK;
 	}
-	if (rc)
-		return rc;
-	if (first == EMU_MAX_INSN_LEN)
-		return run(emu, mode, regs, buf, first, NULL, ops, opaque,
-			   result);
-	memset(&exc2, 0, sizeof(exc2));
-	rc = fetch(ops, opaque, (la + first) & (mode == 64 ? ~0ULL :
-						0xffffffffULL),
-		   buf + first, EMU_MAX_INSN_LEN - first, &exc2);
-	if (rc == VMMU_EFAULT)
-		return run(emu, mode, regs, buf, first, &exc2, ops, opaque,
-			   result);
-	if (rc)
-		return rc;
-	return run(emu, mode, regs, buf, EMU_MAX_INSN_LEN, NULL, ops, opaque,
-		   result);
+	return run(emu, mode, regs, buf, got + got2,
+		   rc == VMMU_EFAULT ? &exc : NULL, ops, opaque, result);
 }

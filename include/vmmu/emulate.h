@@ -84,9 +84,9 @@ struct vmmu_emu_exception {
  * by vmmu_emulate(). An access that faults must have no effect.
  *
  * fetch: read len (1..15) instruction bytes at la. The emulator asks for the
- *        bytes up to the end of the page first and for the rest separately,
- *        so a fault on the second page matters only if the instruction
- *        really crosses into it.
+ *        bytes up to the end of the page first and for the rest separately;
+ *        after a fault it fetches byte by byte up to the faulting byte, so
+ *        a fault matters only if the instruction really needs that byte.
  * read:  len is 1, 2, 4, 8 or 16; for string instructions up to one page of
  *        consecutive elements that never crosses a page boundary.
  * write: as read.
