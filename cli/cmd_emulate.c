@@ -119,11 +119,7 @@ static bool mapped(const struct model *m, uint64_t la, unsigned int len,
 
 	for (i = 0; i < len; i++) {
 		if (find(m, la + i) < 0) {
-			memset(exc, 0, sizeof(*exc));
-			exc->vector = VMMU_EXC_PF;
-			exc->has_error_code = true;
-			exc->error_code = ec;
-			exc->cr2 = la + i;
+			vmmu_emu_page_fault(exc, la + i, ec);
 			return false;
 		}
 	}

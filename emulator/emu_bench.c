@@ -44,22 +44,13 @@ struct flat {
 	uint8_t code[PAGE];             /* backs CODE_GVA */
 };
 
-static int fl_fault(struct vmmu_emu_exception *exc, uint64_t la)
-{
-	memset(exc, 0, sizeof(*exc));
-	exc->vector = VMMU_EXC_PF;
-	exc->has_error_code = true;
-	exc->cr2 = la;
-	return VMMU_EFAULT;
-}
-
 static int fl_fetch(void *o, uint64_t la, void *buf, unsigned int len,
 		    struct vmmu_emu_exception *exc)
 {
 	struct flat *f = o;
 
 	if (la < CODE_GVA || la - CODE_GVA + len > PAGE)
-		return fl_fault(exc, la);
+		return vmmu_emu_page_fault(exc, la, 0x10);
 	memcpy(buf, f->code + (la - CODE_GVA), len);
 	return 0;
 }
@@ -70,7 +61,7 @@ static int fl_read(void *o, uint64_t la, void *buf, unsigned int len,
 	struct flat *f = o;
 
 	if (la < DATA_GVA || la - DATA_GVA + len > PAGE)
-		return fl_fault(exc, la);
+		return vmmu_emu_page_fault(exc, la, 0);
 	memcpy(buf, f->page + (la - DATA_GVA), len);
 	return 0;
 }
@@ -81,7 +72,7 @@ static int fl_write(void *o, uint64_t la, const void *buf, unsigned int len,
 	struct flat *f = o;
 
 	if (la < DATA_GVA || la - DATA_GVA + len > PAGE)
-		return fl_fault(exc, la);
+		return vmmu_emu_page_fault(exc, la, 2);
 	memcpy(f->page + (la - DATA_GVA), buf, len);
 	return 0;
 }
@@ -90,16 +81,10 @@ static int fl_cmpxchg(void *o, uint64_t la, void *old, const void *nv,
 		      unsigned int len, struct vmmu_emu_exception *exc)
 {
 	struct flat *f = o;
-	uint8_t cur[16], *p;
 
-	if (la < DATA_GVA || la - DATA_GVA + len > PAGE || len > 16)
-		return fl_fault(exc, la);
-	p = f->page + (la - DATA_GVA);
-	memcpy(cur, p, len);
-	if (!memcmp(cur, old, len))
-		memcpy(p, nv, len);
-	memcpy(old, cur, len);
-	return 0;
+	if (la < DATA_GVA || la - DATA_GVA + len > PAGE)
+		return vmmu_emu_page_fault(exc, la, 2);
+	return vmmu_emu_host_cmpxchg(f->page + (la - DATA_GVA), old, nv, len);
 }
 
 static const struct vmmu_emu_ops flat_ops = {

@@ -174,4 +174,21 @@ int vmmu_emulate_bytes(struct vmmu_emu *emu, unsigned int mode,
 		       size_t len, const struct vmmu_emu_ops *ops,
 		       void *opaque, struct vmmu_emu_result *result);
 
+/* ---- helpers for callbacks ----------------------------------------------- */
+
+/* Fill *exc with #PF (CR2 = la, error_code) and return VMMU_EFAULT. */
+int vmmu_emu_page_fault(struct vmmu_emu_exception *exc, uint64_t la,
+			uint32_t error_code);
+
+/*
+ * The compare-exchange a cmpxchg callback performs on host memory: compare
+ * len (1, 2, 4, 8, 16) bytes at ptr with *old, store *new_val if equal, and
+ * copy the value found into *old. Atomic (LOCK CMPXCHG, CMPXCHG16B) when
+ * ptr is naturally aligned; a misaligned one is a plain compare and copy,
+ * since a split-locked access cannot be made atomic cheaply. Returns 0 or
+ * VMMU_EINVAL.
+ */
+int vmmu_emu_host_cmpxchg(void *ptr, void *old, const void *new_val,
+			  unsigned int len);
+
 #endif

@@ -14,17 +14,6 @@ static bool in_data(uint64_t la, unsigned int len)
 	       la - NATIVE_DATA_ADDR <= NATIVE_DATA_SIZE - len;
 }
 
-static int page_fault(struct vmmu_emu_exception *exc, uint64_t la,
-		      uint32_t ec)
-{
-	memset(exc, 0, sizeof(*exc));
-	exc->vector = VMMU_EXC_PF;
-	exc->has_error_code = true;
-	exc->error_code = ec;
-	exc->cr2 = la;
-	return VMMU_EFAULT;
-}
-
 /* Unmapped bytes fault; the first such byte is CR2 (as the CPU reports). */
 static int access_check(struct differ *d, uint64_t la, unsigned int len,
 			uint32_t ec, struct vmmu_emu_exception *exc)
@@ -33,8 +22,9 @@ static int access_check(struct differ *d, uint64_t la, unsigned int len,
 		return 0;
 	d->access_violations++;
 	if (la >= NATIVE_DATA_ADDR && la < NATIVE_DATA_ADDR + NATIVE_DATA_SIZE)
-		return page_fault(exc, NATIVE_DATA_ADDR + NATIVE_DATA_SIZE, ec);
-	return page_fault(exc, la, ec);
+		return vmmu_emu_page_fault(exc, NATIVE_DATA_ADDR + NATIVE_DATA_SIZE,
+					   ec);
+	return vmmu_emu_page_fault(exc, la, ec);
 }
 
 static int cb_fetch(void *opaque, uint64_t la, void *buf, unsigned int len,
@@ -43,7 +33,7 @@ static int cb_fetch(void *opaque, uint64_t la, void *buf, unsigned int len,
 	struct differ *d = opaque;
 
 	if (la < NATIVE_CODE_ADDR || la - NATIVE_CODE_ADDR + len > 4096)
-		return page_fault(exc, la, 0x10);
+		return vmmu_emu_page_fault(exc, la, 0x10);
 	memcpy(buf, d->code + (la - NATIVE_CODE_ADDR), len);
 	return 0;
 }
@@ -75,16 +65,12 @@ static int cb_cmpxchg(void *opaque, uint64_t la, void *old,
 		      struct vmmu_emu_exception *exc)
 {
 	struct differ *d = opaque;
-	uint8_t cur[16];
-	int rc = len > 16 ? VMMU_EINVAL : access_check(d, la, len, 2, exc);
+	int rc = access_check(d, la, len, 2, exc);
 
 	if (rc)
 		return rc;
-	memcpy(cur, d->mem + (la - NATIVE_DATA_ADDR), len);
-	if (!memcmp(cur, old, len))
-		memcpy(d->mem + (la - NATIVE_DATA_ADDR), new_val, len);
-	memcpy(old, cur, len);
-	return 0;
+	return vmmu_emu_host_cmpxchg(d->mem + (la - NATIVE_DATA_ADDR), old,
+				     new_val, len);
 }
 
 static const struct vmmu_emu_ops diff_ops = {

@@ -29,16 +29,6 @@ struct fmem {
 	unsigned int writes;
 };
 
-static int fault(struct vmmu_emu_exception *exc, uint64_t la, uint32_t ec)
-{
-	memset(exc, 0, sizeof(*exc));
-	exc->vector = VMMU_EXC_PF;
-	exc->has_error_code = true;
-	exc->error_code = ec;
-	exc->cr2 = la;
-	return VMMU_EFAULT;
-}
-
 static void check_len(unsigned int len)
 {
 	if (len == 0 || len > 4096)
@@ -58,7 +48,7 @@ static int f_fetch(void *o, uint64_t la, void *buf, unsigned int len,
 	if (len == 0 || len > 15)
 		abort();
 	if (la < CODE_LA || la + len > CODE_LA + 15)
-		return fault(exc, la, 0x10);
+		return vmmu_emu_page_fault(exc, la, 0x10);
 	memcpy(buf, m->code + (la - CODE_LA), len);
 	return 0;
 }
@@ -70,7 +60,7 @@ static int f_read(void *o, uint64_t la, void *buf, unsigned int len,
 
 	check_len(len);
 	if (!in_win(la, len))
-		return fault(exc, la, 0);
+		return vmmu_emu_page_fault(exc, la, 0);
 	memcpy(buf, m->win + (la - WIN_BASE), len);
 	return 0;
 }
@@ -82,7 +72,7 @@ static int f_write(void *o, uint64_t la, const void *buf, unsigned int len,
 
 	check_len(len);
 	if (!in_win(la, len))
-		return fault(exc, la, 2);
+		return vmmu_emu_page_fault(exc, la, 2);
 	memcpy(m->win + (la - WIN_BASE), buf, len);
 	m->writes++;
 	return 0;
@@ -92,19 +82,17 @@ static int f_cmpxchg(void *o, uint64_t la, void *old, const void *nv,
 		     unsigned int len, struct vmmu_emu_exception *exc)
 {
 	struct fmem *m = o;
-	uint8_t cur[16], *p;
+	uint8_t expected[16];
 
 	if (len != 1 && len != 2 && len != 4 && len != 8 && len != 16)
 		abort();
 	if (!in_win(la, len))
-		return fault(exc, la, 2);
-	p = m->win + (la - WIN_BASE);
-	memcpy(cur, p, len);
-	if (!memcmp(cur, old, len)) {
-		memcpy(p, nv, len);
+		return vmmu_emu_page_fault(exc, la, 2);
+	memcpy(expected, old, len);
+	if (vmmu_emu_host_cmpxchg(m->win + (la - WIN_BASE), old, nv, len))
+		abort();
+	if (!memcmp(expected, old, len))
 		m->writes++;
-	}
-	memcpy(old, cur, len);
 	return 0;
 }
 

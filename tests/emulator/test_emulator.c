@@ -28,24 +28,14 @@ struct mem {
 	int race;               /* cmpxchg: bump memory this many times first */
 };
 
-static int pf(struct vmmu_emu_exception *exc, uint64_t la, uint32_t ec)
-{
-	memset(exc, 0, sizeof(*exc));
-	exc->vector = VMMU_EXC_PF;
-	exc->has_error_code = true;
-	exc->error_code = ec;
-	exc->cr2 = la;
-	return VMMU_EFAULT;
-}
-
 static int check(uint64_t la, unsigned int len, uint32_t ec,
 		 struct vmmu_emu_exception *exc)
 {
 	if (la < MEM_BASE)
-		return pf(exc, la, ec);
+		return vmmu_emu_page_fault(exc, la, ec);
 	if (la + len > MEM_BASE + MEM_SIZE)
-		return pf(exc, la < MEM_BASE + MEM_SIZE ? MEM_BASE + MEM_SIZE :
-			  la, ec);
+		return vmmu_emu_page_fault(exc, la < MEM_BASE + MEM_SIZE ?
+					   MEM_BASE + MEM_SIZE : la, ec);
 	return 0;
 }
 
@@ -99,13 +89,7 @@ static int m_cmpxchg(void *o, uint64_t la, void *old, const void *nv,
 		m->race--;
 		p[0]++;
 	}
-	if (!memcmp(p, old, len)) {
-		memcpy(p, nv, len);
-	} else {
-		memcpy(old, p, len);
-		return 0;
-	}
-	return 0;
+	return vmmu_emu_host_cmpxchg(p, old, nv, len);
 }
 
 static const struct vmmu_emu_ops mops = {
@@ -455,6 +439,28 @@ static void test_decode_cache(void **state)
 	assert_int_equal(f->res.length, 1);
 }
 
+static void test_host_cmpxchg(void **state)
+{
+	_Alignas(16) uint8_t mem[32] = { 0 };
+	uint64_t old[2] = { 0, 0 }, nv[2] = { 0x1111, 0x2222 };
+	uint32_t o32 = 5, n32 = 6;
+
+	(void)state;
+	assert_int_equal(vmmu_emu_host_cmpxchg(mem, old, nv, 16), 0);
+	assert_memory_equal(mem, nv, 16);               /* stored */
+	assert_int_equal(old[0], 0);
+	assert_int_equal(vmmu_emu_host_cmpxchg(mem, old, nv, 16), 0);
+	assert_int_equal(old[0], 0x1111);               /* failed: value seen */
+	assert_int_equal(old[1], 0x2222);
+	assert_int_equal(vmmu_emu_host_cmpxchg(mem + 17, &o32, &n32, 4), 0);
+	assert_int_equal(o32, 0);                       /* misaligned path */
+	o32 = 0;
+	assert_int_equal(vmmu_emu_host_cmpxchg(mem + 17, &o32, &n32, 4), 0);
+	assert_int_equal(mem[17], 6);
+	assert_int_equal(vmmu_emu_host_cmpxchg(mem, &o32, &n32, 3),
+			 VMMU_EINVAL);
+}
+
 static void test_bad_args(void **state)
 {
 	struct fx *f = *state;
@@ -495,6 +501,7 @@ int main(void)
 						teardown),
 		cmocka_unit_test_setup_teardown(test_decode_cache, setup,
 						teardown),
+		cmocka_unit_test(test_host_cmpxchg),
 		cmocka_unit_test_setup_teardown(test_bad_args, setup, teardown),
 	};
 
