@@ -199,6 +199,11 @@ static bool convert_operands(const cs_insn *ci, const struct prefixes *p,
 			o->size = op->size;
 		if (o->size != op->size)
 			return false;
+		/* Only CMPXCHG16B has a 16-byte operand; nothing else is wider. */
+		if (o->size != 1 && o->size != 2 && o->size != 4 &&
+		    o->size != 8 && !(o->size == 16 && o->kind == OPK_MEM &&
+				      ci->id == X86_INS_CMPXCHG16B))
+			return false;
 	}
 	return true;
 }
