@@ -117,8 +117,9 @@ static void dump_case(FILE *out, const struct gen_case *c, const char *why)
 	size_t i;
 
 	fprintf(out, "CASE (%s): mode %u form '%s' addr %s seg %d addr32 %d "
-		"bytes ", why, c->mode, c->form,
-		gen_addr_form_names[c->addr_form], c->seg, c->addr32);
+		"addr16 %d bytes ", why, c->mode, c->form,
+		gen_addr_form_names[c->addr_form], c->seg, c->addr32,
+		c->addr16);
 	for (i = 0; i < c->len; i++)
 		fprintf(out, "%02x", c->code[i]);
 	fprintf(out, "\n  in:");

@@ -6,7 +6,7 @@
 const char *const gen_addr_form_names[AF_COUNT] = {
 	"reg", "[base]", "[base+d8]", "[base+d32]", "[base+index*s]",
 	"[base+index*s+d8]", "[base+index*s+d32]", "[index*s+d32]",
-	"[d32]", "[rip+d32]", "moffs", "string",
+	"[d32]", "[rip+d32]", "moffs", "string", "16-bit modrm",
 };
 
 uint64_t rng_next(struct rng *r)
@@ -252,7 +252,9 @@ static unsigned int pick_reg(struct gctx *g)
 
 static void set_reg(struct gctx *g, unsigned int reg, uint64_t v)
 {
-	if (g->c->addr32 || g->c->mode == 32)
+	if (g->c->addr16)
+		v = (v & 0xffffULL) | (rng_next(g->r) << 16);
+	else if (g->c->addr32 || g->c->mode == 32)
 		v = (v & 0xffffffffULL) | (rng_next(g->r) << 32);
 	g->c->ctx.gpr[reg] = v;
 	g->used[reg] = true;
@@ -287,6 +289,46 @@ static void set_base_modrm(struct enc *e, unsigned int base,
 	e->b = base >> 3;
 }
 
+/*
+ * 16-bit ModRM (SDM Vol. 2 Table 2-1): [BX+SI], [BX+DI], [BP+SI], [BP+DI],
+ * [SI], [DI], [BP] (disp16 alone with mod 0), [BX]; EA wraps at 64 KiB.
+ */
+static void gen_modrm_mem16(struct gctx *g, uint64_t target)
+{
+	static const int8_t first[8] = { 3, 3, 5, 5, 6, 7, 5, 3 };
+	static const int8_t second[8] = { 6, 7, 6, 7, -1, -1, -1, -1 };
+	struct enc *e = &g->e;
+	uint64_t want = (target - g->seg_base) & 0xffff, v1;
+	unsigned int rm, mod;
+	int64_t disp;
+
+	do {
+		rm = (unsigned int)rng_below(g->r, 8);
+		mod = (unsigned int)rng_below(g->r, 3);
+	} while (g->used[first[rm]] ||
+		 (second[rm] >= 0 && g->used[second[rm]]));
+	g->c->addr_form = AF_ADDR16;
+	e->modrm = true;
+	e->mod = (uint8_t)mod;
+	e->rm = (uint8_t)rm;
+	if (mod == 0 && rm == 6) {              /* [disp16] */
+		e->disp_size = 2;
+		e->disp = want;
+		return;
+	}
+	disp = mod == 1 ? (int8_t)rng_next(g->r) :
+	       mod == 2 ? (int16_t)rng_next(g->r) : 0;
+	e->disp_size = mod == 1 ? 1 : mod == 2 ? 2 : 0;
+	e->disp = (uint64_t)disp;
+	v1 = rng_next(g->r) & 0xffff;
+	if (second[rm] < 0) {
+		set_reg(g, (unsigned int)first[rm], want - (uint64_t)disp);
+		return;
+	}
+	set_reg(g, (unsigned int)first[rm], v1);
+	set_reg(g, (unsigned int)second[rm], want - (uint64_t)disp - v1);
+}
+
 /* ModRM (+SIB, disp) for a memory operand at linear address target. */
 static void gen_modrm_mem(struct gctx *g, uint64_t target)
 {
@@ -296,6 +338,10 @@ static void gen_modrm_mem(struct gctx *g, uint64_t target)
 	enum gen_addr_form af;
 	int32_t disp;
 
+	if (g->c->addr16) {
+		gen_modrm_mem16(g, target);
+		return;
+	}
 	do
 		af = (enum gen_addr_form)(AF_BASE + rng_below(g->r, AF_RIP));
 	while (g->fs && (af == AF_ABS32 || af == AF_RIP));
@@ -430,8 +476,10 @@ static void gen_moffs(struct gctx *g, unsigned int size)
 	pick_segment(g, !g->c->addr32);
 	want = pick_target(g->r, size, size) - g->seg_base;
 	g->c->addr_form = AF_MOFFS;
-	g->e.moffs_size = g->c->addr32 || g->c->mode == 32 ? 4 : 8;
-	g->e.moffs = g->e.moffs_size == 4 ? want & 0xffffffffULL : want;
+	g->e.moffs_size = g->c->addr16 ? 2 : g->c->addr32 ||
+			  g->c->mode == 32 ? 4 : 8;
+	g->e.moffs = g->e.moffs_size == 8 ? want :
+		     want & ((1ULL << (8 * g->e.moffs_size)) - 1);
 }
 
 /* Accumulators equal to memory half of the time, so CMPXCHG succeeds. */
@@ -576,7 +624,8 @@ static bool try_gen(struct rng *r, const struct native_env *env,
 	fill_memory(r, c);
 	c->seg = -1;
 	c->addr32 = mode == 64 && rng_below(r, 5) == 0;
-	if (c->addr32)
+	c->addr16 = mode == 32 && rng_below(r, 5) == 0;
+	if (c->addr32 || c->addr16)
 		g.e.pfx[g.e.npfx++] = 0x67;
 	size = pick_size(r, &f, mode);
 	if (size == 2)

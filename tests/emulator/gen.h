@@ -25,7 +25,7 @@ uint64_t rng_below(struct rng *r, uint64_t n);
 enum gen_addr_form {
 	AF_REG, AF_BASE, AF_BASE_D8, AF_BASE_D32, AF_SIB, AF_SIB_D8,
 	AF_SIB_D32, AF_INDEX_D32, AF_ABS32, AF_RIP, AF_MOFFS, AF_STRING,
-	AF_COUNT,
+	AF_ADDR16, AF_COUNT,
 };
 
 extern const char *const gen_addr_form_names[AF_COUNT];
@@ -38,7 +38,8 @@ struct gen_case {
 	const char *form;               /* opcode form, e.g. "81 /0 iz" */
 	enum gen_addr_form addr_form;
 	int seg;                        /* -1, or the override prefix byte */
-	int addr32;
+	int addr32;                     /* 67 in 64-bit mode */
+	int addr16;                     /* 67 in 32-bit mode */
 	unsigned int mode;              /* 64, or 32 (compatibility mode) */
 };
 

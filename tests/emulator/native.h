@@ -2,8 +2,8 @@
 /*
  * Native execution of one instruction on this CPU, for the emulator's
  * differential test: a code page at a fixed address (so RIP-relative
- * operands land where the test wants), a data region below 4 GiB (so 32-bit
- * addressing reaches it), and a trampoline that loads every GPR but RSP and
+ * operands land where the test wants), a data region below 64 KiB (so
+ * 16- and 32-bit addressing reach it), and a trampoline that loads every GPR but RSP and
  * RFLAGS from a context, runs the instruction, and stores them back.
  */
 #ifndef VMMU_TEST_NATIVE_H
@@ -14,9 +14,9 @@
 #include <stdint.h>
 
 #define NATIVE_CODE_ADDR 0x40000000ULL
-#define NATIVE_DATA_ADDR 0x40100000ULL
+#define NATIVE_DATA_ADDR 0x8000ULL      /* 16-bit addressing reaches it */
 #define NATIVE_DATA_SIZE 0x2000ULL      /* two pages: page-crossing batches */
-#define NATIVE_GS_BASE   0x01000000ULL  /* set with arch_prctl(ARCH_SET_GS) */
+#define NATIVE_GS_BASE   0x1000ULL      /* set with arch_prctl(ARCH_SET_GS) */
 
 struct native_ctx {
 	uint64_t gpr[16];       /* RSP is neither loaded nor stored */
