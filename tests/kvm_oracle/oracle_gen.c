@@ -231,11 +231,14 @@ void orc_gen_case(struct orc_rng *r, struct orc_case *c)
 			c->entry[i] = leaf ? c->entry[i] | X86_PTE_PS
 					   : c->entry[i] & ~X86_PTE_PS;
 	}
-	if (chance(r, 1, 8)) {
+	if (chance(r, 1, 8))
 		gen_recursion(r, c, idx);
-		return;
-	}
-	gen_accesses(r, c, gva);
+	else
+		gen_accesses(r, c, gva);
+	/*
+	 * Also under the self-map: a walk that uses the tested leaf one level
+	 * early can still reach a frame without memory.
+	 */
 	if (c->frame_gpa >= ORC_MEM_SIZE)
 		one_data_access(c);
 }
