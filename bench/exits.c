@@ -23,36 +23,51 @@ struct exit_spec {
 	unsigned cpl;           /* 3 unless the instruction is privileged */
 };
 
+#define USER_ITERS 2000, 300
+#define KERNEL_ITERS 10000, 1000
+
 static const struct exit_spec specs[BX_COUNT] = {
-	[BX_IO] = { "io_user", "OUT to a port, handled in user space",
-		    GR_IO, 3000, 300, true, 3 },
-	[BX_MMIO] = { "mmio_user", "write to a gpa with no memslot (MMIO), "
-		      "handled in user space", GR_MMIO, 3000, 300, true, 3 },
-	[BX_HYPERCALL_USER] = { "hypercall_user", "vmcall/vmmcall "
-		"KVM_HC_MAP_GPA_RANGE exiting to user space "
-		"(KVM_CAP_EXIT_HYPERCALL)", GR_VMCALL, 3000, 300, true, 0 },
-	[BX_HLT_USER] = { "hlt_user", "HLT without in-kernel irqchip, exits "
-			  "to user space", GR_HLT, 3000, 300, true, 0 },
-	[BX_CPUID] = { "cpuid_kernel", "CPUID, handled in KVM",
-		       GR_CPUID, 20000, 2000, false, 3 },
-	[BX_RDMSR] = { "rdmsr_kernel", "RDMSR IA32_MISC_ENABLE (0x1a0), "
-		       "emulated in KVM", GR_RDMSR, 20000, 2000, false, 0 },
-	[BX_HYPERCALL_KERNEL] = { "hypercall_kernel", "vmcall/vmmcall "
+	[BX_EMPTY3] = { "empty_loop_cpl3", "the bare loop (dec/jnz) at CPL 3",
+			GR_EMPTY, 1000000, 100000, false, 3 },
+	[BX_EMPTY0] = { "empty_loop_cpl0", "the bare loop (dec/jnz) at CPL 0",
+			GR_EMPTY, KERNEL_ITERS, false, 0 },
+	[BX_IO3] = { "io_user_cpl3", "OUT to a port, handled in user space",
+		     GR_IO, USER_ITERS, true, 3 },
+	[BX_IO0] = { "io_user_cpl0", "OUT to a port, handled in user space",
+		     GR_IO, USER_ITERS, true, 0 },
+	[BX_MMIO3] = { "mmio_user_cpl3", "write to a gpa with no memslot, "
+		       "handled in user space", GR_MMIO, USER_ITERS, true, 3 },
+	[BX_MMIO0] = { "mmio_user_cpl0", "write to a gpa with no memslot, "
+		       "handled in user space", GR_MMIO, USER_ITERS, true, 0 },
+	[BX_HYPERCALL_USER0] = { "hypercall_user_cpl0", "hypercall "
+		"KVM_HC_MAP_GPA_RANGE to user space (KVM_CAP_EXIT_HYPERCALL)",
+		GR_VMCALL, USER_ITERS, true, 0 },
+	[BX_HLT0] = { "hlt_user_cpl0", "HLT, no in-kernel irqchip: exits to "
+		      "user space", GR_HLT, USER_ITERS, true, 0 },
+	[BX_CPUID3] = { "cpuid_kernel_cpl3", "CPUID, answered in KVM",
+			GR_CPUID, KERNEL_ITERS, false, 3 },
+	[BX_CPUID0] = { "cpuid_kernel_cpl0", "CPUID, answered in KVM",
+			GR_CPUID, KERNEL_ITERS, false, 0 },
+	[BX_RDMSR0] = { "rdmsr_kernel_cpl0", "RDMSR IA32_MISC_ENABLE (0x1a0), "
+			"emulated in KVM", GR_RDMSR, KERNEL_ITERS, false, 0 },
+	[BX_HYPERCALL_KERNEL3] = { "hypercall_kernel_cpl3", "hypercall from "
+		"CPL 3, refused in KVM (-KVM_EPERM)", GR_VMCALL, KERNEL_ITERS,
+		false, 3 },
+	[BX_HYPERCALL_KERNEL0] = { "hypercall_kernel_cpl0", "hypercall "
 		"KVM_HC_VAPIC_POLL_IRQ, answered in KVM", GR_VMCALL,
-		20000, 2000, false, 0 },
-	[BX_GUEST_PF] = { "guest_pf", "#PF on a not-present page, delivered "
-			  "to and handled by the guest", GR_PF, 20000, 2000, false, 3 },
-	[BX_FIRST_TOUCH] = { "first_touch", "first write to fresh guest "
-		"memory, per 4 KiB page (host fault + shadow/EPT fill)",
+		KERNEL_ITERS, false, 0 },
+	[BX_GUEST_PF3] = { "guest_pf_cpl3", "#PF on a not-present page, "
+		"handled by the guest's CPL-0 handler", GR_PF, KERNEL_ITERS,
+		false, 3 },
+	[BX_FIRST_TOUCH3] = { "first_touch_cpl3", "first write to fresh guest "
+		"memory per 4 KiB page (host fault + shadow/EPT fill)",
 		GR_TOUCH, 0, 0, false, 3 },
-	[BX_SECOND_TOUCH] = { "second_touch", "the same writes again, "
-		"memory already mapped (per 4 KiB page)", GR_TOUCH, 0, 0, false, 3 },
-	[BX_MOVCR3] = { "mov_cr3", "MOV to CR3 (same value)", GR_MOVCR3,
-			20000, 2000, false, 0 },
-	[BX_INVLPG] = { "invlpg", "INVLPG of a mapped page", GR_INVLPG,
-			20000, 2000, false, 0 },
-	[BX_EMPTY] = { "empty_loop", "the bare loop (dec/jnz), for reference",
-		       GR_EMPTY, 1000000, 100000, false, 3 },
+	[BX_SECOND_TOUCH3] = { "second_touch_cpl3", "the same writes again, "
+		"memory mapped (per 4 KiB page)", GR_TOUCH, 0, 0, false, 3 },
+	[BX_MOVCR3_0] = { "mov_cr3_cpl0", "MOV to CR3 (same value)",
+			  GR_MOVCR3, KERNEL_ITERS, false, 0 },
+	[BX_INVLPG0] = { "invlpg_cpl0", "INVLPG of a mapped page", GR_INVLPG,
+			 KERNEL_ITERS, false, 0 },
 };
 
 struct exits_run {
@@ -67,17 +82,19 @@ static void arguments(const struct exits_run *x, enum bench_exit_kind k,
 {
 	*rdi = *rsi = 0;
 	switch (k) {
-	case BX_MMIO: *rdi = GUEST_MMIO_GPA; break;
-	case BX_HYPERCALL_USER:
+	case BX_MMIO3:
+	case BX_MMIO0: *rdi = GUEST_MMIO_GPA; break;
+	case BX_HYPERCALL_USER0:
 		*rdi = KVM_HC_MAP_GPA_RANGE;
 		*rsi = GUEST_PT_POOL_END - 4096;        /* page-aligned gpa */
 		break;
-	case BX_HYPERCALL_KERNEL: *rdi = KVM_HC_VAPIC_POLL_IRQ; break;
-	case BX_RDMSR: *rdi = 0x1a0; break;
-	case BX_GUEST_PF: *rdi = GUEST_VA_ABSENT; break;
-	case BX_FIRST_TOUCH:
-	case BX_SECOND_TOUCH: *rdi = x->g->fresh_gpa; break;
-	case BX_INVLPG: *rdi = GUEST_PT_POOL_END - 4096; break;
+	case BX_HYPERCALL_KERNEL3:
+	case BX_HYPERCALL_KERNEL0: *rdi = KVM_HC_VAPIC_POLL_IRQ; break;
+	case BX_RDMSR0: *rdi = 0x1a0; break;
+	case BX_GUEST_PF3: *rdi = GUEST_VA_ABSENT; break;
+	case BX_FIRST_TOUCH3:
+	case BX_SECOND_TOUCH3: *rdi = x->g->fresh_gpa; break;
+	case BX_INVLPG0: *rdi = GUEST_PT_POOL_END - 4096; break;
 	default: break;
 	}
 }
@@ -100,46 +117,73 @@ static int one_rep(struct exits_run *x, enum bench_exit_kind k,
 	int rc;
 
 	arguments(x, k, &rdi, &rsi);
-	if (k == BX_FIRST_TOUCH &&
+	if (k == BX_FIRST_TOUCH3 &&
 	    madvise(g->k.mem + g->fresh_gpa, g->fresh_size, MADV_DONTNEED))
 		return VMMU_EIO;
 	rc = guest_vm_run(g, routine_of(x, k), specs[k].cpl, iters, rdi, rsi,
 			  gr);
-	if (rc == VMMU_OK && k == BX_FIRST_TOUCH)
+	if (rc == VMMU_OK && k == BX_FIRST_TOUCH3)
 		rc = guest_vm_run(g, GR_TOUCH, 3, iters, rdi, rsi, gr + 1);
 	return rc;
 }
 
-static void finish_stats(struct bench_exit_cost *c, double *cyc, double *ns,
-			 double *host, unsigned n)
+/*
+ * Per-iteration stats of one kind: raw guest cycles, and cycles / ns net
+ * of the empty loop at the same CPL (base, in cycles; 0 for the loops).
+ */
+static void finish_stats(const struct exits_run *x,
+			 struct bench_exit_cost *c, double *cyc,
+			 double *host, unsigned n, double base)
 {
-	bench_stats_of(cyc, n, &c->cycles);
-	bench_stats_of(ns, n, &c->ns);
+	double ns[BENCH_MAX_REPS];
+	unsigned i;
+
 	bench_stats_of(host, n, &c->host_ns);
+	for (i = 0; i < n; i++)
+		cyc[i] -= base;
+	bench_stats_of(cyc, n, &c->cycles);
+	for (i = 0; i < n; i++)
+		ns[i] = guest_vm_ns(x->g, cyc[i], x->clk->tsc_hz);
+	bench_stats_of(ns, n, &c->ns);
+	for (i = 0; i < n; i++)
+		cyc[i] += base;
+	bench_stats_of(cyc, n, &c->raw_cycles);
 	c->measured = true;
+}
+
+static double baseline(const struct bench_exit_cost *cost,
+		       enum bench_exit_kind k)
+{
+	enum bench_exit_kind b = specs[k].cpl ? BX_EMPTY3 : BX_EMPTY0;
+
+	if (k == BX_EMPTY3 || k == BX_EMPTY0 || k == BX_FIRST_TOUCH3)
+		return 0;       /* page loops: the loop is noise beside a fault */
+	return cost[b].measured ? cost[b].raw_cycles.median : 0;
 }
 
 /* Measure kind k (and, with first touch, the second touch beside it). */
 static void measure_kind(struct exits_run *x, enum bench_exit_kind k,
 			 struct bench_exit_cost *cost)
 {
-	double cyc[2][BENCH_MAX_REPS], ns[2][BENCH_MAX_REPS], host[2][BENCH_MAX_REPS];
+	double cyc[2][BENCH_MAX_REPS], host[2][BENCH_MAX_REPS];
 	struct bench_exit_cost *c = &cost[k];
 	struct guest_run gr[2];
 	uint64_t iters = x->quick ? specs[k].iters_quick : specs[k].iters_full;
-	unsigned r, j, runs = k == BX_FIRST_TOUCH ? 2 : 1;
+	unsigned r, j, runs = k == BX_FIRST_TOUCH3 ? 2 : 1;
 	int rc;
 
-	if (k == BX_FIRST_TOUCH)
+	if (k == BX_FIRST_TOUCH3)
 		iters = x->g->fresh_size / 4096;
 	c->iters = iters;
-	/* Warm-up: code and tables in the caches, shadows built. */
-	rc = one_rep(x, k, k == BX_FIRST_TOUCH ? iters : iters / 10 + 1, gr);
+	/* Warm-up (caches, shadows built), short leash: an operation that
+	 * never completes is reported instead of waited for. */
+	x->g->timeout_s = GUEST_PROBE_TIMEOUT_S;
+	rc = one_rep(x, k, k == BX_FIRST_TOUCH3 ? iters : iters / 20 + 1, gr);
+	x->g->timeout_s = GUEST_RUN_TIMEOUT_S;
 	for (r = 0; r < x->reps && rc == VMMU_OK; r++) {
 		rc = one_rep(x, k, iters, gr);
 		for (j = 0; j < runs && rc == VMMU_OK; j++) {
 			cyc[j][r] = (double)gr[j].guest_tsc / (double)iters;
-			ns[j][r] = guest_vm_ns(x->g, cyc[j][r], x->clk->tsc_hz);
 			host[j][r] = (double)gr[j].host_ns / (double)iters;
 		}
 		c->user_exits_per_iter = (double)gr[0].user_exits / (double)iters;
@@ -155,11 +199,11 @@ static void measure_kind(struct exits_run *x, enum bench_exit_kind k,
 		c->offered = false;
 		return;
 	}
-	finish_stats(c, cyc[0], ns[0], host[0], x->reps);
-	if (k == BX_FIRST_TOUCH) {
-		cost[BX_SECOND_TOUCH].iters = iters;
-		finish_stats(&cost[BX_SECOND_TOUCH], cyc[1], ns[1], host[1],
-			     x->reps);
+	finish_stats(x, c, cyc[0], host[0], x->reps, baseline(cost, k));
+	if (k == BX_FIRST_TOUCH3) {
+		cost[BX_SECOND_TOUCH3].iters = iters;
+		finish_stats(x, &cost[BX_SECOND_TOUCH3], cyc[1], host[1],
+			     x->reps, 0);
 	}
 }
 
@@ -173,20 +217,21 @@ static void measure_exits(struct exits_run *x, struct bench_exits_result *r,
 
 		c->name = specs[k].name;
 		c->what = specs[k].what;
+		c->cpl = specs[k].cpl;
 		c->offered = true;
 	}
 	if (!x->g->hypercall_exit) {
-		r->cost[BX_HYPERCALL_USER].offered = false;
-		snprintf(r->cost[BX_HYPERCALL_USER].note,
-			 sizeof(r->cost[BX_HYPERCALL_USER].note),
+		r->cost[BX_HYPERCALL_USER0].offered = false;
+		snprintf(r->cost[BX_HYPERCALL_USER0].note,
+			 sizeof(r->cost[BX_HYPERCALL_USER0].note),
 			 "not offered: KVM_CAP_EXIT_HYPERCALL lacks "
 			 "KVM_HC_MAP_GPA_RANGE or could not be enabled");
 	}
 	for (k = 0; k < BX_COUNT; k++) {
-		if (!r->cost[k].offered || k == BX_SECOND_TOUCH)
+		if (!r->cost[k].offered || k == BX_SECOND_TOUCH3)
 			continue;
 		measure_kind(x, k, r->cost);
-		bench_progress(p, "exit %-16s %9.0f cycles %9.0f ns %s",
+		bench_progress(p, "%-22s %9.0f cycles %9.0f ns %s",
 			       specs[k].name, r->cost[k].cycles.median,
 			       r->cost[k].ns.median, r->cost[k].note);
 	}

@@ -18,6 +18,8 @@
 
 /* A routine that has not reported done after this long is abandoned. */
 #define GUEST_RUN_TIMEOUT_S 20
+/* The warm-up run of each measurement gets less. */
+#define GUEST_PROBE_TIMEOUT_S 2
 
 /* Guest-physical layout (identity-mapped below 4 GiB with 2 MiB pages). */
 #define GUEST_IDT_GPA     0x1000ull
@@ -48,6 +50,7 @@ struct guest_vm {
 	bool chase_huge_host;           /* THP backs the chase region */
 	char chase_host_pages[160];     /* how the host backs the chase region */
 	bool hypercall_exit;            /* KVM_CAP_EXIT_HYPERCALL enabled */
+	unsigned timeout_s;             /* per guest_vm_run */
 	char why[200];
 };
 
@@ -76,10 +79,13 @@ double guest_vm_ns(const struct guest_vm *g, double ticks, double host_tsc_hz);
 
 /* ---- the measurements (exits.c) ---- */
 
+/* One measurement: an operation at one privilege level. */
 enum bench_exit_kind {
-	BX_IO, BX_MMIO, BX_HYPERCALL_USER, BX_HLT_USER, BX_CPUID, BX_RDMSR,
-	BX_HYPERCALL_KERNEL, BX_GUEST_PF, BX_FIRST_TOUCH, BX_SECOND_TOUCH,
-	BX_MOVCR3, BX_INVLPG, BX_EMPTY, BX_COUNT
+	BX_EMPTY3, BX_EMPTY0,           /* loop baselines, measured first */
+	BX_IO3, BX_IO0, BX_MMIO3, BX_MMIO0, BX_HYPERCALL_USER0, BX_HLT0,
+	BX_CPUID3, BX_CPUID0, BX_RDMSR0, BX_HYPERCALL_KERNEL3,
+	BX_HYPERCALL_KERNEL0, BX_GUEST_PF3, BX_FIRST_TOUCH3, BX_SECOND_TOUCH3,
+	BX_MOVCR3_0, BX_INVLPG0, BX_COUNT
 };
 
 struct bench_exit_cost {
@@ -87,9 +93,12 @@ struct bench_exit_cost {
 	const char *what;               /* one-line description */
 	bool offered, measured;
 	char note[200];                 /* why not offered / what was seen */
+	unsigned cpl;                   /* guest privilege it ran at */
 	uint64_t iters;                 /* per repetition */
 	double user_exits_per_iter;     /* exits that reached user space */
-	struct bench_stats cycles, ns;  /* guest TSC per iteration */
+	/* Guest TSC per iteration minus the same-CPL empty loop's median. */
+	struct bench_stats cycles, ns;
+	struct bench_stats raw_cycles;  /* before that subtraction */
 	struct bench_stats host_ns;     /* host wall time per iteration */
 };
 

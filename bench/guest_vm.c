@@ -158,6 +158,7 @@ int guest_vm_open(struct guest_vm *g, const char *device, uint64_t chase_size,
 	int rc, khz;
 
 	memset(g, 0, sizeof(*g));
+	g->timeout_s = GUEST_RUN_TIMEOUT_S;
 	g->chase_size = (chase_size + SZ_2M - 1) & ~(SZ_2M - 1);
 	g->fresh_gpa = GUEST_CHASE_GPA + g->chase_size;
 	g->fresh_size = (fresh_size + SZ_2M - 1) & ~(SZ_2M - 1);
@@ -267,7 +268,7 @@ static int run_once(struct guest_vm *g, uint64_t deadline_ns)
 		}
 		if (bench_now_ns() > deadline_ns) {
 			snprintf(g->why, sizeof(g->why), "guest did not finish "
-				 "within %d s", GUEST_RUN_TIMEOUT_S);
+				 "within %u s", g->timeout_s);
 			return VMMU_EIO;
 		}
 	}
@@ -294,7 +295,7 @@ static int run_routine(struct guest_vm *g, enum guest_routine r,
 		       uint64_t iters, struct guest_run *out)
 {
 	uint64_t limit = iters + 16;
-	uint64_t deadline = bench_now_ns() + GUEST_RUN_TIMEOUT_S * 1000000000ull;
+	uint64_t deadline = bench_now_ns() + g->timeout_s * 1000000000ull;
 	int reason;
 
 	for (;;) {

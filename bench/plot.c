@@ -84,7 +84,7 @@ static void write_curve_data(FILE *d, const struct bench_tlb_curve *cv,
 	unsigned i;
 	int k;
 
-	fprintf(d, "# %s: ws_bytes, then median min max ns for 4k 2m dense\n",
+	fprintf(d, "# %s: ws_bytes, then median q1 q3 ns for 4k 2m dense\n",
 		label);
 	for (i = 0; i < cv->n; i++) {
 		fprintf(d, "%llu", (unsigned long long)cv->pt[i].ws);
@@ -92,7 +92,7 @@ static void write_curve_data(FILE *d, const struct bench_tlb_curve *cv,
 			const struct bench_stats *s = &cv->pt[i].ns[k];
 
 			if (cv->pt[i].have[k])
-				fprintf(d, " %.4f %.4f %.4f", s->median, s->min, s->max);
+				fprintf(d, " %.4f %.4f %.4f", s->median, s->q1, s->q3);
 			else
 				fprintf(d, " NaN NaN NaN");
 		}
@@ -123,7 +123,8 @@ int bench_plot_curves(const char *dir, const char *name, const char *title,
 	fprintf(g, "set logscale x 2\nset logscale y\n"
 		"set format x '%%.0b %%BB'\nset xtics 4\n"
 		"set xlabel 'working set (one access per 4 KiB page)'\n"
-		"set ylabel 'ns per access (median; bars: min-max)'\n"
+		"set ylabel 'ns per access (median; bars: quartiles)'\n"
+		"set offsets graph 0.02, graph 0.02, 0, 0\n"
 		"set key left top\nplot ");
 	for (i = 0; i < n; i++)
 		for (k = 0; k < BENCH_CHASE_KINDS; k++)
