@@ -153,8 +153,15 @@ struct bench_tlb_curve {
 	struct bench_tlb_point pt[BENCH_MAX_POINTS];
 	char huge_method[24];           /* how the 2M curve was backed */
 	char huge_why[200];             /* fallback reason, "" if none */
-	/* Inferred from the knees of (4K - dense); 0 when not found. */
-	uint64_t l1_reach, l2_reach;
+	/*
+	 * Inferred from the knees of (4K - dense); 0 when not found. The
+	 * reach lies in [reach, knee): the last point before the step and
+	 * the first point on it.
+	 */
+	uint64_t l1_reach, l2_reach, l1_knee, l2_knee;
+	/* The same first knee on (2M - dense): equal to l1_reach when the
+	 * TLB holds 2 MiB pages as 4 KiB entries. */
+	uint64_t huge_l1_reach;
 	/* Page-walk cost: (4K - dense) at the largest working sets. */
 	struct bench_stats walk_ns, walk_cyc;
 	uint64_t walk_ws;               /* working set it was taken at */

@@ -44,7 +44,7 @@ uint64_t bench_chase_build(uint8_t *buf, uint64_t addr_base, uint64_t n,
 	uint64_t i, s = seed | 1;
 
 	if (n < 2) {
-		*(uint64_t *)buf = addr_base;
+		memcpy(buf, &addr_base, sizeof(addr_base));
 		return addr_base;
 	}
 	perm = malloc(n * sizeof(*perm));

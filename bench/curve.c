@@ -64,25 +64,24 @@ int bench_curve_run(struct bench_chase_target *t, const uint64_t *ws,
 	return rc;
 }
 
-/* TLB overhead at point i: 4K chase minus the dense (cache-only) chase. */
-static double overhead(const struct bench_tlb_curve *cv, unsigned i)
+/* TLB overhead at point i: chase k minus the dense (cache-only) chase. */
+static double overhead(const struct bench_tlb_curve *cv, unsigned i, int k)
 {
-	return cv->pt[i].ns[BENCH_CHASE_4K].median -
-	       cv->pt[i].ns[BENCH_CHASE_DENSE].median;
+	return cv->pt[i].ns[k].median - cv->pt[i].ns[BENCH_CHASE_DENSE].median;
 }
 
 /*
  * First index from which the overhead stays above thr up to the end of the
  * curve (a knee must persist; a lone noisy point is not one). -1 if none.
  */
-static int sustained_above(const struct bench_tlb_curve *cv, unsigned from,
-			   double thr)
+static int sustained_above(const struct bench_tlb_curve *cv, int k,
+			   unsigned from, double thr)
 {
 	int first = -1;
 	unsigned i;
 
 	for (i = from; i < cv->n; i++) {
-		if (overhead(cv, i) > thr) {
+		if (overhead(cv, i, k) > thr) {
 			if (first < 0)
 				first = (int)i;
 		} else {
@@ -99,27 +98,56 @@ static int sustained_above(const struct bench_tlb_curve *cv, unsigned from,
  * well above the level-1 plateau (the second-level TLB misses and the
  * page walker runs).
  */
-void bench_tlb_analyse(struct bench_tlb_curve *cv)
+/*
+ * Knees of chase k: k1 where the overhead leaves the noise floor, k2 where
+ * it climbs well above the plateau after k1. -1 when absent.
+ */
+static void knees(const struct bench_tlb_curve *cv, int k, int *k1, int *k2)
 {
 	const double floor_ns = 0.75;
-	double plateau, diff_ns[BENCH_MAX_REPS], diff_cyc[BENCH_MAX_REPS];
+	double plateau;
+
+	*k2 = -1;
+	*k1 = sustained_above(cv, k, 1, floor_ns);
+	if (*k1 <= 0)
+		return;
+	plateau = overhead(cv, (unsigned)*k1, k);
+	if ((unsigned)*k1 + 1 < cv->n && overhead(cv, *k1 + 1, k) < plateau)
+		plateau = overhead(cv, *k1 + 1, k);
+	*k2 = sustained_above(cv, k, (unsigned)*k1 + 1, 2.0 * plateau + floor_ns);
+}
+
+/*
+ * Reach of a TLB level = the largest working set before the overhead
+ * steps up. Level 1: the overhead leaves the noise floor (an L1 DTLB miss
+ * that hits the second-level TLB costs a few cycles). Level 2: it climbs
+ * well above the level-1 plateau (the second-level TLB misses and the
+ * page walker runs). The same on the 2 MiB chase tells whether huge
+ * pages extended the reach.
+ */
+void bench_tlb_analyse(struct bench_tlb_curve *cv)
+{
+	double diff_ns[BENCH_MAX_REPS], diff_cyc[BENCH_MAX_REPS];
 	unsigned r, reps, last;
 	int k1, k2;
 
-	cv->l1_reach = cv->l2_reach = 0;
+	cv->l1_reach = cv->l2_reach = cv->l1_knee = cv->l2_knee = 0;
+	cv->huge_l1_reach = 0;
 	if (cv->n < 3 || !cv->pt[0].have[BENCH_CHASE_4K] ||
 	    !cv->pt[0].have[BENCH_CHASE_DENSE])
 		return;
-	k1 = sustained_above(cv, 1, floor_ns);
+	knees(cv, BENCH_CHASE_4K, &k1, &k2);
 	if (k1 > 0) {
 		cv->l1_reach = cv->pt[k1 - 1].ws;
-		plateau = overhead(cv, (unsigned)k1);
-		if ((unsigned)k1 + 1 < cv->n && overhead(cv, k1 + 1) < plateau)
-			plateau = overhead(cv, k1 + 1);
-		k2 = sustained_above(cv, (unsigned)k1 + 1,
-				     2.0 * plateau + floor_ns);
-		if (k2 > 0)
-			cv->l2_reach = cv->pt[k2 - 1].ws;
+		cv->l1_knee = cv->pt[k1].ws;
+	}
+	if (k2 > 0) {
+		cv->l2_reach = cv->pt[k2 - 1].ws;
+		cv->l2_knee = cv->pt[k2].ws;
+	}
+	if (cv->pt[0].have[BENCH_CHASE_2M]) {
+		knees(cv, BENCH_CHASE_2M, &k1, &k2);
+		cv->huge_l1_reach = k1 > 0 ? cv->pt[k1 - 1].ws : 0;
 	}
 	/* Walk cost at the largest working set, paired by repetition. */
 	last = cv->n - 1;
@@ -154,12 +182,15 @@ json_t *bench_tlb_curve_json(const struct bench_tlb_curve *cv)
 		}
 		json_array_append_new(pts, pt);
 	}
-	o = json_pack("{s:o, s:s, s:s, s:I, s:I, s:I, s:o, s:o}",
+	o = json_pack("{s:o, s:s, s:s, s:I, s:I, s:I, s:I, s:I, s:I, s:o, s:o}",
 		      "points", pts,
 		      "huge_method", cv->huge_method,
 		      "huge_fallback_reason", cv->huge_why,
 		      "l1_reach_bytes", (json_int_t)cv->l1_reach,
+		      "l1_knee_bytes", (json_int_t)cv->l1_knee,
 		      "l2_reach_bytes", (json_int_t)cv->l2_reach,
+		      "l2_knee_bytes", (json_int_t)cv->l2_knee,
+		      "huge_l1_reach_bytes", (json_int_t)cv->huge_l1_reach,
 		      "walk_ws_bytes", (json_int_t)cv->walk_ws,
 		      "walk_ns", bench_stats_json(&cv->walk_ns),
 		      "walk_cycles", bench_stats_json(&cv->walk_cyc));

@@ -130,7 +130,7 @@ static int build_tables(struct guest_vm *g, uint64_t *cr3)
 	set_gate(g, 14, guest_addr(vmmu_guest_pf_skip));
 	/* TSS.RSP0 (SDM Vol. 3A 8.7): the stack for exceptions from CPL 3. */
 	memset(g->k.mem + GUEST_TSS_GPA, 0, 0x68);
-	*(uint64_t *)(g->k.mem + GUEST_TSS_GPA + 4) = GUEST_STACK0_TOP;
+	memcpy(g->k.mem + GUEST_TSS_GPA + 4, &(uint64_t){ GUEST_STACK0_TOP }, 8);
 	*cr3 = pml4;
 	return VMMU_OK;
 }

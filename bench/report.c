@@ -2,6 +2,7 @@
 /* Human-readable tables for the benchmark results. */
 #include <inttypes.h>
 #include <stdio.h>
+#include <string.h>
 
 #include "bench.h"
 
@@ -49,19 +50,38 @@ void bench_print_curve(FILE *out, const struct bench_tlb_curve *cv)
 		cv->huge_why[0] ? " -- fallback: " : "", cv->huge_why);
 }
 
+static void print_reach(FILE *out, const char *what, uint64_t reach,
+			uint64_t knee)
+{
+	char a[32], b[32];
+
+	if (!reach) {
+		fprintf(out, "  inferred %s reach: not found on this curve\n", what);
+		return;
+	}
+	bench_fmt_size(reach, a, sizeof(a));
+	bench_fmt_size(knee, b, sizeof(b));
+	fprintf(out, "  inferred %s reach: at least %s, less than %s "
+		"(%" PRIu64 "-%" PRIu64 " entries of 4 KiB)\n", what, a, b,
+		reach / 4096, knee / 4096);
+}
+
 void bench_print_tlb_summary(FILE *out, const struct bench_tlb_curve *cv,
 			     const struct bench_sysinfo *si)
 {
-	char a[32], b[32];
+	char a[32];
 	unsigned i;
 
-	bench_fmt_size(cv->l1_reach, a, sizeof(a));
-	bench_fmt_size(cv->l2_reach, b, sizeof(b));
-	fprintf(out, "  inferred L1 DTLB reach: %s (%" PRIu64 " 4 KiB entries)%s\n",
-		cv->l1_reach ? a : "not found", cv->l1_reach / 4096,
-		cv->l1_reach ? "" : "");
-	fprintf(out, "  inferred L2 TLB reach:  %s (%" PRIu64 " 4 KiB entries)\n",
-		cv->l2_reach ? b : "not found", cv->l2_reach / 4096);
+	print_reach(out, "L1 DTLB", cv->l1_reach, cv->l1_knee);
+	print_reach(out, "L2 TLB ", cv->l2_reach, cv->l2_knee);
+	if (cv->l1_reach && cv->huge_l1_reach == cv->l1_reach)
+		fprintf(out, "  2 MiB pages: the first knee stays at the same "
+			"working set, so the TLB held them as 4 KiB entries (in a VM: "
+			"the hypervisor below maps this memory with 4 KiB pages); "
+			"they still shorten the walk.\n");
+	else if (cv->l1_reach)
+		fprintf(out, "  2 MiB pages: first knee %s\n", cv->huge_l1_reach ?
+			"moved (huge TLB entries in use)" : "not reached");
 	bench_fmt_size(cv->walk_ws, a, sizeof(a));
 	fprintf(out, "  page-walk cost at %s: %.1f ns = %.0f TSC cycles "
 		"(median; IQR %.1f-%.1f ns; min %.1f max %.1f)\n", a,
@@ -72,10 +92,21 @@ void bench_print_tlb_summary(FILE *out, const struct bench_tlb_curve *cv,
 	fprintf(out, "  CPUID TLB geometry (%s)%s\n", si->tlb_source,
 		si->n_tlbs ? ":" : "");
 	for (i = 0; i < si->n_tlbs; i++) {
-		bench_fmt_size((uint64_t)si->tlbs[i].entries * 4096, a, sizeof(a));
+		const struct bench_tlb_desc *d = &si->tlbs[i];
+		uint64_t reach = (uint64_t)d->entries * 4096;
+		bool l1 = d->level[1] == '1';
+		uint64_t lo = l1 ? cv->l1_reach : cv->l2_reach;
+		uint64_t hi = l1 ? cv->l1_knee : cv->l2_knee;
+
+		bench_fmt_size(reach, a, sizeof(a));
 		fprintf(out, "    %-5s %-12s %5u entries, %s (reach with 4 KiB "
-			"pages %s)\n", si->tlbs[i].level, si->tlbs[i].pages,
-			si->tlbs[i].entries, si->tlbs[i].ways ? "set-assoc." :
-			"fully assoc.", a);
+			"pages %s)", d->level, d->pages, d->entries,
+			d->ways ? "set-assoc." : "fully assoc.", a);
+		/* At exactly the capacity, code and stack pages evict too. */
+		if (strstr(d->pages, "4K") && lo)
+			fprintf(out, ": %s the measured knee",
+				reach >= lo && reach <= hi ? "consistent with" :
+				"differs from");
+		fputc('\n', out);
 	}
 }
