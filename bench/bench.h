@@ -14,6 +14,7 @@
 #include <stddef.h>
 #include <stdint.h>
 #include <stdio.h>
+#include <getopt.h>
 #include <jansson.h>
 
 /* ---- statistics and clocks (stats.c) ---- */
@@ -242,6 +243,32 @@ int bench_profile_update(const char *path, const char *section,
 			 json_t *value, const struct bench_sysinfo *si,
 			 const struct bench_clock *clk,
 			 const struct bench_progress *p);
+
+/* ---- options every `vmmu bench KIND` takes (options.c) ---- */
+
+struct bench_common_opts {
+	bool quick, json;
+	unsigned reps;                  /* 0: the benchmark's default */
+	const char *plot_dir, *profile;
+	struct bench_progress progress;
+};
+
+/* getopt_long values of the common options; a KIND's own start at OWN. */
+enum { BENCH_OPT_QUICK = 256, BENCH_OPT_REPS, BENCH_OPT_JSON, BENCH_OPT_PLOT,
+       BENCH_OPT_PROFILE, BENCH_OPT_QUIET, BENCH_OPT_OWN };
+
+/* A KIND's own option ch with its argument: 0, or -1 for a bad value. */
+typedef int (*bench_option_fn)(int ch, const char *arg, void *ctx);
+
+/*
+ * Parse --quick --reps --json --plot --profile --quiet --help and the
+ * options in own (NULL-name terminated, may be NULL). Returns 0, 1 for
+ * --help (the caller prints its manual), -1 for bad usage (a message
+ * naming the problem is already on stderr).
+ */
+int bench_parse_args(int argc, char **argv, const char *prog,
+		     const struct option *own, bench_option_fn own_fn,
+		     void *ctx, struct bench_common_opts *c);
 
 /* ---- plots through gnuplot (plot.c) ---- */
 

@@ -64,10 +64,14 @@ int bench_curve_run(struct bench_chase_target *t, const uint64_t *ws,
 	return rc;
 }
 
-/* TLB overhead at point i: chase k minus the dense (cache-only) chase. */
+/*
+ * TLB overhead at point i: chase k minus the dense (cache-only) chase,
+ * on the fastest repetition of each: other load on a shared machine only
+ * ever adds time, so the minimum is the steadiest estimate of a knee.
+ */
 static double overhead(const struct bench_tlb_curve *cv, unsigned i, int k)
 {
-	return cv->pt[i].ns[k].median - cv->pt[i].ns[BENCH_CHASE_DENSE].median;
+	return cv->pt[i].ns[k].min - cv->pt[i].ns[BENCH_CHASE_DENSE].min;
 }
 
 /*

@@ -108,57 +108,54 @@ static enum guest_routine routine_of(const struct exits_run *x,
 	return specs[k].routine;
 }
 
-/* One repetition; first touch drops the fresh memory before it runs. */
+/*
+ * One repetition: the empty loop at the same CPL, then the operation, so
+ * that the baseline is taken under the same load as what it is subtracted
+ * from (gr[2]). First touch drops the fresh memory first and runs twice
+ * (gr[0] first, gr[1] second touch).
+ */
 static int one_rep(struct exits_run *x, enum bench_exit_kind k,
 		   uint64_t iters, struct guest_run *gr)
 {
 	struct guest_vm *g = x->g;
 	uint64_t rdi, rsi;
-	int rc;
+	int rc = VMMU_OK;
 
 	arguments(x, k, &rdi, &rsi);
-	if (k == BX_FIRST_TOUCH3 &&
+	memset(&gr[2], 0, sizeof(gr[2]));
+	if (k != BX_FIRST_TOUCH3 && k != BX_EMPTY0 && k != BX_EMPTY3)
+		rc = guest_vm_run(g, GR_EMPTY, specs[k].cpl, iters, 0, 0, &gr[2]);
+	if (rc == VMMU_OK && k == BX_FIRST_TOUCH3 &&
 	    madvise(g->k.mem + g->fresh_gpa, g->fresh_size, MADV_DONTNEED))
 		return VMMU_EIO;
-	rc = guest_vm_run(g, routine_of(x, k), specs[k].cpl, iters, rdi, rsi,
-			  gr);
+	if (rc == VMMU_OK)
+		rc = guest_vm_run(g, routine_of(x, k), specs[k].cpl, iters,
+				  rdi, rsi, gr);
 	if (rc == VMMU_OK && k == BX_FIRST_TOUCH3)
 		rc = guest_vm_run(g, GR_TOUCH, 3, iters, rdi, rsi, gr + 1);
 	return rc;
 }
 
-/*
- * Per-iteration stats of one kind: raw guest cycles, and cycles / ns net
- * of the empty loop at the same CPL (base, in cycles; 0 for the loops).
- */
+/* Per-iteration stats: raw guest cycles, and cycles / ns net of base. */
 static void finish_stats(const struct exits_run *x,
-			 struct bench_exit_cost *c, double *cyc,
-			 double *host, unsigned n, double base)
+			 struct bench_exit_cost *c, const double *cyc,
+			 const double *base, const double *host, unsigned n)
 {
-	double ns[BENCH_MAX_REPS];
+	double net[BENCH_MAX_REPS], ns[BENCH_MAX_REPS], raw[BENCH_MAX_REPS];
+	double h[BENCH_MAX_REPS];
 	unsigned i;
 
-	bench_stats_of(host, n, &c->host_ns);
-	for (i = 0; i < n; i++)
-		cyc[i] -= base;
-	bench_stats_of(cyc, n, &c->cycles);
-	for (i = 0; i < n; i++)
-		ns[i] = guest_vm_ns(x->g, cyc[i], x->clk->tsc_hz);
+	for (i = 0; i < n; i++) {
+		raw[i] = cyc[i];
+		net[i] = cyc[i] - base[i];
+		ns[i] = guest_vm_ns(x->g, net[i], x->clk->tsc_hz);
+		h[i] = host[i];
+	}
+	bench_stats_of(h, n, &c->host_ns);
+	bench_stats_of(net, n, &c->cycles);
 	bench_stats_of(ns, n, &c->ns);
-	for (i = 0; i < n; i++)
-		cyc[i] += base;
-	bench_stats_of(cyc, n, &c->raw_cycles);
+	bench_stats_of(raw, n, &c->raw_cycles);
 	c->measured = true;
-}
-
-static double baseline(const struct bench_exit_cost *cost,
-		       enum bench_exit_kind k)
-{
-	enum bench_exit_kind b = specs[k].cpl ? BX_EMPTY3 : BX_EMPTY0;
-
-	if (k == BX_EMPTY3 || k == BX_EMPTY0 || k == BX_FIRST_TOUCH3)
-		return 0;       /* page loops: the loop is noise beside a fault */
-	return cost[b].measured ? cost[b].raw_cycles.median : 0;
 }
 
 /* Measure kind k (and, with first touch, the second touch beside it). */
@@ -166,8 +163,9 @@ static void measure_kind(struct exits_run *x, enum bench_exit_kind k,
 			 struct bench_exit_cost *cost)
 {
 	double cyc[2][BENCH_MAX_REPS], host[2][BENCH_MAX_REPS];
+	double base[BENCH_MAX_REPS];
 	struct bench_exit_cost *c = &cost[k];
-	struct guest_run gr[2];
+	struct guest_run gr[3];
 	uint64_t iters = x->quick ? specs[k].iters_quick : specs[k].iters_full;
 	unsigned r, j, runs = k == BX_FIRST_TOUCH3 ? 2 : 1;
 	int rc;
@@ -186,6 +184,7 @@ static void measure_kind(struct exits_run *x, enum bench_exit_kind k,
 			cyc[j][r] = (double)gr[j].guest_tsc / (double)iters;
 			host[j][r] = (double)gr[j].host_ns / (double)iters;
 		}
+		base[r] = (double)gr[2].guest_tsc / (double)iters;
 		c->user_exits_per_iter = (double)gr[0].user_exits / (double)iters;
 	}
 	if (rc) {
@@ -199,11 +198,11 @@ static void measure_kind(struct exits_run *x, enum bench_exit_kind k,
 		c->offered = false;
 		return;
 	}
-	finish_stats(x, c, cyc[0], host[0], x->reps, baseline(cost, k));
+	finish_stats(x, c, cyc[0], base, host[0], x->reps);
 	if (k == BX_FIRST_TOUCH3) {
 		cost[BX_SECOND_TOUCH3].iters = iters;
-		finish_stats(x, &cost[BX_SECOND_TOUCH3], cyc[1], host[1],
-			     x->reps, 0);
+		finish_stats(x, &cost[BX_SECOND_TOUCH3], cyc[1], base, host[1],
+			     x->reps);
 	}
 }
 

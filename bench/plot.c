@@ -49,6 +49,20 @@ static void script_head(FILE *g, const char *name, const char *title)
 		"set grid\n", name, title);
 }
 
+/* DIR/NAME.dat and DIR/NAME.gp opened, the script's head written. */
+static int open_plot(const char *dir, const char *name, const char *title,
+		     FILE **d, FILE **g)
+{
+	if (make_dir(dir) || !(*d = open_in(dir, name, "dat")))
+		return VMMU_EIO;
+	if (!(*g = open_in(dir, name, "gp"))) {
+		fclose(*d);
+		return VMMU_EIO;
+	}
+	script_head(*g, name, title);
+	return VMMU_OK;
+}
+
 /* Run gnuplot NAME.gp inside dir; 0 when it exits 0. */
 static int run_gnuplot(const char *dir, const char *name,
 		       const struct bench_progress *p)
@@ -112,14 +126,11 @@ int bench_plot_curves(const char *dir, const char *name, const char *title,
 	unsigned i;
 	int k;
 
-	if (make_dir(dir) || !(d = open_in(dir, name, "dat")))
+	if (open_plot(dir, name, title, &d, &g))
 		return VMMU_EIO;
 	for (i = 0; i < n; i++)
 		write_curve_data(d, cv[i], labels[i]);
 	fclose(d);
-	if (!(g = open_in(dir, name, "gp")))
-		return VMMU_EIO;
-	script_head(g, name, title);
 	fprintf(g, "set logscale x 2\nset logscale y\n"
 		"set format x '%%.0b %%BB'\nset xtics 4\n"
 		"set xlabel 'working set (one access per 4 KiB page)'\n"
@@ -166,16 +177,13 @@ int bench_plot_bars(const char *dir, const char *name, const char *title,
 	FILE *d, *g;
 	unsigned i;
 
-	if (make_dir(dir) || !(d = open_in(dir, name, "dat")))
+	if (open_plot(dir, name, title, &d, &g))
 		return VMMU_EIO;
 	fprintf(d, "# label median min max\n");
 	for (i = 0; i < n; i++)
 		fprintf(d, "\"%s\" %.3f %.3f %.3f\n", labels[i], s[i].median,
 			s[i].min, s[i].max);
 	fclose(d);
-	if (!(g = open_in(dir, name, "gp")))
-		return VMMU_EIO;
-	script_head(g, name, title);
 	fprintf(g, "set logscale y\nset style fill solid 0.5\n"
 		"set boxwidth 0.6\nset xtics rotate by -30 noenhanced\n"
 		"set ylabel '%s'\nset yrange [1:*]\nunset key\n"

@@ -70,77 +70,47 @@ static void usage(FILE *out)
 "    vmmu bench exits --kvm-device /nonexistent   # exits 3, says why\n");
 }
 
-enum { OPT_REPS = 256, OPT_CHASE, OPT_NOCHASE, OPT_DEV, OPT_JSON, OPT_PLOT,
-       OPT_PROFILE, OPT_QUIET, OPT_QUICK };
+enum { OPT_CHASE = BENCH_OPT_OWN, OPT_NOCHASE, OPT_DEV };
 
-static const struct option longopts[] = {
-	{ "quick", no_argument, NULL, OPT_QUICK },
-	{ "reps", required_argument, NULL, OPT_REPS },
+static const struct option own_opts[] = {
 	{ "chase-max", required_argument, NULL, OPT_CHASE },
 	{ "no-chase", no_argument, NULL, OPT_NOCHASE },
 	{ "kvm-device", required_argument, NULL, OPT_DEV },
-	{ "json", no_argument, NULL, OPT_JSON },
-	{ "plot", required_argument, NULL, OPT_PLOT },
-	{ "profile", required_argument, NULL, OPT_PROFILE },
-	{ "quiet", no_argument, NULL, OPT_QUIET },
-	{ "help", no_argument, NULL, 'h' },
 	{ NULL, 0, NULL, 0 },
 };
 
-struct exits_cli {
-	struct bench_exits_opts o;
-	bool json;
-	const char *plot_dir, *profile;
-};
-
-static int parse(int argc, char **argv, struct exits_cli *c)
+static int exits_option(int ch, const char *arg, void *ctx)
 {
-	int ch;
+	struct bench_exits_opts *o = ctx;
 
-	memset(c, 0, sizeof(*c));
-	c->o.progress.prog = "bench exits";
-	c->o.device = getenv("VMMU_KVM_DEVICE");
-	optind = 1;
-	opterr = 0;
-	while ((ch = getopt_long(argc, argv, "h", longopts, NULL)) != -1) {
-		switch (ch) {
-		case OPT_QUICK: c->o.quick = true; break;
-		case OPT_NOCHASE: c->o.no_chase = true; break;
-		case OPT_DEV: c->o.device = optarg; break;
-		case OPT_JSON: c->json = true; break;
-		case OPT_QUIET: c->o.progress.quiet = true; break;
-		case OPT_PLOT: c->plot_dir = optarg; break;
-		case OPT_PROFILE: c->profile = optarg; break;
-		case OPT_REPS:
-			if (bench_parse_count(optarg, 1, BENCH_MAX_REPS, &c->o.reps))
-				goto bad;
-			break;
-		case OPT_CHASE:
-			if (bench_parse_size(optarg, &c->o.chase_max) ||
-			    c->o.chase_max < (64 << 10) ||
-			    c->o.chase_max > (2ull << 30))
-				goto bad;
-			break;
-		case 'h': usage(stdout); return 1;
-		default:
-			fprintf(stderr, "vmmu bench exits: unknown option '%s' "
-				"(see --help)\n", argv[optind - 1]);
-			return -1;
-		}
+	switch (ch) {
+	case OPT_NOCHASE: o->no_chase = true; return 0;
+	case OPT_DEV: o->device = arg; return 0;
+	case OPT_CHASE:
+		/* 64 KiB .. 2 GiB: the guest's identity map ends at 3 GiB. */
+		return bench_parse_size(arg, &o->chase_max) ||
+		       o->chase_max < (64 << 10) ||
+		       o->chase_max > (2ull << 30) ? -1 : 0;
+	default: return -1;
 	}
-	if (optind < argc) {
-		fprintf(stderr, "vmmu bench exits: unexpected argument '%s'\n",
-			argv[optind]);
-		return -1;
-	}
-	return 0;
-bad:
-	fprintf(stderr, "vmmu bench exits: bad value '%s' for %s (chase: "
-		"64K..2G)\n", optarg, argv[optind - 1]);
-	return -1;
 }
 
-static int no_kvm(const struct exits_cli *c, const char *why)
+static int parse(int argc, char **argv, struct bench_common_opts *c,
+		 struct bench_exits_opts *o)
+{
+	int rc;
+
+	memset(o, 0, sizeof(*o));
+	o->device = getenv("VMMU_KVM_DEVICE");
+	rc = bench_parse_args(argc, argv, "bench exits", own_opts,
+			      exits_option, o, c);
+	o->quick = c->quick;
+	o->reps = c->reps;
+	o->progress = c->progress;
+	return rc;
+}
+
+static int no_kvm(const struct bench_common_opts *c, const char *why)
 {
 	fprintf(stderr, "vmmu bench exits: KVM not available (%s); nothing "
 		"measured\n", why);
@@ -154,7 +124,8 @@ static int no_kvm(const struct exits_cli *c, const char *why)
 	return EXIT_NO_KVM;
 }
 
-static int write_outputs(const struct exits_cli *c,
+static int write_outputs(const struct bench_common_opts *c,
+			 const struct bench_exits_opts *o,
 			 const struct bench_exits_result *r,
 			 const struct bench_sysinfo *si,
 			 const struct bench_clock *clk)
@@ -170,10 +141,10 @@ static int write_outputs(const struct exits_cli *c,
 		cli_print_json(doc, true);
 	else
 		bench_print_exits(stdout, r, si);
-	if (c->plot_dir && bench_plot_exits(c->plot_dir, r, &c->o.progress))
+	if (c->plot_dir && bench_plot_exits(c->plot_dir, r, &o->progress))
 		rc = 1;
 	if (c->profile && bench_profile_update(c->profile, "exits", ex, si, clk,
-					       &c->o.progress))
+					       &o->progress))
 		rc = 1;
 	json_decref(ex);
 	json_decref(doc);
@@ -182,25 +153,28 @@ static int write_outputs(const struct exits_cli *c,
 
 int bench_exits(int argc, char **argv)
 {
-	struct exits_cli c;
+	struct bench_common_opts c;
+	struct bench_exits_opts o;
 	struct bench_sysinfo si;
 	struct bench_clock clk;
 	struct bench_exits_result *r;
 	char why[256] = "";
-	int rc = parse(argc, argv, &c);
+	int rc = parse(argc, argv, &c, &o);
 
+	if (rc > 0)
+		usage(stdout);
 	if (rc)
 		return rc > 0 ? 0 : 2;
 	bench_sysinfo_get(&si);
-	bench_progress(&c.o.progress, "calibrating the TSC");
-	if (bench_clock_calibrate(&clk, c.o.quick)) {
+	bench_progress(&o.progress, "calibrating the TSC");
+	if (bench_clock_calibrate(&clk, o.quick)) {
 		fprintf(stderr, "vmmu bench exits: TSC calibration failed\n");
 		return 1;
 	}
 	r = calloc(1, sizeof(*r));
 	if (!r)
 		return 1;
-	rc = bench_exits_run(&c.o, &clk, r, why, sizeof(why));
+	rc = bench_exits_run(&o, &clk, r, why, sizeof(why));
 	if (rc == VMMU_ENOTSUP) {
 		free(r);
 		return no_kvm(&c, why);
@@ -210,7 +184,7 @@ int bench_exits(int argc, char **argv)
 		free(r);
 		return 1;
 	}
-	rc = write_outputs(&c, r, &si, &clk);
+	rc = write_outputs(&c, &o, r, &si, &clk);
 	free(r);
 	return rc;
 }

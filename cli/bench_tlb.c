@@ -61,77 +61,44 @@ static void usage(FILE *out)
 "    vmmu bench tlb --plot plots --profile cost.json\n");
 }
 
-enum { OPT_REPS = 256, OPT_MIN, OPT_MAX, OPT_JSON, OPT_PLOT, OPT_PROFILE,
-       OPT_QUIET, OPT_QUICK };
+enum { OPT_MIN = BENCH_OPT_OWN, OPT_MAX };
 
-static const struct option longopts[] = {
-	{ "quick", no_argument, NULL, OPT_QUICK },
-	{ "reps", required_argument, NULL, OPT_REPS },
+static const struct option own_opts[] = {
 	{ "min-ws", required_argument, NULL, OPT_MIN },
 	{ "max-ws", required_argument, NULL, OPT_MAX },
-	{ "json", no_argument, NULL, OPT_JSON },
-	{ "plot", required_argument, NULL, OPT_PLOT },
-	{ "profile", required_argument, NULL, OPT_PROFILE },
-	{ "quiet", no_argument, NULL, OPT_QUIET },
-	{ "help", no_argument, NULL, 'h' },
 	{ NULL, 0, NULL, 0 },
 };
 
-struct tlb_cli {
-	struct bench_tlb_opts o;
-	bool json;
-	const char *plot_dir, *profile;
-};
-
-static int parse(int argc, char **argv, struct tlb_cli *c)
+static int tlb_option(int ch, const char *arg, void *ctx)
 {
-	int ch;
+	struct bench_tlb_opts *o = ctx;
 
-	memset(c, 0, sizeof(*c));
-	c->o.progress.prog = "bench tlb";
-	optind = 1;
-	opterr = 0;
-	while ((ch = getopt_long(argc, argv, "h", longopts, NULL)) != -1) {
-		switch (ch) {
-		case OPT_QUICK: c->o.quick = true; break;
-		case OPT_JSON: c->json = true; break;
-		case OPT_QUIET: c->o.progress.quiet = true; break;
-		case OPT_PLOT: c->plot_dir = optarg; break;
-		case OPT_PROFILE: c->profile = optarg; break;
-		case OPT_REPS:
-			if (bench_parse_count(optarg, 1, BENCH_MAX_REPS, &c->o.reps))
-				goto bad;
-			break;
-		case OPT_MIN:
-			if (bench_parse_size(optarg, &c->o.min_ws) || c->o.min_ws < 8192)
-				goto bad;
-			break;
-		case OPT_MAX:
-			if (bench_parse_size(optarg, &c->o.max_ws))
-				goto bad;
-			break;
-		case 'h': usage(stdout); return 1;
-		default:
-			fprintf(stderr, "vmmu bench tlb: unknown option '%s' "
-				"(see --help)\n", argv[optind - 1]);
-			return -1;
-		}
-	}
-	if (optind < argc) {
-		fprintf(stderr, "vmmu bench tlb: unexpected argument '%s'\n",
-			argv[optind]);
-		return -1;
-	}
-	if (c->o.max_ws && c->o.max_ws < 4 * (c->o.min_ws ? c->o.min_ws : 8192)) {
+	if (ch == OPT_MIN)
+		return bench_parse_size(arg, &o->min_ws) || o->min_ws < 8192 ?
+		       -1 : 0;
+	if (ch == OPT_MAX)
+		return bench_parse_size(arg, &o->max_ws) ? -1 : 0;
+	return -1;
+}
+
+static int parse(int argc, char **argv, struct bench_common_opts *c,
+		 struct bench_tlb_opts *o)
+{
+	int rc;
+
+	memset(o, 0, sizeof(*o));
+	rc = bench_parse_args(argc, argv, "bench tlb", own_opts, tlb_option, o, c);
+	if (rc)
+		return rc;
+	o->quick = c->quick;
+	o->reps = c->reps;
+	o->progress = c->progress;
+	if (o->max_ws && o->max_ws < 4 * (o->min_ws ? o->min_ws : 8192)) {
 		fprintf(stderr, "vmmu bench tlb: --max-ws must be at least 4x "
 			"--min-ws\n");
 		return -1;
 	}
 	return 0;
-bad:
-	fprintf(stderr, "vmmu bench tlb: bad value '%s' for %s\n", optarg,
-		argv[optind - 1]);
-	return -1;
 }
 
 static void print_human(const struct bench_tlb_result *r,
@@ -166,25 +133,28 @@ static void print_human(const struct bench_tlb_result *r,
 
 int bench_tlb(int argc, char **argv)
 {
-	struct tlb_cli c;
+	struct bench_common_opts c;
+	struct bench_tlb_opts o;
 	struct bench_sysinfo si;
 	struct bench_clock clk;
 	struct bench_tlb_result *r;
 	json_t *doc;
-	int rc = parse(argc, argv, &c);
+	int rc = parse(argc, argv, &c, &o);
 
+	if (rc > 0)
+		usage(stdout);
 	if (rc)
 		return rc > 0 ? 0 : 2;
 	bench_sysinfo_get(&si);
-	bench_progress(&c.o.progress, "calibrating the TSC");
-	if (bench_clock_calibrate(&clk, c.o.quick)) {
+	bench_progress(&o.progress, "calibrating the TSC");
+	if (bench_clock_calibrate(&clk, o.quick)) {
 		fprintf(stderr, "vmmu bench tlb: TSC calibration failed\n");
 		return 1;
 	}
 	r = calloc(1, sizeof(*r));
 	if (!r)
 		return 1;
-	rc = bench_tlb_run(&c.o, r);
+	rc = bench_tlb_run(&o, r);
 	if (rc) {
 		fprintf(stderr, "vmmu bench tlb: %s\n", vmmu_strerror(rc));
 		free(r);
@@ -197,11 +167,11 @@ int bench_tlb(int argc, char **argv)
 		cli_print_json(doc, true);
 	else
 		print_human(r, &si, &clk);
-	if (c.plot_dir && bench_plot_tlb(c.plot_dir, r, &c.o.progress))
+	if (c.plot_dir && bench_plot_tlb(c.plot_dir, r, &o.progress))
 		rc = 1;
 	if (c.profile && bench_profile_update(c.profile, "tlb",
 					      json_object_get(doc, "tlb"), &si,
-					      &clk, &c.o.progress))
+					      &clk, &o.progress))
 		rc = 1;
 	json_decref(doc);
 	free(r);
