@@ -115,6 +115,21 @@ static void write_curve_data(FILE *d, const struct bench_tlb_curve *cv,
 	fputs("\n\n", d);
 }
 
+/* x tics every 4x from the first working set, labelled as sizes. */
+static void write_size_tics(FILE *g, const struct bench_tlb_curve *cv)
+{
+	uint64_t w, last = cv->n ? cv->pt[cv->n - 1].ws : 0;
+	char label[32];
+
+	fprintf(g, "set xtics nomirror (");
+	for (w = cv->n ? cv->pt[0].ws : 1; w && w <= last; w *= 4) {
+		bench_fmt_size(w, label, sizeof(label));
+		fprintf(g, "%s'%s' %llu", w == cv->pt[0].ws ? "" : ", ", label,
+			(unsigned long long)w);
+	}
+	fprintf(g, ")\n");
+}
+
 int bench_plot_curves(const char *dir, const char *name, const char *title,
 		      const struct bench_tlb_curve *const *cv,
 		      const char *const *labels, unsigned n,
@@ -132,11 +147,12 @@ int bench_plot_curves(const char *dir, const char *name, const char *title,
 		write_curve_data(d, cv[i], labels[i]);
 	fclose(d);
 	fprintf(g, "set logscale x 2\nset logscale y\n"
-		"set format x '%%.0b %%BB'\nset xtics 4\n"
 		"set xlabel 'working set (one access per 4 KiB page)'\n"
 		"set ylabel 'ns per access (median; bars: quartiles)'\n"
 		"set offsets graph 0.02, graph 0.02, 0, 0\n"
-		"set key left top\nplot ");
+		"set key left top\n");
+	write_size_tics(g, cv[0]);
+	fprintf(g, "plot ");
 	for (i = 0; i < n; i++)
 		for (k = 0; k < BENCH_CHASE_KINDS; k++)
 			fprintf(g, "%s'%s.dat' index %u using 1:%d:%d:%d with "
