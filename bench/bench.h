@@ -192,7 +192,8 @@ struct bench_tlb_result {
 
 /*
  * Where a chase runs (natively, inside a guest): prepare builds the chain
- * for a working set (allocating on the first call for a kind), measure
+ * of a kind for a working set (allocating on the first call for a kind;
+ * the chains of all kinds live at once), measure runs one warm-up lap and
  * times one repetition, finish releases what prepare took for the kind.
  * Each returns 0 or a negative vmmu_err.
  */

@@ -9,23 +9,37 @@
 #include "vmmu/error.h"
 #include "bench.h"
 
-static int measure_point(struct bench_chase_target *t, enum bench_chase k,
+/*
+ * One working set: the chains of every kind prepared, then repetition r
+ * of each kind back to back, so that the kinds compared at a point ran
+ * under the same load (a shared machine's load changes over seconds).
+ */
+static int measure_point(struct bench_chase_target *t, uint64_t max_ws,
 			 struct bench_tlb_point *pt, unsigned reps)
 {
-	double ns[BENCH_MAX_REPS], cyc[BENCH_MAX_REPS];
+	double ns[BENCH_CHASE_KINDS][BENCH_MAX_REPS];
+	double cyc[BENCH_CHASE_KINDS][BENCH_MAX_REPS];
 	unsigned r;
-	int rc;
+	int k, rc;
 
-	for (r = 0; r < reps; r++) {
-		rc = t->measure(t->ctx, k, pt->ws, &ns[r], &cyc[r]);
+	for (k = 0; k < BENCH_CHASE_KINDS; k++) {
+		rc = t->prepare(t->ctx, k, pt->ws, max_ws);
 		if (rc)
 			return rc;
-		pt->raw_ns[k][r] = ns[r];
-		pt->raw_cyc[k][r] = cyc[r];
 	}
-	bench_stats_of(ns, reps, &pt->ns[k]);
-	bench_stats_of(cyc, reps, &pt->cyc[k]);
-	pt->have[k] = true;
+	for (r = 0; r < reps; r++)
+		for (k = 0; k < BENCH_CHASE_KINDS; k++) {
+			rc = t->measure(t->ctx, k, pt->ws, &ns[k][r], &cyc[k][r]);
+			if (rc)
+				return rc;
+			pt->raw_ns[k][r] = ns[k][r];
+			pt->raw_cyc[k][r] = cyc[k][r];
+		}
+	for (k = 0; k < BENCH_CHASE_KINDS; k++) {
+		bench_stats_of(ns[k], reps, &pt->ns[k]);
+		bench_stats_of(cyc[k], reps, &pt->cyc[k]);
+		pt->have[k] = true;
+	}
 	return VMMU_OK;
 }
 
@@ -41,22 +55,19 @@ int bench_curve_run(struct bench_chase_target *t, const uint64_t *ws,
 		return VMMU_EINVAL;
 	memset(cv, 0, sizeof(*cv));
 	cv->n = n_ws;
-	for (i = 0; i < n_ws; i++)
+	for (i = 0; i < n_ws && rc == VMMU_OK; i++) {
 		cv->pt[i].ws = ws[i];
-	for (k = 0; k < BENCH_CHASE_KINDS && rc == VMMU_OK; k++) {
-		for (i = 0; i < n_ws; i++) {
-			rc = t->prepare(t->ctx, k, ws[i], ws[n_ws - 1]);
-			if (rc == VMMU_OK)
-				rc = measure_point(t, k, &cv->pt[i], reps);
-			if (rc)
-				break;
-			bench_progress(p, "%s %-5s %10llu KiB  %7.2f ns/access",
-				       label, bench_chase_name[k],
+		rc = measure_point(t, ws[n_ws - 1], &cv->pt[i], reps);
+		if (rc == VMMU_OK)
+			bench_progress(p, "%s %10llu KiB  4k %7.2f  2m %7.2f  "
+				       "dense %7.2f ns/access", label,
 				       (unsigned long long)(ws[i] >> 10),
-				       cv->pt[i].ns[k].median);
-		}
-		t->finish(t->ctx, k);
+				       cv->pt[i].ns[BENCH_CHASE_4K].median,
+				       cv->pt[i].ns[BENCH_CHASE_2M].median,
+				       cv->pt[i].ns[BENCH_CHASE_DENSE].median);
 	}
+	for (k = 0; k < BENCH_CHASE_KINDS; k++)
+		t->finish(t->ctx, k);
 	snprintf(cv->huge_method, sizeof(cv->huge_method), "%s", t->huge_method);
 	snprintf(cv->huge_why, sizeof(cv->huge_why), "%s", t->huge_why);
 	if (rc == VMMU_OK)

@@ -34,6 +34,7 @@
 #define GUEST_MMIO_GPA    0xc0000000ull         /* no memslot here */
 #define GUEST_VA_4K       0x8000000000ull       /* chase on 4 KiB guest pages */
 #define GUEST_VA_2M       0x10000000000ull      /* chase on 2 MiB guest pages */
+#define GUEST_CHASE_MAX   (1ull << 30)          /* 2 x 1 GiB + dense < 3 GiB */
 #define GUEST_VA_ABSENT   0x40000000000ull      /* PML4 entry not present */
 
 /* One guest routine's entry point. */
@@ -45,7 +46,13 @@ enum guest_routine {
 struct guest_vm {
 	struct kvmh k;
 	uint64_t pt_next;               /* next free page in the PT pool */
-	uint64_t chase_size, fresh_gpa, fresh_size;
+	/*
+	 * Chase regions, one per kind so that all chains live at once:
+	 * 4 KiB-page region at GUEST_CHASE_GPA (VA GUEST_VA_4K), 2 MiB-page
+	 * region right after (VA GUEST_VA_2M), dense region after that
+	 * (VA GUEST_VA_2M + chase_size, also 2 MiB pages).
+	 */
+	uint64_t chase_size, dense_size, fresh_gpa, fresh_size;
 	uint64_t guest_tsc_khz;         /* KVM_GET_TSC_KHZ, 0 if unknown */
 	bool chase_huge_host;           /* THP backs the chase region */
 	char chase_host_pages[160];     /* how the host backs the chase region */

@@ -121,8 +121,9 @@ static int build_tables(struct guest_vm *g, uint64_t *cr3)
 		rc = map_range(g, pml4, GUEST_VA_4K, GUEST_CHASE_GPA,
 			       g->chase_size, false);
 	if (!rc)
-		rc = map_range(g, pml4, GUEST_VA_2M, GUEST_CHASE_GPA,
-			       g->chase_size, true);
+		rc = map_range(g, pml4, GUEST_VA_2M,
+			       GUEST_CHASE_GPA + g->chase_size,
+			       g->chase_size + g->dense_size, true);
 	if (rc)
 		return rc;
 	for (v = 0; v < 32; v++)
@@ -159,8 +160,11 @@ int guest_vm_open(struct guest_vm *g, const char *device, uint64_t chase_size,
 
 	memset(g, 0, sizeof(*g));
 	g->timeout_s = GUEST_RUN_TIMEOUT_S;
+	if (chase_size > GUEST_CHASE_MAX)
+		return VMMU_ERANGE;
 	g->chase_size = (chase_size + SZ_2M - 1) & ~(SZ_2M - 1);
-	g->fresh_gpa = GUEST_CHASE_GPA + g->chase_size;
+	g->dense_size = (g->chase_size / 64 + SZ_2M - 1) & ~(SZ_2M - 1);
+	g->fresh_gpa = GUEST_CHASE_GPA + 2 * g->chase_size + g->dense_size;
 	g->fresh_size = (fresh_size + SZ_2M - 1) & ~(SZ_2M - 1);
 	cfg.device = device;
 	cfg.mem_size = g->fresh_gpa + g->fresh_size;
@@ -173,7 +177,8 @@ int guest_vm_open(struct guest_vm *g, const char *device, uint64_t chase_size,
 		return rc;
 	}
 	/* Huge host pages may back the chase; first touches stay 4 KiB. */
-	madvise(g->k.mem + GUEST_CHASE_GPA, g->chase_size, MADV_HUGEPAGE);
+	madvise(g->k.mem + GUEST_CHASE_GPA + g->chase_size,
+		g->chase_size + g->dense_size, MADV_HUGEPAGE);
 	madvise(g->k.mem + g->fresh_gpa, g->fresh_size, MADV_NOHUGEPAGE);
 	memcpy(g->k.mem + GUEST_CODE_GPA, vmmu_guest_blob, blob);
 	kvmh_write_gdt(&g->k, GUEST_GDT_GPA, GUEST_TSS_GPA);

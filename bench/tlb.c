@@ -22,9 +22,9 @@
 
 struct native_ctx {
 	struct bench_chase_target *t;
-	struct bench_mem mem;
-	bool have_mem;
-	uint64_t start, n, min_accesses;
+	struct bench_mem mem[BENCH_CHASE_KINDS];
+	bool have_mem[BENCH_CHASE_KINDS];
+	uint64_t start[BENCH_CHASE_KINDS], n, min_accesses;
 };
 
 static int native_prepare(void *vctx, enum bench_chase k, uint64_t ws,
@@ -33,29 +33,27 @@ static int native_prepare(void *vctx, enum bench_chase k, uint64_t ws,
 	struct native_ctx *c = vctx;
 	int rc;
 
-	if (!c->have_mem) {
+	if (!c->have_mem[k]) {
 		size_t size = k == BENCH_CHASE_DENSE ? max_ws / 64 : max_ws;
 
-		rc = bench_mem_alloc(&c->mem, size, k == BENCH_CHASE_4K ?
+		rc = bench_mem_alloc(&c->mem[k], size, k == BENCH_CHASE_4K ?
 				     BENCH_PAGE_4K : BENCH_PAGE_2M, true);
 		if (rc)
 			return rc;
-		c->have_mem = true;
+		c->have_mem[k] = true;
 		if (k == BENCH_CHASE_2M) {
 			snprintf(c->t->huge_method, sizeof(c->t->huge_method),
-				 "%s", c->mem.method);
+				 "%s", c->mem[k].method);
 			snprintf(c->t->huge_why, sizeof(c->t->huge_why), "%s",
-				 c->mem.why);
+				 c->mem[k].why);
 		}
 	}
 	c->n = ws / SZ_4K;
-	c->start = bench_chase_build(c->mem.base, (uintptr_t)c->mem.base, c->n,
-				     k != BENCH_CHASE_DENSE, 0x9e3779b97f4a7c15ull ^ ws);
-	if (!c->start)
-		return VMMU_ENOMEM;
-	/* Warm up: one lap loads the lines and the TLB as far as they fit. */
-	bench_chase_run(c->start, bench_chase_iters(c->n, 8192));
-	return VMMU_OK;
+	c->start[k] = bench_chase_build(c->mem[k].base,
+					(uintptr_t)c->mem[k].base, c->n,
+					k != BENCH_CHASE_DENSE,
+					0x9e3779b97f4a7c15ull ^ ws);
+	return c->start[k] ? VMMU_OK : VMMU_ENOMEM;
 }
 
 static int native_measure(void *vctx, enum bench_chase k, uint64_t ws,
@@ -65,11 +63,12 @@ static int native_measure(void *vctx, enum bench_chase k, uint64_t ws,
 	uint64_t iters = bench_chase_iters(c->n, c->min_accesses);
 	uint64_t t0, t1, c0, c1;
 
-	(void)k;
 	(void)ws;
+	/* Warm up: one lap loads the lines and the TLB as far as they fit. */
+	c->start[k] = bench_chase_run(c->start[k], bench_chase_iters(c->n, 8192));
 	t0 = bench_now_ns();
 	c0 = bench_rdtsc();
-	c->start = bench_chase_run(c->start, iters);
+	c->start[k] = bench_chase_run(c->start[k], iters);
 	c1 = bench_rdtsc();
 	t1 = bench_now_ns();
 	*ns = (double)(t1 - t0) / (double)(iters * 8);
@@ -81,10 +80,9 @@ static void native_finish(void *vctx, enum bench_chase k)
 {
 	struct native_ctx *c = vctx;
 
-	(void)k;
-	if (c->have_mem)
-		bench_mem_free(&c->mem);
-	c->have_mem = false;
+	if (c->have_mem[k])
+		bench_mem_free(&c->mem[k]);
+	c->have_mem[k] = false;
 }
 
 unsigned bench_working_sets(uint64_t min, uint64_t max, bool quick,
@@ -115,8 +113,9 @@ uint64_t bench_default_max_ws(bool quick)
 				break;
 		fclose(f);
 	}
-	/* Leave at least half of what is free to the machine's other users. */
-	avail = (uint64_t)kb * 1024 / 2;
+	/* Two regions of the largest working set live at once (4 KiB and
+	 * 2 MiB pages): leave half of what is free to the other users. */
+	avail = (uint64_t)kb * 1024 / 4;
 	while (kb && cap > (1ull << 20) && cap > avail)
 		cap /= 2;
 	return cap;
