@@ -271,6 +271,10 @@ int bench_parse_args(int argc, char **argv, const char *prog,
 		     const struct option *own, bench_option_fn own_fn,
 		     void *ctx, struct bench_common_opts *c);
 
+/* Describe the machine and calibrate the TSC; a failure is on stderr. */
+int bench_machine(const struct bench_progress *p, bool quick,
+		  struct bench_sysinfo *si, struct bench_clock *clk);
+
 /* ---- plots through gnuplot (plot.c) ---- */
 
 /* DIR/tlb_native.png: latency vs working set per page size, per kind. */

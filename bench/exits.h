@@ -103,7 +103,8 @@ struct bench_exit_cost {
 	unsigned cpl;                   /* guest privilege it ran at */
 	uint64_t iters;                 /* per repetition */
 	double user_exits_per_iter;     /* exits that reached user space */
-	/* Guest TSC per iteration minus the same-CPL empty loop's median. */
+	/* Guest TSC per iteration minus the same-CPL empty loop run just
+	 * before it in the same repetition. */
 	struct bench_stats cycles, ns;
 	struct bench_stats raw_cycles;  /* before that subtraction */
 	struct bench_stats host_ns;     /* host wall time per iteration */

@@ -80,3 +80,15 @@ int bench_parse_args(int argc, char **argv, const char *prog,
 	free(all);
 	return rc;
 }
+
+int bench_machine(const struct bench_progress *p, bool quick,
+		  struct bench_sysinfo *si, struct bench_clock *clk)
+{
+	bench_sysinfo_get(si);
+	bench_progress(p, "calibrating the TSC");
+	if (bench_clock_calibrate(clk, quick)) {
+		fprintf(stderr, "vmmu %s: TSC calibration failed\n", p->prog);
+		return VMMU_EIO;
+	}
+	return VMMU_OK;
+}

@@ -145,12 +145,8 @@ int bench_tlb(int argc, char **argv)
 		usage(stdout);
 	if (rc)
 		return rc > 0 ? 0 : 2;
-	bench_sysinfo_get(&si);
-	bench_progress(&o.progress, "calibrating the TSC");
-	if (bench_clock_calibrate(&clk, o.quick)) {
-		fprintf(stderr, "vmmu bench tlb: TSC calibration failed\n");
+	if (bench_machine(&o.progress, o.quick, &si, &clk))
 		return 1;
-	}
 	r = calloc(1, sizeof(*r));
 	if (!r)
 		return 1;
