@@ -39,7 +39,7 @@ int bench_parse_args(int argc, char **argv, const char *prog,
 {
 	struct option *all;
 	size_t n_own = 0;
-	int ch, rc = 0;
+	int ch, idx, rc = 0;
 
 	memset(c, 0, sizeof(*c));
 	c->progress.prog = prog;
@@ -53,7 +53,11 @@ int bench_parse_args(int argc, char **argv, const char *prog,
 		memcpy(all + N_COMMON, own, n_own * sizeof(*own));
 	optind = 1;
 	opterr = 0;
-	while (rc == 0 && (ch = getopt_long(argc, argv, "h", all, NULL)) != -1) {
+	while (rc == 0) {
+		idx = -1;
+		ch = getopt_long(argc, argv, "h", all, &idx);
+		if (ch == -1)
+			break;
 		if (ch == 'h') {
 			rc = 1;
 		} else if (ch == '?' || ch == ':') {
@@ -66,8 +70,9 @@ int bench_parse_args(int argc, char **argv, const char *prog,
 			if (r > 0)
 				r = own_fn ? own_fn(ch, optarg, ctx) : -1;
 			if (r != 0) {
-				fprintf(stderr, "vmmu %s: bad value '%s' for %s\n",
-					prog, optarg ? optarg : "", argv[optind - 1]);
+				fprintf(stderr, "vmmu %s: bad value '%s' for --%s "
+					"(see --help)\n", prog, optarg ? optarg : "",
+					idx >= 0 ? all[idx].name : "?");
 				rc = -1;
 			}
 		}
