@@ -27,6 +27,17 @@ struct kvmh {
 int kvmh_open(struct kvmh *k, size_t mem_size);
 void kvmh_close(struct kvmh *k);
 
+/* What kvmh_open_ex may change from kvmh_open's defaults. */
+struct kvmh_config {
+	const char *device;     /* NULL: "/dev/kvm" */
+	size_t mem_size;
+	size_t mem_align;       /* 0: any; else a power of two (e.g. 2 MiB,
+				 * so that huge host pages can back it) */
+};
+
+/* kvmh_open with a device path and an aligned guest memory mapping. */
+int kvmh_open_ex(struct kvmh *k, const struct kvmh_config *cfg);
+
 /*
  * Put the vCPU in 64-bit mode with flat segments: CS selector 0x8 (DPL 0),
  * data 0x10, user code 0x1b / data 0x23, TSS 0x28 with base tss_gpa.
