@@ -1,0 +1,116 @@
+/* SPDX-License-Identifier: MIT */
+/*
+ * Conformance harness, host side: random cases per paging mode, packed
+ * into batches for the bare-metal test kernel (batch.h), run in an x86
+ * emulator (QEMU TCG), and compared access by access, A/D bits included,
+ * with vmmu's guest page-table walker. docs/conformance.md has the design.
+ */
+#ifndef VMMU_CONFORM_H
+#define VMMU_CONFORM_H
+
+#include <stdbool.h>
+#include <stdint.h>
+#include <stdio.h>
+
+#include "batch.h"
+
+#define CONF_MAX_WORDS    192
+#define CONF_MAX_ACCESSES 8
+
+enum conf_mode {
+	CONF_2LEVEL,    /* 32-bit paging, CR4.PSE random (4 MiB pages, PSE-36) */
+	CONF_PAE,
+	CONF_4LEVEL,
+	CONF_5LEVEL,
+	CONF_NMODES,
+};
+
+/* What the emulated CPU offers (the kernel's K line). */
+struct conf_cpu {
+	unsigned maxphyaddr;
+	uint32_t c1edx, c7ebx, c7ecx, e1edx;
+	bool pse36, nx, smep, smap, pku, la57, gbpages;
+};
+
+struct conf_case {
+	uint32_t id;
+	enum conf_mode mode;
+	uint64_t cr0, cr3, cr4, efer, rflags;   /* efer: LMA set as the CPU would */
+	uint32_t pkru;
+	uint32_t nwords, naccesses;
+	struct cb_word words[CONF_MAX_WORDS];  /* non-zero words, distinct gpas */
+	struct cb_access acc[CONF_MAX_ACCESSES];
+};
+
+/* What the emulator reported for one case. */
+struct conf_result {
+	bool ok;
+	uint32_t value;         /* ok: the tag / value read */
+	uint32_t vector, error_code;
+	uint64_t cr2;
+};
+
+struct conf_outcome {
+	bool complete;          /* the case's E line was seen */
+	uint32_t nresults;
+	struct conf_result res[CONF_MAX_ACCESSES];
+	uint64_t final[CONF_MAX_WORDS];  /* every word after the case */
+};
+
+/* Known, documented differences (docs/conformance.md). */
+enum conf_class {
+	CONF_AGREE,
+	CONF_KD_QEMU_PAE_PDPTE,   /* QEMU: PDPTEs read per walk, no #GP */
+	CONF_KD_A_ON_FAULT,       /* emulator set A bits in a faulting walk */
+	CONF_KD_RSVD_NO_P,        /* QEMU: reserved-bit #PF without PFEC.P */
+	CONF_DISAGREE,            /* unexplained */
+	CONF_NCLASSES,
+};
+
+struct conf_stats {
+	uint64_t cases, accesses, ok, faults_pf, faults_gp;
+	uint64_t value_checked, value_unchecked, ad_words_changed;
+	uint64_t by_class[CONF_NCLASSES];
+	uint64_t crashed;
+};
+
+const char *conf_mode_name(enum conf_mode m);
+int conf_mode_parse(const char *s, enum conf_mode *m);
+const char *conf_class_name(enum conf_class c);
+const char *conf_class_doc(enum conf_class c);
+
+/* conform_gen.c: the case a (seed, mode, id) triple stands for. */
+void conf_gen_case(struct conf_case *c, enum conf_mode mode,
+		   const struct conf_cpu *cpu, uint64_t seed, uint32_t id);
+/* The case's memory word at gpa (0 when not listed). */
+uint64_t conf_case_word(const struct conf_case *c, uint64_t gpa);
+/* Print the case as a `vmmu walk --case` document. */
+void conf_case_json(FILE *f, const struct conf_case *c, const struct conf_cpu *cpu);
+
+/* conform_run.c */
+struct conf_emulator {
+	const char *qemu;       /* qemu-system-x86_64 path */
+	const char *kernel;     /* conform-kernel.elf */
+	const char *cpu_model;  /* -cpu argument */
+	const char *workdir;    /* batch and output files */
+	unsigned timeout_s;
+};
+
+void conf_cpu_decode(struct conf_cpu *cpu);
+/* Boot an empty batch and read the K line. 0, or -1 with a message. */
+int conf_probe(const struct conf_emulator *em, struct conf_cpu *cpu);
+/*
+ * Run cases [0, n) in one boot. out[i].complete tells which finished; the
+ * return value is how many finished before the emulator stopped, or -1
+ * when it could not be started.
+ */
+int conf_run_batch(const struct conf_emulator *em, const struct conf_case *cases,
+		   uint32_t n, struct conf_outcome *out);
+
+/* conform_cmp.c: classify one case, add to stats, explain when asked. */
+enum conf_class conf_compare(const struct conf_case *c,
+			     const struct conf_outcome *o,
+			     const struct conf_cpu *cpu, struct conf_stats *st,
+			     FILE *explain);
+
+#endif

@@ -1,0 +1,305 @@
+/* SPDX-License-Identifier: MIT */
+/*
+ * Comparing the emulator with vmmu's walker: the case's memory (plus the
+ * kernel's fixed tables) behind a struct vmmu_gmem, every access through
+ * vmmu_walk() in order, A/D updates carried over, then each access's
+ * outcome and every word's final value checked against what the emulator
+ * reported. A difference that matches a documented known difference is
+ * counted under it, never dropped (docs/conformance.md).
+ */
+#include <inttypes.h>
+#include <string.h>
+
+#include "vmmu/error.h"
+#include "vmmu/walk.h"
+#include "conform.h"
+
+struct cmp_mem {
+	const struct conf_case *c;
+	uint64_t val[CONF_MAX_WORDS];   /* the words as the walker left them */
+	bool foreign_write;             /* an A/D write outside the listed words */
+};
+
+static int word_index(const struct conf_case *c, uint64_t wgpa)
+{
+	uint32_t i;
+
+	for (i = 0; i < c->nwords; i++)
+		if (c->words[i].gpa == wgpa)
+			return (int)i;
+	return -1;
+}
+
+static uint64_t fixed_word(uint64_t wgpa)
+{
+	if (wgpa >= CB_FIXED_PT32 && wgpa < CB_FIXED_PT32 + 4096) {
+		unsigned i = (unsigned)(wgpa - CB_FIXED_PT32) / 4;
+
+		return cb_fixed_entry(0, i) | cb_fixed_entry(0, i + 1) << 32;
+	}
+	if (wgpa >= CB_FIXED_PT64_0 && wgpa < CB_FIXED_PT64_0 + 8192) {
+		unsigned i = (unsigned)(wgpa - CB_FIXED_PT64_0) / 8;
+
+		return cb_fixed_entry(1 + i / 512, i % 512);
+	}
+	return 0;
+}
+
+static uint64_t mem_word(const struct cmp_mem *m, uint64_t wgpa)
+{
+	int i = word_index(m->c, wgpa);
+
+	return i >= 0 ? m->val[i] : fixed_word(wgpa);
+}
+
+static int mem_read(void *ctx, gpa_t gpa, void *buf, size_t len)
+{
+	const struct cmp_mem *m = ctx;
+	uint8_t *out = buf;
+	size_t k;
+
+	for (k = 0; k < len; k++) {
+		uint64_t a = gpa.v + k;
+
+		out[k] = (uint8_t)(mem_word(m, a & ~7ULL) >> ((a & 7) * 8));
+	}
+	return 0;
+}
+
+static int mem_cmpxchg(void *ctx, gpa_t gpa, uint64_t old, uint64_t new_val,
+		       size_t len)
+{
+	struct cmp_mem *m = ctx;
+	uint64_t wgpa = gpa.v & ~7ULL, mask, cur;
+	unsigned shift = (unsigned)(gpa.v & 7) * 8;
+	int i = word_index(m->c, wgpa);
+
+	if ((len != 4 && len != 8) || shift + len * 8 > 64)
+		return VMMU_EINVAL;
+	mask = len == 8 ? ~0ULL : 0xffffffffULL << shift;
+	cur = mem_word(m, wgpa);
+	if (((cur & mask) >> shift) != old)
+		return 1;
+	if (i < 0) {
+		m->foreign_write = true;
+		return VMMU_EFAULT;
+	}
+	m->val[i] = (cur & ~mask) | ((new_val << shift) & mask);
+	return 0;
+}
+
+static uint32_t mem_read32(const struct cmp_mem *m, uint64_t gpa)
+{
+	uint32_t v;
+
+	mem_read((void *)m, mk_gpa(gpa), &v, 4);
+	return v;
+}
+
+/* The kernel's write access stores 4 zero bytes at the translated gpa. */
+static void model_store_zero(struct cmp_mem *m, uint64_t gpa)
+{
+	uint64_t wgpa = gpa & ~7ULL;
+	unsigned shift = (unsigned)(gpa & 7) * 8;
+	int i = word_index(m->c, wgpa);
+
+	if (i >= 0 && shift <= 32)
+		m->val[i] &= ~(0xffffffffULL << shift);
+}
+
+/*
+ * QEMU TCG (7.2) reports a reserved-bit #PF with PFEC.RSVD but without
+ * PFEC.P; the SDM (4.7) and AMD APM (8.4.2) have P = 1 there, as vmmu.
+ */
+static bool rsvd_without_p(const struct vmmu_walk_result *res,
+			   const struct conf_result *r)
+{
+	return !res->ok && res->vector == X86_VEC_PF && !r->ok &&
+	       r->vector == X86_VEC_PF && r->cr2 == res->cr2.v &&
+	       (res->error_code & X86_PFEC_RSVD) &&
+	       r->error_code == (res->error_code & ~X86_PFEC_P);
+}
+
+/* The walker's verdict on one access; false when the walker itself failed. */
+static bool model_access(struct vmmu_paging_state *ps, struct cmp_mem *m,
+			 const struct cb_access *a, struct vmmu_walk_result *res)
+{
+	struct vmmu_gmem gm = { m, mem_read, mem_cmpxchg };
+	struct vmmu_access acc = { mk_gva(a->gva), (enum vmmu_access_kind)a->kind,
+				   a->cpl, false };
+	int rc;
+
+	memset(res, 0, sizeof(*res));
+	if (ps->cr4 & X86_CR4_PAE && !(ps->efer & X86_EFER_LMA)) {
+		/* the kernel enables paging for each access: PDPTEs reload */
+		rc = vmmu_paging_load_pdptes(ps, &gm);
+		if (rc == VMMU_EINVAL) {
+			res->vector = X86_VEC_GP;
+			return true;
+		}
+		if (rc < 0)
+			return false;
+	}
+	return vmmu_walk(ps, &gm, &acc, res) == 0;
+}
+
+struct verdict {
+	unsigned mismatched_access;     /* count */
+	unsigned mismatched_words;
+	unsigned gp_vs_pf_pdpte;        /* model #GP, emulator #PF(RSVD) */
+	unsigned a_only_words;          /* words differing by A bits on faulting paths */
+	unsigned rsvd_no_p;             /* emulator's RSVD fault lacks PFEC.P */
+};
+
+static void explain_access(FILE *f, unsigned i, const struct cb_access *a,
+			   const struct vmmu_walk_result *res, uint32_t expect_value,
+			   const struct conf_result *r)
+{
+	static const char *const kinds[] = { "read", "write", "fetch" };
+
+	fprintf(f, "  access %u: %s cpl%u gva 0x%" PRIx64 ": vmmu ", i,
+		kinds[a->kind % 3], a->cpl, a->gva);
+	if (res->ok)
+		fprintf(f, "ok gpa 0x%" PRIx64 " value 0x%x", res->gpa.v, expect_value);
+	else
+		fprintf(f, "vector %u ec 0x%x cr2 0x%" PRIx64, res->vector,
+			res->error_code, res->cr2.v);
+	if (r->ok)
+		fprintf(f, "; emulator ok value 0x%x\n", r->value);
+	else
+		fprintf(f, "; emulator vector %u ec 0x%x cr2 0x%" PRIx64 "\n",
+			r->vector, r->error_code, r->cr2);
+}
+
+/* Does emulator result r agree with walker result res? */
+static bool access_agrees(const struct cmp_mem *m, const struct cb_access *a,
+			  const struct vmmu_walk_result *res,
+			  const struct conf_result *r, struct conf_stats *st,
+			  uint32_t *expect)
+{
+	uint64_t where;
+
+	*expect = 0;
+	if (res->ok) {
+		if (!r->ok)
+			return false;
+		if (a->kind == CB_WRITE)
+			return r->value == 0;   /* checked through the final words */
+		where = res->gpa.v + (a->kind == CB_FETCH ? CB_TAG_OFFSET : 0);
+		if (where < CB_CASE_BASE || where + 4 > CB_CASE_LIMIT) {
+			st->value_unchecked++;  /* no RAM the kernel controls */
+			return true;
+		}
+		st->value_checked++;
+		*expect = mem_read32(m, where);
+		return r->value == *expect;
+	}
+	if (r->ok || r->vector != res->vector)
+		return false;
+	if (res->vector == X86_VEC_GP)
+		return true;
+	return r->error_code == res->error_code && r->cr2 == res->cr2.v;
+}
+
+enum conf_class conf_compare(const struct conf_case *c,
+			     const struct conf_outcome *o,
+			     const struct conf_cpu *cpu, struct conf_stats *st,
+			     FILE *explain)
+{
+	struct vmmu_paging_state ps;
+	struct cmp_mem m;
+	struct verdict v;
+	uint64_t faulted_path[CONF_MAX_ACCESSES * 5];
+	unsigned nfaulted = 0, i, k;
+	enum conf_class cls;
+	bool walker_failed = false;
+
+	memset(&ps, 0, sizeof(ps));
+	memset(&v, 0, sizeof(v));
+	ps.cr0 = c->cr0;
+	ps.cr3 = c->cr3;
+	ps.cr4 = c->cr4;
+	ps.efer = c->efer;
+	ps.rflags = c->rflags;
+	ps.pkru = c->pkru;
+	ps.maxphyaddr = (uint8_t)cpu->maxphyaddr;
+	ps.quirks = cpu->gbpages ? 0 : VMMU_PAGING_NO_1G;
+	vmmu_paging_update(&ps);
+	m.c = c;
+	m.foreign_write = false;
+	for (i = 0; i < c->nwords; i++)
+		m.val[i] = c->words[i].value;
+	st->cases++;
+	if (explain)
+		fprintf(explain, "case %u (%s):\n", c->id, conf_mode_name(c->mode));
+	for (i = 0; i < c->naccesses; i++) {
+		struct vmmu_walk_result res;
+		const struct conf_result *r = &o->res[i];
+		uint32_t expect;
+
+		st->accesses++;
+		if (!model_access(&ps, &m, &c->acc[i], &res)) {
+			walker_failed = true;
+			v.mismatched_access++;
+			continue;
+		}
+		if (res.ok)
+			st->ok++;
+		else if (res.vector == X86_VEC_GP)
+			st->faults_gp++;
+		else
+			st->faults_pf++;
+		if (!res.ok)
+			for (k = 0; k < res.levels && nfaulted < CONF_MAX_ACCESSES * 5; k++)
+				faulted_path[nfaulted++] = res.pte_gpa[k].v & ~7ULL;
+		if (res.ok && c->acc[i].kind == CB_WRITE)
+			model_store_zero(&m, res.gpa.v);
+		if (access_agrees(&m, &c->acc[i], &res, r, st, &expect))
+			continue;
+		if (rsvd_without_p(&res, r)) {
+			v.rsvd_no_p++;
+			continue;
+		}
+		if (res.vector == X86_VEC_GP && !r->ok && r->vector == X86_VEC_PF &&
+		    (r->error_code & X86_PFEC_RSVD))
+			v.gp_vs_pf_pdpte++;
+		else
+			v.mismatched_access++;
+		if (explain)
+			explain_access(explain, i, &c->acc[i], &res, expect, r);
+	}
+	for (i = 0; i < c->nwords; i++) {
+		uint64_t diff = m.val[i] ^ o->final[i];
+		bool on_fault_path = false;
+
+		if (o->final[i] != c->words[i].value)
+			st->ad_words_changed++;
+		if (!diff)
+			continue;
+		for (k = 0; k < nfaulted; k++)
+			on_fault_path |= faulted_path[k] == c->words[i].gpa;
+		if (on_fault_path && (diff & ~0x0000002000000020ULL) == 0 &&
+		    (o->final[i] & diff) == diff)
+			v.a_only_words++;
+		else
+			v.mismatched_words++;
+		if (explain)
+			fprintf(explain, "  word %u gpa 0x%" PRIx64 ": initial 0x%" PRIx64
+				" vmmu 0x%" PRIx64 " emulator 0x%" PRIx64 "\n", i,
+				c->words[i].gpa, c->words[i].value, m.val[i], o->final[i]);
+	}
+	if (walker_failed || m.foreign_write || v.mismatched_access || v.mismatched_words)
+		cls = CONF_DISAGREE;
+	else if (v.gp_vs_pf_pdpte)
+		cls = CONF_KD_QEMU_PAE_PDPTE;
+	else if (v.a_only_words)
+		cls = CONF_KD_A_ON_FAULT;
+	else if (v.rsvd_no_p)
+		cls = CONF_KD_RSVD_NO_P;
+	else
+		cls = CONF_AGREE;
+	if (explain && walker_failed)
+		fprintf(explain, "  vmmu_walk returned an error\n");
+	st->by_class[cls]++;
+	return cls;
+}
