@@ -93,8 +93,10 @@ static void print_stats(FILE *f, enum conf_mode m, const struct conf_stats *st,
 			(unsigned long long)st->ad_words_changed,
 			(unsigned long long)st->crashed, secs);
 		for (c = 0; c < CONF_NCLASSES; c++)
-			fprintf(f, "%s\"%s\": %llu", c ? ", " : "", conf_class_name(c),
-				(unsigned long long)st->by_class[c]);
+			fprintf(f, "%s\"%s\": {\"cases\": %llu, \"events\": %llu}",
+				c ? ", " : "", conf_class_name(c),
+				(unsigned long long)st->by_class[c],
+				(unsigned long long)st->known_events[c]);
 		fprintf(f, "}}");
 		return;
 	}
@@ -106,10 +108,13 @@ static void print_stats(FILE *f, enum conf_mode m, const struct conf_stats *st,
 		(unsigned long long)st->value_checked,
 		(unsigned long long)st->value_unchecked,
 		(unsigned long long)st->ad_words_changed, secs);
+	fprintf(f, "  %-24s %8s %8s\n", "class", "cases", "events");
 	for (c = 0; c < CONF_NCLASSES; c++)
-		if (st->by_class[c] || c == CONF_DISAGREE)
-			fprintf(f, "  %-24s %8llu  %s\n", conf_class_name(c),
-				(unsigned long long)st->by_class[c], conf_class_doc(c));
+		if (st->by_class[c] || st->known_events[c] || c == CONF_DISAGREE)
+			fprintf(f, "  %-24s %8llu %8llu  %s\n", conf_class_name(c),
+				(unsigned long long)st->by_class[c],
+				(unsigned long long)st->known_events[c],
+				conf_class_doc(c));
 	if (st->crashed)
 		fprintf(f, "  (%llu of the disagreements: the emulator stopped)\n",
 			(unsigned long long)st->crashed);

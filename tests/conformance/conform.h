@@ -60,17 +60,19 @@ struct conf_outcome {
 /* Known, documented differences (docs/conformance.md). */
 enum conf_class {
 	CONF_AGREE,
-	CONF_KD_QEMU_PAE_PDPTE,   /* QEMU: PDPTEs read per walk, no #GP */
 	CONF_KD_A_ON_FAULT,       /* emulator set A bits in a faulting walk */
 	CONF_KD_RSVD_NO_P,        /* QEMU: reserved-bit #PF without PFEC.P */
-	CONF_DISAGREE,            /* unexplained */
+	CONF_KD_QEMU_PDPTE_A,     /* QEMU: sets bit 5 in PAE PDPTEs */
+	CONF_KD_QEMU_PAE_PDPTE,   /* QEMU: PDPTEs read per walk, no #GP */
+	CONF_DISAGREE,            /* unexplained: keep last */
 	CONF_NCLASSES,
 };
 
 struct conf_stats {
 	uint64_t cases, accesses, ok, faults_pf, faults_gp;
 	uint64_t value_checked, value_unchecked, ad_words_changed;
-	uint64_t by_class[CONF_NCLASSES];
+	uint64_t by_class[CONF_NCLASSES];      /* cases, by their worst class */
+	uint64_t known_events[CONF_NCLASSES];  /* accesses + words, per class */
 	uint64_t crashed;
 };
 

@@ -144,11 +144,12 @@ static bool model_access(struct vmmu_paging_state *ps, struct cmp_mem *m,
 }
 
 struct verdict {
-	unsigned mismatched_access;     /* count */
-	unsigned mismatched_words;
-	unsigned gp_vs_pf_pdpte;        /* model #GP, emulator #PF(RSVD) */
-	unsigned a_only_words;          /* words differing by A bits on faulting paths */
-	unsigned rsvd_no_p;             /* emulator's RSVD fault lacks PFEC.P */
+	unsigned events[CONF_NCLASSES]; /* accesses and words per class */
+	uint64_t faulted_path[CONF_MAX_ACCESSES * 5];  /* entries of faulting walks */
+	unsigned nfaulted;
+	uint64_t ok_path[CONF_MAX_ACCESSES * 5];       /* ... of successful walks */
+	unsigned nok;
+	bool pdpte_gp;                  /* the PAE PDPTEs make every access #GP */
 };
 
 static void explain_access(FILE *f, unsigned i, const struct cb_access *a,
@@ -201,6 +202,128 @@ static bool access_agrees(const struct cmp_mem *m, const struct cb_access *a,
 	return r->error_code == res->error_code && r->cr2 == res->cr2.v;
 }
 
+/*
+ * Was the word read by a faulting walk, and by no successful one (whose A
+ * updates vmmu must have made itself)?
+ */
+static bool on_fault_path(const struct verdict *v, uint64_t wgpa)
+{
+	bool faulted = false;
+	unsigned k;
+
+	for (k = 0; k < v->nfaulted; k++)
+		faulted |= v->faulted_path[k] == wgpa;
+	for (k = 0; k < v->nok; k++)
+		if (v->ok_path[k] == wgpa)
+			return false;
+	return faulted;
+}
+
+/* Which class one access's difference falls in. */
+static enum conf_class classify_access(const struct vmmu_walk_result *res,
+				       const struct conf_result *r, bool pdpte_gp)
+{
+	if (pdpte_gp && !res->ok && res->vector == X86_VEC_GP &&
+	    (r->ok || r->vector != X86_VEC_GP))
+		return CONF_KD_QEMU_PAE_PDPTE;
+	if (rsvd_without_p(res, r))
+		return CONF_KD_RSVD_NO_P;
+	return CONF_DISAGREE;
+}
+
+/* Which class one final word's difference falls in. */
+static enum conf_class classify_word(const struct conf_case *c,
+				     const struct verdict *v, uint32_t i,
+				     uint64_t model, uint64_t emu)
+{
+	uint64_t diff = model ^ emu, gpa = c->words[i].gpa;
+	uint64_t pdpt = c->cr3 & 0xffffffe0ULL;
+	unsigned esize = c->mode == CONF_2LEVEL ? 4 : 8, half;
+
+	if (v->pdpte_gp)
+		return CONF_KD_QEMU_PAE_PDPTE;  /* QEMU walked; vmmu could not */
+	if ((diff & ~0x0000002000000020ULL) || (emu & diff) != diff)
+		return CONF_DISAGREE;           /* not just A bits set */
+	if (c->mode == CONF_PAE && gpa - pdpt < 32)
+		return CONF_KD_QEMU_PDPTE_A;
+	/* each entry in the word whose A differs must be on a faulting walk */
+	for (half = 0; half < 8 / esize; half++) {
+		uint64_t a_bit = 0x20ULL << (half * 32);
+
+		if ((diff & a_bit) && !on_fault_path(v, gpa + half * esize))
+			return CONF_DISAGREE;
+	}
+	return CONF_KD_A_ON_FAULT;
+}
+
+static void init_paging(struct vmmu_paging_state *ps, const struct conf_case *c,
+			const struct conf_cpu *cpu)
+{
+	memset(ps, 0, sizeof(*ps));
+	ps->cr0 = c->cr0;
+	ps->cr3 = c->cr3;
+	ps->cr4 = c->cr4;
+	ps->efer = c->efer;
+	ps->rflags = c->rflags;
+	ps->pkru = c->pkru;
+	ps->maxphyaddr = (uint8_t)cpu->maxphyaddr;
+	ps->quirks = cpu->gbpages ? 0 : VMMU_PAGING_NO_1G;
+	vmmu_paging_update(ps);
+}
+
+static void count_outcome(struct conf_stats *st, const struct vmmu_walk_result *res)
+{
+	st->accesses++;
+	if (res->ok)
+		st->ok++;
+	else if (res->vector == X86_VEC_GP)
+		st->faults_gp++;
+	else
+		st->faults_pf++;
+}
+
+/* Walk every access in order; record per-access differences in v. */
+static void compare_accesses(const struct conf_case *c, const struct conf_outcome *o,
+			     struct vmmu_paging_state *ps, struct cmp_mem *m,
+			     struct verdict *v, struct conf_stats *st, FILE *explain)
+{
+	unsigned i, k;
+
+	for (i = 0; i < c->naccesses; i++) {
+		struct vmmu_walk_result res;
+		const struct conf_result *r = &o->res[i];
+		enum conf_class cls;
+		uint32_t expect = 0;
+
+		if (!model_access(ps, m, &c->acc[i], &res)) {
+			v->events[CONF_DISAGREE]++;
+			if (explain)
+				fprintf(explain, "  access %u: vmmu_walk returned an error\n", i);
+			continue;
+		}
+		count_outcome(st, &res);
+		if (!res.ok && res.vector == X86_VEC_GP && res.levels == 0 &&
+		    c->mode == CONF_PAE)
+			v->pdpte_gp = true;
+		for (k = 0; k < res.levels; k++) {
+			uint64_t w = res.pte_gpa[k].v;     /* the entry itself */
+
+			if (res.ok && v->nok < CONF_MAX_ACCESSES * 5)
+				v->ok_path[v->nok++] = w;
+			else if (!res.ok && v->nfaulted < CONF_MAX_ACCESSES * 5)
+				v->faulted_path[v->nfaulted++] = w;
+		}
+		if (res.ok && c->acc[i].kind == CB_WRITE)
+			model_store_zero(m, res.gpa.v);
+		if (access_agrees(m, &c->acc[i], &res, r, st, &expect))
+			continue;
+		cls = classify_access(&res, r, v->pdpte_gp);
+		v->events[cls]++;
+		if (explain)
+			explain_access(explain, i, &c->acc[i], &res, expect, r);
+	}
+}
+
 enum conf_class conf_compare(const struct conf_case *c,
 			     const struct conf_outcome *o,
 			     const struct conf_cpu *cpu, struct conf_stats *st,
@@ -209,22 +332,10 @@ enum conf_class conf_compare(const struct conf_case *c,
 	struct vmmu_paging_state ps;
 	struct cmp_mem m;
 	struct verdict v;
-	uint64_t faulted_path[CONF_MAX_ACCESSES * 5];
-	unsigned nfaulted = 0, i, k;
-	enum conf_class cls;
-	bool walker_failed = false;
+	unsigned i, k;
 
-	memset(&ps, 0, sizeof(ps));
+	init_paging(&ps, c, cpu);
 	memset(&v, 0, sizeof(v));
-	ps.cr0 = c->cr0;
-	ps.cr3 = c->cr3;
-	ps.cr4 = c->cr4;
-	ps.efer = c->efer;
-	ps.rflags = c->rflags;
-	ps.pkru = c->pkru;
-	ps.maxphyaddr = (uint8_t)cpu->maxphyaddr;
-	ps.quirks = cpu->gbpages ? 0 : VMMU_PAGING_NO_1G;
-	vmmu_paging_update(&ps);
 	m.c = c;
 	m.foreign_write = false;
 	for (i = 0; i < c->nwords; i++)
@@ -232,74 +343,26 @@ enum conf_class conf_compare(const struct conf_case *c,
 	st->cases++;
 	if (explain)
 		fprintf(explain, "case %u (%s):\n", c->id, conf_mode_name(c->mode));
-	for (i = 0; i < c->naccesses; i++) {
-		struct vmmu_walk_result res;
-		const struct conf_result *r = &o->res[i];
-		uint32_t expect;
-
-		st->accesses++;
-		if (!model_access(&ps, &m, &c->acc[i], &res)) {
-			walker_failed = true;
-			v.mismatched_access++;
-			continue;
-		}
-		if (res.ok)
-			st->ok++;
-		else if (res.vector == X86_VEC_GP)
-			st->faults_gp++;
-		else
-			st->faults_pf++;
-		if (!res.ok)
-			for (k = 0; k < res.levels && nfaulted < CONF_MAX_ACCESSES * 5; k++)
-				faulted_path[nfaulted++] = res.pte_gpa[k].v & ~7ULL;
-		if (res.ok && c->acc[i].kind == CB_WRITE)
-			model_store_zero(&m, res.gpa.v);
-		if (access_agrees(&m, &c->acc[i], &res, r, st, &expect))
-			continue;
-		if (rsvd_without_p(&res, r)) {
-			v.rsvd_no_p++;
-			continue;
-		}
-		if (res.vector == X86_VEC_GP && !r->ok && r->vector == X86_VEC_PF &&
-		    (r->error_code & X86_PFEC_RSVD))
-			v.gp_vs_pf_pdpte++;
-		else
-			v.mismatched_access++;
-		if (explain)
-			explain_access(explain, i, &c->acc[i], &res, expect, r);
-	}
+	compare_accesses(c, o, &ps, &m, &v, st, explain);
 	for (i = 0; i < c->nwords; i++) {
-		uint64_t diff = m.val[i] ^ o->final[i];
-		bool on_fault_path = false;
-
 		if (o->final[i] != c->words[i].value)
 			st->ad_words_changed++;
-		if (!diff)
+		if (m.val[i] == o->final[i])
 			continue;
-		for (k = 0; k < nfaulted; k++)
-			on_fault_path |= faulted_path[k] == c->words[i].gpa;
-		if (on_fault_path && (diff & ~0x0000002000000020ULL) == 0 &&
-		    (o->final[i] & diff) == diff)
-			v.a_only_words++;
-		else
-			v.mismatched_words++;
+		v.events[classify_word(c, &v, i, m.val[i], o->final[i])]++;
 		if (explain)
 			fprintf(explain, "  word %u gpa 0x%" PRIx64 ": initial 0x%" PRIx64
 				" vmmu 0x%" PRIx64 " emulator 0x%" PRIx64 "\n", i,
 				c->words[i].gpa, c->words[i].value, m.val[i], o->final[i]);
 	}
-	if (walker_failed || m.foreign_write || v.mismatched_access || v.mismatched_words)
-		cls = CONF_DISAGREE;
-	else if (v.gp_vs_pf_pdpte)
-		cls = CONF_KD_QEMU_PAE_PDPTE;
-	else if (v.a_only_words)
-		cls = CONF_KD_A_ON_FAULT;
-	else if (v.rsvd_no_p)
-		cls = CONF_KD_RSVD_NO_P;
-	else
-		cls = CONF_AGREE;
-	if (explain && walker_failed)
-		fprintf(explain, "  vmmu_walk returned an error\n");
-	st->by_class[cls]++;
-	return cls;
+	if (m.foreign_write)
+		v.events[CONF_DISAGREE]++;
+	for (k = 0; k < CONF_NCLASSES; k++)
+		st->known_events[k] += v.events[k];
+	/* a case counts under its most serious class: DISAGREE first */
+	for (k = CONF_NCLASSES - 1; k > CONF_AGREE; k--)
+		if (v.events[k])
+			break;
+	st->by_class[k]++;
+	return (enum conf_class)k;
 }

@@ -33,18 +33,19 @@ int conf_mode_parse(const char *s, enum conf_mode *m)
 }
 
 static const char *const class_names[CONF_NCLASSES] = {
-	"agree", "known:qemu-pae-pdpte", "known:a-bit-on-fault",
-	"known:qemu-rsvd-no-p", "DISAGREE",
+	"agree", "known:a-bit-on-fault", "known:qemu-rsvd-no-p",
+	"known:qemu-pdpte-a-bit", "known:qemu-pae-pdpte", "DISAGREE",
 };
 
 static const char *const class_docs[CONF_NCLASSES] = {
 	"emulator and vmmu agree on every access and every final word",
-	"QEMU TCG reads PAE PDPTEs on every walk and reports a reserved PDPTE as #PF(RSVD); "
-	"Intel CPUs and vmmu load them at MOV CR3 / paging enable and raise #GP",
 	"the emulator set accessed bits in paging-structure entries of a walk that faulted; "
 	"vmmu (like KVM) sets A/D only when the whole walk succeeds",
 	"QEMU TCG reports a reserved-bit #PF with PFEC.RSVD but not PFEC.P; "
 	"the SDM and APM (and vmmu) set P with RSVD",
+	"QEMU TCG sets bit 5 (A) in PAE PDPTEs, where the SDM has no A bit",
+	"QEMU TCG reads PAE PDPTEs on every walk (a reserved PDPTE gives #PF); "
+	"vmmu loads them at MOV CR3 / paging enable and raises #GP (SDM 4.4.1)",
 	"unexplained difference",
 };
 

@@ -63,6 +63,7 @@ _start:
 	mov %cx, %gs
 	mov %cx, %ss
 	mov $stack_top, %esp
+	lidt idt32_desc           /* gates are filled in by kmain */
 	push %ebx                 /* multiboot info */
 	push %eax                 /* multiboot magic */
 	call kmain
