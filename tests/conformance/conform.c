@@ -83,7 +83,10 @@ static void print_stats(FILE *f, enum conf_mode m, const struct conf_stats *st,
 			"\"translations\": %llu, \"page_faults\": %llu, "
 			"\"general_protection\": %llu, \"values_checked\": %llu, "
 			"\"values_unchecked\": %llu, \"ad_words_changed\": %llu, "
-			"\"crashed\": %llu, \"seconds\": %.1f, \"classes\": {",
+			"\"crashed\": %llu, \"seconds\": %.1f, "
+			"\"pages\": {\"4k\": %llu, \"2m\": %llu, \"4m\": %llu, \"1g\": %llu}, "
+			"\"pfec_bits\": {\"p\": %llu, \"w\": %llu, \"u\": %llu, \"rsvd\": %llu, "
+			"\"i\": %llu, \"pk\": %llu}, \"classes\": {",
 			first ? "" : ",\n", conf_mode_name(m),
 			(unsigned long long)st->cases, (unsigned long long)st->accesses,
 			(unsigned long long)st->ok, (unsigned long long)st->faults_pf,
@@ -91,7 +94,12 @@ static void print_stats(FILE *f, enum conf_mode m, const struct conf_stats *st,
 			(unsigned long long)st->value_checked,
 			(unsigned long long)st->value_unchecked,
 			(unsigned long long)st->ad_words_changed,
-			(unsigned long long)st->crashed, secs);
+			(unsigned long long)st->crashed, secs,
+			(unsigned long long)st->size_4k, (unsigned long long)st->size_2m,
+			(unsigned long long)st->size_4m, (unsigned long long)st->size_1g,
+			(unsigned long long)st->pfec_bit[0], (unsigned long long)st->pfec_bit[1],
+			(unsigned long long)st->pfec_bit[2], (unsigned long long)st->pfec_bit[3],
+			(unsigned long long)st->pfec_bit[4], (unsigned long long)st->pfec_bit[5]);
 		for (c = 0; c < CONF_NCLASSES; c++)
 			fprintf(f, "%s\"%s\": {\"cases\": %llu, \"events\": %llu}",
 				c ? ", " : "", conf_class_name(c),
@@ -108,6 +116,19 @@ static void print_stats(FILE *f, enum conf_mode m, const struct conf_stats *st,
 		(unsigned long long)st->value_checked,
 		(unsigned long long)st->value_unchecked,
 		(unsigned long long)st->ad_words_changed, secs);
+	fprintf(f, "  pages: %llu 4K, %llu 2M, %llu 4M, %llu 1G; #PF bits: %llu P, %llu W, "
+		"%llu U, %llu RSVD, %llu I, %llu PK\n",
+		(unsigned long long)st->size_4k, (unsigned long long)st->size_2m,
+		(unsigned long long)st->size_4m, (unsigned long long)st->size_1g,
+		(unsigned long long)st->pfec_bit[0], (unsigned long long)st->pfec_bit[1],
+		(unsigned long long)st->pfec_bit[2], (unsigned long long)st->pfec_bit[3],
+		(unsigned long long)st->pfec_bit[4], (unsigned long long)st->pfec_bit[5]);
+	fprintf(f, "  accesses with: %llu CPL3, %llu SMEP, %llu SMAP, %llu AC, %llu PKE, "
+		"%llu NXE, %llu WP\n",
+		(unsigned long long)st->cpl3, (unsigned long long)st->smep_on,
+		(unsigned long long)st->smap_on, (unsigned long long)st->ac_on,
+		(unsigned long long)st->pke_on, (unsigned long long)st->nxe_on,
+		(unsigned long long)st->wp_on);
 	fprintf(f, "  %-24s %8s %8s\n", "class", "cases", "events");
 	for (c = 0; c < CONF_NCLASSES; c++)
 		if (st->by_class[c] || st->known_events[c] || c == CONF_DISAGREE)

@@ -74,6 +74,10 @@ struct conf_stats {
 	uint64_t by_class[CONF_NCLASSES];      /* cases, by their worst class */
 	uint64_t known_events[CONF_NCLASSES];  /* accesses + words, per class */
 	uint64_t crashed;
+	/* coverage: translations by page size, #PF by error-code bit */
+	uint64_t size_4k, size_2m, size_4m, size_1g;
+	uint64_t pfec_bit[6];   /* P, W, U, RSVD, I, PK */
+	uint64_t cpl3, smep_on, smap_on, pke_on, nxe_on, wp_on, ac_on;
 };
 
 const char *conf_mode_name(enum conf_mode m);

@@ -271,15 +271,32 @@ static void init_paging(struct vmmu_paging_state *ps, const struct conf_case *c,
 	vmmu_paging_update(ps);
 }
 
-static void count_outcome(struct conf_stats *st, const struct vmmu_walk_result *res)
+static void count_outcome(struct conf_stats *st, const struct conf_case *c,
+			  const struct cb_access *a, const struct vmmu_walk_result *res)
 {
+	unsigned b;
+
 	st->accesses++;
-	if (res->ok)
+	st->cpl3 += a->cpl == 3;
+	st->smep_on += !!(c->cr4 & X86_CR4_SMEP);
+	st->smap_on += !!(c->cr4 & X86_CR4_SMAP);
+	st->pke_on += !!(c->cr4 & X86_CR4_PKE);
+	st->nxe_on += !!(c->efer & X86_EFER_NXE);
+	st->wp_on += !!(c->cr0 & X86_CR0_WP);
+	st->ac_on += !!(c->rflags & X86_RFLAGS_AC);
+	if (res->ok) {
 		st->ok++;
-	else if (res->vector == X86_VEC_GP)
+		st->size_4k += res->page_size == (1ULL << 12);
+		st->size_2m += res->page_size == (1ULL << 21);
+		st->size_4m += res->page_size == (1ULL << 22);
+		st->size_1g += res->page_size == (1ULL << 30);
+	} else if (res->vector == X86_VEC_GP) {
 		st->faults_gp++;
-	else
+	} else {
 		st->faults_pf++;
+		for (b = 0; b < 6; b++)
+			st->pfec_bit[b] += (res->error_code >> b) & 1;
+	}
 }
 
 /* Walk every access in order; record per-access differences in v. */
@@ -301,7 +318,7 @@ static void compare_accesses(const struct conf_case *c, const struct conf_outcom
 				fprintf(explain, "  access %u: vmmu_walk returned an error\n", i);
 			continue;
 		}
-		count_outcome(st, &res);
+		count_outcome(st, c, &c->acc[i], &res);
 		if (!res.ok && res.vector == X86_VEC_GP && res.levels == 0 &&
 		    c->mode == CONF_PAE)
 			v->pdpte_gp = true;
