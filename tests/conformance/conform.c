@@ -24,15 +24,17 @@ static void usage(FILE *f)
 "    conform - check vmmu's guest page-table walker against an x86 emulator\n"
 "\n"
 "SYNOPSIS\n"
-"    conform [--mode MODE|all] [--cases N] [--seed S] [--emulator qemu]\n"
+"    conform [--mode MODE|all] [--cases N] [--seed S] [--emulator qemu|bochs]\n"
 "            [--first-id N] [--batch N] [--cpu MODEL] [--qemu PATH]\n"
+"            [--bochs PATH] [--bochs-cpu MODEL]\n"
 "            [--kernel PATH] [--timeout S] [--explain FILE] [--explain-known]\n"
 "            [--dump-case ID] [--json] [--quiet]\n"
 "\n"
 "DESCRIPTION\n"
 "    Generates random paging cases (page tables, control registers, PKRU,\n"
 "    RFLAGS.AC, accesses at CPL 0 and 3), runs them on a bare-metal test\n"
-"    kernel under QEMU TCG (thousands per boot) and compares every access\n"
+"    kernel under QEMU TCG or Bochs (thousands per boot) and compares every\n"
+"    access\n"
 "    (translation or #PF error code and CR2, #GP for bad PAE PDPTEs) and\n"
 "    the final A/D state of every entry with vmmu_walk(). Differences that\n"
 "    match a documented known difference are counted under it; all others\n"
@@ -44,10 +46,14 @@ static void usage(FILE *f)
 "    --cases N       cases per mode (default 1000)\n"
 "    --seed S        generator seed (default 1)\n"
 "    --first-id N    id of the first case (default 0)\n"
-"    --emulator E    qemu (the only one so far; see docs/conformance.md)\n"
+"    --emulator E    qemu (default) or bochs (boots a GRUB rescue CD; needs\n"
+"                    grub-pc-bin, xorriso, mtools and script(1))\n"
 "    --batch N       cases per emulator boot (default 2000)\n"
 "    --cpu MODEL     QEMU -cpu model (default max)\n"
 "    --qemu PATH     QEMU binary (default qemu-system-x86_64)\n"
+"    --bochs PATH    Bochs binary (default bochs)\n"
+"    --bochs-cpu M   Bochs cpu model (default tigerlake: PKU, 1 GiB pages;\n"
+"                    Bochs 2.7 offers no LA57 model, so 5level is skipped)\n"
 "    --kernel PATH   test kernel (default: the one built with conform)\n"
 "    --timeout S     seconds per boot before it is killed (default 300)\n"
 "    --explain FILE  describe each disagreement (and its case as a\n"
@@ -70,6 +76,7 @@ static void usage(FILE *f)
 "EXAMPLES\n"
 "    conform --mode pae --cases 100000 --seed 1 --emulator qemu\n"
 "    conform --mode 4level --cases 200 --explain - --explain-known\n"
+"    conform --mode pae --cases 20000 --emulator bochs\n"
 "    conform --mode 2level --dump-case 17 | vmmu walk --case -\n");
 }
 
@@ -156,7 +163,8 @@ static int parse_args(int argc, char **argv, struct conf_drive *d, struct opts *
 		{ "qemu", 1, 0, 'q' }, { "kernel", 1, 0, 'k' }, { "timeout", 1, 0, 't' },
 		{ "explain", 1, 0, 'x' }, { "explain-known", 0, 0, 'X' },
 		{ "dump-case", 1, 0, 'd' }, { "json", 0, 0, 'j' }, { "quiet", 0, 0, 'Q' },
-		{ "first-id", 1, 0, 'f' }, { "help", 0, 0, 'h' }, { 0, 0, 0, 0 },
+		{ "first-id", 1, 0, 'f' }, { "bochs", 1, 0, 'B' },
+		{ "bochs-cpu", 1, 0, 'M' }, { "help", 0, 0, 'h' }, { 0, 0, 0, 0 },
 	};
 	int ch;
 
@@ -194,12 +202,18 @@ static int parse_args(int argc, char **argv, struct conf_drive *d, struct opts *
 		case 'j': o->json = true; break;
 		case 'Q': d->progress = false; break;
 		case 'e':
-			if (strcmp(optarg, "qemu")) {
-				fprintf(stderr, "conform: emulator '%s' is not supported "
-					"(qemu; see docs/conformance.md about Bochs)\n", optarg);
+			if (!strcmp(optarg, "qemu")) {
+				d->em.kind = CONF_EMU_QEMU;
+			} else if (!strcmp(optarg, "bochs")) {
+				d->em.kind = CONF_EMU_BOCHS;
+			} else {
+				fprintf(stderr, "conform: unknown emulator '%s' "
+					"(qemu or bochs)\n", optarg);
 				return 2;
 			}
 			break;
+		case 'B': d->em.bochs = optarg; break;
+		case 'M': d->em.bochs_cpu = optarg; break;
 		case 'h': usage(stdout); return 0;
 		default: usage(stderr); return 2;
 		}
@@ -213,8 +227,13 @@ static int parse_args(int argc, char **argv, struct conf_drive *d, struct opts *
 
 int main(int argc, char **argv)
 {
-	struct conf_drive d = { { "qemu-system-x86_64", CONFORM_KERNEL, "max",
-				  "/tmp", 300 }, { 0 }, 1, 0, 0, NULL, false, true };
+	struct conf_drive d = {
+		.em = { .kind = CONF_EMU_QEMU, .qemu = "qemu-system-x86_64",
+			.bochs = "bochs", .bochs_cpu = "tigerlake",
+			.kernel = CONFORM_KERNEL, .cpu_model = "max",
+			.workdir = "/tmp", .timeout_s = 300 },
+		.seed = 1, .progress = true,
+	};
 	struct opts o = { -1, 1000, -1, false };
 	unsigned m;
 	int rc = parse_args(argc, argv, &d, &o), bad = 0, first = 1;
@@ -229,7 +248,8 @@ int main(int argc, char **argv)
 		return 2;
 	}
 	if (conf_probe(&d.em, &d.cpu)) {
-		fprintf(stderr, "SKIP: %s could not boot the test kernel\n", d.em.qemu);
+		fprintf(stderr, "SKIP: %s could not boot the test kernel\n",
+			d.em.kind == CONF_EMU_BOCHS ? d.em.bochs : d.em.qemu);
 		return 77;
 	}
 	if (o.dump_id >= 0) {

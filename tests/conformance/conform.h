@@ -94,8 +94,13 @@ uint64_t conf_case_word(const struct conf_case *c, uint64_t gpa);
 void conf_case_json(FILE *f, const struct conf_case *c, const struct conf_cpu *cpu);
 
 /* conform_run.c */
+enum conf_emu_kind { CONF_EMU_QEMU, CONF_EMU_BOCHS };
+
 struct conf_emulator {
+	enum conf_emu_kind kind;
 	const char *qemu;       /* qemu-system-x86_64 path */
+	const char *bochs;      /* bochs path */
+	const char *bochs_cpu;  /* Bochs cpu: model= */
 	const char *kernel;     /* conform-kernel.elf */
 	const char *cpu_model;  /* -cpu argument */
 	const char *workdir;    /* batch and output files */
@@ -103,6 +108,9 @@ struct conf_emulator {
 };
 
 void conf_cpu_decode(struct conf_cpu *cpu);
+/* conform_bochs.c: boot batch in Bochs, port 0xe9 text to out. 0 or -1. */
+int conf_run_bochs(const struct conf_emulator *em, const char *batch,
+		   const char *out);
 /* Boot an empty batch and read the K line. 0, or -1 with a message. */
 int conf_probe(const struct conf_emulator *em, struct conf_cpu *cpu);
 /*

@@ -166,8 +166,9 @@ static int parse_output(FILE *f, const struct conf_case *cases, uint32_t n,
 		unsigned long long v, cr2;
 		struct conf_outcome *o = cur >= 0 ? &out[cur] : NULL;
 
-		if (line[0] == 'K' && cpu) {
-			parse_k_line(line, cpu);
+		if (cpu && strstr(line, "K ")) {
+			/* Bochs prints terminal escapes before it */
+			parse_k_line(strstr(line, "K "), cpu);
 		} else if (sscanf(line, "C %x", &id) == 1) {
 			cur = done;
 			if ((uint32_t)cur >= n || cases[cur].id != id)
@@ -216,7 +217,8 @@ static int run_and_parse(const struct conf_emulator *em,
 		fprintf(stderr, "conform: cannot write %s: %s\n", batch, strerror(errno));
 		return -1;
 	}
-	if (run_qemu(em, batch, result))
+	if ((em->kind == CONF_EMU_BOCHS ? conf_run_bochs(em, batch, result)
+					 : run_qemu(em, batch, result)))
 		return -1;
 	f = fopen(result, "r");
 	if (!f) {

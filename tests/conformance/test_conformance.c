@@ -66,6 +66,7 @@ int main(void)
 	};
 	const char *tmp = getenv("TMPDIR");
 
+	drive.em.kind = CONF_EMU_QEMU;
 	drive.em.qemu = "qemu-system-x86_64";
 	drive.em.kernel = CONFORM_KERNEL;
 	drive.em.cpu_model = "max";
