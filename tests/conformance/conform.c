@@ -252,6 +252,7 @@ int main(int argc, char **argv)
 			d.em.kind == CONF_EMU_BOCHS ? d.em.bochs : d.em.qemu);
 		return 77;
 	}
+	d.cpu.pkru_on_supervisor = d.em.kind == CONF_EMU_BOCHS;
 	if (o.dump_id >= 0) {
 		struct conf_case *c = malloc(sizeof(*c));
 

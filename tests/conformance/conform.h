@@ -30,6 +30,12 @@ struct conf_cpu {
 	unsigned maxphyaddr;
 	uint32_t c1edx, c7ebx, c7ecx, e1edx;
 	bool pse36, nx, smep, smap, pku, la57, gbpages;
+	/*
+	 * Bochs 2.7 applies PKRU.WD to supervisor pages too (its
+	 * handle_pkeys() does not look at the page's U/S): the kernel's own
+	 * pages (key 0) must then keep key 0 writable.
+	 */
+	bool pkru_on_supervisor;
 };
 
 struct conf_case {
@@ -64,6 +70,7 @@ enum conf_class {
 	CONF_KD_RSVD_NO_P,        /* QEMU: reserved-bit #PF without PFEC.P */
 	CONF_KD_QEMU_PDPTE_A,     /* QEMU: sets bit 5 in PAE PDPTEs */
 	CONF_KD_QEMU_PAE_PDPTE,   /* QEMU: PDPTEs read per walk, no #GP */
+	CONF_KD_BOCHS_PKRU_SUPERVISOR, /* Bochs: PKRU.WD on supervisor pages */
 	CONF_DISAGREE,            /* unexplained: keep last */
 	CONF_NCLASSES,
 };

@@ -219,6 +219,32 @@ static bool on_fault_path(const struct verdict *v, uint64_t wgpa)
 	return faulted;
 }
 
+/*
+ * Bochs 2.7: a CPL-0 write to a supervisor page faults with PFEC.PK when
+ * PKRU.WD of the page's key is set and CR0.WP = 1, where vmmu (SDM 4.6.2)
+ * translates it.
+ */
+static bool bochs_pkru_supervisor(const struct conf_case *c,
+				  const struct cb_access *a,
+				  const struct vmmu_walk_result *res,
+				  const struct conf_result *r)
+{
+	uint64_t leaf, user = X86_PTE_US;
+	unsigned key, k;
+
+	if (!res->ok || r->ok || r->vector != X86_VEC_PF || !res->levels ||
+	    a->cpl != 0 || a->kind != CB_WRITE || !(c->cr0 & X86_CR0_WP) ||
+	    !(c->cr4 & X86_CR4_PKE) || c->mode < CONF_4LEVEL)
+		return false;
+	for (k = 0; k < res->levels; k++)
+		user &= res->pte[k];    /* a user page: U/S set at every level */
+	leaf = res->pte[res->levels - 1];
+	key = (unsigned)(leaf >> X86_PTE_PKEY_SHIFT) & 0xf;
+	return !user && ((c->pkru >> (2 * key + 1)) & 1) &&
+	       r->error_code == (X86_PFEC_P | X86_PFEC_W | X86_PFEC_PK) &&
+	       r->cr2 == a->gva;
+}
+
 /* Which class one access's difference falls in. */
 static enum conf_class classify_access(const struct vmmu_walk_result *res,
 				       const struct conf_result *r, bool pdpte_gp)
@@ -334,7 +360,9 @@ static void compare_accesses(const struct conf_case *c, const struct conf_outcom
 			model_store_zero(m, res.gpa.v);
 		if (access_agrees(m, &c->acc[i], &res, r, st, &expect))
 			continue;
-		cls = classify_access(&res, r, v->pdpte_gp);
+		cls = bochs_pkru_supervisor(c, &c->acc[i], &res, r)
+			? CONF_KD_BOCHS_PKRU_SUPERVISOR
+			: classify_access(&res, r, v->pdpte_gp);
 		v->events[cls]++;
 		if (explain)
 			explain_access(explain, i, &c->acc[i], &res, expect, r);
