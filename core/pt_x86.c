@@ -1,7 +1,7 @@
 /* SPDX-License-Identifier: MIT */
 #include "backend.h"
 #include "pt_x86.h"
-#include "x86_pte.h"
+#include "vmmu/x86_pte.h"
 
 static bool x86_present(uint64_t e)
 {

@@ -299,6 +299,7 @@ int vmmu_vcpu_create(struct vmmu_vm *vm, struct vmmu_vcpu **out)
 	vcpu->vm = vm;
 	vcpu->id = vm->nvcpus;
 	vcpu->paging.maxphyaddr = vm->guest_maxphyaddr;
+	vmmu_paging_update(&vcpu->paging);
 	if (vm->ops && vm->ops->vcpu_init) {
 		rc = vm->ops->vcpu_init(vcpu);
 		if (rc < 0) {

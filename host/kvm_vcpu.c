@@ -3,6 +3,7 @@
 #include <errno.h>
 #include <fcntl.h>
 #include <stdio.h>
+#include <stdlib.h>
 #include <string.h>
 #include <sys/ioctl.h>
 #include <sys/mman.h>
@@ -18,16 +19,55 @@ static int fail(struct kvmh *k, int rc, const char *what)
 	return rc;
 }
 
+/*
+ * Anonymous guest memory; with an alignment, over-allocate and trim the
+ * ends so that k->mem is aligned and kvmh_close unmaps exactly k->mem.
+ */
+static uint8_t *map_guest_memory(size_t size, size_t align)
+{
+	size_t extra = align > 1 ? align : 0;
+	uint8_t *raw, *aligned;
+	size_t head;
+
+	raw = mmap(NULL, size + extra, PROT_READ | PROT_WRITE,
+		   MAP_PRIVATE | MAP_ANONYMOUS | MAP_NORESERVE, -1, 0);
+	if (raw == MAP_FAILED || !extra)
+		return raw;
+	aligned = (uint8_t *)(((uintptr_t)raw + align - 1) & ~(uintptr_t)(align - 1));
+	head = (size_t)(aligned - raw);
+	if (head)
+		munmap(raw, head);
+	if (extra - head)
+		munmap(aligned + size, extra - head);
+	return aligned;
+}
+
 int kvmh_open(struct kvmh *k, size_t mem_size)
 {
+	struct kvmh_config cfg = { NULL, mem_size, 0 };
+
+	return kvmh_open_ex(k, &cfg);
+}
+
+int kvmh_open_ex(struct kvmh *k, const struct kvmh_config *cfg)
+{
 	struct kvm_userspace_memory_region region;
+	const char *dev = cfg->device ? cfg->device : "/dev/kvm";
+	size_t mem_size = cfg->mem_size;
+	char what[96];
 	int ret;
 
 	memset(k, 0, sizeof(*k));
 	k->kvm_fd = k->vm_fd = k->vcpu_fd = -1;
-	k->kvm_fd = open("/dev/kvm", O_RDWR | O_CLOEXEC);
-	if (k->kvm_fd < 0)
-		return fail(k, VMMU_ENOTSUP, "/dev/kvm unavailable");
+	if (cfg->mem_align & (cfg->mem_align - 1)) {
+		errno = EINVAL;
+		return fail(k, VMMU_EINVAL, "guest memory alignment");
+	}
+	k->kvm_fd = open(dev, O_RDWR | O_CLOEXEC);
+	if (k->kvm_fd < 0) {
+		snprintf(what, sizeof(what), "%.80s unavailable", dev);
+		return fail(k, VMMU_ENOTSUP, what);
+	}
 	ret = ioctl(k->kvm_fd, KVM_GET_API_VERSION, 0);
 	if (ret != KVM_API_VERSION) {
 		errno = EPROTO;
@@ -36,8 +76,7 @@ int kvmh_open(struct kvmh *k, size_t mem_size)
 	k->vm_fd = ioctl(k->kvm_fd, KVM_CREATE_VM, 0);
 	if (k->vm_fd < 0)
 		return fail(k, VMMU_ENOTSUP, "KVM_CREATE_VM");
-	k->mem = mmap(NULL, mem_size, PROT_READ | PROT_WRITE,
-		      MAP_PRIVATE | MAP_ANONYMOUS | MAP_NORESERVE, -1, 0);
+	k->mem = map_guest_memory(mem_size, cfg->mem_align);
 	if (k->mem == MAP_FAILED) {
 		k->mem = NULL;
 		return fail(k, VMMU_ENOMEM, "mmap guest memory");
@@ -160,6 +199,68 @@ int kvmh_get_sregs(struct kvmh *k, struct kvm_sregs *s)
 int kvmh_set_sregs(struct kvmh *k, const struct kvm_sregs *s)
 {
 	return ioctl(k->vcpu_fd, KVM_SET_SREGS, s) < 0 ? VMMU_EIO : 0;
+}
+
+struct kvm_cpuid2 *kvmh_get_supported_cpuid(struct kvmh *k)
+{
+	enum { MAX_ENTRIES = 256 };
+	struct kvm_cpuid2 *cpuid;
+
+	cpuid = calloc(1, sizeof(*cpuid) +
+			  MAX_ENTRIES * sizeof(struct kvm_cpuid_entry2));
+	if (!cpuid) {
+		snprintf(k->why, sizeof(k->why), "out of memory");
+		return NULL;
+	}
+	cpuid->nent = MAX_ENTRIES;
+	if (ioctl(k->kvm_fd, KVM_GET_SUPPORTED_CPUID, cpuid) < 0) {
+		snprintf(k->why, sizeof(k->why), "KVM_GET_SUPPORTED_CPUID: %s",
+			 strerror(errno));
+		free(cpuid);
+		return NULL;
+	}
+	return cpuid;
+}
+
+int kvmh_set_cpuid(struct kvmh *k, const struct kvm_cpuid2 *cpuid)
+{
+	if (ioctl(k->vcpu_fd, KVM_SET_CPUID2, cpuid) < 0) {
+		snprintf(k->why, sizeof(k->why), "KVM_SET_CPUID2: %s",
+			 strerror(errno));
+		return VMMU_EIO;
+	}
+	return VMMU_OK;
+}
+
+int kvmh_set_supported_cpuid(struct kvmh *k)
+{
+	struct kvm_cpuid2 *cpuid = kvmh_get_supported_cpuid(k);
+	int rc;
+
+	if (!cpuid)
+		return VMMU_EIO;
+	rc = kvmh_set_cpuid(k, cpuid);
+	free(cpuid);
+	return rc;
+}
+
+int kvmh_map(struct kvmh *k, uint32_t slot, uint64_t gpa, void *hva,
+	     uint64_t size)
+{
+	struct kvm_userspace_memory_region region;
+
+	memset(&region, 0, sizeof(region));
+	region.slot = slot;
+	region.guest_phys_addr = gpa;
+	region.memory_size = size;
+	region.userspace_addr = (uintptr_t)hva;
+	if (ioctl(k->vm_fd, KVM_SET_USER_MEMORY_REGION, &region) < 0) {
+		snprintf(k->why, sizeof(k->why), "KVM_SET_USER_MEMORY_REGION "
+			 "(slot %u at 0x%llx): %s", slot,
+			 (unsigned long long)gpa, strerror(errno));
+		return VMMU_EIO;
+	}
+	return VMMU_OK;
 }
 
 int kvmh_run(struct kvmh *k)

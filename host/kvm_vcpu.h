@@ -27,6 +27,17 @@ struct kvmh {
 int kvmh_open(struct kvmh *k, size_t mem_size);
 void kvmh_close(struct kvmh *k);
 
+/* What kvmh_open_ex may change from kvmh_open's defaults. */
+struct kvmh_config {
+	const char *device;     /* NULL: "/dev/kvm" */
+	size_t mem_size;
+	size_t mem_align;       /* 0: any; else a power of two (e.g. 2 MiB,
+				 * so that huge host pages can back it) */
+};
+
+/* kvmh_open with a device path and an aligned guest memory mapping. */
+int kvmh_open_ex(struct kvmh *k, const struct kvmh_config *cfg);
+
 /*
  * Put the vCPU in 64-bit mode with flat segments: CS selector 0x8 (DPL 0),
  * data 0x10, user code 0x1b / data 0x23, TSS 0x28 with base tss_gpa.
@@ -43,6 +54,28 @@ int kvmh_get_regs(struct kvmh *k, struct kvm_regs *r);
 int kvmh_set_regs(struct kvmh *k, const struct kvm_regs *r);
 int kvmh_get_sregs(struct kvmh *k, struct kvm_sregs *s);
 int kvmh_set_sregs(struct kvmh *k, const struct kvm_sregs *s);
+
+/*
+ * The CPUID KVM supports (KVM_GET_SUPPORTED_CPUID), newly allocated (free()
+ * it), or NULL with k->why set.
+ */
+struct kvm_cpuid2 *kvmh_get_supported_cpuid(struct kvmh *k);
+/* Give the vCPU this CPUID (KVM_SET_CPUID2). 0 or negative vmmu_err. */
+int kvmh_set_cpuid(struct kvmh *k, const struct kvm_cpuid2 *cpuid);
+/*
+ * Give the vCPU the CPUID KVM supports. Without a CPUID KVM models a CPU of
+ * no vendor with MAXPHYADDR 36, which changes its reserved-bit checks.
+ * Call before the first KVM_RUN. Returns 0 or a negative vmmu_err.
+ */
+int kvmh_set_supported_cpuid(struct kvmh *k);
+
+/*
+ * Map size bytes at host address hva into guest-physical memory at gpa as
+ * memory slot `slot` (KVM_SET_USER_MEMORY_REGION; slot 0 is kvmh_open's,
+ * size 0 deletes a slot). Returns 0 or a negative vmmu_err with k->why.
+ */
+int kvmh_map(struct kvmh *k, uint32_t slot, uint64_t gpa, void *hva,
+	     uint64_t size);
 
 /* KVM_RUN once; returns the exit reason (KVM_EXIT_*) or a negative error. */
 int kvmh_run(struct kvmh *k);

@@ -14,6 +14,7 @@
 #define VMMU_WALK_H
 
 #include "vmmu/types.h"
+#include "vmmu/x86_pte.h"
 
 /* Control-register bits the walker consults (SDM Vol. 3A 2.5, 4.1). */
 #define X86_CR0_PE     (1ULL << 0)
@@ -56,6 +57,57 @@ struct vmmu_gmem {
 		       size_t len);
 };
 
+/* Paging modes (SDM Vol. 3A 4.1.1, Table 4-1). */
+enum vmmu_paging_mode {
+	VMMU_PAGING_NONE = 0,   /* CR0.PG = 0: linear = physical */
+	VMMU_PAGING_2LEVEL,     /* 32-bit paging (CR4.PSE selects 4 MiB pages) */
+	VMMU_PAGING_PAE,
+	VMMU_PAGING_4LEVEL,
+	VMMU_PAGING_5LEVEL,
+	VMMU_PAGING_INVALID,    /* a register combination no CPU accepts */
+};
+
+/*
+ * Per-VM CPU-model differences (struct vmmu_paging_state.quirks). Zero is
+ * an Intel CPU with 1 GiB pages.
+ */
+/* CPUID.80000001H:EDX.Page1GB = 0: PS in a PDPTE is reserved (SDM 4.5.4). */
+#define VMMU_PAGING_NO_1G   (1U << 0)
+/*
+ * AMD reserved-bit rules (APM Vol. 2 5.3.3, Figures 5-18/5-25): bit 8 of a
+ * PML4E and a PML5E is MBZ (ignored on Intel). Bit 7 of those entries is
+ * reserved on both vendors.
+ */
+#define VMMU_PAGING_AMD     (1U << 1)
+
+
+/*
+ * What the walker derives from the control registers of one paging role:
+ * the mode, reserved-bit masks per level and the permission tables (an
+ * index from the access class to a bitmap over the walk's combined rights,
+ * so that the hot path is a table lookup). Recomputed by
+ * vmmu_paging_update(); vmmu_walk() falls back to a private copy when the
+ * registers changed without an update, so a stale role is slow, not wrong.
+ */
+struct vmmu_walk_role {
+	uint64_t key;           /* the register bits it was computed from */
+	uint8_t mode;           /* enum vmmu_paging_mode */
+	uint8_t top_level;      /* 2, 3, 4 or 5 (1 = PTE) */
+	uint8_t entry_size;     /* 4 or 8 bytes */
+	uint8_t pse36_bits;     /* 2-level: physical bits above 31 in a 4 MiB PDE */
+	bool large_ok[6];       /* PS=1 at this level maps a page */
+	bool pke;               /* protection keys in effect */
+	bool nxe;               /* XD bits in effect */
+	bool fetch_pfec_id;     /* fetch faults set PFEC.I/D (SDM 4.7) */
+	uint64_t addr_mask;     /* next-table / page address bits of an entry */
+	uint64_t rsvd[6][2];    /* [level][PS]: reserved bits (SDM 4.5) */
+	/* perm[class] bit (u | w << 1 | nx << 2) set: that access faults. */
+	uint8_t perm[16];
+	/* pkey[class] bit (AD | WD << 1) set: a user page with that PKRU
+	 * pair faults with PFEC.PK (SDM 4.6.2). */
+	uint8_t pkey[16];
+};
+
 /* The vCPU state that determines how a linear address is translated. */
 struct vmmu_paging_state {
 	uint64_t cr0, cr3, cr4, efer, rflags;
@@ -67,6 +119,8 @@ struct vmmu_paging_state {
 	 */
 	uint64_t pdpte[4];
 	bool pdptes_loaded;
+	uint32_t quirks;        /* VMMU_PAGING_* CPU-model differences */
+	struct vmmu_walk_role role; /* cache; see vmmu_paging_update() */
 };
 
 /* One access to translate. */
@@ -83,18 +137,31 @@ struct vmmu_walk_result {
 	gpa_t gpa;              /* ok: the translated address */
 	uint64_t page_size;     /* ok: 4 KiB, 2 MiB, 4 MiB or 1 GiB */
 	uint8_t vector;         /* !ok: 14 (#PF) or 13 (#GP) */
-	uint32_t error_code;    /* !ok, #PF: the error code */
+	uint32_t error_code;    /* !ok, #PF: the error code (0 for #GP) */
 	gva_t cr2;              /* !ok, #PF: the faulting linear address */
 	/* Entries used, root first (for the shadow backend and the model). */
 	uint8_t levels;
 	gpa_t pte_gpa[5];
 	uint64_t pte[5];        /* the values read (before A/D updates) */
+	uint8_t mode;           /* enum vmmu_paging_mode of the walk */
+	uint8_t restarts;       /* walks restarted because an A/D cmpxchg lost */
 };
 
 /*
+ * Recompute ps->role from the registers, maxphyaddr and quirks. Call after
+ * changing CR0, CR4, EFER, maxphyaddr or quirks (as KVM recomputes its MMU
+ * role); RFLAGS, PKRU and CR3 need no update.
+ */
+void vmmu_paging_update(struct vmmu_paging_state *ps);
+
+/* The paging mode ps selects. */
+enum vmmu_paging_mode vmmu_paging_mode(const struct vmmu_paging_state *ps);
+
+/*
  * Load the PAE PDPTEs from CR3 as MOV to CR3 does. Returns 0, or
- * VMMU_EFAULT/VMMU_EINVAL when the CPU would raise #GP (a present PDPTE
- * with reserved bits set). Not needed in other modes.
+ * VMMU_EINVAL when the CPU would raise #GP (a present PDPTE with reserved
+ * bits set, SDM 4.4.1), or a negative vmmu_err from mem->read. Not needed
+ * in other modes (returns 0 and loads nothing).
  */
 int vmmu_paging_load_pdptes(struct vmmu_paging_state *ps,
 			    const struct vmmu_gmem *mem);
@@ -102,7 +169,14 @@ int vmmu_paging_load_pdptes(struct vmmu_paging_state *ps,
 /*
  * Translate acc under ps, updating A/D bits through mem.
  * Returns 0 with *res filled (res->ok tells translation vs fault), or a
- * negative vmmu_err when guest memory could not be read at all.
+ * negative vmmu_err: VMMU_EINVAL for an impossible register combination
+ * (VMMU_PAGING_INVALID, maxphyaddr outside 32..52, cpl > 3), VMMU_EBUSY
+ * when A/D updates keep losing races, or the error of mem->read/cmpxchg
+ * when guest memory could not be accessed.
+ *
+ * In PAE mode the walk uses ps->pdpte[] when ps->pdptes_loaded, otherwise
+ * it reads them from CR3 as a CR3 load would; PDPTEs with reserved bits
+ * make every access fail with vector 13 (MOV to CR3 would have faulted).
  */
 int vmmu_walk(const struct vmmu_paging_state *ps, const struct vmmu_gmem *mem,
 	      const struct vmmu_access *acc, struct vmmu_walk_result *res);

@@ -16,7 +16,7 @@
 #include "vmmu/vmmu.h"
 #include "core/backend.h"
 #include "core/pgtable.h"
-#include "core/x86_pte.h"
+#include "vmmu/x86_pte.h"
 #include "ept/ept_format.h"
 #include "npt/npt_format.h"
 #include "host/hosted.h"

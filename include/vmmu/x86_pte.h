@@ -4,8 +4,8 @@
  * 4-15..4-20; AMD APM Vol. 2 5.3.3). Guest tables, NPT tables and shadow
  * tables all use it. *_BIT_X is the bit index, *_X the mask.
  */
-#ifndef VMMU_CORE_X86_PTE_H
-#define VMMU_CORE_X86_PTE_H
+#ifndef VMMU_X86_PTE_H
+#define VMMU_X86_PTE_H
 
 #include <stdint.h>
 
@@ -20,6 +20,7 @@
 #define X86_PTE_BIT_G    8      /* global (leaf) */
 #define X86_PTE_BIT_PAT_LARGE 12 /* PAT in a 2 MiB / 1 GiB / 4 MiB leaf */
 #define X86_PTE_BIT_NX   63     /* execute disable (with EFER.NXE) */
+#define X86_PTE_PKEY_SHIFT 59   /* bits 62:59: protection key (leaf, CR4.PKE) */
 
 #define X86_PTE_P    (1ULL << X86_PTE_BIT_P)
 #define X86_PTE_RW   (1ULL << X86_PTE_BIT_RW)

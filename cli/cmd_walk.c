@@ -1,0 +1,686 @@
+/* SPDX-License-Identifier: MIT */
+/*
+ * vmmu walk: run the guest page-table walker on a JSON case (registers,
+ * guest-physical memory, accesses) and print translations, faults and the
+ * A/D updates the walks made.
+ */
+#define _GNU_SOURCE
+#include <getopt.h>
+#include <inttypes.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "cli_json.h"
+#include "vmmu/error.h"
+#include "vmmu/walk.h"
+
+const char cmd_walk_summary[] = "translate guest-virtual addresses through guest page tables";
+
+static void walk_usage(FILE *out)
+{
+	fputs(
+"NAME\n"
+"    vmmu walk - run the guest page-table walker on a JSON test case\n"
+"\n"
+"SYNOPSIS\n"
+"    vmmu walk --case FILE|- [--pretty] [--trace]\n"
+"    vmmu walk --help\n"
+"\n"
+"DESCRIPTION\n"
+"    Translates guest-virtual (linear) addresses the way an x86 CPU does,\n"
+"    in the paging mode selected by CR0, CR4 and EFER: paging off, 32-bit\n"
+"    (with CR4.PSE 4 MiB pages and PSE-36), PAE, 4-level and 5-level\n"
+"    (CR4.LA57). It applies U/S, R/W, NX (EFER.NXE), CR0.WP, CR4.SMEP,\n"
+"    CR4.SMAP with RFLAGS.AC and implicit supervisor accesses, protection\n"
+"    keys (CR4.PKE with PKRU), reserved-bit checks for the given\n"
+"    MAXPHYADDR, and sets accessed/dirty bits as a CPU does (only when the\n"
+"    access succeeds). Faults report the vector, the #PF error code and\n"
+"    CR2. See docs/walker.md for the rules and their SDM/APM sources.\n"
+"\n"
+"    A case is a JSON object:\n"
+"      {\"paging\": {\"cr0\": \"0x80010011\", \"cr3\": \"0x1000\",\n"
+"                  \"cr4\": \"0x20\", \"efer\": \"0x500\", \"maxphyaddr\": 46,\n"
+"                  \"pkru\": \"0x0\", \"rflags\": \"0x2\",\n"
+"                  \"vendor\": \"intel\", \"gbpages\": true},\n"
+"       \"memory\": [{\"gpa\": \"0x1000\", \"hex\": \"0320000000000000\"},\n"
+"                  {\"gpa\": \"0x2000\", \"qwords\": [\"0x3003\"]}],\n"
+"       \"accesses\": [{\"gva\": \"0x400000\", \"access\": \"write\",\n"
+"                     \"cpl\": 3, \"implicit\": false}]}\n"
+"    64-bit values are \"0x...\" strings, decimal strings or integers.\n"
+"    paging: cr0, cr3, cr4, efer and maxphyaddr (32..52) are required;\n"
+"      pkru (default 0), rflags (default 0x2), vendor (\"intel\" default, or\n"
+"      \"amd\": bit 8 of a PML4E/PML5E is reserved) and gbpages (default\n"
+"      true; false makes PS in a PDPTE reserved) are optional.\n"
+"    memory: guest-physical contents; each item has gpa and exactly one of\n"
+"      hex (bytes in memory order), qwords (8-byte little-endian values) or\n"
+"      dwords (4-byte values). Unlisted memory reads as zero.\n"
+"    accesses: run in order on the same memory, so A/D updates carry over.\n"
+"      gva and access (read, write or fetch) are required; cpl (0..3,\n"
+"      default 0) and implicit (default false: an implicit supervisor\n"
+"      access such as a GDT read) are optional.\n"
+"    Unknown keys are errors, so that a typo cannot go unnoticed.\n"
+"\n"
+"    The input may also be a JSON array of cases; each runs on its own\n"
+"    fresh memory and the output is an array of results in the same\n"
+"    order, so a harness can run thousands of cases in one process.\n"
+"\n"
+"OPTIONS\n"
+"    --case FILE   the case file; - reads standard input\n"
+"    --pretty      indent the JSON output\n"
+"    --trace       add \"entries\" (gpa and value of each paging-structure\n"
+"                  entry read, root first) to every result\n"
+"    --json        accepted for uniformity; the output is always JSON\n"
+"    -h, --help    this text\n"
+"\n"
+"OUTPUT\n"
+"    {\"results\": [R, ...], \"memory_writes\": [W, ...]} per case, where R is\n"
+"      {\"gva\": \"0x..\", \"ok\": true, \"gpa\": \"0x..\", \"page_size\": 4096}\n"
+"    or, for a page fault,\n"
+"      {\"gva\": \"0x..\", \"ok\": false, \"vector\": 14, \"error_code\": \"0x..\",\n"
+"       \"cr2\": \"0x..\"}\n"
+"    or, for a #GP (non-canonical address in 4/5-level paging, CR3 bits\n"
+"    above MAXPHYADDR, PAE PDPTEs with reserved bits: MOV to CR3 faults),\n"
+"      {\"gva\": \"0x..\", \"ok\": false, \"vector\": 13, \"error_code\": \"0x0\"}\n"
+"    W is one A/D update, in the order made:\n"
+"      {\"gpa\": \"0x..\", \"size\": 8, \"value\": \"0x..\"}  (value after the\n"
+"    write; size 4 in 32-bit paging).\n"
+"\n"
+"EXIT STATUS\n"
+"    0  every case ran (faults are results, not failures)\n"
+"    1  the walker failed unexpectedly (message on stderr)\n"
+"    2  bad usage or malformed input (message on stderr naming the problem)\n"
+"\n"
+"EXAMPLES\n"
+"    vmmu walk --case examples/walk-4level.json --pretty\n"
+"    vmmu walk --case examples/walk-pae.json --trace\n"
+"    generate-cases | vmmu walk --case - > results.json\n",
+	      out);
+}
+
+/* ---- sparse guest-physical memory: zero unless written ---- */
+
+struct mem_page {
+	uint64_t pfn;
+	uint8_t *data;          /* NULL: empty slot */
+};
+
+struct sparse_mem {
+	struct mem_page *tab;
+	size_t cap, used;       /* cap is a power of two */
+	json_t *writes;         /* the A/D update log */
+};
+
+static size_t page_hash(uint64_t pfn, size_t cap)
+{
+	return (size_t)((pfn * 0x9e3779b97f4a7c15ULL) >> 17) & (cap - 1);
+}
+
+static struct mem_page *mem_slot(const struct sparse_mem *m, uint64_t pfn)
+{
+	size_t i = page_hash(pfn, m->cap);
+
+	while (m->tab[i].data && m->tab[i].pfn != pfn)
+		i = (i + 1) & (m->cap - 1);
+	return &m->tab[i];
+}
+
+static int mem_grow(struct sparse_mem *m)
+{
+	struct sparse_mem n = { NULL, m->cap * 2, m->used, m->writes };
+	size_t i;
+
+	n.tab = calloc(n.cap, sizeof(*n.tab));
+	if (!n.tab)
+		return -1;
+	for (i = 0; i < m->cap; i++)
+		if (m->tab[i].data)
+			*mem_slot(&n, m->tab[i].pfn) = m->tab[i];
+	free(m->tab);
+	*m = n;
+	return 0;
+}
+
+/* The page holding pfn; allocated (zeroed) when create, else may be NULL. */
+static uint8_t *mem_page(struct sparse_mem *m, uint64_t pfn, bool create)
+{
+	struct mem_page *p = mem_slot(m, pfn);
+
+	if (p->data || !create)
+		return p->data;
+	if ((m->used + 1) * 2 > m->cap) {
+		if (mem_grow(m) < 0)
+			return NULL;
+		p = mem_slot(m, pfn);
+	}
+	p->data = calloc(1, VMMU_PAGE_SIZE);
+	if (!p->data)
+		return NULL;
+	p->pfn = pfn;
+	m->used++;
+	return p->data;
+}
+
+static int mem_init(struct sparse_mem *m)
+{
+	m->cap = 64;
+	m->used = 0;
+	m->tab = calloc(m->cap, sizeof(*m->tab));
+	m->writes = json_array();
+	return m->tab && m->writes ? 0 : -1;
+}
+
+static void mem_fini(struct sparse_mem *m)
+{
+	size_t i;
+
+	for (i = 0; m->tab && i < m->cap; i++)
+		free(m->tab[i].data);
+	free(m->tab);
+	json_decref(m->writes);
+	memset(m, 0, sizeof(*m));
+}
+
+/* Copy len bytes between buf and guest memory at gpa (page by page). */
+static int mem_copy(struct sparse_mem *m, uint64_t gpa, void *buf, size_t len,
+		    bool write)
+{
+	uint8_t *b = buf;
+
+	while (len) {
+		size_t off = gpa & (VMMU_PAGE_SIZE - 1);
+		size_t n = VMMU_PAGE_SIZE - off < len ? VMMU_PAGE_SIZE - off : len;
+		uint8_t *page = mem_page(m, gpa >> VMMU_PAGE_SHIFT, write);
+
+		if (write && !page)
+			return VMMU_ENOMEM;
+		if (write)
+			memcpy(page + off, b, n);
+		else if (page)
+			memcpy(b, page + off, n);
+		else
+			memset(b, 0, n);
+		gpa += n;
+		b += n;
+		len -= n;
+	}
+	return 0;
+}
+
+static int gm_read(void *ctx, gpa_t gpa, void *buf, size_t len)
+{
+	return mem_copy(ctx, gpa.v, buf, len, false);
+}
+
+static int gm_cmpxchg(void *ctx, gpa_t gpa, uint64_t old, uint64_t new_val,
+		      size_t len)
+{
+	struct sparse_mem *m = ctx;
+	uint64_t cur = 0;
+	json_t *w;
+	int rc;
+
+	if (len != 4 && len != 8)
+		return VMMU_EINVAL;
+	rc = mem_copy(m, gpa.v, &cur, len, false);
+	if (rc < 0)
+		return rc;
+	if (cur != old)
+		return 1;
+	rc = mem_copy(m, gpa.v, &new_val, len, true);
+	if (rc < 0)
+		return rc;
+	w = json_pack("{s:o,s:i,s:o}", "gpa", cli_hex(gpa.v), "size", (int)len,
+		      "value", cli_hex(new_val));
+	if (!w || json_array_append_new(m->writes, w) < 0)
+		return VMMU_ENOMEM;
+	return 0;
+}
+
+/* ---- input parsing ---- */
+
+#define ERRLEN 512
+
+static int check_keys(const json_t *obj, const char *const *allowed,
+		      const char *ctx, char *err)
+{
+	const char *key;
+	json_t *v;
+	size_t i;
+
+	if (!json_is_object(obj)) {
+		snprintf(err, ERRLEN, "%s: expected an object", ctx);
+		return -1;
+	}
+	json_object_foreach((json_t *)obj, key, v) {
+		for (i = 0; allowed[i]; i++)
+			if (!strcmp(key, allowed[i]))
+				break;
+		if (!allowed[i]) {
+			snprintf(err, ERRLEN, "%s: unknown key \"%s\"", ctx, key);
+			return -1;
+		}
+	}
+	return 0;
+}
+
+static int get_bool(const json_t *obj, const char *key, bool dflt, bool *out,
+		    const char *ctx, char *err)
+{
+	const json_t *v = json_object_get(obj, key);
+
+	if (!v) {
+		*out = dflt;
+		return 0;
+	}
+	if (!json_is_boolean(v)) {
+		snprintf(err, ERRLEN, "%s: \"%s\" must be true or false", ctx, key);
+		return -1;
+	}
+	*out = json_is_true(v);
+	return 0;
+}
+
+static int parse_vendor(const json_t *pg, uint32_t *quirks, char *err)
+{
+	const json_t *v = json_object_get(pg, "vendor");
+	const char *s;
+	bool gb;
+
+	if (v) {
+		s = json_string_value(v);
+		if (s && !strcmp(s, "amd"))
+			*quirks |= VMMU_PAGING_AMD;
+		else if (!s || strcmp(s, "intel")) {
+			snprintf(err, ERRLEN,
+				 "paging: \"vendor\" must be \"intel\" or \"amd\"");
+			return -1;
+		}
+	}
+	if (get_bool(pg, "gbpages", true, &gb, "paging", err) < 0)
+		return -1;
+	if (!gb)
+		*quirks |= VMMU_PAGING_NO_1G;
+	return 0;
+}
+
+static const char *const paging_keys[] = { "cr0", "cr3", "cr4", "efer",
+	"pkru", "rflags", "maxphyaddr", "vendor", "gbpages", NULL };
+
+static int parse_paging(const json_t *pg, struct vmmu_paging_state *ps,
+			char *err)
+{
+	uint64_t pkru, maxphy;
+
+	memset(ps, 0, sizeof(*ps));
+	if (check_keys(pg, paging_keys, "paging", err) < 0 ||
+	    cli_get_u64(pg, "cr0", true, 0, &ps->cr0, "paging", err, ERRLEN) < 0 ||
+	    cli_get_u64(pg, "cr3", true, 0, &ps->cr3, "paging", err, ERRLEN) < 0 ||
+	    cli_get_u64(pg, "cr4", true, 0, &ps->cr4, "paging", err, ERRLEN) < 0 ||
+	    cli_get_u64(pg, "efer", true, 0, &ps->efer, "paging", err, ERRLEN) < 0 ||
+	    cli_get_u64(pg, "rflags", false, 2, &ps->rflags, "paging", err, ERRLEN) < 0 ||
+	    cli_get_u64(pg, "pkru", false, 0, &pkru, "paging", err, ERRLEN) < 0 ||
+	    cli_get_u64(pg, "maxphyaddr", true, 0, &maxphy, "paging", err, ERRLEN) < 0 ||
+	    parse_vendor(pg, &ps->quirks, err) < 0)
+		return -1;
+	if (pkru > 0xffffffffULL) {
+		snprintf(err, ERRLEN, "paging: \"pkru\" does not fit in 32 bits");
+		return -1;
+	}
+	if (maxphy < 32 || maxphy > 52) {
+		snprintf(err, ERRLEN, "paging: \"maxphyaddr\" %" PRIu64
+			 " is outside 32..52", maxphy);
+		return -1;
+	}
+	ps->pkru = (uint32_t)pkru;
+	ps->maxphyaddr = (uint8_t)maxphy;
+	vmmu_paging_update(ps);
+	if (vmmu_paging_mode(ps) == VMMU_PAGING_INVALID) {
+		snprintf(err, ERRLEN, "paging: no CPU runs with these registers "
+			 "(CR0.PG without CR0.PE, or EFER.LMA/LME with paging "
+			 "but without CR4.PAE, or EFER.LMA without CR0.PG)");
+		return -1;
+	}
+	return 0;
+}
+
+/* qwords/dwords: an array of values stored little-endian, size bytes each. */
+static int words_bytes(const json_t *arr, unsigned size, uint8_t **out,
+		       size_t *len, const char *ctx, char *err)
+{
+	size_t i, n = json_array_size(arr);
+	char why[160];
+	uint64_t v;
+
+	if (!json_is_array(arr)) {
+		snprintf(err, ERRLEN, "%s: expected an array of values", ctx);
+		return -1;
+	}
+	*out = calloc(n ? n : 1, size);
+	if (!*out) {
+		snprintf(err, ERRLEN, "out of memory");
+		return -1;
+	}
+	for (i = 0; i < n; i++) {
+		if (cli_json_u64(json_array_get(arr, i), &v, why, sizeof(why)) < 0 ||
+		    (size == 4 && v > 0xffffffffULL)) {
+			snprintf(err, ERRLEN, "%s[%zu]: %s", ctx, i,
+				 size == 4 && v > 0xffffffffULL ?
+				 "does not fit in 32 bits" : why);
+			free(*out);
+			return -1;
+		}
+		memcpy(*out + i * size, &v, size); /* x86 hosts: little-endian */
+	}
+	*len = n * size;
+	return 0;
+}
+
+static const char *const mem_keys[] = { "gpa", "hex", "qwords", "dwords", NULL };
+
+static int parse_memory_item(const json_t *it, struct sparse_mem *m,
+			     const char *ctx, char *err)
+{
+	const json_t *hex = json_object_get(it, "hex");
+	const json_t *q = json_object_get(it, "qwords");
+	const json_t *d = json_object_get(it, "dwords");
+	uint8_t *bytes = NULL;
+	uint64_t gpa;
+	size_t len = 0;
+	char why[160], sub[96];
+	int rc;
+
+	if (check_keys(it, mem_keys, ctx, err) < 0 ||
+	    cli_get_u64(it, "gpa", true, 0, &gpa, ctx, err, ERRLEN) < 0)
+		return -1;
+	if (!!hex + !!q + !!d != 1) {
+		snprintf(err, ERRLEN, "%s: needs exactly one of \"hex\", "
+			 "\"qwords\", \"dwords\"", ctx);
+		return -1;
+	}
+	if (hex) {
+		if (!json_is_string(hex) ||
+		    cli_hex_bytes(json_string_value(hex), &bytes, &len, why,
+				  sizeof(why)) < 0) {
+			snprintf(err, ERRLEN, "%s: \"hex\": %s", ctx,
+				 json_is_string(hex) ? why : "expected a string");
+			return -1;
+		}
+	} else {
+		snprintf(sub, sizeof(sub), "%s: \"%s\"", ctx, q ? "qwords" : "dwords");
+		if (words_bytes(q ? q : d, q ? 8 : 4, &bytes, &len, sub, err) < 0)
+			return -1;
+	}
+	if (len && gpa + len - 1 < gpa) {
+		snprintf(err, ERRLEN, "%s: contents run past the end of the "
+			 "address space", ctx);
+		free(bytes);
+		return -1;
+	}
+	rc = mem_copy(m, gpa, bytes, len, true);
+	free(bytes);
+	if (rc < 0) {
+		snprintf(err, ERRLEN, "out of memory");
+		return -1;
+	}
+	return 0;
+}
+
+static int parse_memory(const json_t *arr, struct sparse_mem *m, char *err)
+{
+	char ctx[48];
+	size_t i;
+
+	if (!arr)
+		return 0;
+	if (!json_is_array(arr)) {
+		snprintf(err, ERRLEN, "\"memory\" must be an array");
+		return -1;
+	}
+	for (i = 0; i < json_array_size(arr); i++) {
+		snprintf(ctx, sizeof(ctx), "memory[%zu]", i);
+		if (parse_memory_item(json_array_get(arr, i), m, ctx, err) < 0)
+			return -1;
+	}
+	return 0;
+}
+
+static const char *const access_keys[] = { "gva", "access", "cpl",
+	"implicit", NULL };
+
+static int parse_access(const json_t *it, struct vmmu_access *acc,
+			const char *ctx, char *err)
+{
+	const char *kind;
+	uint64_t gva, cpl;
+
+	memset(acc, 0, sizeof(*acc));
+	if (check_keys(it, access_keys, ctx, err) < 0 ||
+	    cli_get_u64(it, "gva", true, 0, &gva, ctx, err, ERRLEN) < 0 ||
+	    cli_get_u64(it, "cpl", false, 0, &cpl, ctx, err, ERRLEN) < 0 ||
+	    get_bool(it, "implicit", false, &acc->implicit, ctx, err) < 0)
+		return -1;
+	kind = json_string_value(json_object_get(it, "access"));
+	if (!kind) {
+		snprintf(err, ERRLEN, "%s: missing \"access\" (read, write or "
+			 "fetch)", ctx);
+		return -1;
+	}
+	if (!strcmp(kind, "read")) {
+		acc->kind = VMMU_ACCESS_READ;
+	} else if (!strcmp(kind, "write")) {
+		acc->kind = VMMU_ACCESS_WRITE;
+	} else if (!strcmp(kind, "fetch")) {
+		acc->kind = VMMU_ACCESS_FETCH;
+	} else {
+		snprintf(err, ERRLEN, "%s: unknown access kind \"%s\" (read, "
+			 "write or fetch)", ctx, kind);
+		return -1;
+	}
+	if (cpl > 3) {
+		snprintf(err, ERRLEN, "%s: \"cpl\" %" PRIu64 " is outside 0..3",
+			 ctx, cpl);
+		return -1;
+	}
+	acc->gva = mk_gva(gva);
+	acc->cpl = (uint8_t)cpl;
+	return 0;
+}
+
+/* ---- running a case ---- */
+
+struct walk_opts {
+	bool pretty, trace;
+};
+
+static json_t *result_json(const struct vmmu_access *acc,
+			   const struct vmmu_walk_result *res, bool trace)
+{
+	json_t *o = json_object(), *ents;
+	unsigned i;
+
+	if (!o)
+		return NULL;
+	json_object_set_new(o, "gva", cli_hex(acc->gva.v));
+	json_object_set_new(o, "ok", json_boolean(res->ok));
+	if (res->ok) {
+		json_object_set_new(o, "gpa", cli_hex(res->gpa.v));
+		json_object_set_new(o, "page_size",
+				    json_integer((json_int_t)res->page_size));
+	} else {
+		json_object_set_new(o, "vector", json_integer(res->vector));
+		json_object_set_new(o, "error_code", cli_hex(res->error_code));
+		if (res->vector == X86_VEC_PF)
+			json_object_set_new(o, "cr2", cli_hex(res->cr2.v));
+	}
+	if (trace) {
+		ents = json_array();
+		for (i = 0; ents && i < res->levels; i++)
+			json_array_append_new(ents, json_pack("{s:o,s:o}",
+				"gpa", cli_hex(res->pte_gpa[i].v),
+				"value", cli_hex(res->pte[i])));
+		json_object_set_new(o, "entries", ents);
+	}
+	return o;
+}
+
+static const char *const case_keys[] = { "paging", "memory", "accesses", NULL };
+
+/*
+ * Parse and run one case. Returns the output object, or NULL with err set;
+ * *status is 2 for malformed input, 1 for a walker failure.
+ */
+static json_t *run_case(const json_t *c, const struct walk_opts *o, char *err,
+			int *status)
+{
+	const json_t *accs = json_object_get(c, "accesses");
+	struct vmmu_paging_state ps;
+	struct vmmu_gmem gm = { NULL, gm_read, gm_cmpxchg };
+	struct sparse_mem m;
+	struct vmmu_access acc;
+	struct vmmu_walk_result res;
+	json_t *results = NULL, *out = NULL;
+	char ctx[48];
+	size_t i;
+	int rc;
+
+	*status = 2;
+	if (mem_init(&m) < 0) {
+		snprintf(err, ERRLEN, "out of memory");
+		mem_fini(&m);
+		return NULL;
+	}
+	gm.ctx = &m;
+	if (check_keys(c, case_keys, "case", err) < 0)
+		goto done;
+	if (!json_object_get(c, "paging")) {
+		snprintf(err, ERRLEN, "missing \"paging\"");
+		goto done;
+	}
+	if (parse_paging(json_object_get(c, "paging"), &ps, err) < 0 ||
+	    parse_memory(json_object_get(c, "memory"), &m, err) < 0)
+		goto done;
+	if (!json_is_array(accs)) {
+		snprintf(err, ERRLEN, "\"accesses\" must be an array");
+		goto done;
+	}
+	/* Validate every access before running any. */
+	for (i = 0; i < json_array_size(accs); i++) {
+		snprintf(ctx, sizeof(ctx), "accesses[%zu]", i);
+		if (parse_access(json_array_get(accs, i), &acc, ctx, err) < 0)
+			goto done;
+	}
+	/* MOV to CR3: PAE loads the PDPTEs; a #GP shows in every result. */
+	rc = vmmu_paging_load_pdptes(&ps, &gm);
+	if (rc < 0 && rc != VMMU_EINVAL) {
+		snprintf(err, ERRLEN, "loading PDPTEs: %s", vmmu_strerror(rc));
+		*status = 1;
+		goto done;
+	}
+	results = json_array();
+	for (i = 0; results && i < json_array_size(accs); i++) {
+		parse_access(json_array_get(accs, i), &acc, ctx, err);
+		rc = vmmu_walk(&ps, &gm, &acc, &res);
+		if (rc < 0) {
+			snprintf(err, ERRLEN, "accesses[%zu]: walk failed: %s",
+				 i, vmmu_strerror(rc));
+			*status = 1;
+			goto done;
+		}
+		json_array_append_new(results, result_json(&acc, &res, o->trace));
+	}
+	out = json_pack("{s:O,s:O}", "results", results, "memory_writes", m.writes);
+	if (!out) {
+		snprintf(err, ERRLEN, "out of memory");
+		*status = 1;
+	}
+done:
+	json_decref(results);
+	mem_fini(&m);
+	return out;
+}
+
+static int run_input(const json_t *root, const struct walk_opts *o)
+{
+	char err[ERRLEN] = "";
+	json_t *out, *one;
+	size_t i;
+	int status = 0, rc;
+
+	if (json_is_object(root)) {
+		out = run_case(root, o, err, &status);
+		if (!out) {
+			fprintf(stderr, "vmmu walk: %s\n", err);
+			return status;
+		}
+	} else if (json_is_array(root)) {
+		out = json_array();
+		for (i = 0; out && i < json_array_size(root); i++) {
+			one = run_case(json_array_get(root, i), o, err, &status);
+			if (!one) {
+				fprintf(stderr, "vmmu walk: case %zu: %s\n", i, err);
+				json_decref(out);
+				return status;
+			}
+			json_array_append_new(out, one);
+		}
+	} else {
+		fprintf(stderr, "vmmu walk: the input must be a case object or an "
+			"array of cases\n");
+		return 2;
+	}
+	rc = out ? cli_print_json(out, o->pretty) : -1;
+	json_decref(out);
+	if (rc < 0) {
+		fprintf(stderr, "vmmu walk: cannot write the output\n");
+		return 1;
+	}
+	return 0;
+}
+
+int cmd_walk(int argc, char **argv)
+{
+	static const struct option longopts[] = {
+		{ "case", required_argument, NULL, 'c' },
+		{ "pretty", no_argument, NULL, 'p' },
+		{ "trace", no_argument, NULL, 't' },
+		{ "json", no_argument, NULL, 'j' },
+		{ "help", no_argument, NULL, 'h' },
+		{ NULL, 0, NULL, 0 },
+	};
+	struct walk_opts o = { false, false };
+	const char *path = NULL;
+	json_t *root;
+	int c, rc;
+
+	optind = 1;
+	opterr = 0;
+	while ((c = getopt_long(argc, argv, "h", longopts, NULL)) != -1) {
+		switch (c) {
+		case 'c': path = optarg; break;
+		case 'p': o.pretty = true; break;
+		case 't': o.trace = true; break;
+		case 'j': break;
+		case 'h': walk_usage(stdout); return 0;
+		default:
+			fprintf(stderr, "vmmu walk: unknown or incomplete option "
+				"'%s' (see vmmu walk --help)\n", argv[optind - 1]);
+			return 2;
+		}
+	}
+	if (optind < argc) {
+		fprintf(stderr, "vmmu walk: unexpected argument '%s'\n", argv[optind]);
+		return 2;
+	}
+	if (!path) {
+		fprintf(stderr, "vmmu walk: --case FILE is required (see vmmu walk "
+			"--help)\n");
+		return 2;
+	}
+	root = cli_load_json("walk", path);
+	if (!root)
+		return 2;
+	rc = run_input(root, &o);
+	json_decref(root);
+	return rc;
+}

@@ -1,0 +1,63 @@
+/* SPDX-License-Identifier: MIT */
+/* Internal interfaces of the cpuid module (libcpuid's raw layout). */
+#ifndef VMMU_CPUID_INTERNAL_H
+#define VMMU_CPUID_INTERNAL_H
+
+#include <stddef.h>
+#include <libcpuid/libcpuid.h>
+
+#include "vmmu/detect.h"
+
+/*
+ * Largest dump file accepted. Real dumps of a 256-thread machine stay far
+ * below this; anything larger is refused rather than read.
+ */
+#define VMMU_DUMP_MAX_BYTES (16u << 20)
+
+/* Raw CPUID words -> features (pure: no I/O, no CPUID instruction). */
+void vmmu_decode_features(const struct cpu_raw_data_t *raw,
+			  struct vmmu_cpu_features *feat);
+/* Vendor string of leaf 0 -> vendor. */
+enum vmmu_cpu_vendor vmmu_vendor_from_raw(const struct cpu_raw_data_t *raw,
+					  char vendor_str[16]);
+/*
+ * Identification: vendor, display family/model/stepping from leaf 1 (SDM
+ * Vol 2A CPUID, "Feature Information"), brand string, and libcpuid's
+ * codename when cpu_identify recognizes the part.
+ */
+void vmmu_identify(struct cpu_raw_data_t *raw, struct vmmu_cpu_ident *cpu);
+
+/*
+ * Read a CPUID dump in libcpuid's serialization or AIDA64's text form into
+ * raw (first logical CPU only). 0 or VMMU_EPARSE / VMMU_EIO with err.
+ */
+int vmmu_dump_read(const char *path, struct cpu_raw_data_t *raw,
+		   char *err, size_t errlen);
+
+/* Fill host from raw words (identification, features, VMX inference). */
+void vmmu_host_from_raw(struct vmmu_host_info *host,
+			struct cpu_raw_data_t *raw);
+
+/*
+ * Read a whole file of at most max bytes into a new NUL-terminated buffer.
+ * 0, or VMMU_EIO (cannot open/read), VMMU_EPARSE (too large), with err.
+ */
+int vmmu_read_small_file(const char *path, size_t max, char **out,
+			 size_t *len, char *err, size_t errlen);
+
+/* Read one MSR: 0, or non-zero when it cannot be read. */
+typedef int (*vmmu_rdmsr_fn)(void *ctx, uint32_t index, uint64_t *value);
+/*
+ * Replace inferred VMX capabilities with the MSRs' values (0x482, then
+ * 0x48B when secondary controls exist, then 0x48C when EPT or VPID can be
+ * enabled). rdmsr NULL, or a failing read, keeps the inference and records
+ * why in host->vmx.note (unavailable: the reason for NULL).
+ */
+void vmmu_read_vmx_msrs(struct vmmu_host_info *host, vmmu_rdmsr_fn rdmsr,
+			void *ctx, const char *unavailable);
+
+/* VM_CR.SVMDIS through rdmsr, when SVM is reported; unreadable: unknown. */
+void vmmu_read_svm_msrs(struct vmmu_host_info *host, vmmu_rdmsr_fn rdmsr,
+			void *ctx);
+
+#endif

@@ -1,0 +1,207 @@
+/* SPDX-License-Identifier: MIT */
+/*
+ * VMX capability MSRs -> the capabilities the paging-mode policy needs.
+ *
+ * IA32_VMX_PROCBASED_CTLS2 (0x48B), SDM Vol 3D A.3.3: bits 31:0 are the
+ * allowed-0 settings, bits 63:32 the allowed-1 settings of the secondary
+ * processor-based VM-execution controls (SDM Vol 3C Table 25-7). A control
+ * can be used when its allowed-1 bit is set.
+ * IA32_VMX_EPT_VPID_CAP (0x48C), SDM Vol 3D A.10.
+ */
+#define _GNU_SOURCE
+#include <ctype.h>
+#include <errno.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "vmmu/error.h"
+#include "cpuid_internal.h"
+
+/* Secondary controls, as allowed-1 bits of the MSR (control bit + 32). */
+#define CTLS2_EPT               (1ull << (32 + 1))
+#define CTLS2_VPID              (1ull << (32 + 5))
+#define CTLS2_UNRESTRICTED      (1ull << (32 + 7))
+#define CTLS2_PML               (1ull << (32 + 17))
+#define CTLS2_MBEC              (1ull << (32 + 22))
+
+#define EPTCAP_XONLY            (1ull << 0)
+#define EPTCAP_WL4              (1ull << 6)
+#define EPTCAP_WL5              (1ull << 7)
+#define EPTCAP_UC               (1ull << 8)
+#define EPTCAP_WB               (1ull << 14)
+#define EPTCAP_2M               (1ull << 16)
+#define EPTCAP_1G               (1ull << 17)
+#define EPTCAP_INVEPT           (1ull << 20)
+#define EPTCAP_AD               (1ull << 21)
+#define EPTCAP_INVEPT_SINGLE    (1ull << 25)
+#define EPTCAP_INVEPT_ALL       (1ull << 26)
+
+void vmmu_decode_vmx_msrs(struct vmmu_vmx_caps *c, uint64_t ctls2,
+			  uint64_t cap, enum vmmu_vmx_source src)
+{
+	memset(c, 0, sizeof(*c));
+	c->src = src;
+	c->have_ctls2 = true;
+	c->procbased_ctls2 = ctls2;
+	c->ept = ctls2 & CTLS2_EPT;
+	c->vpid = ctls2 & CTLS2_VPID;
+	c->unrestricted_guest = ctls2 & CTLS2_UNRESTRICTED;
+	c->pml = ctls2 & CTLS2_PML;
+	c->mbec = ctls2 & CTLS2_MBEC;
+	/* A.10: the MSR exists only if EPT or VPID can be enabled. */
+	if (!c->ept && !c->vpid)
+		return;
+	c->have_ept_vpid_cap = true;
+	c->ept_vpid_cap = cap;
+	if (!c->ept)
+		return;
+	c->ept_xonly = cap & EPTCAP_XONLY;
+	c->ept_wl4 = cap & EPTCAP_WL4;
+	c->ept_wl5 = cap & EPTCAP_WL5;
+	c->ept_uc = cap & EPTCAP_UC;
+	c->ept_wb = cap & EPTCAP_WB;
+	c->ept_2m = cap & EPTCAP_2M;
+	c->ept_1g = cap & EPTCAP_1G;
+	c->invept = cap & EPTCAP_INVEPT;
+	c->ept_ad = cap & EPTCAP_AD;
+	c->invept_single = cap & EPTCAP_INVEPT_SINGLE;
+	c->invept_all = cap & EPTCAP_INVEPT_ALL;
+}
+
+/* Parse "0x..." or decimal, the whole token. */
+static int parse_u64(const char *s, uint64_t *out)
+{
+	char *end;
+	unsigned long long v;
+
+	while (isspace((unsigned char)*s) || *s == '"')
+		s++;
+	if (!isdigit((unsigned char)*s))
+		return -1;
+	errno = 0;
+	v = strtoull(s, &end, 0);
+	if (errno || end == s)
+		return -1;
+	while (isspace((unsigned char)*end) || *end == '"' || *end == ',')
+		end++;
+	if (*end && *end != '}')
+		return -1;
+	*out = v;
+	return 0;
+}
+
+/*
+ * One "key=value" or "\"key\": \"value\"" item. Returns 0 and the MSR
+ * index/value, 1 for an item with nothing in it, -1 malformed.
+ */
+static int parse_item(char *p, uint64_t *idx, uint64_t *val)
+{
+	char *sep;
+
+	while (isspace((unsigned char)*p))
+		p++;
+	if (!*p)
+		return 1;
+	sep = strpbrk(p, "=:");
+	if (!sep)
+		return -1;
+	*sep = '\0';
+	if (parse_u64(p, idx) || parse_u64(sep + 1, val))
+		return -1;
+	return 0;
+}
+
+/*
+ * The file is a flat list of items separated by newlines, commas or
+ * braces, so that both "0x48b=0x..." lines and a one-line JSON object
+ * read the same way. '#' starts a comment that runs to the end of line.
+ */
+static int read_msr_text(char *text, const char *path, uint64_t *ctls2,
+			 uint64_t *cap, bool *have2, bool *havec, char *err,
+			 size_t errlen)
+{
+	char *p, *item, *save = NULL;
+	unsigned n = 0;
+
+	for (p = text; *p; p++) {
+		if (*p == '#')
+			while (*p && *p != '\n')
+				*p++ = ' ';
+		if (!*p)
+			break;
+		if (*p == '{' || *p == '}' || *p == ',' || *p == '\r')
+			*p = '\n';
+	}
+	for (item = strtok_r(text, "\n", &save); item;
+	     item = strtok_r(NULL, "\n", &save)) {
+		uint64_t idx, val;
+		int rc = parse_item(item, &idx, &val);
+
+		n++;
+		if (rc == 1)
+			continue;
+		if (rc < 0) {
+			snprintf(err, errlen, "%s: item %u: expected 0x48b=0x... "
+				 "or \"0x48c\": \"0x...\"", path, n);
+			return VMMU_EPARSE;
+		}
+		if (idx == 0x48b) {
+			*ctls2 = val;
+			*have2 = true;
+		} else if (idx == 0x48c) {
+			*cap = val;
+			*havec = true;
+		} else {
+			snprintf(err, errlen, "%s: item %u: MSR 0x%llx is not "
+				 "one of 0x48b, 0x48c", path, n,
+				 (unsigned long long)idx);
+			return VMMU_EPARSE;
+		}
+	}
+	return 0;
+}
+
+#define MSR_FILE_MAX 65536
+
+int vmmu_load_vmx_msrs(struct vmmu_host_info *host, const char *path,
+		       char *err, size_t errlen)
+{
+	uint64_t ctls2 = 0, cap = 0;
+	bool have2 = false, havec = false;
+	char *text;
+	size_t len;
+	int rc;
+
+	if (!host || !path || !err || !errlen)
+		return VMMU_EINVAL;
+	rc = vmmu_read_small_file(path, MSR_FILE_MAX, &text, &len, err,
+				  errlen);
+	if (rc)
+		return rc;
+	if (memchr(text, '\0', len)) {
+		free(text);
+		snprintf(err, errlen, "%s: binary data, not a text file of MSR "
+			 "values", path);
+		return VMMU_EPARSE;
+	}
+	rc = read_msr_text(text, path, &ctls2, &cap, &have2, &havec, err,
+			   errlen);
+	free(text);
+	if (rc)
+		return rc;
+	if (!have2) {
+		snprintf(err, errlen, "%s: IA32_VMX_PROCBASED_CTLS2 (0x48b) "
+			 "missing", path);
+		return VMMU_EPARSE;
+	}
+	if ((ctls2 & (CTLS2_EPT | CTLS2_VPID)) && !havec) {
+		snprintf(err, errlen, "%s: 0x48b allows EPT or VPID, so "
+			 "IA32_VMX_EPT_VPID_CAP (0x48c) is needed", path);
+		return VMMU_EPARSE;
+	}
+	vmmu_decode_vmx_msrs(&host->vmx, ctls2, cap, VMMU_VMX_SRC_FILE);
+	snprintf(host->vmx.note, sizeof(host->vmx.note),
+		 "VMX capability MSRs given in %.120s", path);
+	return 0;
+}

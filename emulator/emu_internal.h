@@ -1,0 +1,146 @@
+/* SPDX-License-Identifier: MIT */
+/*
+ * Emulator internals: the decoded-instruction form the semantics work on,
+ * the semantics table, and the per-call execution state.
+ *
+ * Capstone's output is translated once into struct emu_insn (vmmu's own
+ * operand description) and cached; execution never looks at capstone data.
+ * Capstone instruction ids are used only in memory, through the X86_INS_*
+ * names, never stored anywhere that outlives the process.
+ */
+#ifndef VMMU_EMU_INTERNAL_H
+#define VMMU_EMU_INTERNAL_H
+
+#include <stdbool.h>
+#include <stdint.h>
+#include <capstone/capstone.h>
+
+#include "vmmu/emulate.h"
+#include "vmmu/error.h"
+#include "vmmu/types.h"
+
+#define EMU_MAX_INSN_LEN 15
+#define EMU_REG_NONE 0xff
+#define EMU_REG_RIP 16          /* base register of a RIP-relative operand */
+#define EMU_SEG_DEFAULT 0xff    /* no segment override prefix */
+
+enum emu_opkind { OPK_NONE, OPK_REG, OPK_IMM, OPK_MEM };
+
+struct emu_operand {
+	uint8_t kind;           /* enum emu_opkind */
+	uint8_t size;           /* bytes: 1, 2, 4, 8 or 16 */
+	uint8_t reg;            /* OPK_REG: enum vmmu_emu_gpr */
+	bool high8;             /* OPK_REG: AH, CH, DH or BH */
+	uint8_t seg;            /* OPK_MEM: enum vmmu_emu_seg */
+	uint8_t base;           /* OPK_MEM: gpr, EMU_REG_RIP or EMU_REG_NONE */
+	uint8_t index;          /* OPK_MEM: gpr or EMU_REG_NONE */
+	uint8_t scale;          /* OPK_MEM: 1, 2, 4, 8 */
+	int64_t val;            /* OPK_MEM: displacement; OPK_IMM: value */
+};
+
+#define EMU_MAX_OPS 2
+
+struct emu_insn {
+	uint8_t bytes[EMU_MAX_INSN_LEN];
+	uint8_t len;            /* 0: not decodable */
+	uint8_t mode;           /* 16, 32, 64 */
+	uint8_t sem;            /* index into emu_semantics; 0: unhandleable */
+	uint8_t nops;
+	uint8_t addr_size;      /* 2, 4, 8 */
+	bool lock;              /* LOCK prefix present */
+	bool rep;               /* F3 prefix present */
+	bool lock_ud;           /* LOCK on a form that does not allow it */
+	uint8_t seg_override;   /* enum vmmu_emu_seg or EMU_SEG_DEFAULT */
+	uint8_t opcode;         /* last opcode byte (string ops, sanity) */
+	struct emu_operand op[EMU_MAX_OPS];
+	char mnemonic[VMMU_EMU_MNEMONIC_MAX];
+};
+
+/* Handler outcome (negative values are callback errors, passed through). */
+enum emu_rc {
+	EMU_OK = 0,
+	EMU_EXC = 1,            /* x->res->exc filled */
+	EMU_UNH = 2,            /* form not implemented */
+	EMU_RACE = 3,           /* LOCKed update kept losing the cmpxchg */
+};
+
+struct emu_exec {
+	struct vmmu_emu *emu;
+	const struct emu_insn *in;
+	struct vmmu_emu_regs r;         /* working copy, committed on EMU_OK */
+	const struct vmmu_emu_ops *ops;
+	void *opaque;
+	struct vmmu_emu_result *res;
+	uint64_t next_rip;
+	bool commit_on_exc;             /* REP: keep completed iterations */
+	bool incomplete;                /* REP: stopped at the iteration limit */
+};
+
+typedef int (*emu_handler)(struct emu_exec *x);
+
+/*
+ * One row of the semantics table. id is an X86_INS_* name; the table is
+ * turned into an id -> row index at context creation.
+ */
+struct emu_sem {
+	unsigned int id;
+	emu_handler fn;
+	uint8_t param;          /* handler-specific: ALU op, condition, ... */
+	bool lockable;          /* LOCK allowed with a memory destination */
+	uint64_t undefined;     /* RFLAGS bits the SDM leaves undefined */
+};
+
+extern const struct emu_sem emu_semantics[];
+extern const unsigned int emu_nr_semantics;
+
+#define EMU_CACHE_SETS 128
+#define EMU_CACHE_WAYS 4
+
+struct vmmu_emu {
+	csh cs[3];                      /* 16-, 32-, 64-bit decoders */
+	cs_insn *csi[3];
+	uint8_t sem_of_id[X86_INS_ENDING];
+	bool cache_on;
+	bool la57;
+	uint32_t rep_limit;
+	struct vmmu_emu_stats stats;
+	uint8_t victim[EMU_CACHE_SETS];
+	struct emu_insn cache[EMU_CACHE_SETS][EMU_CACHE_WAYS];
+};
+
+/* decode.c */
+int emu_decode(struct vmmu_emu *emu, unsigned int mode, const uint8_t *buf,
+	       size_t avail, struct emu_insn *out);
+
+/* access.c: registers, addresses, memory through the callbacks */
+uint64_t emu_mask(unsigned int size);
+uint64_t emu_get_reg(const struct emu_exec *x, const struct emu_operand *op);
+void emu_set_gpr(struct emu_exec *x, unsigned int reg, bool high8,
+		 unsigned int size, uint64_t val);
+int emu_linear(struct emu_exec *x, const struct emu_operand *op,
+	       int64_t offset, unsigned int size, uint64_t *la);
+int emu_check_la(struct emu_exec *x, unsigned int seg, uint64_t ea,
+		 unsigned int size, uint64_t *out);
+int emu_read(struct emu_exec *x, uint64_t la, void *buf, unsigned int size);
+int emu_write(struct emu_exec *x, uint64_t la, const void *buf,
+	      unsigned int size);
+int emu_cmpxchg(struct emu_exec *x, uint64_t la, void *old,
+		const void *new_val, unsigned int size);
+int emu_read_op(struct emu_exec *x, const struct emu_operand *op,
+		uint64_t *val);
+int emu_write_op(struct emu_exec *x, const struct emu_operand *op,
+		 uint64_t val);
+int emu_raise(struct emu_exec *x, uint8_t vector, bool has_ec, uint32_t ec);
+
+/* flags.c */
+uint64_t emu_flags_add(uint64_t a, uint64_t b, uint64_t res,
+		       unsigned int size);
+uint64_t emu_flags_sub(uint64_t a, uint64_t b, uint64_t res,
+		       unsigned int size);
+uint64_t emu_flags_logic(uint64_t res, unsigned int size);
+bool emu_condition(uint64_t rflags, unsigned int cc);
+
+/* string.c */
+int emu_string(struct emu_exec *x);
+
+#endif

@@ -1,0 +1,265 @@
+/* SPDX-License-Identifier: MIT */
+/*
+ * `vmmu bench tlb` and `vmmu bench exits` as a user runs them: the JSON
+ * output and the cost profile parse (jansson) with the documented keys
+ * and types (docs/bench.md), and without KVM `bench exits` says so and
+ * exits with status 3. The KVM part is skipped where /dev/kvm is absent.
+ */
+#define _GNU_SOURCE
+#include <fcntl.h>
+#include <stdarg.h>
+#include <stdbool.h>
+#include <stddef.h>
+#include <stdint.h>
+#include <setjmp.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/wait.h>
+#include <unistd.h>
+#include <cmocka.h>
+#include <jansson.h>
+
+/* Run a shell command; its stdout in a new buffer, status in *status. */
+static char *run(const char *cmd, int *status)
+{
+	FILE *p = popen(cmd, "r");
+	size_t cap = 1 << 16, len = 0, got;
+	char *buf = malloc(cap);
+	int st;
+
+	assert_non_null(p);
+	assert_non_null(buf);
+	while ((got = fread(buf + len, 1, cap - len - 1, p)) > 0) {
+		len += got;
+		if (cap - len < 4096) {
+			cap *= 2;
+			buf = realloc(buf, cap);
+			assert_non_null(buf);
+		}
+	}
+	buf[len] = 0;
+	st = pclose(p);
+	*status = WIFEXITED(st) ? WEXITSTATUS(st) : -1;
+	return buf;
+}
+
+static json_t *get(json_t *o, const char *path)
+{
+	char key[64];
+	const char *dot;
+
+	while (o && (dot = strchr(path, '.'))) {
+		snprintf(key, sizeof(key), "%.*s", (int)(dot - path), path);
+		o = json_object_get(o, key);
+		path = dot + 1;
+	}
+	return o ? json_object_get(o, path) : NULL;
+}
+
+static void check_stats(json_t *s)
+{
+	static const char *const keys[] = { "median", "min", "max", "q1", "q3" };
+	unsigned i;
+
+	assert_true(json_is_object(s));
+	for (i = 0; i < 5; i++)
+		assert_true(json_is_number(json_object_get(s, keys[i])));
+	assert_true(json_is_integer(json_object_get(s, "n")));
+	assert_true(json_number_value(json_object_get(s, "min")) <=
+		    json_number_value(json_object_get(s, "median")));
+	assert_true(json_number_value(json_object_get(s, "median")) <=
+		    json_number_value(json_object_get(s, "max")));
+}
+
+static void check_machine(json_t *m)
+{
+	assert_true(json_is_string(get(m, "cpu.vendor")));
+	assert_true(json_is_string(get(m, "cpu.brand")));
+	assert_true(json_is_integer(get(m, "cpu.family")));
+	assert_true(json_is_integer(get(m, "cpu.model")));
+	assert_true(json_is_string(get(m, "kernel.release")));
+	assert_true(json_is_string(get(m, "host_hypervisor")));
+	assert_true(json_is_string(get(m, "cpuid_tlbs.source")));
+	assert_true(json_is_array(get(m, "cpuid_tlbs.tlbs")));
+}
+
+static void check_curve(json_t *cv)
+{
+	json_t *pts = json_object_get(cv, "points"), *pt;
+	size_t i;
+
+	assert_true(json_is_array(pts));
+	assert_true(json_array_size(pts) >= 3);
+	json_array_foreach(pts, i, pt) {
+		assert_true(json_is_integer(json_object_get(pt, "ws_bytes")));
+		check_stats(get(pt, "4k.ns"));
+		check_stats(get(pt, "4k.cycles"));
+		check_stats(get(pt, "2m.ns"));
+		check_stats(get(pt, "dense.ns"));
+	}
+	assert_true(json_is_string(json_object_get(cv, "huge_method")));
+	assert_true(json_is_integer(json_object_get(cv, "l1_reach_bytes")));
+	assert_true(json_is_integer(json_object_get(cv, "l2_reach_bytes")));
+	check_stats(json_object_get(cv, "walk_ns"));
+	check_stats(json_object_get(cv, "walk_cycles"));
+}
+
+static void test_tlb_json_and_profile(void **state)
+{
+	char prof[] = "/tmp/vmmu-bench-profile-XXXXXX", cmd[512];
+	json_t *doc, *kinds, *p;
+	json_error_t e;
+	char *out;
+	int st, fd = mkstemp(prof);
+
+	(void)state;
+	assert_true(fd >= 0);
+	close(fd);
+	unlink(prof);   /* a fresh profile is created */
+	snprintf(cmd, sizeof(cmd), "%s bench tlb --quick --max-ws 32M --reps 3 "
+		 "--json --quiet --profile %s", VMMU_BIN, prof);
+	out = run(cmd, &st);
+	assert_int_equal(st, 0);
+	doc = json_loads(out, 0, &e);
+	assert_non_null(doc);
+	assert_string_equal(json_string_value(get(doc, "benchmark")), "tlb");
+	check_machine(get(doc, "machine"));
+	assert_true(json_is_real(get(doc, "tsc_hz")));
+	kinds = get(doc, "tlb.core_kinds");
+	assert_true(json_is_array(kinds) && json_array_size(kinds) >= 1);
+	assert_true(json_is_integer(get(json_array_get(kinds, 0), "pu")));
+	check_curve(get(json_array_get(kinds, 0), "curve"));
+	json_decref(doc);
+	free(out);
+
+	p = json_load_file(prof, 0, &e);
+	assert_non_null(p);
+	assert_string_equal(json_string_value(get(p, "schema")),
+			    "vmmu-cost-profile");
+	assert_int_equal(json_integer_value(get(p, "version")), 1);
+	check_machine(get(p, "machine"));
+	assert_true(json_is_string(get(p, "tlb.measured_at")));
+	check_curve(get(json_array_get(get(p, "tlb.core_kinds"), 0), "curve"));
+	json_decref(p);
+	unlink(prof);
+}
+
+static void test_bad_usage(void **state)
+{
+	char cmd[256], *out;
+	int st;
+
+	(void)state;
+	snprintf(cmd, sizeof(cmd), "%s bench tlb --max-ws 12Q 2>/dev/null", VMMU_BIN);
+	free(run(cmd, &st));
+	assert_int_equal(st, 2);
+	snprintf(cmd, sizeof(cmd), "%s bench exits --frobnicate 2>/dev/null", VMMU_BIN);
+	free(run(cmd, &st));
+	assert_int_equal(st, 2);
+	snprintf(cmd, sizeof(cmd), "%s bench tlb --help", VMMU_BIN);
+	out = run(cmd, &st);
+	assert_int_equal(st, 0);
+	assert_non_null(strstr(out, "SYNOPSIS"));
+	assert_non_null(strstr(out, "EXIT STATUS"));
+	free(out);
+}
+
+/* No KVM device: a clear message, status 3, JSON saying so. */
+static void test_no_kvm(void **state)
+{
+	char cmd[384], *out;
+	json_t *doc;
+	json_error_t e;
+	int st;
+
+	(void)state;
+	snprintf(cmd, sizeof(cmd), "%s bench exits --quick --json "
+		 "--kvm-device /nonexistent/kvm 2>&1 >/dev/null", VMMU_BIN);
+	out = run(cmd, &st);
+	assert_int_equal(st, 3);
+	assert_non_null(strstr(out, "KVM not available"));
+	assert_non_null(strstr(out, "/nonexistent/kvm"));
+	free(out);
+	snprintf(cmd, sizeof(cmd), "VMMU_KVM_DEVICE=/nonexistent/kvm %s bench "
+		 "exits --quick --json 2>/dev/null", VMMU_BIN);
+	out = run(cmd, &st);
+	assert_int_equal(st, 3);
+	doc = json_loads(out, 0, &e);
+	assert_non_null(doc);
+	assert_true(json_is_false(get(doc, "kvm_available")));
+	assert_true(json_is_string(get(doc, "reason")));
+	json_decref(doc);
+	free(out);
+}
+
+static void check_cost(json_t *costs, const char *name, bool to_user)
+{
+	json_t *c = json_object_get(costs, name);
+
+	assert_non_null(c);
+	assert_true(json_is_true(json_object_get(c, "measured")));
+	check_stats(json_object_get(c, "cycles"));
+	check_stats(json_object_get(c, "ns"));
+	check_stats(json_object_get(c, "host_ns"));
+	assert_true(json_number_value(get(c, "raw_cycles.median")) > 0);
+	if (to_user)
+		assert_true(json_number_value(json_object_get(c,
+				"user_exits_per_iteration")) > 0.99);
+}
+
+static void test_exits_json(void **state)
+{
+	char cmd[384], *out;
+	json_t *doc, *costs, *c;
+	json_error_t e;
+	const char *key;
+	int st, fd = open("/dev/kvm", O_RDWR);
+
+	(void)state;
+	if (fd < 0) {
+		printf("SKIP: /dev/kvm not usable here\n");
+		skip();
+	}
+	close(fd);
+	snprintf(cmd, sizeof(cmd), "%s bench exits --quick --reps 3 "
+		 "--chase-max 8M --json --quiet", VMMU_BIN);
+	out = run(cmd, &st);
+	assert_int_equal(st, 0);
+	doc = json_loads(out, 0, &e);
+	assert_non_null(doc);
+	check_machine(get(doc, "machine"));
+	assert_true(json_is_string(get(doc, "exits.kvm.flavour")));
+	assert_true(json_is_object(get(doc, "exits.kvm.capabilities")));
+	costs = get(doc, "exits.costs");
+	assert_true(json_is_object(costs));
+	json_object_foreach(costs, key, c) {
+		assert_true(json_is_string(json_object_get(c, "what")));
+		assert_true(json_is_boolean(json_object_get(c, "measured")));
+		assert_true(json_is_integer(json_object_get(c, "cpl")));
+	}
+	check_cost(costs, "io_user_cpl0", true);
+	check_cost(costs, "mmio_user_cpl0", true);
+	check_cost(costs, "cpuid_kernel_cpl3", false);
+	check_cost(costs, "first_touch_cpl3", false);
+	check_cost(costs, "second_touch_cpl3", false);
+	/* A fault on fresh memory costs more than a write to mapped memory. */
+	assert_true(json_number_value(get(costs, "first_touch_cpl3.ns.median")) >
+		    json_number_value(get(costs, "second_touch_cpl3.ns.median")));
+	check_curve(get(doc, "exits.guest_chase"));
+	check_curve(get(doc, "exits.native_chase"));
+	json_decref(doc);
+	free(out);
+}
+
+int main(void)
+{
+	const struct CMUnitTest tests[] = {
+		cmocka_unit_test(test_bad_usage),
+		cmocka_unit_test(test_no_kvm),
+		cmocka_unit_test(test_tlb_json_and_profile),
+		cmocka_unit_test(test_exits_json),
+	};
+
+	return cmocka_run_group_tests_name("bench_cli", tests, NULL, NULL);
+}

@@ -1,0 +1,474 @@
+/* SPDX-License-Identifier: MIT */
+/*
+ * kvm_oracle --case: run a `vmmu walk` case (4-level paging) on KVM and
+ * print what KVM did in `vmmu walk` output form.
+ *
+ * The case's memory becomes guest RAM, one 4 KiB memory slot per page; any
+ * other guest-physical address has no memory, so an access that reaches it
+ * exits to user space with its exact gpa (KVM_EXIT_MMIO). The harness moves
+ * out of the way: its 16 MiB go to a guest-physical range the case does not
+ * use, and its mapping to a PML4 slot that is empty in the case's root.
+ */
+#define _GNU_SOURCE
+#include <errno.h>
+#include <signal.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/ioctl.h>
+#include <sys/mman.h>
+#include <unistd.h>
+
+#include "cli_json.h"
+#include "vmmu/error.h"
+#include "oracle_replay.h"
+#include "oracle_cmp.h"
+
+#define RP_MAX_PAGES 256
+#define RP_MAX_ACCESSES 64
+#define RP_ERRLEN 256
+#define RP_DEADLINE_S 2
+
+struct rp_page {
+	uint64_t gpa;
+	uint8_t *data;          /* page-aligned, mapped into the guest */
+};
+
+struct rp_case {
+	uint64_t cr0, cr3, cr4, efer, rflags, pkru, maxphyaddr;
+	bool amd, gbpages;
+	struct rp_page page[RP_MAX_PAGES];
+	unsigned npages;
+	struct orc_access acc[RP_MAX_ACCESSES];
+	unsigned nacc;
+};
+
+static void rp_free(struct rp_case *c)
+{
+	for (unsigned i = 0; i < c->npages; i++)
+		munmap(c->page[i].data, 4096);
+	c->npages = 0;
+}
+
+static uint8_t *rp_page(struct rp_case *c, uint64_t gpa, bool create)
+{
+	uint64_t base = gpa & ~0xfffULL;
+	void *p;
+
+	for (unsigned i = 0; i < c->npages; i++)
+		if (c->page[i].gpa == base)
+			return c->page[i].data;
+	if (!create || c->npages == RP_MAX_PAGES)
+		return NULL;
+	p = mmap(NULL, 4096, PROT_READ | PROT_WRITE,
+		 MAP_PRIVATE | MAP_ANONYMOUS, -1, 0);
+	if (p == MAP_FAILED)
+		return NULL;
+	c->page[c->npages].gpa = base;
+	c->page[c->npages++].data = p;
+	return p;
+}
+
+static int parse_paging(const json_t *pg, struct rp_case *c, char *err)
+{
+	const char *vendor = json_string_value(json_object_get(pg, "vendor"));
+	const json_t *gb = json_object_get(pg, "gbpages");
+
+	if (!json_is_object(pg)) {
+		snprintf(err, RP_ERRLEN, "missing \"paging\" object");
+		return -1;
+	}
+	if (cli_get_u64(pg, "cr0", true, 0, &c->cr0, "paging", err, RP_ERRLEN) < 0 ||
+	    cli_get_u64(pg, "cr3", true, 0, &c->cr3, "paging", err, RP_ERRLEN) < 0 ||
+	    cli_get_u64(pg, "cr4", true, 0, &c->cr4, "paging", err, RP_ERRLEN) < 0 ||
+	    cli_get_u64(pg, "efer", true, 0, &c->efer, "paging", err, RP_ERRLEN) < 0 ||
+	    cli_get_u64(pg, "rflags", false, 2, &c->rflags, "paging", err, RP_ERRLEN) < 0 ||
+	    cli_get_u64(pg, "pkru", false, 0, &c->pkru, "paging", err, RP_ERRLEN) < 0 ||
+	    cli_get_u64(pg, "maxphyaddr", true, 0, &c->maxphyaddr, "paging", err,
+			RP_ERRLEN) < 0)
+		return -1;
+	c->amd = vendor && !strcmp(vendor, "amd");
+	c->gbpages = !gb || json_is_true(gb);
+	/* This KVM runs 4-level paging only, without LA57 or PKU. */
+	if (!(c->cr0 & X86_CR0_PG) || !(c->cr4 & X86_CR4_PAE) ||
+	    !(c->efer & X86_EFER_LMA) || (c->cr4 & (X86_CR4_LA57 | X86_CR4_PKE))) {
+		snprintf(err, RP_ERRLEN, "KVM on this host runs 4-level paging "
+			 "only (CR0.PG, CR4.PAE, EFER.LMA; no LA57, no PKE)");
+		return -1;
+	}
+	return 0;
+}
+
+static int parse_memory(const json_t *mem, struct rp_case *c, char *err)
+{
+	size_t i, n;
+	uint64_t gpa, v;
+	const json_t *it, *q, *d, *hex;
+	uint8_t *bytes;
+	size_t len;
+	char why[160];
+
+	json_array_foreach(mem, i, it) {
+		q = json_object_get(it, "qwords");
+		d = json_object_get(it, "dwords");
+		hex = json_object_get(it, "hex");
+		if (cli_get_u64(it, "gpa", true, 0, &gpa, "memory item", err,
+				RP_ERRLEN) < 0)
+			return -1;
+		bytes = NULL;
+		len = 0;
+		if (hex && cli_hex_bytes(json_string_value(hex) ?
+					 json_string_value(hex) : "", &bytes,
+					 &len, why, sizeof(why)) < 0) {
+			snprintf(err, RP_ERRLEN, "memory[%zu]: %s", i, why);
+			return -1;
+		}
+		for (n = 0; !hex && n < json_array_size(q ? q : d); n++) {
+			if (cli_json_u64(json_array_get(q ? q : d, n), &v, why,
+					 sizeof(why)) < 0) {
+				snprintf(err, RP_ERRLEN, "memory[%zu]: %s", i, why);
+				return -1;
+			}
+			for (unsigned b = 0; b < (q ? 8u : 4u); b++) {
+				uint8_t *p = rp_page(c, gpa + len, true);
+
+				if (!p)
+					goto full;
+				p[(gpa + len++) & 0xfff] = (uint8_t)(v >> (8 * b));
+			}
+		}
+		for (n = 0; hex && n < len; n++) {
+			uint8_t *p = rp_page(c, gpa + n, true);
+
+			if (!p) {
+				free(bytes);
+				goto full;
+			}
+			p[(gpa + n) & 0xfff] = bytes[n];
+		}
+		free(bytes);
+	}
+	return 0;
+full:
+	snprintf(err, RP_ERRLEN, "more than %d pages of memory", RP_MAX_PAGES);
+	return -1;
+}
+
+static int parse_accesses(const json_t *accs, struct rp_case *c, char *err)
+{
+	static const char *const kinds[] = { "read", "write", "fetch" };
+	const json_t *it;
+	uint64_t cpl;
+	size_t i;
+
+	if (!json_is_array(accs) || json_array_size(accs) > RP_MAX_ACCESSES) {
+		snprintf(err, RP_ERRLEN, "\"accesses\" must be an array of at "
+			 "most %d accesses", RP_MAX_ACCESSES);
+		return -1;
+	}
+	json_array_foreach(accs, i, it) {
+		struct orc_access *a = &c->acc[c->nacc++];
+		const char *k = json_string_value(json_object_get(it, "access"));
+		unsigned kind;
+
+		if (cli_get_u64(it, "gva", true, 0, &a->gva, "access", err,
+				RP_ERRLEN) < 0 ||
+		    cli_get_u64(it, "cpl", false, 0, &cpl, "access", err,
+				RP_ERRLEN) < 0)
+			return -1;
+		for (kind = 0; kind < 3 && (!k || strcmp(k, kinds[kind])); kind++)
+			;
+		if (kind == 3 || cpl > 3) {
+			snprintf(err, RP_ERRLEN, "accesses[%zu]: access must be read, "
+				 "write or fetch and cpl 0..3", i);
+			return -1;
+		}
+		a->kind = (enum vmmu_access_kind)kind;
+		a->cpl = (uint8_t)cpl;
+		a->implicit = json_is_true(json_object_get(it, "implicit"));
+		if (a->implicit && kind != VMMU_ACCESS_READ) {
+			snprintf(err, RP_ERRLEN, "accesses[%zu]: only implicit reads "
+				 "(an LDT descriptor load) can run on KVM", i);
+			return -1;
+		}
+	}
+	return 0;
+}
+
+/* ---- running ---- */
+
+static struct kvm_run *rp_alarm_run;
+
+static void rp_on_alarm(int sig)
+{
+	(void)sig;
+	if (rp_alarm_run)
+		rp_alarm_run->immediate_exit = 1;
+}
+
+/* KVM_RUN that gives up after RP_DEADLINE_S (the case's bytes may run). */
+static int rp_run(struct orc_vm *vm, void *ctx)
+{
+	struct sigaction sa;
+	int ret;
+
+	(void)ctx;
+	memset(&sa, 0, sizeof(sa));
+	sa.sa_handler = rp_on_alarm;
+	sigaction(SIGALRM, &sa, NULL);
+	rp_alarm_run = vm->k.run;
+	vm->k.run->immediate_exit = 0;
+	alarm(RP_DEADLINE_S);
+	do {
+		ret = ioctl(vm->k.vcpu_fd, KVM_RUN, 0);
+	} while (ret < 0 && errno == EAGAIN);
+	alarm(0);
+	rp_alarm_run = NULL;
+	if (ret < 0) {
+		snprintf(vm->k.why, sizeof(vm->k.why), "%s",
+			 errno == EINTR ? "the guest ran past the deadline" :
+			 strerror(errno));
+		return VMMU_EIO;
+	}
+	return (int)vm->k.run->exit_reason;
+}
+
+/*
+ * Where the harness goes: 16 MiB of guest-physical space no page of the
+ * case uses (from 64 GiB up), and an empty PML4 slot of the case's root
+ * that no access uses.
+ */
+static int place_harness(struct rp_case *c, uint64_t *hgva, uint64_t *hgpa,
+			 char *err)
+{
+	uint8_t *root = rp_page(c, c->cr3 & X86_PTE_ADDR_MASK, true);
+	uint64_t e;
+
+	if (!root) {
+		snprintf(err, RP_ERRLEN, "too many pages of memory");
+		return -1;
+	}
+	for (*hgpa = 64ULL << 30; ; *hgpa += ORC_MEM_SIZE) {
+		unsigned i;
+
+		for (i = 0; i < c->npages; i++)
+			if (c->page[i].gpa - *hgpa < ORC_MEM_SIZE)
+				break;
+		if (i == c->npages)
+			break;
+	}
+	for (unsigned slot = 255; slot >= 1; slot--) {
+		unsigned i;
+
+		memcpy(&e, root + 8 * slot, 8);
+		for (i = 0; i < c->nacc && (c->acc[i].gva >> 39 & 0x1ff) != slot; i++)
+			;
+		if (e == 0 && i == c->nacc) {
+			*hgva = (uint64_t)slot << 39;
+			return 0;
+		}
+	}
+	snprintf(err, RP_ERRLEN, "no empty PML4 slot in 1..255 for the harness");
+	return -1;
+}
+
+/* A VM whose RAM is the case's pages, with the harness placed beside them. */
+static int rp_open(struct rp_case *c, struct orc_vm *vm, char *err)
+{
+	uint64_t hgva, hgpa;
+	uint8_t *root;
+	int rc;
+
+	if (place_harness(c, &hgva, &hgpa, err) < 0)
+		return 2;
+	rc = orc_vm_open_kvm(vm, c->amd ? ORC_VENDOR_AMD : ORC_VENDOR_INTEL, err,
+			     RP_ERRLEN);
+	if (rc < 0)
+		return rc == VMMU_ENOTSUP ? 77 : 1;
+	rc = kvmh_map(&vm->k, 0, 0, vm->k.mem, 0);
+	if (rc == 0)
+		rc = kvmh_map(&vm->k, 0, hgpa, vm->k.mem, ORC_MEM_SIZE);
+	for (unsigned i = 0; rc == 0 && i < c->npages; i++)
+		rc = kvmh_map(&vm->k, 1 + i, c->page[i].gpa, c->page[i].data, 4096);
+	if (rc == 0)
+		rc = orc_vm_build(vm, hgva, hgpa, c->cr3, err, RP_ERRLEN);
+	else
+		snprintf(err, RP_ERRLEN, "%s", vm->k.why);
+	if (rc < 0) {
+		orc_vm_close(vm);
+		return 1;
+	}
+	root = rp_page(c, c->cr3 & X86_PTE_ADDR_MASK, false);
+	orc_vm_map_harness(vm, root);
+	return 0;
+}
+
+/* Differences between what the CPU model of the case and of KVM say. */
+static void rp_warn(const struct rp_case *c, const struct orc_vm *vm)
+{
+	if (c->maxphyaddr != vm->maxphyaddr)
+		fprintf(stderr, "kvm_oracle: note: the case says MAXPHYADDR %llu, "
+			"KVM's guest has %u\n", (unsigned long long)c->maxphyaddr,
+			vm->maxphyaddr);
+	if (c->gbpages && !vm->gbpages)
+		fprintf(stderr, "kvm_oracle: note: the case allows 1 GiB pages; "
+			"KVM here has none (PS in a PDPTE is a reserved bit)\n");
+	for (unsigned i = 0; i < c->nacc; i++) {
+		unsigned slot = c->acc[i].gva >> 39 & 0x1ff;
+
+		if ((c->acc[i].gva & 7) && c->acc[i].kind != VMMU_ACCESS_FETCH)
+			fprintf(stderr, "kvm_oracle: note: accesses[%u] is not "
+				"8-byte aligned: the guest's 8-byte access may touch "
+				"two pages%s\n", i, c->acc[i].cpl == 3 &&
+				(c->rflags & X86_RFLAGS_AC) ? ", and raises #AC at "
+				"CPL 3 with RFLAGS.AC=1 on this KVM" : "");
+		if (c->acc[i].implicit)
+			fprintf(stderr, "kvm_oracle: note: accesses[%u] is an LDT "
+				"descriptor load; KVM spins (deadline %d s) when the "
+				"page has no memory\n", i, RP_DEADLINE_S);
+
+		if (c->acc[i].cpl == 3 && slot >= 256 && slot < 272)
+			fprintf(stderr, "kvm_oracle: note: accesses[%u] is a user "
+				"access through PML4 slot %u, which faults on this "
+				"host whatever the tables say\n", i, slot);
+	}
+}
+
+static void rp_writes(json_t *arr, const struct rp_case *c, uint8_t *before)
+{
+	uint64_t a, b;
+
+	for (unsigned i = 0; i < c->npages; i++)
+		for (unsigned off = 0; off < 4096; off += 8) {
+			memcpy(&a, before + 4096 * i + off, 8);
+			memcpy(&b, c->page[i].data + off, 8);
+			if (a != b)
+				json_array_append_new(arr, json_pack("{s:o,s:i,s:o}",
+					"gpa", cli_hex(c->page[i].gpa + off),
+					"size", 8, "value", cli_hex(b)));
+		}
+}
+
+/* Run every access of the case; the output object, or NULL with err. */
+static json_t *rp_run_case(struct rp_case *c, struct orc_vm *vm, int *status,
+			   char *err)
+{
+	json_t *results = json_array(), *writes = json_array();
+	uint8_t *before = malloc(4096 * (size_t)c->npages);
+	struct orc_outcome o;
+	json_t *r;
+
+	for (unsigned i = 0; before && i < c->nacc; i++) {
+		struct orc_launch l = {
+			.cr0 = c->cr0, .cr4 = c->cr4, .efer = c->efer,
+			.ac = (c->rflags & X86_RFLAGS_AC) != 0, .a = &c->acc[i],
+			.wval = 0x5757575757575757ULL, .run = rp_run,
+		};
+
+		for (unsigned p = 0; p < c->npages; p++)
+			memcpy(before + 4096 * p, c->page[p].data, 4096);
+		if (orc_vm_launch(vm, &l, &o) < 0) {
+			snprintf(err, RP_ERRLEN, "accesses[%u]: KVM failed: %s", i,
+				 vm->k.why);
+			*status = 1;
+			break;
+		}
+		o.gpa_known = o.mmio;
+		o.gpa = o.mmio_gpa;
+		/*
+		 * KVM emulates an access to a page without memory; it cannot
+		 * fetch instructions from one. It only gets there when the
+		 * walk succeeded (a failed walk injects #PF instead).
+		 */
+		if (o.harness_error && c->acc[i].kind == VMMU_ACCESS_FETCH &&
+		    vm->k.run->exit_reason == KVM_EXIT_INTERNAL_ERROR &&
+		    vm->k.run->internal.suberror == KVM_INTERNAL_ERROR_EMULATION) {
+			o.harness_error = false;
+			o.ok = true;
+			o.mmio = true;
+		}
+		r = orc_kvm_result_json(&c->acc[i], &o, 0);
+		if (o.harness_error)
+			*status = 1;
+		else if (o.ok && o.mmio && !o.gpa_known)
+			json_object_set_new(r, "note", json_string(
+				"the walk succeeded; the page has no memory, so KVM "
+				"could not fetch from it"));
+		else if (o.ok && !o.mmio && !c->acc[i].implicit)
+			json_object_set_new(r, "note", json_string(
+				"completed in guest RAM (a page of the case); KVM "
+				"does not show the address"));
+		json_array_append_new(results, r);
+		rp_writes(writes, c, before);
+	}
+	free(before);
+	if (!before) {
+		snprintf(err, RP_ERRLEN, "out of memory");
+		*status = 1;
+	}
+	return json_pack("{s:o,s:o}", "results", results, "memory_writes", writes);
+}
+
+json_t *orc_replay_case(const json_t *jc, int *status, char *err)
+{
+	struct rp_case *c = calloc(1, sizeof(*c));
+	struct orc_vm vm;
+	json_t *out = NULL;
+	int rc;
+
+	*status = 2;
+	if (!c) {
+		snprintf(err, RP_ERRLEN, "out of memory");
+		return NULL;
+	}
+	if (parse_paging(json_object_get(jc, "paging"), c, err) == 0 &&
+	    parse_memory(json_object_get(jc, "memory"), c, err) == 0 &&
+	    parse_accesses(json_object_get(jc, "accesses"), c, err) == 0) {
+		rc = rp_open(c, &vm, err);
+		*status = rc;
+		if (rc == 0) {
+			rp_warn(c, &vm);
+			out = rp_run_case(c, &vm, status, err);
+			orc_vm_close(&vm);
+		}
+	}
+	rp_free(c);
+	free(c);
+	return out;
+}
+
+int orc_replay_file(const char *path, bool pretty)
+{
+	json_t *root = cli_load_json("kvm_oracle", path), *out, *one;
+	char err[RP_ERRLEN] = "";
+	int status = 0, worst = 0;
+	size_t i;
+
+	if (!root)
+		return 2;
+	if (json_is_object(root)) {
+		out = orc_replay_case(root, &worst, err);
+	} else if (json_is_array(root)) {
+		out = json_array();
+		for (i = 0; i < json_array_size(root) && worst != 2; i++) {
+			one = orc_replay_case(json_array_get(root, i), &status, err);
+			worst = status > worst ? status : worst;
+			if (one)
+				json_array_append_new(out, one);
+		}
+	} else {
+		snprintf(err, RP_ERRLEN, "the input must be a case object or an "
+			 "array of cases");
+		out = NULL;
+		worst = 2;
+	}
+	json_decref(root);
+	if (*err)
+		fprintf(stderr, "kvm_oracle: %s\n", err);
+	if (worst == 77)
+		printf("SKIP: kvm_oracle needs /dev/kvm\n");
+	else if (out && worst != 2)
+		cli_print_json(out, pretty);
+	json_decref(out);
+	return worst;
+}

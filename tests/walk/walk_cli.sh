@@ -1,0 +1,127 @@
+#!/usr/bin/env bash
+# `vmmu walk`: malformed input must exit 2 with a message on stderr (never
+# crash); the examples must give the translations derived by hand from the
+# SDM rules (see the comments in each check); arrays of cases give arrays.
+# Usage: walk_cli.sh VMMU EXAMPLES_DIR
+set -u
+vmmu=$1
+ex=$2
+command -v jq >/dev/null || { echo "SKIP: jq not installed"; exit 77; }
+fails=0
+tmp=$(mktemp -d)
+trap 'rm -rf "$tmp"' EXIT
+
+fail() { echo "FAIL: $*"; fails=$((fails + 1)); }
+
+# A valid 4-level register set to build malformed cases around.
+pg='"paging":{"cr0":"0x80010011","cr3":"0x1000","cr4":"0x20","efer":"0x500","maxphyaddr":46}'
+
+malformed=(
+  '{'
+  '[1]'
+  '"just a string"'
+  '{}'
+  '{"paging":{}}'
+  "{$pg}"
+  "{$pg,\"accesses\":{}}"
+  "{$pg,\"accesses\":[{}]}"
+  "{$pg,\"accesses\":[{\"gva\":\"0x1000\"}]}"
+  "{$pg,\"accesses\":[{\"gva\":\"0x1000\",\"access\":\"exec\"}]}"
+  "{$pg,\"accesses\":[{\"gva\":\"0x1000\",\"access\":\"read\",\"cpl\":4}]}"
+  "{$pg,\"accesses\":[{\"gva\":\"0x1000\",\"access\":\"read\",\"cpl\":-1}]}"
+  "{$pg,\"accesses\":[{\"gva\":\"0xzz\",\"access\":\"read\"}]}"
+  "{$pg,\"accesses\":[{\"gva\":\"0x1000\",\"access\":\"read\",\"implicit\":1}]}"
+  "{$pg,\"accesses\":[{\"gva\":\"0x1000\",\"access\":\"read\",\"typo\":1}]}"
+  "{$pg,\"memory\":[{\"gpa\":\"0x0\",\"hex\":\"0g\"}],\"accesses\":[]}"
+  "{$pg,\"memory\":[{\"gpa\":\"0x0\",\"hex\":\"123\"}],\"accesses\":[]}"
+  "{$pg,\"memory\":[{\"gpa\":\"0x0\"}],\"accesses\":[]}"
+  "{$pg,\"memory\":[{\"gpa\":\"0x0\",\"hex\":\"00\",\"qwords\":[]}],\"accesses\":[]}"
+  "{$pg,\"memory\":[{\"gpa\":\"0xffffffffffffffff\",\"hex\":\"0000\"}],\"accesses\":[]}"
+  "{$pg,\"memory\":[{\"gpa\":\"0x0\",\"dwords\":[\"0x100000000\"]}],\"accesses\":[]}"
+  "{$pg,\"memory\":{},\"accesses\":[]}"
+  '{"paging":{"cr0":"0x80010011","cr3":"0x1000","cr4":"0x20","efer":"0x500","maxphyaddr":31},"accesses":[]}'
+  '{"paging":{"cr0":"0x80010011","cr3":"0x1000","cr4":"0x20","efer":"0x500","maxphyaddr":53},"accesses":[]}'
+  '{"paging":{"cr0":"0x80010011","cr3":"0x1000","cr4":"0x20","efer":"0x500"},"accesses":[]}'
+  '{"paging":{"cr0":"0x80010011","cr3":"0x1000","cr4":"0x20","efer":"0x500","maxphyaddr":46,"pkru":"0x100000000"},"accesses":[]}'
+  '{"paging":{"cr0":"0x80010011","cr3":"0x1000","cr4":"0x20","efer":"0x500","maxphyaddr":46,"vendor":"via"},"accesses":[]}'
+  '{"paging":{"cr0":"0x80010011","cr3":"0x1000","cr4":"0x20","efer":"0x500","maxphyaddr":46,"gbpages":"no"},"accesses":[]}'
+  '{"paging":{"cr0":"0x80000000","cr3":"0x1000","cr4":"0x20","efer":"0x500","maxphyaddr":46},"accesses":[]}'
+  '{"paging":{"cr0":"0x80000001","cr3":"0x1000","cr4":"0x0","efer":"0x500","maxphyaddr":46},"accesses":[]}'
+  "[{$pg,\"accesses\":[]},{$pg,\"accesses\":[{\"gva\":1,\"access\":\"x\"}]}]"
+)
+i=0
+for input in "${malformed[@]}"; do
+  printf '%s' "$input" >"$tmp/in.json"
+  "$vmmu" walk --case "$tmp/in.json" >"$tmp/out" 2>"$tmp/err"
+  rc=$?
+  [ "$rc" -eq 2 ] || fail "malformed input $i exited $rc: $input"
+  [ -s "$tmp/err" ] || fail "malformed input $i printed no message: $input"
+  [ -s "$tmp/out" ] && fail "malformed input $i printed output: $input"
+  i=$((i + 1))
+done
+
+# Bad usage.
+"$vmmu" walk >/dev/null 2>&1; [ $? -eq 2 ] || fail "no --case should exit 2"
+"$vmmu" walk --bogus >/dev/null 2>&1; [ $? -eq 2 ] || fail "unknown option should exit 2"
+"$vmmu" walk --case /nonexistent >/dev/null 2>&1; [ $? -eq 2 ] || fail "missing file should exit 2"
+"$vmmu" walk --help >"$tmp/help" || fail "--help failed"
+for s in NAME SYNOPSIS DESCRIPTION OPTIONS OUTPUT "EXIT STATUS" EXAMPLES; do
+  grep -q "^$s" "$tmp/help" || fail "--help lacks $s"
+done
+
+# examples/walk-4level.json: expected values from the tables it builds
+# (PML4 0x1000 -> PDPT 0x2000 -> PD 0x3000; PD[2] -> PT 0x4000, PD[3] a
+# 2 MiB page at 0x200000; PT[0] user RW 0x5000, PT[1] user RO 0x6000).
+out=$("$vmmu" walk --case "$ex/walk-4level.json") || fail "walk-4level failed"
+check() { # jq-filter expected description
+  got=$(printf '%s' "$out" | jq -c "$1")
+  [ "$got" = "$2" ] || fail "$3: got $got, want $2"
+}
+check '[.results[] | .ok]' '[true,true,true,false,false,false]' "4level ok flags"
+check '.results[0].gpa' '"0x5123"' "4level user 4 KiB read"
+check '.results[2] | [.gpa, .page_size]' '["0x2abcde",2097152]' "4level 2 MiB page"
+# Not present, user read: P=0, U=1 -> 0x4. User write to RO: P|W|U -> 0x7.
+# Supervisor write to RO with CR0.WP=1: P|W -> 0x3.
+check '[.results[3:][] | .error_code]' '["0x4","0x7","0x3"]' "4level error codes"
+check '.results[3].cr2' '"0x800000"' "4level CR2"
+# A on the four entries, then D on the PTE, then A on the 2 MiB PDE; the
+# faulting accesses write nothing.
+check '[.memory_writes[] | .value]' '["0x2027","0x3027","0x4027","0x5027","0x5067","0x2000a7"]' "4level A/D writes"
+
+# Per-mode examples (expected values derived in the comments of
+# docs/walker.md's example section from the SDM tables).
+out=$("$vmmu" walk --case "$ex/walk-2level.json") || fail "walk-2level failed"
+# PSE-36: PDE 0x00424087, bits 20:13 = 0x12 -> physical bits 39:32.
+check '.results[1] | [.gpa, .page_size]' '["0x12004abcde",4194304]' "2level PSE-36"
+check '[.memory_writes[] | .size] | unique' '[4]' "2level 4-byte A/D writes"
+out=$("$vmmu" walk --case "$ex/walk-pae.json") || fail "walk-pae failed"
+check '[.results[] | .error_code // .gpa]' '["0x4010","0x15","0x7","0xf003fffff","0x4"]' "pae results"
+check '[.memory_writes[] | .gpa] | index("0x1000")' 'null' "pae: no A on PDPTEs"
+out=$("$vmmu" walk --case "$ex/walk-pae-gp.json") || fail "walk-pae-gp failed"
+check '[.results[] | .vector]' '[13,13]' "pae PDPTE #GP"
+out=$("$vmmu" walk --case "$ex/walk-5level.json") || fail "walk-5level failed"
+check '[.results[] | .vector // .gpa]' '["0xabcdef0000234","0xedcba76543210",13,14]' "5level results"
+out=$("$vmmu" walk --case "$ex/walk-protection.json") || fail "walk-protection failed"
+# SMAP 0x1, SMEP+NXE 0x11, ok, implicit SMAP 0x1, ok, PK 0x27, ok, ok, NX 0x15.
+check '[.results[] | .error_code // "ok"]' '["0x1","0x11","ok","0x1","ok","0x27","ok","ok","0x15"]' "protection error codes"
+out=$("$vmmu" walk --case "$ex/walk-amd.json") || fail "walk-amd failed"
+check '[.results[] | .error_code // .gpa]' '["0xd","0xd","0x6000"]' "amd quirks"
+
+# Every example runs; an array of cases gives an array of results.
+for f in "$ex"/walk-*.json; do
+  "$vmmu" walk --case "$f" >/dev/null || fail "$f exited $?"
+done
+jq -s '.' "$ex/walk-4level.json" "$ex/walk-4level.json" >"$tmp/arr.json"
+n=$("$vmmu" walk --case - <"$tmp/arr.json" | jq 'length')
+[ "$n" = 2 ] || fail "array of 2 cases gave $n results"
+# Each case of an array gets fresh memory: both report the same A writes.
+a=$("$vmmu" walk --case "$tmp/arr.json" | jq -c '[.[].memory_writes | length]')
+[ "$a" = "[6,6]" ] || fail "array cases share memory: $a"
+
+# The walk benchmark runs every mode (a smoke test, not a measurement).
+n=$("$vmmu" bench walk --walks 1000 --json 2>/dev/null | jq '[.modes[] | select(.ns_per_walk > 0)] | length')
+[ "$n" = 6 ] || fail "bench walk reported $n modes"
+"$vmmu" bench walk --walks x >/dev/null 2>&1; [ $? -eq 2 ] || fail "bench walk bad --walks should exit 2"
+
+[ "$fails" -eq 0 ] && echo "walk_cli: all checks passed"
+[ "$fails" -eq 0 ]
