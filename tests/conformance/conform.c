@@ -252,7 +252,8 @@ int main(int argc, char **argv)
 			d.em.kind == CONF_EMU_BOCHS ? d.em.bochs : d.em.qemu);
 		return 77;
 	}
-	d.cpu.pkru_on_supervisor = d.em.kind == CONF_EMU_BOCHS;
+	d.cpu.pkru_by_cpl = d.em.kind == CONF_EMU_BOCHS;
+	d.cpu.unbacked_ones = d.em.kind == CONF_EMU_BOCHS;
 	if (o.dump_id >= 0) {
 		struct conf_case *c = malloc(sizeof(*c));
 

@@ -31,11 +31,12 @@ struct conf_cpu {
 	uint32_t c1edx, c7ebx, c7ecx, e1edx;
 	bool pse36, nx, smep, smap, pku, la57, gbpages;
 	/*
-	 * Bochs 2.7 applies PKRU.WD to supervisor pages too (its
-	 * handle_pkeys() does not look at the page's U/S): the kernel's own
-	 * pages (key 0) must then keep key 0 writable.
+	 * Bochs 2.7 applies PKRU by the access's CPL, not by the page's U/S
+	 * (its handle_pkeys()): WD then blocks the kernel's own stack writes
+	 * (key 0) with CR0.WP = 1, so key 0 must stay writable.
 	 */
-	bool pkru_on_supervisor;
+	bool pkru_by_cpl;
+	bool unbacked_ones;     /* physical memory past RAM reads as all ones */
 };
 
 struct conf_case {
@@ -70,7 +71,7 @@ enum conf_class {
 	CONF_KD_RSVD_NO_P,        /* QEMU: reserved-bit #PF without PFEC.P */
 	CONF_KD_QEMU_PDPTE_A,     /* QEMU: sets bit 5 in PAE PDPTEs */
 	CONF_KD_QEMU_PAE_PDPTE,   /* QEMU: PDPTEs read per walk, no #GP */
-	CONF_KD_BOCHS_PKRU_SUPERVISOR, /* Bochs: PKRU.WD on supervisor pages */
+	CONF_KD_BOCHS_PKRU_BY_CPL, /* Bochs: keys by CPL, not by page U/S */
 	CONF_DISAGREE,            /* unexplained: keep last */
 	CONF_NCLASSES,
 };

@@ -4,9 +4,9 @@
  * the kernel and the batch go on a GRUB rescue CD (grub-mkrescue), booted
  * with port_e9_hack on, and the kernel's 0x8900 "Shutdown" ends the run.
  * Debian's Bochs is built with its debugger and only the curses (term)
- * display, so it runs under script(1) for a terminal and is told to
- * continue ("c") on standard input; the port 0xe9 text arrives on its
- * standard output.
+ * display, so it runs under script(1) for a terminal and reads the
+ * debugger's "c" (continue) from a file on standard input; the port 0xe9
+ * text arrives on its standard output.
  */
 #define _GNU_SOURCE
 #include <stdio.h>
@@ -70,7 +70,7 @@ static int write_bochsrc(const struct conf_emulator *em, const char *rc,
 int conf_run_bochs(const struct conf_emulator *em, const char *batch,
 		   const char *out)
 {
-	char dir[1024], iso[1024], rc[1024], log[1024], cmd[8192];
+	char dir[1024], iso[1024], rc[1024], log[1024], cont[1024], cmd[8192];
 	int pid = (int)getpid(), status;
 
 	snprintf(dir, sizeof(dir), "%s/bochs-iso-%d", em->workdir, pid);
@@ -84,12 +84,16 @@ int conf_run_bochs(const struct conf_emulator *em, const char *batch,
 	}
 	if (write_bochsrc(em, rc, iso, log))
 		return -1;
+	snprintf(cont, sizeof(cont), "%s/bochs-cont-%d", em->workdir, pid);
+	if (write_text(cont, "c\n"))   /* the debugger's "continue" */
+		return -1;
 	snprintf(cmd, sizeof(cmd),
-		 "(echo c; sleep %u) | timeout %u script -qec "
-		 "\"%s -q -f '%s' >'%s' 2>/dev/null\" /dev/null >/dev/null 2>&1",
-		 em->timeout_s + 5, em->timeout_s, em->bochs, rc, out);
+		 "timeout %u script -qec \"%s -q -f '%s' >'%s' 2>/dev/null\" "
+		 "/dev/null <'%s' >/dev/null 2>&1",
+		 em->timeout_s, em->bochs, rc, out, cont);
 	status = system(cmd);
-	snprintf(cmd, sizeof(cmd), "rm -rf '%s' '%s' '%s' '%s'", dir, iso, rc, log);
+	snprintf(cmd, sizeof(cmd), "rm -rf '%s' '%s' '%s' '%s' '%s'", dir, iso, rc,
+		 log, cont);
 	if (system(cmd) != 0)
 		fprintf(stderr, "conform: could not remove %s\n", dir);
 	if (status == -1 || (WIFEXITED(status) && WEXITSTATUS(status) == 127))

@@ -18,7 +18,12 @@ struct cmp_mem {
 	const struct conf_case *c;
 	uint64_t val[CONF_MAX_WORDS];   /* the words as the walker left them */
 	bool foreign_write;             /* an A/D write outside the listed words */
+	bool unbacked_ones;             /* no RAM above 4 GiB reads as all ones */
 };
+
+/* Guest RAM is [0, CB_CASE_LIMIT); [CB_CASE_LIMIT, 4 GiB) holds the PCI
+ * hole, firmware and local APIC, above 4 GiB there is nothing. */
+#define FOUR_GIB (1ULL << 32)
 
 static int word_index(const struct conf_case *c, uint64_t wgpa)
 {
@@ -45,10 +50,16 @@ static uint64_t fixed_word(uint64_t wgpa)
 	return 0;
 }
 
+/*
+ * A word as the emulator's memory holds it. Unlisted RAM is zero; past
+ * RAM, QEMU reads zero and Bochs all ones (its open bus).
+ */
 static uint64_t mem_word(const struct cmp_mem *m, uint64_t wgpa)
 {
 	int i = word_index(m->c, wgpa);
 
+	if (i < 0 && wgpa >= FOUR_GIB && m->unbacked_ones)
+		return ~0ULL;
 	return i >= 0 ? m->val[i] : fixed_word(wgpa);
 }
 
@@ -220,29 +231,73 @@ static bool on_fault_path(const struct verdict *v, uint64_t wgpa)
 }
 
 /*
- * Bochs 2.7: a CPL-0 write to a supervisor page faults with PFEC.PK when
- * PKRU.WD of the page's key is set and CR0.WP = 1, where vmmu (SDM 4.6.2)
- * translates it.
+ * Bochs 2.7 decides protection keys by the CPL of the access, not by the
+ * page's U/S (its handle_pkeys()): AD denies CPL-3 data accesses to any
+ * page, WD denies writes at CPL 3 (or any CPL with CR0.WP) to any page,
+ * while SDM 4.6.2 applies both to user pages only and AD to supervisor
+ * reads of user pages as well.
  */
-static bool bochs_pkru_supervisor(const struct conf_case *c,
-				  const struct cb_access *a,
-				  const struct vmmu_walk_result *res,
-				  const struct conf_result *r)
+static bool bochs_pk_denies(const struct conf_case *c, const struct cb_access *a,
+			    uint64_t leaf)
 {
-	uint64_t leaf, user = X86_PTE_US;
-	unsigned key, k;
+	unsigned key = (unsigned)(leaf >> X86_PTE_PKEY_SHIFT) & 0xf;
+	bool ad = (c->pkru >> (2 * key)) & 1, wd = (c->pkru >> (2 * key + 1)) & 1;
+	bool user = a->cpl == 3, write = a->kind == CB_WRITE;
 
-	if (!res->ok || r->ok || r->vector != X86_VEC_PF || !res->levels ||
-	    a->cpl != 0 || a->kind != CB_WRITE || !(c->cr0 & X86_CR0_WP) ||
-	    !(c->cr4 & X86_CR4_PKE) || c->mode < CONF_4LEVEL)
+	if (!(c->cr4 & X86_CR4_PKE) || a->kind == CB_FETCH || c->mode < CONF_4LEVEL)
 		return false;
-	for (k = 0; k < res->levels; k++)
-		user &= res->pte[k];    /* a user page: U/S set at every level */
-	leaf = res->pte[res->levels - 1];
-	key = (unsigned)(leaf >> X86_PTE_PKEY_SHIFT) & 0xf;
-	return !user && ((c->pkru >> (2 * key + 1)) & 1) &&
-	       r->error_code == (X86_PFEC_P | X86_PFEC_W | X86_PFEC_PK) &&
-	       r->cr2 == a->gva;
+	return (user && ad) || (write && wd && (user || (c->cr0 & X86_CR0_WP)));
+}
+
+/*
+ * Does r match Bochs's rule: vmmu's walk with PKRU = 0, then Bochs's key
+ * check on the leaf? When it does, *m becomes the memory Bochs leaves
+ * (A/D only when its access succeeded) so that later accesses and the
+ * final words are compared from the emulator's state.
+ */
+static bool matches_bochs_pk(const struct conf_case *c, const struct cb_access *a,
+			     const struct vmmu_paging_state *ps,
+			     const struct cmp_mem *before, struct cmp_mem *m,
+			     const struct conf_result *r)
+{
+	struct vmmu_paging_state ps0 = *ps;
+	struct cmp_mem m0 = *before;
+	struct vmmu_walk_result res0;
+	struct conf_stats scratch;
+	uint32_t expect, base = (a->kind == CB_WRITE ? X86_PFEC_W : 0) |
+				(a->cpl == 3 ? X86_PFEC_U : 0);
+	bool denies;
+
+	ps0.pkru = 0;
+	if (!(c->cr4 & X86_CR4_PKE) || !model_access(&ps0, &m0, a, &res0))
+		return false;
+	denies = res0.levels && bochs_pk_denies(c, a, res0.pte[res0.levels - 1]);
+	if (!res0.ok) {
+		uint32_t ec = res0.error_code;
+
+		/* keys are checked only on a walk that reached a valid leaf */
+		if ((ec & X86_PFEC_P) && !(ec & X86_PFEC_RSVD) && denies)
+			ec |= X86_PFEC_PK;
+		if (res0.vector != X86_VEC_PF || r->ok || r->vector != X86_VEC_PF ||
+		    r->cr2 != res0.cr2.v || r->error_code != ec)
+			return false;
+		*m = *before;
+		return true;
+	}
+	if (denies) {
+		if (r->ok || r->vector != X86_VEC_PF || r->cr2 != a->gva ||
+		    r->error_code != (base | X86_PFEC_P | X86_PFEC_PK))
+			return false;
+		*m = *before;           /* Bochs sets A/D only after its checks */
+		return true;
+	}
+	if (a->kind == CB_WRITE)
+		model_store_zero(&m0, res0.gpa.v);
+	memset(&scratch, 0, sizeof(scratch));
+	if (!access_agrees(&m0, a, &res0, r, &scratch, &expect))
+		return false;
+	*m = m0;
+	return true;
 }
 
 /* Which class one access's difference falls in. */
@@ -328,16 +383,19 @@ static void count_outcome(struct conf_stats *st, const struct conf_case *c,
 /* Walk every access in order; record per-access differences in v. */
 static void compare_accesses(const struct conf_case *c, const struct conf_outcome *o,
 			     struct vmmu_paging_state *ps, struct cmp_mem *m,
-			     struct verdict *v, struct conf_stats *st, FILE *explain)
+			     struct verdict *v, struct conf_stats *st, FILE *explain,
+			     bool pkru_by_cpl)
 {
 	unsigned i, k;
 
 	for (i = 0; i < c->naccesses; i++) {
+		struct cmp_mem before;
 		struct vmmu_walk_result res;
 		const struct conf_result *r = &o->res[i];
 		enum conf_class cls;
 		uint32_t expect = 0;
 
+		before = *m;
 		if (!model_access(ps, m, &c->acc[i], &res)) {
 			v->events[CONF_DISAGREE]++;
 			if (explain)
@@ -360,9 +418,10 @@ static void compare_accesses(const struct conf_case *c, const struct conf_outcom
 			model_store_zero(m, res.gpa.v);
 		if (access_agrees(m, &c->acc[i], &res, r, st, &expect))
 			continue;
-		cls = bochs_pkru_supervisor(c, &c->acc[i], &res, r)
-			? CONF_KD_BOCHS_PKRU_SUPERVISOR
-			: classify_access(&res, r, v->pdpte_gp);
+		cls = classify_access(&res, r, v->pdpte_gp);
+		if (cls == CONF_DISAGREE && pkru_by_cpl &&
+		    matches_bochs_pk(c, &c->acc[i], ps, &before, m, r))
+			cls = CONF_KD_BOCHS_PKRU_BY_CPL;
 		v->events[cls]++;
 		if (explain)
 			explain_access(explain, i, &c->acc[i], &res, expect, r);
@@ -383,12 +442,13 @@ enum conf_class conf_compare(const struct conf_case *c,
 	memset(&v, 0, sizeof(v));
 	m.c = c;
 	m.foreign_write = false;
+	m.unbacked_ones = cpu->unbacked_ones;
 	for (i = 0; i < c->nwords; i++)
 		m.val[i] = c->words[i].value;
 	st->cases++;
 	if (explain)
 		fprintf(explain, "case %u (%s):\n", c->id, conf_mode_name(c->mode));
-	compare_accesses(c, o, &ps, &m, &v, st, explain);
+	compare_accesses(c, o, &ps, &m, &v, st, explain, cpu->pkru_by_cpl);
 	for (i = 0; i < c->nwords; i++) {
 		if (o->final[i] != c->words[i].value)
 			st->ad_words_changed++;

@@ -35,7 +35,7 @@ int conf_mode_parse(const char *s, enum conf_mode *m)
 static const char *const class_names[CONF_NCLASSES] = {
 	"agree", "known:a-bit-on-fault", "known:qemu-rsvd-no-p",
 	"known:qemu-pdpte-a-bit", "known:qemu-pae-pdpte",
-	"known:bochs-pkru-supervisor", "DISAGREE",
+	"known:bochs-pkru-by-cpl", "DISAGREE",
 };
 
 static const char *const class_docs[CONF_NCLASSES] = {
@@ -47,8 +47,9 @@ static const char *const class_docs[CONF_NCLASSES] = {
 	"QEMU TCG sets bit 5 (A) in PAE PDPTEs, where the SDM has no A bit",
 	"QEMU TCG reads PAE PDPTEs on every walk (a reserved PDPTE gives #PF); "
 	"vmmu loads them at MOV CR3 / paging enable and raises #GP (SDM 4.4.1)",
-	"Bochs 2.7 applies PKRU.WD to supervisor-mode writes to supervisor pages "
-	"(CR0.WP=1); the SDM (4.6.2) applies protection keys to user pages only",
+	"Bochs 2.7 applies PKRU by the access's CPL (AD: CPL-3 data accesses, WD: "
+	"CPL-3 writes or any write with CR0.WP) on any page; the SDM (4.6.2) applies "
+	"keys to user pages only, AD to supervisor reads of them too",
 	"unexplained difference",
 };
 

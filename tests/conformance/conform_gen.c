@@ -333,7 +333,7 @@ static void gen_registers(struct gen *g, enum conf_mode mode)
 		c->efer |= EFER_LME | EFER_LMA;
 	c->rflags = 0x2 | (chance(g, 40) ? RFLAGS_AC : 0);
 	c->pkru = chance(g, 30) ? 0 : (uint32_t)rnd(g);
-	if (cpu->pkru_on_supervisor)
+	if (cpu->pkru_by_cpl)
 		c->pkru &= ~3u;         /* the kernel's pages have key 0 */
 }
 
