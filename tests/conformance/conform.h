@@ -37,7 +37,20 @@ struct conf_cpu {
 	 */
 	bool pkru_by_cpl;
 	bool unbacked_ones;     /* physical memory past RAM reads as all ones */
+	/*
+	 * End of the case region for this emulator (CB_CASE_LIMIT when 0).
+	 * Under Bochs, PAE cases whose PDPT sat in the top 2 MiB of its 2 GiB
+	 * raised #GP at paging enable although the PDPTEs written there are
+	 * valid (cause not found; Bochs does not boot with more memory), so
+	 * Bochs cases stay below 0x7f000000.
+	 */
+	uint64_t case_limit;
 };
+
+static inline uint64_t conf_case_limit(const struct conf_cpu *cpu)
+{
+	return cpu->case_limit ? cpu->case_limit : CB_CASE_LIMIT;
+}
 
 struct conf_case {
 	uint32_t id;

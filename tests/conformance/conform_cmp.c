@@ -19,6 +19,7 @@ struct cmp_mem {
 	uint64_t val[CONF_MAX_WORDS];   /* the words as the walker left them */
 	bool foreign_write;             /* an A/D write outside the listed words */
 	bool unbacked_ones;             /* no RAM above 4 GiB reads as all ones */
+	uint64_t case_limit;            /* values at or past it are not checked */
 };
 
 /* Guest RAM is [0, CB_CASE_LIMIT); [CB_CASE_LIMIT, 4 GiB) holds the PCI
@@ -198,7 +199,7 @@ static bool access_agrees(const struct cmp_mem *m, const struct cb_access *a,
 		if (a->kind == CB_WRITE)
 			return r->value == 0;   /* checked through the final words */
 		where = res->gpa.v + (a->kind == CB_FETCH ? CB_TAG_OFFSET : 0);
-		if (where < CB_CASE_BASE || where + 4 > CB_CASE_LIMIT) {
+		if (where < CB_CASE_BASE || where + 4 > m->case_limit) {
 			st->value_unchecked++;  /* no RAM the kernel controls */
 			return true;
 		}
@@ -443,6 +444,7 @@ enum conf_class conf_compare(const struct conf_case *c,
 	m.c = c;
 	m.foreign_write = false;
 	m.unbacked_ones = cpu->unbacked_ones;
+	m.case_limit = conf_case_limit(cpu);
 	for (i = 0; i < c->nwords; i++)
 		m.val[i] = c->words[i].value;
 	st->cases++;

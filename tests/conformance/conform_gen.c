@@ -114,7 +114,7 @@ static bool page_used(const struct conf_case *c, uint64_t base, uint64_t size)
 /* A fresh page of the given size and alignment in the case region. */
 static uint64_t alloc_page(struct gen *g, uint64_t size)
 {
-	uint64_t span = (CB_CASE_LIMIT - CB_CASE_BASE) / size, p;
+	uint64_t span = (conf_case_limit(g->cpu) - CB_CASE_BASE) / size, p;
 	int tries = 0;
 
 	if (size >= (1ULL << 30))
@@ -270,7 +270,7 @@ static bool build_walk(struct gen *g, uint64_t gva)
 			uint64_t base = e & addr_mask(g) & ~(size - 1);
 			uint64_t gpa = base | (gva & (size - 1) & ~0xfULL);
 
-			if (gpa < CB_CASE_BASE || gpa + 16 > CB_CASE_LIMIT ||
+			if (gpa < CB_CASE_BASE || gpa + 16 > conf_case_limit(g->cpu) ||
 			    conf_case_word(g->c, gpa) ||
 			    conf_case_word(g->c, gpa + 8))
 				return false;
@@ -279,7 +279,7 @@ static bool build_walk(struct gen *g, uint64_t gva)
 			return true;
 		}
 		table = e & addr_mask(g);
-		if (table < CB_CASE_BASE || table >= CB_CASE_LIMIT)
+		if (table < CB_CASE_BASE || table >= conf_case_limit(g->cpu))
 			return false;
 	}
 	return false;
