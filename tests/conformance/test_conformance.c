@@ -40,8 +40,9 @@ static void run_sample(enum conf_mode mode)
 	       (unsigned long long)st.faults_gp,
 	       (unsigned long long)st.value_checked);
 	for (c = 0; c < CONF_NCLASSES; c++)
-		printf("  %-24s %6llu\n", conf_class_name(c),
-		       (unsigned long long)st.by_class[c]);
+		printf("  %-28s %6llu cases %6llu events\n", conf_class_name(c),
+		       (unsigned long long)st.by_class[c],
+		       (unsigned long long)st.known_events[c]);
 	assert_int_equal(st.cases, SAMPLE_CASES);
 	assert_int_equal(st.by_class[CONF_DISAGREE], 0);
 	/* the sample must exercise both outcomes and the A/D path */
