@@ -85,6 +85,7 @@ enum conf_class {
 	CONF_KD_QEMU_PDPTE_A,     /* QEMU: sets bit 5 in PAE PDPTEs */
 	CONF_KD_QEMU_PAE_PDPTE,   /* QEMU: PDPTEs read per walk, no #GP */
 	CONF_KD_BOCHS_PKRU_BY_CPL, /* Bochs: keys by CPL, not by page U/S */
+	CONF_KD_QEMU_1G_NO_CPUID, /* QEMU: 1 GiB pages without Page1GB */
 	CONF_DISAGREE,            /* unexplained: keep last */
 	CONF_NCLASSES,
 };

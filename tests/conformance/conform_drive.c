@@ -35,7 +35,7 @@ int conf_mode_parse(const char *s, enum conf_mode *m)
 static const char *const class_names[CONF_NCLASSES] = {
 	"agree", "known:a-bit-on-fault", "known:qemu-rsvd-no-p",
 	"known:qemu-pdpte-a-bit", "known:qemu-pae-pdpte",
-	"known:bochs-pkru-by-cpl", "DISAGREE",
+	"known:bochs-pkru-by-cpl", "known:qemu-1g-without-cpuid", "DISAGREE",
 };
 
 static const char *const class_docs[CONF_NCLASSES] = {
@@ -50,6 +50,8 @@ static const char *const class_docs[CONF_NCLASSES] = {
 	"Bochs 2.7 applies PKRU by the access's CPL (AD: CPL-3 data accesses, WD: "
 	"CPL-3 writes or any write with CR0.WP) on any page; the SDM (4.6.2) applies "
 	"keys to user pages only, AD to supervisor reads of them too",
+	"QEMU TCG maps 1 GiB pages even when its CPUID lacks Page1GB; the SDM (4.5.4) "
+	"and vmmu (VMMU_PAGING_NO_1G) make PS in a PDPTE reserved then",
 	"unexplained difference",
 };
 
