@@ -117,11 +117,16 @@ static struct diff_count *count_for(struct differ *d, const char *key)
 	for (i = 0; i < d->nkeys; i++)
 		if (!strcmp(d->by_insn[i].key, key))
 			return &d->by_insn[i];
-	if (d->nkeys == DIFF_MAX_KEYS)
-		return &d->by_insn[DIFF_MAX_KEYS - 1];
-	snprintf(d->by_insn[d->nkeys].key, sizeof(d->by_insn[0].key), "%s",
-		 key);
-	return &d->by_insn[d->nkeys++];
+	if (d->nkeys < DIFF_MAX_KEYS - 1) {
+		snprintf(d->by_insn[d->nkeys].key, sizeof(d->by_insn[0].key),
+			 "%s", key);
+		return &d->by_insn[d->nkeys++];
+	}
+	/* Table full: the last slot counts everything else. */
+	if (d->nkeys == DIFF_MAX_KEYS - 1)
+		snprintf(d->by_insn[d->nkeys++].key, sizeof(d->by_insn[0].key),
+			 "(other)");
+	return &d->by_insn[DIFF_MAX_KEYS - 1];
 }
 
 static void dump_case(FILE *out, const struct gen_case *c, const char *why)

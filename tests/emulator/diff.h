@@ -15,7 +15,7 @@
 #include "gen.h"
 #include "vmmu/emulate.h"
 
-#define DIFF_MAX_KEYS 256
+#define DIFF_MAX_KEYS 1024
 
 struct diff_count {
 	char key[48];
