@@ -342,6 +342,14 @@ int emu_decode(struct vmmu_emu *emu, unsigned int mode, const uint8_t *buf,
 		return 0;
 	if (p.repne && is_string(ci->id))
 		return 0;
+	/*
+	 * Capstone 4 reports the wrong operand size when 66 comes with F2/F3
+	 * (the differential test found "66 F2 81 /7 iw" decoded as a 32-bit
+	 * CMP). String instructions get their size from the bytes below;
+	 * anything else with both prefixes is reported, not guessed.
+	 */
+	if (p.opsize && (p.rep || p.repne) && !is_string(ci->id))
+		return 0;
 	if (!convert_operands(ci, &p, out))
 		return 0;
 	if (is_string(ci->id) && !stripped &&
@@ -353,6 +361,12 @@ int emu_decode(struct vmmu_emu *emu, unsigned int mode, const uint8_t *buf,
 		out->sem = 0;
 		return 0;
 	}
-	out->lock_ud = out->lock && !lock_allowed(out, ci->id);
+	out->ud = out->lock && !lock_allowed(out, ci->id);
+	/*
+	 * MOVNTI is "NP 0F C3": a 66, F2 or F3 prefix makes it #UD (SDM Vol. 2
+	 * 3.1.1.1; this CPU agrees).
+	 */
+	if (ci->id == X86_INS_MOVNTI && (p.opsize || p.rep || p.repne))
+		out->ud = true;
 	return 0;
 }

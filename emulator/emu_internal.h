@@ -49,7 +49,7 @@ struct emu_insn {
 	uint8_t addr_size;      /* 2, 4, 8 */
 	bool lock;              /* LOCK prefix present */
 	bool rep;               /* F3 prefix present */
-	bool lock_ud;           /* LOCK on a form that does not allow it */
+	bool ud;                /* raises #UD: bad LOCK, or a prefix NP forbids */
 	uint8_t seg_override;   /* enum vmmu_emu_seg or EMU_SEG_DEFAULT */
 	uint8_t opcode;         /* last opcode byte (string ops, sanity) */
 	struct emu_operand op[EMU_MAX_OPS];

@@ -203,7 +203,7 @@ static int run(struct vmmu_emu *emu, unsigned int mode,
 	x.next_rip = (regs->rip + in->len) & rip_mask(mode);
 	x.commit_on_exc = false;
 	x.incomplete = false;
-	if (in->lock_ud)
+	if (in->ud)
 		return finish(&x, emu_raise(&x, VMMU_EXC_UD, false, 0), regs);
 	return finish(&x, emu_semantics[in->sem].fn(&x), regs);
 }

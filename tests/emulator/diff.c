@@ -98,6 +98,18 @@ void differ_fini(struct differ *d)
 	native_fini(&d->env);
 }
 
+unsigned int differ_mode_for(const struct differ *d, uint64_t i)
+{
+	switch (i % 8) {
+	case 5: case 6:
+		return 32;
+	case 7:
+		return d->env.sel16 ? 16 : 32;
+	default:
+		return 64;
+	}
+}
+
 static struct diff_count *count_for(struct differ *d, const char *key)
 {
 	unsigned int i;
@@ -105,11 +117,16 @@ static struct diff_count *count_for(struct differ *d, const char *key)
 	for (i = 0; i < d->nkeys; i++)
 		if (!strcmp(d->by_insn[i].key, key))
 			return &d->by_insn[i];
-	if (d->nkeys == DIFF_MAX_KEYS)
-		return &d->by_insn[DIFF_MAX_KEYS - 1];
-	snprintf(d->by_insn[d->nkeys].key, sizeof(d->by_insn[0].key), "%s",
-		 key);
-	return &d->by_insn[d->nkeys++];
+	if (d->nkeys < DIFF_MAX_KEYS - 1) {
+		snprintf(d->by_insn[d->nkeys].key, sizeof(d->by_insn[0].key),
+			 "%s", key);
+		return &d->by_insn[d->nkeys++];
+	}
+	/* Table full: the last slot counts everything else. */
+	if (d->nkeys == DIFF_MAX_KEYS - 1)
+		snprintf(d->by_insn[d->nkeys++].key, sizeof(d->by_insn[0].key),
+			 "(other)");
+	return &d->by_insn[DIFF_MAX_KEYS - 1];
 }
 
 static void dump_case(FILE *out, const struct gen_case *c, const char *why)
@@ -137,9 +154,10 @@ static const char *compare_done(struct differ *d, const struct gen_case *c,
 {
 	uint64_t fmask = COMPARED_FLAGS & ~res->undefined_flags;
 	/* Compatibility mode: EAX..EDI only, low halves only. */
-	uint64_t gmask = c->mode == 32 ? 0xffffffffULL : ~0ULL;
-	unsigned int i, ngprs = c->mode == 32 ? 8 : 16;
-	uint64_t rip = NATIVE_CODE_ADDR + c->len +
+	uint64_t gmask = c->mode != 64 ? 0xffffffffULL : ~0ULL;
+	unsigned int i, ngprs = c->mode != 64 ? 8 : 16;
+	uint64_t rip = c->mode == 16 ? NATIVE_CODE16_OFF + c->len :
+		       NATIVE_CODE_ADDR + c->len +
 		       (c->mode == 32 ? NATIVE_CODE32_OFF : 0);
 
 	if (res->length != c->len)
@@ -202,7 +220,12 @@ bool differ_run(struct differ *d, const struct gen_case *c, FILE *report)
 	regs.rflags = c->ctx.rflags;
 	memcpy(d->mem, c->mem, NATIVE_DATA_SIZE);
 	memset(d->code, 0, sizeof(d->code));
-	if (c->mode == 32) {
+	if (c->mode == 16) {
+		sig = native_run16(&d->env, c->code, c->len, &n, &fault_addr);
+		native_build16(d->code, c->code, c->len, d->env.sel16);
+		regs.rip = NATIVE_CODE16_OFF;
+		regs.seg_base[VMMU_SEG_CS] = NATIVE_CODE_ADDR;
+	} else if (c->mode == 32) {
 		sig = native_run32(&d->env, c->code, c->len, &n, &fault_addr);
 		native_build32(d->code, c->code, c->len);
 		regs.rip = NATIVE_CODE_ADDR + NATIVE_CODE32_OFF;
@@ -230,7 +253,8 @@ bool differ_run(struct differ *d, const struct gen_case *c, FILE *report)
 	d->cases++;
 	d->by_form[c->addr_form]++;
 	snprintf(key, sizeof(key), "%s%s", res.mnemonic[0] ? res.mnemonic :
-		 c->form, c->mode == 32 ? " (32-bit)" : "");
+		 c->form, c->mode == 32 ? " (32-bit)" : c->mode == 16 ?
+		 " (16-bit)" : "");
 	cnt = count_for(d, key);
 	cnt->cases++;
 	if (sig)

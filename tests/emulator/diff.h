@@ -15,7 +15,7 @@
 #include "gen.h"
 #include "vmmu/emulate.h"
 
-#define DIFF_MAX_KEYS 256
+#define DIFF_MAX_KEYS 1024
 
 struct diff_count {
 	char key[48];
@@ -40,6 +40,12 @@ struct differ {
 /* 0, or -1 (reason on stderr). */
 int differ_init(struct differ *d);
 void differ_fini(struct differ *d);
+
+/*
+ * The mode of case number i: five in eight 64-bit, two 32-bit (compatibility
+ * mode), one 16-bit (32-bit instead where the kernel has no 16-bit segments).
+ */
+unsigned int differ_mode_for(const struct differ *d, uint64_t i);
 
 /* Run one case; true if native and emulated results agree. */
 bool differ_run(struct differ *d, const struct gen_case *c, FILE *report);

@@ -3,7 +3,8 @@
  * emu_difftest: the long differential run of vmmu's emulator against this
  * CPU. Generates random cases (see gen.h), runs each natively and through
  * the emulator, and prints counts per instruction and addressing form.
- * Every fourth case runs in 32-bit compatibility mode.
+ * Of every eight cases five run in 64-bit mode, two in 32-bit compatibility
+ * mode and one in 16-bit protected mode (an LDT code segment).
  *
  *   emu_difftest [--cases N] [--seed S] [--report N] [--show-faults]
  *
@@ -50,14 +51,15 @@ int main(int argc, char **argv)
 	d.show_faults = show_faults;
 	r.s = seed ? seed : 1;
 	for (i = 0; i < cases; i++) {
-		gen_case(&r, &d.env, i % 4 == 3 ? 32 : 64, &c);
+		gen_case(&r, &d.env, differ_mode_for(&d, i), &c);
 		differ_run(&d, &c, stderr);
 		if ((i + 1) % 100000 == 0)
 			fprintf(stderr, "emu_difftest: %llu / %llu cases, "
 				"%llu mismatches\n", i + 1, cases,
 				(unsigned long long)d.mismatches);
 	}
-	printf("seed %llu\n", seed);
+	printf("seed %llu%s\n", seed, d.env.sel16 ? "" :
+	       " (no 16-bit code segment: 16-bit cases ran in 32-bit mode)");
 	differ_print(&d, stdout);
 	a = d.mismatches ? 1 : 0;
 	differ_fini(&d);

@@ -214,9 +214,9 @@ static void pick_segment(struct gctx *g, bool allow_fs)
 	g->c->seg = -1;
 	g->seg_base = 0;
 	g->fs = false;
-	if (g->c->mode == 32) {
+	if (g->c->mode != 64) {
 		/*
-		 * Compatibility mode: FS/GS hold null selectors (their 64-bit
+		 * Compatibility / 16-bit mode: FS/GS hold null selectors (their 64-bit
 		 * bases do not apply) and CS is not writable, so only the
 		 * flat ES, DS, SS overrides.
 		 */
@@ -245,7 +245,7 @@ static unsigned int pick_reg(struct gctx *g)
 	unsigned int v;
 
 	do
-		v = (unsigned int)rng_below(g->r, g->c->mode == 32 ? 8 : 16);
+		v = (unsigned int)rng_below(g->r, g->c->mode != 64 ? 8 : 16);
 	while (v == 4 || g->used[v]);
 	return v;
 }
@@ -254,7 +254,7 @@ static void set_reg(struct gctx *g, unsigned int reg, uint64_t v)
 {
 	if (g->c->addr16)
 		v = (v & 0xffffULL) | (rng_next(g->r) << 16);
-	else if (g->c->addr32 || g->c->mode == 32)
+	else if (g->c->addr32 || g->c->mode != 64)
 		v = (v & 0xffffffffULL) | (rng_next(g->r) << 32);
 	g->c->ctx.gpr[reg] = v;
 	g->used[reg] = true;
@@ -401,7 +401,7 @@ static void gen_modrm_mem(struct gctx *g, uint64_t target)
 	default: /* AF_RIP; in 32-bit mode the same encoding is [disp32] */
 		e->mod = 0;
 		e->rm = 5;
-		if (g->c->mode == 32) {
+		if (g->c->mode != 64) {
 			e->disp = want & 0xffffffffULL;
 			e->disp_size = 4;
 		} else {
@@ -432,7 +432,7 @@ static unsigned int pick_size(struct rng *r, const struct form *f,
 		return 1;
 	if (f->flags & (FW | FNOW))
 		return 8;
-	k = (unsigned int)rng_below(r, mode == 32 ? 2 : 3);
+	k = (unsigned int)rng_below(r, mode != 64 ? 2 : 3);
 	if (k == 0 && (f->flags & F32UP))
 		k = 1;
 	return k == 0 ? 2 : k == 1 ? 4 : 8;
@@ -477,7 +477,7 @@ static void gen_moffs(struct gctx *g, unsigned int size)
 	want = pick_target(g->r, size, size) - g->seg_base;
 	g->c->addr_form = AF_MOFFS;
 	g->e.moffs_size = g->c->addr16 ? 2 : g->c->addr32 ||
-			  g->c->mode == 32 ? 4 : 8;
+			  g->c->mode != 64 ? 4 : 8;
 	g->e.moffs = g->e.moffs_size == 8 ? want :
 		     want & ((1ULL << (8 * g->e.moffs_size)) - 1);
 }
@@ -556,7 +556,7 @@ static void gen_modrm(struct gctx *g, struct form *f, unsigned int size,
 	bool byte_reg = f->flags & FB;
 
 	if (f->kind == K_RM_REG || f->kind == K_REG_RM) {
-		reg = byte_reg ? (unsigned int)rng_below(g->r, g->c->mode == 32 ?
+		reg = byte_reg ? (unsigned int)rng_below(g->r, g->c->mode != 64 ?
 							 8 : 16) : pick_reg(g);
 		e->reg = (uint8_t)reg;
 		e->r = reg >> 3;
@@ -571,7 +571,7 @@ static void gen_modrm(struct gctx *g, struct form *f, unsigned int size,
 	if (!(f->flags & FMEM) && rng_below(g->r, 10) == 0 &&
 	    !((f->flags & FCMPX) && size == 4)) {
 		unsigned int rm = byte_reg || f->src == 1 ?
-				  (unsigned int)rng_below(g->r, g->c->mode == 32 ?
+				  (unsigned int)rng_below(g->r, g->c->mode != 64 ?
 							  8 : 16) : pick_reg(g);
 
 		e->modrm = true;
@@ -605,6 +605,7 @@ static bool try_gen(struct rng *r, const struct native_env *env,
 	struct gctx g;
 	struct form f = forms[rng_below(r, NFORMS)];
 	unsigned int size, mem_size, i;
+	bool p67;
 
 	memset(&g, 0, sizeof(g));
 	g.r = r;
@@ -612,7 +613,7 @@ static bool try_gen(struct rng *r, const struct native_env *env,
 	g.c = c;
 	memset(c, 0, sizeof(*c));
 	c->mode = mode;
-	if (mode == 32 && (f.flags & FW))
+	if (mode != 64 && (f.flags & FW))
 		return false;   /* needs REX.W */
 	c->form = forms[0].name;
 	for (i = 0; i < NFORMS; i++)
@@ -623,12 +624,14 @@ static bool try_gen(struct rng *r, const struct native_env *env,
 	c->ctx.rflags = 2 | (rng_next(r) & 0x8d5);
 	fill_memory(r, c);
 	c->seg = -1;
-	c->addr32 = mode == 64 && rng_below(r, 5) == 0;
-	c->addr16 = mode == 32 && rng_below(r, 5) == 0;
-	if (c->addr32 || c->addr16)
+	/* 67 toggles 64->32, 32->16 and 16->32-bit addressing. */
+	p67 = rng_below(r, 5) == 0;
+	c->addr32 = mode == 64 && p67;
+	c->addr16 = (mode == 32 && p67) || (mode == 16 && !p67);
+	if (p67)
 		g.e.pfx[g.e.npfx++] = 0x67;
 	size = pick_size(r, &f, mode);
-	if (size == 2)
+	if ((mode == 16) ? size == 4 : size == 2)
 		g.e.pfx[g.e.npfx++] = 0x66;
 	g.e.w = size == 8 && !(f.flags & FNOW);
 	mem_size = f.src ? f.src : (f.flags & FW) && f.kind == K_RM ? 16 : size;
@@ -638,6 +641,15 @@ static bool try_gen(struct rng *r, const struct native_env *env,
 		gen_moffs(&g, size);
 	else
 		gen_modrm(&g, &f, size, mem_size);
+	/*
+	 * Now and then F2/F3 on a non-string form (ignored, an HLE hint, or
+	 * #UD where the opcode forbids it) and 66 on CMPXCHG8B.
+	 */
+	if ((f.flags & FNOW) && rng_below(r, 10) == 0 && g.e.npfx < 8)
+		g.e.pfx[g.e.npfx++] = 0x66;
+	if (f.kind != K_STRING && rng_below(r, 25) == 0 && g.e.npfx < 8 &&
+	    !memchr(g.e.pfx, 0x66, g.e.npfx))   /* 66 with F2/F3: reported */
+		g.e.pfx[g.e.npfx++] = rng_below(r, 2) ? 0xf2 : 0xf3;
 	/* Now and then a LOCK where it is not allowed: #UD expected. */
 	if (rng_below(r, 40) == 0 && g.e.npfx < 8 &&
 	    !memchr(g.e.pfx, 0xf0, g.e.npfx))
@@ -647,7 +659,7 @@ static bool try_gen(struct rng *r, const struct native_env *env,
 	if (!byte_regs_ok(&f, &g.e))
 		return false;
 	c->len = emit(&f, &g.e, c->code);
-	return true;
+	return c->len <= 15;    /* longer: #GP(0), not an emulation case */
 }
 
 void gen_case(struct rng *r, const struct native_env *env, unsigned int mode,

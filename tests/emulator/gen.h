@@ -31,7 +31,7 @@ enum gen_addr_form {
 extern const char *const gen_addr_form_names[AF_COUNT];
 
 struct gen_case {
-	uint8_t code[16];
+	uint8_t code[32];               /* emit() writes at most 8+1+2+1+1+8+4 */
 	size_t len;
 	struct native_ctx ctx;
 	uint8_t mem[NATIVE_DATA_SIZE];

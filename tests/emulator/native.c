@@ -1,5 +1,6 @@
 /* SPDX-License-Identifier: MIT */
 #define _GNU_SOURCE
+#include <asm/ldt.h>
 #include <asm/prctl.h>
 #include <setjmp.h>
 #include <signal.h>
@@ -57,6 +58,27 @@ __asm__(
 
 #define ALTSTACK_SIZE (64 * 1024)
 
+/*
+ * A 16-bit code segment in the LDT (modify_ldt), based at the code page,
+ * for 16-bit mode cases. Returns its selector, or 0 where the kernel does
+ * not allow it.
+ */
+static uint16_t setup_code16(void)
+{
+	struct user_desc d;
+
+	memset(&d, 0, sizeof(d));
+	d.entry_number = 0;
+	d.base_addr = (unsigned int)NATIVE_CODE_ADDR;
+	d.limit = 0xffff;
+	d.seg_32bit = 0;
+	d.contents = MODIFY_LDT_CONTENTS_CODE;
+	d.useable = 1;
+	if (syscall(SYS_modify_ldt, 1, &d, sizeof(d)) != 0)
+		return 0;
+	return (0 << 3) | 4 | 3;        /* index 0, TI = LDT, RPL 3 */
+}
+
 static sigjmp_buf fault_jmp;
 static volatile sig_atomic_t fault_sig;
 static volatile uint64_t fault_addr_seen;
@@ -101,6 +123,7 @@ int native_init(struct native_env *env)
 		return -1;
 	}
 	env->fs_base = fs;
+	env->sel16 = setup_code16();
 	/* glibc does not use GS on x86-64; give it a base of our own. */
 	if (syscall(SYS_arch_prctl, ARCH_SET_GS, NATIVE_GS_BASE) == 0)
 		env->gs_base = NATIVE_GS_BASE;
@@ -204,6 +227,52 @@ size_t native_build32(uint8_t *page, const uint8_t *code, size_t len)
 	p += 4;
 	*p++ = 0xc3;                                    /* ret */
 	return (size_t)(p - page);
+}
+
+/*
+ * 16-bit mode: as native_build32 with the LDT code segment (base
+ * NATIVE_CODE_ADDR, so IP is NATIVE_CODE16_OFF) and an operand-size
+ * prefixed far jump (ptr16:32) back.
+ */
+size_t native_build16(uint8_t *page, const uint8_t *code, size_t len,
+		      uint16_t sel16)
+{
+	uint32_t slot = (uint32_t)RSP_SLOT;
+	uint32_t back = (uint32_t)(NATIVE_CODE_ADDR + NATIVE_CODE16_OFF + len + 8);
+	uint8_t *p = page;
+
+	*p++ = 0x48; *p++ = 0x89; *p++ = 0x24; *p++ = 0x25; /* mov [slot], rsp */
+	memcpy(p, &slot, 4);
+	p += 4;
+	*p++ = 0x6a; *p++ = (uint8_t)sel16;             /* push sel16 */
+	*p++ = 0x68;                                    /* push IP */
+	*p++ = NATIVE_CODE16_OFF; *p++ = 0; *p++ = 0; *p++ = 0;
+	*p++ = 0x48; *p++ = 0xcb;                       /* lretq */
+	p = page + NATIVE_CODE16_OFF;
+	memcpy(p, code, len);
+	p += len;
+	*p++ = 0x66; *p++ = 0xea;                       /* jmp 0x33:back */
+	memcpy(p, &back, 4);
+	p += 4;
+	*p++ = 0x33;
+	*p++ = 0x00;
+	*p++ = 0x48; *p++ = 0x8b; *p++ = 0x24; *p++ = 0x25; /* mov rsp, [slot] */
+	memcpy(p, &slot, 4);
+	p += 4;
+	*p++ = 0xc3;
+	return (size_t)(p - page);
+}
+
+int native_run16(struct native_env *env, const uint8_t *code, size_t len,
+		 struct native_ctx *ctx, uint64_t *fault_addr)
+{
+	uint16_t sel = 0x2b;
+
+	if (len > 1000 || !env->sel16)
+		return -1;
+	native_build16(env->code, code, len, env->sel16);
+	__asm__ volatile("movw %w0, %%ds\n\tmovw %w0, %%es" : : "r"(sel));
+	return run_page(env, ctx, fault_addr);
 }
 
 int native_run32(struct native_env *env, const uint8_t *code, size_t len,

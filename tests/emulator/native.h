@@ -29,6 +29,7 @@ struct native_env {
 	uint64_t fs_base;       /* the thread's own (glibc TLS) */
 	uint64_t gs_base;       /* NATIVE_GS_BASE, or 0 if it could not be set */
 	void *altstack;         /* signal stack (faults in compatibility mode) */
+	uint16_t sel16;         /* LDT 16-bit code segment, 0 if unavailable */
 };
 
 /* Map the regions and set GS; 0, or -1 with a reason on stderr. */
@@ -51,6 +52,16 @@ size_t native_build32(uint8_t *page, const uint8_t *code, size_t len);
 
 /* As native_run, executing code in 32-bit compatibility mode. */
 int native_run32(struct native_env *env, const uint8_t *code, size_t len,
+		 struct native_ctx *ctx, uint64_t *fault_addr);
+
+/* Offset of the 16-bit instruction: its IP in the LDT code segment. */
+#define NATIVE_CODE16_OFF 64
+
+size_t native_build16(uint8_t *page, const uint8_t *code, size_t len,
+		      uint16_t sel16);
+
+/* As native_run, in 16-bit protected mode; -1 if env->sel16 is 0. */
+int native_run16(struct native_env *env, const uint8_t *code, size_t len,
 		 struct native_ctx *ctx, uint64_t *fault_addr);
 
 #endif

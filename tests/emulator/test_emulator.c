@@ -164,7 +164,7 @@ static void test_native_sample(void **state)
 		skip();
 	}
 	for (i = 0; i < 150000; i++) {
-		gen_case(&r, &d.env, i % 4 == 3 ? 32 : 64, &c);
+		gen_case(&r, &d.env, differ_mode_for(&d, (uint64_t)i), &c);
 		differ_run(&d, &c, stderr);
 	}
 	if (d.mismatches)
