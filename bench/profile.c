@@ -19,23 +19,26 @@ int bench_parse_size(const char *s, uint64_t *out)
 {
 	char *end;
 	unsigned long long v;
+	unsigned shift = 0;
 
 	errno = 0;
 	v = strtoull(s, &end, 0);
 	if (errno || end == s || s[0] == '-')
 		return VMMU_EPARSE;
 	switch (*end) {
-	case 'k': case 'K': v <<= 10; end++; break;
-	case 'm': case 'M': v <<= 20; end++; break;
-	case 'g': case 'G': v <<= 30; end++; break;
+	case 'k': case 'K': shift = 10; end++; break;
+	case 'm': case 'M': shift = 20; end++; break;
+	case 'g': case 'G': shift = 30; end++; break;
 	default: break;
 	}
 	if (*end == 'i' && end[1] == 'B')
 		end += 2;
 	else if (*end == 'B')
 		end++;
-	if (*end || v == 0 || v > (1ull << 40))
+	/* Test before shifting: "17179869185G" must not wrap to 1 GiB. */
+	if (*end || v == 0 || v > (BENCH_MAX_SIZE >> shift))
 		return VMMU_EPARSE;
+	v <<= shift;
 	*out = v;
 	return VMMU_OK;
 }

@@ -157,6 +157,20 @@ static void test_bad_usage(void **state)
 	snprintf(cmd, sizeof(cmd), "%s bench exits --frobnicate 2>/dev/null", VMMU_BIN);
 	free(run(cmd, &st));
 	assert_int_equal(st, 2);
+	/* Refused before anything is allocated: 1 TiB would be OOM-killed. */
+	snprintf(cmd, sizeof(cmd), "%s bench tlb --quick --max-ws 1024G 2>/dev/null",
+		 VMMU_BIN);
+	free(run(cmd, &st));
+	assert_int_equal(st, 2);
+	/* Wrapped multipliers and strtoull's negation are refused. */
+	snprintf(cmd, sizeof(cmd), "%s bench exits --chase-max 17179869185G "
+		 "2>/dev/null", VMMU_BIN);
+	free(run(cmd, &st));
+	assert_int_equal(st, 2);
+	snprintf(cmd, sizeof(cmd), "%s bench walk --walks -18446744073709551615 "
+		 "2>/dev/null", VMMU_BIN);
+	free(run(cmd, &st));
+	assert_int_equal(st, 2);
 	snprintf(cmd, sizeof(cmd), "%s bench tlb --help", VMMU_BIN);
 	out = run(cmd, &st);
 	assert_int_equal(st, 0);
