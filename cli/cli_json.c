@@ -1,4 +1,5 @@
 /* SPDX-License-Identifier: MIT */
+#define _GNU_SOURCE             /* strdup */
 #include <ctype.h>
 #include <errno.h>
 #include <inttypes.h>
@@ -83,6 +84,25 @@ int cli_get_u64(const json_t *obj, const char *key, bool required,
 		return -1;
 	}
 	return 0;
+}
+
+json_t *cli_text(const char *s)
+{
+	json_t *j = json_string(s);
+	char *copy;
+	size_t i;
+
+	if (j || !s)
+		return j;
+	copy = strdup(s);
+	if (!copy)
+		return NULL;
+	for (i = 0; copy[i]; i++)
+		if ((unsigned char)copy[i] >= 0x80)
+			copy[i] = '?';
+	j = json_string(copy);
+	free(copy);
+	return j;
 }
 
 json_t *cli_hex(uint64_t v)

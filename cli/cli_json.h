@@ -31,6 +31,13 @@ int cli_get_u64(const json_t *obj, const char *key, bool required,
 		uint64_t dflt, uint64_t *out, const char *ctx, char *err,
 		size_t errlen);
 
+/*
+ * s as a new JSON string. Text from outside (file names, user input) may
+ * not be UTF-8, which json_string() refuses with NULL and json_pack()
+ * turns into a dropped key: bytes that are not ASCII become '?' then.
+ */
+json_t *cli_text(const char *s);
+
 /* "0x<hex>" as a new JSON string. */
 json_t *cli_hex(uint64_t v);
 

@@ -74,13 +74,19 @@ static int parse_u64(const char *s, uint64_t *out)
 {
 	char *end;
 	unsigned long long v;
+	int base = 10;
 
 	while (isspace((unsigned char)*s) || *s == '"')
 		s++;
-	if (!isdigit((unsigned char)*s))
+	/* Not strtoull's base 0: "010" is ten here, not C's octal eight. */
+	if (s[0] == '0' && (s[1] == 'x' || s[1] == 'X')) {
+		s += 2;
+		base = 16;
+	}
+	if (!isxdigit((unsigned char)*s))
 		return -1;
 	errno = 0;
-	v = strtoull(s, &end, 0);
+	v = strtoull(s, &end, base);
 	if (errno || end == s)
 		return -1;
 	while (isspace((unsigned char)*end) || *end == '"' || *end == ',')
