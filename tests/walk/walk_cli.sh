@@ -48,6 +48,17 @@ malformed=(
   '{"paging":{"cr0":"0x80000000","cr3":"0x1000","cr4":"0x20","efer":"0x500","maxphyaddr":46},"accesses":[]}'
   '{"paging":{"cr0":"0x80000001","cr3":"0x1000","cr4":"0x0","efer":"0x500","maxphyaddr":46},"accesses":[]}'
   "[{$pg,\"accesses\":[]},{$pg,\"accesses\":[{\"gva\":1,\"access\":\"x\"}]}]"
+  "[{$pg,\"accesses\":[]},null]"
+  "{$pg,\"memory\":[null],\"accesses\":[]}"
+  "{$pg,\"memory\":[{\"gpa\":\"0x0\",\"qwords\":\"0x1\"}],\"accesses\":[]}"
+  "{$pg,\"memory\":[{\"gpa\":\"0x0\",\"qwords\":[{}]}],\"accesses\":[]}"
+  "{$pg,\"memory\":[{\"gpa\":\"0xfffffffffffffff8\",\"qwords\":[\"0x1\",\"0x2\"]}],\"accesses\":[]}"
+  "{$pg,\"accesses\":[{\"gva\":\"0x1000\",\"access\":\"read\",\"cpl\":\"0xffffffffffffffff\"}]}"
+  "{$pg,\"accesses\":[{\"gva\":\"18446744073709551616\",\"access\":\"read\"}]}"
+  "{$pg,\"accesses\":[{\"gva\":1.5,\"access\":\"read\"}]}"
+  "{$pg,\"accesses\":[{\"gva\":\"0x1000\",\"access\":1}]}"
+  "{$pg,\"accesses\":[]}trailing"
+  ''
 )
 i=0
 for input in "${malformed[@]}"; do
@@ -59,6 +70,15 @@ for input in "${malformed[@]}"; do
   [ -s "$tmp/out" ] && fail "malformed input $i printed output: $input"
   i=$((i + 1))
 done
+
+# Nesting far deeper than any case, and bytes that are not UTF-8: the
+# JSON parser refuses them (exit 2), it must not exhaust the stack.
+python3 -c 'print("[" * 200000 + "]" * 200000)' >"$tmp/deep.json" 2>/dev/null &&
+  { "$vmmu" walk --case "$tmp/deep.json" >/dev/null 2>"$tmp/err"
+    [ $? -eq 2 ] && [ -s "$tmp/err" ] || fail "deeply nested input"; }
+printf '{"paging":"\xff"}' >"$tmp/utf8.json"
+"$vmmu" walk --case "$tmp/utf8.json" >/dev/null 2>&1; [ $? -eq 2 ] || fail "non-UTF-8 input should exit 2"
+"$vmmu" walk --case / >/dev/null 2>&1; [ $? -eq 2 ] || fail "a directory should exit 2"
 
 # Bad usage.
 "$vmmu" walk >/dev/null 2>&1; [ $? -eq 2 ] || fail "no --case should exit 2"
