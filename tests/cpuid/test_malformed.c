@@ -205,6 +205,15 @@ static void test_refused(void **state)
 		 "756e6547 6c65746e 49656e69 extra\n");
 	expect_refused("lc-trailing", big_line, strlen(big_line));
 	REFUSE("only-dashes", "--------------------------------\n");
+	/* MAXPHYADDR (CPUID 80000008H:EAX[7:0]) is 32..52 on any CPU. */
+	REFUSE("maxphy-255", "CPUID 00000000: 0000000D-68747541-444D4163-"
+	       "69746E65\nCPUID 00000001: 00A20F10-00000000-7ED8320B-178BFBFF\n"
+	       "CPUID 80000000: 80000008-68747541-444D4163-69746E65\n"
+	       "CPUID 80000008: 000030FF-00000000-00000000-00000000\n");
+	REFUSE("maxphy-16", "CPUID 00000000: 0000000D-68747541-444D4163-"
+	       "69746E65\nCPUID 00000001: 00A20F10-00000000-7ED8320B-178BFBFF\n"
+	       "CPUID 80000000: 80000008-68747541-444D4163-69746E65\n"
+	       "CPUID 80000008: 00003010-00000000-00000000-00000000\n");
 }
 
 static void test_huge_and_unreadable(void **state)
