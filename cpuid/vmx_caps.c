@@ -152,6 +152,12 @@ static int read_msr_text(char *text, const char *path, uint64_t *ctls2,
 				 "or \"0x48c\": \"0x...\"", path, n);
 			return VMMU_EPARSE;
 		}
+		if ((idx == 0x48b && *have2) || (idx == 0x48c && *havec)) {
+			/* Two values for one MSR: which one is the CPU's? */
+			snprintf(err, errlen, "%s: item %u: MSR 0x%llx given "
+				 "twice", path, n, (unsigned long long)idx);
+			return VMMU_EPARSE;
+		}
 		if (idx == 0x48b) {
 			*ctls2 = val;
 			*have2 = true;
