@@ -233,6 +233,8 @@ json_t *bench_tlb_json(const struct bench_tlb_result *r);
 /* ---- options and the cost profile (profile.c) ---- */
 
 #define BENCH_PROFILE_SCHEMA "vmmu-cost-profile"
+/* 0 when path is a regular file or does not exist yet (it may be replaced). */
+int bench_profile_path_ok(const char *path);
 
 /* The largest SIZE option accepted: 1 TiB. */
 #define BENCH_MAX_SIZE (1ull << 40)

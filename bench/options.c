@@ -26,7 +26,9 @@ static int common_option(int ch, struct bench_common_opts *c)
 	case BENCH_OPT_JSON: c->json = true; return 0;
 	case BENCH_OPT_QUIET: c->progress.quiet = true; return 0;
 	case BENCH_OPT_PLOT: c->plot_dir = optarg; return 0;
-	case BENCH_OPT_PROFILE: c->profile = optarg; return 0;
+	case BENCH_OPT_PROFILE:
+		c->profile = optarg;
+		return bench_profile_path_ok(optarg) ? -1 : 0;
 	case BENCH_OPT_REPS:
 		return bench_parse_count(optarg, 1, BENCH_MAX_REPS, &c->reps);
 	default: return 1;

@@ -10,6 +10,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/stat.h>
 #include <time.h>
 
 #include "vmmu/error.h"
@@ -56,6 +57,22 @@ int bench_parse_count(const char *s, unsigned min, unsigned max, unsigned *out)
 	return VMMU_OK;
 }
 
+int bench_profile_path_ok(const char *path)
+{
+	struct stat st;
+
+	/*
+	 * The profile is written to PATH.tmp and renamed over PATH: run as
+	 * root with --profile /dev/zero, that replaced the device node with
+	 * a JSON file. Only a regular file (or nothing yet) may be replaced.
+	 */
+	if (!path || !*path)
+		return VMMU_EINVAL;
+	if (stat(path, &st) == 0 && !S_ISREG(st.st_mode))
+		return VMMU_EINVAL;
+	return VMMU_OK;
+}
+
 /* The existing profile, if it is one of ours for the same CPU. */
 static json_t *load_same_machine(const char *path, const json_t *machine)
 {
@@ -92,6 +109,13 @@ int bench_profile_update(const char *path, const char *section,
 	struct tm tm;
 	int rc = VMMU_OK;
 
+	if (bench_profile_path_ok(path) != VMMU_OK) {
+		fprintf(stderr, "vmmu bench: profile %s is not a regular file\n",
+			path);
+		json_decref(machine);
+		json_decref(doc);
+		return VMMU_EINVAL;
+	}
 	if (!doc)
 		doc = json_object();
 	gmtime_r(&now, &tm);

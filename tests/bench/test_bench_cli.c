@@ -15,6 +15,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/stat.h>
 #include <sys/wait.h>
 #include <unistd.h>
 #include <cmocka.h>
@@ -147,7 +148,8 @@ static void test_tlb_json_and_profile(void **state)
 
 static void test_bad_usage(void **state)
 {
-	char cmd[256], *out;
+	char cmd[256], fifo[64], *out;
+	struct stat sb;
 	int st;
 
 	(void)state;
@@ -159,6 +161,28 @@ static void test_bad_usage(void **state)
 	assert_int_equal(st, 2);
 	/* Refused before anything is allocated: 1 TiB would be OOM-killed. */
 	snprintf(cmd, sizeof(cmd), "%s bench tlb --quick --max-ws 1024G 2>/dev/null",
+		 VMMU_BIN);
+	free(run(cmd, &st));
+	assert_int_equal(st, 2);
+	/*
+	 * --profile replaces its file by rename: anything but a regular file
+	 * is refused up front (as root, --profile /dev/zero used to replace
+	 * the device node). A FIFO of our own stands in for the device.
+	 */
+	strcpy(fifo, "/tmp/vmmu-bench-XXXXXX");
+	assert_non_null(mkdtemp(fifo));
+	strcat(fifo, "/fifo");
+	assert_int_equal(mkfifo(fifo, 0600), 0);
+	snprintf(cmd, sizeof(cmd), "%s bench tlb --quick --max-ws 1M --profile "
+		 "%s 2>/dev/null", VMMU_BIN, fifo);
+	free(run(cmd, &st));
+	assert_int_equal(st, 2);
+	assert_int_equal(stat(fifo, &sb), 0);
+	assert_true(S_ISFIFO(sb.st_mode));
+	unlink(fifo);
+	*strrchr(fifo, '/') = '\0';
+	rmdir(fifo);
+	snprintf(cmd, sizeof(cmd), "%s bench exits --profile / 2>/dev/null",
 		 VMMU_BIN);
 	free(run(cmd, &st));
 	assert_int_equal(st, 2);
