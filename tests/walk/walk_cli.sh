@@ -127,6 +127,16 @@ check '[.results[] | .error_code // "ok"]' '["0x1","0x11","ok","0x1","ok","0x27"
 out=$("$vmmu" walk --case "$ex/walk-amd.json") || fail "walk-amd failed"
 check '[.results[] | .error_code // .gpa]' '["0xd","0xd","0x6000"]' "amd quirks"
 
+# Overlapping memory items: the later one wins (documented in --help).
+# PML4E, PDPTE, PDE and PTE chain a 4 KiB page at gva 0; the second item
+# rewrites the PTE's frame from 0x5000 to 0x7000.
+ov="{$pg,\"memory\":[{\"gpa\":\"0x1000\",\"qwords\":[\"0x2003\"]},
+  {\"gpa\":\"0x2000\",\"qwords\":[\"0x3003\"]},{\"gpa\":\"0x3000\",\"qwords\":[\"0x4003\"]},
+  {\"gpa\":\"0x4000\",\"qwords\":[\"0x5003\"]},{\"gpa\":\"0x4000\",\"hex\":\"0370\"}],
+  \"accesses\":[{\"gva\":\"0x123\",\"access\":\"read\"}]}"
+out=$(printf '%s' "$ov" | "$vmmu" walk --case -) || fail "overlapping memory items exited $?"
+check '.results[0].gpa' '"0x7123"' "overlapping memory: later item wins"
+
 # Every example runs; an array of cases gives an array of results.
 for f in "$ex"/walk-*.json; do
   "$vmmu" walk --case "$f" >/dev/null || fail "$f exited $?"
