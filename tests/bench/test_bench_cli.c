@@ -148,8 +148,11 @@ static void test_tlb_json_and_profile(void **state)
 
 static void test_bad_usage(void **state)
 {
+	static const char *const sections[] = { "NAME", "SYNOPSIS",
+		"DESCRIPTION", "OPTIONS", "OUTPUT", "EXIT STATUS", "EXAMPLES" };
 	char cmd[256], fifo[64], *out;
 	struct stat sb;
+	size_t i;
 	int st;
 
 	(void)state;
@@ -195,6 +198,14 @@ static void test_bad_usage(void **state)
 		 "2>/dev/null", VMMU_BIN);
 	free(run(cmd, &st));
 	assert_int_equal(st, 2);
+	/* The dispatcher's own page has every man-page section too. */
+	snprintf(cmd, sizeof(cmd), "%s bench --help", VMMU_BIN);
+	out = run(cmd, &st);
+	assert_int_equal(st, 0);
+	for (i = 0; i < sizeof(sections) / sizeof(sections[0]); i++)
+		if (!strstr(out, sections[i]))
+			fail_msg("vmmu bench --help lacks %s", sections[i]);
+	free(out);
 	snprintf(cmd, sizeof(cmd), "%s bench tlb --help", VMMU_BIN);
 	out = run(cmd, &st);
 	assert_int_equal(st, 0);
