@@ -204,6 +204,7 @@ static int bw_parse(int argc, char **argv, uint64_t *walks, bool *json)
 		{ NULL, 0, NULL, 0 },
 	};
 	unsigned n;
+	char opt[8];
 	int c;
 
 	optind = 1;
@@ -223,7 +224,8 @@ static int bw_parse(int argc, char **argv, uint64_t *walks, bool *json)
 		case 'h': bench_walk_usage(stdout); return 0;
 		default:
 			fprintf(stderr, "vmmu bench walk: unknown or incomplete "
-				"option '%s'\n", argv[optind - 1]);
+				"option '%s'\n",
+				cli_bad_option(argv, opt, sizeof(opt)));
 			return 2;
 		}
 	}

@@ -2,6 +2,7 @@
 #define _GNU_SOURCE             /* strdup */
 #include <ctype.h>
 #include <errno.h>
+#include <getopt.h>
 #include <inttypes.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -165,4 +166,17 @@ int cli_print_json(const json_t *v, bool pretty)
 		return -1;
 	fputc('\n', stdout);
 	return fflush(stdout) ? -1 : 0;
+}
+
+const char *cli_bad_option(char **argv, char *buf, size_t len)
+{
+	const char *last = optind > 0 ? argv[optind - 1] : "";
+
+	/* Unknown long options and long options missing a value are whole
+	 * elements; anything else is one short option character. */
+	if (optopt <= 0 || optopt > 127 || !isprint(optopt) ||
+	    !strncmp(last, "--", 2))
+		return last;
+	snprintf(buf, len, "-%c", optopt);
+	return buf;
 }

@@ -51,4 +51,12 @@ int cli_hex_bytes(const char *hex, uint8_t **out, size_t *len, char *err,
 /* Print v to stdout (indented when pretty) with a newline; 0 or -1. */
 int cli_print_json(const json_t *v, bool pretty);
 
+/*
+ * After getopt_long() returned '?' or ':': the option it refused, as the
+ * user typed it, in buf. argv[optind - 1] is not always it: in "-xh"
+ * getopt has not stepped past the element yet and that names the
+ * previous argument.
+ */
+const char *cli_bad_option(char **argv, char *buf, size_t len);
+
 #endif

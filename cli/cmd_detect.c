@@ -434,6 +434,7 @@ static int parse_opts(int argc, char **argv, struct detect_opts *o)
 		{ "help", no_argument, NULL, 'h' },
 		{ NULL, 0, NULL, 0 },
 	};
+	char opt[8];
 	int c;
 
 	memset(o, 0, sizeof(*o));
@@ -465,7 +466,7 @@ static int parse_opts(int argc, char **argv, struct detect_opts *o)
 		default:
 			fprintf(stderr, "vmmu detect: unknown or incomplete "
 				"option '%s' (see vmmu detect --help)\n",
-				argv[optind - 1]);
+				cli_bad_option(argv, opt, sizeof(opt)));
 			return -1;
 		}
 	}

@@ -652,6 +652,7 @@ int cmd_walk(int argc, char **argv)
 	struct walk_opts o = { false, false };
 	const char *path = NULL;
 	json_t *root;
+	char opt[8];
 	int c, rc;
 
 	optind = 1;
@@ -665,7 +666,8 @@ int cmd_walk(int argc, char **argv)
 		case 'h': walk_usage(stdout); return 0;
 		default:
 			fprintf(stderr, "vmmu walk: unknown or incomplete option "
-				"'%s' (see vmmu walk --help)\n", argv[optind - 1]);
+				"'%s' (see vmmu walk --help)\n",
+				cli_bad_option(argv, opt, sizeof(opt)));
 			return 2;
 		}
 	}

@@ -83,6 +83,9 @@ printf '{"paging":"\xff"}' >"$tmp/utf8.json"
 # Bad usage.
 "$vmmu" walk >/dev/null 2>&1; [ $? -eq 2 ] || fail "no --case should exit 2"
 "$vmmu" walk --bogus >/dev/null 2>&1; [ $? -eq 2 ] || fail "unknown option should exit 2"
+# The message names the option refused, also inside a cluster ("-xh").
+"$vmmu" walk -xh >/dev/null 2>"$tmp/err"; [ $? -eq 2 ] || fail "-xh should exit 2"
+grep -q "'-x'" "$tmp/err" || fail "-xh: message does not name -x: $(cat "$tmp/err")"
 "$vmmu" walk --case /nonexistent >/dev/null 2>&1; [ $? -eq 2 ] || fail "missing file should exit 2"
 "$vmmu" walk --help >"$tmp/help" || fail "--help failed"
 for s in NAME SYNOPSIS DESCRIPTION OPTIONS OUTPUT "EXIT STATUS" EXAMPLES; do
