@@ -189,6 +189,12 @@ static void test_bad_usage(void **state)
 		 VMMU_BIN);
 	free(run(cmd, &st));
 	assert_int_equal(st, 2);
+	/* The refused option is named, also inside a cluster. */
+	snprintf(cmd, sizeof(cmd), "%s bench tlb -xh 2>&1", VMMU_BIN);
+	out = run(cmd, &st);
+	assert_int_equal(st, 2);
+	assert_non_null(strstr(out, "'-x'"));
+	free(out);
 	/* Wrapped multipliers and strtoull's negation are refused. */
 	snprintf(cmd, sizeof(cmd), "%s bench exits --chase-max 17179869185G "
 		 "2>/dev/null", VMMU_BIN);
