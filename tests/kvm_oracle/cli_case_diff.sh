@@ -1,5 +1,6 @@
 #!/usr/bin/env bash
-# The examples KVM on this machine can run (4-level paging, no PKU/LA57):
+# Malformed cases are refused by kvm_oracle --case as by vmmu walk. Then
+# the examples KVM on this machine can run (4-level paging, no PKU/LA57):
 # `kvm_oracle --case` (a real vCPU) and `vmmu walk` must give the same
 # results and the same A/D writes. page_size is vmmu's alone (KVM cannot
 # report it), so it is left out of the comparison.
@@ -10,6 +11,18 @@ command -v jq >/dev/null || { echo "SKIP: jq not installed"; exit 77; }
 tmp=$(mktemp -d)
 trap 'rm -rf "$tmp"' EXIT
 fails=0
+# Both read a case with one parser (cli/walk_case.c): a typo or a wrong
+# type is refused by both (exit 2) before KVM is even opened.
+pg='"paging":{"cr0":"0x80010011","cr3":"0x1000","cr4":"0x20","efer":"0x500","maxphyaddr":46}'
+for bad in "{$pg,\"memory\":[{\"gpa\":\"0x0\",\"qword\":[\"0x1\"]}],\"accesses\":[]}" \
+           "{$pg,\"memory\":{},\"accesses\":[]}" \
+           "{$pg,\"accesses\":[{\"gva\":\"0x1000\",\"access\":\"read\",\"implicit\":1}]}"; do
+  for tool in "$oracle" "$vmmu walk"; do
+    printf '%s' "$bad" | $tool --case - >/dev/null 2>&1
+    rc=$?
+    [ "$rc" -eq 2 ] || { echo "FAIL: $tool exited $rc on $bad"; fails=$((fails + 1)); }
+  done
+done
 for name in walk-4level walk-amd; do
   "$oracle" --case "$ex/$name.json" >"$tmp/kvm.json" 2>"$tmp/err"
   rc=$?
