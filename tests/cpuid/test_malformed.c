@@ -172,6 +172,38 @@ static void test_controls_accepted(void **state)
 	assert_int_equal(run_cli(path, err, sizeof(err)), 0);
 }
 
+/*
+ * A libcpuid-format dump read once only (a pipe, a FIFO, /dev/stdin) is
+ * accepted like the same file: libcpuid rereads a private copy. It used to
+ * fail with "libcpuid cannot read it: No error".
+ */
+static void test_libcpuid_from_fifo(void **state)
+{
+	static struct vmmu_host_info h;
+	char path[256], err[512] = "";
+	int status;
+	pid_t pid;
+
+	(void)state;
+	snprintf(path, sizeof(path), "%s/fifo", dir);
+	assert_int_equal(mkfifo(path, 0600), 0);
+	pid = fork();
+	assert_true(pid >= 0);
+	if (pid == 0) {
+		FILE *fp = fopen(path, "w");
+
+		if (fp)
+			fputs(libcpuid_haswell, fp);
+		_exit(fp && fclose(fp) == 0 ? 0 : 1);
+	}
+	assert_int_equal(vmmu_detect_dump(&h, path, err, sizeof(err)), 0);
+	assert_int_equal(waitpid(pid, &status, 0), pid);
+	assert_true(WIFEXITED(status) && WEXITSTATUS(status) == 0);
+	assert_int_equal(h.cpu.model, 0x3c);
+	assert_string_equal(h.cpu.uarch, "Haswell");
+	unlink(path);
+}
+
 #define REFUSE(name, lit) expect_refused(name, lit, sizeof(lit) - 1)
 
 static void test_refused(void **state)
@@ -369,6 +401,7 @@ int main(void)
 {
 	const struct CMUnitTest tests[] = {
 		cmocka_unit_test(test_controls_accepted),
+		cmocka_unit_test(test_libcpuid_from_fifo),
 		cmocka_unit_test(test_refused),
 		cmocka_unit_test(test_huge_and_unreadable),
 		cmocka_unit_test(test_strange_cpu),
