@@ -220,6 +220,8 @@ unsigned bench_working_sets(uint64_t min, uint64_t max, bool quick,
 			    uint64_t *out, unsigned cap);
 /* Default upper bound: 4 GiB, less if MemAvailable is short. */
 uint64_t bench_default_max_ws(bool quick);
+/* MemAvailable from /proc/meminfo in bytes; 0 when it cannot be read. */
+uint64_t bench_mem_available(void);
 
 int bench_tlb_run(const struct bench_tlb_opts *o,
 		  struct bench_tlb_result *r);
@@ -231,8 +233,12 @@ json_t *bench_tlb_json(const struct bench_tlb_result *r);
 /* ---- options and the cost profile (profile.c) ---- */
 
 #define BENCH_PROFILE_SCHEMA "vmmu-cost-profile"
+/* 0 when path is a regular file or does not exist yet (it may be replaced). */
+int bench_profile_path_ok(const char *path);
 
-/* "4096", "8K", "256M", "4G", "4GiB"; 0 or VMMU_EPARSE. */
+/* The largest SIZE option accepted: 1 TiB. */
+#define BENCH_MAX_SIZE (1ull << 40)
+/* "4096", "8K", "256M", "4G", "4GiB" up to BENCH_MAX_SIZE; 0 or VMMU_EPARSE. */
 int bench_parse_size(const char *s, uint64_t *out);
 int bench_parse_count(const char *s, unsigned min, unsigned max, unsigned *out);
 /*

@@ -26,7 +26,9 @@ static int common_option(int ch, struct bench_common_opts *c)
 	case BENCH_OPT_JSON: c->json = true; return 0;
 	case BENCH_OPT_QUIET: c->progress.quiet = true; return 0;
 	case BENCH_OPT_PLOT: c->plot_dir = optarg; return 0;
-	case BENCH_OPT_PROFILE: c->profile = optarg; return 0;
+	case BENCH_OPT_PROFILE:
+		c->profile = optarg;
+		return bench_profile_path_ok(optarg) ? -1 : 0;
 	case BENCH_OPT_REPS:
 		return bench_parse_count(optarg, 1, BENCH_MAX_REPS, &c->reps);
 	default: return 1;
@@ -61,8 +63,15 @@ int bench_parse_args(int argc, char **argv, const char *prog,
 		if (ch == 'h') {
 			rc = 1;
 		} else if (ch == '?' || ch == ':') {
+			char one[3] = { '-', (char)optopt, '\0' };
+			const char *bad = argv[optind - 1];
+
+			/* In "-xh" getopt is still inside the element, and
+			 * argv[optind - 1] is the argument before it. */
+			if (optopt > 0 && optopt < 128 && strncmp(bad, "--", 2))
+				bad = one;
 			fprintf(stderr, "vmmu %s: unknown option or missing value "
-				"'%s' (see --help)\n", prog, argv[optind - 1]);
+				"'%s' (see --help)\n", prog, bad);
 			rc = -1;
 		} else {
 			int r = common_option(ch, c);

@@ -10,6 +10,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/stat.h>
 #include <time.h>
 
 #include "vmmu/error.h"
@@ -19,23 +20,26 @@ int bench_parse_size(const char *s, uint64_t *out)
 {
 	char *end;
 	unsigned long long v;
+	unsigned shift = 0;
 
 	errno = 0;
 	v = strtoull(s, &end, 0);
 	if (errno || end == s || s[0] == '-')
 		return VMMU_EPARSE;
 	switch (*end) {
-	case 'k': case 'K': v <<= 10; end++; break;
-	case 'm': case 'M': v <<= 20; end++; break;
-	case 'g': case 'G': v <<= 30; end++; break;
+	case 'k': case 'K': shift = 10; end++; break;
+	case 'm': case 'M': shift = 20; end++; break;
+	case 'g': case 'G': shift = 30; end++; break;
 	default: break;
 	}
 	if (*end == 'i' && end[1] == 'B')
 		end += 2;
 	else if (*end == 'B')
 		end++;
-	if (*end || v == 0 || v > (1ull << 40))
+	/* Test before shifting: "17179869185G" must not wrap to 1 GiB. */
+	if (*end || v == 0 || v > (BENCH_MAX_SIZE >> shift))
 		return VMMU_EPARSE;
+	v <<= shift;
 	*out = v;
 	return VMMU_OK;
 }
@@ -50,6 +54,22 @@ int bench_parse_count(const char *s, unsigned min, unsigned max, unsigned *out)
 	if (errno || end == s || *end || s[0] == '-' || v < min || v > max)
 		return VMMU_EPARSE;
 	*out = (unsigned)v;
+	return VMMU_OK;
+}
+
+int bench_profile_path_ok(const char *path)
+{
+	struct stat st;
+
+	/*
+	 * The profile is written to PATH.tmp and renamed over PATH: run as
+	 * root with --profile /dev/zero, that replaced the device node with
+	 * a JSON file. Only a regular file (or nothing yet) may be replaced.
+	 */
+	if (!path || !*path)
+		return VMMU_EINVAL;
+	if (stat(path, &st) == 0 && !S_ISREG(st.st_mode))
+		return VMMU_EINVAL;
 	return VMMU_OK;
 }
 
@@ -89,6 +109,13 @@ int bench_profile_update(const char *path, const char *section,
 	struct tm tm;
 	int rc = VMMU_OK;
 
+	if (bench_profile_path_ok(path) != VMMU_OK) {
+		fprintf(stderr, "vmmu bench: profile %s is not a regular file\n",
+			path);
+		json_decref(machine);
+		json_decref(doc);
+		return VMMU_EINVAL;
+	}
 	if (!doc)
 		doc = json_object();
 	gmtime_r(&now, &tm);

@@ -100,10 +100,9 @@ unsigned bench_working_sets(uint64_t min, uint64_t max, bool quick,
 	return n;
 }
 
-uint64_t bench_default_max_ws(bool quick)
+uint64_t bench_mem_available(void)
 {
 	unsigned long long kb = 0;
-	uint64_t cap = quick ? (256ull << 20) : (4ull << 30), avail;
 	char line[128];
 	FILE *f = fopen("/proc/meminfo", "r");
 
@@ -113,10 +112,17 @@ uint64_t bench_default_max_ws(bool quick)
 				break;
 		fclose(f);
 	}
+	return (uint64_t)kb * 1024;
+}
+
+uint64_t bench_default_max_ws(bool quick)
+{
+	uint64_t cap = quick ? (256ull << 20) : (4ull << 30);
+	uint64_t avail = bench_mem_available();
+
 	/* Two regions of the largest working set live at once (4 KiB and
 	 * 2 MiB pages): leave half of what is free to the other users. */
-	avail = (uint64_t)kb * 1024 / 4;
-	while (kb && cap > (1ull << 20) && cap > avail)
+	while (avail && cap > (1ull << 20) && cap > avail / 4)
 		cap /= 2;
 	return cap;
 }

@@ -40,7 +40,8 @@ static void usage(FILE *out)
 "                    accesses (about 10 s)\n"
 "    --reps N        repetitions per point (default 7, quick 5; max 31)\n"
 "    --min-ws SIZE   smallest working set (default 8K); SIZE takes K/M/G\n"
-"    --max-ws SIZE   largest working set (default 4G, quick 256M)\n"
+"    --max-ws SIZE   largest working set (default 4G, quick 256M); at\n"
+"                    most half of MemAvailable (two regions live at once)\n"
 "    --json          print the result as JSON on stdout\n"
 "    --plot DIR      write DIR/tlb_native.png (gnuplot) and its data\n"
 "    --profile FILE  write (or update) the JSON cost profile FILE\n"
@@ -84,6 +85,7 @@ static int tlb_option(int ch, const char *arg, void *ctx)
 static int parse(int argc, char **argv, struct bench_common_opts *c,
 		 struct bench_tlb_opts *o)
 {
+	uint64_t avail;
 	int rc;
 
 	memset(o, 0, sizeof(*o));
@@ -96,6 +98,19 @@ static int parse(int argc, char **argv, struct bench_common_opts *c,
 	if (o->max_ws && o->max_ws < 4 * (o->min_ws ? o->min_ws : 8192)) {
 		fprintf(stderr, "vmmu bench tlb: --max-ws must be at least 4x "
 			"--min-ws\n");
+		return -1;
+	}
+	/*
+	 * The 4 KiB and 2 MiB regions of max-ws are both touched and live at
+	 * once: more than half of the free memory would get the process (or
+	 * a neighbour) killed by the OOM killer instead of an error.
+	 */
+	avail = bench_mem_available();
+	if (o->max_ws && avail && o->max_ws > avail / 2) {
+		fprintf(stderr, "vmmu bench tlb: --max-ws %llu MiB needs twice "
+			"that in memory, but only %llu MiB are available\n",
+			(unsigned long long)(o->max_ws >> 20),
+			(unsigned long long)(avail >> 20));
 		return -1;
 	}
 	return 0;

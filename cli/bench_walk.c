@@ -12,6 +12,7 @@
 #include <string.h>
 #include <time.h>
 
+#include "bench/bench.h"
 #include "cli_json.h"
 #include "host/hosted.h"
 #include "vmmu/error.h"
@@ -202,7 +203,8 @@ static int bw_parse(int argc, char **argv, uint64_t *walks, bool *json)
 		{ "help", no_argument, NULL, 'h' },
 		{ NULL, 0, NULL, 0 },
 	};
-	char *end;
+	unsigned n;
+	char opt[8];
 	int c;
 
 	optind = 1;
@@ -210,18 +212,20 @@ static int bw_parse(int argc, char **argv, uint64_t *walks, bool *json)
 	while ((c = getopt_long(argc, argv, "h", longopts, NULL)) != -1) {
 		switch (c) {
 		case 'n':
-			*walks = strtoull(optarg, &end, 0);
-			if (*end || *walks == 0 || *walks > 1000000000ULL) {
+			/* Decimal only: strtoull would take "-1" or "010". */
+			if (bench_parse_count(optarg, 1, 1000000000U, &n) < 0) {
 				fprintf(stderr, "vmmu bench walk: --walks must be "
 					"1..1000000000\n");
 				return 2;
 			}
+			*walks = n;
 			break;
 		case 'j': *json = true; break;
 		case 'h': bench_walk_usage(stdout); return 0;
 		default:
 			fprintf(stderr, "vmmu bench walk: unknown or incomplete "
-				"option '%s'\n", argv[optind - 1]);
+				"option '%s'\n",
+				cli_bad_option(argv, opt, sizeof(opt)));
 			return 2;
 		}
 	}

@@ -1,6 +1,8 @@
 /* SPDX-License-Identifier: MIT */
+#define _GNU_SOURCE             /* strdup */
 #include <ctype.h>
 #include <errno.h>
+#include <getopt.h>
 #include <inttypes.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -85,6 +87,25 @@ int cli_get_u64(const json_t *obj, const char *key, bool required,
 	return 0;
 }
 
+json_t *cli_text(const char *s)
+{
+	json_t *j = json_string(s);
+	char *copy;
+	size_t i;
+
+	if (j || !s)
+		return j;
+	copy = strdup(s);
+	if (!copy)
+		return NULL;
+	for (i = 0; copy[i]; i++)
+		if ((unsigned char)copy[i] >= 0x80)
+			copy[i] = '?';
+	j = json_string(copy);
+	free(copy);
+	return j;
+}
+
 json_t *cli_hex(uint64_t v)
 {
 	char buf[24];
@@ -145,4 +166,17 @@ int cli_print_json(const json_t *v, bool pretty)
 		return -1;
 	fputc('\n', stdout);
 	return fflush(stdout) ? -1 : 0;
+}
+
+const char *cli_bad_option(char **argv, char *buf, size_t len)
+{
+	const char *last = optind > 0 ? argv[optind - 1] : "";
+
+	/* Unknown long options and long options missing a value are whole
+	 * elements; anything else is one short option character. */
+	if (optopt <= 0 || optopt > 127 || !isprint(optopt) ||
+	    !strncmp(last, "--", 2))
+		return last;
+	snprintf(buf, len, "-%c", optopt);
+	return buf;
 }

@@ -31,6 +31,13 @@ int cli_get_u64(const json_t *obj, const char *key, bool required,
 		uint64_t dflt, uint64_t *out, const char *ctx, char *err,
 		size_t errlen);
 
+/*
+ * s as a new JSON string. Text from outside (file names, user input) may
+ * not be UTF-8, which json_string() refuses with NULL and json_pack()
+ * turns into a dropped key: bytes that are not ASCII become '?' then.
+ */
+json_t *cli_text(const char *s);
+
 /* "0x<hex>" as a new JSON string. */
 json_t *cli_hex(uint64_t v);
 
@@ -43,5 +50,13 @@ int cli_hex_bytes(const char *hex, uint8_t **out, size_t *len, char *err,
 
 /* Print v to stdout (indented when pretty) with a newline; 0 or -1. */
 int cli_print_json(const json_t *v, bool pretty);
+
+/*
+ * After getopt_long() returned '?' or ':': the option it refused, as the
+ * user typed it, in buf. argv[optind - 1] is not always it: in "-xh"
+ * getopt has not stepped past the element yet and that names the
+ * previous argument.
+ */
+const char *cli_bad_option(char **argv, char *buf, size_t len);
 
 #endif

@@ -37,13 +37,30 @@ static void usage(FILE *out)
 "    vmmu bench KIND [OPTIONS]\n"
 "    vmmu bench KIND --help\n"
 "\n"
+"DESCRIPTION\n"
+"    Runs one benchmark KIND on this machine and prints what it measured.\n"
+"    Progress goes to standard error, results to standard output.\n"
+"\n"
 "KINDS\n");
 	for (b = benches; b->name; b++)
 		fprintf(out, "    %-10s %s\n", b->name, b->summary);
 	fprintf(out,
 "\n"
+"OPTIONS\n"
+"    Each KIND has its own; `vmmu bench KIND --help` lists them.\n"
+"    -h, --help  this text\n"
+"\n"
+"OUTPUT\n"
+"    A table, or JSON with --json; see each KIND's --help and\n"
+"    docs/bench.md.\n"
+"\n"
 "EXIT STATUS\n"
-"    0 measured, 1 measurement failed, 2 bad usage.\n");
+"    0 measured, 1 measurement failed, 2 bad usage or an unknown KIND,\n"
+"    3 (exits) KVM not available.\n"
+"\n"
+"EXAMPLES\n"
+"    vmmu bench tlb --quick\n"
+"    vmmu bench walk --walks 100000 --json\n");
 }
 
 int cmd_bench(int argc, char **argv)

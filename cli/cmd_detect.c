@@ -156,10 +156,10 @@ static json_t *json_features(const struct vmmu_cpu_features *f)
 
 static json_t *json_vmx(const struct vmmu_vmx_caps *c)
 {
-	json_t *o = json_pack("{s:s, s:s, s:b, s:b, s:b, s:b, s:b, s:b, s:b,"
+	json_t *o = json_pack("{s:s, s:o, s:b, s:b, s:b, s:b, s:b, s:b, s:b,"
 			      " s:b, s:b, s:b, s:b, s:b, s:b, s:b, s:b}",
 			      "source", vmmu_vmx_source_name(c->src),
-			      "note", c->note, "ept", c->ept, "vpid", c->vpid,
+			      "note", cli_text(c->note), "ept", c->ept, "vpid", c->vpid,
 			      "unrestricted_guest", c->unrestricted_guest,
 			      "pml", c->pml, "mode_based_execute", c->mbec,
 			      "ept_execute_only", c->ept_xonly,
@@ -244,8 +244,8 @@ static json_t *json_items(const struct vmmu_detect_item *it, size_t n)
 	size_t i;
 
 	for (i = 0; i < n; i++)
-		json_array_append_new(a, json_pack("{s:s, s:s}", "code",
-				      it[i].code, "text", it[i].text));
+		json_array_append_new(a, json_pack("{s:s, s:o}", "code",
+				      it[i].code, "text", cli_text(it[i].text)));
 	return a;
 }
 
@@ -275,8 +275,9 @@ static int detect_print_json(const struct vmmu_host_info *h,
 	json_t *o = json_object();
 	int rc;
 
-	json_object_set_new(o, "source", json_pack("{s:s, s:s}", "kind",
-			    h->live ? "live" : "dump", "path", h->source));
+	json_object_set_new(o, "source", json_pack("{s:s, s:o}", "kind",
+			    h->live ? "live" : "dump", "path",
+			    cli_text(h->source)));
 	json_object_set_new(o, "cpu", json_cpu(&h->cpu));
 	json_object_set_new(o, "features", json_features(&h->feat));
 	json_object_set_new(o, "vmx", json_vmx(&h->vmx));
@@ -433,6 +434,7 @@ static int parse_opts(int argc, char **argv, struct detect_opts *o)
 		{ "help", no_argument, NULL, 'h' },
 		{ NULL, 0, NULL, 0 },
 	};
+	char opt[8];
 	int c;
 
 	memset(o, 0, sizeof(*o));
@@ -464,7 +466,7 @@ static int parse_opts(int argc, char **argv, struct detect_opts *o)
 		default:
 			fprintf(stderr, "vmmu detect: unknown or incomplete "
 				"option '%s' (see vmmu detect --help)\n",
-				argv[optind - 1]);
+				cli_bad_option(argv, opt, sizeof(opt)));
 			return -1;
 		}
 	}

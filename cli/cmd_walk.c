@@ -12,6 +12,7 @@
 #include <string.h>
 
 #include "cli_json.h"
+#include "walk_case.h"
 #include "vmmu/error.h"
 #include "vmmu/walk.h"
 
@@ -54,7 +55,8 @@ static void walk_usage(FILE *out)
 "      true; false makes PS in a PDPTE reserved) are optional.\n"
 "    memory: guest-physical contents; each item has gpa and exactly one of\n"
 "      hex (bytes in memory order), qwords (8-byte little-endian values) or\n"
-"      dwords (4-byte values). Unlisted memory reads as zero.\n"
+"      dwords (4-byte values). Unlisted memory reads as zero; items are\n"
+"      written in order, so a later item overwrites an overlapping one.\n"
 "    accesses: run in order on the same memory, so A/D updates carry over.\n"
 "      gva and access (read, write or fetch) are required; cpl (0..3,\n"
 "      default 0) and implicit (default false: an implicit supervisor\n"
@@ -237,256 +239,6 @@ static int gm_cmpxchg(void *ctx, gpa_t gpa, uint64_t old, uint64_t new_val,
 	return 0;
 }
 
-/* ---- input parsing ---- */
-
-#define ERRLEN 512
-
-static int check_keys(const json_t *obj, const char *const *allowed,
-		      const char *ctx, char *err)
-{
-	const char *key;
-	json_t *v;
-	size_t i;
-
-	if (!json_is_object(obj)) {
-		snprintf(err, ERRLEN, "%s: expected an object", ctx);
-		return -1;
-	}
-	json_object_foreach((json_t *)obj, key, v) {
-		for (i = 0; allowed[i]; i++)
-			if (!strcmp(key, allowed[i]))
-				break;
-		if (!allowed[i]) {
-			snprintf(err, ERRLEN, "%s: unknown key \"%s\"", ctx, key);
-			return -1;
-		}
-	}
-	return 0;
-}
-
-static int get_bool(const json_t *obj, const char *key, bool dflt, bool *out,
-		    const char *ctx, char *err)
-{
-	const json_t *v = json_object_get(obj, key);
-
-	if (!v) {
-		*out = dflt;
-		return 0;
-	}
-	if (!json_is_boolean(v)) {
-		snprintf(err, ERRLEN, "%s: \"%s\" must be true or false", ctx, key);
-		return -1;
-	}
-	*out = json_is_true(v);
-	return 0;
-}
-
-static int parse_vendor(const json_t *pg, uint32_t *quirks, char *err)
-{
-	const json_t *v = json_object_get(pg, "vendor");
-	const char *s;
-	bool gb;
-
-	if (v) {
-		s = json_string_value(v);
-		if (s && !strcmp(s, "amd"))
-			*quirks |= VMMU_PAGING_AMD;
-		else if (!s || strcmp(s, "intel")) {
-			snprintf(err, ERRLEN,
-				 "paging: \"vendor\" must be \"intel\" or \"amd\"");
-			return -1;
-		}
-	}
-	if (get_bool(pg, "gbpages", true, &gb, "paging", err) < 0)
-		return -1;
-	if (!gb)
-		*quirks |= VMMU_PAGING_NO_1G;
-	return 0;
-}
-
-static const char *const paging_keys[] = { "cr0", "cr3", "cr4", "efer",
-	"pkru", "rflags", "maxphyaddr", "vendor", "gbpages", NULL };
-
-static int parse_paging(const json_t *pg, struct vmmu_paging_state *ps,
-			char *err)
-{
-	uint64_t pkru, maxphy;
-
-	memset(ps, 0, sizeof(*ps));
-	if (check_keys(pg, paging_keys, "paging", err) < 0 ||
-	    cli_get_u64(pg, "cr0", true, 0, &ps->cr0, "paging", err, ERRLEN) < 0 ||
-	    cli_get_u64(pg, "cr3", true, 0, &ps->cr3, "paging", err, ERRLEN) < 0 ||
-	    cli_get_u64(pg, "cr4", true, 0, &ps->cr4, "paging", err, ERRLEN) < 0 ||
-	    cli_get_u64(pg, "efer", true, 0, &ps->efer, "paging", err, ERRLEN) < 0 ||
-	    cli_get_u64(pg, "rflags", false, 2, &ps->rflags, "paging", err, ERRLEN) < 0 ||
-	    cli_get_u64(pg, "pkru", false, 0, &pkru, "paging", err, ERRLEN) < 0 ||
-	    cli_get_u64(pg, "maxphyaddr", true, 0, &maxphy, "paging", err, ERRLEN) < 0 ||
-	    parse_vendor(pg, &ps->quirks, err) < 0)
-		return -1;
-	if (pkru > 0xffffffffULL) {
-		snprintf(err, ERRLEN, "paging: \"pkru\" does not fit in 32 bits");
-		return -1;
-	}
-	if (maxphy < 32 || maxphy > 52) {
-		snprintf(err, ERRLEN, "paging: \"maxphyaddr\" %" PRIu64
-			 " is outside 32..52", maxphy);
-		return -1;
-	}
-	ps->pkru = (uint32_t)pkru;
-	ps->maxphyaddr = (uint8_t)maxphy;
-	vmmu_paging_update(ps);
-	if (vmmu_paging_mode(ps) == VMMU_PAGING_INVALID) {
-		snprintf(err, ERRLEN, "paging: no CPU runs with these registers "
-			 "(CR0.PG without CR0.PE, or EFER.LMA/LME with paging "
-			 "but without CR4.PAE, or EFER.LMA without CR0.PG)");
-		return -1;
-	}
-	return 0;
-}
-
-/* qwords/dwords: an array of values stored little-endian, size bytes each. */
-static int words_bytes(const json_t *arr, unsigned size, uint8_t **out,
-		       size_t *len, const char *ctx, char *err)
-{
-	size_t i, n = json_array_size(arr);
-	char why[160];
-	uint64_t v;
-
-	if (!json_is_array(arr)) {
-		snprintf(err, ERRLEN, "%s: expected an array of values", ctx);
-		return -1;
-	}
-	*out = calloc(n ? n : 1, size);
-	if (!*out) {
-		snprintf(err, ERRLEN, "out of memory");
-		return -1;
-	}
-	for (i = 0; i < n; i++) {
-		if (cli_json_u64(json_array_get(arr, i), &v, why, sizeof(why)) < 0 ||
-		    (size == 4 && v > 0xffffffffULL)) {
-			snprintf(err, ERRLEN, "%s[%zu]: %s", ctx, i,
-				 size == 4 && v > 0xffffffffULL ?
-				 "does not fit in 32 bits" : why);
-			free(*out);
-			return -1;
-		}
-		memcpy(*out + i * size, &v, size); /* x86 hosts: little-endian */
-	}
-	*len = n * size;
-	return 0;
-}
-
-static const char *const mem_keys[] = { "gpa", "hex", "qwords", "dwords", NULL };
-
-static int parse_memory_item(const json_t *it, struct sparse_mem *m,
-			     const char *ctx, char *err)
-{
-	const json_t *hex = json_object_get(it, "hex");
-	const json_t *q = json_object_get(it, "qwords");
-	const json_t *d = json_object_get(it, "dwords");
-	uint8_t *bytes = NULL;
-	uint64_t gpa;
-	size_t len = 0;
-	char why[160], sub[96];
-	int rc;
-
-	if (check_keys(it, mem_keys, ctx, err) < 0 ||
-	    cli_get_u64(it, "gpa", true, 0, &gpa, ctx, err, ERRLEN) < 0)
-		return -1;
-	if (!!hex + !!q + !!d != 1) {
-		snprintf(err, ERRLEN, "%s: needs exactly one of \"hex\", "
-			 "\"qwords\", \"dwords\"", ctx);
-		return -1;
-	}
-	if (hex) {
-		if (!json_is_string(hex) ||
-		    cli_hex_bytes(json_string_value(hex), &bytes, &len, why,
-				  sizeof(why)) < 0) {
-			snprintf(err, ERRLEN, "%s: \"hex\": %s", ctx,
-				 json_is_string(hex) ? why : "expected a string");
-			return -1;
-		}
-	} else {
-		snprintf(sub, sizeof(sub), "%s: \"%s\"", ctx, q ? "qwords" : "dwords");
-		if (words_bytes(q ? q : d, q ? 8 : 4, &bytes, &len, sub, err) < 0)
-			return -1;
-	}
-	if (len && gpa + len - 1 < gpa) {
-		snprintf(err, ERRLEN, "%s: contents run past the end of the "
-			 "address space", ctx);
-		free(bytes);
-		return -1;
-	}
-	rc = mem_copy(m, gpa, bytes, len, true);
-	free(bytes);
-	if (rc < 0) {
-		snprintf(err, ERRLEN, "out of memory");
-		return -1;
-	}
-	return 0;
-}
-
-static int parse_memory(const json_t *arr, struct sparse_mem *m, char *err)
-{
-	char ctx[48];
-	size_t i;
-
-	if (!arr)
-		return 0;
-	if (!json_is_array(arr)) {
-		snprintf(err, ERRLEN, "\"memory\" must be an array");
-		return -1;
-	}
-	for (i = 0; i < json_array_size(arr); i++) {
-		snprintf(ctx, sizeof(ctx), "memory[%zu]", i);
-		if (parse_memory_item(json_array_get(arr, i), m, ctx, err) < 0)
-			return -1;
-	}
-	return 0;
-}
-
-static const char *const access_keys[] = { "gva", "access", "cpl",
-	"implicit", NULL };
-
-static int parse_access(const json_t *it, struct vmmu_access *acc,
-			const char *ctx, char *err)
-{
-	const char *kind;
-	uint64_t gva, cpl;
-
-	memset(acc, 0, sizeof(*acc));
-	if (check_keys(it, access_keys, ctx, err) < 0 ||
-	    cli_get_u64(it, "gva", true, 0, &gva, ctx, err, ERRLEN) < 0 ||
-	    cli_get_u64(it, "cpl", false, 0, &cpl, ctx, err, ERRLEN) < 0 ||
-	    get_bool(it, "implicit", false, &acc->implicit, ctx, err) < 0)
-		return -1;
-	kind = json_string_value(json_object_get(it, "access"));
-	if (!kind) {
-		snprintf(err, ERRLEN, "%s: missing \"access\" (read, write or "
-			 "fetch)", ctx);
-		return -1;
-	}
-	if (!strcmp(kind, "read")) {
-		acc->kind = VMMU_ACCESS_READ;
-	} else if (!strcmp(kind, "write")) {
-		acc->kind = VMMU_ACCESS_WRITE;
-	} else if (!strcmp(kind, "fetch")) {
-		acc->kind = VMMU_ACCESS_FETCH;
-	} else {
-		snprintf(err, ERRLEN, "%s: unknown access kind \"%s\" (read, "
-			 "write or fetch)", ctx, kind);
-		return -1;
-	}
-	if (cpl > 3) {
-		snprintf(err, ERRLEN, "%s: \"cpl\" %" PRIu64 " is outside 0..3",
-			 ctx, cpl);
-		return -1;
-	}
-	acc->gva = mk_gva(gva);
-	acc->cpl = (uint8_t)cpl;
-	return 0;
-}
-
 /* ---- running a case ---- */
 
 struct walk_opts {
@@ -524,8 +276,6 @@ static json_t *result_json(const struct vmmu_access *acc,
 	return o;
 }
 
-static const char *const case_keys[] = { "paging", "memory", "accesses", NULL };
-
 /*
  * Parse and run one case. Returns the output object, or NULL with err set;
  * *status is 2 for malformed input, 1 for a walker failure.
@@ -533,76 +283,64 @@ static const char *const case_keys[] = { "paging", "memory", "accesses", NULL };
 static json_t *run_case(const json_t *c, const struct walk_opts *o, char *err,
 			int *status)
 {
-	const json_t *accs = json_object_get(c, "accesses");
-	struct vmmu_paging_state ps;
 	struct vmmu_gmem gm = { NULL, gm_read, gm_cmpxchg };
+	struct walk_case wc;
 	struct sparse_mem m;
-	struct vmmu_access acc;
 	struct vmmu_walk_result res;
 	json_t *results = NULL, *out = NULL;
-	char ctx[48];
 	size_t i;
 	int rc;
 
 	*status = 2;
-	if (mem_init(&m) < 0) {
-		snprintf(err, ERRLEN, "out of memory");
-		mem_fini(&m);
+	if (walk_case_parse(c, &wc, err) < 0)
 		return NULL;
+	if (mem_init(&m) < 0) {
+		snprintf(err, WALK_CASE_ERRLEN, "out of memory");
+		goto done;
 	}
 	gm.ctx = &m;
-	if (check_keys(c, case_keys, "case", err) < 0)
-		goto done;
-	if (!json_object_get(c, "paging")) {
-		snprintf(err, ERRLEN, "missing \"paging\"");
-		goto done;
-	}
-	if (parse_paging(json_object_get(c, "paging"), &ps, err) < 0 ||
-	    parse_memory(json_object_get(c, "memory"), &m, err) < 0)
-		goto done;
-	if (!json_is_array(accs)) {
-		snprintf(err, ERRLEN, "\"accesses\" must be an array");
-		goto done;
-	}
-	/* Validate every access before running any. */
-	for (i = 0; i < json_array_size(accs); i++) {
-		snprintf(ctx, sizeof(ctx), "accesses[%zu]", i);
-		if (parse_access(json_array_get(accs, i), &acc, ctx, err) < 0)
+	for (i = 0; i < wc.nmem; i++) {
+		if (mem_copy(&m, wc.mem[i].gpa, wc.mem[i].bytes, wc.mem[i].len,
+			     true) < 0) {
+			snprintf(err, WALK_CASE_ERRLEN, "out of memory");
 			goto done;
+		}
 	}
 	/* MOV to CR3: PAE loads the PDPTEs; a #GP shows in every result. */
-	rc = vmmu_paging_load_pdptes(&ps, &gm);
+	rc = vmmu_paging_load_pdptes(&wc.ps, &gm);
 	if (rc < 0 && rc != VMMU_EINVAL) {
-		snprintf(err, ERRLEN, "loading PDPTEs: %s", vmmu_strerror(rc));
+		snprintf(err, WALK_CASE_ERRLEN, "loading PDPTEs: %s",
+			 vmmu_strerror(rc));
 		*status = 1;
 		goto done;
 	}
 	results = json_array();
-	for (i = 0; results && i < json_array_size(accs); i++) {
-		parse_access(json_array_get(accs, i), &acc, ctx, err);
-		rc = vmmu_walk(&ps, &gm, &acc, &res);
+	for (i = 0; results && i < wc.nacc; i++) {
+		rc = vmmu_walk(&wc.ps, &gm, &wc.acc[i], &res);
 		if (rc < 0) {
-			snprintf(err, ERRLEN, "accesses[%zu]: walk failed: %s",
-				 i, vmmu_strerror(rc));
+			snprintf(err, WALK_CASE_ERRLEN, "accesses[%zu]: walk "
+				 "failed: %s", i, vmmu_strerror(rc));
 			*status = 1;
 			goto done;
 		}
-		json_array_append_new(results, result_json(&acc, &res, o->trace));
+		json_array_append_new(results, result_json(&wc.acc[i], &res,
+							   o->trace));
 	}
 	out = json_pack("{s:O,s:O}", "results", results, "memory_writes", m.writes);
 	if (!out) {
-		snprintf(err, ERRLEN, "out of memory");
+		snprintf(err, WALK_CASE_ERRLEN, "out of memory");
 		*status = 1;
 	}
 done:
 	json_decref(results);
 	mem_fini(&m);
+	walk_case_free(&wc);
 	return out;
 }
 
 static int run_input(const json_t *root, const struct walk_opts *o)
 {
-	char err[ERRLEN] = "";
+	char err[WALK_CASE_ERRLEN] = "";
 	json_t *out, *one;
 	size_t i;
 	int status = 0, rc;
@@ -651,6 +389,7 @@ int cmd_walk(int argc, char **argv)
 	struct walk_opts o = { false, false };
 	const char *path = NULL;
 	json_t *root;
+	char opt[8];
 	int c, rc;
 
 	optind = 1;
@@ -664,7 +403,8 @@ int cmd_walk(int argc, char **argv)
 		case 'h': walk_usage(stdout); return 0;
 		default:
 			fprintf(stderr, "vmmu walk: unknown or incomplete option "
-				"'%s' (see vmmu walk --help)\n", argv[optind - 1]);
+				"'%s' (see vmmu walk --help)\n",
+				cli_bad_option(argv, opt, sizeof(opt)));
 			return 2;
 		}
 	}

@@ -220,8 +220,14 @@ int vmmu_pt_map(struct vmmu_pt *pt, uint64_t addr, hpa_t page, uint64_t size,
 {
 	struct pt_request req = { PT_OP_MAP, prot, addr, page.v };
 
-	if (!prot || (page.v & ~VMMU_PAGE_MASK) ||
-	    (page.v & ~pt->fmt->addr_mask))
+	/*
+	 * The last output page must fit the entry's address field as well:
+	 * make_leaf masks the address, so a range running past it would
+	 * silently wrap to low host-physical pages.
+	 */
+	if (!prot || !size || (page.v & ~VMMU_PAGE_MASK) ||
+	    (page.v & ~pt->fmt->addr_mask) || page.v + (size - 1) < page.v ||
+	    ((page.v + (size - 1)) & VMMU_PAGE_MASK & ~pt->fmt->addr_mask))
 		return VMMU_EINVAL;
 	return pt_apply(pt, addr, size, &req);
 }

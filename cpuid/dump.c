@@ -20,6 +20,7 @@
 #include <stdlib.h>
 #include <string.h>
 #include <sys/stat.h>
+#include <unistd.h>
 
 #include "vmmu/error.h"
 #include "cpuid_internal.h"
@@ -423,14 +424,15 @@ static int parse_all(struct dump_parser *p, enum dump_format fmt, char *buf)
  * parse above on CPU #0 (it silently skips what it does not understand,
  * which is why it is not the gatekeeper).
  */
-static int libcpuid_reread(const char *path, struct cpu_raw_data_t *mine,
-			   char *err, size_t errlen)
+/* file is what libcpuid opens; path names the dump in messages. */
+static int libcpuid_reread(const char *file, const char *path,
+			   struct cpu_raw_data_t *mine, char *err, size_t errlen)
 {
 	struct cpu_raw_data_array_t arr;
 	int same;
 
 	memset(&arr, 0, sizeof(arr));
-	if (cpuid_deserialize_all_raw_data(&arr, path) != 0 ||
+	if (cpuid_deserialize_all_raw_data(&arr, file) != 0 ||
 	    arr.num_raw < 1) {
 		snprintf(err, errlen, "%s: libcpuid cannot read it: %s", path,
 			 cpuid_error());
@@ -452,6 +454,40 @@ static int libcpuid_reread(const char *path, struct cpu_raw_data_t *mine,
 	return 0;
 }
 
+/*
+ * libcpuid reads by file name, so a dump that arrived through a pipe or a
+ * FIFO (--cpuid-dump /dev/stdin) cannot be read a second time: hand it a
+ * private copy of the text instead. Regular files are reread in place.
+ */
+static int libcpuid_reread_text(const char *path, const char *text,
+				size_t len, struct cpu_raw_data_t *mine,
+				char *err, size_t errlen)
+{
+	char tmp[] = "/tmp/vmmu-cpuid-XXXXXX";
+	struct stat st;
+	size_t done = 0;
+	ssize_t n;
+	int fd, rc;
+
+	if (stat(path, &st) == 0 && S_ISREG(st.st_mode))
+		return libcpuid_reread(path, path, mine, err, errlen);
+	fd = mkstemp(tmp);
+	if (fd < 0) {
+		snprintf(err, errlen, "%s: cannot make a copy for libcpuid: %s",
+			 path, strerror(errno));
+		return VMMU_EIO;
+	}
+	while (done < len && (n = write(fd, text + done, len - done)) > 0)
+		done += (size_t)n;
+	close(fd);
+	rc = done == len ? libcpuid_reread(tmp, path, mine, err, errlen)
+			 : VMMU_EIO;
+	if (done != len)
+		snprintf(err, errlen, "%s: cannot make a copy for libcpuid", path);
+	unlink(tmp);
+	return rc;
+}
+
 static void silent_warning(const char *msg)
 {
 	(void)msg;
@@ -462,7 +498,7 @@ int vmmu_dump_read(const char *path, struct cpu_raw_data_t *raw, char *err,
 {
 	struct dump_parser p;
 	enum dump_format fmt;
-	char *buf;
+	char *buf, *copy = NULL;
 	size_t len;
 	int rc;
 
@@ -481,6 +517,16 @@ int vmmu_dump_read(const char *path, struct cpu_raw_data_t *raw, char *err,
 		rc = VMMU_EPARSE;
 		goto out;
 	}
+	/* parse_all() cuts buf into lines; libcpuid may need the text. */
+	if (fmt == FMT_LIBCPUID) {
+		copy = malloc(len);
+		if (!copy) {
+			snprintf(err, errlen, "%s: out of memory", path);
+			rc = VMMU_ENOMEM;
+			goto out;
+		}
+		memcpy(copy, buf, len);
+	}
 	memset(raw, 0, sizeof(*raw));
 	memset(&p, 0, sizeof(p));
 	p.path = path;
@@ -490,9 +536,10 @@ int vmmu_dump_read(const char *path, struct cpu_raw_data_t *raw, char *err,
 	rc = parse_all(&p, fmt, buf);
 	if (!rc && fmt == FMT_LIBCPUID) {
 		cpuid_set_warn_function(silent_warning);
-		rc = libcpuid_reread(path, raw, err, errlen);
+		rc = libcpuid_reread_text(path, copy, len, raw, err, errlen);
 	}
 out:
+	free(copy);
 	free(buf);
 	return rc;
 }

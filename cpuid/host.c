@@ -286,5 +286,16 @@ int vmmu_detect_dump(struct vmmu_host_info *h, const char *path, char *err,
 	if (rc)
 		return rc;
 	vmmu_host_from_raw(h, &raw);
+	/*
+	 * SDM Vol. 3A 4.1.4: MAXPHYADDR is at most 52, and no CPU with leaf
+	 * 80000008H has fewer than 32 bits. Anything else is a damaged dump,
+	 * and a policy fed with it would pick a guest width no walk has.
+	 */
+	if (h->feat.maxphyaddr_reported &&
+	    (h->feat.maxphyaddr < 32 || h->feat.maxphyaddr > 52)) {
+		snprintf(err, errlen, "%s: CPUID 80000008H reports MAXPHYADDR "
+			 "%u, outside 32..52", path, h->feat.maxphyaddr);
+		return VMMU_EPARSE;
+	}
 	return 0;
 }

@@ -74,13 +74,19 @@ static int parse_u64(const char *s, uint64_t *out)
 {
 	char *end;
 	unsigned long long v;
+	int base = 10;
 
 	while (isspace((unsigned char)*s) || *s == '"')
 		s++;
-	if (!isdigit((unsigned char)*s))
+	/* Not strtoull's base 0: "010" is ten here, not C's octal eight. */
+	if (s[0] == '0' && (s[1] == 'x' || s[1] == 'X')) {
+		s += 2;
+		base = 16;
+	}
+	if (!isxdigit((unsigned char)*s))
 		return -1;
 	errno = 0;
-	v = strtoull(s, &end, 0);
+	v = strtoull(s, &end, base);
 	if (errno || end == s)
 		return -1;
 	while (isspace((unsigned char)*end) || *end == '"' || *end == ',')
@@ -144,6 +150,12 @@ static int read_msr_text(char *text, const char *path, uint64_t *ctls2,
 		if (rc < 0) {
 			snprintf(err, errlen, "%s: item %u: expected 0x48b=0x... "
 				 "or \"0x48c\": \"0x...\"", path, n);
+			return VMMU_EPARSE;
+		}
+		if ((idx == 0x48b && *have2) || (idx == 0x48c && *havec)) {
+			/* Two values for one MSR: which one is the CPU's? */
+			snprintf(err, errlen, "%s: item %u: MSR 0x%llx given "
+				 "twice", path, n, (unsigned long long)idx);
 			return VMMU_EPARSE;
 		}
 		if (idx == 0x48b) {

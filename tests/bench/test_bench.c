@@ -49,6 +49,12 @@ static void test_parse(void **state)
 	assert_int_not_equal(bench_parse_size("12Q", &v), 0);
 	assert_int_not_equal(bench_parse_size("-4K", &v), 0);
 	assert_int_not_equal(bench_parse_size("", &v), 0);
+	/* A multiplier must not wrap: 2^34 + 1 GiB is not 1 GiB. */
+	assert_int_not_equal(bench_parse_size("17179869185G", &v), 0);
+	assert_int_not_equal(bench_parse_size("1025G", &v), 0);
+	assert_int_equal(bench_parse_size("1024G", &v), 0);
+	assert_true(v == 1ull << 40);
+	assert_int_not_equal(bench_parse_size("18446744073709551616", &v), 0);
 	assert_int_equal(bench_parse_count("7", 1, 31, &n), 0);
 	assert_int_equal(n, 7);
 	assert_int_not_equal(bench_parse_count("0", 1, 31, &n), 0);

@@ -15,6 +15,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/stat.h>
 #include <sys/wait.h>
 #include <unistd.h>
 #include <cmocka.h>
@@ -147,7 +148,11 @@ static void test_tlb_json_and_profile(void **state)
 
 static void test_bad_usage(void **state)
 {
-	char cmd[256], *out;
+	static const char *const sections[] = { "NAME", "SYNOPSIS",
+		"DESCRIPTION", "OPTIONS", "OUTPUT", "EXIT STATUS", "EXAMPLES" };
+	char cmd[256], fifo[64], *out;
+	struct stat sb;
+	size_t i;
 	int st;
 
 	(void)state;
@@ -157,6 +162,56 @@ static void test_bad_usage(void **state)
 	snprintf(cmd, sizeof(cmd), "%s bench exits --frobnicate 2>/dev/null", VMMU_BIN);
 	free(run(cmd, &st));
 	assert_int_equal(st, 2);
+	/* Refused before anything is allocated: 1 TiB would be OOM-killed. */
+	snprintf(cmd, sizeof(cmd), "%s bench tlb --quick --max-ws 1024G 2>/dev/null",
+		 VMMU_BIN);
+	free(run(cmd, &st));
+	assert_int_equal(st, 2);
+	/*
+	 * --profile replaces its file by rename: anything but a regular file
+	 * is refused up front (as root, --profile /dev/zero used to replace
+	 * the device node). A FIFO of our own stands in for the device.
+	 */
+	strcpy(fifo, "/tmp/vmmu-bench-XXXXXX");
+	assert_non_null(mkdtemp(fifo));
+	strcat(fifo, "/fifo");
+	assert_int_equal(mkfifo(fifo, 0600), 0);
+	snprintf(cmd, sizeof(cmd), "%s bench tlb --quick --max-ws 1M --profile "
+		 "%s 2>/dev/null", VMMU_BIN, fifo);
+	free(run(cmd, &st));
+	assert_int_equal(st, 2);
+	assert_int_equal(stat(fifo, &sb), 0);
+	assert_true(S_ISFIFO(sb.st_mode));
+	unlink(fifo);
+	*strrchr(fifo, '/') = '\0';
+	rmdir(fifo);
+	snprintf(cmd, sizeof(cmd), "%s bench exits --profile / 2>/dev/null",
+		 VMMU_BIN);
+	free(run(cmd, &st));
+	assert_int_equal(st, 2);
+	/* The refused option is named, also inside a cluster. */
+	snprintf(cmd, sizeof(cmd), "%s bench tlb -xh 2>&1", VMMU_BIN);
+	out = run(cmd, &st);
+	assert_int_equal(st, 2);
+	assert_non_null(strstr(out, "'-x'"));
+	free(out);
+	/* Wrapped multipliers and strtoull's negation are refused. */
+	snprintf(cmd, sizeof(cmd), "%s bench exits --chase-max 17179869185G "
+		 "2>/dev/null", VMMU_BIN);
+	free(run(cmd, &st));
+	assert_int_equal(st, 2);
+	snprintf(cmd, sizeof(cmd), "%s bench walk --walks -18446744073709551615 "
+		 "2>/dev/null", VMMU_BIN);
+	free(run(cmd, &st));
+	assert_int_equal(st, 2);
+	/* The dispatcher's own page has every man-page section too. */
+	snprintf(cmd, sizeof(cmd), "%s bench --help", VMMU_BIN);
+	out = run(cmd, &st);
+	assert_int_equal(st, 0);
+	for (i = 0; i < sizeof(sections) / sizeof(sections[0]); i++)
+		if (!strstr(out, sections[i]))
+			fail_msg("vmmu bench --help lacks %s", sections[i]);
+	free(out);
 	snprintf(cmd, sizeof(cmd), "%s bench tlb --help", VMMU_BIN);
 	out = run(cmd, &st);
 	assert_int_equal(st, 0);

@@ -178,6 +178,47 @@ static void test_cli_json(void **state)
 	json_decref(o);
 }
 
+/*
+ * File names need not be UTF-8; jansson refuses such strings, and a
+ * json_pack() with one used to drop the whole "source" and "vmx" keys.
+ */
+static void test_cli_json_foreign_path(void **state)
+{
+	static char out[65536];
+	static const char dump[] =
+		"CPUID 00000000: 0000000D-756E6547-6C65746E-49656E69\n"
+		"CPUID 00000001: 000906ED-00100800-7FFAFBBF-BFEBFBFF\n";
+	char dir[] = "/tmp/vmmu-live-XXXXXX", dpath[64], mpath[64], cmd[96];
+	char *args[] = { VMMU_CLI, "detect", "--json", "--cpuid-dump", dpath,
+			 "--vmx-msrs", mpath, NULL };
+	json_error_t jerr;
+	json_t *o;
+	FILE *fp;
+
+	(void)state;
+	assert_non_null(mkdtemp(dir));
+	snprintf(dpath, sizeof(dpath), "%s/dump\xff.txt", dir);
+	snprintf(mpath, sizeof(mpath), "%s/msrs\xfe.txt", dir);
+	fp = fopen(dpath, "w");
+	assert_non_null(fp);
+	fputs(dump, fp);
+	fclose(fp);
+	fp = fopen(mpath, "w");
+	assert_non_null(fp);
+	fputs("0x48b=0x0\n", fp);
+	fclose(fp);
+	assert_int_equal(run(args, out, sizeof(out)), 0);
+	snprintf(cmd, sizeof(cmd), "rm -rf '%s'", dir);
+	assert_int_equal(system(cmd), 0);
+	o = json_loads(out, 0, &jerr);
+	assert_non_null(o);
+	assert_true(json_is_string(json_object_get(json_object_get(o,
+		    "source"), "path")));
+	assert_non_null(strstr(json_string_value(json_object_get(
+		    json_object_get(o, "vmx"), "note")), "msrs?.txt"));
+	json_decref(o);
+}
+
 static void test_cli_human_and_overrides(void **state)
 {
 	static char out[65536];
@@ -216,6 +257,7 @@ int main(void)
 		cmocka_unit_test(test_live_matches_kernel),
 		cmocka_unit_test(test_live_explains),
 		cmocka_unit_test(test_cli_json),
+		cmocka_unit_test(test_cli_json_foreign_path),
 		cmocka_unit_test(test_cli_human_and_overrides),
 	};
 

@@ -172,6 +172,38 @@ static void test_controls_accepted(void **state)
 	assert_int_equal(run_cli(path, err, sizeof(err)), 0);
 }
 
+/*
+ * A libcpuid-format dump read once only (a pipe, a FIFO, /dev/stdin) is
+ * accepted like the same file: libcpuid rereads a private copy. It used to
+ * fail with "libcpuid cannot read it: No error".
+ */
+static void test_libcpuid_from_fifo(void **state)
+{
+	static struct vmmu_host_info h;
+	char path[256], err[512] = "";
+	int status;
+	pid_t pid;
+
+	(void)state;
+	snprintf(path, sizeof(path), "%s/fifo", dir);
+	assert_int_equal(mkfifo(path, 0600), 0);
+	pid = fork();
+	assert_true(pid >= 0);
+	if (pid == 0) {
+		FILE *fp = fopen(path, "w");
+
+		if (fp)
+			fputs(libcpuid_haswell, fp);
+		_exit(fp && fclose(fp) == 0 ? 0 : 1);
+	}
+	assert_int_equal(vmmu_detect_dump(&h, path, err, sizeof(err)), 0);
+	assert_int_equal(waitpid(pid, &status, 0), pid);
+	assert_true(WIFEXITED(status) && WEXITSTATUS(status) == 0);
+	assert_int_equal(h.cpu.model, 0x3c);
+	assert_string_equal(h.cpu.uarch, "Haswell");
+	unlink(path);
+}
+
 #define REFUSE(name, lit) expect_refused(name, lit, sizeof(lit) - 1)
 
 static void test_refused(void **state)
@@ -205,6 +237,15 @@ static void test_refused(void **state)
 		 "756e6547 6c65746e 49656e69 extra\n");
 	expect_refused("lc-trailing", big_line, strlen(big_line));
 	REFUSE("only-dashes", "--------------------------------\n");
+	/* MAXPHYADDR (CPUID 80000008H:EAX[7:0]) is 32..52 on any CPU. */
+	REFUSE("maxphy-255", "CPUID 00000000: 0000000D-68747541-444D4163-"
+	       "69746E65\nCPUID 00000001: 00A20F10-00000000-7ED8320B-178BFBFF\n"
+	       "CPUID 80000000: 80000008-68747541-444D4163-69746E65\n"
+	       "CPUID 80000008: 000030FF-00000000-00000000-00000000\n");
+	REFUSE("maxphy-16", "CPUID 00000000: 0000000D-68747541-444D4163-"
+	       "69746E65\nCPUID 00000001: 00A20F10-00000000-7ED8320B-178BFBFF\n"
+	       "CPUID 80000000: 80000008-68747541-444D4163-69746E65\n"
+	       "CPUID 80000008: 00003010-00000000-00000000-00000000\n");
 }
 
 static void test_huge_and_unreadable(void **state)
@@ -360,6 +401,7 @@ int main(void)
 {
 	const struct CMUnitTest tests[] = {
 		cmocka_unit_test(test_controls_accepted),
+		cmocka_unit_test(test_libcpuid_from_fifo),
 		cmocka_unit_test(test_refused),
 		cmocka_unit_test(test_huge_and_unreadable),
 		cmocka_unit_test(test_strange_cpu),

@@ -574,6 +574,17 @@ static void test_msr_files(void **state)
 	assert_int_equal(load("0x48b=zebra\n", &h), VMMU_EPARSE);
 	assert_int_equal(load("0x48b\n", &h), VMMU_EPARSE);
 	assert_int_equal(load("", &h), VMMU_EPARSE);
+	/* Decimal means decimal: a leading 0 is not C's octal. */
+	memset(&h, 0, sizeof(h));
+	assert_int_equal(load("0x48b=010\n", &h), 0);
+	assert_true(h.vmx.procbased_ctls2 == 10);
+	assert_int_equal(load("0x48b=08\n", &h), 0);
+	assert_true(h.vmx.procbased_ctls2 == 8);
+	assert_int_equal(load("0x48b=0x\n", &h), VMMU_EPARSE);
+	assert_int_equal(load("0x48b=0x-1\n", &h), VMMU_EPARSE);
+	/* A second value for the same MSR is a conflict, not an update. */
+	assert_int_equal(load("0x48b=0x0\n0x48b=0x0000000200000000\n"
+			      "0x48c=0x6114141\n", &h), VMMU_EPARSE);
 	memset(&h, 0, sizeof(h));
 	assert_int_equal(vmmu_load_vmx_msrs(&h, "/nonexistent/msrs", (char[64]){0},
 					    64), VMMU_EIO);

@@ -20,6 +20,7 @@
 #include <unistd.h>
 
 #include "cli_json.h"
+#include "walk_case.h"
 #include "vmmu/error.h"
 #include "oracle_replay.h"
 #include "oracle_cmp.h"
@@ -69,130 +70,69 @@ static uint8_t *rp_page(struct rp_case *c, uint64_t gpa, bool create)
 	return p;
 }
 
-static int parse_paging(const json_t *pg, struct rp_case *c, char *err)
+/*
+ * The case as `vmmu walk` reads it (cli/walk_case.c), then what this KVM
+ * can run: 4-level paging without LA57 or PKE, at most RP_MAX_ACCESSES
+ * accesses, implicit accesses only as reads, at most RP_MAX_PAGES pages.
+ */
+static int rp_parse(const json_t *jc, struct rp_case *c, char *err)
 {
-	const char *vendor = json_string_value(json_object_get(pg, "vendor"));
-	const json_t *gb = json_object_get(pg, "gbpages");
+	char why[WALK_CASE_ERRLEN];
+	struct walk_case wc;
+	size_t i, n;
+	int rc = -1;
 
-	if (!json_is_object(pg)) {
-		snprintf(err, RP_ERRLEN, "missing \"paging\" object");
+	if (walk_case_parse(jc, &wc, why) < 0) {
+		snprintf(err, RP_ERRLEN, "%.250s", why);
 		return -1;
 	}
-	if (cli_get_u64(pg, "cr0", true, 0, &c->cr0, "paging", err, RP_ERRLEN) < 0 ||
-	    cli_get_u64(pg, "cr3", true, 0, &c->cr3, "paging", err, RP_ERRLEN) < 0 ||
-	    cli_get_u64(pg, "cr4", true, 0, &c->cr4, "paging", err, RP_ERRLEN) < 0 ||
-	    cli_get_u64(pg, "efer", true, 0, &c->efer, "paging", err, RP_ERRLEN) < 0 ||
-	    cli_get_u64(pg, "rflags", false, 2, &c->rflags, "paging", err, RP_ERRLEN) < 0 ||
-	    cli_get_u64(pg, "pkru", false, 0, &c->pkru, "paging", err, RP_ERRLEN) < 0 ||
-	    cli_get_u64(pg, "maxphyaddr", true, 0, &c->maxphyaddr, "paging", err,
-			RP_ERRLEN) < 0)
-		return -1;
-	c->amd = vendor && !strcmp(vendor, "amd");
-	c->gbpages = !gb || json_is_true(gb);
-	/* This KVM runs 4-level paging only, without LA57 or PKU. */
+	c->cr0 = wc.ps.cr0;
+	c->cr3 = wc.ps.cr3;
+	c->cr4 = wc.ps.cr4;
+	c->efer = wc.ps.efer;
+	c->rflags = wc.ps.rflags;
+	c->pkru = wc.ps.pkru;
+	c->maxphyaddr = wc.ps.maxphyaddr;
+	c->amd = wc.ps.quirks & VMMU_PAGING_AMD;
+	c->gbpages = !(wc.ps.quirks & VMMU_PAGING_NO_1G);
 	if (!(c->cr0 & X86_CR0_PG) || !(c->cr4 & X86_CR4_PAE) ||
 	    !(c->efer & X86_EFER_LMA) || (c->cr4 & (X86_CR4_LA57 | X86_CR4_PKE))) {
 		snprintf(err, RP_ERRLEN, "KVM on this host runs 4-level paging "
 			 "only (CR0.PG, CR4.PAE, EFER.LMA; no LA57, no PKE)");
-		return -1;
+		goto out;
 	}
-	return 0;
-}
-
-static int parse_memory(const json_t *mem, struct rp_case *c, char *err)
-{
-	size_t i, n;
-	uint64_t gpa, v;
-	const json_t *it, *q, *d, *hex;
-	uint8_t *bytes;
-	size_t len;
-	char why[160];
-
-	json_array_foreach(mem, i, it) {
-		q = json_object_get(it, "qwords");
-		d = json_object_get(it, "dwords");
-		hex = json_object_get(it, "hex");
-		if (cli_get_u64(it, "gpa", true, 0, &gpa, "memory item", err,
-				RP_ERRLEN) < 0)
-			return -1;
-		bytes = NULL;
-		len = 0;
-		if (hex && cli_hex_bytes(json_string_value(hex) ?
-					 json_string_value(hex) : "", &bytes,
-					 &len, why, sizeof(why)) < 0) {
-			snprintf(err, RP_ERRLEN, "memory[%zu]: %s", i, why);
-			return -1;
-		}
-		for (n = 0; !hex && n < json_array_size(q ? q : d); n++) {
-			if (cli_json_u64(json_array_get(q ? q : d, n), &v, why,
-					 sizeof(why)) < 0) {
-				snprintf(err, RP_ERRLEN, "memory[%zu]: %s", i, why);
-				return -1;
-			}
-			for (unsigned b = 0; b < (q ? 8u : 4u); b++) {
-				uint8_t *p = rp_page(c, gpa + len, true);
-
-				if (!p)
-					goto full;
-				p[(gpa + len++) & 0xfff] = (uint8_t)(v >> (8 * b));
-			}
-		}
-		for (n = 0; hex && n < len; n++) {
-			uint8_t *p = rp_page(c, gpa + n, true);
-
-			if (!p) {
-				free(bytes);
-				goto full;
-			}
-			p[(gpa + n) & 0xfff] = bytes[n];
-		}
-		free(bytes);
-	}
-	return 0;
-full:
-	snprintf(err, RP_ERRLEN, "more than %d pages of memory", RP_MAX_PAGES);
-	return -1;
-}
-
-static int parse_accesses(const json_t *accs, struct rp_case *c, char *err)
-{
-	static const char *const kinds[] = { "read", "write", "fetch" };
-	const json_t *it;
-	uint64_t cpl;
-	size_t i;
-
-	if (!json_is_array(accs) || json_array_size(accs) > RP_MAX_ACCESSES) {
+	if (wc.nacc > RP_MAX_ACCESSES) {
 		snprintf(err, RP_ERRLEN, "\"accesses\" must be an array of at "
 			 "most %d accesses", RP_MAX_ACCESSES);
-		return -1;
+		goto out;
 	}
-	json_array_foreach(accs, i, it) {
-		struct orc_access *a = &c->acc[c->nacc++];
-		const char *k = json_string_value(json_object_get(it, "access"));
-		unsigned kind;
+	for (i = 0; i < wc.nacc; i++) {
+		if (wc.acc[i].implicit && wc.acc[i].kind != VMMU_ACCESS_READ) {
+			snprintf(err, RP_ERRLEN, "accesses[%zu]: only implicit "
+				 "reads (an LDT descriptor load) can run on KVM", i);
+			goto out;
+		}
+		c->acc[c->nacc].gva = wc.acc[i].gva.v;
+		c->acc[c->nacc].kind = wc.acc[i].kind;
+		c->acc[c->nacc].cpl = wc.acc[i].cpl;
+		c->acc[c->nacc++].implicit = wc.acc[i].implicit;
+	}
+	for (i = 0; i < wc.nmem; i++) {
+		for (n = 0; n < wc.mem[i].len; n++) {
+			uint8_t *p = rp_page(c, wc.mem[i].gpa + n, true);
 
-		if (cli_get_u64(it, "gva", true, 0, &a->gva, "access", err,
-				RP_ERRLEN) < 0 ||
-		    cli_get_u64(it, "cpl", false, 0, &cpl, "access", err,
-				RP_ERRLEN) < 0)
-			return -1;
-		for (kind = 0; kind < 3 && (!k || strcmp(k, kinds[kind])); kind++)
-			;
-		if (kind == 3 || cpl > 3) {
-			snprintf(err, RP_ERRLEN, "accesses[%zu]: access must be read, "
-				 "write or fetch and cpl 0..3", i);
-			return -1;
-		}
-		a->kind = (enum vmmu_access_kind)kind;
-		a->cpl = (uint8_t)cpl;
-		a->implicit = json_is_true(json_object_get(it, "implicit"));
-		if (a->implicit && kind != VMMU_ACCESS_READ) {
-			snprintf(err, RP_ERRLEN, "accesses[%zu]: only implicit reads "
-				 "(an LDT descriptor load) can run on KVM", i);
-			return -1;
+			if (!p) {
+				snprintf(err, RP_ERRLEN, "more than %d pages of "
+					 "memory", RP_MAX_PAGES);
+				goto out;
+			}
+			p[(wc.mem[i].gpa + n) & 0xfff] = wc.mem[i].bytes[n];
 		}
 	}
-	return 0;
+	rc = 0;
+out:
+	walk_case_free(&wc);
+	return rc;
 }
 
 /* ---- running ---- */
@@ -421,9 +361,7 @@ json_t *orc_replay_case(const json_t *jc, int *status, char *err)
 		snprintf(err, RP_ERRLEN, "out of memory");
 		return NULL;
 	}
-	if (parse_paging(json_object_get(jc, "paging"), c, err) == 0 &&
-	    parse_memory(json_object_get(jc, "memory"), c, err) == 0 &&
-	    parse_accesses(json_object_get(jc, "accesses"), c, err) == 0) {
+	if (rp_parse(jc, c, err) == 0) {
 		rc = rp_open(c, &vm, err);
 		*status = rc;
 		if (rc == 0) {

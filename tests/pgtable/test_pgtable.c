@@ -159,6 +159,19 @@ static void test_unmap_and_bad_args(void **state)
 			 VMMU_EINVAL);
 	assert_int_equal(vmmu_pt_map(&f->pt, ~0xfffULL, mk_hpa(0), 0x2000, RW),
 			 VMMU_EINVAL);
+	/*
+	 * The output range must fit the entry's address field too: the
+	 * second page would be 2^52, which no entry can hold (its address
+	 * bits would be dropped and it would map page 0).
+	 */
+	assert_int_equal(vmmu_pt_map(&f->pt, 0x400000,
+				     mk_hpa(0x000ffffffffff000ULL), 0x2000, RW),
+			 VMMU_EINVAL);
+	assert_int_equal(vmmu_pt_lookup(&f->pt, 0x401000, &e, &level),
+			 VMMU_ENOENT);
+	assert_int_equal(vmmu_pt_map(&f->pt, 0x400000,
+				     mk_hpa(0x000ffffffffff000ULL), 0x1000, RW),
+			 0);
 }
 
 /* Reference model: per 4 KiB page, the output page | prot (0 = unmapped). */

@@ -385,6 +385,15 @@ static void test_pae_rsvd(void **state)
 	/* Without NXE bit 63 is reserved in a PDE. */
 	pae_regs(f, 0, 36);
 	assert_pf(fx_walk(f, gva, X, 0), gva, X86_PFEC_P | X86_PFEC_RSVD);
+	/* ... and in a PTE (Table 4-11), for reads too; with NXE it is XD. */
+	fl[2] = PRWU;
+	fl[1] = PRWU | NX;
+	fx_map(f, gva, 1, fl, 0x5000);
+	assert_pf(fx_walk(f, gva, R, 0), gva, X86_PFEC_P | X86_PFEC_RSVD);
+	pae_regs(f, X86_EFER_NXE, 36);
+	fx_map(f, gva, 1, fl, 0x5000);
+	assert_ok(fx_walk(f, gva, R, 0), 0x5000, 4096);
+	fl[1] = PRWU;
 	/* 2 MiB PDE: bits 20:13 reserved. */
 	pae_regs(f, X86_EFER_NXE, 36);
 	fl[2] = PRWU | PS;

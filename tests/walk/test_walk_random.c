@@ -6,7 +6,8 @@
  * return a result (never an error, never undefined behaviour under
  * UBSan), and the result must obey the architectural invariants:
  *  - #PF error code: RSVD implies P; PK implies P, not RSVD, 4/5-level with
- *    CR4.PKE, a data access; W/R, U/S, I/D as the access and controls say;
+ *    CR4.PKE, a data access; W/R, U/S, I/D exactly as the access and
+ *    controls say;
  *    CR2 is the (mode-truncated) linear address (SDM 4.7);
  *  - a faulting walk writes nothing (all-or-nothing A/D, SDM 4.8 choice);
  *  - a translation keeps the page offset, uses a page size the mode has,
@@ -152,8 +153,16 @@ static void rt_check_fault(const struct fx *f, const struct vmmu_access *acc,
 	assert_int_equal(r->cr2.v, la);
 	assert_int_equal(!!(ec & X86_PFEC_W), acc->kind == VMMU_ACCESS_WRITE);
 	assert_int_equal(!!(ec & X86_PFEC_U), user);
-	if (ec & X86_PFEC_I)
-		assert_int_equal(acc->kind, VMMU_ACCESS_FETCH);
+	/*
+	 * I/D: a fetch, with CR4.SMEP or with EFER.NXE under PAE, 4- or
+	 * 5-level paging (SDM 4.7); both directions, so a walker that
+	 * dropped the bit cannot pass.
+	 */
+	assert_int_equal(!!(ec & X86_PFEC_I),
+			 acc->kind == VMMU_ACCESS_FETCH &&
+			 ((f->ps.cr4 & X86_CR4_SMEP) ||
+			  (r->mode >= VMMU_PAGING_PAE &&
+			   (f->ps.efer & X86_EFER_NXE))));
 	if (ec & X86_PFEC_RSVD)
 		assert_true(ec & X86_PFEC_P);
 	if (ec & X86_PFEC_PK) {

@@ -48,6 +48,17 @@ malformed=(
   '{"paging":{"cr0":"0x80000000","cr3":"0x1000","cr4":"0x20","efer":"0x500","maxphyaddr":46},"accesses":[]}'
   '{"paging":{"cr0":"0x80000001","cr3":"0x1000","cr4":"0x0","efer":"0x500","maxphyaddr":46},"accesses":[]}'
   "[{$pg,\"accesses\":[]},{$pg,\"accesses\":[{\"gva\":1,\"access\":\"x\"}]}]"
+  "[{$pg,\"accesses\":[]},null]"
+  "{$pg,\"memory\":[null],\"accesses\":[]}"
+  "{$pg,\"memory\":[{\"gpa\":\"0x0\",\"qwords\":\"0x1\"}],\"accesses\":[]}"
+  "{$pg,\"memory\":[{\"gpa\":\"0x0\",\"qwords\":[{}]}],\"accesses\":[]}"
+  "{$pg,\"memory\":[{\"gpa\":\"0xfffffffffffffff8\",\"qwords\":[\"0x1\",\"0x2\"]}],\"accesses\":[]}"
+  "{$pg,\"accesses\":[{\"gva\":\"0x1000\",\"access\":\"read\",\"cpl\":\"0xffffffffffffffff\"}]}"
+  "{$pg,\"accesses\":[{\"gva\":\"18446744073709551616\",\"access\":\"read\"}]}"
+  "{$pg,\"accesses\":[{\"gva\":1.5,\"access\":\"read\"}]}"
+  "{$pg,\"accesses\":[{\"gva\":\"0x1000\",\"access\":1}]}"
+  "{$pg,\"accesses\":[]}trailing"
+  ''
 )
 i=0
 for input in "${malformed[@]}"; do
@@ -60,9 +71,21 @@ for input in "${malformed[@]}"; do
   i=$((i + 1))
 done
 
+# Nesting far deeper than any case, and bytes that are not UTF-8: the
+# JSON parser refuses them (exit 2), it must not exhaust the stack.
+python3 -c 'print("[" * 200000 + "]" * 200000)' >"$tmp/deep.json" 2>/dev/null &&
+  { "$vmmu" walk --case "$tmp/deep.json" >/dev/null 2>"$tmp/err"
+    [ $? -eq 2 ] && [ -s "$tmp/err" ] || fail "deeply nested input"; }
+printf '{"paging":"\xff"}' >"$tmp/utf8.json"
+"$vmmu" walk --case "$tmp/utf8.json" >/dev/null 2>&1; [ $? -eq 2 ] || fail "non-UTF-8 input should exit 2"
+"$vmmu" walk --case / >/dev/null 2>&1; [ $? -eq 2 ] || fail "a directory should exit 2"
+
 # Bad usage.
 "$vmmu" walk >/dev/null 2>&1; [ $? -eq 2 ] || fail "no --case should exit 2"
 "$vmmu" walk --bogus >/dev/null 2>&1; [ $? -eq 2 ] || fail "unknown option should exit 2"
+# The message names the option refused, also inside a cluster ("-xh").
+"$vmmu" walk -xh >/dev/null 2>"$tmp/err"; [ $? -eq 2 ] || fail "-xh should exit 2"
+grep -q "'-x'" "$tmp/err" || fail "-xh: message does not name -x: $(cat "$tmp/err")"
 "$vmmu" walk --case /nonexistent >/dev/null 2>&1; [ $? -eq 2 ] || fail "missing file should exit 2"
 "$vmmu" walk --help >"$tmp/help" || fail "--help failed"
 for s in NAME SYNOPSIS DESCRIPTION OPTIONS OUTPUT "EXIT STATUS" EXAMPLES; do
@@ -106,6 +129,16 @@ out=$("$vmmu" walk --case "$ex/walk-protection.json") || fail "walk-protection f
 check '[.results[] | .error_code // "ok"]' '["0x1","0x11","ok","0x1","ok","0x27","ok","ok","0x15"]' "protection error codes"
 out=$("$vmmu" walk --case "$ex/walk-amd.json") || fail "walk-amd failed"
 check '[.results[] | .error_code // .gpa]' '["0xd","0xd","0x6000"]' "amd quirks"
+
+# Overlapping memory items: the later one wins (documented in --help).
+# PML4E, PDPTE, PDE and PTE chain a 4 KiB page at gva 0; the second item
+# rewrites the PTE's frame from 0x5000 to 0x7000.
+ov="{$pg,\"memory\":[{\"gpa\":\"0x1000\",\"qwords\":[\"0x2003\"]},
+  {\"gpa\":\"0x2000\",\"qwords\":[\"0x3003\"]},{\"gpa\":\"0x3000\",\"qwords\":[\"0x4003\"]},
+  {\"gpa\":\"0x4000\",\"qwords\":[\"0x5003\"]},{\"gpa\":\"0x4000\",\"hex\":\"0370\"}],
+  \"accesses\":[{\"gva\":\"0x123\",\"access\":\"read\"}]}"
+out=$(printf '%s' "$ov" | "$vmmu" walk --case -) || fail "overlapping memory items exited $?"
+check '.results[0].gpa' '"0x7123"' "overlapping memory: later item wins"
 
 # Every example runs; an array of cases gives an array of results.
 for f in "$ex"/walk-*.json; do

@@ -1,0 +1,327 @@
+/* SPDX-License-Identifier: MIT */
+/*
+ * The `vmmu walk` case format (see `vmmu walk --help`), parsed and checked
+ * once for every tool that reads it: `vmmu walk` and `kvm_oracle --case`
+ * must agree on what a case means, typos and wrong types included.
+ */
+#include <inttypes.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "walk_case.h"
+
+static int check_keys(const json_t *obj, const char *const *allowed,
+		      const char *ctx, char *err)
+{
+	const char *key;
+	json_t *v;
+	size_t i;
+
+	if (!json_is_object(obj)) {
+		snprintf(err, WALK_CASE_ERRLEN, "%s: expected an object", ctx);
+		return -1;
+	}
+	json_object_foreach((json_t *)obj, key, v) {
+		for (i = 0; allowed[i]; i++)
+			if (!strcmp(key, allowed[i]))
+				break;
+		if (!allowed[i]) {
+			snprintf(err, WALK_CASE_ERRLEN, "%s: unknown key \"%s\"",
+				 ctx, key);
+			return -1;
+		}
+	}
+	return 0;
+}
+
+static int get_bool(const json_t *obj, const char *key, bool dflt, bool *out,
+		    const char *ctx, char *err)
+{
+	const json_t *v = json_object_get(obj, key);
+
+	if (!v) {
+		*out = dflt;
+		return 0;
+	}
+	if (!json_is_boolean(v)) {
+		snprintf(err, WALK_CASE_ERRLEN, "%s: \"%s\" must be true or false", ctx, key);
+		return -1;
+	}
+	*out = json_is_true(v);
+	return 0;
+}
+
+static int parse_vendor(const json_t *pg, uint32_t *quirks, char *err)
+{
+	const json_t *v = json_object_get(pg, "vendor");
+	const char *s;
+	bool gb;
+
+	if (v) {
+		s = json_string_value(v);
+		if (s && !strcmp(s, "amd"))
+			*quirks |= VMMU_PAGING_AMD;
+		else if (!s || strcmp(s, "intel")) {
+			snprintf(err, WALK_CASE_ERRLEN,
+				 "paging: \"vendor\" must be \"intel\" or \"amd\"");
+			return -1;
+		}
+	}
+	if (get_bool(pg, "gbpages", true, &gb, "paging", err) < 0)
+		return -1;
+	if (!gb)
+		*quirks |= VMMU_PAGING_NO_1G;
+	return 0;
+}
+
+static int paging_u64(const json_t *pg, const char *key, bool required,
+		      uint64_t dflt, uint64_t *out, char *err)
+{
+	return cli_get_u64(pg, key, required, dflt, out, "paging", err,
+			   WALK_CASE_ERRLEN);
+}
+
+static const char *const paging_keys[] = { "cr0", "cr3", "cr4", "efer",
+	"pkru", "rflags", "maxphyaddr", "vendor", "gbpages", NULL };
+
+static int parse_paging(const json_t *pg, struct vmmu_paging_state *ps,
+			char *err)
+{
+	uint64_t pkru, maxphy;
+
+	memset(ps, 0, sizeof(*ps));
+	if (check_keys(pg, paging_keys, "paging", err) < 0 ||
+	    paging_u64(pg, "cr0", true, 0, &ps->cr0, err) < 0 ||
+	    paging_u64(pg, "cr3", true, 0, &ps->cr3, err) < 0 ||
+	    paging_u64(pg, "cr4", true, 0, &ps->cr4, err) < 0 ||
+	    paging_u64(pg, "efer", true, 0, &ps->efer, err) < 0 ||
+	    paging_u64(pg, "rflags", false, 2, &ps->rflags, err) < 0 ||
+	    paging_u64(pg, "pkru", false, 0, &pkru, err) < 0 ||
+	    paging_u64(pg, "maxphyaddr", true, 0, &maxphy, err) < 0 ||
+	    parse_vendor(pg, &ps->quirks, err) < 0)
+		return -1;
+	if (pkru > 0xffffffffULL) {
+		snprintf(err, WALK_CASE_ERRLEN, "paging: \"pkru\" does not fit in 32 bits");
+		return -1;
+	}
+	if (maxphy < 32 || maxphy > 52) {
+		snprintf(err, WALK_CASE_ERRLEN, "paging: \"maxphyaddr\" %" PRIu64
+			 " is outside 32..52", maxphy);
+		return -1;
+	}
+	ps->pkru = (uint32_t)pkru;
+	ps->maxphyaddr = (uint8_t)maxphy;
+	vmmu_paging_update(ps);
+	if (vmmu_paging_mode(ps) == VMMU_PAGING_INVALID) {
+		snprintf(err, WALK_CASE_ERRLEN, "paging: no CPU runs with these registers "
+			 "(CR0.PG without CR0.PE, or EFER.LMA/LME with paging "
+			 "but without CR4.PAE, or EFER.LMA without CR0.PG)");
+		return -1;
+	}
+	return 0;
+}
+
+/* qwords/dwords: an array of values stored little-endian, size bytes each. */
+static int words_bytes(const json_t *arr, unsigned size, uint8_t **out,
+		       size_t *len, const char *ctx, char *err)
+{
+	size_t i, n = json_array_size(arr);
+	char why[160];
+	uint64_t v;
+
+	if (!json_is_array(arr)) {
+		snprintf(err, WALK_CASE_ERRLEN, "%s: expected an array of values", ctx);
+		return -1;
+	}
+	*out = calloc(n ? n : 1, size);
+	if (!*out) {
+		snprintf(err, WALK_CASE_ERRLEN, "out of memory");
+		return -1;
+	}
+	for (i = 0; i < n; i++) {
+		if (cli_json_u64(json_array_get(arr, i), &v, why, sizeof(why)) < 0 ||
+		    (size == 4 && v > 0xffffffffULL)) {
+			snprintf(err, WALK_CASE_ERRLEN, "%s[%zu]: %s", ctx, i,
+				 size == 4 && v > 0xffffffffULL ?
+				 "does not fit in 32 bits" : why);
+			free(*out);
+			return -1;
+		}
+		memcpy(*out + i * size, &v, size); /* x86 hosts: little-endian */
+	}
+	*len = n * size;
+	return 0;
+}
+
+static const char *const mem_keys[] = { "gpa", "hex", "qwords", "dwords", NULL };
+
+/* Appends to wc->mem, which has room for one more item. */
+static int parse_memory_item(const json_t *it, struct walk_case *wc,
+			     const char *ctx, char *err)
+{
+	const json_t *hex = json_object_get(it, "hex");
+	const json_t *q = json_object_get(it, "qwords");
+	const json_t *d = json_object_get(it, "dwords");
+	uint8_t *bytes = NULL;
+	uint64_t gpa;
+	size_t len = 0;
+	char why[160], sub[96];
+	struct walk_case_mem *item;
+
+	if (check_keys(it, mem_keys, ctx, err) < 0 ||
+	    cli_get_u64(it, "gpa", true, 0, &gpa, ctx, err, WALK_CASE_ERRLEN) < 0)
+		return -1;
+	if (!!hex + !!q + !!d != 1) {
+		snprintf(err, WALK_CASE_ERRLEN, "%s: needs exactly one of \"hex\", "
+			 "\"qwords\", \"dwords\"", ctx);
+		return -1;
+	}
+	if (hex) {
+		if (!json_is_string(hex) ||
+		    cli_hex_bytes(json_string_value(hex), &bytes, &len, why,
+				  sizeof(why)) < 0) {
+			snprintf(err, WALK_CASE_ERRLEN, "%s: \"hex\": %s", ctx,
+				 json_is_string(hex) ? why : "expected a string");
+			return -1;
+		}
+	} else {
+		snprintf(sub, sizeof(sub), "%s: \"%s\"", ctx, q ? "qwords" : "dwords");
+		if (words_bytes(q ? q : d, q ? 8 : 4, &bytes, &len, sub, err) < 0)
+			return -1;
+	}
+	if (len && gpa + len - 1 < gpa) {
+		snprintf(err, WALK_CASE_ERRLEN, "%s: contents run past the end of the "
+			 "address space", ctx);
+		free(bytes);
+		return -1;
+	}
+	item = &wc->mem[wc->nmem++];
+	item->gpa = gpa;
+	item->bytes = bytes;
+	item->len = len;
+	return 0;
+}
+
+static int parse_memory(const json_t *arr, struct walk_case *wc, char *err)
+{
+	char ctx[48];
+	size_t i, n = json_array_size(arr);
+
+	if (!arr)
+		return 0;
+	if (!json_is_array(arr)) {
+		snprintf(err, WALK_CASE_ERRLEN, "\"memory\" must be an array");
+		return -1;
+	}
+	wc->mem = calloc(n ? n : 1, sizeof(*wc->mem));
+	if (!wc->mem) {
+		snprintf(err, WALK_CASE_ERRLEN, "out of memory");
+		return -1;
+	}
+	for (i = 0; i < n; i++) {
+		snprintf(ctx, sizeof(ctx), "memory[%zu]", i);
+		if (parse_memory_item(json_array_get(arr, i), wc, ctx, err) < 0)
+			return -1;
+	}
+	return 0;
+}
+
+static const char *const access_keys[] = { "gva", "access", "cpl",
+	"implicit", NULL };
+
+static int parse_access(const json_t *it, struct vmmu_access *acc,
+			const char *ctx, char *err)
+{
+	const char *kind;
+	uint64_t gva, cpl;
+
+	memset(acc, 0, sizeof(*acc));
+	if (check_keys(it, access_keys, ctx, err) < 0 ||
+	    cli_get_u64(it, "gva", true, 0, &gva, ctx, err, WALK_CASE_ERRLEN) < 0 ||
+	    cli_get_u64(it, "cpl", false, 0, &cpl, ctx, err, WALK_CASE_ERRLEN) < 0 ||
+	    get_bool(it, "implicit", false, &acc->implicit, ctx, err) < 0)
+		return -1;
+	kind = json_string_value(json_object_get(it, "access"));
+	if (!kind) {
+		snprintf(err, WALK_CASE_ERRLEN, "%s: missing \"access\" (read, write or "
+			 "fetch)", ctx);
+		return -1;
+	}
+	if (!strcmp(kind, "read")) {
+		acc->kind = VMMU_ACCESS_READ;
+	} else if (!strcmp(kind, "write")) {
+		acc->kind = VMMU_ACCESS_WRITE;
+	} else if (!strcmp(kind, "fetch")) {
+		acc->kind = VMMU_ACCESS_FETCH;
+	} else {
+		snprintf(err, WALK_CASE_ERRLEN, "%s: unknown access kind \"%s\" (read, "
+			 "write or fetch)", ctx, kind);
+		return -1;
+	}
+	if (cpl > 3) {
+		snprintf(err, WALK_CASE_ERRLEN, "%s: \"cpl\" %" PRIu64 " is outside 0..3",
+			 ctx, cpl);
+		return -1;
+	}
+	acc->gva = mk_gva(gva);
+	acc->cpl = (uint8_t)cpl;
+	return 0;
+}
+
+static const char *const case_keys[] = { "paging", "memory", "accesses", NULL };
+
+static int parse_accesses(const json_t *accs, struct walk_case *wc, char *err)
+{
+	size_t i, n = json_array_size(accs);
+	char ctx[48];
+
+	if (!json_is_array(accs)) {
+		snprintf(err, WALK_CASE_ERRLEN, "\"accesses\" must be an array");
+		return -1;
+	}
+	wc->acc = calloc(n ? n : 1, sizeof(*wc->acc));
+	if (!wc->acc) {
+		snprintf(err, WALK_CASE_ERRLEN, "out of memory");
+		return -1;
+	}
+	for (i = 0; i < n; i++) {
+		snprintf(ctx, sizeof(ctx), "accesses[%zu]", i);
+		if (parse_access(json_array_get(accs, i), &wc->acc[i], ctx,
+				 err) < 0)
+			return -1;
+		wc->nacc++;
+	}
+	return 0;
+}
+
+int walk_case_parse(const json_t *c, struct walk_case *wc, char *err)
+{
+	memset(wc, 0, sizeof(*wc));
+	if (check_keys(c, case_keys, "case", err) < 0)
+		return -1;
+	if (!json_object_get(c, "paging")) {
+		snprintf(err, WALK_CASE_ERRLEN, "missing \"paging\"");
+		return -1;
+	}
+	if (parse_paging(json_object_get(c, "paging"), &wc->ps, err) < 0 ||
+	    parse_memory(json_object_get(c, "memory"), wc, err) < 0 ||
+	    parse_accesses(json_object_get(c, "accesses"), wc, err) < 0) {
+		walk_case_free(wc);
+		return -1;
+	}
+	return 0;
+}
+
+void walk_case_free(struct walk_case *wc)
+{
+	size_t i;
+
+	for (i = 0; wc->mem && i < wc->nmem; i++)
+		free(wc->mem[i].bytes);
+	free(wc->mem);
+	free(wc->acc);
+	wc->mem = NULL;
+	wc->acc = NULL;
+	wc->nmem = wc->nacc = 0;
+}
