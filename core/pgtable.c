@@ -225,7 +225,9 @@ int vmmu_pt_map(struct vmmu_pt *pt, uint64_t addr, hpa_t page, uint64_t size,
 	 * make_leaf masks the address, so a range running past it would
 	 * silently wrap to low host-physical pages.
 	 */
-	if (!prot || !size || (page.v & ~VMMU_PAGE_MASK) ||
+	if (!prot || (pt->fmt->prot_ok && !pt->fmt->prot_ok(pt, prot)))
+		return VMMU_EINVAL;
+	if (!size || (page.v & ~VMMU_PAGE_MASK) ||
 	    (page.v & ~pt->fmt->addr_mask) || page.v + (size - 1) < page.v ||
 	    ((page.v + (size - 1)) & VMMU_PAGE_MASK & ~pt->fmt->addr_mask))
 		return VMMU_EINVAL;
@@ -244,6 +246,8 @@ int vmmu_pt_protect(struct vmmu_pt *pt, uint64_t addr, uint64_t size,
 {
 	struct pt_request req = { PT_OP_PROTECT, prot, addr, 0 };
 
+	if (prot && pt->fmt->prot_ok && !pt->fmt->prot_ok(pt, prot))
+		return VMMU_EINVAL;
 	return pt_apply(pt, addr, size, &req);
 }
 

@@ -58,6 +58,12 @@ struct vmmu_pt_format {
 			      unsigned prot, unsigned level);
 	/* VMMU_PROT_* granted by a leaf. */
 	unsigned (*leaf_prot)(uint64_t e);
+	/*
+	 * Whether a leaf may grant exactly prot (non-zero); NULL means any.
+	 * A combination the format cannot express, or that the hardware
+	 * would take as a misconfiguration, is refused rather than written.
+	 */
+	bool (*prot_ok)(const struct vmmu_pt *pt, unsigned prot);
 };
 
 struct vmmu_pt {

@@ -22,10 +22,7 @@ static uint64_t x86_make_table(const struct vmmu_pt *pt, hpa_t table)
 	       x86_user(pt);
 }
 
-/*
- * x86 cannot express write-only or non-readable mappings: any prot maps
- * readable; no prot is not-present.
- */
+/* No prot is not-present; x86_prot_ok keeps R in every other prot. */
 static uint64_t x86_make_leaf(const struct vmmu_pt *pt, hpa_t page,
 			      unsigned prot, unsigned level)
 {
@@ -58,6 +55,13 @@ static unsigned x86_leaf_prot(uint64_t e)
 	return prot;
 }
 
+/* x86 leaves are always readable (SDM 4.6): R must be part of prot. */
+static bool x86_prot_ok(const struct vmmu_pt *pt, unsigned prot)
+{
+	(void)pt;
+	return prot & VMMU_PROT_R;
+}
+
 const struct vmmu_pt_format vmmu_pt_format_x86 = {
 	.name = "x86",
 	.addr_mask = X86_PTE_ADDR_MASK,
@@ -66,4 +70,5 @@ const struct vmmu_pt_format vmmu_pt_format_x86 = {
 	.make_table = x86_make_table,
 	.make_leaf = x86_make_leaf,
 	.leaf_prot = x86_leaf_prot,
+	.prot_ok = x86_prot_ok,
 };

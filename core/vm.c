@@ -199,9 +199,14 @@ int vmmu_vm_gpa_to_hpa(const struct vmmu_vm *vm, gpa_t gpa, hpa_t *out)
 	return VMMU_OK;
 }
 
-/* Copy between guest RAM and buf, one page-bounded chunk at a time. */
+enum gpa_copy { GPA_CHECK, GPA_TO_GUEST, GPA_FROM_GUEST };
+
+/*
+ * Copy between guest RAM and buf, one page-bounded chunk at a time;
+ * GPA_CHECK only checks that every byte is backed.
+ */
 static int copy_gpa(const struct vmmu_vm *vm, gpa_t gpa, void *buf,
-		    size_t len, bool to_guest)
+		    size_t len, enum gpa_copy dir)
 {
 	uint8_t *p = buf;
 
@@ -218,9 +223,9 @@ static int copy_gpa(const struct vmmu_vm *vm, gpa_t gpa, void *buf,
 			return VMMU_EFAULT;
 		if (chunk > len)
 			chunk = len;
-		if (to_guest)
+		if (dir == GPA_TO_GUEST)
 			memcpy(host, p, chunk);
-		else
+		else if (dir == GPA_FROM_GUEST)
 			memcpy(p, host, chunk);
 		p += chunk;
 		len -= chunk;
@@ -232,13 +237,18 @@ static int copy_gpa(const struct vmmu_vm *vm, gpa_t gpa, void *buf,
 int vmmu_vm_read_gpa(const struct vmmu_vm *vm, gpa_t gpa, void *buf,
 		     size_t len)
 {
-	return copy_gpa(vm, gpa, buf, len, false);
+	return copy_gpa(vm, gpa, buf, len, GPA_FROM_GUEST);
 }
 
+/* All or nothing: a range with a hole is refused before any byte lands. */
 int vmmu_vm_write_gpa(struct vmmu_vm *vm, gpa_t gpa, const void *buf,
 		      size_t len)
 {
-	return copy_gpa(vm, gpa, (void *)buf, len, true);
+	int rc = copy_gpa(vm, gpa, NULL, len, GPA_CHECK);
+
+	if (rc < 0)
+		return rc;
+	return copy_gpa(vm, gpa, (void *)buf, len, GPA_TO_GUEST);
 }
 
 static int gmem_read(void *ctx, gpa_t gpa, void *buf, size_t len)

@@ -41,6 +41,21 @@ static unsigned ept_leaf_prot(uint64_t e)
 	       (e & EPT_X ? VMMU_PROT_X : 0);
 }
 
+/*
+ * SDM 29.3.3.1: an entry with W but not R is an EPT misconfiguration, and
+ * so is X without R unless the CPU supports execute-only translations.
+ */
+static bool ept_prot_ok(const struct vmmu_pt *pt, unsigned prot)
+{
+	const struct ept_format_ctx *c = pt->ctx;
+
+	if (prot & VMMU_PROT_R)
+		return true;
+	if (prot & VMMU_PROT_W)
+		return false;
+	return c && c->execute_only;
+}
+
 const struct vmmu_pt_format ept_pt_format = {
 	.name = "ept",
 	.addr_mask = EPT_ADDR_MASK,
@@ -49,6 +64,7 @@ const struct vmmu_pt_format ept_pt_format = {
 	.make_table = ept_make_table,
 	.make_leaf = ept_make_leaf,
 	.leaf_prot = ept_leaf_prot,
+	.prot_ok = ept_prot_ok,
 };
 
 /* Paging structures are always written back (WB) memory. */

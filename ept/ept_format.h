@@ -53,6 +53,8 @@
 struct ept_format_ctx {
 	uint8_t memtype;        /* memory type written into leaves */
 	bool ignore_pat;        /* set IPAT in leaves */
+	/* IA32_VMX_EPT_VPID_CAP bit 0: execute-only translations allowed. */
+	bool execute_only;
 };
 
 extern const struct vmmu_pt_format ept_pt_format;

@@ -85,6 +85,13 @@ static void test_gpa_copy_crosses_pages_and_slots(void **state)
 	assert_memory_equal(in, out, sizeof(in));
 	assert_int_equal(vmmu_vm_read_gpa(f->vm, mk_gpa(0x3800), out, 0x1000),
 			 VMMU_ENOENT);
+	/* A write running into a hole changes nothing. */
+	memset(out, 0xee, sizeof(out));
+	assert_int_equal(vmmu_vm_write_gpa(f->vm, mk_gpa(0x3800), out, 0x1000),
+			 VMMU_ENOENT);
+	assert_int_equal(vmmu_vm_read_gpa(f->vm, mk_gpa(0x3800), out, 0x800), 0);
+	for (i = 0; i < 0x800; i++)
+		assert_int_equal(out[i], 0);    /* never written */
 	assert_int_equal(vmmu_vm_gpa_to_hpa(f->vm, mk_gpa(0x2abc), &hpa), 0);
 	assert_int_equal(hpa.v & 0xfff, 0xabc);
 	assert_int_equal(vmmu_vm_remove_slot(f->vm, mk_gpa(0x2000)), 0);
@@ -123,6 +130,28 @@ static void test_gmem_cmpxchg(void **state)
 	assert_int_equal(mem.cmpxchg(mem.ctx, mk_gpa(0x12), 0, 1, 8), VMMU_EINVAL);
 }
 
+static void test_arena_refuses_double_free(void **state)
+{
+	struct fixture *f = *state;
+	hpa_t a, b, c;
+
+	assert_int_equal(f->plat.alloc_page(f->plat.ctx, &a), 0);
+	assert_int_equal(f->plat.alloc_page(f->plat.ctx, &b), 0);
+	assert_non_null(f->plat.map(f->plat.ctx, a));
+	f->plat.free_page(f->plat.ctx, a);
+	assert_null(f->plat.map(f->plat.ctx, a));
+	f->plat.free_page(f->plat.ctx, a);      /* ignored */
+	assert_int_equal(vmmu_hosted_pages_in_use(f->arena), 1);
+	assert_int_equal(f->plat.alloc_page(f->plat.ctx, &c), 0);
+	assert_int_equal(c.v, a.v);
+	assert_int_equal(f->plat.alloc_page(f->plat.ctx, &a), 0);
+	assert_true(a.v != c.v && a.v != b.v);  /* not handed out twice */
+	f->plat.free_page(f->plat.ctx, a);
+	f->plat.free_page(f->plat.ctx, b);
+	f->plat.free_page(f->plat.ctx, c);
+	assert_int_equal(vmmu_hosted_pages_in_use(f->arena), 0);
+}
+
 static void test_vcpus_and_dead_vm(void **state)
 {
 	struct fixture *f = *state;
@@ -147,6 +176,7 @@ int main(void)
 		cmocka_unit_test_setup_teardown(test_gpa_copy_crosses_pages_and_slots, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_mmio_is_not_backed, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_gmem_cmpxchg, setup, teardown),
+		cmocka_unit_test_setup_teardown(test_arena_refuses_double_free, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_vcpus_and_dead_vm, setup, teardown),
 	};
 
