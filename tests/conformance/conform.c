@@ -252,10 +252,7 @@ int main(int argc, char **argv)
 			d.em.kind == CONF_EMU_BOCHS ? d.em.bochs : d.em.qemu);
 		return 77;
 	}
-	d.cpu.pkru_by_cpl = d.em.kind == CONF_EMU_BOCHS;
-	d.cpu.unbacked_ones = d.em.kind == CONF_EMU_BOCHS;
-	if (d.em.kind == CONF_EMU_BOCHS)
-		d.cpu.case_limit = 0x7f000000;
+	conf_drive_emulator_traits(&d);
 	if (o.dump_id >= 0) {
 		struct conf_case *c = malloc(sizeof(*c));
 

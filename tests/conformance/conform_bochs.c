@@ -53,7 +53,7 @@ static int write_bochsrc(const struct conf_emulator *em, const char *rc,
 	if (!f)
 		return -1;
 	fprintf(f, "megs: 2048\n"
-		"cpu: model=%s, count=1, ips=200000000\n"
+		"cpu: model=%s, count=1, ips=200000000, reset_on_triple_fault=0\n"
 		"romimage: file=/usr/share/bochs/BIOS-bochs-latest\n"
 		"vgaromimage: file=/usr/share/bochs/VGABIOS-lgpl-latest\n"
 		"ata0-master: type=cdrom, path=%s, status=inserted\n"

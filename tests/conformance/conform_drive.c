@@ -65,6 +65,15 @@ const char *conf_class_doc(enum conf_class c)
 	return (unsigned)c < CONF_NCLASSES ? class_docs[c] : "?";
 }
 
+void conf_drive_emulator_traits(struct conf_drive *d)
+{
+	bool bochs = d->em.kind == CONF_EMU_BOCHS;
+
+	d->cpu.pkru_by_cpl = bochs;
+	d->cpu.unbacked_ones = bochs;
+	d->cpu.case_limit = bochs ? 0x7f000000 : 0;
+}
+
 /* Modes the emulated CPU can run (5-level needs LA57). */
 bool conf_mode_supported(enum conf_mode m, const struct conf_cpu *cpu)
 {

@@ -18,6 +18,9 @@ struct conf_drive {
 };
 
 bool conf_mode_supported(enum conf_mode m, const struct conf_cpu *cpu);
+/* After conf_probe(): what the generator and comparer must know about
+ * the emulator itself (Bochs: keys by CPL, open bus, case region end). */
+void conf_drive_emulator_traits(struct conf_drive *d);
 /* Generate, run and compare ncases cases of mode. 0, or -1. */
 int conf_drive_mode(const struct conf_drive *d, enum conf_mode mode,
 		    uint32_t ncases, struct conf_stats *st);

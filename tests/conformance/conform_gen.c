@@ -45,6 +45,10 @@ struct gen {
 	uint64_t rng;
 	unsigned esize;         /* entry size: 4 or 8 */
 	unsigned top;           /* root level: 2 (2-level), 3 (PAE), 4, 5 */
+	/* pages handed out, written or not: a fresh table must not be one
+	 * (two kernel-path tables on one page broke the kernel's own map) */
+	uint64_t allocated[64];
+	unsigned nallocated;
 };
 
 static uint64_t rnd(struct gen *g)
@@ -112,6 +116,16 @@ static bool page_used(const struct conf_case *c, uint64_t base, uint64_t size)
 }
 
 /* A fresh page of the given size and alignment in the case region. */
+static bool page_allocated(const struct gen *g, uint64_t p)
+{
+	unsigned i;
+
+	for (i = 0; i < g->nallocated; i++)
+		if (g->allocated[i] == p)
+			return true;
+	return false;
+}
+
 static uint64_t alloc_page(struct gen *g, uint64_t size)
 {
 	uint64_t span = (conf_case_limit(g->cpu) - CB_CASE_BASE) / size, p;
@@ -121,7 +135,9 @@ static uint64_t alloc_page(struct gen *g, uint64_t size)
 		return 0x40000000ULL;   /* the one 1 GiB frame inside the region */
 	do {
 		p = CB_CASE_BASE + (rnd(g) % span) * size;
-	} while (page_used(g->c, p, 4096) && ++tries < 16);
+	} while ((page_used(g->c, p, 4096) || page_allocated(g, p)) && ++tries < 64);
+	if (g->nallocated < sizeof(g->allocated) / sizeof(g->allocated[0]))
+		g->allocated[g->nallocated++] = p;
 	return p;
 }
 
@@ -340,9 +356,13 @@ static void gen_registers(struct gen *g, enum conf_mode mode)
 void conf_gen_case(struct conf_case *c, enum conf_mode mode,
 		   const struct conf_cpu *cpu, uint64_t seed, uint32_t id)
 {
-	struct gen g = { c, cpu, seed * 0x100000001b3ULL ^ ((uint64_t)mode << 56) ^ id,
-			 mode == CONF_2LEVEL ? 4 : 8,
-			 mode == CONF_2LEVEL ? 2 : mode == CONF_PAE ? 3 : mode == CONF_4LEVEL ? 4 : 5 };
+	struct gen g = {
+		.c = c, .cpu = cpu,
+		.rng = seed * 0x100000001b3ULL ^ ((uint64_t)mode << 56) ^ id,
+		.esize = mode == CONF_2LEVEL ? 4 : 8,
+		.top = mode == CONF_2LEVEL ? 2 : mode == CONF_PAE ? 3 :
+		       mode == CONF_4LEVEL ? 4 : 5,
+	};
 	uint64_t targets[MAX_TARGETS];
 	bool runnable[MAX_TARGETS];
 	unsigned ntargets, i;

@@ -1,9 +1,10 @@
 /* SPDX-License-Identifier: MIT */
 /*
  * Deterministic conformance sample: a fixed seed's first cases of every
- * paging mode, run on the test kernel under QEMU TCG and compared with
- * vmmu_walk(). Fails on any unexplained disagreement; known differences
- * are printed with their counts. Skips (77) where QEMU is not installed.
+ * paging mode, run on the test kernel under QEMU TCG (or, built with
+ * CONFORM_BOCHS, under Bochs) and compared with vmmu_walk(). Fails on any
+ * unexplained disagreement; known differences are printed with their
+ * counts. Skips (77) where the emulator is not installed.
  */
 #define _GNU_SOURCE
 #include <stdarg.h>
@@ -18,7 +19,16 @@
 
 #include "conform_drive.h"
 
+#ifdef CONFORM_BOCHS
+#define SAMPLE_CASES 400        /* Bochs boots GRUB from a CD for each mode */
+#define EMULATOR "bochs"
+#define EMULATOR_CHECK "bochs --help >/dev/null 2>&1 && grub-mkrescue --version " \
+	">/dev/null 2>&1 && xorriso -version >/dev/null 2>&1 && script -V >/dev/null 2>&1"
+#else
 #define SAMPLE_CASES 1500
+#define EMULATOR "qemu-system-x86_64"
+#define EMULATOR_CHECK "qemu-system-x86_64 --version >/dev/null 2>&1"
+#endif
 
 static struct conf_drive drive;
 
@@ -67,26 +77,33 @@ int main(void)
 	};
 	const char *tmp = getenv("TMPDIR");
 
+#ifdef CONFORM_BOCHS
+	drive.em.kind = CONF_EMU_BOCHS;
+#else
 	drive.em.kind = CONF_EMU_QEMU;
+#endif
 	drive.em.qemu = "qemu-system-x86_64";
+	drive.em.bochs = "bochs";
+	drive.em.bochs_cpu = "tigerlake";
 	drive.em.kernel = CONFORM_KERNEL;
 	drive.em.cpu_model = "max";
 	drive.em.workdir = tmp && *tmp ? tmp : "/tmp";
-	drive.em.timeout_s = 60;
+	drive.em.timeout_s = 120;
 	drive.seed = 1;
 	drive.explain = stderr;
 	if (access(CONFORM_KERNEL, R_OK)) {
 		printf("SKIP: test kernel %s was not built\n", CONFORM_KERNEL);
 		return 77;
 	}
-	if (system("qemu-system-x86_64 --version >/dev/null 2>&1") != 0) {
-		printf("SKIP: qemu-system-x86_64 is not installed "
-		       "(scripts/deps/conformance.txt)\n");
+	if (system(EMULATOR_CHECK) != 0) {
+		printf("SKIP: %s (or a tool it needs) is not installed "
+		       "(scripts/deps/conformance.txt)\n", EMULATOR);
 		return 77;
 	}
 	if (conf_probe(&drive.em, &drive.cpu)) {
-		printf("SKIP: qemu-system-x86_64 could not boot the test kernel\n");
+		printf("SKIP: %s could not boot the test kernel\n", EMULATOR);
 		return 77;
 	}
+	conf_drive_emulator_traits(&drive);
 	return cmocka_run_group_tests(tests, NULL, NULL);
 }
