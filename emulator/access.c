@@ -1,46 +1,13 @@
 /* SPDX-License-Identifier: MIT */
 /*
- * Register and memory access for the emulator: partial-register writes,
- * effective and linear address computation (SDM Vol. 1 3.7.5, 3.3.7) and
- * the calls into the backend's memory callbacks.
+ * Memory access for the emulator: effective and linear address computation
+ * (SDM Vol. 1 3.7.5, 3.3.7) and the calls into the backend's memory
+ * callbacks. The register helpers (partial-register writes) are inline in
+ * emu_internal.h.
  */
 #include <string.h>
 
 #include "emu_internal.h"
-
-uint64_t emu_mask(unsigned int size)
-{
-	return size >= 8 ? ~0ULL : (1ULL << (size * 8)) - 1;
-}
-
-uint64_t emu_get_reg(const struct emu_exec *x, const struct emu_operand *op)
-{
-	uint64_t v = x->r.gpr[op->reg];
-
-	if (op->high8)
-		return (v >> 8) & 0xff;
-	return v & emu_mask(op->size);
-}
-
-/*
- * SDM Vol. 1 3.4.1.1: in 64-bit mode a 32-bit result is zero-extended into
- * the full register; 8- and 16-bit results leave the other bits alone. In
- * 16- and 32-bit modes the upper half is invisible, so the same rule is used.
- */
-void emu_set_gpr(struct emu_exec *x, unsigned int reg, bool high8,
-		 unsigned int size, uint64_t val)
-{
-	uint64_t *g = &x->r.gpr[reg];
-
-	if (high8)
-		*g = (*g & ~0xff00ULL) | ((val & 0xff) << 8);
-	else if (size == 4)
-		*g = val & 0xffffffffULL;
-	else if (size == 8)
-		*g = val;
-	else
-		*g = (*g & ~emu_mask(size)) | (val & emu_mask(size));
-}
 
 int emu_raise(struct emu_exec *x, uint8_t vector, bool has_ec, uint32_t ec)
 {

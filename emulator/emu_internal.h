@@ -112,11 +112,46 @@ struct vmmu_emu {
 int emu_decode(struct vmmu_emu *emu, unsigned int mode, const uint8_t *buf,
 	       size_t avail, struct emu_insn *out);
 
-/* access.c: registers, addresses, memory through the callbacks */
-uint64_t emu_mask(unsigned int size);
-uint64_t emu_get_reg(const struct emu_exec *x, const struct emu_operand *op);
-void emu_set_gpr(struct emu_exec *x, unsigned int reg, bool high8,
-		 unsigned int size, uint64_t val);
+/*
+ * Register helpers, inline because every emulated instruction goes through
+ * them several times.
+ */
+static inline uint64_t emu_mask(unsigned int size)
+{
+	return size >= 8 ? ~0ULL : (1ULL << (size * 8)) - 1;
+}
+
+static inline uint64_t emu_get_reg(const struct emu_exec *x,
+				   const struct emu_operand *op)
+{
+	uint64_t v = x->r.gpr[op->reg];
+
+	if (op->high8)
+		return (v >> 8) & 0xff;
+	return v & emu_mask(op->size);
+}
+
+/*
+ * SDM Vol. 1 3.4.1.1: in 64-bit mode a 32-bit result is zero-extended into
+ * the full register; 8- and 16-bit results leave the other bits alone. In
+ * 16- and 32-bit modes the upper half is invisible, so the same rule is used.
+ */
+static inline void emu_set_gpr(struct emu_exec *x, unsigned int reg,
+			       bool high8, unsigned int size, uint64_t val)
+{
+	uint64_t *g = &x->r.gpr[reg];
+
+	if (high8)
+		*g = (*g & ~0xff00ULL) | ((val & 0xff) << 8);
+	else if (size == 4)
+		*g = val & 0xffffffffULL;
+	else if (size == 8)
+		*g = val;
+	else
+		*g = (*g & ~emu_mask(size)) | (val & emu_mask(size));
+}
+
+/* access.c: addresses, memory through the callbacks */
 int emu_linear(struct emu_exec *x, const struct emu_operand *op,
 	       int64_t offset, unsigned int size, uint64_t *la);
 int emu_check_la(struct emu_exec *x, unsigned int seg, uint64_t ea,
