@@ -41,6 +41,12 @@ struct emu_operand {
 #define EMU_MAX_OPS 2
 
 struct emu_insn {
+	/*
+	 * The cache key: the instruction bytes as two overlapping words
+	 * (bytes 0-7 and 7-14) and masks selecting the bytes below len, so
+	 * a lookup compares two words instead of calling memcmp.
+	 */
+	uint64_t key[2], key_mask[2];
 	uint8_t bytes[EMU_MAX_INSN_LEN];
 	uint8_t len;            /* 0: not decodable */
 	uint8_t mode;           /* 16, 32, 64 */

@@ -100,31 +100,66 @@ static unsigned int cache_set(unsigned int mode, const uint8_t *buf,
 	return (h ^ (h >> 7)) & (EMU_CACHE_SETS - 1);
 }
 
-/* The decoded form of buf: from the cache, or decoded into a victim way. */
+/*
+ * The two overlapping words a 15-byte instruction buffer is compared by:
+ * bytes 0-7 and 7-14 (struct emu_insn's key).
+ */
+static void key_words(const uint8_t *buf, uint64_t w[2])
+{
+	memcpy(&w[0], buf, 8);
+	memcpy(&w[1], buf + 7, 8);
+}
+
+/* Bytes of word 0 (from 0) and word 1 (from 7) that lie below len. */
+static void set_key(struct emu_insn *e)
+{
+	unsigned int hi = e->len > 7 ? e->len - 7 : 0;
+
+	key_words(e->bytes, e->key);
+	e->key_mask[0] = e->len >= 8 ? ~0ULL : (1ULL << (e->len * 8)) - 1;
+	e->key_mask[1] = hi >= 8 ? ~0ULL : (1ULL << (hi * 8)) - 1;
+	e->key[0] &= e->key_mask[0];
+	e->key[1] &= e->key_mask[1];
+}
+
+static bool key_match(const struct emu_insn *e, const uint64_t w[2])
+{
+	return !(((w[0] & e->key_mask[0]) ^ e->key[0]) |
+		 ((w[1] & e->key_mask[1]) ^ e->key[1]));
+}
+
+/*
+ * The decoded form of buf (EMU_MAX_INSN_LEN bytes, those past avail zero):
+ * from the cache, or decoded into a victim way.
+ */
 static const struct emu_insn *lookup(struct vmmu_emu *emu, unsigned int mode,
 				     const uint8_t *buf, size_t avail,
 				     struct emu_insn *scratch)
 {
 	unsigned int set, w;
 	struct emu_insn *e;
+	uint64_t words[2];
 
 	if (!emu->cache_on) {
 		emu_decode(emu, mode, buf, avail, scratch);
 		return scratch;
 	}
 	set = cache_set(mode, buf, avail);
+	key_words(buf, words);
 	for (w = 0; w < EMU_CACHE_WAYS; w++) {
 		e = &emu->cache[set][w];
 		if (e->len && e->mode == mode && e->len <= avail &&
-		    !memcmp(e->bytes, buf, e->len)) {
+		    key_match(e, words)) {
 			emu->stats.decode_cache_hits++;
 			return e;
 		}
 	}
 	emu->stats.decode_cache_misses++;
 	e = &emu->cache[set][emu->victim[set]];
-	emu->victim[set] = (uint8_t)((emu->victim[set] + 1) % EMU_CACHE_WAYS);
+	emu->victim[set] = (uint8_t)((emu->victim[set] + 1) &
+				     (EMU_CACHE_WAYS - 1));
 	emu_decode(emu, mode, buf, avail, e);
+	set_key(e);
 	return e;
 }
 
@@ -304,6 +339,8 @@ int vmmu_emulate(struct vmmu_emu *emu, unsigned int mode,
 		result->status = VMMU_EMU_EXCEPTION;
 		return VMMU_OK;
 	}
+	if (got + got2 < EMU_MAX_INSN_LEN)
+		memset(buf + got + got2, 0, EMU_MAX_INSN_LEN - got - got2);
 	return run(emu, mode, regs, buf, got + got2,
 		   rc == VMMU_EFAULT ? &exc : NULL, ops, opaque, result);
 }
