@@ -39,13 +39,13 @@ int emu_check_la(struct emu_exec *x, unsigned int seg, uint64_t ea,
 	if (mode == 64) {
 		la = ea;
 		if (seg == VMMU_SEG_FS || seg == VMMU_SEG_GS)
-			la += x->r.seg_base[seg];
+			la += x->r->seg_base[seg];
 		if (!canonical(la, x->emu->la57) ||
 		    !canonical(la + size - 1, x->emu->la57))
 			return emu_raise(x, seg == VMMU_SEG_SS ? VMMU_EXC_SS :
 					 VMMU_EXC_GP, true, 0);
 	} else {
-		la = (x->r.seg_base[seg] + ea) & 0xffffffffULL;
+		la = (x->r->seg_base[seg] + ea) & 0xffffffffULL;
 	}
 	*out = la;
 	return EMU_OK;
@@ -66,9 +66,9 @@ int emu_linear(struct emu_exec *x, const struct emu_operand *op,
 	if (op->base == EMU_REG_RIP)
 		ea += x->next_rip;
 	else if (op->base != EMU_REG_NONE)
-		ea += x->r.gpr[op->base];
+		ea += x->r->gpr[op->base];
 	if (op->index != EMU_REG_NONE)
-		ea += x->r.gpr[op->index] * op->scale;
+		ea += x->r->gpr[op->index] * op->scale;
 	ea &= emu_mask(x->in->addr_size);
 	ea = (ea + (uint64_t)offset) & emu_mask(x->in->addr_size);
 	return emu_check_la(x, seg, ea, size, la);

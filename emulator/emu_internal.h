@@ -73,12 +73,20 @@ enum emu_rc {
 struct emu_exec {
 	struct vmmu_emu *emu;
 	const struct emu_insn *in;
-	struct vmmu_emu_regs r;         /* working copy, committed on EMU_OK */
+	/*
+	 * The caller's register file, changed in place (copying it in and
+	 * out cost more than the rest of a cached MOV). So every handler
+	 * makes its register changes only after its last possible failure
+	 * (exception, unhandleable, race, callback error): a result other
+	 * than EMU_OK leaves the registers as they were. The one exception
+	 * is a REP string instruction, whose completed iterations stay
+	 * visible on an exception as the SDM requires (string.c).
+	 */
+	struct vmmu_emu_regs *r;
 	const struct vmmu_emu_ops *ops;
 	void *opaque;
 	struct vmmu_emu_result *res;
 	uint64_t next_rip;
-	bool commit_on_exc;             /* REP: keep completed iterations */
 	bool incomplete;                /* REP: stopped at the iteration limit */
 };
 
@@ -130,7 +138,7 @@ static inline uint64_t emu_mask(unsigned int size)
 static inline uint64_t emu_get_reg(const struct emu_exec *x,
 				   const struct emu_operand *op)
 {
-	uint64_t v = x->r.gpr[op->reg];
+	uint64_t v = x->r->gpr[op->reg];
 
 	if (op->high8)
 		return (v >> 8) & 0xff;
@@ -145,7 +153,7 @@ static inline uint64_t emu_get_reg(const struct emu_exec *x,
 static inline void emu_set_gpr(struct emu_exec *x, unsigned int reg,
 			       bool high8, unsigned int size, uint64_t val)
 {
-	uint64_t *g = &x->r.gpr[reg];
+	uint64_t *g = &x->r->gpr[reg];
 
 	if (high8)
 		*g = (*g & ~0xff00ULL) | ((val & 0xff) << 8);

@@ -9,6 +9,7 @@
  * with its own bytes (x86 decoding depends on nothing past the instruction's
  * last byte), so it needs no invalidation when guest code changes.
  */
+#include <assert.h>
 #include <stdlib.h>
 #include <string.h>
 
@@ -168,21 +169,18 @@ static uint64_t rip_mask(unsigned int mode)
 	return mode == 64 ? ~0ULL : mode == 32 ? 0xffffffffULL : 0xffffULL;
 }
 
-static int finish(struct emu_exec *x, int rc, struct vmmu_emu_regs *regs)
+static int finish(struct emu_exec *x, int rc)
 {
 	struct vmmu_emu_result *res = x->res;
 
 	switch (rc) {
 	case EMU_OK:
 		if (!x->incomplete)
-			x->r.rip = x->next_rip;
-		*regs = x->r;
+			x->r->rip = x->next_rip;
 		res->status = VMMU_EMU_DONE;
 		res->complete = !x->incomplete;
 		return VMMU_OK;
 	case EMU_EXC:
-		if (x->commit_on_exc)
-			*regs = x->r;
 		res->status = VMMU_EMU_EXCEPTION;
 		return VMMU_OK;
 	case EMU_UNH:
@@ -194,6 +192,31 @@ static int finish(struct emu_exec *x, int rc, struct vmmu_emu_regs *regs)
 	default:
 		return rc < 0 ? rc : VMMU_EINVAL;
 	}
+}
+
+/*
+ * Run the semantics of in on regs in place. Debug builds check the
+ * invariant of struct emu_exec: a failed instruction (other than a string
+ * instruction's exception) changed no register.
+ */
+static int execute(struct emu_exec *x)
+{
+	const struct emu_insn *in = x->in;
+	int rc;
+#ifndef NDEBUG
+	struct vmmu_emu_regs before = *x->r;
+#endif
+
+	if (in->ud)
+		rc = emu_raise(x, VMMU_EXC_UD, false, 0);
+	else
+		rc = emu_semantics[in->sem].fn(x);
+#ifndef NDEBUG
+	assert(rc == EMU_OK ||
+	       (rc == EMU_EXC && emu_semantics[in->sem].fn == emu_string) ||
+	       !memcmp(&before, x->r, sizeof(before)));
+#endif
+	return finish(x, rc);
 }
 
 /*
@@ -231,16 +254,13 @@ static int run(struct vmmu_emu *emu, unsigned int mode,
 	}
 	x.emu = emu;
 	x.in = in;
-	x.r = *regs;
+	x.r = regs;
 	x.ops = ops;
 	x.opaque = opaque;
 	x.res = res;
 	x.next_rip = (regs->rip + in->len) & rip_mask(mode);
-	x.commit_on_exc = false;
 	x.incomplete = false;
-	if (in->ud)
-		return finish(&x, emu_raise(&x, VMMU_EXC_UD, false, 0), regs);
-	return finish(&x, emu_semantics[in->sem].fn(&x), regs);
+	return execute(&x);
 }
 
 static int check_args(struct vmmu_emu *emu, unsigned int mode,

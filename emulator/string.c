@@ -62,8 +62,8 @@ static int batch(struct emu_exec *x, const struct strop *s, uint64_t max,
 		 uint64_t *n)
 {
 	uint8_t buf[PAGE];
-	uint64_t di = x->r.gpr[VMMU_RDI] & s->amask;
-	uint64_t si = x->r.gpr[VMMU_RSI] & s->amask;
+	uint64_t di = x->r->gpr[VMMU_RDI] & s->amask;
+	uint64_t si = x->r->gpr[VMMU_RSI] & s->amask;
 	uint64_t k, back, dla, sla, dist, cnt;
 	int rc;
 
@@ -91,7 +91,7 @@ static int batch(struct emu_exec *x, const struct strop *s, uint64_t max,
 		rc = emu_read(x, sla - back, buf, (unsigned int)(cnt * s->size));
 	} else {
 		/* Replicate the element by doubling: log2(cnt) copies. */
-		memcpy(buf, &x->r.gpr[VMMU_RAX], s->size);
+		memcpy(buf, &x->r->gpr[VMMU_RAX], s->size);
 		for (k = s->size; k < cnt * s->size; k *= 2)
 			memcpy(buf + k, buf, k < cnt * s->size - k ? k :
 			       cnt * s->size - k);
@@ -108,7 +108,7 @@ static void advance(struct emu_exec *x, unsigned int reg,
 		    const struct strop *s, uint64_t n)
 {
 	uint64_t delta = n * s->size;
-	uint64_t v = x->r.gpr[reg];
+	uint64_t v = x->r->gpr[reg];
 
 	v = s->down ? v - delta : v + delta;
 	emu_set_gpr(x, reg, false, x->in->addr_size, v);
@@ -119,6 +119,7 @@ int emu_string(struct emu_exec *x)
 	const struct emu_insn *in = x->in;
 	struct strop s;
 	uint64_t count, done = 0, n = 0;
+	uint64_t saved[VMMU_RDI - VMMU_RCX + 1];   /* RCX .. RDI */
 	int rc;
 
 	s.movs = !emu_semantics[in->sem].param;
@@ -126,11 +127,11 @@ int emu_string(struct emu_exec *x)
 	    in->opcode != (s.movs ? 0xa5 : 0xab))
 		return EMU_UNH;     /* e.g. SSE MOVSD shares the capstone id */
 	s.size = in->op[0].size;
-	s.down = x->r.rflags & VMMU_RFLAGS_DF;
+	s.down = x->r->rflags & VMMU_RFLAGS_DF;
 	s.amask = emu_mask(in->addr_size);
 	s.src_seg = in->seg_override != EMU_SEG_DEFAULT ? in->seg_override :
 		    VMMU_SEG_DS;
-	count = in->rep ? x->r.gpr[VMMU_RCX] & s.amask : 1;
+	count = in->rep ? x->r->gpr[VMMU_RCX] & s.amask : 1;
 	/*
 	 * REP with a 32-bit address size and a count of 0 in 64-bit mode:
 	 * this AMD CPU still zero-extends RCX, RDI (and RSI for MOVS); the
@@ -138,10 +139,15 @@ int emu_string(struct emu_exec *x)
 	 * result is vendor-specific: report it, do not guess.
 	 */
 	if (in->rep && !count && in->mode == 64 && in->addr_size == 4 &&
-	    ((x->r.gpr[VMMU_RCX] | x->r.gpr[VMMU_RDI] |
-	      (s.movs ? x->r.gpr[VMMU_RSI] : 0)) >> 32))
+	    ((x->r->gpr[VMMU_RCX] | x->r->gpr[VMMU_RDI] |
+	      (s.movs ? x->r->gpr[VMMU_RSI] : 0)) >> 32))
 		return EMU_UNH;
-	x->commit_on_exc = true;
+	/*
+	 * Registers advance batch by batch and stay so on an exception (the
+	 * iterations done are done); a callback error aborts emulation and
+	 * leaves them as they were.
+	 */
+	memcpy(saved, &x->r->gpr[VMMU_RCX], sizeof(saved));
 	while (count) {
 		if (done >= x->emu->rep_limit) {
 			x->incomplete = true;
@@ -152,6 +158,8 @@ int emu_string(struct emu_exec *x)
 			x->incomplete = true;
 			break;
 		}
+		if (rc < 0)
+			memcpy(&x->r->gpr[VMMU_RCX], saved, sizeof(saved));
 		if (rc)
 			return rc;
 		advance(x, VMMU_RDI, &s, n);
@@ -159,7 +167,7 @@ int emu_string(struct emu_exec *x)
 			advance(x, VMMU_RSI, &s, n);
 		if (in->rep)
 			emu_set_gpr(x, VMMU_RCX, false, in->addr_size,
-				    x->r.gpr[VMMU_RCX] - n);
+				    x->r->gpr[VMMU_RCX] - n);
 		count -= n;
 		done += n;
 	}

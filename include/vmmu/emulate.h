@@ -157,9 +157,13 @@ void vmmu_emu_get_stats(const struct vmmu_emu *emu, struct vmmu_emu_stats *st);
 
 /*
  * Emulate one instruction at CS base + RIP in mode (16, 32 or 64), fetching
- * it through ops->fetch. regs is updated only as result->status says.
+ * it through ops->fetch. regs is updated only as result->status says
+ * (on VMMU_EMU_DONE, and on an exception in the middle of a REP string
+ * instruction for the iterations completed). It is worked on in place, so
+ * the callbacks must not look at it: between the batches of a REP string
+ * instruction it already reflects the iterations done.
  * Returns 0 when *result is valid, VMMU_EINVAL for bad arguments, or the
- * error a callback returned.
+ * error a callback returned (regs then unchanged).
  */
 int vmmu_emulate(struct vmmu_emu *emu, unsigned int mode,
 		 struct vmmu_emu_regs *regs, const struct vmmu_emu_ops *ops,

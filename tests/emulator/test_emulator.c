@@ -26,6 +26,7 @@ struct mem {
 	uint8_t b[MEM_SIZE];
 	unsigned int reads, writes, cmpxchgs, fetches;
 	int race;               /* cmpxchg: bump memory this many times first */
+	unsigned int eio_write; /* this write (1-based) returns VMMU_EIO */
 };
 
 static int check(uint64_t la, unsigned int len, uint32_t ec,
@@ -70,6 +71,8 @@ static int m_write(void *o, uint64_t la, const void *buf, unsigned int len,
 	int rc = check(la, len, 2, exc);
 
 	m->writes++;
+	if (m->writes == m->eio_write)
+		return VMMU_EIO;
 	if (!rc)
 		memcpy(m->b + (la - MEM_BASE), buf, len);
 	return rc;
@@ -237,6 +240,37 @@ static void test_rep_partial_fault(void **state)
 	assert_int_equal(f->r.rip, 0x5000);
 	assert_int_equal(q(f, 0x1ff0), 0x1122334455667788ULL);
 	assert_int_equal(q(f, 0x1ff8), 0x1122334455667788ULL);
+}
+
+/*
+ * A callback error (not a fault) aborts emulation: vmmu_emulate() returns
+ * it and the registers stay as they were, even after a completed batch.
+ */
+static void test_rep_callback_error(void **state)
+{
+	struct fx *f = *state;
+	struct vmmu_emu_regs before;
+
+	f->r.rip = 0x5000;
+	f->r.gpr[VMMU_RDI] = 0x1ff0;
+	f->r.gpr[VMMU_RSI] = 0x1100;
+	f->r.gpr[VMMU_RCX] = 4;
+	f->m.eio_write = 2;     /* the batch after the first */
+	before = f->r;
+	assert_int_equal(vmmu_emulate_bytes(f->emu, 64, &f->r,
+					    (const uint8_t *)"\xf3\x48\xab", 3,
+					    &mops, &f->m, &f->res), VMMU_EIO);
+	assert_int_equal(f->m.writes, 2);
+	assert_memory_equal(&before, &f->r, sizeof(before));
+	/* The same for REP MOVSB: 16 bytes to the end of the page, then 16. */
+	f->m.writes = 0;
+	f->r.gpr[VMMU_RCX] = 32;
+	before = f->r;
+	assert_int_equal(vmmu_emulate_bytes(f->emu, 64, &f->r,
+					    (const uint8_t *)"\xf3\xa4", 2,
+					    &mops, &f->m, &f->res), VMMU_EIO);
+	assert_int_equal(f->m.writes, 2);
+	assert_memory_equal(&before, &f->r, sizeof(before));
 }
 
 static void test_rep_limit(void **state)
@@ -482,6 +516,8 @@ int main(void)
 		cmocka_unit_test_setup_teardown(test_fetch_across_page, setup,
 						teardown),
 		cmocka_unit_test_setup_teardown(test_rep_partial_fault, setup,
+						teardown),
+		cmocka_unit_test_setup_teardown(test_rep_callback_error, setup,
 						teardown),
 		cmocka_unit_test_setup_teardown(test_rep_limit, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_rep_stos_batches, setup,
