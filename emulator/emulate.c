@@ -102,31 +102,40 @@ static unsigned int cache_set(unsigned int mode, const uint8_t *buf,
 }
 
 /*
- * The two overlapping words a 15-byte instruction buffer is compared by:
- * bytes 0-7 and 7-14 (struct emu_insn's key).
+ * An entry's key: its bytes as two overlapping words, bytes 0-7 and 7-14,
+ * with masks for the bytes below its length (word 1 only for bytes 8 and
+ * up, so instructions of up to 8 bytes have key_mask[1] == 0).
  */
-static void key_words(const uint8_t *buf, uint64_t w[2])
-{
-	memcpy(&w[0], buf, 8);
-	memcpy(&w[1], buf + 7, 8);
-}
-
-/* Bytes of word 0 (from 0) and word 1 (from 7) that lie below len. */
 static void set_key(struct emu_insn *e)
 {
-	unsigned int hi = e->len > 7 ? e->len - 7 : 0;
+	unsigned int hi = e->len > 8 ? e->len - 8 : 0;
 
-	key_words(e->bytes, e->key);
+	memcpy(&e->key[0], e->bytes, 8);
+	memcpy(&e->key[1], e->bytes + 7, 8);
 	e->key_mask[0] = e->len >= 8 ? ~0ULL : (1ULL << (e->len * 8)) - 1;
-	e->key_mask[1] = hi >= 8 ? ~0ULL : (1ULL << (hi * 8)) - 1;
+	e->key_mask[1] = ((1ULL << (hi * 8)) - 1) << 8;
 	e->key[0] &= e->key_mask[0];
 	e->key[1] &= e->key_mask[1];
 }
 
-static bool key_match(const struct emu_insn *e, const uint64_t w[2])
+/*
+ * Does e match buf, whose bytes 0-7 are w0? Bytes 7-14 are loaded only
+ * for an entry longer than 8 bytes: the fetch callback has just stored
+ * buf, and a load overlapping two of its stores (a 15-byte memcpy is two
+ * overlapping 8-byte moves) cannot be forwarded from the store buffer and
+ * stalls until the stores retire.
+ */
+static bool key_match(const struct emu_insn *e, const uint8_t *buf,
+		      uint64_t w0)
 {
-	return !(((w[0] & e->key_mask[0]) ^ e->key[0]) |
-		 ((w[1] & e->key_mask[1]) ^ e->key[1]));
+	uint64_t w1;
+
+	if ((w0 & e->key_mask[0]) != e->key[0])
+		return false;
+	if (!e->key_mask[1])
+		return true;
+	memcpy(&w1, buf + 7, 8);
+	return (w1 & e->key_mask[1]) == e->key[1];
 }
 
 /*
@@ -139,18 +148,18 @@ static const struct emu_insn *lookup(struct vmmu_emu *emu, unsigned int mode,
 {
 	unsigned int set, w;
 	struct emu_insn *e;
-	uint64_t words[2];
+	uint64_t w0;
 
 	if (!emu->cache_on) {
 		emu_decode(emu, mode, buf, avail, scratch);
 		return scratch;
 	}
 	set = cache_set(mode, buf, avail);
-	key_words(buf, words);
+	memcpy(&w0, buf, 8);
 	for (w = 0; w < EMU_CACHE_WAYS; w++) {
 		e = &emu->cache[set][w];
 		if (e->len && e->mode == mode && e->len <= avail &&
-		    key_match(e, words)) {
+		    key_match(e, buf, w0)) {
 			emu->stats.decode_cache_hits++;
 			return e;
 		}
