@@ -473,6 +473,40 @@ static void test_decode_cache(void **state)
 	assert_int_equal(f->res.length, 1);
 }
 
+/*
+ * Instructions longer than 8 bytes are keyed by their later bytes too: one
+ * that differs only in its last byte (or in byte 8) is another entry.
+ */
+static void test_decode_cache_long(void **state)
+{
+	/* mov qword [rdi+0x100], imm32: 48 c7 87 disp32 imm32, 11 bytes */
+	static const char *const forms[] = {
+		"48c78700010000443322119090",
+		"48c78700010000443322129090",   /* last byte differs */
+		"48c78700010000443422119090",   /* byte 8 differs */
+		"48c78700010000443322119090",   /* the first again: a hit */
+	};
+	static const uint64_t want[] = {
+		0x11223344, 0x12223344, 0x11223444, 0x11223344,
+	};
+	struct fx *f = *state;
+	struct vmmu_emu_stats st0, st1;
+	unsigned int i;
+
+	f->r.gpr[VMMU_RDI] = 0x1000;
+	vmmu_emu_get_stats(f->emu, &st0);
+	for (i = 0; i < 4; i++) {
+		f->r.rip = 0x5000;
+		run(f, 64, forms[i]);
+		assert_int_equal(f->res.status, VMMU_EMU_DONE);
+		assert_int_equal(f->res.length, 11);
+		assert_int_equal(q(f, 0x1100), want[i]);
+	}
+	vmmu_emu_get_stats(f->emu, &st1);
+	assert_int_equal(st1.decode_cache_hits - st0.decode_cache_hits, 1);
+	assert_int_equal(st1.decode_cache_misses - st0.decode_cache_misses, 3);
+}
+
 static void test_host_cmpxchg(void **state)
 {
 	_Alignas(16) uint8_t mem[32] = { 0 };
@@ -534,6 +568,8 @@ int main(void)
 		cmocka_unit_test_setup_teardown(test_mode32_cmpxchg8b, setup,
 						teardown),
 		cmocka_unit_test_setup_teardown(test_mode16_addressing, setup,
+						teardown),
+		cmocka_unit_test_setup_teardown(test_decode_cache_long, setup,
 						teardown),
 		cmocka_unit_test_setup_teardown(test_decode_cache, setup,
 						teardown),
