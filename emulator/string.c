@@ -21,37 +21,80 @@
 #include "emu_internal.h"
 
 #define PAGE 4096u
+#define FILL_HEAD 256u  /* bytes of a STOS pattern stored word by word */
 
-/* Elements of size at ea (moving by dir) that stay within one page. */
-static uint64_t fit_in_page(uint64_t la, unsigned int size, bool down)
+/*
+ * Elements of 1 << shift bytes at la (moving down or up) that stay within
+ * one page. Element sizes are powers of two: shifts, not divisions, on a
+ * path every REP batch takes.
+ */
+static uint64_t fit_in_page(uint64_t la, unsigned int shift, bool down)
 {
 	uint64_t off = la & (PAGE - 1);
 
-	if (off + size > PAGE)
+	if (off + (1u << shift) > PAGE)
 		return 0;
-	return down ? off / size + 1 : (PAGE - off) / size;
+	return down ? (off >> shift) + 1 : (PAGE - off) >> shift;
 }
 
 /* Elements that stay inside the address-size range (16/32-bit wrap). */
-static uint64_t fit_in_range(uint64_t ea, uint64_t amask, unsigned int size,
+static uint64_t fit_in_range(uint64_t ea, uint64_t amask, unsigned int shift,
 			     bool down)
 {
 	if (amask == ~0ULL)
 		return ~0ULL;
-	if (ea + size - 1 > amask)
+	if (ea + (1u << shift) - 1 > amask)
 		return 0;
-	return down ? ea / size + 1 : (amask - ea + 1) / size;
+	return down ? (ea >> shift) + 1 : (amask - ea + 1) >> shift;
 }
 
 struct strop {
 	bool down, movs;
-	unsigned int size, src_seg;
+	unsigned int size, shift, src_seg;     /* size == 1 << shift */
 	uint64_t amask;
 };
 
 static uint64_t min_u64(uint64_t a, uint64_t b)
 {
 	return a < b ? a : b;
+}
+
+/* The source of a STOS of zeros (clearing a page): nothing to fill. */
+static const uint8_t zero_page[PAGE];
+
+/*
+ * len bytes of the STOS element (the low size bytes of val): the zero page
+ * for 0 (a guest clearing a page: nothing to fill); a memset for an element
+ * of one repeated byte (any STOSB); else buf with the element replicated.
+ */
+static const uint8_t *fill(uint8_t *buf, uint64_t val, unsigned int size,
+			   uint64_t len)
+{
+	static const uint64_t spread[9] = {
+		[1] = 0x0101010101010101ULL, [2] = 0x0001000100010001ULL,
+		[4] = 0x0000000100000001ULL, [8] = 1,
+	};
+	uint64_t mask = emu_mask(size), word, k, head;
+
+	val &= mask;
+	if (!val)
+		return zero_page;
+	if (val == ((val & 0xff) * spread[1] & mask)) {
+		memset(buf, (int)(val & 0xff), len);
+		return buf;
+	}
+	/*
+	 * The element repeated over a 64-bit word (size divides 8), stored
+	 * up to FILL_HEAD bytes (len rounded up to 8 stays within the page),
+	 * then doubled with memcpy.
+	 */
+	word = val * spread[size];
+	head = len < FILL_HEAD ? len : FILL_HEAD;
+	for (k = 0; k < head; k += 8)
+		memcpy(buf + k, &word, 8);
+	for (k = head; k < len; k *= 2)
+		memcpy(buf + k, buf, k < len - k ? k : len - k);
+	return buf;
 }
 
 /*
@@ -62,14 +105,16 @@ static int batch(struct emu_exec *x, const struct strop *s, uint64_t max,
 		 uint64_t *n)
 {
 	uint8_t buf[PAGE];
+	const uint8_t *src;
 	uint64_t di = x->r->gpr[VMMU_RDI] & s->amask;
 	uint64_t si = x->r->gpr[VMMU_RSI] & s->amask;
-	uint64_t k, back, dla, sla, dist, cnt;
+	uint64_t back, dla, sla, dist, cnt;
 	int rc;
 
-	cnt = min_u64(max, fit_in_range(di, s->amask, s->size, s->down));
+	cnt = min_u64(max, fit_in_range(di, s->amask, s->shift, s->down));
 	if (s->movs)
-		cnt = min_u64(cnt, fit_in_range(si, s->amask, s->size, s->down));
+		cnt = min_u64(cnt, fit_in_range(si, s->amask, s->shift,
+						s->down));
 	if (!cnt)
 		return EMU_UNH;
 	rc = emu_check_la(x, VMMU_SEG_ES, di, s->size, &dla);
@@ -77,27 +122,24 @@ static int batch(struct emu_exec *x, const struct strop *s, uint64_t max,
 		rc = emu_check_la(x, s->src_seg, si, s->size, &sla);
 	if (rc)
 		return rc;
-	cnt = min_u64(cnt, fit_in_page(dla, s->size, s->down));
+	cnt = min_u64(cnt, fit_in_page(dla, s->shift, s->down));
 	if (s->movs) {
-		cnt = min_u64(cnt, fit_in_page(sla, s->size, s->down));
+		cnt = min_u64(cnt, fit_in_page(sla, s->shift, s->down));
 		dist = dla > sla ? dla - sla : sla - dla;
 		if (dist && dist < cnt * s->size)
-			cnt = dist / s->size;
+			cnt = dist >> s->shift;
 	}
 	if (!cnt)
 		cnt = 1;
 	back = s->down ? (cnt - 1) * s->size : 0;
 	if (s->movs) {
 		rc = emu_read(x, sla - back, buf, (unsigned int)(cnt * s->size));
+		src = buf;
 	} else {
-		/* Replicate the element by doubling: log2(cnt) copies. */
-		memcpy(buf, &x->r->gpr[VMMU_RAX], s->size);
-		for (k = s->size; k < cnt * s->size; k *= 2)
-			memcpy(buf + k, buf, k < cnt * s->size - k ? k :
-			       cnt * s->size - k);
+		src = fill(buf, x->r->gpr[VMMU_RAX], s->size, cnt * s->size);
 	}
 	if (!rc)
-		rc = emu_write(x, dla - back, buf, (unsigned int)(cnt * s->size));
+		rc = emu_write(x, dla - back, src, (unsigned int)(cnt * s->size));
 	if (rc)
 		return rc;
 	*n = cnt;
@@ -127,6 +169,9 @@ int emu_string(struct emu_exec *x)
 	    in->opcode != (s.movs ? 0xa5 : 0xab))
 		return EMU_UNH;     /* e.g. SSE MOVSD shares the capstone id */
 	s.size = in->op[0].size;
+	s.shift = s.size == 8 ? 3 : s.size == 4 ? 2 : s.size == 2 ? 1 : 0;
+	if (s.size != 1u << s.shift)
+		return EMU_UNH;
 	s.down = x->r->rflags & VMMU_RFLAGS_DF;
 	s.amask = emu_mask(in->addr_size);
 	s.src_seg = in->seg_override != EMU_SEG_DEFAULT ? in->seg_override :

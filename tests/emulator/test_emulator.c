@@ -309,6 +309,40 @@ static void test_rep_stos_batches(void **state)
 	assert_int_equal(q(f, 0x1ff8), 0);
 }
 
+/*
+ * REP STOS of every element size with a zero, a one-byte-repeated and a
+ * mixed element, over a count that is not a power of two: memory holds
+ * the element repeated exactly count times, nothing after it.
+ */
+static void test_rep_stos_patterns(void **state)
+{
+	static const char *const ops[] = { "f3aa", "f366ab", "f3ab", "f348ab" };
+	static const uint64_t vals[] = {
+		0, 0xa5a5a5a5a5a5a5a5ULL, 0x8877665544332211ULL,
+	};
+	struct fx *f = *state;
+	unsigned int s, v, i, size, count = 300;
+
+	for (s = 0; s < 4; s++) {
+		size = 1u << s;
+		for (v = 0; v < 3; v++) {
+			memset(f->m.b, 0x5a, sizeof(f->m.b));
+			f->r.rip = 0x5000;
+			f->r.gpr[VMMU_RDI] = 0x1004;
+			f->r.gpr[VMMU_RCX] = count;
+			f->r.gpr[VMMU_RAX] = vals[v];
+			run(f, 64, ops[s]);
+			assert_int_equal(f->res.status, VMMU_EMU_DONE);
+			for (i = 0; i < count * size; i++)
+				assert_int_equal(f->m.b[4 + i],
+						 (uint8_t)(vals[v] >>
+							   (8 * (i % size))));
+			assert_int_equal(f->m.b[4 + count * size], 0x5a);
+			assert_int_equal(f->m.b[3], 0x5a);
+		}
+	}
+}
+
 /* ---- LOCK and cmpxchg ---------------------------------------------------- */
 
 static void test_lock_uses_cmpxchg(void **state)
@@ -555,6 +589,8 @@ int main(void)
 						teardown),
 		cmocka_unit_test_setup_teardown(test_rep_limit, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_rep_stos_batches, setup,
+						teardown),
+		cmocka_unit_test_setup_teardown(test_rep_stos_patterns, setup,
 						teardown),
 		cmocka_unit_test_setup_teardown(test_lock_uses_cmpxchg, setup,
 						teardown),
