@@ -165,28 +165,11 @@ static inline void emu_set_gpr(struct emu_exec *x, unsigned int reg,
 		*g = (*g & ~emu_mask(size)) | (val & emu_mask(size));
 }
 
-/* access.c: addresses, memory through the callbacks */
-int emu_linear(struct emu_exec *x, const struct emu_operand *op,
-	       int64_t offset, unsigned int size, uint64_t *la);
-int emu_check_la(struct emu_exec *x, unsigned int seg, uint64_t ea,
-		 unsigned int size, uint64_t *out);
-int emu_read(struct emu_exec *x, uint64_t la, void *buf, unsigned int size);
-int emu_write(struct emu_exec *x, uint64_t la, const void *buf,
-	      unsigned int size);
-int emu_cmpxchg(struct emu_exec *x, uint64_t la, void *old,
-		const void *new_val, unsigned int size);
-int emu_read_op(struct emu_exec *x, const struct emu_operand *op,
-		uint64_t *val);
-int emu_write_op(struct emu_exec *x, const struct emu_operand *op,
-		 uint64_t val);
-int emu_raise(struct emu_exec *x, uint8_t vector, bool has_ec, uint32_t ec);
+/* emu_access.h: addresses, memory through the callbacks (inline) */
+#include "emu_access.h"
 
-/* flags.c */
-uint64_t emu_flags_add(uint64_t a, uint64_t b, uint64_t res,
-		       unsigned int size);
-uint64_t emu_flags_sub(uint64_t a, uint64_t b, uint64_t res,
-		       unsigned int size);
-uint64_t emu_flags_logic(uint64_t res, unsigned int size);
+/* emu_flags.h: RFLAGS arithmetic (inline); flags.c: condition codes */
+#include "emu_flags.h"
 bool emu_condition(uint64_t rflags, unsigned int cc);
 
 /* string.c */
