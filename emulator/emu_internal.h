@@ -120,6 +120,7 @@ struct vmmu_emu {
 	struct vmmu_emu_stats stats;
 	uint8_t victim[EMU_CACHE_SETS];
 	struct emu_insn cache[EMU_CACHE_SETS][EMU_CACHE_WAYS];
+	struct emu_insn uncached;       /* the last decode with the cache off */
 };
 
 /* decode.c */

@@ -143,16 +143,15 @@ static bool key_match(const struct emu_insn *e, const uint8_t *buf,
  * from the cache, or decoded into a victim way.
  */
 static const struct emu_insn *lookup(struct vmmu_emu *emu, unsigned int mode,
-				     const uint8_t *buf, size_t avail,
-				     struct emu_insn *scratch)
+				     const uint8_t *buf, size_t avail)
 {
 	unsigned int set, w;
 	struct emu_insn *e;
 	uint64_t w0;
 
 	if (!emu->cache_on) {
-		emu_decode(emu, mode, buf, avail, scratch);
-		return scratch;
+		emu_decode(emu, mode, buf, avail, &emu->uncached);
+		return &emu->uncached;
 	}
 	set = cache_set(mode, buf, avail);
 	memcpy(&w0, buf, 8);
@@ -239,23 +238,22 @@ static int run(struct vmmu_emu *emu, unsigned int mode,
 	       const struct vmmu_emu_ops *ops, void *opaque,
 	       struct vmmu_emu_result *res)
 {
-	struct emu_insn scratch;
 	const struct emu_insn *in;
 	struct emu_exec x;
 
-	in = lookup(emu, mode, buf, avail, &scratch);
+	in = lookup(emu, mode, buf, avail);
 	if (!in->len) {
 		if (fetch_exc) {
 			res->exc = *fetch_exc;
 			res->status = VMMU_EMU_EXCEPTION;
 		} else {
 			res->status = VMMU_EMU_UNHANDLEABLE;
-			strcpy(res->mnemonic, "(bad)");
+			res->mnemonic = "(bad)";
 		}
 		return VMMU_OK;
 	}
 	res->length = in->len;
-	memcpy(res->mnemonic, in->mnemonic, sizeof(res->mnemonic));
+	res->mnemonic = in->mnemonic;
 	res->undefined_flags = emu_semantics[in->sem].undefined;
 	if (!in->sem) {
 		res->status = VMMU_EMU_UNHANDLEABLE;
@@ -285,7 +283,7 @@ static int check_args(struct vmmu_emu *emu, unsigned int mode,
 	res->length = 0;
 	res->complete = false;
 	res->undefined_flags = 0;
-	res->mnemonic[0] = 0;
+	res->mnemonic = "";
 	memset(&res->exc, 0, sizeof(res->exc));
 	return VMMU_OK;
 }

@@ -116,6 +116,7 @@ enum vmmu_emu_status {
 	VMMU_EMU_RETRY,           /* a LOCKed update kept losing races; re-run */
 };
 
+/* The longest mnemonic the result can name, with its NUL. */
 #define VMMU_EMU_MNEMONIC_MAX 32
 
 struct vmmu_emu_result {
@@ -130,7 +131,14 @@ struct vmmu_emu_result {
 	/* RFLAGS bits the SDM leaves undefined for this instruction. */
 	uint64_t undefined_flags;
 	struct vmmu_emu_exception exc;  /* status == VMMU_EMU_EXCEPTION */
-	char mnemonic[VMMU_EMU_MNEMONIC_MAX]; /* e.g. "lock cmpxchg" */
+	/*
+	 * The instruction, e.g. "lock cmpxchg"; "" if not decoded, "(bad)" if
+	 * not an instruction. Never NULL. It points into the context (the
+	 * decoded-instruction cache) rather than being copied on every call:
+	 * valid until the next vmmu_emulate(), vmmu_emulate_bytes(),
+	 * vmmu_emu_set_cache() or vmmu_emu_destroy() on the same context.
+	 */
+	const char *mnemonic;
 };
 
 struct vmmu_emu_stats {

@@ -405,6 +405,15 @@ static void test_lock_ud_and_unhandleable(void **state)
 	assert_int_equal(f->res.status, VMMU_EMU_UNHANDLEABLE);
 	run(f, 64, "8e07");             /* mov es, [rdi]: segment register */
 	assert_int_equal(f->res.status, VMMU_EMU_UNHANDLEABLE);
+	assert_string_equal(f->res.mnemonic, "mov");
+	run(f, 64, "0f04");             /* no instruction */
+	assert_int_equal(f->res.status, VMMU_EMU_UNHANDLEABLE);
+	assert_string_equal(f->res.mnemonic, "(bad)");
+	/* The mnemonic of a decode with the cache off. */
+	vmmu_emu_set_cache(f->emu, false);
+	run(f, 64, "0fa2");
+	assert_string_equal(f->res.mnemonic, "cpuid");
+	vmmu_emu_set_cache(f->emu, true);
 	assert_int_equal(f->r.rip, 0x5000);
 }
 
@@ -499,8 +508,11 @@ static void test_decode_cache(void **state)
 	f->r.gpr[VMMU_RDI] = 0x1100;
 	vmmu_emu_get_stats(f->emu, &st0);
 	run(f, 64, "48893790");         /* mov [rdi], rsi; nop */
+	assert_string_equal(f->res.mnemonic, "mov");
 	run(f, 64, "488937cc");         /* same instruction, other bytes after */
+	assert_string_equal(f->res.mnemonic, "mov");
 	run(f, 32, "488937cc");         /* other mode: dec eax first */
+	assert_string_equal(f->res.mnemonic, "dec");
 	vmmu_emu_get_stats(f->emu, &st1);
 	assert_int_equal(st1.decode_cache_hits - st0.decode_cache_hits, 1);
 	assert_int_equal(st1.decode_cache_misses - st0.decode_cache_misses, 2);
