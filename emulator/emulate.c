@@ -17,6 +17,10 @@
 
 #define DEFAULT_REP_LIMIT 65536u
 
+/* lookup() picks the next victim way with a mask. */
+_Static_assert((EMU_CACHE_WAYS & (EMU_CACHE_WAYS - 1)) == 0,
+	       "EMU_CACHE_WAYS must be a power of two");
+
 static const cs_mode cs_modes[3] = { CS_MODE_16, CS_MODE_32, CS_MODE_64 };
 
 void vmmu_emu_destroy(struct vmmu_emu *emu)
