@@ -245,32 +245,33 @@ static void test_rep_partial_fault(void **state)
 /*
  * A callback error (not a fault) aborts emulation: vmmu_emulate() returns
  * it and the registers stay as they were, even after a completed batch.
+ * The second write callback (the batch after the first) fails.
  */
-static void test_rep_callback_error(void **state)
+static void expect_eio_on_second_batch(struct fx *f, const char *bytes,
+				       size_t len, uint64_t count)
 {
-	struct fx *f = *state;
 	struct vmmu_emu_regs before;
 
+	f->m.writes = 0;
+	f->m.eio_write = 2;
 	f->r.rip = 0x5000;
 	f->r.gpr[VMMU_RDI] = 0x1ff0;
 	f->r.gpr[VMMU_RSI] = 0x1100;
-	f->r.gpr[VMMU_RCX] = 4;
-	f->m.eio_write = 2;     /* the batch after the first */
+	f->r.gpr[VMMU_RCX] = count;
 	before = f->r;
 	assert_int_equal(vmmu_emulate_bytes(f->emu, 64, &f->r,
-					    (const uint8_t *)"\xf3\x48\xab", 3,
+					    (const uint8_t *)bytes, len,
 					    &mops, &f->m, &f->res), VMMU_EIO);
 	assert_int_equal(f->m.writes, 2);
 	assert_memory_equal(&before, &f->r, sizeof(before));
-	/* The same for REP MOVSB: 16 bytes to the end of the page, then 16. */
-	f->m.writes = 0;
-	f->r.gpr[VMMU_RCX] = 32;
-	before = f->r;
-	assert_int_equal(vmmu_emulate_bytes(f->emu, 64, &f->r,
-					    (const uint8_t *)"\xf3\xa4", 2,
-					    &mops, &f->m, &f->res), VMMU_EIO);
-	assert_int_equal(f->m.writes, 2);
-	assert_memory_equal(&before, &f->r, sizeof(before));
+}
+
+static void test_rep_callback_error(void **state)
+{
+	/* REP STOSQ: 2 quadwords to the end of the page, then 2. */
+	expect_eio_on_second_batch(*state, "\xf3\x48\xab", 3, 4);
+	/* REP MOVSB: 16 bytes to the end of the page, then 16. */
+	expect_eio_on_second_batch(*state, "\xf3\xa4", 2, 32);
 }
 
 static void test_rep_limit(void **state)
