@@ -41,6 +41,12 @@ struct emu_operand {
 #define EMU_MAX_OPS 2
 
 struct emu_insn {
+	/*
+	 * The cache key: the instruction bytes as two overlapping words
+	 * (bytes 0-7 and 7-14) and masks selecting the bytes below len, so
+	 * a lookup compares two words instead of calling memcmp.
+	 */
+	uint64_t key[2], key_mask[2];
 	uint8_t bytes[EMU_MAX_INSN_LEN];
 	uint8_t len;            /* 0: not decodable */
 	uint8_t mode;           /* 16, 32, 64 */
@@ -67,12 +73,20 @@ enum emu_rc {
 struct emu_exec {
 	struct vmmu_emu *emu;
 	const struct emu_insn *in;
-	struct vmmu_emu_regs r;         /* working copy, committed on EMU_OK */
+	/*
+	 * The caller's register file, changed in place (copying it in and
+	 * out cost more than the rest of a cached MOV). So every handler
+	 * makes its register changes only after its last possible failure
+	 * (exception, unhandleable, race, callback error): a result other
+	 * than EMU_OK leaves the registers as they were. The one exception
+	 * is a REP string instruction, whose completed iterations stay
+	 * visible on an exception as the SDM requires (string.c).
+	 */
+	struct vmmu_emu_regs *r;
 	const struct vmmu_emu_ops *ops;
 	void *opaque;
 	struct vmmu_emu_result *res;
 	uint64_t next_rip;
-	bool commit_on_exc;             /* REP: keep completed iterations */
 	bool incomplete;                /* REP: stopped at the iteration limit */
 };
 
@@ -106,38 +120,57 @@ struct vmmu_emu {
 	struct vmmu_emu_stats stats;
 	uint8_t victim[EMU_CACHE_SETS];
 	struct emu_insn cache[EMU_CACHE_SETS][EMU_CACHE_WAYS];
+	struct emu_insn uncached;       /* the last decode with the cache off */
 };
 
 /* decode.c */
 int emu_decode(struct vmmu_emu *emu, unsigned int mode, const uint8_t *buf,
 	       size_t avail, struct emu_insn *out);
 
-/* access.c: registers, addresses, memory through the callbacks */
-uint64_t emu_mask(unsigned int size);
-uint64_t emu_get_reg(const struct emu_exec *x, const struct emu_operand *op);
-void emu_set_gpr(struct emu_exec *x, unsigned int reg, bool high8,
-		 unsigned int size, uint64_t val);
-int emu_linear(struct emu_exec *x, const struct emu_operand *op,
-	       int64_t offset, unsigned int size, uint64_t *la);
-int emu_check_la(struct emu_exec *x, unsigned int seg, uint64_t ea,
-		 unsigned int size, uint64_t *out);
-int emu_read(struct emu_exec *x, uint64_t la, void *buf, unsigned int size);
-int emu_write(struct emu_exec *x, uint64_t la, const void *buf,
-	      unsigned int size);
-int emu_cmpxchg(struct emu_exec *x, uint64_t la, void *old,
-		const void *new_val, unsigned int size);
-int emu_read_op(struct emu_exec *x, const struct emu_operand *op,
-		uint64_t *val);
-int emu_write_op(struct emu_exec *x, const struct emu_operand *op,
-		 uint64_t val);
-int emu_raise(struct emu_exec *x, uint8_t vector, bool has_ec, uint32_t ec);
+/*
+ * Register helpers, inline because every emulated instruction goes through
+ * them several times.
+ */
+static inline uint64_t emu_mask(unsigned int size)
+{
+	return size >= 8 ? ~0ULL : (1ULL << (size * 8)) - 1;
+}
 
-/* flags.c */
-uint64_t emu_flags_add(uint64_t a, uint64_t b, uint64_t res,
-		       unsigned int size);
-uint64_t emu_flags_sub(uint64_t a, uint64_t b, uint64_t res,
-		       unsigned int size);
-uint64_t emu_flags_logic(uint64_t res, unsigned int size);
+static inline uint64_t emu_get_reg(const struct emu_exec *x,
+				   const struct emu_operand *op)
+{
+	uint64_t v = x->r->gpr[op->reg];
+
+	if (op->high8)
+		return (v >> 8) & 0xff;
+	return v & emu_mask(op->size);
+}
+
+/*
+ * SDM Vol. 1 3.4.1.1: in 64-bit mode a 32-bit result is zero-extended into
+ * the full register; 8- and 16-bit results leave the other bits alone. In
+ * 16- and 32-bit modes the upper half is invisible, so the same rule is used.
+ */
+static inline void emu_set_gpr(struct emu_exec *x, unsigned int reg,
+			       bool high8, unsigned int size, uint64_t val)
+{
+	uint64_t *g = &x->r->gpr[reg];
+
+	if (high8)
+		*g = (*g & ~0xff00ULL) | ((val & 0xff) << 8);
+	else if (size == 4)
+		*g = val & 0xffffffffULL;
+	else if (size == 8)
+		*g = val;
+	else
+		*g = (*g & ~emu_mask(size)) | (val & emu_mask(size));
+}
+
+/* emu_access.h: addresses, memory through the callbacks (inline) */
+#include "emu_access.h"
+
+/* emu_flags.h: RFLAGS arithmetic (inline); flags.c: condition codes */
+#include "emu_flags.h"
 bool emu_condition(uint64_t rflags, unsigned int cc);
 
 /* string.c */

@@ -9,12 +9,17 @@
  * with its own bytes (x86 decoding depends on nothing past the instruction's
  * last byte), so it needs no invalidation when guest code changes.
  */
+#include <assert.h>
 #include <stdlib.h>
 #include <string.h>
 
 #include "emu_internal.h"
 
 #define DEFAULT_REP_LIMIT 65536u
+
+/* lookup() picks the next victim way with a mask. */
+_Static_assert((EMU_CACHE_WAYS & (EMU_CACHE_WAYS - 1)) == 0,
+	       "EMU_CACHE_WAYS must be a power of two");
 
 static const cs_mode cs_modes[3] = { CS_MODE_16, CS_MODE_32, CS_MODE_64 };
 
@@ -100,31 +105,74 @@ static unsigned int cache_set(unsigned int mode, const uint8_t *buf,
 	return (h ^ (h >> 7)) & (EMU_CACHE_SETS - 1);
 }
 
-/* The decoded form of buf: from the cache, or decoded into a victim way. */
+/*
+ * An entry's key: its bytes as two overlapping words, bytes 0-7 and 7-14,
+ * with masks for the bytes below its length (word 1 only for bytes 8 and
+ * up, so instructions of up to 8 bytes have key_mask[1] == 0).
+ */
+static void set_key(struct emu_insn *e)
+{
+	unsigned int hi = e->len > 8 ? e->len - 8 : 0;
+
+	memcpy(&e->key[0], e->bytes, 8);
+	memcpy(&e->key[1], e->bytes + 7, 8);
+	e->key_mask[0] = e->len >= 8 ? ~0ULL : (1ULL << (e->len * 8)) - 1;
+	e->key_mask[1] = ((1ULL << (hi * 8)) - 1) << 8;
+	e->key[0] &= e->key_mask[0];
+	e->key[1] &= e->key_mask[1];
+}
+
+/*
+ * Does e match buf, whose bytes 0-7 are w0? Bytes 7-14 are loaded only
+ * for an entry longer than 8 bytes: the fetch callback has just stored
+ * buf, and a load overlapping two of its stores (a 15-byte memcpy is two
+ * overlapping 8-byte moves) cannot be forwarded from the store buffer and
+ * stalls until the stores retire.
+ */
+static bool key_match(const struct emu_insn *e, const uint8_t *buf,
+		      uint64_t w0)
+{
+	uint64_t w1;
+
+	if ((w0 & e->key_mask[0]) != e->key[0])
+		return false;
+	if (!e->key_mask[1])
+		return true;
+	memcpy(&w1, buf + 7, 8);
+	return (w1 & e->key_mask[1]) == e->key[1];
+}
+
+/*
+ * The decoded form of buf (EMU_MAX_INSN_LEN bytes, those past avail zero):
+ * from the cache, or decoded into a victim way.
+ */
 static const struct emu_insn *lookup(struct vmmu_emu *emu, unsigned int mode,
-				     const uint8_t *buf, size_t avail,
-				     struct emu_insn *scratch)
+				     const uint8_t *buf, size_t avail)
 {
 	unsigned int set, w;
 	struct emu_insn *e;
+	uint64_t w0;
 
 	if (!emu->cache_on) {
-		emu_decode(emu, mode, buf, avail, scratch);
-		return scratch;
+		emu_decode(emu, mode, buf, avail, &emu->uncached);
+		return &emu->uncached;
 	}
 	set = cache_set(mode, buf, avail);
+	memcpy(&w0, buf, 8);
 	for (w = 0; w < EMU_CACHE_WAYS; w++) {
 		e = &emu->cache[set][w];
 		if (e->len && e->mode == mode && e->len <= avail &&
-		    !memcmp(e->bytes, buf, e->len)) {
+		    key_match(e, buf, w0)) {
 			emu->stats.decode_cache_hits++;
 			return e;
 		}
 	}
 	emu->stats.decode_cache_misses++;
 	e = &emu->cache[set][emu->victim[set]];
-	emu->victim[set] = (uint8_t)((emu->victim[set] + 1) % EMU_CACHE_WAYS);
+	emu->victim[set] = (uint8_t)((emu->victim[set] + 1) &
+				     (EMU_CACHE_WAYS - 1));
 	emu_decode(emu, mode, buf, avail, e);
+	set_key(e);
 	return e;
 }
 
@@ -133,21 +181,18 @@ static uint64_t rip_mask(unsigned int mode)
 	return mode == 64 ? ~0ULL : mode == 32 ? 0xffffffffULL : 0xffffULL;
 }
 
-static int finish(struct emu_exec *x, int rc, struct vmmu_emu_regs *regs)
+static int finish(struct emu_exec *x, int rc)
 {
 	struct vmmu_emu_result *res = x->res;
 
 	switch (rc) {
 	case EMU_OK:
 		if (!x->incomplete)
-			x->r.rip = x->next_rip;
-		*regs = x->r;
+			x->r->rip = x->next_rip;
 		res->status = VMMU_EMU_DONE;
 		res->complete = !x->incomplete;
 		return VMMU_OK;
 	case EMU_EXC:
-		if (x->commit_on_exc)
-			*regs = x->r;
 		res->status = VMMU_EMU_EXCEPTION;
 		return VMMU_OK;
 	case EMU_UNH:
@@ -162,6 +207,31 @@ static int finish(struct emu_exec *x, int rc, struct vmmu_emu_regs *regs)
 }
 
 /*
+ * Run the semantics of in on regs in place. Debug builds check the
+ * invariant of struct emu_exec: a failed instruction (other than a string
+ * instruction's exception) changed no register.
+ */
+static int execute(struct emu_exec *x)
+{
+	const struct emu_insn *in = x->in;
+	int rc;
+#ifndef NDEBUG
+	struct vmmu_emu_regs before = *x->r;
+#endif
+
+	if (in->ud)
+		rc = emu_raise(x, VMMU_EXC_UD, false, 0);
+	else
+		rc = emu_semantics[in->sem].fn(x);
+#ifndef NDEBUG
+	assert(rc == EMU_OK ||
+	       (rc == EMU_EXC && emu_semantics[in->sem].fn == emu_string) ||
+	       !memcmp(&before, x->r, sizeof(before)));
+#endif
+	return finish(x, rc);
+}
+
+/*
  * Decode and execute the instruction in buf. fetch_exc, when set, is the
  * fault the fetch of the bytes past avail raised: it is delivered if the
  * instruction turns out to need them.
@@ -172,23 +242,22 @@ static int run(struct vmmu_emu *emu, unsigned int mode,
 	       const struct vmmu_emu_ops *ops, void *opaque,
 	       struct vmmu_emu_result *res)
 {
-	struct emu_insn scratch;
 	const struct emu_insn *in;
 	struct emu_exec x;
 
-	in = lookup(emu, mode, buf, avail, &scratch);
+	in = lookup(emu, mode, buf, avail);
 	if (!in->len) {
 		if (fetch_exc) {
 			res->exc = *fetch_exc;
 			res->status = VMMU_EMU_EXCEPTION;
 		} else {
 			res->status = VMMU_EMU_UNHANDLEABLE;
-			strcpy(res->mnemonic, "(bad)");
+			res->mnemonic = "(bad)";
 		}
 		return VMMU_OK;
 	}
 	res->length = in->len;
-	memcpy(res->mnemonic, in->mnemonic, sizeof(res->mnemonic));
+	res->mnemonic = in->mnemonic;
 	res->undefined_flags = emu_semantics[in->sem].undefined;
 	if (!in->sem) {
 		res->status = VMMU_EMU_UNHANDLEABLE;
@@ -196,16 +265,13 @@ static int run(struct vmmu_emu *emu, unsigned int mode,
 	}
 	x.emu = emu;
 	x.in = in;
-	x.r = *regs;
+	x.r = regs;
 	x.ops = ops;
 	x.opaque = opaque;
 	x.res = res;
 	x.next_rip = (regs->rip + in->len) & rip_mask(mode);
-	x.commit_on_exc = false;
 	x.incomplete = false;
-	if (in->ud)
-		return finish(&x, emu_raise(&x, VMMU_EXC_UD, false, 0), regs);
-	return finish(&x, emu_semantics[in->sem].fn(&x), regs);
+	return execute(&x);
 }
 
 static int check_args(struct vmmu_emu *emu, unsigned int mode,
@@ -221,7 +287,7 @@ static int check_args(struct vmmu_emu *emu, unsigned int mode,
 	res->length = 0;
 	res->complete = false;
 	res->undefined_flags = 0;
-	res->mnemonic[0] = 0;
+	res->mnemonic = "";
 	memset(&res->exc, 0, sizeof(res->exc));
 	return VMMU_OK;
 }
@@ -304,6 +370,8 @@ int vmmu_emulate(struct vmmu_emu *emu, unsigned int mode,
 		result->status = VMMU_EMU_EXCEPTION;
 		return VMMU_OK;
 	}
+	if (got + got2 < EMU_MAX_INSN_LEN)
+		memset(buf + got + got2, 0, EMU_MAX_INSN_LEN - got - got2);
 	return run(emu, mode, regs, buf, got + got2,
 		   rc == VMMU_EFAULT ? &exc : NULL, ops, opaque, result);
 }

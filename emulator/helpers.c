@@ -35,34 +35,39 @@ static void cmpxchg16(void *ptr, uint64_t *old, const uint64_t *nv)
 	old[1] = hi;
 }
 
+/*
+ * LOCK CMPXCHG of one naturally aligned 1-, 2-, 4- or 8-byte unit. The
+ * operands are copied at their fixed width: a copy of a variable length
+ * becomes a byte loop, and the word loads after byte stores cannot be
+ * forwarded from the store buffer.
+ */
+#define ATOMIC_CAS(type, ptr, old, nv)                                      \
+	do {                                                                \
+		type o_, n_;                                                \
+		memcpy(&o_, old, sizeof(type));                             \
+		memcpy(&n_, nv, sizeof(type));                              \
+		__atomic_compare_exchange_n((type *)(ptr), &o_, n_, false,  \
+					    __ATOMIC_SEQ_CST,               \
+					    __ATOMIC_SEQ_CST);              \
+		memcpy(old, &o_, sizeof(type));                             \
+	} while (0)
+
 static void atomic_cas(void *ptr, void *old, const void *nv, unsigned int len)
 {
-	uint64_t o = 0, n = 0;
-
-	memcpy(&o, old, len);
-	memcpy(&n, nv, len);
 	switch (len) {
 	case 1:
-		__atomic_compare_exchange_n((uint8_t *)ptr, (uint8_t *)&o,
-					    (uint8_t)n, false, __ATOMIC_SEQ_CST,
-					    __ATOMIC_SEQ_CST);
+		ATOMIC_CAS(uint8_t, ptr, old, nv);
 		break;
 	case 2:
-		__atomic_compare_exchange_n((uint16_t *)ptr, (uint16_t *)&o,
-					    (uint16_t)n, false, __ATOMIC_SEQ_CST,
-					    __ATOMIC_SEQ_CST);
+		ATOMIC_CAS(uint16_t, ptr, old, nv);
 		break;
 	case 4:
-		__atomic_compare_exchange_n((uint32_t *)ptr, (uint32_t *)&o,
-					    (uint32_t)n, false, __ATOMIC_SEQ_CST,
-					    __ATOMIC_SEQ_CST);
+		ATOMIC_CAS(uint32_t, ptr, old, nv);
 		break;
 	default:
-		__atomic_compare_exchange_n((uint64_t *)ptr, &o, n, false,
-					    __ATOMIC_SEQ_CST, __ATOMIC_SEQ_CST);
+		ATOMIC_CAS(uint64_t, ptr, old, nv);
 		break;
 	}
-	memcpy(old, &o, len);
 }
 
 int vmmu_emu_host_cmpxchg(void *ptr, void *old, const void *new_val,

@@ -37,7 +37,7 @@ static const struct emu_sem *row(const struct emu_exec *x)
 
 static void commit_flags(struct emu_exec *x, const struct rmw *m)
 {
-	x->r.rflags = (x->r.rflags & ~m->written) | (m->flags & m->written);
+	x->r->rflags = (x->r->rflags & ~m->written) | (m->flags & m->written);
 }
 
 /*
@@ -166,7 +166,7 @@ enum { ALU_ADD, ALU_OR, ALU_ADC, ALU_SBB, ALU_AND, ALU_SUB, ALU_XOR,
 
 static void op_alu(const struct emu_exec *x, struct rmw *m, uint64_t old)
 {
-	uint64_t cf = x->r.rflags & VMMU_RFLAGS_CF ? 1 : 0;
+	uint64_t cf = x->r->rflags & VMMU_RFLAGS_CF ? 1 : 0;
 	uint64_t s = m->src, r;
 
 	switch (m->op) {
@@ -375,7 +375,7 @@ static int h_cmpxchg(struct emu_exec *x)
 	const struct emu_insn *in = x->in;
 	const struct emu_operand *d = &in->op[0], *s = &in->op[1];
 	unsigned int size = d->size;
-	uint64_t acc = x->r.gpr[VMMU_RAX] & emu_mask(size);
+	uint64_t acc = x->r->gpr[VMMU_RAX] & emu_mask(size);
 	uint64_t src, old = 0, la, res;
 	int rc;
 
@@ -409,7 +409,7 @@ static int h_cmpxchg(struct emu_exec *x)
 			return rc;
 	}
 	res = acc - old;
-	x->r.rflags = (x->r.rflags & ~VMMU_RFLAGS_ARITH) |
+	x->r->rflags = (x->r->rflags & ~VMMU_RFLAGS_ARITH) |
 		      emu_flags_sub(acc, old, res, size);
 	if (old != acc)
 		emu_set_gpr(x, VMMU_RAX, false, size, old);
@@ -438,10 +438,10 @@ static int h_cmpxchg_wide(struct emu_exec *x)
 		return rc;
 	if (size == 16 && (la & 15))
 		return emu_raise(x, VMMU_EXC_GP, true, 0);
-	expect[0] = x->r.gpr[VMMU_RAX] & mask;
-	expect[1] = x->r.gpr[VMMU_RDX] & mask;
-	repl[0] = x->r.gpr[VMMU_RBX] & mask;
-	repl[1] = x->r.gpr[VMMU_RCX] & mask;
+	expect[0] = x->r->gpr[VMMU_RAX] & mask;
+	expect[1] = x->r->gpr[VMMU_RDX] & mask;
+	repl[0] = x->r->gpr[VMMU_RBX] & mask;
+	repl[1] = x->r->gpr[VMMU_RCX] & mask;
 	if (size == 8) {
 		expect[0] |= expect[1] << 32;
 		repl[0] |= repl[1] << 32;
@@ -454,9 +454,9 @@ static int h_cmpxchg_wide(struct emu_exec *x)
 	if (size == 8)
 		seen[1] = seen[0] >> 32;
 	if (equal) {
-		x->r.rflags |= VMMU_RFLAGS_ZF;
+		x->r->rflags |= VMMU_RFLAGS_ZF;
 	} else {
-		x->r.rflags &= ~VMMU_RFLAGS_ZF;
+		x->r->rflags &= ~VMMU_RFLAGS_ZF;
 		emu_set_gpr(x, VMMU_RAX, false, half, seen[0] & mask);
 		emu_set_gpr(x, VMMU_RDX, false, half, seen[1] & mask);
 	}
@@ -472,7 +472,7 @@ static int h_setcc(struct emu_exec *x)
 	if (in->nops != 1 || in->op[0].kind == OPK_IMM || in->op[0].size != 1)
 		return EMU_UNH;
 	return emu_write_op(x, &in->op[0],
-			    emu_condition(x->r.rflags, row(x)->param));
+			    emu_condition(x->r->rflags, row(x)->param));
 }
 
 /* ---- the table ----------------------------------------------------------- */

@@ -116,6 +116,7 @@ enum vmmu_emu_status {
 	VMMU_EMU_RETRY,           /* a LOCKed update kept losing races; re-run */
 };
 
+/* The longest mnemonic the result can name, with its NUL. */
 #define VMMU_EMU_MNEMONIC_MAX 32
 
 struct vmmu_emu_result {
@@ -130,7 +131,14 @@ struct vmmu_emu_result {
 	/* RFLAGS bits the SDM leaves undefined for this instruction. */
 	uint64_t undefined_flags;
 	struct vmmu_emu_exception exc;  /* status == VMMU_EMU_EXCEPTION */
-	char mnemonic[VMMU_EMU_MNEMONIC_MAX]; /* e.g. "lock cmpxchg" */
+	/*
+	 * The instruction, e.g. "lock cmpxchg"; "" if not decoded, "(bad)" if
+	 * not an instruction. Never NULL. It points into the context (the
+	 * decoded-instruction cache) rather than being copied on every call:
+	 * valid until the next vmmu_emulate(), vmmu_emulate_bytes(),
+	 * vmmu_emu_set_cache() or vmmu_emu_destroy() on the same context.
+	 */
+	const char *mnemonic;
 };
 
 struct vmmu_emu_stats {
@@ -157,9 +165,13 @@ void vmmu_emu_get_stats(const struct vmmu_emu *emu, struct vmmu_emu_stats *st);
 
 /*
  * Emulate one instruction at CS base + RIP in mode (16, 32 or 64), fetching
- * it through ops->fetch. regs is updated only as result->status says.
+ * it through ops->fetch. regs is updated only as result->status says
+ * (on VMMU_EMU_DONE, and on an exception in the middle of a REP string
+ * instruction for the iterations completed). It is worked on in place, so
+ * the callbacks must not look at it: between the batches of a REP string
+ * instruction it already reflects the iterations done.
  * Returns 0 when *result is valid, VMMU_EINVAL for bad arguments, or the
- * error a callback returned.
+ * error a callback returned (regs then unchanged).
  */
 int vmmu_emulate(struct vmmu_emu *emu, unsigned int mode,
 		 struct vmmu_emu_regs *regs, const struct vmmu_emu_ops *ops,

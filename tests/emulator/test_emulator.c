@@ -26,6 +26,7 @@ struct mem {
 	uint8_t b[MEM_SIZE];
 	unsigned int reads, writes, cmpxchgs, fetches;
 	int race;               /* cmpxchg: bump memory this many times first */
+	unsigned int eio_write; /* this write (1-based) returns VMMU_EIO */
 };
 
 static int check(uint64_t la, unsigned int len, uint32_t ec,
@@ -70,6 +71,8 @@ static int m_write(void *o, uint64_t la, const void *buf, unsigned int len,
 	int rc = check(la, len, 2, exc);
 
 	m->writes++;
+	if (m->writes == m->eio_write)
+		return VMMU_EIO;
 	if (!rc)
 		memcpy(m->b + (la - MEM_BASE), buf, len);
 	return rc;
@@ -239,6 +242,38 @@ static void test_rep_partial_fault(void **state)
 	assert_int_equal(q(f, 0x1ff8), 0x1122334455667788ULL);
 }
 
+/*
+ * A callback error (not a fault) aborts emulation: vmmu_emulate() returns
+ * it and the registers stay as they were, even after a completed batch.
+ * The second write callback (the batch after the first) fails.
+ */
+static void expect_eio_on_second_batch(struct fx *f, const char *bytes,
+				       size_t len, uint64_t count)
+{
+	struct vmmu_emu_regs before;
+
+	f->m.writes = 0;
+	f->m.eio_write = 2;
+	f->r.rip = 0x5000;
+	f->r.gpr[VMMU_RDI] = 0x1ff0;
+	f->r.gpr[VMMU_RSI] = 0x1100;
+	f->r.gpr[VMMU_RCX] = count;
+	before = f->r;
+	assert_int_equal(vmmu_emulate_bytes(f->emu, 64, &f->r,
+					    (const uint8_t *)bytes, len,
+					    &mops, &f->m, &f->res), VMMU_EIO);
+	assert_int_equal(f->m.writes, 2);
+	assert_memory_equal(&before, &f->r, sizeof(before));
+}
+
+static void test_rep_callback_error(void **state)
+{
+	/* REP STOSQ: 2 quadwords to the end of the page, then 2. */
+	expect_eio_on_second_batch(*state, "\xf3\x48\xab", 3, 4);
+	/* REP MOVSB: 16 bytes to the end of the page, then 16. */
+	expect_eio_on_second_batch(*state, "\xf3\xa4", 2, 32);
+}
+
 static void test_rep_limit(void **state)
 {
 	struct fx *f = *state;
@@ -273,6 +308,40 @@ static void test_rep_stos_batches(void **state)
 	assert_int_equal(f->r.gpr[VMMU_RCX], 0);
 	assert_int_equal(q(f, 0x1000), 0);
 	assert_int_equal(q(f, 0x1ff8), 0);
+}
+
+/*
+ * REP STOS of every element size with a zero, a one-byte-repeated and a
+ * mixed element, over a count that is not a power of two: memory holds
+ * the element repeated exactly count times, nothing after it.
+ */
+static void test_rep_stos_patterns(void **state)
+{
+	static const char *const ops[] = { "f3aa", "f366ab", "f3ab", "f348ab" };
+	static const uint64_t vals[] = {
+		0, 0xa5a5a5a5a5a5a5a5ULL, 0x8877665544332211ULL,
+	};
+	struct fx *f = *state;
+	unsigned int s, v, i, size, count = 300;
+
+	for (s = 0; s < 4; s++) {
+		size = 1u << s;
+		for (v = 0; v < 3; v++) {
+			memset(f->m.b, 0x5a, sizeof(f->m.b));
+			f->r.rip = 0x5000;
+			f->r.gpr[VMMU_RDI] = 0x1004;
+			f->r.gpr[VMMU_RCX] = count;
+			f->r.gpr[VMMU_RAX] = vals[v];
+			run(f, 64, ops[s]);
+			assert_int_equal(f->res.status, VMMU_EMU_DONE);
+			for (i = 0; i < count * size; i++)
+				assert_int_equal(f->m.b[4 + i],
+						 (uint8_t)(vals[v] >>
+							   (8 * (i % size))));
+			assert_int_equal(f->m.b[4 + count * size], 0x5a);
+			assert_int_equal(f->m.b[3], 0x5a);
+		}
+	}
 }
 
 /* ---- LOCK and cmpxchg ---------------------------------------------------- */
@@ -337,6 +406,15 @@ static void test_lock_ud_and_unhandleable(void **state)
 	assert_int_equal(f->res.status, VMMU_EMU_UNHANDLEABLE);
 	run(f, 64, "8e07");             /* mov es, [rdi]: segment register */
 	assert_int_equal(f->res.status, VMMU_EMU_UNHANDLEABLE);
+	assert_string_equal(f->res.mnemonic, "mov");
+	run(f, 64, "0f04");             /* no instruction */
+	assert_int_equal(f->res.status, VMMU_EMU_UNHANDLEABLE);
+	assert_string_equal(f->res.mnemonic, "(bad)");
+	/* The mnemonic of a decode with the cache off. */
+	vmmu_emu_set_cache(f->emu, false);
+	run(f, 64, "0fa2");
+	assert_string_equal(f->res.mnemonic, "cpuid");
+	vmmu_emu_set_cache(f->emu, true);
 	assert_int_equal(f->r.rip, 0x5000);
 }
 
@@ -431,12 +509,49 @@ static void test_decode_cache(void **state)
 	f->r.gpr[VMMU_RDI] = 0x1100;
 	vmmu_emu_get_stats(f->emu, &st0);
 	run(f, 64, "48893790");         /* mov [rdi], rsi; nop */
+	assert_string_equal(f->res.mnemonic, "mov");
 	run(f, 64, "488937cc");         /* same instruction, other bytes after */
+	assert_string_equal(f->res.mnemonic, "mov");
 	run(f, 32, "488937cc");         /* other mode: dec eax first */
+	assert_string_equal(f->res.mnemonic, "dec");
 	vmmu_emu_get_stats(f->emu, &st1);
 	assert_int_equal(st1.decode_cache_hits - st0.decode_cache_hits, 1);
 	assert_int_equal(st1.decode_cache_misses - st0.decode_cache_misses, 2);
 	assert_int_equal(f->res.length, 1);
+}
+
+/*
+ * Instructions longer than 8 bytes are keyed by their later bytes too: one
+ * that differs only in its last byte (or in byte 8) is another entry.
+ */
+static void test_decode_cache_long(void **state)
+{
+	/* mov qword [rdi+0x100], imm32: 48 c7 87 disp32 imm32, 11 bytes */
+	static const char *const forms[] = {
+		"48c78700010000443322119090",
+		"48c78700010000443322129090",   /* last byte differs */
+		"48c78700010000443422119090",   /* byte 8 differs */
+		"48c78700010000443322119090",   /* the first again: a hit */
+	};
+	static const uint64_t want[] = {
+		0x11223344, 0x12223344, 0x11223444, 0x11223344,
+	};
+	struct fx *f = *state;
+	struct vmmu_emu_stats st0, st1;
+	unsigned int i;
+
+	f->r.gpr[VMMU_RDI] = 0x1000;
+	vmmu_emu_get_stats(f->emu, &st0);
+	for (i = 0; i < 4; i++) {
+		f->r.rip = 0x5000;
+		run(f, 64, forms[i]);
+		assert_int_equal(f->res.status, VMMU_EMU_DONE);
+		assert_int_equal(f->res.length, 11);
+		assert_int_equal(q(f, 0x1100), want[i]);
+	}
+	vmmu_emu_get_stats(f->emu, &st1);
+	assert_int_equal(st1.decode_cache_hits - st0.decode_cache_hits, 1);
+	assert_int_equal(st1.decode_cache_misses - st0.decode_cache_misses, 3);
 }
 
 static void test_host_cmpxchg(void **state)
@@ -483,8 +598,12 @@ int main(void)
 						teardown),
 		cmocka_unit_test_setup_teardown(test_rep_partial_fault, setup,
 						teardown),
+		cmocka_unit_test_setup_teardown(test_rep_callback_error, setup,
+						teardown),
 		cmocka_unit_test_setup_teardown(test_rep_limit, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_rep_stos_batches, setup,
+						teardown),
+		cmocka_unit_test_setup_teardown(test_rep_stos_patterns, setup,
 						teardown),
 		cmocka_unit_test_setup_teardown(test_lock_uses_cmpxchg, setup,
 						teardown),
@@ -498,6 +617,8 @@ int main(void)
 		cmocka_unit_test_setup_teardown(test_mode32_cmpxchg8b, setup,
 						teardown),
 		cmocka_unit_test_setup_teardown(test_mode16_addressing, setup,
+						teardown),
+		cmocka_unit_test_setup_teardown(test_decode_cache_long, setup,
 						teardown),
 		cmocka_unit_test_setup_teardown(test_decode_cache, setup,
 						teardown),

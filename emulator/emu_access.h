@@ -1,48 +1,17 @@
 /* SPDX-License-Identifier: MIT */
 /*
- * Register and memory access for the emulator: partial-register writes,
- * effective and linear address computation (SDM Vol. 1 3.7.5, 3.3.7) and
- * the calls into the backend's memory callbacks.
+ * Memory access for the emulator: effective and linear address computation
+ * (SDM Vol. 1 3.7.5, 3.3.7) and the calls into the backend's memory
+ * callbacks. Every emulated memory operand goes through these, several
+ * calls deep, so they are inline (included by emu_internal.h).
  */
+#ifndef VMMU_EMU_ACCESS_H
+#define VMMU_EMU_ACCESS_H
+
 #include <string.h>
 
-#include "emu_internal.h"
-
-uint64_t emu_mask(unsigned int size)
-{
-	return size >= 8 ? ~0ULL : (1ULL << (size * 8)) - 1;
-}
-
-uint64_t emu_get_reg(const struct emu_exec *x, const struct emu_operand *op)
-{
-	uint64_t v = x->r.gpr[op->reg];
-
-	if (op->high8)
-		return (v >> 8) & 0xff;
-	return v & emu_mask(op->size);
-}
-
-/*
- * SDM Vol. 1 3.4.1.1: in 64-bit mode a 32-bit result is zero-extended into
- * the full register; 8- and 16-bit results leave the other bits alone. In
- * 16- and 32-bit modes the upper half is invisible, so the same rule is used.
- */
-void emu_set_gpr(struct emu_exec *x, unsigned int reg, bool high8,
-		 unsigned int size, uint64_t val)
-{
-	uint64_t *g = &x->r.gpr[reg];
-
-	if (high8)
-		*g = (*g & ~0xff00ULL) | ((val & 0xff) << 8);
-	else if (size == 4)
-		*g = val & 0xffffffffULL;
-	else if (size == 8)
-		*g = val;
-	else
-		*g = (*g & ~emu_mask(size)) | (val & emu_mask(size));
-}
-
-int emu_raise(struct emu_exec *x, uint8_t vector, bool has_ec, uint32_t ec)
+static inline int emu_raise(struct emu_exec *x, uint8_t vector, bool has_ec,
+			    uint32_t ec)
 {
 	memset(&x->res->exc, 0, sizeof(x->res->exc));
 	x->res->exc.vector = vector;
@@ -51,7 +20,7 @@ int emu_raise(struct emu_exec *x, uint8_t vector, bool has_ec, uint32_t ec)
 	return EMU_EXC;
 }
 
-static bool canonical(uint64_t la, bool la57)
+static inline bool emu_canonical(uint64_t la, bool la57)
 {
 	unsigned int shift = la57 ? 7 : 16;
 
@@ -63,8 +32,8 @@ static bool canonical(uint64_t la, bool la57)
  * last byte: #SS(0) for stack references, #GP(0) otherwise (SDM Vol. 3
  * 6.15, "Interrupt 12" and "Interrupt 13").
  */
-int emu_check_la(struct emu_exec *x, unsigned int seg, uint64_t ea,
-		 unsigned int size, uint64_t *out)
+static inline int emu_check_la(struct emu_exec *x, unsigned int seg,
+			       uint64_t ea, unsigned int size, uint64_t *out)
 {
 	unsigned int mode = x->in->mode;
 	uint64_t la;
@@ -72,13 +41,13 @@ int emu_check_la(struct emu_exec *x, unsigned int seg, uint64_t ea,
 	if (mode == 64) {
 		la = ea;
 		if (seg == VMMU_SEG_FS || seg == VMMU_SEG_GS)
-			la += x->r.seg_base[seg];
-		if (!canonical(la, x->emu->la57) ||
-		    !canonical(la + size - 1, x->emu->la57))
+			la += x->r->seg_base[seg];
+		if (!emu_canonical(la, x->emu->la57) ||
+		    !emu_canonical(la + size - 1, x->emu->la57))
 			return emu_raise(x, seg == VMMU_SEG_SS ? VMMU_EXC_SS :
 					 VMMU_EXC_GP, true, 0);
 	} else {
-		la = (x->r.seg_base[seg] + ea) & 0xffffffffULL;
+		la = (x->r->seg_base[seg] + ea) & 0xffffffffULL;
 	}
 	*out = la;
 	return EMU_OK;
@@ -90,8 +59,9 @@ int emu_check_la(struct emu_exec *x, unsigned int seg, uint64_t ea,
  * string displacement of BT with a register offset), then the linear
  * address.
  */
-int emu_linear(struct emu_exec *x, const struct emu_operand *op,
-	       int64_t offset, unsigned int size, uint64_t *la)
+static inline int emu_linear(struct emu_exec *x,
+			     const struct emu_operand *op, int64_t offset,
+			     unsigned int size, uint64_t *la)
 {
 	uint64_t ea = (uint64_t)op->val;
 	unsigned int seg = op->seg;
@@ -99,15 +69,15 @@ int emu_linear(struct emu_exec *x, const struct emu_operand *op,
 	if (op->base == EMU_REG_RIP)
 		ea += x->next_rip;
 	else if (op->base != EMU_REG_NONE)
-		ea += x->r.gpr[op->base];
+		ea += x->r->gpr[op->base];
 	if (op->index != EMU_REG_NONE)
-		ea += x->r.gpr[op->index] * op->scale;
+		ea += x->r->gpr[op->index] * op->scale;
 	ea &= emu_mask(x->in->addr_size);
 	ea = (ea + (uint64_t)offset) & emu_mask(x->in->addr_size);
 	return emu_check_la(x, seg, ea, size, la);
 }
 
-static int callback_rc(int rc)
+static inline int emu_callback_rc(int rc)
 {
 	if (rc == 0)
 		return EMU_OK;
@@ -116,36 +86,38 @@ static int callback_rc(int rc)
 	return rc < 0 ? rc : VMMU_EINVAL;
 }
 
-int emu_read(struct emu_exec *x, uint64_t la, void *buf, unsigned int size)
+static inline int emu_read(struct emu_exec *x, uint64_t la, void *buf,
+			   unsigned int size)
 {
 	if (!x->ops->read)
 		return VMMU_EINVAL;
-	return callback_rc(x->ops->read(x->opaque, la, buf, size,
-					&x->res->exc));
+	return emu_callback_rc(x->ops->read(x->opaque, la, buf, size,
+					    &x->res->exc));
 }
 
-int emu_write(struct emu_exec *x, uint64_t la, const void *buf,
-	      unsigned int size)
+static inline int emu_write(struct emu_exec *x, uint64_t la,
+			    const void *buf, unsigned int size)
 {
 	if (!x->ops->write)
 		return VMMU_EINVAL;
-	return callback_rc(x->ops->write(x->opaque, la, buf, size,
-					 &x->res->exc));
+	return emu_callback_rc(x->ops->write(x->opaque, la, buf, size,
+					     &x->res->exc));
 }
 
 /*
  * Atomic compare-exchange through the backend. Without a cmpxchg callback
  * it degrades to read, compare, write (documented in emulate.h).
  */
-int emu_cmpxchg(struct emu_exec *x, uint64_t la, void *old,
-		const void *new_val, unsigned int size)
+static inline int emu_cmpxchg(struct emu_exec *x, uint64_t la, void *old,
+			      const void *new_val, unsigned int size)
 {
 	uint8_t cur[16];
 	int rc;
 
 	if (x->ops->cmpxchg)
-		return callback_rc(x->ops->cmpxchg(x->opaque, la, old, new_val,
-						   size, &x->res->exc));
+		return emu_callback_rc(x->ops->cmpxchg(x->opaque, la, old,
+						       new_val, size,
+						       &x->res->exc));
 	rc = emu_read(x, la, cur, size);
 	if (rc)
 		return rc;
@@ -158,8 +130,8 @@ int emu_cmpxchg(struct emu_exec *x, uint64_t la, void *old,
 	return EMU_OK;
 }
 
-int emu_read_op(struct emu_exec *x, const struct emu_operand *op,
-		uint64_t *val)
+static inline int emu_read_op(struct emu_exec *x,
+			      const struct emu_operand *op, uint64_t *val)
 {
 	uint64_t la;
 	int rc;
@@ -182,8 +154,8 @@ int emu_read_op(struct emu_exec *x, const struct emu_operand *op,
 	}
 }
 
-int emu_write_op(struct emu_exec *x, const struct emu_operand *op,
-		 uint64_t val)
+static inline int emu_write_op(struct emu_exec *x,
+			       const struct emu_operand *op, uint64_t val)
 {
 	uint64_t la;
 	int rc;
@@ -201,3 +173,5 @@ int emu_write_op(struct emu_exec *x, const struct emu_operand *op,
 		return EMU_UNH;
 	}
 }
+
+#endif
