@@ -19,7 +19,9 @@ json_t *cli_load_json(const char *prog, const char *path)
 		root = json_loadf(stdin, 0, &jerr);
 	else
 		root = json_load_file(path, 0, &jerr);
-	if (!root)
+	if (!root && jerr.line < 1)     /* not a syntax error: open/read */
+		fprintf(stderr, "vmmu %s: %s\n", prog, jerr.text);
+	else if (!root)
 		fprintf(stderr, "vmmu %s: %s:%d:%d: %s\n", prog,
 			strcmp(path, "-") ? path : "<stdin>", jerr.line,
 			jerr.column, jerr.text);

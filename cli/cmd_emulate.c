@@ -238,7 +238,7 @@ static int parse_memory(const json_t *mem, struct model *m, char *err,
 	}
 	json_array_foreach(mem, i, e) {
 		const json_t *hex = json_object_get(e, "hex");
-		char ctx[32];
+		char ctx[32], why[160] = "";
 
 		snprintf(ctx, sizeof(ctx), "memory[%zu]", i);
 		if (!json_is_object(e) || !json_is_string(hex)) {
@@ -248,8 +248,11 @@ static int parse_memory(const json_t *mem, struct model *m, char *err,
 		if (cli_get_u64(e, "gva", true, 0, &m->r[i].gva, ctx, err,
 				errlen) < 0 ||
 		    cli_hex_bytes(json_string_value(hex), &m->r[i].data,
-				  &m->r[i].len, err, errlen) < 0)
+				  &m->r[i].len, why, sizeof(why)) < 0) {
+			if (why[0])
+				snprintf(err, errlen, "%s: \"hex\": %s", ctx, why);
 			return -1;
+		}
 		m->nr = i + 1;
 	}
 	return 0;
@@ -375,10 +378,16 @@ static int emulate_case(const json_t *root, bool pretty)
 	if (bytes && (!json_is_string(bytes) ||
 		      cli_hex_bytes(json_string_value(bytes), &code, &code_len,
 				    err, sizeof(err)) < 0 || !code_len)) {
+		char why[sizeof(err)];
+
 		if (json_is_string(bytes) && code && !code_len)
 			snprintf(err, sizeof(err), "\"bytes\" is empty");
 		else if (!json_is_string(bytes))
 			snprintf(err, sizeof(err), "\"bytes\" must be a hex string");
+		else {
+			memcpy(why, err, sizeof(why));
+			snprintf(err, sizeof(err), "\"bytes\": %.200s", why);
+		}
 		goto bad;
 	}
 	rc = 1;

@@ -13,10 +13,14 @@ check() { # name, json, expected substring
 	esac
 }
 
-check_rc2() { # name, json
-	printf '%s' "$2" | "$vmmu" emulate --case - >/dev/null 2>&1
+check_rc2() { # name, json [, text the message must contain]
+	msg=$(printf '%s' "$2" | "$vmmu" emulate --case - 2>&1 >/dev/null)
 	rc=$?
 	[ "$rc" -eq 2 ] || { echo "FAIL $1: exit $rc, expected 2"; fail=1; }
+	case $msg in
+	*"${3:-}"*) ;;
+	*) echo "FAIL $1: expected '$3' in: $msg"; fail=1 ;;
+	esac
 }
 
 # lock cmpxchg [rdi], rsi succeeding: ZF set, the new value written.
@@ -42,7 +46,8 @@ check cpuid '{"rip":"0x1000","bytes":"0fa2"}' '"error":"unhandleable","mnemonic"
 check gs '{"rip":"0x1000","bytes":"6548893c2508000000","gs_base":"0x3000","regs":{"rdi":"0x55"},"memory":[{"gva":"0x3000","hex":"00000000000000000000000000000000"}]}' \
 	'{"gva":"0x3008","size":8,"value":"0x55"}'
 
-check_rc2 bad-hex '{"rip":"0x1000","bytes":"zz"}'
+check_rc2 bad-hex '{"rip":"0x1000","bytes":"zz"}' '"bytes": bad hex'
+check_rc2 bad-memory-hex '{"mode":64,"rip":"0x1000","bytes":"90","memory":[{"gva":"0x10","hex":"0g"}]}' 'memory[0]: "hex": bad hex'
 check_rc2 bad-mode '{"mode":48,"rip":"0x1000","bytes":"90"}'
 check_rc2 no-rip '{"bytes":"90"}'
 check_rc2 not-object '[1]'
