@@ -72,6 +72,11 @@ static int parse_vendor(const json_t *pg, uint32_t *quirks, char *err)
 		return -1;
 	if (!gb)
 		*quirks |= VMMU_PAGING_NO_1G;
+	/* SDM 4.8 lets a faulting walk set A bits; off: all or nothing. */
+	if (get_bool(pg, "a_bits_on_fault", false, &gb, "paging", err) < 0)
+		return -1;
+	if (gb)
+		*quirks |= VMMU_PAGING_A_ON_FAULT;
 	return 0;
 }
 
@@ -83,7 +88,8 @@ static int paging_u64(const json_t *pg, const char *key, bool required,
 }
 
 static const char *const paging_keys[] = { "cr0", "cr3", "cr4", "efer",
-	"pkru", "rflags", "maxphyaddr", "vendor", "gbpages", NULL };
+	"pkru", "rflags", "maxphyaddr", "vendor", "gbpages", "a_bits_on_fault",
+	NULL };
 
 static int parse_paging(const json_t *pg, struct vmmu_paging_state *ps,
 			char *err)

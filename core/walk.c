@@ -13,8 +13,10 @@
  *      pages under CR4.PKE, the protection-key table (SDM 4.6.2).
  *   4. Only when the access is allowed: A on every entry used that lacks
  *      it, root first, and D on the leaf for writes (SDM 4.8). The SDM
- *      lets a CPU set A bits during a walk that then faults; vmmu follows
- *      the all-or-nothing behaviour KVM shows on this project's machines.
+ *      lets a CPU set A bits during a walk that then faults; by default
+ *      vmmu follows the all-or-nothing behaviour KVM shows on this
+ *      project's machines, with VMMU_PAGING_A_ON_FAULT it sets A (never
+ *      D) on the entries a faulting walk used (a_on_fault_count()).
  *      Each update is a cmpxchg; if the entry changed under us the walk
  *      starts again, as a CPU's locked update would re-read it.
  */
@@ -138,19 +140,23 @@ static uint64_t leaf_gpa(const struct vmmu_walk_role *r, uint64_t e,
 	return (e & r->addr_mask & ~(size - 1)) | (la & (size - 1));
 }
 
-/* Step 4: A on every entry used, D on the leaf for writes. 1 = restart. */
-static int update_ad(const struct walk_ctx *w, const struct vmmu_walk_result *res)
+/*
+ * Step 4: A on the first count entries used, root first, and D on the
+ * leaf when dirty (a write that succeeded). 1 = restart.
+ */
+static int update_ad(const struct walk_ctx *w, const struct vmmu_walk_result *res,
+		     unsigned count, bool dirty)
 {
 	const struct vmmu_walk_role *r = w->role;
 	unsigned i;
 
-	for (i = 0; i < res->levels; i++) {
+	for (i = 0; i < count; i++) {
 		uint64_t old = res->pte[i], want = old | X86_PTE_A;
 		int rc;
 
 		if (pae_pdpte_level(r, r->top_level - i))
 			continue;   /* PDPTE registers have no A bit (SDM 4.8) */
-		if (i + 1 == res->levels && (w->cls & VMMU_WCLS_WRITE))
+		if (dirty && i + 1 == res->levels)
 			want |= X86_PTE_D;
 		if (want == old)
 			continue;
@@ -160,6 +166,40 @@ static int update_ad(const struct walk_ctx *w, const struct vmmu_walk_result *re
 			return rc;
 	}
 	return 0;
+}
+
+/*
+ * VMMU_PAGING_A_ON_FAULT: how many entries of a walk that faulted on its
+ * last entry e (at level) get A, in walk order. Every entry above the
+ * faulting one passed its present and reserved checks and was used to find
+ * the next table (SDM 4.8). The faulting entry itself is not used, except
+ * a 4/5-level PDPTE: it gets A once it is present and free of the bits
+ * reserved in every PDPTE, before its PS bit, the 1 GiB reserved bits and
+ * the access rights are looked at (QEMU's order; the SDM does not say).
+ */
+static unsigned a_on_fault_count(const struct walk_ctx *w,
+				 const struct vmmu_walk_result *res,
+				 unsigned level, uint64_t e)
+{
+	const struct vmmu_walk_role *r = w->role;
+	unsigned n = res->levels - 1;
+
+	if (!(w->ps->quirks & VMMU_PAGING_A_ON_FAULT))
+		return 0;
+	if ((r->mode == VMMU_PAGING_4LEVEL || r->mode == VMMU_PAGING_5LEVEL) &&
+	    level == 3 && (e & X86_PTE_P) && !(e & r->rsvd[3][0]))
+		n++;
+	return n;
+}
+
+/* A #PF with these bits; A bits per VMMU_PAGING_A_ON_FAULT. 0 or 1/error. */
+static int fault_walk(const struct walk_ctx *w, struct vmmu_walk_result *res,
+		      unsigned level, uint64_t e, uint32_t bits)
+{
+	unsigned n = a_on_fault_count(w, res, level, e);
+
+	set_pf(res, w, bits);
+	return n ? update_ad(w, res, n, false) : 0;
 }
 
 /* Steps 2-4. Returns 0 (res filled), 1 to restart, or a negative error. */
@@ -187,15 +227,12 @@ static int walk_once(const struct walk_ctx *w, struct vmmu_walk_result *res)
 		}
 		res->pte_gpa[res->levels] = mk_gpa(gpa);
 		res->pte[res->levels++] = e;
-		if (!(e & X86_PTE_P)) {
-			set_pf(res, w, 0);
-			return 0;
-		}
+		if (!(e & X86_PTE_P))
+			return fault_walk(w, res, level, e, 0);
 		ps_bit = level > 1 && (e & X86_PTE_PS);
-		if (e & r->rsvd[level][ps_bit]) {
-			set_pf(res, w, X86_PFEC_P | X86_PFEC_RSVD);
-			return 0;
-		}
+		if (e & r->rsvd[level][ps_bit])
+			return fault_walk(w, res, level, e,
+					  X86_PFEC_P | X86_PFEC_RSVD);
 		if (!pae_pdpte_level(r, level)) {
 			u &= (unsigned)(e >> 2) & 1;
 			wr &= (unsigned)(e >> 1) & 1;
@@ -218,11 +255,9 @@ static int walk_once(const struct walk_ctx *w, struct vmmu_walk_result *res)
 			pk_bit = X86_PFEC_PK;
 		}
 	}
-	if (fault) {
-		set_pf(res, w, X86_PFEC_P | pk_bit);
-		return 0;
-	}
-	rc = update_ad(w, res);
+	if (fault)
+		return fault_walk(w, res, level, e, X86_PFEC_P | pk_bit);
+	rc = update_ad(w, res, res->levels, w->cls & VMMU_WCLS_WRITE);
 	if (rc != 0)
 		return rc;
 	size = 1ULL << level_shift(r, level);

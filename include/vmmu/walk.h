@@ -7,8 +7,9 @@
  * The walker reads guest page tables through struct vmmu_gmem, a pair of
  * guest-physical accessors, so it does not care where guest memory lives.
  * A/D updates are written back through the same interface, in the order a
- * CPU performs them, and only when the whole walk succeeds (Intel SDM
- * Vol. 3A 4.8; KVM behaves the same way on this project's machines).
+ * CPU performs them, and by default only when the whole walk succeeds
+ * (Intel SDM Vol. 3A 4.8; KVM behaves the same way on this project's
+ * machines); VMMU_PAGING_A_ON_FAULT sets A on a faulting walk's entries.
  */
 #ifndef VMMU_WALK_H
 #define VMMU_WALK_H
@@ -79,6 +80,22 @@ enum vmmu_paging_mode {
  * reserved on both vendors.
  */
 #define VMMU_PAGING_AMD     (1U << 1)
+/*
+ * Accessed bits on a faulting walk. SDM Vol. 3A 4.8: "Whenever the
+ * processor uses a paging-structure entry as part of linear-address
+ * translation, it sets the accessed flag in that entry"; a CPU descending
+ * the tables may so set A in upper-level entries of a walk that then
+ * faults, and QEMU TCG does. With this bit, a walk that ends in #PF sets
+ * A, in walk order through gmem.cmpxchg (restarting on a lost race like a
+ * successful walk), on every entry above the one that faulted (not
+ * present, reserved bit) or, for a rights or protection-key fault, above
+ * the leaf; a 4/5-level PDPTE also gets A itself once it is present and
+ * free of the bits reserved in every PDPTE, before its 1 GiB reserved bits
+ * and the rights are checked. D is never set on a faulting walk, PAE
+ * PDPTEs never get A. Clear (the default): A/D only when the whole walk
+ * succeeds, as KVM's walker and Bochs do. docs/walker.md has the cases.
+ */
+#define VMMU_PAGING_A_ON_FAULT (1U << 2)
 
 
 /*

@@ -38,6 +38,12 @@ struct conf_cpu {
 	bool pkru_by_cpl;
 	bool unbacked_ones;     /* physical memory past RAM reads as all ones */
 	/*
+	 * Sets A in the entries a walk used before it faulted (QEMU TCG sets
+	 * A level by level as it descends): the comparer's walker then runs
+	 * with VMMU_PAGING_A_ON_FAULT and compares those bits exactly.
+	 */
+	bool a_on_fault;
+	/*
 	 * End of the case region for this emulator (CB_CASE_LIMIT when 0).
 	 * Under Bochs, PAE cases whose PDPT sat in the top 2 MiB of its 2 GiB
 	 * raised #GP at paging enable although the PDPTEs written there are
@@ -80,7 +86,6 @@ struct conf_outcome {
 /* Known, documented differences (docs/conformance.md). */
 enum conf_class {
 	CONF_AGREE,
-	CONF_KD_A_ON_FAULT,       /* emulator set A bits in a faulting walk */
 	CONF_KD_RSVD_NO_P,        /* QEMU: reserved-bit #PF without PFEC.P */
 	CONF_KD_QEMU_PDPTE_A,     /* QEMU: sets bit 5 in PAE PDPTEs */
 	CONF_KD_QEMU_PAE_PDPTE,   /* QEMU: PDPTEs read per walk, no #GP */

@@ -157,10 +157,6 @@ static bool model_access(struct vmmu_paging_state *ps, struct cmp_mem *m,
 
 struct verdict {
 	unsigned events[CONF_NCLASSES]; /* accesses and words per class */
-	uint64_t faulted_path[CONF_MAX_ACCESSES * 5];  /* entries of faulting walks */
-	unsigned nfaulted;
-	uint64_t ok_path[CONF_MAX_ACCESSES * 5];       /* ... of successful walks */
-	unsigned nok;
 	bool pdpte_gp;                  /* the PAE PDPTEs make every access #GP */
 };
 
@@ -212,23 +208,6 @@ static bool access_agrees(const struct cmp_mem *m, const struct cb_access *a,
 	if (res->vector == X86_VEC_GP)
 		return true;
 	return r->error_code == res->error_code && r->cr2 == res->cr2.v;
-}
-
-/*
- * Was the word read by a faulting walk, and by no successful one (whose A
- * updates vmmu must have made itself)?
- */
-static bool on_fault_path(const struct verdict *v, uint64_t wgpa)
-{
-	bool faulted = false;
-	unsigned k;
-
-	for (k = 0; k < v->nfaulted; k++)
-		faulted |= v->faulted_path[k] == wgpa;
-	for (k = 0; k < v->nok; k++)
-		if (v->ok_path[k] == wgpa)
-			return false;
-	return faulted;
 }
 
 /*
@@ -353,7 +332,6 @@ static enum conf_class classify_word(const struct conf_case *c,
 {
 	uint64_t diff = model ^ emu, gpa = c->words[i].gpa;
 	uint64_t pdpt = c->cr3 & 0xffffffe0ULL;
-	unsigned esize = c->mode == CONF_2LEVEL ? 4 : 8, half;
 
 	if (v->pdpte_gp)
 		return CONF_KD_QEMU_PAE_PDPTE;  /* QEMU walked; vmmu could not */
@@ -361,14 +339,12 @@ static enum conf_class classify_word(const struct conf_case *c,
 		return CONF_DISAGREE;           /* not just A bits set */
 	if (c->mode == CONF_PAE && gpa - pdpt < 32)
 		return CONF_KD_QEMU_PDPTE_A;
-	/* each entry in the word whose A differs must be on a faulting walk */
-	for (half = 0; half < 8 / esize; half++) {
-		uint64_t a_bit = 0x20ULL << (half * 32);
-
-		if ((diff & a_bit) && !on_fault_path(v, gpa + half * esize))
-			return CONF_DISAGREE;
-	}
-	return CONF_KD_A_ON_FAULT;
+	/*
+	 * Any other A bit is a difference: the walker sets A on faulting
+	 * walks exactly where QEMU does (VMMU_PAGING_A_ON_FAULT, conf_cpu.
+	 * a_on_fault) and all or nothing where Bochs does.
+	 */
+	return CONF_DISAGREE;
 }
 
 static void init_paging(struct vmmu_paging_state *ps, const struct conf_case *c,
@@ -382,7 +358,8 @@ static void init_paging(struct vmmu_paging_state *ps, const struct conf_case *c,
 	ps->rflags = c->rflags;
 	ps->pkru = c->pkru;
 	ps->maxphyaddr = (uint8_t)cpu->maxphyaddr;
-	ps->quirks = cpu->gbpages ? 0 : VMMU_PAGING_NO_1G;
+	ps->quirks = (cpu->gbpages ? 0 : VMMU_PAGING_NO_1G) |
+		     (cpu->a_on_fault ? VMMU_PAGING_A_ON_FAULT : 0);
 	vmmu_paging_update(ps);
 }
 
@@ -420,7 +397,7 @@ static void compare_accesses(const struct conf_case *c, const struct conf_outcom
 			     struct verdict *v, struct conf_stats *st, FILE *explain,
 			     bool pkru_by_cpl)
 {
-	unsigned i, k;
+	unsigned i;
 
 	for (i = 0; i < c->naccesses; i++) {
 		struct cmp_mem before;
@@ -440,14 +417,6 @@ static void compare_accesses(const struct conf_case *c, const struct conf_outcom
 		if (!res.ok && res.vector == X86_VEC_GP && res.levels == 0 &&
 		    c->mode == CONF_PAE)
 			v->pdpte_gp = true;
-		for (k = 0; k < res.levels; k++) {
-			uint64_t w = res.pte_gpa[k].v;     /* the entry itself */
-
-			if (res.ok && v->nok < CONF_MAX_ACCESSES * 5)
-				v->ok_path[v->nok++] = w;
-			else if (!res.ok && v->nfaulted < CONF_MAX_ACCESSES * 5)
-				v->faulted_path[v->nfaulted++] = w;
-		}
 		if (res.ok && c->acc[i].kind == CB_WRITE)
 			model_store_zero(m, res.gpa.v);
 		if (access_agrees(m, &c->acc[i], &res, r, st, &expect))

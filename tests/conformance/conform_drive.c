@@ -33,15 +33,13 @@ int conf_mode_parse(const char *s, enum conf_mode *m)
 }
 
 static const char *const class_names[CONF_NCLASSES] = {
-	"agree", "known:a-bit-on-fault", "known:qemu-rsvd-no-p",
+	"agree", "known:qemu-rsvd-no-p",
 	"known:qemu-pdpte-a-bit", "known:qemu-pae-pdpte",
 	"known:bochs-pkru-by-cpl", "known:qemu-1g-without-cpuid", "DISAGREE",
 };
 
 static const char *const class_docs[CONF_NCLASSES] = {
 	"emulator and vmmu agree on every access and every final word",
-	"the emulator set accessed bits in paging-structure entries of a walk that faulted; "
-	"vmmu (like KVM) sets A/D only when the whole walk succeeds",
 	"QEMU TCG reports a reserved-bit #PF with PFEC.RSVD but not PFEC.P; "
 	"the SDM and APM (and vmmu) set P with RSVD",
 	"QEMU TCG sets bit 5 (A) in PAE PDPTEs, where the SDM has no A bit",
@@ -71,6 +69,7 @@ void conf_drive_emulator_traits(struct conf_drive *d)
 
 	d->cpu.pkru_by_cpl = bochs;
 	d->cpu.unbacked_ones = bochs;
+	d->cpu.a_on_fault = !bochs;     /* Bochs: A/D all or nothing */
 	d->cpu.case_limit = bochs ? 0x7f000000 : 0;
 }
 

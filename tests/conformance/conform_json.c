@@ -44,9 +44,10 @@ void conf_case_json(FILE *f, const struct conf_case *c, const struct conf_cpu *c
 	fprintf(f, "{\"paging\": {\"cr0\": \"0x%" PRIx64 "\", \"cr3\": \"0x%" PRIx64
 		"\", \"cr4\": \"0x%" PRIx64 "\", \"efer\": \"0x%" PRIx64
 		"\", \"pkru\": \"0x%x\", \"rflags\": \"0x%" PRIx64
-		"\", \"maxphyaddr\": %u, \"gbpages\": %s},\n  \"memory\": [\n",
+		"\", \"maxphyaddr\": %u, \"gbpages\": %s, \"a_bits_on_fault\": %s},\n"
+		"  \"memory\": [\n",
 		c->cr0, c->cr3, c->cr4, c->efer, c->pkru, c->rflags, cpu->maxphyaddr,
-		cpu->gbpages ? "true" : "false");
+		cpu->gbpages ? "true" : "false", cpu->a_on_fault ? "true" : "false");
 	for (i = 0; i < c->nwords; i++) {
 		fprintf(f, "    {\"gpa\": \"0x%" PRIx64 "\", \"hex\": \"", c->words[i].gpa);
 		hex_bytes(f, c->words[i].value, 8);

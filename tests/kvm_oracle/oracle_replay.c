@@ -95,6 +95,12 @@ static int rp_parse(const json_t *jc, struct rp_case *c, char *err)
 	c->maxphyaddr = wc.ps.maxphyaddr;
 	c->amd = wc.ps.quirks & VMMU_PAGING_AMD;
 	c->gbpages = !(wc.ps.quirks & VMMU_PAGING_NO_1G);
+	if (wc.ps.quirks & VMMU_PAGING_A_ON_FAULT) {
+		/* KVM's walker sets A/D only when the walk succeeds. */
+		snprintf(err, RP_ERRLEN, "paging: \"a_bits_on_fault\": true is "
+			 "not what KVM does; the oracle compares the default");
+		goto out;
+	}
 	if (!(c->cr0 & X86_CR0_PG) || !(c->cr4 & X86_CR4_PAE) ||
 	    !(c->efer & X86_EFER_LMA) || (c->cr4 & (X86_CR4_LA57 | X86_CR4_PKE))) {
 		snprintf(err, RP_ERRLEN, "KVM on this host runs 4-level paging "

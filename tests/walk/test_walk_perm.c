@@ -1,7 +1,8 @@
 /* SPDX-License-Identifier: MIT */
 /*
  * The guest walker: A/D update sequences (SDM 4.8), no updates on a
- * faulting walk, cmpxchg races, and targeted SMEP / SMAP / AC / implicit /
+ * faulting walk by default and A on a faulting walk's entries with
+ * VMMU_PAGING_A_ON_FAULT, cmpxchg races, and targeted SMEP / SMAP / AC / implicit /
  * CR0.WP / PKU cases with their error codes (SDM 4.6, 4.7).
  */
 #include "walk_fixture.h"
@@ -340,6 +341,214 @@ static void test_2level_ad_size(void **state)
 	assert_int_equal(rd(f, r.pte_gpa[1].v + 4, 4), 0x6000 | PRWU);
 }
 
+/*
+ * VMMU_PAGING_A_ON_FAULT (docs/walker.md): the 4-level tables fx_map
+ * builds in a fresh fixture for these gvas, and the A writes each fault
+ * must make. G: PML4E 0x1000, PDPTE 0x10800, PDE 0x11008, PTE 0x12008;
+ * G2 (2 MiB) PDE 0x11010; G1 (1 GiB) PDPTE 0x10808.
+ */
+#define AF_G   0x0000004000201000ULL
+#define AF_G2  0x0000004000400000ULL
+#define AF_G1  0x0000004040000000ULL
+#define AF_PML4E 0x1000ULL
+#define AF_PDPTE 0x10800ULL
+#define AF_PDE   0x11008ULL
+#define AF_PTE   0x12008ULL
+#define AF_PDE2  0x11010ULL
+#define AF_PDPTE1 0x10808ULL
+
+static void af_clear_a(struct fx *f)
+{
+	static const uint64_t gpas[] = { AF_PML4E, AF_PDPTE, AF_PDE, AF_PTE,
+					 AF_PDE2, AF_PDPTE1 };
+	unsigned i;
+
+	for (i = 0; i < sizeof(gpas) / sizeof(gpas[0]); i++)
+		wr(f, gpas[i], rd(f, gpas[i], 8) & ~(A | D), 8);
+}
+
+/* Walk after clearing every A bit; the logged writes must be want[0..n). */
+static void af_expect(struct fx *f, uint64_t gva, enum vmmu_access_kind k,
+		      unsigned cpl, uint32_t pfec, const uint64_t *want,
+		      unsigned n)
+{
+	struct log_mem m;
+	unsigned i;
+
+	af_clear_a(f);
+	lm_init(&m, f);
+	assert_pf(lm_walk(f, &m, gva, k, cpl), gva, pfec);
+	if (!(f->ps.quirks & VMMU_PAGING_A_ON_FAULT))
+		n = 0;          /* the default: all or nothing */
+	assert_int_equal(m.n, n);
+	for (i = 0; i < n; i++) {
+		assert_int_equal(m.w[i].gpa, want[i]);
+		assert_int_equal(m.w[i].len, 8);
+		/* A set, D never, nothing else changed. */
+		assert_int_equal(m.w[i].val, rd(f, want[i], 8));
+		assert_int_equal(m.w[i].val & (A | D), A);
+	}
+}
+
+static const uint64_t af_upper3[] = { AF_PML4E, AF_PDPTE, AF_PDE };
+static const uint64_t af_1g[] = { AF_PML4E, AF_PDPTE1 };
+
+/* (a) not present at the PTE, the PDE, the PML4E. */
+static void af_not_present(struct fx *f)
+{
+	uint64_t fl[6] = { 0, 0, PRWU, PRWU, PRWU, 0 };
+
+	fx_map(f, AF_G, 1, fl, 0x9000);
+	af_expect(f, AF_G, R, 3, X86_PFEC_U, af_upper3, 3);
+	fl[2] = 0;
+	fx_map(f, AF_G, 1, fl, 0x9000);
+	af_expect(f, AF_G, W, 0, X86_PFEC_W, af_upper3, 2);
+	fl[2] = PRWU;
+	fl[4] = 0;
+	fx_map(f, AF_G, 1, fl, 0x9000);
+	af_expect(f, AF_G, R, 0, 0, af_upper3, 0);
+	fl[4] = PRWU;
+	fx_map(f, AF_G, 1, fl, 0x9000);
+}
+
+/* (b) reserved bits: in the PTE, a non-leaf PDPTE, a 1 GiB PDPTE. */
+static void af_reserved(struct fx *f)
+{
+	const uint32_t rsvd = X86_PFEC_P | X86_PFEC_RSVD;
+	uint64_t fl[6] = { 0, PRWU | (1ULL << 50), PRWU, PRWU, PRWU, 0 };
+
+	fx_map(f, AF_G, 1, fl, 0x9000);
+	af_expect(f, AF_G, R, 0, rsvd, af_upper3, 3);
+	fl[1] = PRWU;
+	fl[3] = PRWU | (1ULL << 50);
+	fx_map(f, AF_G, 1, fl, 0x9000);
+	af_expect(f, AF_G, R, 0, rsvd, af_upper3, 1);
+	fl[3] = PRWU;
+	fx_map(f, AF_G, 1, fl, 0x9000);
+	/* 1 GiB PDPTE: bit 13 is reserved only in a 1 GiB page (A first). */
+	fl[3] = PRWU | PS | (1ULL << 13);
+	fx_map(f, AF_G1, 3, fl, 0x40000000);
+	af_expect(f, AF_G1, R, 0, rsvd, af_1g, 2);
+	/* Bit 50 is reserved in every PDPTE: no A on it. */
+	fl[3] = PRWU | PS | (1ULL << 50);
+	fx_map(f, AF_G1, 3, fl, 0x40000000);
+	af_expect(f, AF_G1, R, 0, rsvd, af_1g, 1);
+}
+
+/* (c) rights: 4 KiB, 2 MiB and 1 GiB leaves; writes set no D. */
+static void af_rights(struct fx *f)
+{
+	const uint32_t pw = X86_PFEC_P | X86_PFEC_W;
+	uint64_t fl[6] = { 0, P | US, PRWU, PRWU, PRWU, 0 };
+
+	fx_map(f, AF_G, 1, fl, 0x9000);
+	af_expect(f, AF_G, W, 3, pw | X86_PFEC_U, af_upper3, 3);
+	fl[2] = P | PS;     /* supervisor, read-only; CR0.WP = 1 */
+	fx_map(f, AF_G2, 2, fl, 0x200000);
+	af_expect(f, AF_G2, W, 0, pw, af_upper3, 2);
+	fl[3] = P | US | PS;
+	fx_map(f, AF_G1, 3, fl, 0x40000000);
+	af_expect(f, AF_G1, W, 3, pw | X86_PFEC_U, af_1g, 2);
+}
+
+/* (d) protection keys: key 3 access-disabled, 4 KiB and 1 GiB leaves. */
+static void af_pkey(struct fx *f)
+{
+	const uint32_t pk = X86_PFEC_P | X86_PFEC_U | X86_PFEC_PK;
+	uint64_t fl[6] = { 0, PRWU | (3ULL << X86_PTE_PKEY_SHIFT), PRWU, PRWU,
+			   PRWU, 0 };
+
+	f->ps.cr4 |= X86_CR4_PKE;
+	f->ps.pkru = 1U << 6;
+	vmmu_paging_update(&f->ps);
+	fx_map(f, AF_G, 1, fl, 0x9000);
+	af_expect(f, AF_G, R, 3, pk, af_upper3, 3);
+	fl[3] = PRWU | PS | (3ULL << X86_PTE_PKEY_SHIFT);
+	fx_map(f, AF_G1, 3, fl, 0x40000000);
+	af_expect(f, AF_G1, W, 3, pk | X86_PFEC_W, af_1g, 2);
+	f->ps.cr4 &= ~X86_CR4_PKE;
+	f->ps.pkru = 0;
+	vmmu_paging_update(&f->ps);
+}
+
+static void af_all(struct fx *f, uint32_t quirks)
+{
+	fx_long(f, false, 46);
+	f->ps.quirks = quirks;
+	vmmu_paging_update(&f->ps);
+	af_not_present(f);
+	af_reserved(f);
+	af_rights(f);
+	af_pkey(f);
+}
+
+static void test_a_on_fault_4level(void **state)
+{
+	af_all(*state, VMMU_PAGING_A_ON_FAULT);
+}
+
+/* The same faults without the quirk write nothing (all or nothing). */
+static void test_a_on_fault_default(void **state)
+{
+	af_all(*state, 0);
+}
+
+/* 32-bit paging (4-byte A write) and PAE (the PDPTE gets no A). */
+static void test_a_on_fault_2level_pae(void **state)
+{
+	struct fx *f = *state;
+	uint64_t fl[6] = { 0, 0, PRWU, P, 0, 0 };
+	struct vmmu_walk_result r;
+	struct log_mem m;
+
+	fx_regs(f, CR0_PG_PE, 0, 0, 36);
+	f->ps.quirks = VMMU_PAGING_A_ON_FAULT;
+	vmmu_paging_update(&f->ps);
+	fx_map(f, 0x00401000, 1, fl, 0x9000);
+	lm_init(&m, f);
+	assert_pf(lm_walk(f, &m, 0x00401000, R, 0), 0x00401000, 0);
+	assert_int_equal(m.n, 1);
+	assert_int_equal(m.w[0].gpa, 0x1004);
+	assert_int_equal(m.w[0].len, 4);
+	assert_int_equal(m.w[0].val, 0x10000 | PRWU | A);
+	assert_int_equal(rd(f, 0x1004, 4), 0x10000 | PRWU | A);
+
+	fx_regs(f, CR0_PG_PE_WP, X86_CR4_PAE, X86_EFER_NXE, 36);
+	f->ps.cr3 = 0x2000;     /* fresh PDPT; tables continue from 0x11000 */
+	fx_map(f, 0x40201000, 1, fl, 0x9000);
+	lm_init(&m, f);
+	r = lm_walk(f, &m, 0x40201000, W, 0);
+	assert_pf(r, 0x40201000, X86_PFEC_W);
+	assert_int_equal(r.levels, 3);
+	assert_int_equal(m.n, 1);
+	assert_int_equal(m.w[0].gpa, 0x11008);  /* the PDE */
+	assert_int_equal(m.w[0].val, 0x12000 | PRWU | A);
+	assert_int_equal(rd(f, 0x2008, 8), 0x11000 | P);   /* PDPTE: no A */
+}
+
+/* A lost cmpxchg while setting A on a faulting walk restarts it. */
+static void test_a_on_fault_race(void **state)
+{
+	struct fx *f = *state;
+	uint64_t fl[6] = { 0, 0, PRWU, PRWU, PRWU, 0 };
+	struct vmmu_walk_result r;
+	struct log_mem m;
+
+	fx_long(f, false, 46);
+	f->ps.quirks = VMMU_PAGING_A_ON_FAULT;
+	vmmu_paging_update(&f->ps);
+	fx_map(f, AF_G, 1, fl, 0x9000);
+	lm_init(&m, f);
+	m.inject = 1;
+	m.inject_count = 1;
+	r = lm_walk(f, &m, AF_G, R, 0);
+	assert_pf(r, AF_G, 0);
+	assert_int_equal(r.restarts, 1);
+	assert_int_equal(m.n, 3);
+	assert_int_equal(m.w[0].gpa, AF_PML4E);
+	assert_int_equal(m.w[2].gpa, AF_PDE);
+}
+
 int main(void)
 {
 #define T(fn) cmocka_unit_test_setup_teardown(fn, fx_setup, fx_teardown)
@@ -351,6 +560,10 @@ int main(void)
 		T(test_smep_wp_nx),
 		T(test_pku),
 		T(test_2level_ad_size),
+		T(test_a_on_fault_4level),
+		T(test_a_on_fault_default),
+		T(test_a_on_fault_2level_pae),
+		T(test_a_on_fault_race),
 	};
 
 	return cmocka_run_group_tests(tests, NULL, NULL);

@@ -45,6 +45,7 @@ malformed=(
   '{"paging":{"cr0":"0x80010011","cr3":"0x1000","cr4":"0x20","efer":"0x500","maxphyaddr":46,"pkru":"0x100000000"},"accesses":[]}'
   '{"paging":{"cr0":"0x80010011","cr3":"0x1000","cr4":"0x20","efer":"0x500","maxphyaddr":46,"vendor":"via"},"accesses":[]}'
   '{"paging":{"cr0":"0x80010011","cr3":"0x1000","cr4":"0x20","efer":"0x500","maxphyaddr":46,"gbpages":"no"},"accesses":[]}'
+  '{"paging":{"cr0":"0x80010011","cr3":"0x1000","cr4":"0x20","efer":"0x500","maxphyaddr":46,"a_bits_on_fault":1},"accesses":[]}'
   '{"paging":{"cr0":"0x80000000","cr3":"0x1000","cr4":"0x20","efer":"0x500","maxphyaddr":46},"accesses":[]}'
   '{"paging":{"cr0":"0x80000001","cr3":"0x1000","cr4":"0x0","efer":"0x500","maxphyaddr":46},"accesses":[]}'
   "[{$pg,\"accesses\":[]},{$pg,\"accesses\":[{\"gva\":1,\"access\":\"x\"}]}]"
@@ -139,6 +140,19 @@ ov="{$pg,\"memory\":[{\"gpa\":\"0x1000\",\"qwords\":[\"0x2003\"]},
   \"accesses\":[{\"gva\":\"0x123\",\"access\":\"read\"}]}"
 out=$(printf '%s' "$ov" | "$vmmu" walk --case -) || fail "overlapping memory items exited $?"
 check '.results[0].gpa' '"0x7123"' "overlapping memory: later item wins"
+
+# a_bits_on_fault: the PTE of gva 0 is not present (0x5002). With the
+# option the walk sets A on PML4E, PDPTE and PDE (0x20 added), in that
+# order, and the PTE stays; without it (the default) nothing is written.
+af="\"memory\":[{\"gpa\":\"0x1000\",\"qwords\":[\"0x2003\"]},
+  {\"gpa\":\"0x2000\",\"qwords\":[\"0x3003\"]},{\"gpa\":\"0x3000\",\"qwords\":[\"0x4003\"]},
+  {\"gpa\":\"0x4000\",\"qwords\":[\"0x5002\"]}],
+  \"accesses\":[{\"gva\":\"0x123\",\"access\":\"write\"}]}"
+out=$(printf '%s' "{$pg,$af" | sed 's/"maxphyaddr":46/&,"a_bits_on_fault":true/' |
+  "$vmmu" walk --case -) || fail "a_bits_on_fault exited $?"
+check '[.results[0].error_code, [.memory_writes[] | .gpa, .value]]' '["0x2",["0x1000","0x2023","0x2000","0x3023","0x3000","0x4023"]]' "a_bits_on_fault: A above the fault, no D"
+out=$(printf '%s' "{$pg,$af" | "$vmmu" walk --case -) || fail "default A/D exited $?"
+check '[.results[0].error_code, .memory_writes]' '["0x2",[]]' "default: no A/D on a fault"
 
 # Every example runs; an array of cases gives an array of results.
 for f in "$ex"/walk-*.json; do
