@@ -3,6 +3,8 @@
 #include <stdio.h>
 #include <string.h>
 
+#include "cli_dispatch.h"
+
 #define VMMU_BENCH(name) \
 	int bench_##name(int argc, char **argv); \
 	extern const char bench_##name##_summary[];
@@ -12,14 +14,8 @@
 const char cmd_bench_summary[] =
 	"measure this machine (TLB misses, VM exits, emulator speed)";
 
-struct bench {
-	const char *name;
-	int (*fn)(int argc, char **argv);
-	const char *summary;
-};
-
 #define VMMU_BENCH(name) { #name, bench_##name, bench_##name##_summary },
-static const struct bench benches[] = {
+static const struct cli_subcommand benches[] = {
 #include "benches.inc"
 	{ NULL, NULL, NULL },
 };
@@ -27,8 +23,6 @@ static const struct bench benches[] = {
 
 static void usage(FILE *out)
 {
-	const struct bench *b;
-
 	fprintf(out,
 "NAME\n"
 "    vmmu bench - measure the real costs of this machine\n"
@@ -42,8 +36,7 @@ static void usage(FILE *out)
 "    Progress goes to standard error, results to standard output.\n"
 "\n"
 "KINDS\n");
-	for (b = benches; b->name; b++)
-		fprintf(out, "    %-10s %s\n", b->name, b->summary);
+	cli_list_subcommands(out, benches);
 	fprintf(out,
 "\n"
 "OPTIONS\n"
@@ -65,8 +58,6 @@ static void usage(FILE *out)
 
 int cmd_bench(int argc, char **argv)
 {
-	const struct bench *b;
-
 	if (argc < 2) {
 		usage(stderr);
 		return 2;
@@ -75,10 +66,5 @@ int cmd_bench(int argc, char **argv)
 		usage(stdout);
 		return 0;
 	}
-	for (b = benches; b->name; b++)
-		if (!strcmp(argv[1], b->name))
-			return b->fn(argc - 1, argv + 1);
-	fprintf(stderr, "vmmu bench: unknown kind '%s' (see vmmu bench --help)\n",
-		argv[1]);
-	return 2;
+	return cli_run_subcommand(benches, argc, argv, "vmmu bench", "kind");
 }

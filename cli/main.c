@@ -4,6 +4,7 @@
 #include <string.h>
 
 #include "vmmu/vmmu.h"
+#include "cli_dispatch.h"
 
 #define VMMU_COMMAND(name) \
 	int cmd_##name(int argc, char **argv); \
@@ -11,14 +12,8 @@
 #include "commands.inc"
 #undef VMMU_COMMAND
 
-struct command {
-	const char *name;
-	int (*fn)(int argc, char **argv);
-	const char *summary;
-};
-
 #define VMMU_COMMAND(name) { #name, cmd_##name, cmd_##name##_summary },
-static const struct command commands[] = {
+static const struct cli_subcommand commands[] = {
 #include "commands.inc"
 	{ NULL, NULL, NULL },
 };
@@ -26,8 +21,6 @@ static const struct command commands[] = {
 
 static void usage(FILE *out)
 {
-	const struct command *c;
-
 	fprintf(out,
 "NAME\n"
 "    vmmu - memory virtualization for hypervisors: EPT, NPT, shadow paging\n"
@@ -37,8 +30,7 @@ static void usage(FILE *out)
 "    vmmu COMMAND --help\n"
 "\n"
 "COMMANDS\n");
-	for (c = commands; c->name; c++)
-		fprintf(out, "    %-10s %s\n", c->name, c->summary);
+	cli_list_subcommands(out, commands);
 	fprintf(out,
 "\n"
 "EXIT STATUS\n"
@@ -49,8 +41,6 @@ static void usage(FILE *out)
 
 int main(int argc, char **argv)
 {
-	const struct command *c;
-
 	if (argc < 2) {
 		usage(stderr);
 		return 2;
@@ -64,10 +54,5 @@ int main(int argc, char **argv)
 		printf("vmmu %s\n", VMMU_VERSION);
 		return 0;
 	}
-	for (c = commands; c->name; c++)
-		if (!strcmp(argv[1], c->name))
-			return c->fn(argc - 1, argv + 1);
-	fprintf(stderr, "vmmu: unknown command '%s' (see vmmu --help)\n",
-		argv[1]);
-	return 2;
+	return cli_run_subcommand(commands, argc, argv, "vmmu", "command");
 }
