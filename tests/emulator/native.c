@@ -199,16 +199,41 @@ int native_run(struct native_env *env, const uint8_t *code, size_t len,
  */
 #define RSP_SLOT (NATIVE_CODE_ADDR + 0x800)
 
-size_t native_build32(uint8_t *page, const uint8_t *code, size_t len)
+/* mov [slot], rsp (store 0x89) or mov rsp, [slot] (load 0x8b), disp32. */
+static uint8_t *emit_rsp_slot(uint8_t *p, uint8_t opcode)
 {
 	uint32_t slot = (uint32_t)RSP_SLOT;
+
+	*p++ = 0x48; *p++ = opcode; *p++ = 0x24; *p++ = 0x25;
+	memcpy(p, &slot, 4);
+	return p + 4;
+}
+
+/*
+ * After the instruction: far jump (ptr16:32, with 66 from 16-bit code) to
+ * selector 0x33 at back, where RSP is reloaded and the stub returns.
+ */
+static uint8_t *emit_return_to_64(uint8_t *p, uint32_t back, bool from16)
+{
+	if (from16)
+		*p++ = 0x66;
+	*p++ = 0xea;                                    /* jmp 0x33:back */
+	memcpy(p, &back, 4);
+	p += 4;
+	*p++ = 0x33;
+	*p++ = 0x00;
+	p = emit_rsp_slot(p, 0x8b);                     /* mov rsp, [slot] */
+	*p++ = 0xc3;                                    /* ret */
+	return p;
+}
+
+size_t native_build32(uint8_t *page, const uint8_t *code, size_t len)
+{
 	uint32_t target = (uint32_t)(NATIVE_CODE_ADDR + NATIVE_CODE32_OFF);
 	uint32_t back = target + (uint32_t)len + 7;
 	uint8_t *p = page;
 
-	*p++ = 0x48; *p++ = 0x89; *p++ = 0x24; *p++ = 0x25; /* mov [slot], rsp */
-	memcpy(p, &slot, 4);
-	p += 4;
+	p = emit_rsp_slot(p, 0x89);                     /* mov [slot], rsp */
 	*p++ = 0x6a; *p++ = 0x23;                       /* push 0x23 */
 	*p++ = 0x68;                                    /* push target */
 	memcpy(p, &target, 4);
@@ -216,16 +241,7 @@ size_t native_build32(uint8_t *page, const uint8_t *code, size_t len)
 	*p++ = 0x48; *p++ = 0xcb;                       /* lretq */
 	p = page + NATIVE_CODE32_OFF;
 	memcpy(p, code, len);
-	p += len;
-	*p++ = 0xea;                                    /* jmp 0x33:back */
-	memcpy(p, &back, 4);
-	p += 4;
-	*p++ = 0x33;
-	*p++ = 0x00;
-	*p++ = 0x48; *p++ = 0x8b; *p++ = 0x24; *p++ = 0x25; /* mov rsp, [slot] */
-	memcpy(p, &slot, 4);
-	p += 4;
-	*p++ = 0xc3;                                    /* ret */
+	p = emit_return_to_64(p + len, back, false);
 	return (size_t)(p - page);
 }
 
@@ -237,29 +253,17 @@ size_t native_build32(uint8_t *page, const uint8_t *code, size_t len)
 size_t native_build16(uint8_t *page, const uint8_t *code, size_t len,
 		      uint16_t sel16)
 {
-	uint32_t slot = (uint32_t)RSP_SLOT;
 	uint32_t back = (uint32_t)(NATIVE_CODE_ADDR + NATIVE_CODE16_OFF + len + 8);
 	uint8_t *p = page;
 
-	*p++ = 0x48; *p++ = 0x89; *p++ = 0x24; *p++ = 0x25; /* mov [slot], rsp */
-	memcpy(p, &slot, 4);
-	p += 4;
+	p = emit_rsp_slot(p, 0x89);                     /* mov [slot], rsp */
 	*p++ = 0x6a; *p++ = (uint8_t)sel16;             /* push sel16 */
 	*p++ = 0x68;                                    /* push IP */
 	*p++ = NATIVE_CODE16_OFF; *p++ = 0; *p++ = 0; *p++ = 0;
 	*p++ = 0x48; *p++ = 0xcb;                       /* lretq */
 	p = page + NATIVE_CODE16_OFF;
 	memcpy(p, code, len);
-	p += len;
-	*p++ = 0x66; *p++ = 0xea;                       /* jmp 0x33:back */
-	memcpy(p, &back, 4);
-	p += 4;
-	*p++ = 0x33;
-	*p++ = 0x00;
-	*p++ = 0x48; *p++ = 0x8b; *p++ = 0x24; *p++ = 0x25; /* mov rsp, [slot] */
-	memcpy(p, &slot, 4);
-	p += 4;
-	*p++ = 0xc3;
+	p = emit_return_to_64(p + len, back, true);
 	return (size_t)(p - page);
 }
 
