@@ -4,8 +4,8 @@
 const struct vmmu_pt_x86_ctx npt_pt_ctx = { .user = true, .nx = true };
 
 int npt_pt_init(struct vmmu_pt *pt, const struct vmmu_platform *plat,
-		bool gbpages)
+		unsigned levels, bool gbpages)
 {
-	return vmmu_pt_init(pt, &vmmu_pt_format_x86, &npt_pt_ctx, plat, 4,
+	return vmmu_pt_init(pt, &vmmu_pt_format_x86, &npt_pt_ctx, plat, levels,
 			    gbpages ? VMMU_PT_LEVEL_1G : VMMU_PT_LEVEL_2M);
 }

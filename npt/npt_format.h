@@ -21,9 +21,12 @@
  */
 extern const struct vmmu_pt_x86_ctx npt_pt_ctx;
 
-/* An NPT table tree (4-level, as nCR3 always walks in long mode). */
+/*
+ * An NPT table tree: 4-level, or 5-level when the guest runs with LA57
+ * (the nested walk has the host's depth: APM Vol. 2 15.25.3 and 5.3.5).
+ */
 int npt_pt_init(struct vmmu_pt *pt, const struct vmmu_platform *plat,
-		bool gbpages);
+		unsigned levels, bool gbpages);
 
 /* nCR3 for the tree: the root's address (APM 15.25.3). */
 static inline uint64_t npt_make_ncr3(const struct vmmu_pt *pt)
