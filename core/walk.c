@@ -34,6 +34,7 @@ struct walk_ctx {
 	unsigned cls;           /* VMMU_WCLS_* */
 	uint32_t pfec_base;     /* W/R, U/S and I/D bits of this access */
 	uint64_t pdpte[4];      /* PAE: the PDPTE registers */
+	const struct vmmu_walk_start *start;    /* a PWC hit, or NULL */
 };
 
 static unsigned level_shift(const struct vmmu_walk_role *r, unsigned level)
@@ -207,13 +208,22 @@ static int walk_once(const struct walk_ctx *w, struct vmmu_walk_result *res)
 {
 	const struct vmmu_walk_role *r = w->role;
 	uint64_t table = cr3_root(w->ps, r), e = 0, size;
-	unsigned level, u = 1, wr = 1, nx = 0, rights;
+	unsigned level = r->top_level, u = 1, wr = 1, nx = 0, rights, key = 0;
 	uint32_t pk_bit = 0;
 	bool fault;
 	int rc;
 
+	if (w->start) {
+		/* The upper entries come from a paging-structure cache. */
+		level = w->start->level;
+		table = w->start->table.v;
+		u = (w->start->rights >> 0) & 1;
+		wr = (w->start->rights >> 1) & 1;
+		nx = (w->start->rights >> 2) & 1;
+	}
 	res->levels = 0;
-	for (level = r->top_level;; level--) {
+	res->first_level = (uint8_t)level;
+	for (;; level--) {
 		uint64_t idx = level_index(r, level, w->la);
 		uint64_t gpa = table + idx * r->entry_size;
 		unsigned ps_bit;
@@ -246,8 +256,9 @@ static int walk_once(const struct walk_ctx *w, struct vmmu_walk_result *res)
 
 	rights = u | wr << 1 | nx << 2;
 	fault = (r->perm[w->cls] >> rights) & 1;
+	if (r->pke)
+		key = (unsigned)(e >> X86_PTE_PKEY_SHIFT) & 0xf;
 	if (r->pke && u) {
-		unsigned key = (unsigned)(e >> X86_PTE_PKEY_SHIFT) & 0xf;
 		unsigned pkru = (w->ps->pkru >> (2 * key)) & 3;
 
 		if ((r->pkey[w->cls] >> pkru) & 1) {
@@ -263,6 +274,10 @@ static int walk_once(const struct walk_ctx *w, struct vmmu_walk_result *res)
 	size = 1ULL << level_shift(r, level);
 	res->ok = true;
 	res->page_size = size;
+	res->rights = (uint8_t)rights;
+	res->pkey = (uint8_t)key;
+	res->global = (e & X86_PTE_G) && (w->ps->cr4 & X86_CR4_PGE);
+	res->dirty = (e & X86_PTE_D) || (w->cls & VMMU_WCLS_WRITE);
 	res->gpa = mk_gpa(leaf_gpa(r, e, w->la, level, size));
 	return 0;
 }
@@ -322,6 +337,14 @@ static int pre_walk(struct walk_ctx *w, struct vmmu_walk_result *res,
 int vmmu_walk(const struct vmmu_paging_state *ps, const struct vmmu_gmem *mem,
 	      const struct vmmu_access *acc, struct vmmu_walk_result *res)
 {
+	return vmmu_walk_from(ps, mem, acc, NULL, res);
+}
+
+int vmmu_walk_from(const struct vmmu_paging_state *ps,
+		   const struct vmmu_gmem *mem, const struct vmmu_access *acc,
+		   const struct vmmu_walk_start *start,
+		   struct vmmu_walk_result *res)
+{
 	struct vmmu_walk_role local;
 	struct walk_ctx w;
 	bool stop;
@@ -350,8 +373,15 @@ int vmmu_walk(const struct vmmu_paging_state *ps, const struct vmmu_gmem *mem,
 		res->ok = true;
 		res->gpa = mk_gpa(w.la);
 		res->page_size = VMMU_PAGE_SIZE;
+		res->rights = 3;        /* user, writable, executable */
+		res->dirty = true;
 		return 0;
 	}
+	/* A cached entry must sit below the top level of this mode. */
+	if (start && (start->level < 1 || start->level >= w.role->top_level ||
+		      (w.role->mode == VMMU_PAGING_PAE && start->level > 2)))
+		return VMMU_EINVAL;
+	w.start = start;
 	w.cls = access_class(ps, acc);
 	if (w.cls & VMMU_WCLS_WRITE)
 		w.pfec_base |= X86_PFEC_W;

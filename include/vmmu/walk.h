@@ -23,6 +23,7 @@
 #define X86_CR0_PG     (1ULL << 31)
 #define X86_CR4_PSE    (1ULL << 4)
 #define X86_CR4_PAE    (1ULL << 5)
+#define X86_CR4_PGE    (1ULL << 7)
 #define X86_CR4_LA57   (1ULL << 12)
 #define X86_CR4_PCIDE  (1ULL << 17)
 #define X86_CR4_SMEP   (1ULL << 20)
@@ -162,6 +163,32 @@ struct vmmu_walk_result {
 	uint64_t pte[5];        /* the values read (before A/D updates) */
 	uint8_t mode;           /* enum vmmu_paging_mode of the walk */
 	uint8_t restarts;       /* walks restarted because an A/D cmpxchg lost */
+	uint8_t first_level;    /* level of pte[0] (top level, or a PWC start) */
+	/*
+	 * ok: what a TLB entry for the translation holds. rights is the
+	 * combined U/S | R/W << 1 | NX << 2 over the entries used (the index
+	 * of struct vmmu_walk_role.perm), pkey the leaf's protection key
+	 * (with CR4.PKE), global the leaf's G under CR4.PGE, dirty whether
+	 * the leaf's D is set after the walk.
+	 */
+	uint8_t rights;
+	uint8_t pkey;
+	bool global;
+	bool dirty;
+};
+
+/*
+ * Where a walk may start instead of CR3: the table a cached upper-level
+ * entry points to (a paging-structure-cache hit, SDM 4.10.3). level is
+ * the level of that table (1 = page table), table its guest-physical
+ * address, rights the U/S | R/W << 1 | NX << 2 accumulated above it. The
+ * cached entries are not read again and get no A-bit update (a cache entry
+ * exists only for entries whose A bit was already set).
+ */
+struct vmmu_walk_start {
+	uint8_t level;
+	gpa_t table;
+	uint8_t rights;
 };
 
 /*
@@ -197,5 +224,13 @@ int vmmu_paging_load_pdptes(struct vmmu_paging_state *ps,
  */
 int vmmu_walk(const struct vmmu_paging_state *ps, const struct vmmu_gmem *mem,
 	      const struct vmmu_access *acc, struct vmmu_walk_result *res);
+/*
+ * vmmu_walk starting at start (NULL: at CR3). VMMU_EINVAL when start is not
+ * below the mode's top level (PAE: at most the page-directory level).
+ */
+int vmmu_walk_from(const struct vmmu_paging_state *ps,
+		   const struct vmmu_gmem *mem, const struct vmmu_access *acc,
+		   const struct vmmu_walk_start *start,
+		   struct vmmu_walk_result *res);
 
 #endif
