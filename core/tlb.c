@@ -291,12 +291,10 @@ static unsigned psize_of(uint64_t size)
 static void tlb_insert(struct vmmu_tlb *t, unsigned idx, unsigned ps,
 		       const struct ent *n)
 {
-	struct arr *a = &t->tlb[idx];
-
-	if (idx >= VMMU_TLB_NARRAY || !a->ways)
+	if (idx >= VMMU_TLB_NARRAY || !t->tlb[idx].ways)
 		return;
 	t->st.arr_fills[idx]++;
-	if (arr_insert(t, a, psize_shift[ps], ps, n))
+	if (arr_insert(t, &t->tlb[idx], psize_shift[ps], ps, n))
 		t->st.arr_evictions[idx]++;
 }
 
