@@ -403,6 +403,49 @@ int vmmu_walk_from(const struct vmmu_paging_state *ps,
 	}
 }
 
+int vmmu_walk_check_rights(const struct vmmu_paging_state *ps,
+			   const struct vmmu_access *acc, uint64_t leaf_rights,
+			   unsigned pkey, uint32_t *pfec)
+{
+	const struct vmmu_walk_role *r;
+	struct vmmu_walk_role local;
+	unsigned cls, pkru;
+	uint32_t bits;
+
+	if (!ps || !acc || acc->cpl > 3 || acc->kind > VMMU_ACCESS_FETCH ||
+	    leaf_rights > 7 || pkey > 15)
+		return VMMU_EINVAL;
+	r = &ps->role;
+	if (r->key != vmmu_walk_role_key(ps)) {
+		vmmu_walk_role_build(&local, ps);
+		r = &local;
+	}
+	if (r->mode == VMMU_PAGING_NONE)
+		return 1;
+	if (r->mode == VMMU_PAGING_INVALID)
+		return VMMU_EINVAL;
+	cls = access_class(ps, acc);
+	bits = (r->perm[cls] >> leaf_rights) & 1;
+	/* SDM 4.6.2: keys apply to user pages (U/S = 1 in every entry). */
+	if (r->pke && (leaf_rights & 1)) {
+		pkru = (ps->pkru >> (2 * pkey)) & 3;
+		if ((r->pkey[cls] >> pkru) & 1)
+			bits = 1 | X86_PFEC_PK;
+	}
+	if (!bits)
+		return 1;
+	if (pfec) {
+		*pfec = X86_PFEC_P | (bits & X86_PFEC_PK);
+		if (cls & VMMU_WCLS_WRITE)
+			*pfec |= X86_PFEC_W;
+		if (cls & VMMU_WCLS_USER)
+			*pfec |= X86_PFEC_U;
+		if ((cls & VMMU_WCLS_FETCH) && r->fetch_pfec_id)
+			*pfec |= X86_PFEC_I;
+	}
+	return 0;
+}
+
 int vmmu_paging_load_pdptes(struct vmmu_paging_state *ps,
 			    const struct vmmu_gmem *mem)
 {

@@ -233,4 +233,22 @@ int vmmu_walk_from(const struct vmmu_paging_state *ps,
 		   const struct vmmu_walk_start *start,
 		   struct vmmu_walk_result *res);
 
+/*
+ * Step 3 of a walk on its own, for a cached translation (a TLB hit):
+ * check acc against the combined rights leaf_rights of a walk (bit 0: U/S
+ * of every entry is 1, bit 1: R/W of every entry is 1, bit 2: XD of some
+ * entry is 1 while XD is in effect; the walker's encoding) and, for a user
+ * page under CR4.PKE, against protection key pkey (0..15) in ps->pkru,
+ * with the same tables vmmu_walk() uses (SDM Vol. 3A 4.6.1, 4.6.2).
+ * Returns 1 when the access is allowed, 0 when it would fault with #PF
+ * (*pfec, if not NULL, gets the error code: P, W/R, U/S, I/D, PK as the
+ * walker would give it), VMMU_EINVAL for bad arguments or an impossible
+ * register combination. Paging off allows every access. A/D bits, present
+ * and reserved bits are the caller's business (the cache only holds
+ * translations of walks that succeeded).
+ */
+int vmmu_walk_check_rights(const struct vmmu_paging_state *ps,
+			   const struct vmmu_access *acc, uint64_t leaf_rights,
+			   unsigned pkey, uint32_t *pfec);
+
 #endif

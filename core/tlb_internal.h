@@ -1,0 +1,87 @@
+/* SPDX-License-Identifier: MIT */
+/* TLB-model internals shared by core/tlb.c and core/tlb_inv.c. */
+#ifndef VMMU_CORE_TLB_INTERNAL_H
+#define VMMU_CORE_TLB_INTERNAL_H
+
+#include "core/tlb.h"
+
+#define X86_CR4_PGE_BIT (1ULL << 7)
+#define TAG_G     (1ULL << 63)
+#define TAG_PCID  0xfffULL
+#define A_DIRTY   (1U << 7)
+#define A_NSHIFT  8
+
+struct ent {
+	uint64_t key, tag, val;
+	uint32_t attr, stamp;
+};
+
+struct arr {
+	struct ent *e;
+	uint32_t set_mask, ways, nvalid, present;
+};
+
+struct vmmu_tlb {
+	struct arr tlb[VMMU_TLB_NARRAY];
+	struct arr gpa;
+	struct arr pwc[VMMU_TLB_PWC_LEVELS];
+	struct arr npwc[VMMU_TLB_PWC_LEVELS];
+	uint64_t tag;           /* current vpid << 32 | ctx << 16 | pcid */
+	uint32_t clock;
+	struct vmmu_tlb_stats st;
+	size_t bytes;
+};
+
+static const uint8_t psize_shift[VMMU_TLB_NPSIZE] = { 12, 21, 22, 30 };
+
+/* Does entry tag et serve lookup tag want? Globals ignore the PCID. */
+static inline bool tag_match(uint64_t et, uint64_t want)
+{
+	uint64_t ign = TAG_G | ((0 - (et >> 63)) & TAG_PCID);
+
+	return ((et ^ want) & ~ign) == 0;
+}
+
+static inline struct ent *set_of(const struct arr *a, uint64_t addr,
+				 unsigned shift)
+{
+	return a->e + (size_t)((addr >> shift) & a->set_mask) * a->ways;
+}
+
+static inline void ent_drop(struct arr *a, struct ent *e)
+{
+	e->key = 0;
+	if (--a->nvalid == 0)
+		a->present = 0;
+}
+
+static inline uint64_t tlb_key(uint64_t addr, unsigned ps)
+{
+	return (addr & ~((1ULL << psize_shift[ps]) - 1)) | (uint64_t)ps << 1 | 1;
+}
+
+/* Boundary of a guest level in a mode; 0 if that mode has no such cache. */
+static inline unsigned pwc_shift(enum vmmu_paging_mode mode, unsigned level)
+{
+	switch (mode) {
+	case VMMU_PAGING_2LEVEL:
+		return level == 2 ? 22 : 0;
+	case VMMU_PAGING_PAE:
+		return level == 2 ? 21 : 0;
+	case VMMU_PAGING_4LEVEL:
+		return level >= 2 && level <= 4 ? 12 + 9 * (level - 1) : 0;
+	case VMMU_PAGING_5LEVEL:
+		return level >= 2 && level <= 5 ? 12 + 9 * (level - 1) : 0;
+	default:
+		return 0;
+	}
+}
+
+static inline uint64_t pwc_key(uint64_t addr, unsigned shift, unsigned level,
+			       unsigned mode)
+{
+	return (addr & ~((1ULL << shift) - 1)) | (uint64_t)level << 1 |
+	       (uint64_t)mode << 4 | 1;
+}
+
+#endif
