@@ -1,0 +1,238 @@
+/* SPDX-License-Identifier: MIT */
+/*
+ * The vCPU access path (include/vmmu/access.h): TLB, the backend's
+ * hardware-side walk, its hypervisor-side handler, retry.
+ */
+#include <string.h>
+
+#include "vmmu/access.h"
+#include "vmmu/error.h"
+#include "access_tlb.h"
+
+/*
+ * An access that takes more exits than this without completing is a
+ * backend that asks for retries without removing their cause (a real CPU
+ * would loop on the instruction forever): the VM is killed instead.
+ */
+#define ACCESS_MAX_EXITS 16
+
+void vmmu_vm_lock(struct vmmu_vm *vm)
+{
+	while (atomic_flag_test_and_set_explicit(&vm->lock,
+						 memory_order_acquire))
+		;
+}
+
+void vmmu_vm_unlock(struct vmmu_vm *vm)
+{
+	atomic_flag_clear_explicit(&vm->lock, memory_order_release);
+}
+
+static int op_check(const struct vmmu_vcpu *vcpu, const struct vmmu_op *op)
+{
+	uint64_t off;
+
+	if (!vcpu || !op || !vcpu->vm->ops || !vcpu->vm->ops->hw_walk)
+		return VMMU_EINVAL;
+	off = op->acc.gva.v & ~VMMU_PAGE_MASK;
+	if (op->acc.cpl > 3 || op->acc.kind > VMMU_ACCESS_FETCH ||
+	    op->size < 1 || op->size > 8 || off + op->size > VMMU_PAGE_SIZE)
+		return VMMU_EINVAL;
+	return vcpu->vm->dead ? VMMU_EDEAD : VMMU_OK;
+}
+
+/* The access reached memory at hpa: move its data. */
+static int op_perform(struct vmmu_vcpu *vcpu, const struct vmmu_op *op,
+		      hpa_t hpa)
+{
+	const struct vmmu_platform *p = &vcpu->vm->platform;
+	uint8_t *host;
+
+	if (!op->data)
+		return VMMU_OK;
+	host = p->map(p->ctx, hpa);
+	if (!host)
+		return vmmu_vm_kill(vcpu->vm, "a translation led outside host memory");
+	if (op->acc.kind == VMMU_ACCESS_WRITE)
+		memcpy(host, op->data, op->size);
+	else
+		memcpy(op->data, host, op->size);
+	return VMMU_OK;
+}
+
+static void count_walk(struct vmmu_vcpu *vcpu, const struct vmmu_hw_walk *hw)
+{
+	vcpu->stats.guest_walk_refs += hw->guest_refs;
+	vcpu->stats.nested_walk_refs += hw->nested_refs;
+}
+
+/* Give an exit to the hypervisor side; fills res for a final action. */
+static int access_exit(struct vmmu_vcpu *vcpu, const struct vmmu_op *op,
+		       const struct vmmu_hw_walk *hw,
+		       struct vmmu_access_result *res, bool *again)
+{
+	struct vmmu_vm *vm = vcpu->vm;
+	struct vmmu_exit_result er;
+	int rc;
+
+	*again = false;
+	vcpu->stats.exits++;
+	if (hw->exit.kind < VMMU_EXIT_KINDS_)
+		vcpu->stats.exits_by_kind[hw->exit.kind]++;
+	if (++res->exits > ACCESS_MAX_EXITS)
+		return vmmu_vm_kill(vm, "an exit handler keeps asking for retries");
+	memset(&er, 0, sizeof(er));
+	vmmu_vm_lock(vm);
+	rc = vm->ops->handle_exit ? vm->ops->handle_exit(vcpu, &hw->exit, op, &er)
+				  : VMMU_ENOTSUP;
+	vmmu_vm_unlock(vm);
+	if (rc < 0)
+		return rc;
+	switch (er.action) {
+	case VMMU_ACT_RETRY:
+		vcpu->stats.retries++;
+		*again = true;
+		return VMMU_OK;
+	case VMMU_ACT_DONE:
+		vcpu->stats.emulated++;
+		res->status = VMMU_ACCESS_DONE;
+		res->emulated = true;
+		res->gpa = hw->exit.gpa;
+		return VMMU_OK;
+	case VMMU_ACT_INJECT:
+		vcpu->stats.guest_faults++;
+		res->status = VMMU_ACCESS_FAULT;
+		res->fault = er.fault;
+		return VMMU_OK;
+	case VMMU_ACT_TO_VMM:
+		vcpu->stats.to_vmm++;
+		res->status = VMMU_ACCESS_VMM;
+		res->reason = er.reason;
+		res->exit = hw->exit;
+		res->gpa = hw->exit.gpa;
+		return VMMU_OK;
+	}
+	return vmmu_vm_kill(vm, "an exit handler returned an unknown action");
+}
+
+int vmmu_vcpu_access(struct vmmu_vcpu *vcpu, const struct vmmu_op *op,
+		     struct vmmu_access_result *res)
+{
+	struct vmmu_hw_walk hw;
+	bool again;
+	int rc = op_check(vcpu, op);
+
+	if (rc < 0 || !res)
+		return rc < 0 ? rc : VMMU_EINVAL;
+	memset(res, 0, sizeof(*res));
+	vcpu->stats.accesses++;
+	if (access_tlb_lookup(vcpu, &op->acc, &res->hpa)) {
+		res->tlb_hit = true;
+		return op_perform(vcpu, op, res->hpa);
+	}
+	for (;;) {
+		memset(&hw, 0, sizeof(hw));
+		rc = vcpu->vm->ops->hw_walk(vcpu, &op->acc, &hw);
+		if (rc < 0)
+			return rc;
+		count_walk(vcpu, &hw);
+		switch (hw.status) {
+		case VMMU_HW_OK:
+			access_tlb_fill(vcpu, &op->acc, &hw);
+			res->hpa = hw.hpa;
+			res->gpa = hw.gpa;
+			return op_perform(vcpu, op, hw.hpa);
+		case VMMU_HW_FAULT:
+			vcpu->stats.guest_faults++;
+			res->status = VMMU_ACCESS_FAULT;
+			res->fault = hw.guest;
+			return VMMU_OK;
+		case VMMU_HW_EXIT:
+			rc = access_exit(vcpu, op, &hw, res, &again);
+			if (rc < 0 || !again)
+				return rc;
+			continue;
+		}
+		return vmmu_vm_kill(vcpu->vm, "a hardware walk returned an unknown status");
+	}
+}
+
+/* Largest naturally aligned piece (1, 2, 4, 8) at gva within len. */
+static unsigned piece_size(uint64_t gva, size_t len)
+{
+	unsigned size = 8;
+
+	while (size > 1 && ((gva & (size - 1)) || size > len))
+		size /= 2;
+	return size;
+}
+
+static int copy_guest(struct vmmu_vcpu *vcpu, gva_t gva, uint8_t *buf,
+		      size_t len, unsigned cpl, enum vmmu_access_kind kind,
+		      struct vmmu_access_result *res)
+{
+	struct vmmu_access_result local;
+	int rc;
+
+	if (!res)
+		res = &local;
+	memset(res, 0, sizeof(*res));
+	while (len) {
+		struct vmmu_op op = {
+			.acc = { .gva = gva, .kind = kind, .cpl = (uint8_t)cpl },
+			.size = piece_size(gva.v, len), .data = buf,
+		};
+
+		rc = vmmu_vcpu_access(vcpu, &op, res);
+		if (rc < 0 || res->status != VMMU_ACCESS_DONE)
+			return rc;
+		gva.v += op.size;
+		buf += op.size;
+		len -= op.size;
+	}
+	return VMMU_OK;
+}
+
+int vmmu_vcpu_read(struct vmmu_vcpu *vcpu, gva_t gva, void *buf, size_t len,
+		   unsigned cpl, struct vmmu_access_result *res)
+{
+	if (!buf && len)
+		return VMMU_EINVAL;
+	return copy_guest(vcpu, gva, buf, len, cpl, VMMU_ACCESS_READ, res);
+}
+
+int vmmu_vcpu_write(struct vmmu_vcpu *vcpu, gva_t gva, const void *buf,
+		    size_t len, unsigned cpl, struct vmmu_access_result *res)
+{
+	if (!buf && len)
+		return VMMU_EINVAL;
+	/* The data is only read for a write. */
+	return copy_guest(vcpu, gva, (uint8_t *)(uintptr_t)buf, len, cpl,
+			  VMMU_ACCESS_WRITE, res);
+}
+
+int vmmu_vcpu_emulate(struct vmmu_vcpu *vcpu, const struct vmmu_exit *exit,
+		      const struct vmmu_op *op)
+{
+	if (!vcpu || !exit || !op || !op->data)
+		return VMMU_EINVAL;
+	vcpu->stats.emulated_insns++;
+	if (vcpu->emulate)
+		return vcpu->emulate(vcpu->emulate_ctx, vcpu, exit, op);
+	if (op->acc.kind == VMMU_ACCESS_WRITE)
+		return vmmu_vm_write_gpa(vcpu->vm, exit->gpa, op->data, op->size);
+	return vmmu_vm_read_gpa(vcpu->vm, exit->gpa, op->data, op->size);
+}
+
+void vmmu_vcpu_set_emulator(struct vmmu_vcpu *vcpu, vmmu_emulate_fn fn,
+			    void *ctx)
+{
+	vcpu->emulate = fn;
+	vcpu->emulate_ctx = ctx;
+}
+
+void vmmu_vm_set_mmio_handler(struct vmmu_vm *vm, vmmu_mmio_fn fn, void *ctx)
+{
+	vm->mmio = fn;
+	vm->mmio_ctx = ctx;
+}

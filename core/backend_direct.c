@@ -1,0 +1,166 @@
+/* SPDX-License-Identifier: MIT */
+/*
+ * The direct backend (include/vmmu/backend.h): no second level. The
+ * hardware side is the guest walk alone, over the VM's memory map; a
+ * guest-physical address without a host page exits (VMMU_EXIT_UNBACKED),
+ * and the hypervisor side backs RAM on first touch, gives MMIO to the
+ * device callback and everything else to the VMM.
+ */
+#include <string.h>
+
+#include "vmmu/access.h"
+#include "vmmu/error.h"
+
+/* Guest memory for the walk that remembers where a read failed. */
+struct direct_mem {
+	struct vmmu_gmem vm_mem;
+	gpa_t failed;
+	int failed_rc;
+};
+
+static int direct_read(void *ctx, gpa_t gpa, void *buf, size_t len)
+{
+	struct direct_mem *m = ctx;
+	int rc = m->vm_mem.read(m->vm_mem.ctx, gpa, buf, len);
+
+	if (rc < 0) {
+		m->failed = gpa;
+		m->failed_rc = rc;
+	}
+	return rc;
+}
+
+static int direct_cmpxchg(void *ctx, gpa_t gpa, uint64_t old, uint64_t nv,
+			  size_t len)
+{
+	struct direct_mem *m = ctx;
+	int rc = m->vm_mem.cmpxchg(m->vm_mem.ctx, gpa, old, nv, len);
+
+	if (rc < 0) {
+		m->failed = gpa;
+		m->failed_rc = rc;
+	}
+	return rc;
+}
+
+static void exit_unbacked(struct vmmu_hw_walk *out, const struct vmmu_access *acc,
+			  gpa_t gpa, bool guest_pt)
+{
+	out->status = VMMU_HW_EXIT;
+	out->exit.kind = VMMU_EXIT_UNBACKED;
+	out->exit.access = guest_pt ? VMMU_ACCESS_WRITE : acc->kind;
+	out->exit.gpa = gpa;
+	out->exit.gva = acc->gva;
+	out->exit.gva_valid = true;
+	out->exit.guest_pt = guest_pt;
+}
+
+static int direct_hw_walk(struct vmmu_vcpu *vcpu, const struct vmmu_access *acc,
+			  struct vmmu_hw_walk *out)
+{
+	struct direct_mem m = { .failed_rc = 0 };
+	struct vmmu_gmem mem = { &m, direct_read, direct_cmpxchg };
+	const struct vmmu_slot *slot;
+	struct vmmu_ram_page rp;
+	uint64_t block;
+	int rc;
+
+	vmmu_vm_gmem(vcpu->vm, &m.vm_mem);
+	rc = vmmu_vcpu_guest_walk(vcpu, &mem, acc, &out->guest);
+	out->guest_refs = out->guest.levels;
+	if (out->guest.mode == VMMU_PAGING_PAE && out->guest.first_level == 3 &&
+	    out->guest_refs)
+		out->guest_refs--;  /* the PDPTE came from a register */
+	if (rc < 0 && m.failed_rc) {
+		/* A guest page-table access hit MMIO or a hole. */
+		exit_unbacked(out, acc, m.failed, true);
+		return VMMU_OK;
+	}
+	if (rc < 0)
+		return rc;
+	if (!out->guest.ok) {
+		out->status = VMMU_HW_FAULT;
+		return VMMU_OK;
+	}
+	slot = vmmu_vm_find_slot(vcpu->vm, out->guest.gpa);
+	rc = vmmu_vm_ram_lookup(vcpu->vm, out->guest.gpa, false, &rp);
+	if (rc < 0 || (slot && slot->type == VMMU_MEM_ROM &&
+		       acc->kind == VMMU_ACCESS_WRITE)) {
+		exit_unbacked(out, acc, out->guest.gpa, false);
+		return VMMU_OK;
+	}
+	block = VMMU_PAGE_SIZE << rp.order;
+	out->status = VMMU_HW_OK;
+	out->hpa = rp.hpa;
+	out->gpa = out->guest.gpa;
+	out->page_size = out->guest.page_size < block ? out->guest.page_size
+						      : block;
+	out->rights = out->guest.rights;
+	out->nested = slot->type == VMMU_MEM_ROM ? VMMU_PROT_R | VMMU_PROT_X
+						 : VMMU_PROT_RWX;
+	out->pkey = out->guest.pkey;
+	out->global = out->guest.global;
+	out->dirty = out->guest.dirty;
+	return VMMU_OK;
+}
+
+static void direct_to_vmm(struct vmmu_exit_result *res,
+			  enum vmmu_vmm_reason reason)
+{
+	res->action = VMMU_ACT_TO_VMM;
+	res->reason = reason;
+}
+
+static int direct_mmio(struct vmmu_vcpu *vcpu, const struct vmmu_exit *exit,
+		       const struct vmmu_op *op, struct vmmu_exit_result *res)
+{
+	struct vmmu_vm *vm = vcpu->vm;
+	int rc;
+
+	if (exit->guest_pt || !vm->mmio || !op || !op->data) {
+		direct_to_vmm(res, exit->guest_pt ? VMMU_REASON_UNHANDLED
+						  : VMMU_REASON_MMIO);
+		return VMMU_OK;
+	}
+	rc = vm->mmio(vm->mmio_ctx, exit->gpa,
+		      op->acc.kind == VMMU_ACCESS_WRITE, op->data, op->size);
+	if (rc < 0)
+		return rc;
+	res->action = VMMU_ACT_DONE;
+	return VMMU_OK;
+}
+
+static int direct_handle_exit(struct vmmu_vcpu *vcpu,
+			      const struct vmmu_exit *exit,
+			      const struct vmmu_op *op,
+			      struct vmmu_exit_result *res)
+{
+	const struct vmmu_slot *slot = vmmu_vm_find_slot(vcpu->vm, exit->gpa);
+	struct vmmu_ram_page rp;
+	int rc;
+
+	if (exit->kind != VMMU_EXIT_UNBACKED)
+		return VMMU_EINVAL;
+	if (!slot) {
+		direct_to_vmm(res, VMMU_REASON_UNMAPPED);
+		return VMMU_OK;
+	}
+	if (slot->type == VMMU_MEM_MMIO)
+		return direct_mmio(vcpu, exit, op, res);
+	if (slot->type == VMMU_MEM_ROM && exit->access == VMMU_ACCESS_WRITE) {
+		direct_to_vmm(res, VMMU_REASON_ROM_WRITE);
+		return VMMU_OK;
+	}
+	/* First touch of RAM: back it, and let the access retry. */
+	rc = vmmu_vm_ram_lookup(vcpu->vm, exit->gpa, true, &rp);
+	if (rc < 0)
+		return rc;
+	res->action = VMMU_ACT_RETRY;
+	return VMMU_OK;
+}
+
+const struct vmmu_backend_ops vmmu_backend_direct = {
+	.name = "direct",
+	.hw_walk = direct_hw_walk,
+	.handle_exit = direct_handle_exit,
+};

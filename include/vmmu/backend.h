@@ -1,0 +1,203 @@
+/* SPDX-License-Identifier: MIT */
+/*
+ * The backend interface that EPT, NPT, shadow paging and the direct
+ * (no second level) backend implement.
+ *
+ * A backend has two sides, kept apart:
+ *  - the hardware side (hw_walk): what a CPU does on a TLB miss, reading
+ *    only the bytes of the tables the hypervisor side wrote; its outcome is
+ *    a translation, a guest fault, or a VM exit carrying the architectural
+ *    exit information (struct vmmu_exit);
+ *  - the hypervisor side (handle_exit and the event hooks): what vmmu, as
+ *    the hypervisor, does with an exit or a guest event. A real VMM uses
+ *    only this side, passing what the CPU gave it (VMCS/VMCB fields).
+ *
+ * Each callback does one thing and returns 0 or a negative vmmu_err. A
+ * backend keeps its state in vm->backend_state and vcpu->backend_state,
+ * never in globals. The VM's memory map, p2m types, dirty log and vCPU
+ * state belong to the VM (vm.h), so that a VM can change backend.
+ *
+ * Concurrency: hw_walk may run on several vCPU threads at once and
+ * concurrently with the hypervisor side (the engine's store ordering makes
+ * that safe); every other callback is called with the VM lock held
+ * (vmmu_vm_lock), so the hypervisor side is single-writer per VM.
+ */
+#ifndef VMMU_BACKEND_H
+#define VMMU_BACKEND_H
+
+#include "vmmu/vm.h"
+
+/* Permissions of a guest-physical mapping. */
+#define VMMU_PROT_R (1U << 0)
+#define VMMU_PROT_W (1U << 1)
+#define VMMU_PROT_X (1U << 2)
+#define VMMU_PROT_RWX (VMMU_PROT_R | VMMU_PROT_W | VMMU_PROT_X)
+
+/*
+ * The p2m type of a guest-physical page: what the VM says it is, from
+ * which each backend derives its entries' rights (stored in the entries'
+ * software-available bits).
+ */
+enum vmmu_p2m_type {
+	VMMU_P2M_RAM_RW = 0,
+	VMMU_P2M_RAM_RO,
+	VMMU_P2M_RAM_LOGDIRTY,  /* RAM whose writes are being logged */
+	VMMU_P2M_MMIO,
+	VMMU_P2M_ROM,
+	VMMU_P2M_GRANT_RW,
+	VMMU_P2M_GRANT_RO,
+	VMMU_P2M_FOREIGN,
+	VMMU_P2M_TYPES_
+};
+
+/* Why an access left the guest: what the hypervisor side is given. */
+enum vmmu_exit_kind {
+	VMMU_EXIT_NONE = 0,
+	VMMU_EXIT_EPT_VIOLATION,    /* qualification, gpa, gva (SDM 28.2.1) */
+	VMMU_EXIT_EPT_MISCONFIG,    /* gpa (SDM 28.2.3.1) */
+	VMMU_EXIT_NPF,              /* exitinfo1, exitinfo2 = gpa (APM 15.25.6) */
+	VMMU_EXIT_SHADOW_PF,        /* a guest #PF the hypervisor intercepted */
+	VMMU_EXIT_UNBACKED,         /* direct backend: gpa without a host page */
+	VMMU_EXIT_PML_FULL,         /* SDM 29.3.6: the PML log is full */
+	VMMU_EXIT_KINDS_
+};
+
+struct vmmu_exit {
+	enum vmmu_exit_kind kind;
+	enum vmmu_access_kind access;
+	gpa_t gpa;                  /* the guest-physical address of the fault */
+	gva_t gva;                  /* the linear address, when gva_valid */
+	bool gva_valid;
+	bool guest_pt;              /* on a guest page-table access (2-D walk) */
+	uint64_t qualification;     /* EPT exit qualification */
+	uint64_t exitinfo1, exitinfo2;  /* #NPF */
+	uint32_t error_code;        /* shadow #PF: the error code */
+};
+
+/* What the hypervisor side did with an exit. */
+enum vmmu_action {
+	VMMU_ACT_RETRY = 0,     /* cause removed: the access is retried */
+	VMMU_ACT_DONE,          /* the handler performed the access itself
+				   (emulated store, device model): complete */
+	VMMU_ACT_INJECT,        /* deliver result->fault to the guest */
+	VMMU_ACT_TO_VMM,        /* return to the VMM with result->reason */
+};
+
+/* Why an access is returned to the VMM. */
+enum vmmu_vmm_reason {
+	VMMU_REASON_NONE = 0,
+	VMMU_REASON_MMIO,       /* MMIO and no device callback took it */
+	VMMU_REASON_ROM_WRITE,  /* a write to a ROM slot */
+	VMMU_REASON_UNMAPPED,   /* no slot backs the gpa */
+	VMMU_REASON_UNHANDLED,  /* an exit the backend cannot resolve */
+};
+
+struct vmmu_exit_result {
+	enum vmmu_action action;
+	enum vmmu_vmm_reason reason;
+	struct vmmu_walk_result fault;  /* VMMU_ACT_INJECT */
+};
+
+/*
+ * One guest memory operation as the access path carries it: the access,
+ * its size (1..8 bytes, within one page) and its data (written for a
+ * write, filled for a read; NULL to translate only).
+ */
+struct vmmu_op {
+	struct vmmu_access acc;
+	unsigned size;
+	void *data;
+};
+
+/*
+ * Outcome of the hardware side's walk. On VMMU_HW_OK the combined
+ * translation is what a TLB entry would hold: page_size is the smaller of
+ * the guest and the nested page, rights the guest leaf's combined U/S,
+ * R/W, NX (walker encoding, vmmu_walk_rights), nested the second-level
+ * VMMU_PROT_* (all for backends without one).
+ */
+enum vmmu_hw_status { VMMU_HW_OK = 0, VMMU_HW_FAULT, VMMU_HW_EXIT };
+
+struct vmmu_hw_walk {
+	enum vmmu_hw_status status;
+	hpa_t hpa;                  /* OK: host address of the byte */
+	gpa_t gpa;                  /* OK: guest-physical address */
+	uint64_t page_size;
+	uint8_t rights;             /* guest U/S, R/W, NX (see walk.h) */
+	uint8_t nested;             /* VMMU_PROT_* of the second level */
+	uint8_t pkey;
+	bool global, dirty;         /* guest leaf's G and D */
+	struct vmmu_walk_result guest;  /* the guest walk (FAULT: the fault) */
+	struct vmmu_exit exit;      /* EXIT */
+	unsigned guest_refs, nested_refs;  /* memory references made */
+};
+
+/* Control registers whose writes the hooks see. */
+enum vmmu_cr { VMMU_CR0, VMMU_CR3, VMMU_CR4, VMMU_EFER };
+
+struct vmmu_backend_ops {
+	const char *name;
+	int (*vm_init)(struct vmmu_vm *vm);
+	void (*vm_destroy)(struct vmmu_vm *vm);
+	int (*vcpu_init)(struct vmmu_vcpu *vcpu);
+	void (*vcpu_destroy)(struct vmmu_vcpu *vcpu);
+	/* A slot appeared or disappeared in the guest-physical map. */
+	int (*slot_added)(struct vmmu_vm *vm, const struct vmmu_slot *slot);
+	int (*slot_removed)(struct vmmu_vm *vm, const struct vmmu_slot *slot);
+
+	/* Hardware side: translate op->acc on a TLB miss (see above). */
+	int (*hw_walk)(struct vmmu_vcpu *vcpu, const struct vmmu_access *acc,
+		       struct vmmu_hw_walk *out);
+
+	/*
+	 * Hypervisor side: handle one exit of an access (op, NULL when only
+	 * a translation was asked for) and say what happened in *res. A
+	 * faulting write the handler cannot simply make writable is
+	 * performed with vmmu_vcpu_emulate(), which runs the vCPU's
+	 * emulator callback or stores op's data itself.
+	 */
+	int (*handle_exit)(struct vmmu_vcpu *vcpu, const struct vmmu_exit *exit,
+			   const struct vmmu_op *op,
+			   struct vmmu_exit_result *res);
+	/*
+	 * Guest events. The core has already updated the paging state and
+	 * invalidated the vCPU's TLB as the architecture requires; the
+	 * backend adjusts its own structures (shadow: switch top-level
+	 * shadow on CR3, drop shadows on INVLPG). NULL: nothing to do.
+	 */
+	int (*cr_written)(struct vmmu_vcpu *vcpu, enum vmmu_cr cr, uint64_t old,
+			  uint64_t val);
+	int (*invlpg)(struct vmmu_vcpu *vcpu, gva_t gva);
+	/* vmmu itself wrote guest memory (A/D updates, emulator, the API). */
+	void (*gpa_written)(struct vmmu_vm *vm, gpa_t gpa, size_t len);
+	/* Change the p2m type of [gpa, gpa + size). */
+	int (*set_type)(struct vmmu_vm *vm, gpa_t gpa, uint64_t size,
+			enum vmmu_p2m_type type);
+	/* Log-dirty: start (lazily), stop, and re-arm [gpa, gpa+size) after a
+	 * clean of the VM's dirty log. */
+	int (*dirty_log_start)(struct vmmu_vm *vm);
+	int (*dirty_log_stop)(struct vmmu_vm *vm);
+	int (*dirty_log_rearm)(struct vmmu_vm *vm, gpa_t gpa, uint64_t size);
+};
+
+/*
+ * For a hardware side: the guest dimension of a walk as the vCPU's CPU
+ * does it, starting from the deepest paging-structure-cache entry for acc
+ * and filling the caches after a successful walk. mem is how the guest's
+ * page-table reads reach memory (a 2-D walk translates each one through
+ * the nested tables). Same results as vmmu_walk.
+ */
+int vmmu_vcpu_guest_walk(struct vmmu_vcpu *vcpu, const struct vmmu_gmem *mem,
+			 const struct vmmu_access *acc,
+			 struct vmmu_walk_result *res);
+
+/*
+ * The direct backend: no second-level translation. Guest-physical
+ * addresses go straight to the slots' host pages (populated on first
+ * touch through an VMMU_EXIT_UNBACKED exit), MMIO goes to the VM's device
+ * callback or to the VMM. It runs the whole access path without EPT, NPT
+ * or shadow tables, and is what a core-only VM uses.
+ */
+extern const struct vmmu_backend_ops vmmu_backend_direct;
+
+#endif
