@@ -8,13 +8,17 @@
 #include "vmmu/error.h"
 #include "vmmu/vm.h"
 #include "backend.h"
+#include "pte_atomic.h"
+
+static void slot_release(struct vmmu_vm *vm, struct vmmu_slot *slot);
 
 int vmmu_vm_create(const struct vmmu_platform *platform, struct vmmu_vm **out)
 {
 	struct vmmu_vm *vm;
 
 	if (!platform || !out || !platform->alloc_page || !platform->map ||
-	    !platform->zalloc || !platform->free)
+	    !platform->zalloc || !platform->free ||
+	    !platform->alloc_pages != !platform->free_pages)
 		return VMMU_EINVAL;
 	vm = platform->zalloc(platform->ctx, sizeof(*vm));
 	if (!vm)
@@ -23,19 +27,6 @@ int vmmu_vm_create(const struct vmmu_platform *platform, struct vmmu_vm **out)
 	vm->guest_maxphyaddr = 48;
 	*out = vm;
 	return VMMU_OK;
-}
-
-static void slot_release(struct vmmu_vm *vm, struct vmmu_slot *slot)
-{
-	uint64_t i, npages = slot->size >> VMMU_PAGE_SHIFT;
-
-	if (!slot->pages)
-		return;
-	for (i = 0; i < npages; i++)
-		if (slot->pages[i].v)
-			vm->platform.free_page(vm->platform.ctx, slot->pages[i]);
-	vm->platform.free(vm->platform.ctx, slot->pages);
-	slot->pages = NULL;
 }
 
 void vmmu_vm_destroy(struct vmmu_vm *vm)
@@ -78,25 +69,277 @@ int vmmu_vm_set_backend(struct vmmu_vm *vm, enum vmmu_backend_kind kind,
 	return VMMU_OK;
 }
 
+/*
+ * Guest RAM bookkeeping (RAM and ROM slots).
+ *
+ * A slot's ram_dir has one entry per GiB of guest-physical space the slot
+ * touches (gpa >> 30, from base >> 30 on); below it, tables of 512 entries
+ * for 2 MiB and then 4 KiB granules, allocated only where needed. An entry:
+ *   0          nothing populated in its range
+ *   hpa | 1    one host block of the level's order (18, 9, 0) at hpa,
+ *              backing the whole naturally aligned range
+ *   pointer    (even, nonzero) the next level's table of 512 entries
+ * A leaf is only ever placed where its whole aligned range lies inside the
+ * slot, so every block belongs to exactly one slot. Entries are changed
+ * only by population (0 -> leaf or table, under the VM lock) and slot
+ * release. Population publishes an entry with one release store after the
+ * table it points to is zeroed, and lookups load entries with acquire, so a
+ * lookup without populate (the hardware side) may run concurrently with a
+ * population; not with a slot's removal.
+ */
+#define GM_LEVELS  3
+#define GM_LEAF    1ULL
+#define GM_ENTRIES 512U
+
+static const unsigned gm_shift[GM_LEVELS] = { 30, 21, 12 };
+
+static uint64_t *gm_table(uint64_t e)
+{
+	return (uint64_t *)(uintptr_t)e;
+}
+
+static void gm_free_block(struct vmmu_vm *vm, hpa_t hpa, unsigned order)
+{
+	if (order)
+		vm->platform.free_pages(vm->platform.ctx, hpa, order);
+	else
+		vm->platform.free_page(vm->platform.ctx, hpa);
+}
+
+/* Free everything below entry e at level l (the entry itself is the caller's). */
+static void gm_release(struct vmmu_vm *vm, uint64_t e, unsigned l)
+{
+	uint64_t *t;
+	unsigned i;
+
+	if (!e)
+		return;
+	if (e & GM_LEAF) {
+		gm_free_block(vm, mk_hpa(e & ~GM_LEAF),
+			      gm_shift[l] - VMMU_PAGE_SHIFT);
+		return;
+	}
+	t = gm_table(e);
+	for (i = 0; l + 1 < GM_LEVELS && i < GM_ENTRIES; i++)
+		gm_release(vm, t[i], l + 1);
+	vm->platform.free(vm->platform.ctx, t);
+}
+
+static void slot_release(struct vmmu_vm *vm, struct vmmu_slot *slot)
+{
+	uint64_t i;
+
+	if (!slot->ram_dir)
+		return;
+	for (i = 0; i < slot->ram_dir_len; i++)
+		gm_release(vm, slot->ram_dir[i], 0);
+	vm->platform.free(vm->platform.ctx, slot->ram_dir);
+	slot->ram_dir = NULL;
+	slot->pages_populated = 0;
+	slot->bookkeeping_bytes = 0;
+}
+
+/*
+ * A host block of 2^order pages: alloc_page for order 0, alloc_pages
+ * otherwise; any failure of alloc_pages is "try smaller" (VMMU_ENOMEM).
+ * A misaligned block breaks the platform contract and kills the VM.
+ */
+static int gm_alloc_block(struct vmmu_vm *vm, unsigned order, hpa_t *out)
+{
+	uint64_t align = (VMMU_PAGE_SIZE << order) - 1;
+	int rc;
+
+	if (!order)
+		rc = vm->platform.alloc_page(vm->platform.ctx, out);
+	else if (!vm->platform.alloc_pages)
+		return VMMU_ENOMEM;
+	else
+		rc = vm->platform.alloc_pages(vm->platform.ctx, order, out) < 0 ?
+		     VMMU_ENOMEM : VMMU_OK;
+	if (rc < 0)
+		return rc;
+	if (out->v & align) {
+		gm_free_block(vm, *out, order);
+		return vmmu_vm_kill(vm, "platform returned a misaligned block");
+	}
+	return VMMU_OK;
+}
+
+/*
+ * Fill the empty entry *e at level l for gpa: a leaf when the level's
+ * aligned range lies inside the slot, its order is allowed and the
+ * platform grants the block; otherwise (above 4 KiB) an empty table.
+ */
+static int gm_fill(struct vmmu_vm *vm, struct vmmu_slot *s, uint64_t *e,
+		   unsigned l, uint64_t gpa)
+{
+	unsigned order = gm_shift[l] - VMMU_PAGE_SHIFT;
+	uint64_t size = 1ULL << gm_shift[l], start = gpa & ~(size - 1);
+	uint64_t *t;
+	hpa_t hpa;
+	int rc;
+
+	if (order <= s->max_order && size <= s->size && start >= s->base.v &&
+	    start - s->base.v <= s->size - size) {
+		rc = gm_alloc_block(vm, order, &hpa);
+		if (rc == VMMU_OK) {
+			pte_store(e, hpa.v | GM_LEAF);
+			s->pages_populated += 1ULL << order;
+			return VMMU_OK;
+		}
+		if (rc != VMMU_ENOMEM || l + 1 == GM_LEVELS)
+			return rc;
+	}
+	t = vm->platform.zalloc(vm->platform.ctx, GM_ENTRIES * sizeof(*t));
+	if (!t)
+		return VMMU_ENOMEM;
+	s->bookkeeping_bytes += GM_ENTRIES * sizeof(*t);
+	pte_store(e, (uint64_t)(uintptr_t)t);
+	return VMMU_OK;
+}
+
+/* Look gpa up in RAM/ROM slot s, populating on the way if asked. */
+static int gm_lookup(struct vmmu_vm *vm, struct vmmu_slot *s, uint64_t gpa,
+		     bool populate, struct vmmu_ram_page *out)
+{
+	uint64_t *e = &s->ram_dir[(gpa >> gm_shift[0]) - (s->base.v >> gm_shift[0])];
+	unsigned l;
+	int rc;
+
+	for (l = 0; l < GM_LEVELS; l++) {
+		uint64_t v = pte_load(e);
+
+		if (!v) {
+			if (!populate)
+				return VMMU_ENOENT;
+			rc = gm_fill(vm, s, e, l, gpa);
+			if (rc < 0)
+				return rc;
+			v = pte_load(e);
+		}
+		if (v & GM_LEAF) {
+			uint64_t mask = (1ULL << gm_shift[l]) - 1;
+
+			out->hpa = mk_hpa((v & ~GM_LEAF) + (gpa & mask));
+			out->gpa = mk_gpa(gpa & ~mask);
+			out->order = gm_shift[l] - VMMU_PAGE_SHIFT;
+			out->slot = s;
+			return VMMU_OK;
+		}
+		if (l + 1 == GM_LEVELS)
+			break;
+		e = &gm_table(v)[(gpa >> gm_shift[l + 1]) % GM_ENTRIES];
+	}
+	return vmmu_vm_kill(vm, "guest RAM table below 4 KiB");
+}
+
+/* Back every page of s (eager slots). */
+static int gm_populate_all(struct vmmu_vm *vm, struct vmmu_slot *s)
+{
+	uint64_t gpa = s->base.v, end = s->base.v + s->size;
+	struct vmmu_ram_page pg;
+	int rc;
+
+	while (gpa < end) {
+		rc = gm_lookup(vm, s, gpa, true, &pg);
+		if (rc < 0)
+			return rc;
+		gpa = pg.gpa.v + (VMMU_PAGE_SIZE << pg.order);
+	}
+	return VMMU_OK;
+}
+
+/* Slots: the guest-physical map. */
+
 static bool ranges_overlap(uint64_t a, uint64_t alen, uint64_t b,
 			   uint64_t blen)
 {
 	return a < b + blen && b < a + alen;
 }
 
-static int slot_back_with_pages(struct vmmu_vm *vm, struct vmmu_slot *slot)
+static bool memtype_valid(uint8_t t)
 {
-	uint64_t i, npages = slot->size >> VMMU_PAGE_SHIFT;
+	return t == VMMU_MEMTYPE_DEFAULT || t == 0 || t == 1 ||
+	       (t >= 4 && t <= 6);
+}
+
+static int slot_check(const struct vmmu_vm *vm, const struct vmmu_slot_desc *d)
+{
+	uint64_t base = d->base.v, size = d->size;
+
+	if (!size || (base | size) & ~VMMU_PAGE_MASK || base + size < base ||
+	    (vm->guest_maxphyaddr < 64 &&
+	     base + size > (1ULL << vm->guest_maxphyaddr)) ||
+	    d->max_order > VMMU_ORDER_1G || !memtype_valid(d->memtype) ||
+	    (d->type != VMMU_MEM_RAM && d->type != VMMU_MEM_ROM &&
+	     d->type != VMMU_MEM_MMIO))
+		return VMMU_EINVAL;
+	return VMMU_OK;
+}
+
+/* A slot's own state from d, with its RAM directory (and pages if eager). */
+static int slot_init(struct vmmu_vm *vm, const struct vmmu_slot_desc *d,
+		     struct vmmu_slot *s)
+{
+	uint64_t first = d->base.v >> gm_shift[0];
+	uint64_t last = (d->base.v + d->size - 1) >> gm_shift[0];
 	int rc;
 
-	slot->pages = vm->platform.zalloc(vm->platform.ctx,
-					  npages * sizeof(hpa_t));
-	if (!slot->pages)
+	memset(s, 0, sizeof(*s));
+	s->base = d->base;
+	s->size = d->size;
+	s->type = d->type;
+	s->max_order = d->max_order;
+	s->memtype = d->memtype;
+	if (d->type == VMMU_MEM_MMIO)
+		return VMMU_OK;
+	s->ram_dir_len = last - first + 1;
+	s->ram_dir = vm->platform.zalloc(vm->platform.ctx,
+					 s->ram_dir_len * sizeof(uint64_t));
+	if (!s->ram_dir)
 		return VMMU_ENOMEM;
-	for (i = 0; i < npages; i++) {
-		rc = vm->platform.alloc_page(vm->platform.ctx, &slot->pages[i]);
+	s->bookkeeping_bytes = s->ram_dir_len * sizeof(uint64_t);
+	if (d->eager) {
+		rc = gm_populate_all(vm, s);
 		if (rc < 0) {
-			slot_release(vm, slot);
+			slot_release(vm, s);
+			return rc;
+		}
+	}
+	return VMMU_OK;
+}
+
+int vmmu_vm_add_slot_ex(struct vmmu_vm *vm, const struct vmmu_slot_desc *desc)
+{
+	struct vmmu_slot slot;
+	unsigned i, pos;
+	int rc;
+
+	if (!vm || !desc || slot_check(vm, desc) < 0)
+		return VMMU_EINVAL;
+	if (vm->dead)
+		return VMMU_EDEAD;
+	if (vm->nslots == VMMU_MAX_SLOTS)
+		return VMMU_ENOSPC;
+	for (pos = 0; pos < vm->nslots; pos++) {
+		const struct vmmu_slot *s = &vm->slots[pos];
+
+		if (ranges_overlap(desc->base.v, desc->size, s->base.v, s->size))
+			return VMMU_EEXIST;
+		if (s->base.v > desc->base.v)
+			break;
+	}
+	rc = slot_init(vm, desc, &slot);
+	if (rc < 0)
+		return rc;
+	for (i = vm->nslots; i > pos; i--)
+		vm->slots[i] = vm->slots[i - 1];
+	vm->slots[pos] = slot;
+	vm->nslots++;
+	if (vm->ops && vm->ops->slot_added) {
+		rc = vm->ops->slot_added(vm, &vm->slots[pos]);
+		if (rc < 0) {
+			vmmu_vm_remove_slot(vm, desc->base);
 			return rc;
 		}
 	}
@@ -106,44 +349,12 @@ static int slot_back_with_pages(struct vmmu_vm *vm, struct vmmu_slot *slot)
 int vmmu_vm_add_slot(struct vmmu_vm *vm, gpa_t base, uint64_t size,
 		     enum vmmu_mem_type type)
 {
-	struct vmmu_slot slot = { .base = base, .size = size, .type = type };
-	unsigned i, pos;
-	int rc;
+	struct vmmu_slot_desc d = {
+		.base = base, .size = size, .type = type,
+		.max_order = VMMU_ORDER_1G, .memtype = VMMU_MEMTYPE_DEFAULT,
+	};
 
-	if (!vm || !size || (base.v | size) & ~VMMU_PAGE_MASK ||
-	    base.v + size < base.v ||
-	    (vm->guest_maxphyaddr < 64 &&
-	     base.v + size > (1ULL << vm->guest_maxphyaddr)))
-		return VMMU_EINVAL;
-	if (vm->dead)
-		return VMMU_EDEAD;
-	if (vm->nslots == VMMU_MAX_SLOTS)
-		return VMMU_ENOSPC;
-	for (pos = 0; pos < vm->nslots; pos++) {
-		const struct vmmu_slot *s = &vm->slots[pos];
-
-		if (ranges_overlap(base.v, size, s->base.v, s->size))
-			return VMMU_EEXIST;
-		if (s->base.v > base.v)
-			break;
-	}
-	if (type != VMMU_MEM_MMIO) {
-		rc = slot_back_with_pages(vm, &slot);
-		if (rc < 0)
-			return rc;
-	}
-	for (i = vm->nslots; i > pos; i--)
-		vm->slots[i] = vm->slots[i - 1];
-	vm->slots[pos] = slot;
-	vm->nslots++;
-	if (vm->ops && vm->ops->slot_added) {
-		rc = vm->ops->slot_added(vm, &vm->slots[pos]);
-		if (rc < 0) {
-			vmmu_vm_remove_slot(vm, base);
-			return rc;
-		}
-	}
-	return VMMU_OK;
+	return vmmu_vm_add_slot_ex(vm, &d);
 }
 
 int vmmu_vm_remove_slot(struct vmmu_vm *vm, gpa_t base)
@@ -185,48 +396,90 @@ const struct vmmu_slot *vmmu_vm_find_slot(const struct vmmu_vm *vm, gpa_t gpa)
 	return NULL;
 }
 
-int vmmu_vm_gpa_to_hpa(const struct vmmu_vm *vm, gpa_t gpa, hpa_t *out)
+/*
+ * The slot holding gpa, writable for population. The VM is the caller's
+ * own (zalloc'ed, never a const object), so dropping const is sound.
+ */
+static struct vmmu_slot *slot_at(const struct vmmu_vm *vm, gpa_t gpa)
 {
-	const struct vmmu_slot *s = vmmu_vm_find_slot(vm, gpa);
-	uint64_t off;
+	return (struct vmmu_slot *)vmmu_vm_find_slot(vm, gpa);
+}
+
+/* ram_lookup on a const VM: no population, so nothing is written. */
+static int ram_find(const struct vmmu_vm *vm, gpa_t gpa,
+		    struct vmmu_ram_page *out)
+{
+	struct vmmu_slot *s = slot_at(vm, gpa);
 
 	if (!s)
 		return VMMU_ENOENT;
-	if (!s->pages)
+	if (s->type == VMMU_MEM_MMIO)
 		return VMMU_EFAULT;
-	off = gpa.v - s->base.v;
-	out->v = s->pages[off >> VMMU_PAGE_SHIFT].v | (off & ~VMMU_PAGE_MASK);
-	return VMMU_OK;
+	return gm_lookup((struct vmmu_vm *)vm, s, gpa.v, false, out);
 }
 
-enum gpa_copy { GPA_CHECK, GPA_TO_GUEST, GPA_FROM_GUEST };
+int vmmu_vm_ram_lookup(struct vmmu_vm *vm, gpa_t gpa, bool populate,
+		       struct vmmu_ram_page *out)
+{
+	struct vmmu_slot *s;
 
-/*
- * Copy between guest RAM and buf, one page-bounded chunk at a time;
- * GPA_CHECK only checks that every byte is backed.
- */
-static int copy_gpa(const struct vmmu_vm *vm, gpa_t gpa, void *buf,
-		    size_t len, enum gpa_copy dir)
+	if (!vm || !out)
+		return VMMU_EINVAL;
+	if (!populate)
+		return ram_find(vm, gpa, out);
+	if (vm->dead)
+		return VMMU_EDEAD;
+	s = slot_at(vm, gpa);
+	if (!s)
+		return VMMU_ENOENT;
+	if (s->type == VMMU_MEM_MMIO)
+		return VMMU_EFAULT;
+	return gm_lookup(vm, s, gpa.v, true, out);
+}
+
+int vmmu_vm_gpa_to_hpa(const struct vmmu_vm *vm, gpa_t gpa, hpa_t *out)
+{
+	struct vmmu_ram_page pg;
+	int rc = ram_find(vm, gpa, &pg);
+
+	if (rc == VMMU_OK)
+		*out = pg.hpa;
+	return rc;
+}
+
+/* Copies between guest memory and a buffer. */
+
+/* A range that wraps around the top of the address space is refused. */
+static bool range_wraps(gpa_t gpa, size_t len)
+{
+	return len && gpa.v + (len - 1) < gpa.v;
+}
+
+int vmmu_vm_read_gpa(const struct vmmu_vm *vm, gpa_t gpa, void *buf,
+		     size_t len)
 {
 	uint8_t *p = buf;
 
+	if (range_wraps(gpa, len))
+		return VMMU_EINVAL;
 	while (len) {
 		size_t chunk = VMMU_PAGE_SIZE - (gpa.v & ~VMMU_PAGE_MASK);
-		hpa_t hpa;
-		uint8_t *host;
-		int rc = vmmu_vm_gpa_to_hpa(vm, gpa, &hpa);
+		struct vmmu_ram_page pg;
+		const uint8_t *host;
+		int rc = ram_find(vm, gpa, &pg);
 
-		if (rc < 0)
-			return rc;
-		host = vm->platform.map(vm->platform.ctx, hpa);
-		if (!host)
-			return VMMU_EFAULT;
 		if (chunk > len)
 			chunk = len;
-		if (dir == GPA_TO_GUEST)
-			memcpy(host, p, chunk);
-		else if (dir == GPA_FROM_GUEST)
+		if (rc == VMMU_ENOENT && vmmu_vm_find_slot(vm, gpa)) {
+			memset(p, 0, chunk);    /* untouched RAM reads as zero */
+		} else if (rc < 0) {
+			return rc;
+		} else {
+			host = vm->platform.map(vm->platform.ctx, pg.hpa);
+			if (!host)
+				return VMMU_EFAULT;
 			memcpy(p, host, chunk);
+		}
 		p += chunk;
 		len -= chunk;
 		gpa.v += chunk;
@@ -234,21 +487,88 @@ static int copy_gpa(const struct vmmu_vm *vm, gpa_t gpa, void *buf,
 	return VMMU_OK;
 }
 
-int vmmu_vm_read_gpa(const struct vmmu_vm *vm, gpa_t gpa, void *buf,
-		     size_t len)
+/* Every byte of the range lies in a RAM or ROM slot: 0, ENOENT or EFAULT. */
+static int write_check(const struct vmmu_vm *vm, uint64_t gpa, uint64_t end)
 {
-	return copy_gpa(vm, gpa, buf, len, GPA_FROM_GUEST);
+	while (gpa < end) {
+		const struct vmmu_slot *s = vmmu_vm_find_slot(vm, mk_gpa(gpa));
+
+		if (!s)
+			return VMMU_ENOENT;
+		if (s->type == VMMU_MEM_MMIO)
+			return VMMU_EFAULT;
+		if (end - s->base.v <= s->size)
+			break;
+		gpa = s->base.v + s->size;
+	}
+	return VMMU_OK;
 }
 
-/* All or nothing: a range with a hole is refused before any byte lands. */
+/* Back every page of a checked range and check that each block maps. */
+static int write_populate(struct vmmu_vm *vm, uint64_t gpa, uint64_t end)
+{
+	struct vmmu_ram_page pg;
+	int rc;
+
+	gpa &= VMMU_PAGE_MASK;
+	while (gpa < end) {
+		rc = vmmu_vm_ram_lookup(vm, mk_gpa(gpa), true, &pg);
+		if (rc < 0)
+			return rc;
+		if (!vm->platform.map(vm->platform.ctx, mk_hpa(pg.hpa.v & VMMU_PAGE_MASK)))
+			return VMMU_EFAULT;
+		gpa = pg.gpa.v + (VMMU_PAGE_SIZE << pg.order);
+		if (!gpa)
+			break;      /* the block ended the address space */
+	}
+	return VMMU_OK;
+}
+
+/*
+ * All or nothing: holes, MMIO and allocation failures are found before the
+ * first byte lands (check, then populate, then copy).
+ */
 int vmmu_vm_write_gpa(struct vmmu_vm *vm, gpa_t gpa, const void *buf,
 		      size_t len)
 {
-	int rc = copy_gpa(vm, gpa, NULL, len, GPA_CHECK);
+	const uint8_t *p = buf;
+	uint64_t cur = gpa.v;
+	size_t left = len;
+	int rc;
 
+	if (!vm || range_wraps(gpa, len))
+		return VMMU_EINVAL;
+	if (!len)
+		return VMMU_OK;
+	rc = write_check(vm, gpa.v, gpa.v + len);
+	if (rc == VMMU_OK)
+		rc = write_populate(vm, gpa.v, gpa.v + len);
 	if (rc < 0)
 		return rc;
-	return copy_gpa(vm, gpa, (void *)buf, len, GPA_TO_GUEST);
+	while (left) {
+		size_t chunk = VMMU_PAGE_SIZE - (cur & ~VMMU_PAGE_MASK);
+		struct vmmu_ram_page pg;
+		uint8_t *host = NULL;
+
+		if (ram_find(vm, mk_gpa(cur), &pg) == VMMU_OK)
+			host = vm->platform.map(vm->platform.ctx, pg.hpa);
+		if (!host)
+			return vmmu_vm_kill(vm, "guest RAM vanished during a write");
+		if (chunk > left)
+			chunk = left;
+		memcpy(host, p, chunk);
+		p += chunk;
+		left -= chunk;
+		cur += chunk;
+	}
+	vmmu_vm_written(vm, gpa, len);
+	return VMMU_OK;
+}
+
+void vmmu_vm_written(struct vmmu_vm *vm, gpa_t gpa, size_t len)
+{
+	if (vm->ops && vm->ops->gpa_written)
+		vm->ops->gpa_written(vm, gpa, len);
 }
 
 static int gmem_read(void *ctx, gpa_t gpa, void *buf, size_t len)
@@ -256,33 +576,51 @@ static int gmem_read(void *ctx, gpa_t gpa, void *buf, size_t len)
 	return vmmu_vm_read_gpa(ctx, gpa, buf, len);
 }
 
-/* Entries are naturally aligned, so one map() covers the whole entry. */
+static bool cas_host(void *host, uint64_t old, uint64_t new_val, size_t len)
+{
+	uint32_t o32 = (uint32_t)old;
+
+	if (len == 8)
+		return pte_cas(host, old, new_val) == old;
+	return __atomic_compare_exchange_n((uint32_t *)host, &o32,
+		(uint32_t)new_val, false, __ATOMIC_SEQ_CST, __ATOMIC_SEQ_CST);
+}
+
+/*
+ * An A/D update. Entries are naturally aligned, so one map() covers the
+ * whole entry. Untouched RAM holds zero: an expected old value other than
+ * zero fails without populating the page.
+ */
 static int gmem_cmpxchg(void *ctx, gpa_t gpa, uint64_t old, uint64_t new_val,
 			size_t len)
 {
 	struct vmmu_vm *vm = ctx;
-	hpa_t hpa;
+	const struct vmmu_slot *s = vmmu_vm_find_slot(vm, gpa);
+	struct vmmu_ram_page pg;
 	void *host;
 	int rc;
 
 	if ((len != 4 && len != 8) || (gpa.v & (len - 1)))
 		return VMMU_EINVAL;
-	rc = vmmu_vm_gpa_to_hpa(vm, gpa, &hpa);
+	if (!s)
+		return VMMU_ENOENT;
+	if (s->type != VMMU_MEM_RAM)
+		return VMMU_EFAULT;     /* ROM and MMIO take no A/D writes */
+	rc = vmmu_vm_ram_lookup(vm, gpa, false, &pg);
+	if (rc == VMMU_ENOENT) {
+		if ((len == 8 ? old : (uint32_t)old) != 0)
+			return 1;
+		rc = vmmu_vm_ram_lookup(vm, gpa, true, &pg);
+	}
 	if (rc < 0)
 		return rc;
-	host = vm->platform.map(vm->platform.ctx, hpa);
+	host = vm->platform.map(vm->platform.ctx, pg.hpa);
 	if (!host)
 		return VMMU_EFAULT;
-	if (len == 8)
-		return __atomic_compare_exchange_n((uint64_t *)host, &old,
-			new_val, false, __ATOMIC_SEQ_CST, __ATOMIC_SEQ_CST) ? 0 : 1;
-	{
-		uint32_t o32 = (uint32_t)old;
-
-		return __atomic_compare_exchange_n((uint32_t *)host, &o32,
-			(uint32_t)new_val, false, __ATOMIC_SEQ_CST,
-			__ATOMIC_SEQ_CST) ? 0 : 1;
-	}
+	if (!cas_host(host, old, new_val, len))
+		return 1;
+	vmmu_vm_written(vm, gpa, len);
+	return VMMU_OK;
 }
 
 void vmmu_vm_gmem(struct vmmu_vm *vm, struct vmmu_gmem *out)

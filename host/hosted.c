@@ -1,20 +1,68 @@
 /* SPDX-License-Identifier: MIT */
+/*
+ * The hosted arena (include/vmmu/hosted.h).
+ *
+ * Address space: page frame numbers (pfn) 1 .. npages-1 of one reserved
+ * mapping; pfn 0 is never handed out. Pages below `next` have been part of
+ * some block; pages from `next` on have never been touched.
+ *
+ * Free memory is kept in one free list per order: a stack of extents, each
+ * `n` consecutive naturally aligned blocks of that order. A request of
+ * order k takes, in this order: a block from list k; a block from the
+ * smallest non-empty list above k, split into the requested block and one
+ * free block of each order k .. j-1; fresh space at `next`, aligned up, the
+ * alignment gap going to the free lists as naturally aligned blocks.
+ * Free blocks are not merged again.
+ *
+ * Zeroing: a free block of order >= MADV_MIN_ORDER is zero (never touched,
+ * or released with MADV_DONTNEED when freed, so it re-zeroes lazily); a
+ * smaller free block may hold old data and is cleared when handed out.
+ *
+ * Bookkeeping: two bits per page (allocated, head of its block) in bitmap
+ * chunks of CHUNK_PAGES pages, allocated when a block first lands in them.
+ * A block never crosses a chunk (blocks are at most 2^CHUNK_SHIFT pages and
+ * naturally aligned), so every per-block bitmap operation stays in one chunk.
+ * Invariant: [pfn, pfn + 2^k) is a live block iff head(pfn), allocated over
+ * the whole range, no head inside it, and the page after it is a head or
+ * not allocated (or in another chunk).
+ */
 #define _GNU_SOURCE
 #include <stdlib.h>
 #include <string.h>
 #include <sys/mman.h>
 
 #include "vmmu/error.h"
-#include "hosted.h"
+#include "vmmu/hosted.h"
+
+#define CHUNK_SHIFT     VMMU_HOSTED_MAX_ORDER
+#define CHUNK_PAGES     (1ULL << CHUNK_SHIFT)
+#define CHUNK_WORDS     (CHUNK_PAGES / 64)
+#define MADV_MIN_ORDER  VMMU_ORDER_2M
+#define NORDERS         (VMMU_HOSTED_MAX_ORDER + 1)
+
+struct chunk {
+	uint64_t allocated[CHUNK_WORDS];
+	uint64_t head[CHUNK_WORDS];
+};
+
+struct extent {
+	uint64_t pfn;           /* first block */
+	uint64_t n;             /* consecutive blocks of the list's order */
+};
+
+struct free_list {
+	struct extent *v;
+	uint64_t len, cap;
+};
 
 struct vmmu_hosted_arena {
 	uint8_t *base;
 	uint64_t npages;        /* capacity, including the reserved page 0 */
 	uint64_t next;          /* first never-used page */
-	uint8_t *allocated;     /* one bit per page: handed out, not freed */
-	uint64_t *free_list;    /* stack of freed page numbers */
-	uint64_t nfree, free_cap;
-	uint64_t in_use;
+	struct chunk **chunks;  /* npages / CHUNK_PAGES, rounded up; lazily */
+	uint64_t nchunks;
+	struct free_list free[NORDERS];
+	uint64_t in_use;        /* 4 KiB pages in live blocks */
 };
 
 int vmmu_hosted_create(uint64_t max_bytes, struct vmmu_hosted_arena **out)
@@ -27,16 +75,15 @@ int vmmu_hosted_create(uint64_t max_bytes, struct vmmu_hosted_arena **out)
 	if (!a)
 		return VMMU_ENOMEM;
 	a->npages = max_bytes >> VMMU_PAGE_SHIFT;
-	a->allocated = calloc((a->npages + 7) / 8, 1);
-	if (!a->allocated) {
-		free(a);
-		return VMMU_ENOMEM;
-	}
+	a->nchunks = (a->npages + CHUNK_PAGES - 1) >> CHUNK_SHIFT;
+	a->chunks = calloc(a->nchunks, sizeof(*a->chunks));
 	/* Reserve only: pages are faulted in on first use. */
 	a->base = mmap(NULL, a->npages << VMMU_PAGE_SHIFT, PROT_READ | PROT_WRITE,
 		       MAP_PRIVATE | MAP_ANONYMOUS | MAP_NORESERVE, -1, 0);
-	if (a->base == MAP_FAILED) {
-		free(a->allocated);
+	if (!a->chunks || a->base == MAP_FAILED) {
+		if (a->base != MAP_FAILED)
+			munmap(a->base, a->npages << VMMU_PAGE_SHIFT);
+		free(a->chunks);
 		free(a);
 		return VMMU_ENOMEM;
 	}
@@ -47,76 +94,273 @@ int vmmu_hosted_create(uint64_t max_bytes, struct vmmu_hosted_arena **out)
 
 void vmmu_hosted_destroy(struct vmmu_hosted_arena *a)
 {
+	uint64_t i;
+
 	if (!a)
 		return;
 	munmap(a->base, a->npages << VMMU_PAGE_SHIFT);
-	free(a->free_list);
-	free(a->allocated);
+	for (i = 0; i < a->nchunks; i++)
+		free(a->chunks[i]);
+	for (i = 0; i < NORDERS; i++)
+		free(a->free[i].v);
+	free(a->chunks);
 	free(a);
 }
 
-static bool page_allocated(const struct vmmu_hosted_arena *a, uint64_t pfn)
+/* Set or clear bits first .. first+n-1 of one chunk's bitmap. */
+static void bits_set(uint64_t *w, uint64_t first, uint64_t n, bool on)
 {
-	return a->allocated[pfn / 8] & (1u << (pfn % 8));
+	while (n) {
+		uint64_t bit = first % 64, take = 64 - bit < n ? 64 - bit : n;
+		uint64_t mask = (take == 64 ? ~0ULL : (1ULL << take) - 1) << bit;
+
+		if (on)
+			w[first / 64] |= mask;
+		else
+			w[first / 64] &= ~mask;
+		first += take;
+		n -= take;
+	}
 }
 
-static void page_mark(struct vmmu_hosted_arena *a, uint64_t pfn, bool on)
+/* True iff every bit first .. first+n-1 equals want. */
+static bool bits_all(const uint64_t *w, uint64_t first, uint64_t n, bool want)
 {
-	if (on)
-		a->allocated[pfn / 8] |= (uint8_t)(1u << (pfn % 8));
-	else
-		a->allocated[pfn / 8] &= (uint8_t)~(1u << (pfn % 8));
+	while (n) {
+		uint64_t bit = first % 64, take = 64 - bit < n ? 64 - bit : n;
+		uint64_t mask = (take == 64 ? ~0ULL : (1ULL << take) - 1) << bit;
+		uint64_t got = w[first / 64] & mask;
+
+		if (got != (want ? mask : 0))
+			return false;
+		first += take;
+		n -= take;
+	}
+	return true;
 }
 
-static int hosted_alloc_page(void *ctx, hpa_t *out)
+static struct chunk *chunk_of(const struct vmmu_hosted_arena *a, uint64_t pfn)
+{
+	return a->chunks[pfn >> CHUNK_SHIFT];
+}
+
+static struct chunk *chunk_get(struct vmmu_hosted_arena *a, uint64_t pfn)
+{
+	struct chunk **c = &a->chunks[pfn >> CHUNK_SHIFT];
+
+	if (!*c)
+		*c = calloc(1, sizeof(**c));
+	return *c;
+}
+
+/* Room for `extra` more extents in l; 0 or VMMU_ENOMEM. */
+static int fl_reserve(struct free_list *l, uint64_t extra)
+{
+	uint64_t cap = l->cap ? l->cap : 16;
+	struct extent *v;
+
+	if (l->len + extra <= l->cap)
+		return VMMU_OK;
+	while (cap < l->len + extra)
+		cap *= 2;
+	v = realloc(l->v, cap * sizeof(*v));
+	if (!v)
+		return VMMU_ENOMEM;
+	l->v = v;
+	l->cap = cap;
+	return VMMU_OK;
+}
+
+/*
+ * Push block pfn of the given order. Joined to the top extent when adjacent
+ * (a block just below it becomes the one popped next: freed pages are
+ * reused last in, first out). 0 or VMMU_ENOMEM (nothing changed).
+ */
+static int fl_push(struct vmmu_hosted_arena *a, unsigned order, uint64_t pfn)
+{
+	struct free_list *l = &a->free[order];
+	struct extent *top = l->len ? &l->v[l->len - 1] : NULL;
+	uint64_t n = 1ULL << order;
+
+	if (top && top->pfn == pfn + n) {
+		top->pfn = pfn;
+		top->n++;
+		return VMMU_OK;
+	}
+	if (top && top->pfn + (top->n << order) == pfn) {
+		top->n++;
+		return VMMU_OK;
+	}
+	if (fl_reserve(l, 1) < 0)
+		return VMMU_ENOMEM;
+	l->v[l->len].pfn = pfn;
+	l->v[l->len].n = 1;
+	l->len++;
+	return VMMU_OK;
+}
+
+/* Remove the first block of the top extent of list `order`. */
+static void fl_pop(struct vmmu_hosted_arena *a, unsigned order)
+{
+	struct free_list *l = &a->free[order];
+	struct extent *top = &l->v[l->len - 1];
+
+	top->pfn += 1ULL << order;
+	if (--top->n == 0)
+		l->len--;
+}
+
+/*
+ * Give never-used pages from .. to-1 to the free lists as naturally aligned
+ * blocks, largest first. A block whose push fails is simply never used:
+ * it was never touched, so it costs address space only.
+ */
+static void give_gap(struct vmmu_hosted_arena *a, uint64_t from, uint64_t to)
+{
+	while (from < to) {
+		unsigned o = VMMU_HOSTED_MAX_ORDER;
+
+		while (o && ((from & ((1ULL << o) - 1)) || from + (1ULL << o) > to))
+			o--;
+		(void)fl_push(a, o, from);
+		from += 1ULL << o;
+	}
+}
+
+/* The free list a request of this order takes from, or -1 for fresh space. */
+static int pick_source(const struct vmmu_hosted_arena *a, unsigned order)
+{
+	unsigned j;
+
+	for (j = order; j < NORDERS; j++)
+		if (a->free[j].len)
+			return (int)j;
+	return -1;
+}
+
+/* Take a block of `order` pages at *pfn_out; see the file comment. */
+static int arena_take(struct vmmu_hosted_arena *a, unsigned order,
+		      uint64_t *pfn_out)
+{
+	uint64_t n = 1ULL << order, pfn;
+	int src = pick_source(a, order);
+	unsigned j;
+
+	if (src < 0) {
+		pfn = (a->next + n - 1) & ~(n - 1);
+		if (pfn >= a->npages || a->npages - pfn < n)
+			return VMMU_ENOMEM;
+	} else {
+		pfn = a->free[src].v[a->free[src].len - 1].pfn;
+	}
+	/* Everything that can fail comes before the first change. */
+	if (!chunk_get(a, pfn))
+		return VMMU_ENOMEM;
+	for (j = order; src >= 0 && j < (unsigned)src; j++)
+		if (fl_reserve(&a->free[j], 1) < 0)
+			return VMMU_ENOMEM;
+	if (src < 0) {
+		give_gap(a, a->next, pfn);
+		a->next = pfn + n;
+	} else {
+		fl_pop(a, (unsigned)src);
+		/* The rest of a split block: one free block of each order. */
+		for (j = order; j < (unsigned)src; j++)
+			(void)fl_push(a, j, pfn + (1ULL << j));
+		if (src < (int)MADV_MIN_ORDER)
+			memset(a->base + (pfn << VMMU_PAGE_SHIFT), 0,
+			       n << VMMU_PAGE_SHIFT);
+	}
+	*pfn_out = pfn;
+	return VMMU_OK;
+}
+
+static int hosted_alloc_pages(void *ctx, unsigned order, hpa_t *out)
 {
 	struct vmmu_hosted_arena *a = ctx;
+	struct chunk *c;
 	uint64_t pfn;
+	int rc;
 
-	if (a->nfree) {
-		pfn = a->free_list[--a->nfree];
-		memset(a->base + (pfn << VMMU_PAGE_SHIFT), 0, VMMU_PAGE_SIZE);
-	} else if (a->next < a->npages) {
-		pfn = a->next++;    /* fresh anonymous memory is already zero */
-	} else {
+	if (order > VMMU_HOSTED_MAX_ORDER || !out)
 		return VMMU_ENOMEM;
-	}
-	page_mark(a, pfn, true);
-	a->in_use++;
+	rc = arena_take(a, order, &pfn);
+	if (rc < 0)
+		return rc;
+	c = chunk_of(a, pfn);
+	bits_set(c->allocated, pfn % CHUNK_PAGES, 1ULL << order, true);
+	bits_set(c->head, pfn % CHUNK_PAGES, 1, true);
+	a->in_use += 1ULL << order;
 	out->v = pfn << VMMU_PAGE_SHIFT;
 	return VMMU_OK;
 }
 
-static void hosted_free_page(void *ctx, hpa_t page)
+static int hosted_alloc_page(void *ctx, hpa_t *out)
+{
+	return hosted_alloc_pages(ctx, 0, out);
+}
+
+/* True iff [pfn, pfn + 2^order) is exactly one live block. */
+static bool is_block(const struct vmmu_hosted_arena *a, uint64_t pfn,
+		     unsigned order)
+{
+	uint64_t n = 1ULL << order, off = pfn % CHUNK_PAGES;
+	const struct chunk *c;
+
+	if (!pfn || pfn >= a->next || a->next - pfn < n || (pfn & (n - 1)))
+		return false;
+	c = chunk_of(a, pfn);
+	if (!c || !bits_all(c->head, off, 1, true) ||
+	    !bits_all(c->allocated, off, n, true) ||
+	    !bits_all(c->head, off + 1, n - 1, false))
+		return false;
+	if (off + n == CHUNK_PAGES)
+		return true;
+	return bits_all(c->head, off + n, 1, true) ||
+	       bits_all(c->allocated, off + n, 1, false);
+}
+
+/*
+ * A block that is not exactly one live block of this order (a double free,
+ * a wrong order, a page inside a larger block) is ignored, not recycled.
+ */
+static void hosted_free_pages(void *ctx, hpa_t base, unsigned order)
 {
 	struct vmmu_hosted_arena *a = ctx;
-	uint64_t pfn = page.v >> VMMU_PAGE_SHIFT;
+	uint64_t pfn = base.v >> VMMU_PAGE_SHIFT, n;
+	struct chunk *c;
 
-	/* A page not handed out (or freed twice) is ignored, not recycled. */
-	if (!pfn || pfn >= a->next || (page.v & ~VMMU_PAGE_MASK) ||
-	    !page_allocated(a, pfn))
+	if (order > VMMU_HOSTED_MAX_ORDER || (base.v & ~VMMU_PAGE_MASK) ||
+	    !is_block(a, pfn, order))
 		return;
-	if (a->nfree == a->free_cap) {
-		uint64_t cap = a->free_cap ? a->free_cap * 2 : 256;
-		uint64_t *fl = realloc(a->free_list, cap * sizeof(*fl));
+	if (fl_push(a, order, pfn) < 0)
+		return;     /* leak the block rather than corrupt state */
+	n = 1ULL << order;
+	if (order >= MADV_MIN_ORDER &&
+	    madvise(a->base + base.v, n << VMMU_PAGE_SHIFT, MADV_DONTNEED) != 0)
+		memset(a->base + base.v, 0, n << VMMU_PAGE_SHIFT);
+	c = chunk_of(a, pfn);
+	bits_set(c->allocated, pfn % CHUNK_PAGES, n, false);
+	bits_set(c->head, pfn % CHUNK_PAGES, 1, false);
+	a->in_use -= n;
+}
 
-		if (!fl)
-			return;     /* leak the page rather than corrupt state */
-		a->free_list = fl;
-		a->free_cap = cap;
-	}
-	a->free_list[a->nfree++] = pfn;
-	page_mark(a, pfn, false);
-	a->in_use--;
+static void hosted_free_page(void *ctx, hpa_t page)
+{
+	hosted_free_pages(ctx, page, 0);
 }
 
 static void *hosted_map(void *ctx, hpa_t hpa)
 {
 	struct vmmu_hosted_arena *a = ctx;
 	uint64_t pfn = hpa.v >> VMMU_PAGE_SHIFT;
+	const struct chunk *c;
 
 	/* Freed pages are not platform memory either: catches use after free. */
-	if (!pfn || pfn >= a->next || !page_allocated(a, pfn))
+	if (!pfn || pfn >= a->next)
+		return NULL;
+	c = chunk_of(a, pfn);
+	if (!c || !bits_all(c->allocated, pfn % CHUNK_PAGES, 1, true))
 		return NULL;
 	return a->base + hpa.v;
 }
@@ -142,6 +386,8 @@ void vmmu_hosted_platform(struct vmmu_hosted_arena *a,
 	out->map = hosted_map;
 	out->zalloc = hosted_zalloc;
 	out->free = hosted_free;
+	out->alloc_pages = hosted_alloc_pages;
+	out->free_pages = hosted_free_pages;
 }
 
 uint64_t vmmu_hosted_pages_in_use(const struct vmmu_hosted_arena *a)

@@ -29,12 +29,60 @@ enum vmmu_mem_type {
 	VMMU_MEM_MMIO,  /* not backed; every access exits to a device model */
 };
 
-/* A contiguous guest-physical range of one type. */
+/* vmmu_slot_desc.memtype / vmmu_slot.memtype: the backend's default. */
+#define VMMU_MEMTYPE_DEFAULT 0xff
+
+/*
+ * A contiguous guest-physical range of one type.
+ *
+ * RAM and ROM are backed lazily: a page gets host memory on first touch
+ * (vmmu_vm_ram_lookup with populate, vmmu_vm_write_gpa, a walker A/D
+ * update), in the largest naturally aligned block (1 GiB, 2 MiB, else
+ * 4 KiB) that lies inside the slot, is not above max_order and that the
+ * platform grants. Untouched memory reads as zeros. The bookkeeping
+ * (core/vm.c) is sparse: a directory entry per GiB of the slot's span, and
+ * tables of 512 entries only where smaller blocks were needed.
+ * A pointer to a slot is valid until the next add or remove of a slot.
+ */
 struct vmmu_slot {
 	gpa_t base;
 	uint64_t size;          /* multiple of 4 KiB */
 	enum vmmu_mem_type type;
-	hpa_t *pages;           /* RAM/ROM: host page per 4 KiB; NULL for MMIO */
+	uint8_t max_order;      /* largest host block order used (<= 18) */
+	uint8_t memtype;        /* memory-type override, VMMU_MEMTYPE_DEFAULT */
+	uint64_t *ram_dir;      /* RAM/ROM: one entry per GiB; NULL for MMIO */
+	uint64_t ram_dir_len;
+	uint64_t pages_populated;   /* 4 KiB pages with host memory */
+	uint64_t bookkeeping_bytes; /* bytes of platform zalloc held */
+};
+
+/* How to add a slot (vmmu_vm_add_slot_ex). */
+struct vmmu_slot_desc {
+	gpa_t base;
+	uint64_t size;          /* multiple of 4 KiB */
+	enum vmmu_mem_type type;
+	/*
+	 * Largest order of host block to back the slot with:
+	 * VMMU_ORDER_4K (0) only single pages, VMMU_ORDER_2M (9), up to
+	 * VMMU_ORDER_1G (18). Values in between select the largest of 0, 9,
+	 * 18 not above them. vmmu_vm_add_slot uses VMMU_ORDER_1G.
+	 */
+	uint8_t max_order;
+	/*
+	 * Memory type the backends should give the slot's leaves (x86 type
+	 * encoding: 0 UC, 1 WC, 4 WT, 5 WP, 6 WB), or VMMU_MEMTYPE_DEFAULT.
+	 * vmmu only stores it.
+	 */
+	uint8_t memtype;
+	bool eager;             /* back every page now, not on first touch */
+};
+
+/* The host memory backing one guest-physical address. */
+struct vmmu_ram_page {
+	hpa_t hpa;              /* of the byte at the gpa looked up */
+	gpa_t gpa;              /* first gpa of the host block holding it */
+	unsigned order;         /* the block: 2^order pages, naturally aligned */
+	const struct vmmu_slot *slot;
 };
 
 /* Per-vCPU counters. */
@@ -83,22 +131,65 @@ void vmmu_vm_destroy(struct vmmu_vm *vm);
 int vmmu_vm_set_backend(struct vmmu_vm *vm, enum vmmu_backend_kind kind,
 			const struct vmmu_backend_ops *ops);
 
+/*
+ * Add a slot: base and size 4 KiB-aligned, inside guest_maxphyaddr, not
+ * overlapping another slot. 0, VMMU_EINVAL, VMMU_EEXIST, VMMU_ENOSPC,
+ * VMMU_ENOMEM (eager population failed: nothing added), VMMU_EDEAD, or the
+ * backend's slot_added error (the slot is removed again).
+ * vmmu_vm_add_slot is add_slot_ex with max_order VMMU_ORDER_1G, the
+ * default memory type, lazy population.
+ */
 int vmmu_vm_add_slot(struct vmmu_vm *vm, gpa_t base, uint64_t size,
 		     enum vmmu_mem_type type);
+int vmmu_vm_add_slot_ex(struct vmmu_vm *vm, const struct vmmu_slot_desc *desc);
+/* Remove the slot starting at base and free all its host memory. */
 int vmmu_vm_remove_slot(struct vmmu_vm *vm, gpa_t base);
 /* The slot containing gpa, or NULL. */
 const struct vmmu_slot *vmmu_vm_find_slot(const struct vmmu_vm *vm,
 					  gpa_t gpa);
-/* Host page backing gpa: 0, VMMU_ENOENT (unmapped) or VMMU_EFAULT (MMIO). */
+/*
+ * The host memory backing gpa: the hpa of the byte at gpa, and the host
+ * block containing it (first gpa, order), so that a backend can map it with
+ * one leaf. populate: back the page on first touch (the block is zero).
+ * Returns 0, VMMU_ENOENT (no slot, or not populated and !populate),
+ * VMMU_EFAULT (MMIO slot), VMMU_ENOMEM. Population is serialized by the
+ * caller (the VM lock); a lookup without populate may run concurrently with
+ * it (entries are published with release stores), not with slot removal.
+ */
+int vmmu_vm_ram_lookup(struct vmmu_vm *vm, gpa_t gpa, bool populate,
+		       struct vmmu_ram_page *out);
+/*
+ * Host address of gpa without populating: 0, VMMU_ENOENT (no slot, or a
+ * page never touched) or VMMU_EFAULT (MMIO).
+ */
 int vmmu_vm_gpa_to_hpa(const struct vmmu_vm *vm, gpa_t gpa, hpa_t *out);
 
-/* Copy to/from guest-physical RAM/ROM (may cross pages and slots). */
+/*
+ * Copy to/from guest-physical RAM/ROM (may cross pages and slots). A read
+ * of untouched memory gives zeros and populates nothing. A write populates
+ * what it touches and is all or nothing: a range with a hole (VMMU_ENOENT),
+ * an MMIO part (VMMU_EFAULT) or a failed allocation (VMMU_ENOMEM) changes
+ * no byte (pages already populated for it stay populated, still zero).
+ * Writes to ROM are allowed (the VMM loads firmware this way). A successful
+ * write calls vmmu_vm_written once for the whole range.
+ */
 int vmmu_vm_read_gpa(const struct vmmu_vm *vm, gpa_t gpa, void *buf,
 		     size_t len);
 int vmmu_vm_write_gpa(struct vmmu_vm *vm, gpa_t gpa, const void *buf,
 		      size_t len);
-/* A struct vmmu_gmem over the VM's RAM/ROM, for the guest walker. */
+/*
+ * A struct vmmu_gmem over the VM's RAM/ROM, for the guest walker: read as
+ * vmmu_vm_read_gpa; cmpxchg populates RAM on first touch, refuses ROM and
+ * MMIO with VMMU_EFAULT, and calls vmmu_vm_written after a swap.
+ */
 void vmmu_vm_gmem(struct vmmu_vm *vm, struct vmmu_gmem *out);
+/*
+ * vmmu itself wrote guest memory [gpa, gpa+len): tell the backend
+ * (ops->gpa_written), so log-dirty and shadow write protection see it.
+ * Every write path in vmmu (write_gpa, the walker's A/D updates, emulator
+ * stores) calls it after the bytes landed.
+ */
+void vmmu_vm_written(struct vmmu_vm *vm, gpa_t gpa, size_t len);
 
 int vmmu_vcpu_create(struct vmmu_vm *vm, struct vmmu_vcpu **out);
 

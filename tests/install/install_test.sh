@@ -11,6 +11,35 @@ cat > "$prefix/consumer.c" <<'C'
 #include <stdio.h>
 #include <string.h>
 #include <vmmu/vmmu.h>
+#include <vmmu/hosted.h>
+
+#define CHECK(e) do { int rc_ = (e); if (rc_ < 0) { \
+	fprintf(stderr, "%s: %s\n", #e, vmmu_strerror(rc_)); return 1; } } while (0)
+
+/* A VM on the hosted platform: 1 GiB of RAM, written and read back. */
+static int guest_memory(void)
+{
+	static const char msg[] = "hello from guest-physical memory";
+	struct vmmu_hosted_arena *arena;
+	struct vmmu_platform plat;
+	struct vmmu_vm *vm;
+	char buf[sizeof(msg)], zero[16], none[16] = { 0 };
+	int bad;
+
+	CHECK(vmmu_hosted_create(2ULL << 30, &arena));
+	vmmu_hosted_platform(arena, &plat);
+	CHECK(vmmu_vm_create(&plat, &vm));
+	CHECK(vmmu_vm_add_slot(vm, mk_gpa(0), 1ULL << 30, VMMU_MEM_RAM));
+	CHECK(vmmu_vm_write_gpa(vm, mk_gpa(0x1ff0), msg, sizeof(msg)));
+	CHECK(vmmu_vm_read_gpa(vm, mk_gpa(0x1ff0), buf, sizeof(buf)));
+	CHECK(vmmu_vm_read_gpa(vm, mk_gpa(0x3000), zero, sizeof(zero)));
+	bad = memcmp(buf, msg, sizeof(msg)) || memcmp(zero, none, sizeof(zero)) ||
+	      vmmu_hosted_pages_in_use(arena) == 0;
+	vmmu_vm_destroy(vm);
+	bad |= vmmu_hosted_pages_in_use(arena) != 0;
+	vmmu_hosted_destroy(arena);
+	return bad;
+}
 
 int main(void)
 {
@@ -24,6 +53,8 @@ int main(void)
 	ps.maxphyaddr = 48;
 	vmmu_paging_update(&ps);
 	if (vmmu_walk(&ps, &mem, &acc, &res) < 0 || !res.ok || res.gpa.v != 0x1234)
+		return 1;
+	if (guest_memory())
 		return 1;
 	puts(vmmu_strerror(VMMU_ENOMEM));
 	return 0;
