@@ -9,6 +9,7 @@
 #include "vmmu/vm.h"
 #include "backend.h"
 #include "pte_atomic.h"
+#include "vmmu/access.h"
 
 static void slot_release(struct vmmu_vm *vm, struct vmmu_slot *slot);
 
@@ -38,6 +39,7 @@ void vmmu_vm_destroy(struct vmmu_vm *vm)
 	for (i = 0; i < vm->nvcpus; i++) {
 		if (vm->ops && vm->ops->vcpu_destroy)
 			vm->ops->vcpu_destroy(vm->vcpus[i]);
+		vmmu_vcpu_tlb_release(vm->vcpus[i]);
 		vm->platform.free(vm->platform.ctx, vm->vcpus[i]);
 	}
 	if (vm->ops && vm->ops->vm_destroy)
@@ -648,12 +650,14 @@ int vmmu_vcpu_create(struct vmmu_vm *vm, struct vmmu_vcpu **out)
 	vcpu->id = vm->nvcpus;
 	vcpu->paging.maxphyaddr = vm->guest_maxphyaddr;
 	vmmu_paging_update(&vcpu->paging);
-	if (vm->ops && vm->ops->vcpu_init) {
+	/* The TLB model first: the backend's vcpu_init may retag it. */
+	rc = vmmu_vcpu_tlb_configure(vcpu, NULL);
+	if (rc == VMMU_OK && vm->ops && vm->ops->vcpu_init)
 		rc = vm->ops->vcpu_init(vcpu);
-		if (rc < 0) {
-			vm->platform.free(vm->platform.ctx, vcpu);
-			return rc;
-		}
+	if (rc < 0) {
+		vmmu_vcpu_tlb_release(vcpu);
+		vm->platform.free(vm->platform.ctx, vcpu);
+		return rc;
 	}
 	vm->vcpus[vm->nvcpus++] = vcpu;
 	*out = vcpu;

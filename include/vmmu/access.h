@@ -27,6 +27,12 @@ enum vmmu_access_status {
 	VMMU_ACCESS_VMM,        /* returned to the VMM: res->reason, res->exit */
 };
 
+/*
+ * status, hpa, gpa, emulated, tlb_hit and exits are always set; fault only
+ * for FAULT, reason and exit only for VMM (a TLB hit leaves them as they
+ * were: the hit path writes nothing it does not define). gpa is 0 on a TLB
+ * hit: a TLB maps linear to host-physical addresses only.
+ */
 struct vmmu_access_result {
 	enum vmmu_access_status status;
 	hpa_t hpa;              /* DONE through memory: the host address */

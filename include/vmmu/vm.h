@@ -13,6 +13,8 @@
 #include "vmmu/platform.h"
 #include "vmmu/walk.h"
 
+#include <stdatomic.h>
+
 #define VMMU_MAX_SLOTS 64
 #define VMMU_MAX_VCPUS 64
 
@@ -94,9 +96,20 @@ struct vmmu_vcpu_stats {
 	uint64_t nested_walk_refs;  /* EPT/NPT references (2-D walks) */
 	uint64_t guest_faults;      /* #PF/#GP delivered to the guest */
 	uint64_t exits;             /* VM exits of any kind */
+	/* access path */
+	uint64_t exits_by_kind[8];  /* by enum vmmu_exit_kind (backend.h) */
+	uint64_t retries;           /* exits after which the access retried */
+	uint64_t emulated;          /* accesses completed by an exit handler */
+	uint64_t emulated_insns;    /* vmmu_vcpu_emulate calls */
+	uint64_t to_vmm;            /* accesses returned to the VMM */
+	uint64_t pwc_walks;         /* guest walks started from a PWC entry */
+	uint64_t cr_writes, invlpg, invpcid;
 };
 
 struct vmmu_vm;
+struct vmmu_tlb;
+struct vmmu_exit;
+struct vmmu_op;
 
 struct vmmu_vcpu {
 	struct vmmu_vm *vm;
@@ -104,6 +117,13 @@ struct vmmu_vcpu {
 	struct vmmu_paging_state paging;
 	struct vmmu_vcpu_stats stats;
 	void *backend_state;        /* owned by the VM's backend */
+	/* access path (include/vmmu/access.h) */
+	struct vmmu_tlb *tlb;       /* TLB/PWC model (core/tlb.h) or NULL */
+	uint16_t tlb_vpid;          /* VPID/ASID the backend runs it with */
+	uint8_t tlb_ctx;            /* context id of its EPTP/nCR3, 0: none */
+	int (*emulate)(void *ctx, struct vmmu_vcpu *vcpu,
+		       const struct vmmu_exit *exit, const struct vmmu_op *op);
+	void *emulate_ctx;
 };
 
 struct vmmu_backend_ops;
@@ -120,6 +140,11 @@ struct vmmu_vm {
 	uint8_t guest_maxphyaddr;
 	bool dead;                  /* set on an internal invariant violation */
 	const char *dead_reason;
+	/* access path (include/vmmu/access.h) */
+	int (*mmio)(void *ctx, gpa_t gpa, bool write, void *data,
+		    unsigned size);
+	void *mmio_ctx;
+	atomic_flag lock;           /* the hypervisor side: vmmu_vm_lock */
 };
 
 /* Create a VM with no backend attached; *out is owned by the caller. */
@@ -192,6 +217,15 @@ void vmmu_vm_gmem(struct vmmu_vm *vm, struct vmmu_gmem *out);
 void vmmu_vm_written(struct vmmu_vm *vm, gpa_t gpa, size_t len);
 
 int vmmu_vcpu_create(struct vmmu_vm *vm, struct vmmu_vcpu **out);
+
+/*
+ * The VM lock: held around every hypervisor-side change (exit handlers,
+ * slot changes through a backend, p2m and dirty-log operations). The
+ * hardware side (TLB lookups, hardware walks) never takes it. A spin lock:
+ * the freestanding core has no scheduler to sleep on.
+ */
+void vmmu_vm_lock(struct vmmu_vm *vm);
+void vmmu_vm_unlock(struct vmmu_vm *vm);
 
 /* Mark the VM dead (internal invariant violated); returns VMMU_EDEAD. */
 int vmmu_vm_kill(struct vmmu_vm *vm, const char *reason);
