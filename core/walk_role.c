@@ -49,25 +49,25 @@ enum vmmu_paging_mode vmmu_paging_mode(const struct vmmu_paging_state *ps)
 					: VMMU_PAGING_4LEVEL;
 }
 
+/*
+ * The register bits a role depends on, packed without a branch or a shift
+ * per bit (a TLB hit checks this key): CR0 keeps its own positions (PE 0,
+ * WP 16, PG 31), EFER's LME/LMA/NXE (8, 10, 11) move to 1, 3, 4, quirks go
+ * to 20.., CR4's PSE/PAE/LA57/SMEP/SMAP/PKE move up by 32, MAXPHYADDR to
+ * 56.. Bit 5 is always set, so a zeroed role is always stale.
+ */
+#define ROLE_CR0 (X86_CR0_PG | X86_CR0_WP | X86_CR0_PE)
+#define ROLE_CR4 (X86_CR4_PSE | X86_CR4_PAE | X86_CR4_LA57 | X86_CR4_SMEP | \
+		  X86_CR4_SMAP | X86_CR4_PKE)
+#define ROLE_EFER (X86_EFER_LME | X86_EFER_LMA | X86_EFER_NXE)
+
 uint64_t vmmu_walk_role_key(const struct vmmu_paging_state *ps)
 {
-	uint64_t key = 1; /* never 0, so a zeroed role is always stale */
-
-	key |= (uint64_t)((ps->cr0 & X86_CR0_PG) != 0) << 1;
-	key |= (uint64_t)((ps->cr0 & X86_CR0_WP) != 0) << 2;
-	key |= (uint64_t)((ps->cr0 & X86_CR0_PE) != 0) << 3;
-	key |= (uint64_t)((ps->cr4 & X86_CR4_PSE) != 0) << 4;
-	key |= (uint64_t)((ps->cr4 & X86_CR4_PAE) != 0) << 5;
-	key |= (uint64_t)((ps->cr4 & X86_CR4_LA57) != 0) << 6;
-	key |= (uint64_t)((ps->cr4 & X86_CR4_SMEP) != 0) << 7;
-	key |= (uint64_t)((ps->cr4 & X86_CR4_SMAP) != 0) << 8;
-	key |= (uint64_t)((ps->cr4 & X86_CR4_PKE) != 0) << 9;
-	key |= (uint64_t)((ps->efer & X86_EFER_LMA) != 0) << 10;
-	key |= (uint64_t)((ps->efer & X86_EFER_LME) != 0) << 11;
-	key |= (uint64_t)((ps->efer & X86_EFER_NXE) != 0) << 12;
-	key |= (uint64_t)ps->maxphyaddr << 16;
-	key |= (uint64_t)ps->quirks << 32;
-	return key;
+	return (1ULL << 5) | (ps->cr0 & ROLE_CR0) |
+	       ((ps->efer & ROLE_EFER) >> 7) |
+	       ((uint64_t)(ps->quirks & 0x7ff) << 20) |
+	       ((ps->cr4 & ROLE_CR4) << 32) |
+	       ((uint64_t)(ps->maxphyaddr & 0x3f) << 56);
 }
 
 /* 32-bit paging: Tables 4-4 to 4-6. Only a 4 MiB PDE has reserved bits. */
