@@ -9,6 +9,7 @@
 
 #include "vmmu/error.h"
 #include "oracle_cmp.h"
+#include "oracle_path.h"
 
 /* Guest memory for the walker: the copied tables, the rest read-only. */
 struct walk_mem {
@@ -204,10 +205,12 @@ int orc_check_access(const struct orc_vm *vm, const struct orc_case *c,
 	struct vmmu_gmem gm = { &wm, wm_read, wm_cmpxchg };
 	struct vmmu_paging_state ps;
 	struct vmmu_access acc;
+	static struct orc_tables pre;
 	uint64_t gpa, kv, vv;
 	int rc;
 
 	memset(v, 0, sizeof(*v));
+	pre = *tables;
 	orc_paging_state(vm, c, &ps);
 	vmmu_access_of(a, &acc);
 	rc = vmmu_walk(&ps, &gm, &acc, &v->res);
@@ -233,5 +236,6 @@ int orc_check_access(const struct orc_vm *vm, const struct orc_case *c,
 		return 0;
 	}
 	v->agree = true;
-	return 0;
+	/* The same access through the access path and its TLB. */
+	return orc_path_check(vm, c, idx, &pre, &ps, v);
 }
