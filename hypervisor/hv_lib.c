@@ -10,6 +10,7 @@
 
 #define COM1 0x3f8
 #define LSR_THRE 0x20           /* line status: transmit holding empty */
+#define LSR_TEMT 0x40           /* line status: transmitter empty */
 
 void *memcpy(void *dst, const void *src, size_t n)
 {
@@ -123,8 +124,12 @@ void hv_printf(const char *fmt, ...)
 void hv_exit_emulator(bool pass)
 {
 	const char *s = "Shutdown";
+	unsigned spin = 1u << 24;
 
 	hv_printf("hv: end %s\n", pass ? "pass" : "FAIL");
+	/* Let the UART send its last byte before the emulator stops. */
+	while (!(hv_inb(COM1 + 5) & LSR_TEMT) && --spin)
+		;
 	__asm__ volatile("outl %0, %1" :: "a"((uint32_t)(pass ? 0 : 1)),
 			 "Nd"((uint16_t)0xf4));
 	while (*s)
