@@ -35,6 +35,13 @@ hv_guest_code:
 	mov (%rsi), %rbx
 	mov $REPORT(4), %eax
 	cpuid
+	/* 5: write gpa 0x7000, mapped read-only until the exit for it,
+	 * then read the word back. */
+	mov $0x7000, %esi
+	movq $0x77, (%rsi)
+	mov (%rsi), %rbx
+	mov $REPORT(5), %eax
+	cpuid
 1:	hlt
 	jmp 1b
 hv_guest_code_end:

@@ -81,6 +81,8 @@ struct hv_arch {
 	void (*run)(struct hv_regs *regs, struct hv_exit *e);
 	/* Step the guest over the instruction that exited (length if known). */
 	void (*skip)(unsigned len);
+	/* Drop cached nested translations after the tables changed. */
+	void (*flush)(void);
 };
 extern const struct hv_arch hv_vmx_arch;
 extern const struct hv_arch hv_svm_arch;

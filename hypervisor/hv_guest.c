@@ -8,6 +8,7 @@
  *                page tables PML4 0x10000, PDPT 0x11000, PD 0x12000
  *   0x400000     a 4 KiB page the host maps only on the first exit for it
  *   0x600000     a guest page directory the host maps only on its exit
+ *   0x7000       guest RAM mapped read-only until the guest writes it
  *
  * Guest paging (4-level, SDM Vol. 3A 5.5): gva [0, 2 MiB) and gva
  * 0x400000 (2 MiB pages) through PD 0x12000; gva [1 GiB, 1 GiB + 2 MiB)
@@ -25,6 +26,7 @@
 #define GUEST_PD0   0x12000ULL
 #define LATE_DATA   0x400000ULL
 #define LATE_PD     0x600000ULL
+#define RO_PAGE     0x7000ULL
 #define GUEST_RAM   0x200000ULL
 #define PTE_P  1ULL
 #define PTE_RW 2ULL
@@ -74,24 +76,42 @@ static const struct hv_step script[] = {
 	 * bit 33, and W for the walk's accessed-bit update. */
 	{ HV_EXIT_NESTED_FAULT, 0, 0, LATE_PD, 0x40005000, 0x081, 0x200000006ULL },
 	{ HV_EXIT_CPUID, REPORT(4), MAGIC_A, 0, 0, 0, 0 },
+	/* Write to a read-only page: W (bit 1), the entry allowed R and X
+	 * (bits 3, 5), gla valid, translation; #NPF: P W U, bit 32. */
+	{ HV_EXIT_NESTED_FAULT, 0, 0, RO_PAGE, RO_PAGE, 0x1aa, 0x100000007ULL },
+	{ HV_EXIT_CPUID, REPORT(5), 0x77, 0, 0, 0, 0 },
 	{ HV_EXIT_HLT, 0, 0, 0, 0, 0, 0 },
 };
 #define SCRIPT_LEN (sizeof(script) / sizeof(script[0]))
 
-/* The host's side of a nested fault: back the page and map it. */
-static int map_late(struct hv_tables *t, uint64_t gpa)
+/*
+ * The host's side of a nested fault: back a late page and map it, or make
+ * the read-only page writable; then drop cached translations.
+ */
+static int handle_fault(const struct hv_arch *arch, struct hv_tables *t,
+			uint64_t gpa)
 {
-	uint64_t page = hv_pool_alloc();
+	uint64_t page;
+	int rc;
 
 	gpa &= ~0xfffULL;
-	if (!page || (gpa != LATE_DATA && gpa != LATE_PD))
+	if (gpa == RO_PAGE) {
+		page = (uint64_t)(uintptr_t)guest_ram + gpa;
+	} else if (gpa == LATE_DATA || gpa == LATE_PD) {
+		page = hv_pool_alloc();
+		if (!page)
+			return -1;
+		/* LATE_PD: PDE 0 maps gpa [0, 2 MiB) as one 2 MiB page. */
+		*(uint64_t *)(uintptr_t)page = gpa == LATE_DATA ? MAGIC_B :
+					       0 | PTE_PS | PTE_P | PTE_RW;
+	} else {
 		return -1;
-	if (gpa == LATE_DATA)
-		*(uint64_t *)(uintptr_t)page = MAGIC_B;
-	else    /* PDE 0: gpa [0, 2 MiB) as one 2 MiB page */
-		*(uint64_t *)(uintptr_t)page = 0 | PTE_PS | PTE_P | PTE_RW;
-	hv_printf("hv: map gpa 0x%lx -> hpa 0x%lx\n", gpa, page);
-	return hv_tables_map(t, gpa, page, 4096);
+	}
+	rc = hv_tables_map(t, gpa, page, 4096, true);
+	hv_printf("hv: map gpa 0x%lx -> hpa 0x%lx rwx: %d, %lu table pages\n",
+		  gpa, page, rc, hv_tables_pages(t));
+	arch->flush();
+	return rc;
 }
 
 static void print_exit(const struct hv_exit *e, const struct hv_regs *r, bool ept)
@@ -160,7 +180,8 @@ static int guest_loop(const struct hv_arch *arch, struct hv_tables *t, bool ept)
 			arch->skip(2);          /* CPUID is 0f a2 */
 			continue;
 		}
-		if (e.kind == HV_EXIT_NESTED_FAULT && map_late(t, e.gpa) == 0)
+		if (e.kind == HV_EXIT_NESTED_FAULT &&
+		    handle_fault(arch, t, e.gpa) == 0)
 			continue;
 		halted = e.kind == HV_EXIT_HLT;
 		break;
@@ -182,14 +203,17 @@ int hv_guest_run(const struct hv_arch *arch, const struct hv_features *f, bool e
 	t = hv_tables_create(ept ? HV_NESTED_EPT : HV_NESTED_NPT, hv_platform());
 	if (!t)
 		return -1;
-	rc = hv_tables_map(t, 0, ram, GUEST_RAM);
+	rc = hv_tables_map(t, 0, ram, GUEST_RAM, true);
+	if (!rc)
+		rc = hv_tables_map(t, RO_PAGE, ram + RO_PAGE, 4096, false);
 	if (rc) {
 		hv_printf("hv: mapping guest RAM failed: %d\n", rc);
 		return -1;
 	}
-	hv_printf("hv: %s tables: gpa 0x0-0x%lx -> hpa 0x%lx, pointer 0x%lx, %lu table pages\n",
-		  ept ? "ept" : "npt", (uint64_t)(GUEST_RAM - 1), ram, hv_tables_pointer(t),
-		  hv_tables_pages(t));
+	hv_printf("hv: %s tables: gpa 0x0-0x%lx -> hpa 0x%lx rwx, gpa 0x%lx r-x, "
+		  "pointer 0x%lx, %lu table pages\n", ept ? "ept" : "npt",
+		  (uint64_t)(GUEST_RAM - 1), ram, (uint64_t)RO_PAGE,
+		  hv_tables_pointer(t), hv_tables_pages(t));
 	if (arch->setup(f, hv_tables_pointer(t), GUEST_PML4, GUEST_CODE, GUEST_STACK))
 		return -1;
 	return guest_loop(arch, t, ept);

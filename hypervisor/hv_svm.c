@@ -161,9 +161,16 @@ static void svm_skip(unsigned len)
 		VMCB(uint64_t, S_RIP) = VMCB(uint64_t, S_RIP) + len;
 }
 
+/* TLB_CONTROL 1: flush this guest's TLB entries on the next VMRUN (15.16). */
+static void svm_flush(void)
+{
+	VMCB(uint8_t, C_TLB_CONTROL) = 1;
+}
+
 const struct hv_arch hv_svm_arch = {
 	.name = "svm",
 	.setup = svm_setup,
 	.run = svm_run,
 	.skip = svm_skip,
+	.flush = svm_flush,
 };

@@ -48,10 +48,10 @@ struct hv_tables *hv_tables_create(enum hv_nested kind,
 }
 
 int hv_tables_map(struct hv_tables *t, uint64_t gpa, uint64_t hpa,
-		  uint64_t size)
+		  uint64_t size, bool writable)
 {
-	return vmmu_pt_map(&t->pt, gpa, mk_hpa(hpa), size,
-			   VMMU_PROT_R | VMMU_PROT_W | VMMU_PROT_X);
+	return vmmu_pt_map(&t->pt, gpa, mk_hpa(hpa), size, VMMU_PROT_R |
+			   (writable ? VMMU_PROT_W : 0) | VMMU_PROT_X);
 }
 
 uint64_t hv_tables_pointer(const struct hv_tables *t)

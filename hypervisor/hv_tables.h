@@ -20,9 +20,11 @@ struct hv_tables;
 struct hv_tables *hv_tables_create(enum hv_nested kind,
 				   const struct vmmu_platform *plat);
 /* Map guest-physical [gpa, gpa+size) to host-physical [hpa, hpa+size),
- * read/write/execute, write-back. 0 or a negative vmmu error. */
+ * read/execute and, when writable, write; write-back. Replaces what was
+ * mapped there (splitting large pages). 0 or a negative vmmu error. The
+ * caller invalidates cached translations (INVEPT, TLB_CONTROL). */
 int hv_tables_map(struct hv_tables *t, uint64_t gpa, uint64_t hpa,
-		  uint64_t size);
+		  uint64_t size, bool writable);
 /* The EPTP (EPT: WB, 4-level, A/D off) or nCR3 (NPT) of the tree. */
 uint64_t hv_tables_pointer(const struct hv_tables *t);
 /* Table pages the tree uses, root included. */

@@ -73,6 +73,7 @@ enum vmcs_field {
 static uint8_t vmxon_region[4096] __attribute__((aligned(4096)));
 static uint8_t vmcs_region[4096] __attribute__((aligned(4096)));
 static int vmx_launched;
+static uint64_t vmx_eptp, vmx_ept_cap;
 static uint32_t bad_field;      /* first VMWRITE that failed, 0 if none */
 
 static void vmw(uint32_t field, uint64_t v)
@@ -239,6 +240,8 @@ static int vmx_setup(const struct hv_features *f, uint64_t eptp, uint64_t cr3,
 {
 	if (vmx_enable(f))
 		return -1;
+	vmx_eptp = eptp;
+	vmx_ept_cap = f->vmx_ept_cap;
 	bad_field = 0;
 	vmx_controls(f, eptp);
 	vmx_host_state();
@@ -300,9 +303,24 @@ static void vmx_skip(unsigned len)
 	vmw(GUEST_RIP, vmr(GUEST_RIP) + vmr(EXIT_INSTR_LEN));
 }
 
+/*
+ * INVEPT (SDM Vol. 3C 31.3; 29.4.3.1): single-context for this EPTP when
+ * IA32_VMX_EPT_VPID_CAP bit 25 allows it, else all-context (bit 26).
+ */
+static void vmx_flush(void)
+{
+	struct { uint64_t eptp, zero; } desc = { vmx_eptp, 0 };
+	uint64_t type = vmx_ept_cap >> 25 & 1 ? 1 : 2;
+
+	if (!(vmx_ept_cap >> 20 & 1) || !(vmx_ept_cap >> (24 + type) & 1))
+		return;
+	__asm__ volatile("invept %0, %1" :: "m"(desc), "r"(type) : "cc", "memory");
+}
+
 const struct hv_arch hv_vmx_arch = {
 	.name = "vmx",
 	.setup = vmx_setup,
 	.run = vmx_run,
 	.skip = vmx_skip,
+	.flush = vmx_flush,
 };
