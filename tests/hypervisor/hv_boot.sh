@@ -16,21 +16,29 @@ timeout_s=${HV_TIMEOUT:-60}
 skip() { echo "hv_boot: SKIP: $*"; exit 77; }
 have() { command -v "$1" >/dev/null 2>&1; }
 
+case $emu in
+qemu)
+	have qemu-system-x86_64 || skip "qemu-system-x86_64 not installed (Debian qemu-system-x86)" ;;
+bochs)
+	for t in bochs grub-mkrescue xorriso script; do
+		have $t || skip "$t not installed (Debian bochs bochs-term bochsbios vgabios grub-pc-bin grub-common xorriso mtools)"
+	done ;;
+*)
+	echo "hv_boot: unknown emulator $emu" >&2
+	exit 2 ;;
+esac
+[ -f "$kernel" ] || { echo "hv_boot: no kernel $kernel"; exit 1; }
 mkdir -p "$work" || exit 1
 out=$work/serial-$emu-$cpu.txt
 rm -f "$out"
 start=$(date +%s.%N)
 case $emu in
 qemu)
-	have qemu-system-x86_64 || skip "qemu-system-x86_64 not installed (Debian qemu-system-x86)"
 	timeout "$timeout_s" qemu-system-x86_64 -accel tcg -cpu "$cpu" -m 64 \
 		-kernel "$kernel" -serial "file:$out" -display none -no-reboot \
 		-nodefaults -device isa-debug-exit,iobase=0xf4,iosize=4
 	;;
 bochs)
-	for t in bochs grub-mkrescue xorriso script; do
-		have $t || skip "$t not installed (Debian bochs bochs-term bochsbios vgabios grub-pc-bin grub-common xorriso mtools)"
-	done
 	iso=$work/hv-$cpu.iso dir=$work/iso-$cpu rc=$work/bochsrc-$cpu
 	rm -rf "$dir" && mkdir -p "$dir/boot/grub" && cp "$kernel" "$dir/boot/hv.elf" || exit 1
 	printf 'set timeout=0\nset default=0\nmenuentry vmmu-hv {\n  multiboot /boot/hv.elf\n  boot\n}\n' \
@@ -59,15 +67,11 @@ RC
 	timeout "$timeout_s" script -qec "bochs -q -f '$rc' >/dev/null 2>&1" /dev/null \
 		<"$work/bochs-cont" >/dev/null 2>&1
 	;;
-*)
-	echo "hv_boot: unknown emulator $emu" >&2
-	exit 2
-	;;
 esac
 end=$(date +%s.%N)
 [ -f "$out" ] || { echo "hv_boot: no serial output from $emu"; exit 1; }
 cat "$out"
-echo "hv_boot: $emu $cpu: $(echo "$end - $start" | bc) s wall"
+echo "hv_boot: $emu $cpu: $(awk "BEGIN { printf \"%.2f\", $end - $start }") s wall"
 fail=0
 for line in "$@" "hv: end pass"; do
 	if ! grep -Fxq -- "$line" "$out"; then
