@@ -44,6 +44,7 @@ struct hv_features {
 };
 void hv_detect(struct hv_features *f);
 void hv_print_features(const struct hv_features *f);
+void hv_dump_features(const struct hv_features *f);
 
 /* The guest's general-purpose registers while it is not running. */
 struct hv_regs {

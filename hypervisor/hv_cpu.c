@@ -143,3 +143,40 @@ void hv_print_features(const struct hv_features *f)
 	hv_printf("hv: svm %d np %d nrips %d svm-rev %u asids %u\n", f->svm,
 		  f->np, f->nrips, f->svm_rev, f->asids);
 }
+
+/*
+ * The raw words behind hv_detect, for `vmmu detect` to decide on the same
+ * CPU: CPUID sub-leaf 0 of every basic and extended leaf in AIDA64's text
+ * form ("hv-cpuid: " lines) and IA32_VMX_PROCBASED_CTLS2 / EPT_VPID_CAP in
+ * its --vmx-msrs form ("hv-msr: " lines), see docs/detect.md.
+ */
+static void dump_range(uint32_t first, uint32_t last)
+{
+	uint32_t leaf, r[4];
+
+	for (leaf = first; leaf <= last; leaf++) {
+		hv_cpuid(leaf, 0, r);
+		hv_printf("hv-cpuid: CPUID %08X: %08X-%08X-%08X-%08X [SL 00]\n",
+			  leaf, r[0], r[1], r[2], r[3]);
+	}
+}
+
+void hv_dump_features(const struct hv_features *f)
+{
+	uint32_t r[4], max_basic, max_ext;
+
+	hv_cpuid(0, 0, r);
+	max_basic = r[0] < 0x1f ? r[0] : 0x1f;
+	hv_cpuid(0x80000000, 0, r);
+	max_ext = r[0] < 0x8000001f ? r[0] : 0x8000001f;
+	hv_printf("hv-cpuid: CPUID Registers (CPU #0):\n");
+	dump_range(0, max_basic);
+	if (max_ext >= 0x80000000)
+		dump_range(0x80000000, max_ext);
+	if (!f->vmx)
+		return;
+	hv_printf("hv-msr: 0x48b=0x%lx\n", f->secondary ?
+		  hv_rdmsr(MSR_VMX_PROCBASED2) : 0UL);
+	if (f->ept || f->vpid)
+		hv_printf("hv-msr: 0x48c=0x%lx\n", f->vmx_ept_cap);
+}

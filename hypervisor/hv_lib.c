@@ -57,24 +57,29 @@ static void put_str(const char *s)
 		hv_putc(*s++);
 }
 
-static void put_num(uint64_t v, unsigned base)
+/* v in base, upper-case digits if upper, zero-padded to width digits. */
+static void put_num(uint64_t v, unsigned base, int width, bool upper)
 {
+	const char *digits = upper ? "0123456789ABCDEF" : "0123456789abcdef";
 	char buf[24];
 	int n = 0;
 
 	do {
-		buf[n++] = "0123456789abcdef"[v % base];
+		buf[n++] = digits[v % base];
 		v /= base;
 	} while (v);
+	while (n < width && n < (int)sizeof(buf))
+		buf[n++] = '0';
 	while (n)
 		hv_putc(buf[--n]);
 }
 
-/* %s %c %d %u %x with l / ll; "%#x"-style prefixes are written literally. */
+/* %s %c %d %u %x %X with a zero-padding width ("%08X") and l / ll;
+ * "0x" prefixes are written literally. */
 void hv_printf(const char *fmt, ...)
 {
 	va_list ap;
-	int longs;
+	int longs, width;
 
 	va_start(ap, fmt);
 	for (; *fmt; fmt++) {
@@ -82,6 +87,8 @@ void hv_printf(const char *fmt, ...)
 			hv_putc(*fmt);
 			continue;
 		}
+		for (width = 0; fmt[1] >= '0' && fmt[1] <= '9'; fmt++)
+			width = width * 10 + (fmt[1] - '0');
 		for (longs = 0; fmt[1] == 'l'; fmt++)
 			longs++;
 		switch (*++fmt) {
@@ -98,13 +105,15 @@ void hv_printf(const char *fmt, ...)
 				hv_putc('-');
 				v = -v;
 			}
-			put_num((uint64_t)v, 10);
+			put_num((uint64_t)v, 10, width, false);
 			break;
 		}
 		case 'u':
 		case 'x':
+		case 'X':
 			put_num(longs ? va_arg(ap, unsigned long) :
-				va_arg(ap, unsigned), *fmt == 'u' ? 10 : 16);
+				va_arg(ap, unsigned), *fmt == 'u' ? 10 : 16,
+				width, *fmt == 'X');
 			break;
 		case '%':
 			hv_putc('%');

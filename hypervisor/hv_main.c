@@ -52,6 +52,7 @@ void hv_main(uint32_t magic, uint32_t info)
 		  magic, magic == MULTIBOOT_LOADER_MAGIC ? "ok" : "unexpected", info);
 	hv_detect(&f);
 	hv_print_features(&f);
+	hv_dump_features(&f);
 	mode = decide(&f, &arch);
 	hv_printf("hv: decision %s (%s)\n", mode, reason(&f));
 	if (!arch) {

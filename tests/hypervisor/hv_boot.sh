@@ -6,8 +6,11 @@
 #   hv_boot.sh qemu|bochs CPU-MODEL KERNEL WORKDIR [EXPECTED-LINE...]
 #
 # Every EXPECTED-LINE must appear as a whole line of the serial output, and
-# so must "hv: end pass". Exit 0 on success, 1 on a mismatch, 77 (skip)
-# when the emulator or, for Bochs, the GRUB rescue-CD tools are missing.
+# so must "hv: end pass". With HV_VMMU set to the vmmu command, the CPUID
+# words and VMX MSRs the kernel printed also go to `vmmu detect
+# --cpuid-dump --vmx-msrs`, whose backend must be the kernel's decision.
+# Exit 0 on success, 1 on a mismatch, 77 (skip) when the emulator or, for
+# Bochs, the GRUB rescue-CD tools are missing.
 set -u
 emu=$1 cpu=$2 kernel=$3 work=$4
 shift 4
@@ -79,5 +82,18 @@ for line in "$@" "hv: end pass"; do
 		fail=1
 	fi
 done
+if [ -n "${HV_VMMU:-}" ]; then
+	sed -n 's/^hv-cpuid: //p' "$out" >"$work/cpuid-$cpu.txt"
+	sed -n 's/^hv-msr: //p' "$out" >"$work/msrs-$cpu.txt"
+	set -- --cpuid-dump "$work/cpuid-$cpu.txt"
+	[ -s "$work/msrs-$cpu.txt" ] && set -- "$@" --vmx-msrs "$work/msrs-$cpu.txt"
+	host=$("$HV_VMMU" detect "$@" | sed -n 's/^BACKEND *\([a-z]*\):.*/\1/p')
+	kern=$(sed -n 's/^hv: decision \([a-z]*\) .*/\1/p' "$out")
+	echo "hv_boot: vmmu detect $*: backend ${host:-none}; kernel: ${kern:-none}"
+	if [ -z "$host" ] || [ "$host" != "$kern" ]; then
+		echo "hv_boot: MISMATCH: vmmu detect says ${host:-nothing}, the kernel ${kern:-nothing}"
+		fail=1
+	fi
+fi
 [ $fail -eq 0 ] && echo "hv_boot: $emu $cpu: all expected lines present"
 exit $fail
