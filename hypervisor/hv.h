@@ -55,6 +55,7 @@ struct hv_regs {
 /* A VM exit in vendor-neutral terms (the vendor files fill it in). */
 enum hv_exit_kind {
 	HV_EXIT_CPUID,          /* the guest's report channel */
+	HV_EXIT_IO,             /* OUT / IN: the guest's console byte */
 	HV_EXIT_HLT,            /* the guest is done */
 	HV_EXIT_NESTED_FAULT,   /* EPT violation or #NPF */
 	HV_EXIT_OTHER,          /* anything else: the run fails */

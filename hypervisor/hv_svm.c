@@ -18,6 +18,7 @@
 #define C_INTERCEPT_MISC 0x00c  /* vector 3 */
 #define C_INTERCEPT_SVM  0x010  /* vector 4 */
 #define C_ASID           0x058
+#define C_IOPM_BASE      0x040
 #define C_TLB_CONTROL    0x05c
 #define C_EXITCODE       0x070
 #define C_EXITINFO1      0x078
@@ -48,6 +49,7 @@
 
 #define ICPT_CPUID    (1U << 18)
 #define ICPT_HLT      (1U << 24)
+#define ICPT_IOIO     (1U << 27)
 #define ICPT_SHUTDOWN (1U << 31)
 #define ICPT_VMRUN    (1U << 0)
 #define ICPT_VMMCALL  (1U << 1)
@@ -55,11 +57,14 @@
 /* Exit codes (Appendix C). */
 #define VMEXIT_CPUID   0x72
 #define VMEXIT_HLT     0x78
+#define VMEXIT_IOIO    0x7b
 #define VMEXIT_NPF     0x400
 #define VMEXIT_INVALID ((uint64_t)-1)
 
 static uint8_t vmcb[4096] __attribute__((aligned(4096)));
 static uint8_t hsave[4096] __attribute__((aligned(4096)));
+/* I/O permission map: one bit per port, 12 KiB (15.10.1); all set. */
+static uint8_t iopm[3 * 4096] __attribute__((aligned(4096)));
 static bool has_nrips;
 
 #define VMCB(type, off) (*(volatile type *)(vmcb + (off)))
@@ -109,7 +114,10 @@ static int svm_setup(const struct hv_features *f, uint64_t ncr3, uint64_t cr3,
 	has_nrips = f->nrips;
 	memset(vmcb, 0, sizeof(vmcb));
 	VMCB(uint32_t, C_INTERCEPT_EXC) = 0xffffffff;   /* any guest exception */
-	VMCB(uint32_t, C_INTERCEPT_MISC) = ICPT_CPUID | ICPT_HLT | ICPT_SHUTDOWN;
+	VMCB(uint32_t, C_INTERCEPT_MISC) = ICPT_CPUID | ICPT_HLT | ICPT_IOIO |
+					   ICPT_SHUTDOWN;
+	memset(iopm, 0xff, sizeof(iopm));
+	VMCB(uint64_t, C_IOPM_BASE) = (uint64_t)(uintptr_t)iopm;
 	/* VMRUN must be intercepted or VMRUN fails its checks (15.5.1). */
 	VMCB(uint32_t, C_INTERCEPT_SVM) = ICPT_VMRUN | ICPT_VMMCALL;
 	VMCB(uint32_t, C_ASID) = 1;                     /* ASID 0 is the host's */
@@ -138,6 +146,9 @@ static void svm_run(struct hv_regs *regs, struct hv_exit *e)
 		break;
 	case VMEXIT_HLT:
 		e->kind = HV_EXIT_HLT;
+		break;
+	case VMEXIT_IOIO:       /* 15.10.2: EXITINFO2 is the next RIP */
+		e->kind = HV_EXIT_IO;
 		break;
 	case VMEXIT_NPF:        /* 15.25.6: EXITINFO1 error code, EXITINFO2 gpa */
 		e->kind = HV_EXIT_NESTED_FAULT;

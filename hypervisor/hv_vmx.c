@@ -58,6 +58,7 @@ enum vmcs_field {
 
 /* Control bits (25.6.1, 25.6.2, 25.7.1, 25.8.1). */
 #define PROC_HLT_EXITING      (1U << 7)
+#define PROC_IO_EXITING       (1U << 24)  /* unconditional I/O exiting */
 #define PROC_SECONDARY        (1U << 31)
 #define PROC2_EPT             (1U << 1)
 #define EXIT_HOST_64          (1U << 9)
@@ -67,6 +68,7 @@ enum vmcs_field {
 #define EXIT_REASON_EXCEPTION 0
 #define EXIT_REASON_CPUID     10
 #define EXIT_REASON_HLT       12
+#define EXIT_REASON_IO        30
 #define EXIT_REASON_EPT_VIOL  48
 #define EXIT_REASON_ENTRY_FAIL (1U << 31)
 
@@ -154,7 +156,8 @@ static void vmx_controls(const struct hv_features *f, uint64_t eptp)
 	const uint32_t *m = ctl_msr[f->vmx_true_ctls];
 
 	vmw(PIN_CTLS, ctl_adjust(m[CTL_PIN], 0, "pin-based"));
-	vmw(PROC_CTLS, ctl_adjust(m[CTL_PROC], PROC_HLT_EXITING | PROC_SECONDARY,
+	vmw(PROC_CTLS, ctl_adjust(m[CTL_PROC], PROC_HLT_EXITING |
+				  PROC_IO_EXITING | PROC_SECONDARY,
 				  "processor-based"));
 	vmw(PROC_CTLS2, ctl_adjust(MSR_VMX_PROCBASED2, PROC2_EPT, "secondary"));
 	vmw(EXIT_CTLS, ctl_adjust(m[CTL_EXIT], EXIT_HOST_64, "exit"));
@@ -281,6 +284,9 @@ static void vmx_run(struct hv_regs *regs, struct hv_exit *e)
 		break;
 	case EXIT_REASON_HLT:
 		e->kind = HV_EXIT_HLT;
+		break;
+	case EXIT_REASON_IO:
+		e->kind = HV_EXIT_IO;
 		break;
 	case EXIT_REASON_EPT_VIOL:
 		/* Table 28-7: bit 7, the linear-address field is valid. */
