@@ -6,7 +6,7 @@
  * Long-mode entry follows SDM Vol. 3A 10.8.5 (Initializing IA-32e Mode):
  * CR4.PAE, CR3 = PML4, EFER.LME, then CR0.PG, then a far jump to a code
  * segment with L = 1. The boot tables map linear [0, 1 GiB) to physical
- * [0, 1 GiB) with 2 MiB pages (SDM Vol. 3A 5.5, Table 5-17), so every
+ * [0, 1 GiB) with 2 MiB pages (SDM Vol. 3A 5.5, 4-level paging), so every
  * host-physical address below 1 GiB is also a host pointer.
  *
  * Also here: the 64-bit GDT and its TSS slot (filled by hv_cpu_init) and

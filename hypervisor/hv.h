@@ -134,6 +134,7 @@ static inline void hv_wrmsr(uint32_t msr, uint64_t v)
 		__asm__ volatile("mov %0, %%cr" #n :: "r"(v) : "memory"); \
 	}
 HV_READ_CR(0)
+HV_READ_CR(2)
 HV_READ_CR(3)
 HV_READ_CR(4)
 

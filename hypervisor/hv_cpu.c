@@ -58,7 +58,7 @@ void hv_exception(const uint64_t *frame)
 	if (has_error_code(vec))
 		err = *f++;
 	hv_printf("hv: host exception vector %lu error 0x%lx rip 0x%lx cr2 0x%lx\n",
-		  vec, err, f[0], 0UL);
+		  vec, err, f[0], hv_read_cr2());
 	hv_exit_emulator(false);
 }
 

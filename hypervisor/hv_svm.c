@@ -98,7 +98,7 @@ static void svm_save_area(uint64_t cr3, uint64_t rip, uint64_t rsp)
 	VMCB(uint64_t, S_RFLAGS) = 0x2;
 	VMCB(uint64_t, S_RIP) = rip;
 	VMCB(uint64_t, S_RSP) = rsp;
-	/* The guest PAT under nested paging (15.25.8): the reset value. */
+	/* The guest PAT, used under nested paging (15.25): the reset value. */
 	VMCB(uint64_t, S_GPAT) = 0x0007040600070406ULL;
 }
 
