@@ -58,8 +58,10 @@ static void guest_build(void)
 	gmem(GUEST_PD0)[2] = LATE_DATA | PTE_PS | PTE_P | PTE_RW;
 }
 
-/* One expected exit. info: EPT exit qualification (bits 8:0, Table 28-7)
- * or #NPF EXITINFO1 (APM 15.25.6, all bits). */
+/* One expected exit. report/value: CPUID's EAX and RBX, or an OUT's AL.
+ * ept_info/npt_info: EPT exit qualification (bits 8:0, Table 28-7) or
+ * #NPF EXITINFO1 (APM 15.25.6, all bits); the I/O exit's qualification or
+ * EXITINFO1. */
 struct hv_step {
 	enum hv_exit_kind kind;
 	uint64_t report, value;         /* CPUID: EAX and RBX */
@@ -74,7 +76,8 @@ static const struct hv_step script[] = {
 	{ HV_EXIT_NESTED_FAULT, 0, 0, LATE_DATA, LATE_DATA, 0x181, 0x100000004ULL },
 	{ HV_EXIT_CPUID, REPORT(3), MAGIC_B, 0, 0, 0, 0 },
 	/* Guest PDE read (bit 8 clear: a paging-structure access); #NPF:
-	 * bit 33, and W for the walk's accessed-bit update. */
+	 * bit 33, with W: QEMU and Bochs report a guest-table access as a
+	 * write even when its accessed bit is already set. */
 	{ HV_EXIT_NESTED_FAULT, 0, 0, LATE_PD, 0x40005000, 0x081, 0x200000006ULL },
 	{ HV_EXIT_CPUID, REPORT(4), MAGIC_A, 0, 0, 0, 0 },
 	/* Write to a read-only page: W (bit 1), the entry allowed R and X
