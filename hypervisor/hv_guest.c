@@ -120,6 +120,7 @@ static int handle_fault(const struct hv_arch *arch, struct hv_tables *t,
 	hv_printf("hv: map gpa 0x%lx -> hpa 0x%lx rwx: %d, %lu table pages\n",
 		  gpa, page, rc, hv_tables_pages(t));
 	arch->flush();
+	hv_tables_flushed(t);
 	return rc;
 }
 

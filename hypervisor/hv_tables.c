@@ -39,7 +39,7 @@ struct hv_tables *hv_tables_create(enum hv_nested kind,
 		rc = vmmu_pt_init(&t->pt, &ept_pt_format, &t->ept, plat, 4,
 				  VMMU_PT_LEVEL_2M);
 	} else {
-		rc = npt_pt_init(&t->pt, plat, false);
+		rc = npt_pt_init(&t->pt, plat, 4, false);
 	}
 	if (rc)
 		return NULL;
@@ -47,11 +47,24 @@ struct hv_tables *hv_tables_create(enum hv_nested kind,
 	return t;
 }
 
+/*
+ * A remap replaces leaves; tables it unlinks wait on the engine's
+ * deferred list until hv_tables_flushed(), after the caller's INVEPT or
+ * TLB_CONTROL flush.
+ */
 int hv_tables_map(struct hv_tables *t, uint64_t gpa, uint64_t hpa,
 		  uint64_t size, bool writable)
 {
-	return vmmu_pt_map(&t->pt, gpa, mk_hpa(hpa), size, VMMU_PROT_R |
-			   (writable ? VMMU_PROT_W : 0) | VMMU_PROT_X);
+	unsigned prot = VMMU_PROT_R | (writable ? VMMU_PROT_W : 0) | VMMU_PROT_X;
+	uint64_t attrs = t->kind == HV_NESTED_EPT ?
+			 ept_prot_attrs(&t->ept, prot) :
+			 vmmu_pt_x86_prot_attrs(&npt_pt_ctx, prot);
+	return vmmu_pt_map(&t->pt, gpa, mk_hpa(hpa), size, attrs, NULL);
+}
+
+void hv_tables_flushed(struct hv_tables *t)
+{
+	vmmu_pt_free_deferred(&t->pt);
 }
 
 uint64_t hv_tables_pointer(const struct hv_tables *t)

@@ -27,6 +27,8 @@ int hv_tables_map(struct hv_tables *t, uint64_t gpa, uint64_t hpa,
 		  uint64_t size, bool writable);
 /* The EPTP (EPT: WB, 4-level, A/D off) or nCR3 (NPT) of the tree. */
 uint64_t hv_tables_pointer(const struct hv_tables *t);
+/* The nested TLB was flushed: table pages unlinked before may be reused. */
+void hv_tables_flushed(struct hv_tables *t);
 /* Table pages the tree uses, root included. */
 uint64_t hv_tables_pages(const struct hv_tables *t);
 
