@@ -235,16 +235,24 @@ int vmmu_vcpu_write(struct vmmu_vcpu *vcpu, gva_t gva, const void *buf,
 }
 
 int vmmu_vcpu_emulate(struct vmmu_vcpu *vcpu, const struct vmmu_exit *exit,
-		      const struct vmmu_op *op)
+		      const struct vmmu_op *op, struct vmmu_exit_result *res)
 {
-	if (!vcpu || !exit || !op || !op->data)
+	int rc;
+
+	if (!vcpu || !exit || !op || !res)
 		return VMMU_EINVAL;
 	vcpu->stats.emulated_insns++;
 	if (vcpu->emulate)
-		return vcpu->emulate(vcpu->emulate_ctx, vcpu, exit, op);
+		return vcpu->emulate(vcpu->emulate_ctx, vcpu, exit, op, res);
+	if (!op->data)
+		return VMMU_EINVAL;
 	if (op->acc.kind == VMMU_ACCESS_WRITE)
-		return vmmu_vm_write_gpa(vcpu->vm, exit->gpa, op->data, op->size);
-	return vmmu_vm_read_gpa(vcpu->vm, exit->gpa, op->data, op->size);
+		rc = vmmu_vm_write_gpa(vcpu->vm, exit->gpa, op->data, op->size);
+	else
+		rc = vmmu_vm_read_gpa(vcpu->vm, exit->gpa, op->data, op->size);
+	if (rc == VMMU_OK)
+		res->action = VMMU_ACT_DONE;
+	return rc;
 }
 
 void vmmu_vcpu_set_emulator(struct vmmu_vcpu *vcpu, vmmu_emulate_fn fn,
