@@ -111,6 +111,20 @@ typedef int (*vmmu_mmio_fn)(void *ctx, gpa_t gpa, bool write, void *data,
 void vmmu_vm_set_mmio_handler(struct vmmu_vm *vm, vmmu_mmio_fn fn, void *ctx);
 
 /*
+ * A hypervisor-side invalidation on every vCPU of vm (INVEPT, INVVPID,
+ * an ASID flush: fn calls the core/tlb.h operation on each vCPU's TLB).
+ * Every vCPU but initiator (NULL: a VMM thread, so every vCPU) counts a
+ * remote shootdown: on hardware it takes an IPI. Call with the VM lock
+ * held and the other vCPUs outside the access path, as a real shootdown
+ * waits for them.
+ */
+struct vmmu_tlb;
+int vmmu_vm_tlb_invalidate(struct vmmu_vm *vm,
+			   const struct vmmu_vcpu *initiator,
+			   void (*fn)(struct vmmu_tlb *tlb, void *arg),
+			   void *arg);
+
+/*
  * The vCPU's TLB and paging-structure-cache model (core/tlb.h,
  * docs/tlb.md): cfg NULL takes the defaults of the vCPU's CPU vendor.
  * Replaces (and so empties) the vCPU's TLB. vmmu_vcpu_create gives every
