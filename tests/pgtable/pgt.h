@@ -92,6 +92,7 @@ uint64_t pgt_below(struct pgt_rng *r, uint64_t n);
 bool pgt_chance(struct pgt_rng *r, unsigned percent);
 
 /* ---- pgt_bits.c: the formats, from the manuals ---- */
+extern unsigned pgt_mutate;     /* PGT_MUTATE, for the decoding itself */
 const struct vmmu_pt_format *pgt_fmt(const struct pgt_cfg *c);
 bool pgt_present(const struct pgt_cfg *c, uint64_t e);
 uint64_t pgt_large_bit(const struct pgt_cfg *c);
@@ -236,6 +237,7 @@ struct pgt_policy {
 	uint64_t salt;
 	uint64_t lo, hi;            /* leaves not inside [lo, hi) split */
 	uint64_t calls, applied, splits;
+	uint64_t fail_at;           /* return VMMU_EIO at this call (0: never) */
 	uint8_t *hits;              /* applications per window page */
 };
 int pgt_policy_fn(void *ctx, uint64_t addr, unsigned level, uint64_t old,

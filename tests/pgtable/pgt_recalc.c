@@ -112,6 +112,8 @@ int pgt_policy_fn(void *ctx, uint64_t addr, unsigned level, uint64_t old,
 
 	p->calls++;
 	check_leaf_arg(p, addr, level, old);
+	if (p->calls == p->fail_at)
+		return VMMU_EIO;
 	if (level > 1 && mixed(p, addr, size)) {
 		p->splits++;
 		return VMMU_PT_RECALC_SPLIT;
@@ -294,6 +296,30 @@ static void check_pages_recalc(struct pgt_env *env,
 	}
 }
 
+/*
+ * The callback stopped the walk with an error: returned as is; a page not
+ * recalculated keeps its marker state (no walk passes a marker without
+ * trapping), a recalculated one is recalculated once.
+ */
+static int recalc_stopped(struct pgt_env *env, struct pgt_policy *p, int rc)
+{
+	PGT_CHECK(env, rc == VMMU_EIO, "recalc stopped by its callback returned "
+		  "%d, not the callback's VMMU_EIO", rc);
+	pgt_end_walk(env, rc);
+	for (uint64_t i = 0; i < env->wpages; i++) {
+		uint64_t va = env->wbase + (i << 12);
+
+		if (env->old[i].attrs && !p->hits[i])
+			PGT_CHECK(env, pgt_tree_pending(&env->post, va) ==
+				  pgt_tree_pending(&env->pre, va),
+				  "a stopped recalc changed the marker state of "
+				  "page %#llx it did not recalculate", ULL(va));
+	}
+	pgt_end_check(env);
+	pgt_policy_fini(p);
+	return rc;
+}
+
 int pgt_do_recalc(struct pgt_env *env, struct pgt_rng *r, uint64_t addr)
 {
 	struct pgt_policy pol;
@@ -302,6 +328,8 @@ int pgt_do_recalc(struct pgt_env *env, struct pgt_rng *r, uint64_t addr)
 	int rc;
 
 	pgt_policy_init(&pol, env, r, 0, UINT64_MAX);
+	if (pgt_chance(r, 15))
+		pol.fail_at = 1 + pgt_below(r, 4);
 	pgt_begin(env, "recalc");
 	for (size_t i = 0; i < env->pre.nmarks; i++) {
 		const struct pgt_mark *m = &env->pre.marks[i];
@@ -312,8 +340,10 @@ int pgt_do_recalc(struct pgt_env *env, struct pgt_rng *r, uint64_t addr)
 	}
 	tables0 = env->pt.stats.recalc_tables;
 	rc = vmmu_pt_recalc(&env->pt, addr, pgt_policy_fn, &pol, pgt_chg(env));
-	PGT_CHECK(env, rc == 0, "recalc(%#llx) = %d", ULL(addr), rc);
 	apply_hits(env, &pol);
+	if (pol.fail_at && pol.calls >= pol.fail_at)
+		return recalc_stopped(env, &pol, rc);
+	PGT_CHECK(env, rc == 0, "recalc(%#llx) = %d", ULL(addr), rc);
 	pgt_end_walk(env, rc);
 	PGT_CHECK(env, !pgt_tree_pending(&env->post, addr),
 		  "recalc(%#llx) left a marker on the path", ULL(addr));

@@ -124,6 +124,10 @@ void test_exact_bits(void **state)
 	const struct pgt_cfg *c = *state;
 	struct pgt_env env;
 
+	/* EPTP (SDM 25.6.11): WB (6), walk length - 1 in 5:3, A/D bit 6. */
+	assert_int_equal(ept_make_eptp(mk_hpa(0x123000), 4, true), 0x12305e);
+	assert_int_equal(ept_make_eptp(mk_hpa(0x123000), 5, false), 0x123026);
+
 	if (c->max_leaf < 2) {
 		env_small(&env, c, 1);
 		/* 4K leaves only: PAT stays in bit 7 (table 4-20). */
