@@ -187,6 +187,7 @@ struct pgt_env {
 	uint64_t palette[4];        /* attributes the random ops favour */
 	uint64_t hoff;              /* hpa - va for "identity-like" maps */
 	unsigned policy_shift;      /* recalc policy shift + 1; 0: random */
+	bool no_fn_errors;          /* the recalc callback never fails */
 };
 
 void pgt_fail_at(struct pgt_env *env, const char *file, int line,
@@ -262,6 +263,7 @@ int pgt_random_op(struct pgt_env *env, struct pgt_rng *r, bool big);
 int pgt_do_map(struct pgt_env *env, uint64_t va, uint64_t hpa, uint64_t size,
 	       uint64_t attrs);
 int pgt_do_unmap(struct pgt_env *env, uint64_t va, uint64_t size);
+int pgt_do_unmap_all(struct pgt_env *env);
 int pgt_do_update(struct pgt_env *env, uint64_t va, uint64_t size,
 		  uint64_t clear, uint64_t set);
 int pgt_do_split(struct pgt_env *env, uint64_t va, unsigned level);

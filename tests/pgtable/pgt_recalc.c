@@ -328,7 +328,7 @@ int pgt_do_recalc(struct pgt_env *env, struct pgt_rng *r, uint64_t addr)
 	int rc;
 
 	pgt_policy_init(&pol, env, r, 0, UINT64_MAX);
-	if (pgt_chance(r, 15))
+	if (pgt_chance(r, 15) && !env->no_fn_errors)
 		pol.fail_at = 1 + pgt_below(r, 4);
 	pgt_begin(env, "recalc");
 	for (size_t i = 0; i < env->pre.nmarks; i++) {

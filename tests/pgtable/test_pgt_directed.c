@@ -212,6 +212,31 @@ void test_update_refused(void **state)
 		pgt_check_unchanged(env); \
 	} while (0)
 
+/* Bad depths and leaf levels are refused; a failed root allocation
+ * leaves nothing allocated. */
+static void bad_init(const struct pgt_cfg *c)
+{
+	static const unsigned bad[][2] = { { 3, 2 }, { 6, 2 }, { 4, 0 }, { 4, 4 } };
+	struct pgt_env env;
+	struct vmmu_pt pt;
+
+	env_small(&env, c, 8);
+	for (unsigned i = 0; i < 4; i++) {
+		memset(&pt, 0, sizeof(pt));
+		assert_int_equal(vmmu_pt_init(&pt, pgt_fmt(c), c->ctx, &env.plat,
+					      bad[i][0], bad[i][1]), VMMU_EINVAL);
+	}
+	env.fail.fail_at = env.fail.calls + 1;
+	env.fail.sticky = true;
+	memset(&pt, 0, sizeof(pt));
+	assert_int_equal(vmmu_pt_init(&pt, pgt_fmt(c), c->ctx, &env.plat,
+				      c->levels, c->max_leaf), VMMU_ENOMEM);
+	env.fail.fail_at = 0;
+	/* Only env's own tree (its root) is allocated. */
+	assert_int_equal(vmmu_hosted_pages_in_use(env.arena), 1);
+	pgt_env_fini(&env);
+}
+
 void test_bad_args(void **state)
 {
 	const struct pgt_cfg *c = *state;
@@ -230,6 +255,9 @@ void test_bad_args(void **state)
 					 2 * PGT_KB4, a, pgt_chg(&env)));
 	REFUSED(&env, "map", vmmu_pt_map(pt, space, mk_hpa(0x9000), PGT_KB4, a,
 					 pgt_chg(&env)));
+	/* Output past the 52-bit address field. */
+	REFUSED(&env, "map", vmmu_pt_map(pt, b, mk_hpa(PGT_B(52) - PGT_KB4),
+					 2 * PGT_KB4, a, pgt_chg(&env)));
 	REFUSED(&env, "unmap", vmmu_pt_unmap(pt, b + 0x10, PGT_KB4, pgt_chg(&env)));
 	REFUSED(&env, "update", vmmu_pt_update(pt, b, 0x10, pgt_w_bit(c), 0,
 					       pgt_chg(&env)));
@@ -240,6 +268,7 @@ void test_bad_args(void **state)
 	/* No large leaf there: VMMU_ENOENT (core/pgtable.h). */
 	assert_int_equal(pgt_do_split(&env, b - PGT_MB2, 2), VMMU_ENOENT);
 	pgt_env_fini(&env);
+	bad_init(c);
 }
 
 /*

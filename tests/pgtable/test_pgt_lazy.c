@@ -90,6 +90,9 @@ void test_recalc_whole_space(void **state)
 	pgt_window(c, false, &base, &pages);
 	pgt_env_init(&env, c, base, pages, r.s);
 	env.hoff = 3 * PGT_GB1;
+	/* A recalc stopped by its callback may recalculate a page again
+	 * later; here every page must be recalculated exactly once. */
+	env.no_fn_errors = true;
 	populate(&env, &r);
 	nroot = count_root_entries(&env);
 	assert_int_equal(nroot, 2);

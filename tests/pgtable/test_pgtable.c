@@ -70,6 +70,26 @@ static void test_random_small_automerge(void **state)
 	run_random(*state, false, true, 1, 300);
 }
 
+/* Windows at the bottom (address 0) and the top of the address space. */
+static void test_random_edges(void **state)
+{
+	const struct pgt_cfg *c = *state;
+	uint64_t space = 1ULL << (12 + 9 * c->levels), pages = 2048;
+
+	for (unsigned run = 0; run < runs(); run++)
+		for (unsigned top = 0; top < 2; top++) {
+			struct pgt_env env;
+			uint64_t seed = seed_for(c, run, 3 + top);
+			struct pgt_rng r = { seed };
+
+			pgt_env_init(&env, c, top ? space - pages * PGT_KB4 : 0,
+				     pages, seed);
+			env.pt.auto_merge = top;
+			pgt_random_ops(&env, &r, 150, false);
+			pgt_env_fini(&env);
+		}
+}
+
 static void test_random_big(void **state)
 {
 	run_random(*state, true, (pgt_seed_base() & 1) != 0, 2, 40);
@@ -90,6 +110,7 @@ static const struct named tests[] = {
 	{ "oom", test_oom },
 	{ "random_small", test_random_small },
 	{ "random_small_automerge", test_random_small_automerge },
+	{ "random_edges", test_random_edges },
 	{ "random_big", test_random_big },
 };
 
