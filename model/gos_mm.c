@@ -32,28 +32,34 @@ static unsigned order_of(const struct gos *g, unsigned level)
 	       (g->esize == 4 ? 10 : VMMU_ORDER_2M) : VMMU_ORDER_1G;
 }
 
-/* 4 MiB pages are two 2 MiB chunks: the allocator's order for a level. */
+/* Take chunk i off the free 2 MiB stack. */
+static void take_chunk(struct gos *g, uint64_t i)
+{
+	g->free2m[i] = g->free2m[--g->nfree2m];
+}
+
+/* 4 MiB pages (2-level paging) are two adjacent, aligned 2 MiB chunks. */
 static int alloc_level(struct gos *g, unsigned level, uint64_t *gpa)
 {
-	uint64_t a, b;
-	int rc;
+	uint64_t i, j, a;
 
 	if (order_of(g, level) != 10)
 		return gos_frame_alloc(g, order_of(g, level), gpa);
-	/* 2-level: take chunks until two adjacent ones form a 4 MiB page */
-	rc = gos_frame_alloc(g, VMMU_ORDER_2M, &a);
-	if (rc < 0)
-		return rc;
-	if (!(a & ((4ULL << 20) - 1))) {
-		rc = gos_frame_alloc(g, VMMU_ORDER_2M, &b);
-		if (rc == 0 && b == a + (2ULL << 20)) {
-			*gpa = a;
-			return VMMU_OK;
-		}
-		if (rc == 0)
-			gos_frame_put(g, b, VMMU_ORDER_2M);
+	for (i = 0; i < g->nfree2m; i++) {
+		if (g->free2m[i] & 1)
+			continue;
+		for (j = 0; j < g->nfree2m && g->free2m[j] != g->free2m[i] + 1; j++)
+			;
+		if (j == g->nfree2m)
+			continue;
+		a = g->free2m[i];
+		take_chunk(g, i > j ? i : j);   /* the higher index first */
+		take_chunk(g, i > j ? j : i);
+		g->refs[a << 9] = g->refs[(a + 1) << 9] = 1;
+		g->frames_used += 1024;
+		*gpa = a << 21;
+		return VMMU_OK;
 	}
-	gos_frame_put(g, a, VMMU_ORDER_2M);
 	return VMMU_ENOMEM;
 }
 
