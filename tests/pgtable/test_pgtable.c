@@ -100,6 +100,8 @@ struct named { const char *name; CMUnitTestFunction fn; };
 static const struct named tests[] = {
 	{ "exact_bits", test_exact_bits },
 	{ "update_refused", test_update_refused },
+	{ "update_noop", test_update_noop },
+	{ "on_leaf_split", test_on_leaf_split },
 	{ "bad_args", test_bad_args },
 	{ "deferred_free", test_deferred_free },
 	{ "merge", test_merge },
