@@ -596,7 +596,9 @@ static void check_on_leaf(struct pgt_env *env)
 				  (unsigned long long)l->e);
 		l = pgt_find_leaf(&env->post, o->addr);
 		if (last && !env->pt.auto_merge)
-			PGT_CHECK(env, pgt_present(env->cfg, o->new_entry) ?
+			PGT_CHECK(env, pgt_present(env->cfg, o->new_entry) &&
+				  (o->level == 1 ||
+				   (o->new_entry & pgt_large_bit(env->cfg))) ?
 				  l && l->va == o->addr && l->level == o->level &&
 				  l->e == o->new_entry :
 				  !l || l->level != o->level || l->va != o->addr,
