@@ -236,8 +236,8 @@ static inline struct ent *probe(const struct arr *a, uint64_t key,
 }
 
 /*
- * Insert into a: an entry with the same key and tag (global bit aside) is
- * replaced, else an invalid way, else the least recently used one.
+ * Insert into a: an entry with the same key and tag (global bit included)
+ * is replaced, else an invalid way, else the least recently used one.
  * Returns true when a valid entry of another translation was evicted.
  */
 static bool arr_insert(struct vmmu_tlb *t, struct arr *a, unsigned shift,
@@ -251,7 +251,7 @@ static bool arr_insert(struct vmmu_tlb *t, struct arr *a, unsigned shift,
 		return false;
 	s = set_of(a, n->key, shift);
 	for (w = 0; w < a->ways; w++) {
-		if (s[w].key == n->key && ((s[w].tag ^ n->tag) & ~TAG_G) == 0) {
+		if (s[w].key == n->key && s[w].tag == n->tag) {
 			victim = &s[w];
 			break;
 		}
@@ -265,8 +265,7 @@ static bool arr_insert(struct vmmu_tlb *t, struct arr *a, unsigned shift,
 		}
 	}
 	if (victim->key & 1)
-		evict = victim->key != n->key ||
-			((victim->tag ^ n->tag) & ~TAG_G) != 0;
+		evict = victim->key != n->key || victim->tag != n->tag;
 	else
 		a->nvalid++;
 	*victim = *n;
