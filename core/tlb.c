@@ -14,8 +14,9 @@
  *          4.10.2.4), so the compare masks bits 11:0 for it.
  *   val  = host-physical page base (TLBs), next guest table gpa (PWC),
  *          next nested table hpa (NPWC).
- *   attr = rights (2:0) | pkey << 3 | dirty << 7 | nested << 8 (combined
- *          TLB); nested rights (guest-physical TLB, NPWC); rights (PWC).
+ *   attr = rights (2:0) | pkey << 3 | dirty << 7 | nested << 8 | ok << 11
+ *          (combined TLB; ok bit k: an access of kind k passes the nested
+ *          rights and the D rule); nested rights (guest-physical TLB, NPWC); rights (PWC).
  *   stamp: the vCPU clock at the last fill or hit (LRU).
  *
  * Invariant: an array's present mask has bit s set whenever a valid entry
@@ -25,6 +26,7 @@
 #include <string.h>
 
 #include "core/tlb_internal.h"
+#include "core/walk_internal.h"
 #include "vmmu/error.h"
 
 /* L1 array per [fetch][psize]; VMMU_TLB_NARRAY = none. */
@@ -211,9 +213,24 @@ void vmmu_tlb_set_tag(struct vmmu_tlb *t, uint16_t vpid, uint16_t pcid,
 	t->tag = (uint64_t)vpid << 32 | (uint64_t)ctx << 16 | (pcid & TAG_PCID);
 }
 
-const struct vmmu_tlb_stats *vmmu_tlb_stats(const struct vmmu_tlb *t)
+const struct vmmu_tlb_stats *vmmu_tlb_stats(struct vmmu_tlb *t)
 {
-	return &t->st;
+	struct vmmu_tlb_stats *st = &t->st;
+	uint64_t found = 0;
+	unsigned i, s;
+
+	for (i = 0; i < VMMU_TLB_NARRAY; i++) {
+		st->arr_lookups[i] = st->arr_misses[i];
+		for (s = 0; s < VMMU_TLB_NPSIZE; s++)
+			st->arr_lookups[i] += st->arr_hits[i][s];
+	}
+	for (i = 0; i < VMMU_TLB_NARRAY; i++)
+		for (s = 0; s < VMMU_TLB_NPSIZE; s++)
+			found += st->arr_hits[i][s];
+	st->hits = found - st->refused_guest - st->refused_nested -
+		   st->refused_dirty;
+	st->lookups = found + st->misses;
+	return st;
 }
 
 void vmmu_tlb_stats_reset(struct vmmu_tlb *t)
@@ -223,16 +240,21 @@ void vmmu_tlb_stats_reset(struct vmmu_tlb *t)
 
 /* ---- one set-associative array ---------------------------------------- */
 
+/*
+ * The way of a's set that serves (key, tag), or NULL. Every way is
+ * compared (a fixed trip count per array, so no mispredicted early exit);
+ * with several matches the lowest way wins.
+ */
 static inline struct ent *probe(const struct arr *a, uint64_t key,
 				uint64_t tag, unsigned shift)
 {
 	struct ent *s = set_of(a, key, shift);
+	uint64_t m = 0;
 	uint32_t w;
 
 	for (w = 0; w < a->ways; w++)
-		if (s[w].key == key && tag_match(s[w].tag, tag))
-			return &s[w];
-	return NULL;
+		m |= (uint64_t)((s[w].key == key) & tag_match(s[w].tag, tag)) << w;
+	return m ? &s[__builtin_ctzll(m)] : NULL;
 }
 
 /*
@@ -241,12 +263,14 @@ static inline struct ent *probe(const struct arr *a, uint64_t key,
  * Returns true when a valid entry of another translation was evicted.
  */
 static bool arr_insert(struct vmmu_tlb *t, struct arr *a, unsigned shift,
-		       unsigned psize, const struct ent *n)
+		       unsigned psize, const struct ent *n, struct ent **where)
 {
 	struct ent *s, *victim = NULL;
 	uint32_t w, age = 0;
 	bool evict = false;
 
+	if (where)
+		*where = NULL;
 	if (!a->ways)
 		return false;
 	s = set_of(a, n->key, shift);
@@ -271,6 +295,8 @@ static bool arr_insert(struct vmmu_tlb *t, struct arr *a, unsigned shift,
 	*victim = *n;
 	victim->stamp = ++t->clock;
 	a->present |= 1U << psize;
+	if (where)
+		*where = victim;
 	return evict;
 }
 
@@ -287,14 +313,17 @@ static unsigned psize_of(uint64_t size)
 	}
 }
 
-static void tlb_insert(struct vmmu_tlb *t, unsigned idx, unsigned ps,
-		       const struct ent *n)
+static struct ent *tlb_insert(struct vmmu_tlb *t, unsigned idx, unsigned ps,
+			      const struct ent *n)
 {
+	struct ent *e;
+
 	if (idx >= VMMU_TLB_NARRAY || !t->tlb[idx].ways)
-		return;
+		return NULL;
 	t->st.arr_fills[idx]++;
-	if (arr_insert(t, &t->tlb[idx], psize_shift[ps], ps, n))
+	if (arr_insert(t, &t->tlb[idx], psize_shift[ps], ps, n, &e))
 		t->st.arr_evictions[idx]++;
+	return e;
 }
 
 int vmmu_tlb_fill(struct vmmu_tlb *t, const struct vmmu_tlb_fill *f)
@@ -313,7 +342,9 @@ int vmmu_tlb_fill(struct vmmu_tlb *t, const struct vmmu_tlb_fill *f)
 	n.tag = t->tag | (f->global ? TAG_G : 0);
 	n.val = f->hpa.v & ~(f->page_size - 1);
 	n.attr = f->rights | (uint32_t)f->pkey << 3 |
-		 (f->dirty ? A_DIRTY : 0) | (uint32_t)f->nested << A_NSHIFT;
+		 (f->dirty ? A_DIRTY : 0) | (uint32_t)f->nested << A_NSHIFT |
+		 (uint32_t)((f->nested & (VMMU_TLB_NR | VMMU_TLB_NX)) |
+			    (f->dirty ? f->nested & VMMU_TLB_NW : 0)) << A_OKSHIFT;
 	n.stamp = 0;
 	tlb_insert(t, l1_for[fetch][ps], ps, &n);
 	tlb_insert(t, ps == VMMU_TLB_1G ? VMMU_TLB_STLB_1G : VMMU_TLB_STLB,
@@ -366,7 +397,81 @@ static inline struct ent *arr_find(const struct arr *a, uint64_t la,
 	return NULL;
 }
 
-/* A hit: may the access use it? 0 yes, else the refusal counter. */
+/*
+ * The guest rights and key check of a hit, exactly vmmu_walk_check_rights()
+ * (SDM 4.6.1, 4.6.2): its verdicts are memoised per access signature
+ * (kind, CPL 3, implicit, RFLAGS.AC) as a row allow[sig][rights] of
+ * allowed protection keys, filled by calling it with that signature, and
+ * reset when CR0, CR4, EFER, MAXPHYADDR, the quirks or PKRU differ from
+ * the snapshot the rows were made under (the only other inputs of its
+ * decision; CPL 0, 1 and 2 are all supervisor, SDM 4.6).
+ */
+static inline unsigned acc_sig(const struct vmmu_paging_state *ps,
+			       const struct vmmu_access *acc)
+{
+	return (unsigned)acc->kind | (unsigned)(acc->cpl == 3) << 2 |
+	       (unsigned)acc->implicit << 3 |
+	       (unsigned)((ps->rflags >> 18) & 1) << 4;    /* RFLAGS.AC */
+}
+
+static void __attribute__((noinline))
+rights_row(struct vmmu_tlb *t, const struct vmmu_paging_state *ps,
+	   unsigned sig)
+{
+	struct role_snap *sn = &t->snap;
+	struct vmmu_paging_state local = *ps;
+	struct vmmu_access a;
+	unsigned rights, pkey;
+
+	if (!sn->valid || sn->cr0 != ps->cr0 || sn->cr4 != ps->cr4 ||
+	    sn->efer != ps->efer || sn->quirks != ps->quirks ||
+	    sn->pkru != ps->pkru || sn->maxphyaddr != ps->maxphyaddr) {
+		*sn = (struct role_snap){ ps->cr0, ps->cr4, ps->efer,
+			ps->quirks, ps->pkru, ps->maxphyaddr, true };
+		t->rows = 0;
+	}
+	a.gva = mk_gva(0);
+	a.kind = (enum vmmu_access_kind)(sig & 3);
+	a.cpl = (sig >> 2) & 1 ? 3 : 0;
+	a.implicit = (sig >> 3) & 1;
+	local.rflags = (sig >> 4) & 1 ? X86_RFLAGS_AC : 0;
+	for (rights = 0; rights < 8; rights++) {
+		uint16_t m = 0;
+
+		for (pkey = 0; pkey < 16; pkey++)
+			if (vmmu_walk_check_rights(&local, &a, rights, pkey,
+						   NULL) == 1)
+				m |= (uint16_t)(1U << pkey);
+		t->allow[sig][rights] = m;
+	}
+	t->rows |= 1U << sig;
+}
+
+/* The row for sig is valid under ps (else rights_ok builds it). */
+static inline bool rows_ok(const struct vmmu_tlb *t,
+			   const struct vmmu_paging_state *ps, unsigned sig)
+{
+	const struct role_snap *sn = &t->snap;
+
+	return ((t->rows >> sig) & 1) &&
+	       !((ps->cr0 ^ sn->cr0) | (ps->cr4 ^ sn->cr4) |
+		 (ps->efer ^ sn->efer) | (uint64_t)(ps->quirks ^ sn->quirks) |
+		 (uint64_t)(ps->pkru ^ sn->pkru) |
+		 (uint64_t)(ps->maxphyaddr ^ sn->maxphyaddr));
+}
+
+static inline bool rights_ok(struct vmmu_tlb *t,
+			     const struct vmmu_paging_state *ps,
+			     const struct vmmu_access *acc, uint32_t attr)
+{
+	unsigned sig = acc_sig(ps, acc);
+
+	if (!rows_ok(t, ps, sig))
+		rights_row(t, ps, sig);
+	return (t->allow[sig][attr & 7] >> ((attr >> 3) & 15)) & 1;
+}
+
+/* A hit: may the access use it? NULL yes, else the refusal counter. */
 static uint64_t *refusal(struct vmmu_tlb *t, const struct ent *e,
 			 const struct vmmu_paging_state *ps,
 			 const struct vmmu_access *acc)
@@ -379,32 +484,65 @@ static uint64_t *refusal(struct vmmu_tlb *t, const struct ent *e,
 	/* A write through a clean entry walks to set D (SDM 4.8). */
 	if (acc->kind == VMMU_ACCESS_WRITE && !(attr & A_DIRTY))
 		return &t->st.refused_dirty;
-	if (vmmu_walk_check_rights(ps, acc, attr & 7, (attr >> 3) & 15,
-				   NULL) != 1)
+	if (!rights_ok(t, ps, acc, attr))
 		return &t->st.refused_guest;
 	return NULL;
 }
 
-int vmmu_tlb_lookup(struct vmmu_tlb *t, const struct vmmu_paging_state *ps,
-		    const struct vmmu_access *acc, hpa_t *hpa)
+/*
+ * Past the 4 KiB L1 array of the access kind: the other arrays in probe
+ * order (enum vmmu_tlb_array). Counts a miss per array that missed.
+ */
+static struct ent *lookup_slow(struct vmmu_tlb *t, uint64_t la, unsigned fetch,
+			       unsigned *idx, unsigned *size)
+{
+	const uint8_t *order = probe_order[fetch];
+	unsigned i;
+
+	t->st.arr_misses[order[0]]++;
+	for (i = 1; order[i] != VMMU_TLB_NARRAY; i++) {
+		struct ent *e = arr_find(&t->tlb[order[i]], la, t->tag, size);
+
+		if (e) {
+			*idx = order[i];
+			return e;
+		}
+		t->st.arr_misses[order[i]]++;
+	}
+	t->st.misses++;
+	return NULL;
+}
+
+static void hc_set(struct vmmu_tlb *t, unsigned fetch, uint64_t la,
+		   struct ent *e)
+{
+	struct hc *h = &t->hc[fetch][(la >> 12) & ((1U << HC_BITS) - 1)];
+
+	h->key = tlb_key(la, VMMU_TLB_4K);
+	h->tag = t->tag;
+	h->e = e;
+	h->etag = e->tag;
+}
+
+/* Everything but a hit-cache hit that is allowed. */
+static int __attribute__((noinline))
+lookup_full(struct vmmu_tlb *t, const struct vmmu_paging_state *ps,
+	    const struct vmmu_access *acc, hpa_t *hpa)
 {
 	unsigned fetch = acc->kind == VMMU_ACCESS_FETCH;
-	const uint8_t *order = probe_order[fetch];
-	uint64_t la = acc->gva.v, *why;
-	unsigned i, idx, size = 0;
+	unsigned idx = fetch ? VMMU_TLB_L1I_4K : VMMU_TLB_L1D_4K;
+	unsigned size = VMMU_TLB_4K;
+	uint64_t la = acc->gva.v, key = tlb_key(la, VMMU_TLB_4K), *why;
 	struct ent *e = NULL;
 
-	t->st.lookups++;
-	for (i = 0; (idx = order[i]) != VMMU_TLB_NARRAY; i++) {
-		t->st.arr_lookups[idx]++;
-		e = arr_find(&t->tlb[idx], la, t->tag, &size);
-		if (e)
-			break;
-		t->st.arr_misses[idx]++;
-	}
+	if (acc->kind > VMMU_ACCESS_FETCH || acc->cpl > 3)
+		return VMMU_EINVAL;
+	if (t->tlb[idx].present & 1)
+		e = probe(&t->tlb[idx], key, t->tag, 12);
 	if (!e) {
-		t->st.misses++;
-		return VMMU_TLB_MISS;
+		e = lookup_slow(t, la, fetch, &idx, &size);
+		if (!e)
+			return VMMU_TLB_MISS;
 	}
 	t->st.arr_hits[idx][size]++;
 	why = refusal(t, e, ps, acc);
@@ -418,10 +556,42 @@ int vmmu_tlb_lookup(struct vmmu_tlb *t, const struct vmmu_paging_state *ps,
 	if (idx >= VMMU_TLB_STLB) {
 		struct ent copy = *e;
 
-		tlb_insert(t, l1_for[fetch][size], size, &copy);
+		e = tlb_insert(t, l1_for[fetch][size], size, &copy);
 	}
-	t->st.hits++;
+	/* e is now in the 4 KiB L1 array (or none takes it) */
+	if (size == VMMU_TLB_4K && e)
+		hc_set(t, fetch, la, e);
 	return VMMU_TLB_HIT;
+}
+
+/*
+ * The hit path: the hit-cache slot (an entry of the 4 KiB L1 array of
+ * the access kind), the per-kind nested/dirty bit, the rights check, one
+ * counter, the LRU stamp. Anything else goes to lookup_full(). Lookups,
+ * hits and per-array lookups are derived in vmmu_tlb_stats().
+ */
+int vmmu_tlb_lookup(struct vmmu_tlb *t, const struct vmmu_paging_state *ps,
+		    const struct vmmu_access *acc, hpa_t *hpa)
+{
+	uint64_t la = acc->gva.v, key = tlb_key(la, VMMU_TLB_4K);
+	unsigned fetch = acc->kind == VMMU_ACCESS_FETCH;
+	const struct hc *h = &t->hc[fetch][(la >> 12) & ((1U << HC_BITS) - 1)];
+	struct ent *e = h->e;
+	unsigned sig = acc_sig(ps, acc);
+	uint32_t attr;
+
+	if (acc->kind <= VMMU_ACCESS_FETCH && acc->cpl <= 3 &&
+	    h->key == key && h->tag == t->tag && e->key == key &&
+	    e->tag == h->etag && rows_ok(t, ps, sig) &&
+	    ((attr = e->attr) >> A_OKSHIFT & (1U << acc->kind)) &&
+	    ((t->allow[sig][attr & 7] >> ((attr >> 3) & 15)) & 1)) {
+		t->st.arr_hits[fetch ? VMMU_TLB_L1I_4K : VMMU_TLB_L1D_4K]
+			      [VMMU_TLB_4K]++;
+		e->stamp = ++t->clock;
+		*hpa = mk_hpa(e->val | (la & (VMMU_PAGE_SIZE - 1)));
+		return VMMU_TLB_HIT;
+	}
+	return lookup_full(t, ps, acc, hpa);
 }
 
 int vmmu_tlb_fill_from_walk(struct vmmu_tlb_fill *f,
@@ -484,7 +654,7 @@ int vmmu_tlb_gpa_fill(struct vmmu_tlb *t, gpa_t gpa, hpa_t hpa,
 	n.attr = nested;
 	n.stamp = 0;
 	t->st.gpa_fills++;
-	arr_insert(t, &t->gpa, psize_shift[ps], ps, &n);
+	arr_insert(t, &t->gpa, psize_shift[ps], ps, &n, NULL);
 	return 0;
 }
 
@@ -538,7 +708,7 @@ int vmmu_tlb_pwc_fill(struct vmmu_tlb *t, enum vmmu_paging_mode mode,
 	n.attr = rights;
 	n.stamp = 0;
 	t->st.pwc_fills++;
-	arr_insert(t, &t->pwc[level - 2], shift, 0, &n);
+	arr_insert(t, &t->pwc[level - 2], shift, 0, &n, NULL);
 	return 0;
 }
 
@@ -583,7 +753,7 @@ int vmmu_tlb_npwc_fill(struct vmmu_tlb *t, gpa_t gpa, unsigned level,
 	n.attr = nested;
 	n.stamp = 0;
 	t->st.npwc_fills++;
-	arr_insert(t, &t->npwc[level - 2], shift, 0, &n);
+	arr_insert(t, &t->npwc[level - 2], shift, 0, &n, NULL);
 	return 0;
 }
 

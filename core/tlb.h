@@ -308,7 +308,9 @@ struct vmmu_tlb_stats {
 	uint64_t hits;                       /* ... that returned HIT */
 	uint64_t misses;                     /* ... MISS */
 	uint64_t refused_guest, refused_nested, refused_dirty; /* REFUSED */
-	/* per array: lookups reaching it, hits per page size, misses */
+	/* per array: lookups reaching it (= its hits + misses), lookups
+	 * that found an entry there per page size (refused ones included),
+	 * misses */
 	uint64_t arr_lookups[VMMU_TLB_NARRAY];
 	uint64_t arr_hits[VMMU_TLB_NARRAY][VMMU_TLB_NPSIZE];
 	uint64_t arr_misses[VMMU_TLB_NARRAY];
@@ -325,7 +327,11 @@ struct vmmu_tlb_stats {
 	uint64_t flushed_tlb, flushed_gpa, flushed_pwc, flushed_npwc;
 };
 
-const struct vmmu_tlb_stats *vmmu_tlb_stats(const struct vmmu_tlb *t);
+/*
+ * The counters, with the derived ones (lookups, hits, arr_lookups)
+ * brought up to date; valid until the next call on t.
+ */
+const struct vmmu_tlb_stats *vmmu_tlb_stats(struct vmmu_tlb *t);
 void vmmu_tlb_stats_reset(struct vmmu_tlb *t);
 
 #endif

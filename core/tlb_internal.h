@@ -10,6 +10,7 @@
 #define TAG_PCID  0xfffULL
 #define A_DIRTY   (1U << 7)
 #define A_NSHIFT  8
+#define A_OKSHIFT 11     /* kinds nested rights and D allow: 1 << kind */
 
 struct ent {
 	uint64_t key, tag, val;
@@ -21,7 +22,33 @@ struct arr {
 	uint32_t set_mask, ways, nvalid, present;
 };
 
+/*
+ * Hit cache: a direct-mapped index in front of the 4 KiB L1 arrays (not
+ * a modelled structure; it changes no result). A slot says "a lookup of
+ * key under tag tag was served by e, which then held etag"; it is used
+ * only while e still holds key and etag, so a flushed, evicted or
+ * replaced entry needs no hit-cache invalidation.
+ */
+#define HC_BITS 8
+struct hc {
+	uint64_t key, tag;
+	struct ent *e;
+	uint64_t etag;
+};
+
+/* The inputs of the rights rows (core/tlb.c rights_ok). */
+struct role_snap {
+	uint64_t cr0, cr4, efer;
+	uint32_t quirks, pkru;
+	uint8_t maxphyaddr;
+	bool valid;
+};
+
 struct vmmu_tlb {
+	struct hc hc[2][1U << HC_BITS];     /* [fetch][vpn bits] */
+	struct role_snap snap;
+	uint32_t rows;                      /* allow[sig] valid */
+	uint16_t allow[32][8];              /* [sig][rights]: allowed pkeys */
 	struct arr tlb[VMMU_TLB_NARRAY];
 	struct arr gpa;
 	struct arr pwc[VMMU_TLB_PWC_LEVELS];

@@ -457,7 +457,7 @@ static void run(const struct vmmu_tlb_config *cfg, uint64_t seed,
 		unsigned steps, bool complete)
 {
 	struct vmmu_tlb *t = tlb_new(cfg);
-	const struct vmmu_tlb_stats *st = vmmu_tlb_stats(t);
+	const struct vmmu_tlb_stats *st;
 	struct vmmu_paging_state ps;
 	uint64_t lookups = 0;
 	unsigned i;
@@ -491,9 +491,10 @@ static void run(const struct vmmu_tlb_config *cfg, uint64_t seed,
 			cur_ctx = (uint8_t)pick(2);
 			vmmu_tlb_set_tag(t, cur_vpid, cur_pcid, cur_ctx);
 		}
-		if (complete && evictions(st))
+		if (complete && evictions(vmmu_tlb_stats(t)))
 			fail_msg("the large configuration evicted (step %u)", i);
 	}
+	st = vmmu_tlb_stats(t);
 	assert_int_equal(st->lookups, lookups);
 	assert_int_equal(st->hits + st->misses + st->refused_guest +
 			 st->refused_nested + st->refused_dirty, lookups);

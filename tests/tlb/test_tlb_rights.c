@@ -216,11 +216,85 @@ static void test_edges(void **state)
 			 VMMU_EINVAL);
 }
 
+/*
+ * vmmu_tlb_lookup() memoises the rights check; its HIT / REFUSED must
+ * agree with vmmu_walk_check_rights() while registers, RFLAGS.AC, PKRU
+ * and MAXPHYADDR change under it, with and without vmmu_paging_update()
+ * (a stale role), for CPL 0..3, implicit accesses and every kind.
+ */
+static void test_lookup_agrees(void **state)
+{
+	struct vmmu_tlb *t = tlb_new_default();
+	struct vmmu_paging_state ps;
+	struct vmmu_tlb_fill f[8];
+	unsigned i, p;
+
+	(void)state;
+	ps_long(&ps);
+	memset(f, 0, sizeof(f));
+	for (p = 0; p < 8; p++) {
+		f[p].gva = mk_gva(0x400000ULL + p * 0x1000);
+		f[p].hpa = mk_hpa(0x10000ULL * (p + 1));
+		f[p].page_size = KiB4;
+		f[p].rights = (uint8_t)(rnd() % 8);
+		f[p].pkey = (uint8_t)(rnd() % 16);
+		f[p].dirty = true;
+		f[p].nested = NRWX;
+		f[p].kind = (enum vmmu_access_kind)(p % 3);
+		assert_int_equal(vmmu_tlb_fill(t, &f[p]), 0);
+	}
+	for (i = 0; i < 200000; i++) {
+		struct vmmu_access acc;
+		unsigned k = (unsigned)(rnd() % 16);
+		hpa_t h;
+		int rc, want;
+
+		if (k == 0)
+			ps.cr0 ^= X86_CR0_WP;
+		else if (k == 1)
+			ps.cr4 ^= X86_CR4_SMEP;
+		else if (k == 2)
+			ps.cr4 ^= X86_CR4_SMAP;
+		else if (k == 3)
+			ps.cr4 ^= X86_CR4_PKE;
+		else if (k == 4)
+			ps.efer ^= X86_EFER_NXE;
+		else if (k == 5)
+			ps.rflags ^= X86_RFLAGS_AC;
+		else if (k == 6)
+			ps.pkru = (uint32_t)rnd();
+		else if (k == 7)
+			ps.maxphyaddr = (uint8_t)(rnd() % 3 ? 46 : 60);
+		if (rnd() % 2)
+			vmmu_paging_update(&ps);
+		p = (unsigned)(rnd() % 8);
+		acc.gva = mk_gva(f[p].gva.v + rnd() % 4096);
+		acc.kind = (enum vmmu_access_kind)(rnd() % 3);
+		acc.cpl = (uint8_t)(rnd() % 4);
+		acc.implicit = rnd() % 4 == 0;
+		want = vmmu_walk_check_rights(&ps, &acc, f[p].rights, f[p].pkey,
+					      NULL);
+		rc = vmmu_tlb_lookup(t, &ps, &acc, &h);
+		if (rc == VMMU_TLB_MISS) {      /* evicted by a refill */
+			assert_int_equal(vmmu_tlb_fill(t, &f[p]), 0);
+			continue;
+		}
+		if ((rc == VMMU_TLB_HIT) != (want == 1))
+			fail_msg("step %u: lookup %d, walker check %d", i, rc, want);
+		if (rc == VMMU_TLB_HIT)
+			assert_int_equal(h.v, f[p].hpa.v + (acc.gva.v & 0xfff));
+		else
+			assert_int_equal(vmmu_tlb_fill(t, &f[p]), 0);
+	}
+	free(t);
+}
+
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
 		cmocka_unit_test(test_random),
 		cmocka_unit_test(test_edges),
+		cmocka_unit_test(test_lookup_agrees),
 	};
 
 	return cmocka_run_group_tests(tests, NULL, NULL);
