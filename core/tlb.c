@@ -178,6 +178,8 @@ int vmmu_tlb_init(void *mem, size_t len, const struct vmmu_tlb_config *cfg,
 		next = arr_setup(&t->pwc[i], &cfg->pwc[i], next);
 	for (i = 0; i < VMMU_TLB_PWC_LEVELS; i++)
 		next = arr_setup(&t->npwc[i], &cfg->npwc[i], next);
+	for (i = 0; i < 2 << HC_BITS; i++)
+		t->hc[i >> HC_BITS][i & ((1U << HC_BITS) - 1)] = &t->none;
 	t->bytes = need;
 	*out = t;
 	return 0;
@@ -400,20 +402,20 @@ static inline struct ent *arr_find(const struct arr *a, uint64_t la,
 /*
  * The guest rights and key check of a hit, exactly vmmu_walk_check_rights()
  * (SDM 4.6.1, 4.6.2): its verdicts are memoised per access signature
- * (kind, CPL 3, implicit, RFLAGS.AC) as a row allow[sig][rights] of
+ * (kind, CPL, implicit, RFLAGS.AC) as a row allow[sig][rights] of
  * allowed protection keys, filled by calling it with that signature, and
  * reset when CR0, CR4, EFER, MAXPHYADDR, the quirks or PKRU differ from
  * the snapshot the rows were made under (the only other inputs of its
- * decision; CPL 0, 1 and 2 are all supervisor, SDM 4.6).
+ * decision). An invalid kind (3) gets a row of refusals, which sends it
+ * to lookup_full() and its VMMU_EINVAL.
  */
 static inline unsigned acc_sig(const struct vmmu_paging_state *ps,
 			       const struct vmmu_access *acc)
 {
-	return (unsigned)acc->kind | (unsigned)(acc->cpl == 3) << 2 |
-	       (unsigned)acc->implicit << 3 |
-	       (unsigned)((ps->rflags >> 18) & 1) << 4;    /* RFLAGS.AC */
+	return ((unsigned)acc->kind & 3) | (unsigned)(acc->cpl & 3) << 2 |
+	       (unsigned)acc->implicit << 4 |
+	       (unsigned)((ps->rflags >> 18) & 1) << 5;    /* RFLAGS.AC */
 }
-
 static void __attribute__((noinline))
 rights_row(struct vmmu_tlb *t, const struct vmmu_paging_state *ps,
 	   unsigned sig)
@@ -432,9 +434,9 @@ rights_row(struct vmmu_tlb *t, const struct vmmu_paging_state *ps,
 	}
 	a.gva = mk_gva(0);
 	a.kind = (enum vmmu_access_kind)(sig & 3);
-	a.cpl = (sig >> 2) & 1 ? 3 : 0;
-	a.implicit = (sig >> 3) & 1;
-	local.rflags = (sig >> 4) & 1 ? X86_RFLAGS_AC : 0;
+	a.cpl = (uint8_t)((sig >> 2) & 3);
+	a.implicit = (sig >> 4) & 1;
+	local.rflags = (sig >> 5) & 1 ? X86_RFLAGS_AC : 0;
 	for (rights = 0; rights < 8; rights++) {
 		uint16_t m = 0;
 
@@ -444,7 +446,7 @@ rights_row(struct vmmu_tlb *t, const struct vmmu_paging_state *ps,
 				m |= (uint16_t)(1U << pkey);
 		t->allow[sig][rights] = m;
 	}
-	t->rows |= 1U << sig;
+	t->rows |= 1ULL << sig;
 }
 
 /* The row for sig is valid under ps (else rights_ok builds it). */
@@ -513,15 +515,10 @@ static struct ent *lookup_slow(struct vmmu_tlb *t, uint64_t la, unsigned fetch,
 	return NULL;
 }
 
-static void hc_set(struct vmmu_tlb *t, unsigned fetch, uint64_t la,
-		   struct ent *e)
+static inline struct ent **hc_slot(struct vmmu_tlb *t, unsigned fetch,
+				   uint64_t la)
 {
-	struct hc *h = &t->hc[fetch][(la >> 12) & ((1U << HC_BITS) - 1)];
-
-	h->key = tlb_key(la, VMMU_TLB_4K);
-	h->tag = t->tag;
-	h->e = e;
-	h->etag = e->tag;
+	return &t->hc[fetch][(la >> 12) & ((1U << HC_BITS) - 1)];
 }
 
 /* Everything but a hit-cache hit that is allowed. */
@@ -560,13 +557,13 @@ lookup_full(struct vmmu_tlb *t, const struct vmmu_paging_state *ps,
 	}
 	/* e is now in the 4 KiB L1 array (or none takes it) */
 	if (size == VMMU_TLB_4K && e)
-		hc_set(t, fetch, la, e);
+		*hc_slot(t, fetch, la) = e;
 	return VMMU_TLB_HIT;
 }
 
 /*
- * The hit path: the hit-cache slot (an entry of the 4 KiB L1 array of
- * the access kind), the per-kind nested/dirty bit, the rights check, one
+ * The hit path: the entry the hit-cache slot names (in the 4 KiB L1
+ * array of the access kind) if it still serves the lookup, the per-kind nested/dirty bit, the rights check, one
  * counter, the LRU stamp. Anything else goes to lookup_full(). Lookups,
  * hits and per-array lookups are derived in vmmu_tlb_stats().
  */
@@ -575,14 +572,13 @@ int vmmu_tlb_lookup(struct vmmu_tlb *t, const struct vmmu_paging_state *ps,
 {
 	uint64_t la = acc->gva.v, key = tlb_key(la, VMMU_TLB_4K);
 	unsigned fetch = acc->kind == VMMU_ACCESS_FETCH;
-	const struct hc *h = &t->hc[fetch][(la >> 12) & ((1U << HC_BITS) - 1)];
-	struct ent *e = h->e;
+	struct ent *e = *hc_slot(t, fetch, la);
 	unsigned sig = acc_sig(ps, acc);
 	uint32_t attr;
 
-	if (acc->kind <= VMMU_ACCESS_FETCH && acc->cpl <= 3 &&
-	    h->key == key && h->tag == t->tag && e->key == key &&
-	    e->tag == h->etag && rows_ok(t, ps, sig) &&
+	if (((unsigned)acc->kind | acc->cpl) <= 3 && e->key == key &&
+	    (e->tag == t->tag || tag_match(e->tag, t->tag)) &&
+	    rows_ok(t, ps, sig) &&
 	    ((attr = e->attr) >> A_OKSHIFT & (1U << acc->kind)) &&
 	    ((t->allow[sig][attr & 7] >> ((attr >> 3) & 15)) & 1)) {
 		t->st.arr_hits[fetch ? VMMU_TLB_L1I_4K : VMMU_TLB_L1D_4K]

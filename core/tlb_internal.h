@@ -23,18 +23,15 @@ struct arr {
 };
 
 /*
- * Hit cache: a direct-mapped index in front of the 4 KiB L1 arrays (not
- * a modelled structure; it changes no result). A slot says "a lookup of
- * key under tag tag was served by e, which then held etag"; it is used
- * only while e still holds key and etag, so a flushed, evicted or
- * replaced entry needs no hit-cache invalidation.
+ * Hit cache: a direct-mapped index (by vpn bits) of entries in the 4 KiB
+ * L1 arrays, in front of them (not a modelled structure; it changes no
+ * result). A slot is only a hint: the hit path uses the entry it names
+ * only when that entry itself matches the lookup (valid key of the page
+ * and a tag that serves the current one), so flushes, evictions and
+ * replacements need no hit-cache invalidation. Empty slots name none, an
+ * entry that is never valid.
  */
 #define HC_BITS 8
-struct hc {
-	uint64_t key, tag;
-	struct ent *e;
-	uint64_t etag;
-};
 
 /* The inputs of the rights rows (core/tlb.c rights_ok). */
 struct role_snap {
@@ -45,10 +42,11 @@ struct role_snap {
 };
 
 struct vmmu_tlb {
-	struct hc hc[2][1U << HC_BITS];     /* [fetch][vpn bits] */
+	struct ent *hc[2][1U << HC_BITS];   /* [fetch][vpn bits] */
+	struct ent none;
 	struct role_snap snap;
-	uint32_t rows;                      /* allow[sig] valid */
-	uint16_t allow[32][8];              /* [sig][rights]: allowed pkeys */
+	uint64_t rows;                      /* allow[sig] valid */
+	uint16_t allow[64][8];              /* [sig][rights]: allowed pkeys */
 	struct arr tlb[VMMU_TLB_NARRAY];
 	struct arr gpa;
 	struct arr pwc[VMMU_TLB_PWC_LEVELS];
