@@ -690,21 +690,36 @@ static unsigned mode_top(enum vmmu_paging_mode mode)
 	}
 }
 
+/* A PWC / NPWC entry for level found: the walk starts one level down. */
+static unsigned cache_hit(struct vmmu_tlb *t, struct ent *e, uint64_t *count,
+			  unsigned level, struct vmmu_tlb_pwc_hit *hit)
+{
+	(*count)++;
+	e->stamp = ++t->clock;
+	hit->level = level - 1;
+	hit->table = e->val;
+	hit->rights = (uint8_t)(e->attr & 7);
+	return level - 1;
+}
+
+static void cache_fill(struct vmmu_tlb *t, struct arr *a, unsigned shift,
+		       uint64_t key, uint64_t tag, uint64_t val, uint32_t attr)
+{
+	struct ent n = { key, tag, val, attr, 0 };
+
+	arr_insert(t, a, shift, 0, &n, NULL);
+}
+
 int vmmu_tlb_pwc_fill(struct vmmu_tlb *t, enum vmmu_paging_mode mode,
 		      gva_t gva, unsigned level, gpa_t next, uint8_t rights)
 {
 	unsigned shift = pwc_shift(mode, level);
-	struct ent n;
 
 	if (!t || !shift || rights > 7)
 		return VMMU_EINVAL;
-	n.key = pwc_key(gva.v, shift, level, mode);
-	n.tag = t->tag;
-	n.val = next.v;
-	n.attr = rights;
-	n.stamp = 0;
 	t->st.pwc_fills++;
-	arr_insert(t, &t->pwc[level - 2], shift, 0, &n, NULL);
+	cache_fill(t, &t->pwc[level - 2], shift,
+		   pwc_key(gva.v, shift, level, mode), t->tag, next.v, rights);
 	return 0;
 }
 
@@ -722,14 +737,9 @@ unsigned vmmu_tlb_pwc_lookup(struct vmmu_tlb *t, enum vmmu_paging_mode mode,
 		if (!shift || !a->present)
 			continue;
 		e = probe(a, pwc_key(gva.v, shift, level, mode), t->tag, shift);
-		if (e) {
-			t->st.pwc_hits[level - 2]++;
-			e->stamp = ++t->clock;
-			hit->level = level - 1;
-			hit->table = e->val;
-			hit->rights = (uint8_t)(e->attr & 7);
-			return level - 1;
-		}
+		if (e)
+			return cache_hit(t, e, &t->st.pwc_hits[level - 2],
+					 level, hit);
 	}
 	t->st.pwc_misses++;
 	return top;
@@ -739,17 +749,12 @@ int vmmu_tlb_npwc_fill(struct vmmu_tlb *t, gpa_t gpa, unsigned level,
 		       hpa_t next, uint8_t nested)
 {
 	unsigned shift = 12 + 9 * (level - 1);
-	struct ent n;
 
 	if (!t || level < 2 || level > 5 || nested > 7)
 		return VMMU_EINVAL;
-	n.key = pwc_key(gpa.v, shift, level, 0);
-	n.tag = ctx_tag(t);
-	n.val = next.v;
-	n.attr = nested;
-	n.stamp = 0;
 	t->st.npwc_fills++;
-	arr_insert(t, &t->npwc[level - 2], shift, 0, &n, NULL);
+	cache_fill(t, &t->npwc[level - 2], shift, pwc_key(gpa.v, shift, level, 0),
+		   ctx_tag(t), next.v, nested);
 	return 0;
 }
 
@@ -767,14 +772,9 @@ unsigned vmmu_tlb_npwc_lookup(struct vmmu_tlb *t, unsigned top, gpa_t gpa,
 		if (!a->present)
 			continue;
 		e = probe(a, pwc_key(gpa.v, shift, level, 0), ctx_tag(t), shift);
-		if (e) {
-			t->st.npwc_hits[level - 2]++;
-			e->stamp = ++t->clock;
-			hit->level = level - 1;
-			hit->table = e->val;
-			hit->rights = (uint8_t)(e->attr & 7);
-			return level - 1;
-		}
+		if (e)
+			return cache_hit(t, e, &t->st.npwc_hits[level - 2],
+					 level, hit);
 	}
 	t->st.npwc_misses++;
 	return top;

@@ -514,38 +514,41 @@ static void test_default_config(void **state)
 	run(&cfg, 77, 40000, false);
 }
 
+/* Every TLB array tlb, the guest-physical TLB gpa, every PWC / NPWC level. */
+static void uniform(struct vmmu_tlb_config *cfg, struct vmmu_tlb_geom tlb,
+		    struct vmmu_tlb_geom gpa, struct vmmu_tlb_geom pwc,
+		    struct vmmu_tlb_geom npwc)
+{
+	unsigned i;
+
+	memset(cfg, 0, sizeof(*cfg));
+	for (i = 0; i < VMMU_TLB_NARRAY; i++)
+		cfg->tlb[i] = tlb;
+	cfg->gpa_tlb = gpa;
+	for (i = 0; i < VMMU_TLB_PWC_LEVELS; i++) {
+		cfg->pwc[i] = pwc;
+		cfg->npwc[i] = npwc;
+	}
+}
+
 static void test_tiny_config(void **state)
 {
 	struct vmmu_tlb_config cfg;
-	unsigned i;
 
 	(void)state;
-	memset(&cfg, 0, sizeof(cfg));
-	for (i = 0; i < VMMU_TLB_NARRAY; i++)
-		cfg.tlb[i] = (struct vmmu_tlb_geom){ 2, 2 };
-	cfg.gpa_tlb = (struct vmmu_tlb_geom){ 1, 2 };
-	for (i = 0; i < VMMU_TLB_PWC_LEVELS; i++) {
-		cfg.pwc[i] = (struct vmmu_tlb_geom){ 1, 1 };
-		cfg.npwc[i] = (struct vmmu_tlb_geom){ 2, 1 };
-	}
+	uniform(&cfg, (struct vmmu_tlb_geom){ 2, 2 }, (struct vmmu_tlb_geom){ 1, 2 },
+		(struct vmmu_tlb_geom){ 1, 1 }, (struct vmmu_tlb_geom){ 2, 1 });
 	run(&cfg, 12345, 60000, false);
 }
 
 static void test_complete(void **state)
 {
+	struct vmmu_tlb_geom big = { 64, 64 };
 	struct vmmu_tlb_config cfg;
 	uint64_t seed;
-	unsigned i;
 
 	(void)state;
-	memset(&cfg, 0, sizeof(cfg));
-	for (i = 0; i < VMMU_TLB_NARRAY; i++)
-		cfg.tlb[i] = (struct vmmu_tlb_geom){ 64, 64 };
-	cfg.gpa_tlb = (struct vmmu_tlb_geom){ 64, 64 };
-	for (i = 0; i < VMMU_TLB_PWC_LEVELS; i++) {
-		cfg.pwc[i] = (struct vmmu_tlb_geom){ 64, 64 };
-		cfg.npwc[i] = (struct vmmu_tlb_geom){ 64, 64 };
-	}
+	uniform(&cfg, big, big, big, big);
 	for (seed = 1; seed <= 4; seed++)
 		run(&cfg, seed * 0x2545f4914f6cdd1dULL, 40000, true);
 }
