@@ -256,7 +256,7 @@ static inline struct ent *probe(const struct arr *a, uint64_t key,
 
 	for (w = 0; w < a->ways; w++)
 		m |= (uint64_t)((s[w].key == key) & tag_match(s[w].tag, tag)) << w;
-	return m ? &s[__builtin_ctzll(m)] : NULL;
+	return m ? &s[tlb_ctz64(m)] : NULL;
 }
 
 /*
@@ -387,7 +387,7 @@ static inline struct ent *arr_find(const struct arr *a, uint64_t la,
 	struct ent *e;
 
 	while (sizes) {
-		unsigned s = (unsigned)__builtin_ctz(sizes);
+		unsigned s = tlb_ctz64(sizes);
 
 		e = probe(a, tlb_key(la, s), tag, psize_shift[s]);
 		if (e) {
@@ -416,7 +416,7 @@ static inline unsigned acc_sig(const struct vmmu_paging_state *ps,
 	       (unsigned)acc->implicit << 4 |
 	       (unsigned)((ps->rflags >> 18) & 1) << 5;    /* RFLAGS.AC */
 }
-static void __attribute__((noinline))
+static void TLB_NOINLINE
 rights_row(struct vmmu_tlb *t, const struct vmmu_paging_state *ps,
 	   unsigned sig)
 {
@@ -522,7 +522,7 @@ static inline struct ent **hc_slot(struct vmmu_tlb *t, unsigned fetch,
 }
 
 /* Everything but a hit-cache hit that is allowed. */
-static int __attribute__((noinline))
+static int TLB_NOINLINE
 lookup_full(struct vmmu_tlb *t, const struct vmmu_paging_state *ps,
 	    const struct vmmu_access *acc, hpa_t *hpa)
 {

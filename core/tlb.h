@@ -184,7 +184,13 @@ int vmmu_tlb_fill(struct vmmu_tlb *t, const struct vmmu_tlb_fill *f);
 /*
  * Translate acc under the current tag. HIT: *hpa is the host-physical
  * address of acc->gva. acc->gva must be the linear address the walker
- * uses (truncated to 32 bits outside IA-32e mode). Counts one lookup.
+ * uses (truncated to 32 bits outside IA-32e mode). The guest rights are
+ * decided exactly as vmmu_walk_check_rights() decides them under ps
+ * (memoised; any change of CR0, CR4, EFER, RFLAGS.AC, PKRU, MAXPHYADDR
+ * or the quirks is seen, with or without vmmu_paging_update()).
+ * VMMU_EINVAL for a kind above FETCH or a CPL above 3. Counts one lookup.
+ * A hit on a 4 KiB page already in the L1 array costs a few ns
+ * (docs/tlb.md); everything else takes the full probe.
  */
 int vmmu_tlb_lookup(struct vmmu_tlb *t, const struct vmmu_paging_state *ps,
 		    const struct vmmu_access *acc, hpa_t *hpa);

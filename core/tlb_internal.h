@@ -5,6 +5,24 @@
 
 #include "core/tlb.h"
 
+/* GCC/Clang: keep the slow paths out of the hit path; count trailing 0s. */
+#if defined(__GNUC__)
+#define TLB_NOINLINE __attribute__((noinline))
+#define tlb_ctz64(x) ((unsigned)__builtin_ctzll(x))
+#else
+#define TLB_NOINLINE
+static inline unsigned tlb_ctz64(uint64_t x)
+{
+	unsigned n = 0;
+
+	while (!(x & 1)) {
+		x >>= 1;
+		n++;
+	}
+	return n;
+}
+#endif
+
 #define X86_CR4_PGE_BIT (1ULL << 7)
 #define TAG_G     (1ULL << 63)
 #define TAG_PCID  0xfffULL
