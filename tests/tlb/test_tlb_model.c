@@ -160,14 +160,51 @@ static bool ref_kills(const struct opd *o, const struct rec *r)
 	}
 }
 
+/* A random MOV to CR3/CR0/CR4 on t; o->op becomes O_NOP if it flushes
+ * nothing, o->x tells the reference a CR4 flush's scope. */
+static void random_mov_cr(struct vmmu_tlb *t, struct opd *o)
+{
+	static const uint64_t cr4bits[] = { 1ULL << 7, X86_CR4_PCIDE,
+		X86_CR4_PAE, X86_CR4_SMEP, X86_CR4_SMAP };
+	uint64_t a = 0, b = 0, cr3 = 0x1000 | pick(3) |
+				    (pick(3) ? 0 : 1ULL << 63);
+	bool pcide = pick(2);
+	unsigned i;
+
+	if (o->op == O_CR3) {
+		vmmu_tlb_mov_cr3(t, cr3, pcide);
+		cur_pcid = pcide ? cr3 & 0xfff : 0;
+		if (pcide && (cr3 >> 63))
+			o->op = O_NOP;
+		return;
+	}
+	if (o->op == O_CR0) {
+		a = pick(2) ? X86_CR0_PG : 0;
+		b = pick(2) ? X86_CR0_PG : 0;
+		vmmu_tlb_mov_cr0(t, a, b);
+		if (!(a && !b))
+			o->op = O_NOP;
+		return;
+	}
+	for (i = 0; i < 5; i++) {
+		a |= pick(2) ? cr4bits[i] : 0;
+		b |= pick(2) ? cr4bits[i] : 0;
+	}
+	vmmu_tlb_mov_cr4(t, a, b);
+	if (((a ^ b) & (1ULL << 7)) ||
+	    ((a & X86_CR4_PCIDE) && !(b & X86_CR4_PCIDE)))
+		o->x = 1;
+	else if (((a ^ b) & X86_CR4_PAE) ||
+		 (!(a & X86_CR4_SMEP) && (b & X86_CR4_SMEP)))
+		o->x = 0;
+	else
+		o->op = O_NOP;
+}
+
 /* Run a random invalidation on t and on the reference. */
 static void random_inv(struct vmmu_tlb *t)
 {
 	struct opd o = { O_NOP, 0, addr_pool(), 0, 0 };
-	uint64_t c0 = pick(2) ? X86_CR0_PG : 0, c1 = pick(2) ? X86_CR0_PG : 0;
-	static const uint64_t cr4bits[] = { 1ULL << 7, X86_CR4_PCIDE,
-		X86_CR4_PAE, X86_CR4_SMEP, X86_CR4_SMAP };
-	uint64_t c4a = 0, c4b = 0;
 	unsigned i;
 	int rc = 0;
 
@@ -179,35 +216,10 @@ static void random_inv(struct vmmu_tlb *t)
 		o.x = pick(3);
 		rc = vmmu_tlb_invpcid(t, o.type, (uint16_t)o.x, mk_gva(o.la));
 		break;
-	case O_CR3: {
-		bool pcide = pick(2);
-		uint64_t cr3 = 0x1000 | pick(3) | (pick(3) ? 0 : 1ULL << 63);
-
-		vmmu_tlb_mov_cr3(t, cr3, pcide);
-		cur_pcid = pcide ? cr3 & 0xfff : 0;
-		if (pcide && (cr3 >> 63))
-			o.op = O_NOP;
-		break;
-	}
+	case O_CR3:
 	case O_CR0:
-		vmmu_tlb_mov_cr0(t, c0, c1);
-		if (!(c0 && !c1))
-			o.op = O_NOP;
-		break;
 	case O_CR4:
-		for (i = 0; i < 5; i++) {
-			c4a |= pick(2) ? cr4bits[i] : 0;
-			c4b |= pick(2) ? cr4bits[i] : 0;
-		}
-		vmmu_tlb_mov_cr4(t, c4a, c4b);
-		if (((c4a ^ c4b) & (1ULL << 7)) ||
-		    ((c4a & X86_CR4_PCIDE) && !(c4b & X86_CR4_PCIDE)))
-			o.x = 1;
-		else if (((c4a ^ c4b) & X86_CR4_PAE) ||
-			 (!(c4a & X86_CR4_SMEP) && (c4b & X86_CR4_SMEP)))
-			o.x = 0;
-		else
-			o.op = O_NOP;
+		random_mov_cr(t, &o);
 		break;
 	case O_INVEPT:
 		o.type = 1 + pick(2);
