@@ -399,23 +399,6 @@ static inline struct ent *arr_find(const struct arr *a, uint64_t la,
 	return NULL;
 }
 
-/*
- * The guest rights and key check of a hit, exactly vmmu_walk_check_rights()
- * (SDM 4.6.1, 4.6.2): its verdicts are memoised per access signature
- * (kind, CPL, implicit, RFLAGS.AC) as a row allow[sig][rights] of
- * allowed protection keys, filled by calling it with that signature, and
- * reset when CR0, CR4, EFER, MAXPHYADDR, the quirks or PKRU differ from
- * the snapshot the rows were made under (the only other inputs of its
- * decision). An invalid kind (3) gets a row of refusals, which sends it
- * to lookup_full() and its VMMU_EINVAL.
- */
-static inline unsigned acc_sig(const struct vmmu_paging_state *ps,
-			       const struct vmmu_access *acc)
-{
-	return ((unsigned)acc->kind & 3) | (unsigned)(acc->cpl & 3) << 2 |
-	       (unsigned)acc->implicit << 4 |
-	       (unsigned)((ps->rflags >> 18) & 1) << 5;    /* RFLAGS.AC */
-}
 static void TLB_NOINLINE
 rights_row(struct vmmu_tlb *t, const struct vmmu_paging_state *ps,
 	   unsigned sig)
@@ -449,18 +432,6 @@ rights_row(struct vmmu_tlb *t, const struct vmmu_paging_state *ps,
 	t->rows |= 1ULL << sig;
 }
 
-/* The row for sig is valid under ps (else rights_ok builds it). */
-static inline bool rows_ok(const struct vmmu_tlb *t,
-			   const struct vmmu_paging_state *ps, unsigned sig)
-{
-	const struct role_snap *sn = &t->snap;
-
-	return ((t->rows >> sig) & 1) &&
-	       !((ps->cr0 ^ sn->cr0) | (ps->cr4 ^ sn->cr4) |
-		 (ps->efer ^ sn->efer) | (uint64_t)(ps->quirks ^ sn->quirks) |
-		 (uint64_t)(ps->pkru ^ sn->pkru) |
-		 (uint64_t)(ps->maxphyaddr ^ sn->maxphyaddr));
-}
 
 static inline bool rights_ok(struct vmmu_tlb *t,
 			     const struct vmmu_paging_state *ps,
@@ -515,16 +486,11 @@ static struct ent *lookup_slow(struct vmmu_tlb *t, uint64_t la, unsigned fetch,
 	return NULL;
 }
 
-static inline struct ent **hc_slot(struct vmmu_tlb *t, unsigned fetch,
-				   uint64_t la)
-{
-	return &t->hc[fetch][(la >> 12) & ((1U << HC_BITS) - 1)];
-}
 
 /* Everything but a hit-cache hit that is allowed. */
-static int TLB_NOINLINE
-lookup_full(struct vmmu_tlb *t, const struct vmmu_paging_state *ps,
-	    const struct vmmu_access *acc, hpa_t *hpa)
+int TLB_NOINLINE
+vmmu_tlb_lookup_full(struct vmmu_tlb *t, const struct vmmu_paging_state *ps,
+		     const struct vmmu_access *acc, hpa_t *hpa)
 {
 	unsigned fetch = acc->kind == VMMU_ACCESS_FETCH;
 	unsigned idx = fetch ? VMMU_TLB_L1I_4K : VMMU_TLB_L1D_4K;
@@ -561,34 +527,6 @@ lookup_full(struct vmmu_tlb *t, const struct vmmu_paging_state *ps,
 	return VMMU_TLB_HIT;
 }
 
-/*
- * The hit path: the entry the hit-cache slot names (in the 4 KiB L1
- * array of the access kind) if it still serves the lookup, the per-kind nested/dirty bit, the rights check, one
- * counter, the LRU stamp. Anything else goes to lookup_full(). Lookups,
- * hits and per-array lookups are derived in vmmu_tlb_stats().
- */
-int vmmu_tlb_lookup(struct vmmu_tlb *t, const struct vmmu_paging_state *ps,
-		    const struct vmmu_access *acc, hpa_t *hpa)
-{
-	uint64_t la = acc->gva.v, key = tlb_key(la, VMMU_TLB_4K);
-	unsigned fetch = acc->kind == VMMU_ACCESS_FETCH;
-	struct ent *e = *hc_slot(t, fetch, la);
-	unsigned sig = acc_sig(ps, acc);
-	uint32_t attr;
-
-	if (((unsigned)acc->kind | acc->cpl) <= 3 && e->key == key &&
-	    (e->tag == t->tag || tag_match(e->tag, t->tag)) &&
-	    rows_ok(t, ps, sig) &&
-	    ((attr = e->attr) >> A_OKSHIFT & (1U << acc->kind)) &&
-	    ((t->allow[sig][attr & 7] >> ((attr >> 3) & 15)) & 1)) {
-		t->st.arr_hits[fetch ? VMMU_TLB_L1I_4K : VMMU_TLB_L1D_4K]
-			      [VMMU_TLB_4K]++;
-		e->stamp = ++t->clock;
-		*hpa = mk_hpa(e->val | (la & (VMMU_PAGE_SIZE - 1)));
-		return VMMU_TLB_HIT;
-	}
-	return lookup_full(t, ps, acc, hpa);
-}
 
 int vmmu_tlb_fill_from_walk(struct vmmu_tlb_fill *f,
 			    const struct vmmu_paging_state *ps,
@@ -780,3 +718,9 @@ unsigned vmmu_tlb_npwc_lookup(struct vmmu_tlb *t, unsigned top, gpa_t gpa,
 	return top;
 }
 
+
+int vmmu_tlb_lookup(struct vmmu_tlb *t, const struct vmmu_paging_state *ps,
+		    const struct vmmu_access *acc, hpa_t *hpa)
+{
+	return vmmu_tlb_lookup_hit(t, ps, acc, hpa);
+}

@@ -115,7 +115,8 @@ size_t vmmu_tlb_mem_size(const struct vmmu_tlb_config *cfg);
 
 /*
  * Build a TLB in caller memory mem (len >= vmmu_tlb_mem_size(cfg), 8-byte
- * aligned). Every entry starts invalid, counters zero, tags zero.
+ * aligned). Every entry starts invalid, counters zero, tags zero. The
+ * object holds pointers into itself: never copy or move it.
  * VMMU_EINVAL for a bad cfg, VMMU_ENOSPC when len is too small.
  */
 int vmmu_tlb_init(void *mem, size_t len, const struct vmmu_tlb_config *cfg,
@@ -190,7 +191,8 @@ int vmmu_tlb_fill(struct vmmu_tlb *t, const struct vmmu_tlb_fill *f);
  * or the quirks is seen, with or without vmmu_paging_update()).
  * VMMU_EINVAL for a kind above FETCH or a CPL above 3. Counts one lookup.
  * A hit on a 4 KiB page already in the L1 array costs a few ns
- * (docs/tlb.md); everything else takes the full probe.
+ * (docs/tlb.md; core callers can inline it as vmmu_tlb_lookup_hit() from
+ * core/tlb_internal.h); everything else takes the full probe.
  */
 int vmmu_tlb_lookup(struct vmmu_tlb *t, const struct vmmu_paging_state *ps,
 		    const struct vmmu_access *acc, hpa_t *hpa);
