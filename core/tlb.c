@@ -243,9 +243,9 @@ void vmmu_tlb_stats_reset(struct vmmu_tlb *t)
 /* ---- one set-associative array ---------------------------------------- */
 
 /*
- * The way of a's set that serves (key, tag), or NULL. Every way is
- * compared (a fixed trip count per array, so no mispredicted early exit);
- * with several matches the lowest way wins.
+ * The way of a's set that serves (key, tag), or NULL. Every way's key is
+ * compared (a fixed trip count per array, so no mispredicted early exit),
+ * then the tags of the ways whose key matched; the lowest way wins.
  */
 static inline struct ent *probe(const struct arr *a, uint64_t key,
 				uint64_t tag, unsigned shift)
@@ -255,8 +255,14 @@ static inline struct ent *probe(const struct arr *a, uint64_t key,
 	uint32_t w;
 
 	for (w = 0; w < a->ways; w++)
-		m |= (uint64_t)((s[w].key == key) & tag_match(s[w].tag, tag)) << w;
-	return m ? &s[tlb_ctz64(m)] : NULL;
+		m |= (uint64_t)(s[w].key == key) << w;
+	for (; m; m &= m - 1) {         /* usually one candidate */
+		struct ent *e = &s[tlb_ctz64(m)];
+
+		if (tag_match(e->tag, tag))
+			return e;
+	}
+	return NULL;
 }
 
 /*
