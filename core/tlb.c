@@ -611,8 +611,11 @@ int vmmu_tlb_gpa_lookup(struct vmmu_tlb *t, gpa_t gpa,
 		return VMMU_TLB_MISS;
 	}
 	if (!(e->attr & (1U << kind))) {
+		/* every entry for gpa goes, as an EPT violation drops them */
 		t->st.gpa_refused++;
-		ent_drop(&t->gpa, e);
+		do
+			ent_drop(&t->gpa, e);
+		while ((e = arr_find(&t->gpa, gpa.v, ctx_tag(t), &size)));
 		return VMMU_TLB_REFUSED;
 	}
 	t->st.gpa_hits[size]++;

@@ -200,7 +200,8 @@ int vmmu_tlb_lookup(struct vmmu_tlb *t, const struct vmmu_paging_state *ps,
 /* Guest-physical TLB (tag: context id). */
 int vmmu_tlb_gpa_fill(struct vmmu_tlb *t, gpa_t gpa, hpa_t hpa,
 		      uint64_t page_size, uint8_t nested);
-/* MISS, HIT (*hpa set) or REFUSED (nested rights lack kind; dropped). */
+/* MISS, HIT (*hpa set) or REFUSED (nested rights lack kind; every entry
+ * for gpa of the context is dropped). */
 int vmmu_tlb_gpa_lookup(struct vmmu_tlb *t, gpa_t gpa,
 			enum vmmu_access_kind kind, hpa_t *hpa);
 
@@ -284,6 +285,18 @@ int vmmu_tlb_svm_tlb_control(struct vmmu_tlb *t, unsigned ctl,
 /* INVLPGA (APM Vol. 2 15.16.3 and Vol. 3 INVLPGA): gva's page for asid
  * (global entries included) and that ASID's PWC entries. */
 size_t vmmu_tlb_invlpga(struct vmmu_tlb *t, gva_t gva, uint16_t asid);
+/* A #PF delivered for gva (SDM 4.10.4.1 "page faults invalidate"): the
+ * page's TLB entries of the current PCID (and VPID; every context) and
+ * the current PCID's PWC entries used for gva. The access path calls it
+ * when it injects a #PF (a REFUSED hit has already dropped the entries
+ * that served the lookup). */
+size_t vmmu_tlb_page_fault(struct vmmu_tlb *t, gva_t gva);
+/* An EPT violation or misconfiguration at gpa (SDM 29.4.3.1): the current
+ * context's guest-physical TLB and NPWC entries that translate gpa and,
+ * when the access had a linear address gva, the combined TLB and PWC
+ * entries for gva of the current VPID, PCID and context. */
+size_t vmmu_tlb_ept_violation(struct vmmu_tlb *t, gpa_t gpa, bool has_gva,
+			      gva_t gva);
 /* Everything (reset, or a backend that cannot be more precise). */
 size_t vmmu_tlb_flush_all(struct vmmu_tlb *t);
 /* Count one remote shootdown received (the flush is a call above). */
@@ -304,6 +317,8 @@ enum vmmu_tlb_inv {
 	VMMU_TLB_INV_INVVPID2, VMMU_TLB_INV_INVVPID3,
 	VMMU_TLB_INV_SVM_ALL, VMMU_TLB_INV_SVM_ASID, VMMU_TLB_INV_SVM_LOCAL,
 	VMMU_TLB_INV_INVLPGA,
+	VMMU_TLB_INV_PF,            /* vmmu_tlb_page_fault */
+	VMMU_TLB_INV_EPT_VIOLATION,
 	VMMU_TLB_INV_FLUSH_ALL,
 	VMMU_TLB_INV_SHOOTDOWN,     /* remote shootdowns received */
 	VMMU_TLB_INV_REFUSED,       /* entries dropped by REFUSED hits */

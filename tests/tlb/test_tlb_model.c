@@ -95,7 +95,7 @@ static unsigned pwc_sh(unsigned mode, unsigned level)
 
 enum op {
 	O_INVLPG, O_INVPCID, O_CR3, O_CR0, O_CR4, O_INVEPT, O_INVVPID,
-	O_SVM, O_INVLPGA, O_FLUSH, O_NOP
+	O_SVM, O_INVLPGA, O_PF, O_EPTV, O_FLUSH, O_NOP
 };
 
 struct opd {
@@ -153,6 +153,13 @@ static bool ref_kills(const struct opd *o, const struct rec *r)
 		return r->vpid == o->x && (o->type == 3 || ng || pwc);
 	case O_INVLPGA:
 		return guest_dim(r) && r->vpid == o->x && covers(r, o->la);
+	case O_PF:      /* 4.10.4.1: current PCID, entries used for la */
+		return me && r->pcid == cur_pcid && covers(r, o->la);
+	case O_EPTV:    /* 29.4.3.1: y = gpa; type 1: la too */
+		if (!guest_dim(r))
+			return r->ctx == cur_ctx && covers(r, o->y);
+		return o->type && me && r->ctx == cur_ctx &&
+		       r->pcid == cur_pcid && covers(r, o->la);
 	case O_FLUSH:
 		return true;
 	default:
@@ -244,6 +251,14 @@ static void random_inv(struct vmmu_tlb *t)
 	case O_INVLPGA:
 		o.x = pick(3);
 		vmmu_tlb_invlpga(t, mk_gva(o.la), (uint16_t)o.x);
+		break;
+	case O_PF:
+		vmmu_tlb_page_fault(t, mk_gva(o.la));
+		break;
+	case O_EPTV:
+		o.type = pick(2);
+		o.y = gpa_pool();
+		vmmu_tlb_ept_violation(t, mk_gpa(o.y), o.type, mk_gva(o.la));
 		break;
 	case O_FLUSH:
 		if (pick(4))

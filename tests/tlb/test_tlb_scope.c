@@ -114,7 +114,7 @@ static bool probe_present(struct vmmu_tlb *t, const struct vmmu_paging_state *ps
 
 enum opk {
 	OP_INVLPG, OP_INVPCID, OP_CR3, OP_CR0, OP_CR4, OP_INVEPT, OP_INVVPID,
-	OP_SVM, OP_INVLPGA, OP_ALL,
+	OP_SVM, OP_INVLPGA, OP_PF, OP_EPTV, OP_ALL,
 };
 
 struct scope_case {
@@ -178,6 +178,13 @@ static const struct scope_case cases[] = {
 	{ "TLB_CONTROL 0: nothing", OP_SVM, 0, 1, 1, "" },
 	{ "INVLPGA: the page for the ASID, globals too; its PWC entries over "
 	  "the address", OP_INVLPGA, 0, X, 1, "acdejkmoq" },
+	{ "SDM 4.10.4.1 #PF at X: the page's entries of the current PCID "
+	  "(globals made under it too), its PWC entries for X; every EP4TA",
+	  OP_PF, 0, X, 0, "aejkmq" },
+	{ "SDM 29.4.3.1 EPT violation at G for X: the EP4TA's guest-physical "
+	  "mappings of G, combined mappings of X for the current VPID, PCID "
+	  "and EP4TA", OP_EPTV, 1, G, X, "amru" },
+	{ "EPT violation without a linear address", OP_EPTV, 0, G, X, "ru" },
 	{ "flush all", OP_ALL, 0, 0, 0, ALLPROBES },
 };
 
@@ -204,6 +211,11 @@ static void run_op(struct vmmu_tlb *t, const struct scope_case *c)
 						     (uint8_t)c->b) >= 0);
 		break;
 	case OP_INVLPGA: vmmu_tlb_invlpga(t, mk_gva(c->a), (uint16_t)c->b); break;
+	case OP_PF: vmmu_tlb_page_fault(t, mk_gva(c->a)); break;
+	case OP_EPTV:
+		vmmu_tlb_ept_violation(t, mk_gpa(c->a), c->type != 0,
+				       mk_gva(c->b));
+		break;
 	case OP_ALL: vmmu_tlb_flush_all(t); break;
 	}
 }
