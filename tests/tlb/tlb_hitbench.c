@@ -47,102 +47,131 @@ static void cpu_name(char *buf, size_t len)
 	fclose(f);
 }
 
-int main(int argc, char **argv)
-{
-	uint64_t iters = argc > 1 ? strtoull(argv[1], NULL, 0) : 20000000ULL;
-	unsigned pages = argc > 2 ? (unsigned)strtoul(argv[2], NULL, 0) : 64;
-	const uint64_t base = 0x00007f0000000000ULL;
-	struct vmmu_paging_state ps;
-	struct vmmu_tlb_config cfg;
+struct bench {
 	struct vmmu_tlb *t;
-	static uint64_t off[NIDX];
+	struct vmmu_paging_state ps;
 	uint8_t *host;
-	uint64_t i, sum = 0, misses = 0;
-	double t0, t1, t2, t3, best_plain, best_tlb, best_inline;
-	unsigned r;
-	char cpu[128];
-	void *mem;
+	uint64_t off[NIDX];
+	uint64_t iters, sum, misses;
+};
 
-	if (pages == 0 || pages > 4096)
-		return 2;
-	host = calloc(pages, 4096);
+#define BASE 0x00007f0000000000ULL
+
+/* The baseline: the same bytes read straight from the array. */
+static double run_plain(struct bench *b)
+{
+	double t0 = now();
+	uint64_t i;
+
+	for (i = 0; i < b->iters; i++)
+		b->sum += b->host[b->off[i & (NIDX - 1)]];
+	return now() - t0;
+}
+
+/* A hit + a read of the byte at the hpa; inl: vmmu_tlb_lookup_hit()
+ * (specialised per caller through always_inline). */
+static inline __attribute__((always_inline)) double
+run_lookups(struct bench *b, bool inl)
+{
+	double t0 = now();
+	uint64_t i;
+
+	for (i = 0; i < b->iters; i++) {
+		struct vmmu_access acc = { mk_gva(BASE + b->off[i & (NIDX - 1)]),
+					   VMMU_ACCESS_READ, 3, false };
+		hpa_t h;
+		int rc = inl ? vmmu_tlb_lookup_hit(b->t, &b->ps, &acc, &h)
+			     : vmmu_tlb_lookup(b->t, &b->ps, &acc, &h);
+
+		if (rc != VMMU_TLB_HIT) {
+			b->misses++;
+			continue;
+		}
+		b->sum += b->host[h.v];
+	}
+	return now() - t0;
+}
+
+static double run_call(struct bench *b)
+{
+	return run_lookups(b, false);
+}
+
+static double run_inline(struct bench *b)
+{
+	return run_lookups(b, true);
+}
+
+/* The TLB (Intel defaults) with pages 4 KiB pages at BASE -> hpa 0... */
+static int setup(struct bench *b, unsigned pages, void **mem)
+{
+	struct vmmu_tlb_config cfg;
+	uint64_t i;
+
+	b->host = calloc(pages, 4096);
 	vmmu_tlb_config_default(&cfg, VMMU_TLB_PROFILE_INTEL);
-	mem = aligned_alloc(64, (vmmu_tlb_mem_size(&cfg) + 63) & ~(size_t)63);
-	if (!host || !mem || vmmu_tlb_init(mem, vmmu_tlb_mem_size(&cfg), &cfg,
-					   &t) < 0)
-		return 1;
-	memset(&ps, 0, sizeof(ps));
-	ps.cr0 = X86_CR0_PG | X86_CR0_PE | X86_CR0_WP;
-	ps.cr4 = X86_CR4_PAE;
-	ps.efer = X86_EFER_LME | X86_EFER_LMA | X86_EFER_NXE;
-	ps.maxphyaddr = 46;
-	vmmu_paging_update(&ps);
-	vmmu_tlb_set_tag(t, 1, 0, 1);
+	*mem = aligned_alloc(64, (vmmu_tlb_mem_size(&cfg) + 63) & ~(size_t)63);
+	if (!b->host || !*mem ||
+	    vmmu_tlb_init(*mem, vmmu_tlb_mem_size(&cfg), &cfg, &b->t) < 0)
+		return -1;
+	memset(&b->ps, 0, sizeof(b->ps));
+	b->ps.cr0 = X86_CR0_PG | X86_CR0_PE | X86_CR0_WP;
+	b->ps.cr4 = X86_CR4_PAE;
+	b->ps.efer = X86_EFER_LME | X86_EFER_LMA | X86_EFER_NXE;
+	b->ps.maxphyaddr = 46;
+	vmmu_paging_update(&b->ps);
+	vmmu_tlb_set_tag(b->t, 1, 0, 1);
 	for (i = 0; i < pages; i++) {
-		struct vmmu_tlb_fill f = { mk_gva(base + i * 4096),
+		struct vmmu_tlb_fill f = { mk_gva(BASE + i * 4096),
 			mk_hpa(i * 4096), 4096, 3, 0, false, true,
 			VMMU_TLB_NR | VMMU_TLB_NW | VMMU_TLB_NX,
 			VMMU_ACCESS_READ };
 
-		vmmu_tlb_fill(t, &f);
-		host[i * 4096] = (uint8_t)i;
+		vmmu_tlb_fill(b->t, &f);
+		b->host[i * 4096] = (uint8_t)i;
 	}
 	srand(1);
 	for (i = 0; i < NIDX; i++)
-		off[i] = (uint64_t)(rand() % pages) * 4096 + (uint64_t)(rand() % 4096);
+		b->off[i] = (uint64_t)(rand() % pages) * 4096 +
+			    (uint64_t)(rand() % 4096);
+	return 0;
+}
 
+int main(int argc, char **argv)
+{
+	static struct bench b;
+	unsigned pages = argc > 2 ? (unsigned)strtoul(argv[2], NULL, 0) : 64;
+	double best[3] = { 1e30, 1e30, 1e30 };
+	unsigned r, k;
+	char cpu[128];
+	void *mem = NULL;
+
+	b.iters = argc > 1 ? strtoull(argv[1], NULL, 0) : 20000000ULL;
+	if (pages == 0 || pages > 4096 || b.iters == 0)
+		return 2;
+	if (setup(&b, pages, &mem) < 0)
+		return 1;
 	/* best of 5 rounds of each loop, interleaved (shared machine) */
-	best_plain = best_tlb = best_inline = 1e30;
-	for (r = 0; r < 5; r++) {
-		t0 = now();
-		for (i = 0; i < iters; i++)
-			sum += host[off[i & (NIDX - 1)]];
-		t1 = now();
-		for (i = 0; i < iters; i++) {
-			struct vmmu_access acc = {
-				mk_gva(base + off[i & (NIDX - 1)]),
-				VMMU_ACCESS_READ, 3, false };
-			hpa_t h;
+	for (r = 0; r < 5; r++)
+		for (k = 0; k < 3; k++) {
+			double d = k == 0 ? run_plain(&b) :
+				   k == 1 ? run_call(&b) : run_inline(&b);
 
-			if (vmmu_tlb_lookup(t, &ps, &acc, &h) != VMMU_TLB_HIT) {
-				misses++;
-				continue;
-			}
-			sum += host[h.v];
+			if (d < best[k])
+				best[k] = d;
 		}
-		t2 = now();
-		for (i = 0; i < iters; i++) {
-			struct vmmu_access acc = {
-				mk_gva(base + off[i & (NIDX - 1)]),
-				VMMU_ACCESS_READ, 3, false };
-			hpa_t h;
-
-			if (vmmu_tlb_lookup_hit(t, &ps, &acc, &h) !=
-			    VMMU_TLB_HIT) {
-				misses++;
-				continue;
-			}
-			sum += host[h.v];
-		}
-		t3 = now();
-		if (t3 - t2 < best_inline)
-			best_inline = t3 - t2;
-		if (t1 - t0 < best_plain)
-			best_plain = t1 - t0;
-		if (t2 - t1 < best_tlb)
-			best_tlb = t2 - t1;
-	}
 	cpu_name(cpu, sizeof(cpu));
-	printf("cpu: %s\npages: %u, accesses: %llu, misses: %llu\n", cpu, pages,
-	       (unsigned long long)iters, (unsigned long long)misses);
-	printf("plain array read: %.2f ns/access\n", best_plain * 1e9 / iters);
+	printf("cpu: %s\npages: %u, accesses: %llu, misses: %llu\n", cpu,
+	       pages, (unsigned long long)b.iters,
+	       (unsigned long long)b.misses);
+	printf("plain array read: %.2f ns/access\n", best[0] * 1e9 / b.iters);
 	printf("TLB hit + read:   %.2f ns/access, %.1f M accesses/s\n",
-	       best_tlb * 1e9 / iters, iters / best_tlb / 1e6);
+	       best[1] * 1e9 / b.iters, b.iters / best[1] / 1e6);
 	printf("inline hit + read: %.2f ns/access, %.1f M accesses/s "
 	       "(vmmu_tlb_lookup_hit, core callers)\n",
-	       best_inline * 1e9 / iters, iters / best_inline / 1e6);
-	printf("checksum %llu\n", (unsigned long long)sum);
+	       best[2] * 1e9 / b.iters, b.iters / best[2] / 1e6);
+	printf("checksum %llu\n", (unsigned long long)b.sum);
 	free(mem);
-	free(host);
+	free(b.host);
 	return 0;
 }
