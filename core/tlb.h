@@ -272,7 +272,7 @@ int vmmu_tlb_invept(struct vmmu_tlb *t, unsigned type, uint8_t ctx);
  * another type or VPID 0 with types 0, 1, 3 (the instruction fails). */
 int vmmu_tlb_invvpid(struct vmmu_tlb *t, unsigned type, uint16_t vpid,
 		     gva_t gva);
-/* SVM VMCB TLB_CONTROL at VMRUN (APM Vol. 2 15.16.1, 15.25.?): 1 flush
+/* SVM VMCB TLB_CONTROL at VMRUN (APM Vol. 2 15.16 "TLB Control"): 1 flush
  * everything, 3 this ASID, 7 this ASID's non-global entries; ctx is the
  * guest's nCR3 context, whose nested entries belong to the guest. 0 does
  * nothing; other values VMMU_EINVAL. */
@@ -282,7 +282,7 @@ int vmmu_tlb_invvpid(struct vmmu_tlb *t, unsigned type, uint16_t vpid,
 #define VMMU_TLB_CTL_ASID_LOCAL  7
 int vmmu_tlb_svm_tlb_control(struct vmmu_tlb *t, unsigned ctl,
 			     uint16_t asid, uint8_t ctx);
-/* INVLPGA (APM Vol. 2 15.16.3 and Vol. 3 INVLPGA): gva's page for asid
+/* INVLPGA (APM Vol. 2 15.16 and Vol. 3 INVLPGA): gva's page for asid
  * (global entries included) and that ASID's PWC entries. */
 size_t vmmu_tlb_invlpga(struct vmmu_tlb *t, gva_t gva, uint16_t asid);
 /* A #PF delivered for gva (SDM 4.10.4.1 "page faults invalidate"): the

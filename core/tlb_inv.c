@@ -326,7 +326,7 @@ int vmmu_tlb_svm_tlb_control(struct vmmu_tlb *t, unsigned ctl,
 	switch (ctl) {
 	case VMMU_TLB_CTL_NOTHING:
 		return 0;
-	case VMMU_TLB_CTL_ALL:  /* APM 15.16.1: the entire TLB, all ASIDs */
+	case VMMU_TLB_CTL_ALL:  /* APM 15.16: the entire TLB, all ASIDs */
 		f.any_vpid = f.flush_g = true;
 		f.gpa_all = true;
 		f.any_ctx = true;

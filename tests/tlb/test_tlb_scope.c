@@ -170,7 +170,7 @@ static const struct scope_case cases[] = {
 	  "abcdefghjkmnopq" },
 	{ "INVVPID 3: the VPID's, except globals", OP_INVVPID, 3, 1, 0,
 	  "acehjkmnoq" },
-	{ "APM 2 15.16.1 TLB_CONTROL 1: everything", OP_SVM, 1, 0, 0, ALLPROBES },
+	{ "APM 2 15.16 TLB_CONTROL 1: everything", OP_SVM, 1, 0, 0, ALLPROBES },
 	{ "TLB_CONTROL 3: this ASID, globals too, its nCR3's nested entries",
 	  OP_SVM, 3, 1, 1, "abcdehjkmnoqru" },
 	{ "TLB_CONTROL 7: this ASID's non-global entries", OP_SVM, 7, 1, 1,
