@@ -26,7 +26,6 @@
 #include <string.h>
 
 #include "core/tlb_internal.h"
-#include "core/walk_internal.h"
 #include "vmmu/error.h"
 
 /* L1 array per [fetch][psize]; VMMU_TLB_NARRAY = none. */
