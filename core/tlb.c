@@ -16,12 +16,15 @@
  *          next nested table hpa (NPWC).
  *   attr = rights (2:0) | pkey << 3 | dirty << 7 | nested << 8 | ok << 11
  *          (combined TLB; ok bit k: an access of kind k passes the nested
- *          rights and the D rule); nested rights (guest-physical TLB, NPWC); rights (PWC).
+ *          rights and the D rule); nested rights (guest-physical TLB,
+ *          NPWC); rights (PWC).
  *   stamp: the vCPU clock at the last fill or hit (LRU).
  *
- * Invariant: an array's present mask has bit s set whenever a valid entry
- * of page size s may be in it (so lookups skip sizes never filled); it is
- * cleared when the array holds no valid entry (nvalid == 0).
+ * Invariants: an array's present mask has bit s set whenever a valid
+ * entry of page size s may be in it (so lookups skip sizes never filled);
+ * it is cleared when the array holds no valid entry (nvalid == 0). A
+ * hit-cache slot is a hint only (core/tlb_internal.h). The rights rows
+ * hold vmmu_walk_check_rights() verdicts for the registers in t->snap.
  */
 #include <string.h>
 
