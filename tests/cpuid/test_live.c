@@ -187,7 +187,9 @@ static void test_cli_json_foreign_path(void **state)
 	static char out[65536];
 	static const char dump[] =
 		"CPUID 00000000: 0000000D-756E6547-6C65746E-49656E69\n"
-		"CPUID 00000001: 000906ED-00100800-7FFAFBBF-BFEBFBFF\n";
+		"CPUID 00000001: 000906ED-00100800-7FFAFBBF-BFEBFBFF\n"
+		"CPUID 00000007: 00000000-00000000-00000000-00000000\n"
+		"CPUID 80000000: 80000000-00000000-00000000-00000000\n";
 	char dir[] = "/tmp/vmmu-live-XXXXXX", dpath[64], mpath[64], cmd[96];
 	char *args[] = { VMMU_CLI, "detect", "--json", "--cpuid-dump", dpath,
 			 "--vmx-msrs", mpath, NULL };
