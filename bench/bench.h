@@ -71,7 +71,9 @@ struct bench_tlb_desc {
 struct bench_sysinfo {
 	char cpu_vendor[16];
 	char cpu_brand[64];
-	char cpu_codename[64];
+	char cpu_name[128];     /* vmmu_cpu_name(): uarch (libcpuid: ...) */
+	char cpu_uarch[32];     /* vmmu's microarchitecture, "" unknown */
+	char cpu_codename[64];  /* libcpuid's, only where consistent */
 	int family, model, stepping;
 	char kernel_release[80];
 	char kernel_version[128];

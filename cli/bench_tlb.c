@@ -125,7 +125,7 @@ static void print_human(const struct bench_tlb_result *r,
 	printf("vmmu bench tlb: native TLB-miss latency\n");
 	printf("CPU: %s (%s, family %d model %d stepping %d, %s)\n",
 	       si->cpu_brand, si->cpu_vendor, si->family, si->model,
-	       si->stepping, si->cpu_codename);
+	       si->stepping, si->cpu_name);
 	printf("kernel: %s; runs under hypervisor: %s\n", si->kernel_release,
 	       si->host_hypervisor[0] ? si->host_hypervisor : "none");
 	printf("TSC: %.1f MHz (calibration spread %.3f MHz); pinning: %s\n",

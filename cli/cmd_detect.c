@@ -70,9 +70,11 @@ static void usage(FILE *out)
 "OUTPUT\n"
 "    The summary names the CPU, the features that matter, the chosen\n"
 "    backend with its walk depth, leaves and dirty-log method, the reasons\n"
-"    and the degradations. --json prints {\"source\", \"cpu\": {vendor,\n"
-"    family, model, stepping, codename, ...}, \"features\": {...}, \"vmx\",\n"
-"    \"kvm\", \"topology\", \"request\", \"backend\": \"ept|npt|shadow\",\n"
+"    and the degradations. The CPU's name is vmmu's microarchitecture;\n"
+"    libcpuid's codename is added, labelled, only where it agrees with it\n"
+"    (or vmmu has none). --json prints {\"source\", \"cpu\": {vendor,\n"
+"    family, model, stepping, name, uarch, libcpuid_codename, ...},\n"
+"    \"features\": {...}, \"vmx\", \"kvm\", \"topology\", \"request\", \"backend\": \"ept|npt|shadow\",\n"
 "    \"refused\", \"model_only\", \"levels\", \"enabled\": {...}, \"reasons\":\n"
 "    [{code, text}], \"degraded\": [{code, text}]} (docs/detect.md).\n"
 "\n"
@@ -108,12 +110,20 @@ static const char *dirty_name(enum vmmu_dirty_log m)
 
 static json_t *json_cpu(const struct vmmu_cpu_ident *c)
 {
-	return json_pack("{s:s, s:s, s:i, s:i, s:i, s:s, s:s, s:s, s:b}",
+	char name[128];
+
+	vmmu_cpu_name(c, name, sizeof(name));
+	return json_pack("{s:s, s:s, s:i, s:i, s:i, s:s, s:s, s:s, s:s, s:o, "
+			 "s:b}",
 			 "vendor", vmmu_vendor_name(c->vendor),
 			 "vendor_string", c->vendor_str, "family", c->family,
 			 "model", c->model, "stepping", c->stepping,
-			 "codename", c->codename, "uarch", c->uarch,
-			 "brand", c->brand, "identified", c->identified);
+			 "name", name, "uarch", c->uarch,
+			 "libcpuid_codename", vmmu_cpu_libcpuid_codename(c),
+			 "libcpuid_codename_check",
+			 vmmu_codename_check_name(c->codename_check),
+			 "brand", cli_text(c->brand),
+			 "identified", c->identified);
 }
 
 static json_t *json_svm(const struct vmmu_cpu_features *f)
@@ -300,14 +310,16 @@ static void print_cpu(const struct vmmu_host_info *h)
 {
 	const struct vmmu_cpu_ident *c = &h->cpu;
 	const struct vmmu_cpu_features *f = &h->feat;
+	char name[128];
 
 	printf("source     %s\n", h->source);
 	printf("cpu        %s (%s) family %d model 0x%x stepping %d\n",
 	       vmmu_vendor_name(c->vendor), c->vendor_str, c->family, c->model,
 	       c->stepping);
-	printf("           \"%s\"; codename %s; uarch %s\n", c->brand,
-	       c->codename[0] ? c->codename : "(not identified)",
-	       c->uarch[0] ? c->uarch : "(not in vmmu's table)");
+	vmmu_cpu_name(c, name, sizeof(name));
+	printf("           \"%s\"; %s%s\n", c->brand, name,
+	       c->codename_check == VMMU_CODENAME_INCONSISTENT ?
+	       "; libcpuid's codename names another die: not shown" : "");
 	printf("features   vmx %s, svm %s, hypervisor %s%s%s%s, nx %s, "
 	       "1g-pages %s, la57 %s\n", yn(f->vmx), yn(f->svm),
 	       yn(f->hypervisor), f->hypervisor_vendor[0] ? " (" : "",

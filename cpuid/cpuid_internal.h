@@ -45,6 +45,11 @@ void vmmu_host_from_raw(struct vmmu_host_info *host,
 int vmmu_read_small_file(const char *path, size_t max, char **out,
 			 size_t *len, char *err, size_t errlen);
 
+/* vmmu's microarchitecture of an AMD or Hygon part (cpu->uarch). */
+void vmmu_uarch_amd(struct vmmu_cpu_ident *cpu);
+/* Compare libcpuid's codename with cpu->uarch (cpu->codename_check). */
+void vmmu_check_codename(struct vmmu_cpu_ident *cpu);
+
 /* Read one MSR: 0, or non-zero when it cannot be read. */
 typedef int (*vmmu_rdmsr_fn)(void *ctx, uint32_t index, uint64_t *value);
 /*

@@ -43,11 +43,25 @@ enum vmmu_vmx_source {
 	VMMU_VMX_SRC_INFERRED,  /* inferred from the microarchitecture */
 };
 
+/* How libcpuid's codename compares with vmmu's microarchitecture. */
+enum vmmu_codename_check {
+	VMMU_CODENAME_NONE = 0,         /* libcpuid did not name the part */
+	VMMU_CODENAME_CONSISTENT,       /* its die belongs to vmmu's uarch */
+	VMMU_CODENAME_UNCHECKED,        /* vmmu has no uarch to hold it to */
+	VMMU_CODENAME_INCONSISTENT,     /* names another die: not shown */
+};
+
 struct vmmu_cpu_ident {
 	enum vmmu_cpu_vendor vendor;
 	char vendor_str[16];
 	char brand[64];
-	char codename[64];      /* libcpuid's codename, "" when unidentified */
+	/*
+	 * libcpuid's codename as it gave it, "" when unidentified; often wrong
+	 * for parts libcpuid 0.6.2 does not know: show it only through
+	 * vmmu_cpu_libcpuid_codename() / vmmu_cpu_name().
+	 */
+	char codename[64];
+	enum vmmu_codename_check codename_check;
 	char uarch[32];         /* vmmu's microarchitecture name, "" unknown */
 	int family;             /* display family (base + extended) */
 	int model;              /* display model ((ext << 4) | base) */
@@ -180,6 +194,8 @@ void vmmu_infer_vmx_caps(struct vmmu_cpu_ident *cpu,
 int vmmu_detect_live(struct vmmu_host_info *host, char *err, size_t errlen);
 int vmmu_detect_dump(struct vmmu_host_info *host, const char *path,
 		     char *err, size_t errlen);
+/* Only this machine's identification (CPUID; no MSRs, KVM or hwloc). */
+int vmmu_identify_live(struct vmmu_cpu_ident *cpu, char *err, size_t errlen);
 /*
  * Replace the VMX capabilities with values from a file: either JSON-like
  * {"0x48b": "0x...", "0x48c": "0x..."} or lines "0x48b=0x..." ('#'
@@ -195,6 +211,15 @@ int vmmu_load_vmx_msrs(struct vmmu_host_info *host, const char *path,
  */
 int vmmu_decide(const struct vmmu_host_info *host,
 		const struct vmmu_vm_request *req, struct vmmu_decision *out);
+
+/*
+ * libcpuid's codename where it can be shown (consistent with vmmu's
+ * microarchitecture, or vmmu has none), "" otherwise.
+ */
+const char *vmmu_cpu_libcpuid_codename(const struct vmmu_cpu_ident *cpu);
+/* "Zen 4 (libcpuid: Ryzen 5 (Raphael))", "Raptor Cove", "libcpuid: ..." */
+void vmmu_cpu_name(const struct vmmu_cpu_ident *cpu, char *buf, size_t len);
+const char *vmmu_codename_check_name(enum vmmu_codename_check c);
 
 const char *vmmu_backend_name(enum vmmu_backend_kind kind);
 /* "auto", "ept", "npt", "shadow" -> kind; -1 for anything else. */

@@ -164,7 +164,8 @@ static void test_cli_json(void **state)
 	assert_int_equal(json_integer_value(json_object_get(cpu, "model")),
 			 host.cpu.model);
 	assert_true(json_is_integer(json_object_get(cpu, "stepping")));
-	assert_true(json_is_string(json_object_get(cpu, "codename")));
+	assert_true(json_is_string(json_object_get(cpu, "libcpuid_codename")));
+	assert_true(json_is_string(json_object_get(cpu, "name")));
 	assert_true(json_is_object(json_object_get(o, "features")));
 	assert_true(json_is_boolean(json_object_get(json_object_get(o,
 		    "features"), "vmx")));
