@@ -259,6 +259,44 @@ static json_t *json_items(const struct vmmu_detect_item *it, size_t n)
 	return a;
 }
 
+static const struct {
+	unsigned bit;
+	const char *name;
+} guest_mode_names[] = {
+	{ VMMU_GUEST_MODE_UNPAGED, "unpaged" },
+	{ VMMU_GUEST_MODE_2LEVEL, "32-bit" },
+	{ VMMU_GUEST_MODE_PAE, "pae" },
+	{ VMMU_GUEST_MODE_4LEVEL, "4-level" },
+	{ VMMU_GUEST_MODE_5LEVEL, "5-level" },
+};
+
+static json_t *json_guest_modes(unsigned modes)
+{
+	json_t *a = json_array();
+	size_t i;
+
+	for (i = 0; i < sizeof(guest_mode_names) / sizeof(guest_mode_names[0]);
+	     i++)
+		if (modes & guest_mode_names[i].bit)
+			json_array_append_new(a,
+				json_string(guest_mode_names[i].name));
+	return a;
+}
+
+/* "unpaged, 32-bit, pae" */
+static void guest_modes_text(unsigned modes, char *buf, size_t len)
+{
+	size_t i, n = 0;
+
+	buf[0] = '\0';
+	for (i = 0; i < sizeof(guest_mode_names) / sizeof(guest_mode_names[0]);
+	     i++)
+		if ((modes & guest_mode_names[i].bit) && n < len)
+			n += (size_t)snprintf(buf + n, len - n, "%s%s",
+					      n ? ", " : "",
+					      guest_mode_names[i].name);
+}
+
 static json_t *json_decision(json_t *o, const struct vmmu_decision *d)
 {
 	json_object_set_new(o, "backend",
@@ -267,8 +305,11 @@ static json_t *json_decision(json_t *o, const struct vmmu_decision *d)
 	json_object_set_new(o, "model_only", json_boolean(d->model_only));
 	json_object_set_new(o, "levels", json_integer(d->levels));
 	json_object_set_new(o, "guest_phys_bits", json_integer(d->phys_bits));
-	json_object_set_new(o, "enabled", json_pack("{s:b, s:b, s:b, s:b, s:s}",
+	json_object_set_new(o, "guest_modes", json_guest_modes(d->guest_modes));
+	json_object_set_new(o, "enabled", json_pack("{s:b, s:b, s:b, s:b, s:b, "
+			    "s:b, s:s}",
 			    "leaf_2m", d->leaf_2m, "leaf_1g", d->leaf_1g,
+			    "leaf_4m", d->leaf_4m, "nx", d->nx,
 			    "execute_only", d->exec_only,
 			    "tagged_tlb", d->tagged_tlb,
 			    "dirty_log", dirty_name(d->dirty_log)));
@@ -385,6 +426,7 @@ static void detect_print_human(const struct vmmu_host_info *h,
 			       const struct vmmu_vm_request *r,
 			       const struct vmmu_decision *d)
 {
+	char modes[64];
 	size_t i;
 
 	print_cpu(h);
@@ -394,15 +436,19 @@ static void detect_print_human(const struct vmmu_host_info *h,
 	       vmmu_backend_name(r->backend), yn(r->guest_la57), d->phys_bits,
 	       r->guest_phys_bits ? "" : " (default)",
 	       r->model_only ? ", model-only" : "");
+	guest_modes_text(d->guest_modes, modes, sizeof(modes));
 	if (d->refused)
 		printf("\nBACKEND    %s REFUSED\n", vmmu_backend_name(d->backend));
 	else
-		printf("\nBACKEND    %s%s: %u-level, 2M leaves %s, 1G leaves %s, "
-		       "execute-only %s, tagged TLB %s, dirty log %s\n",
+		printf("\nBACKEND    %s%s: %u-level, %s leaves %s, 1G leaves %s, "
+		       "NX %s, execute-only %s, tagged TLB %s, dirty log %s\n"
+		       "           guest modes: %s\n",
 		       vmmu_backend_name(d->backend),
 		       d->model_only ? " (software model)" : "", d->levels,
-		       yn(d->leaf_2m), yn(d->leaf_1g), yn(d->exec_only),
-		       yn(d->tagged_tlb), dirty_name(d->dirty_log));
+		       d->levels == 2 ? "4M" : "2M",
+		       yn(d->levels == 2 ? d->leaf_4m : d->leaf_2m),
+		       yn(d->leaf_1g), yn(d->nx), yn(d->exec_only),
+		       yn(d->tagged_tlb), dirty_name(d->dirty_log), modes);
 	printf("why\n");
 	for (i = 0; i < d->n_reasons; i++)
 		printf("  - [%s] %s\n", d->reasons[i].code, d->reasons[i].text);

@@ -73,6 +73,7 @@ struct vmmu_cpu_ident {
 struct vmmu_cpu_features {
 	uint32_t max_basic_leaf, max_ext_leaf;
 	bool vmx, svm, hypervisor, lm, nx, pdpe1gb, la57;
+	bool pae, pse;          /* CPUID.1:EDX[6], [3] */
 	char hypervisor_vendor[16]; /* leaf 0x40000000 (live only), or "" */
 	bool pcid, invpcid, smep, smap, pku;
 	unsigned maxphyaddr;    /* CPUID 0x80000008 EAX[7:0], else 36/32 */
@@ -162,13 +163,29 @@ enum vmmu_dirty_log {
 	VMMU_DIRTY_PML,                 /* page-modification log */
 };
 
+/* Guest paging modes a decision can host (vmmu_decision.guest_modes). */
+enum vmmu_guest_mode_bit {
+	VMMU_GUEST_MODE_UNPAGED = 1u << 0,      /* CR0.PG=0 */
+	VMMU_GUEST_MODE_2LEVEL = 1u << 1,       /* 32-bit paging */
+	VMMU_GUEST_MODE_PAE = 1u << 2,
+	VMMU_GUEST_MODE_4LEVEL = 1u << 3,
+	VMMU_GUEST_MODE_5LEVEL = 1u << 4,
+};
+
 struct vmmu_decision {
 	enum vmmu_backend_kind backend;
 	bool refused;           /* an override the host cannot honour */
 	bool model_only;
-	unsigned levels;        /* second-level (EPT/NPT) or shadow levels */
+	/*
+	 * Second-level (EPT/NPT) or shadow levels: shadow tables are the
+	 * host CPU's own format, so 2 (32-bit), 3 (PAE), 4 or 5.
+	 */
+	unsigned levels;
 	unsigned phys_bits;     /* the guest-physical width decided on */
-	bool leaf_2m, leaf_1g, exec_only, tagged_tlb;
+	unsigned guest_modes;   /* enum vmmu_guest_mode_bit, on the real MMU */
+	/* leaf_4m: 4 MiB leaves of 32-bit (PSE) shadow tables */
+	bool leaf_2m, leaf_1g, leaf_4m, exec_only, tagged_tlb;
+	bool nx;                /* guest no-execute is enforced */
 	enum vmmu_dirty_log dirty_log;
 	size_t n_reasons, n_degraded;
 	struct vmmu_detect_item reasons[VMMU_DETECT_MAX_ITEMS];

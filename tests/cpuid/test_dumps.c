@@ -298,6 +298,16 @@ static void check_decision(struct tally *t, const char *name,
 		      d.n_reasons ? d.reasons[0].text : "no reason");
 	if (d.n_reasons == 0)
 		failf(t, name, "a decision without reasons");
+	/* Shadow capabilities follow the CPU (no long mode: no 4-level). */
+	if (!h->feat.lm && (d.levels > 3 ||
+	    (d.guest_modes & VMMU_GUEST_MODE_4LEVEL) || d.leaf_1g))
+		failf(t, name, "no long mode, yet %u-level %s", d.levels,
+		      d.guest_modes & VMMU_GUEST_MODE_4LEVEL ?
+		      "with 4-level guests" : "tables");
+	if (!h->feat.lm && !h->feat.pae && d.leaf_2m)
+		failf(t, name, "no PAE, yet 2 MiB shadow leaves");
+	if (d.nx && !h->feat.nx)
+		failf(t, name, "NX offered without CPUID NX");
 	if (d.backend == VMMU_BACKEND_EPT && d.dirty_log < e->dirty)
 		failf(t, name, "dirty log %d, expected at least %d",
 		      d.dirty_log, e->dirty);
