@@ -453,14 +453,21 @@ static void choose_model_only(const struct vmmu_vm_request *r,
 }
 
 int vmmu_decide(const struct vmmu_host_info *h,
-		const struct vmmu_vm_request *r, struct vmmu_decision *d)
+		const struct vmmu_vm_request *req, struct vmmu_decision *d)
 {
+	struct vmmu_vm_request auto_req;
+	const struct vmmu_vm_request *r = req;
 	struct vm_needs n;
 	bool ept, npt;
 	int rc;
 
-	if (!h || !r || !d)
+	if (!h || !req || !d)
 		return VMMU_EINVAL;
+	if (req->backend == VMMU_BACKEND_NONE) {     /* a zeroed request */
+		auto_req = *req;
+		auto_req.backend = VMMU_BACKEND_AUTO;
+		r = &auto_req;
+	}
 	memset(d, 0, sizeof(*d));
 	d->backend = VMMU_BACKEND_SHADOW;
 	d->model_only = r->model_only;

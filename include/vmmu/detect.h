@@ -22,8 +22,14 @@
 
 #include "vmmu/vm.h"
 
-/* In a request, VMMU_BACKEND_NONE means "choose for me". */
-#define VMMU_BACKEND_AUTO VMMU_BACKEND_NONE
+/*
+ * "Choose for me" in a request: a value of its own, outside vm.h's
+ * enumerators, so that VMMU_BACKEND_NONE (a core-only VM, no second-level
+ * translation) prints as "none" and not as "auto". A request left zeroed
+ * (backend VMMU_BACKEND_NONE) also asks for a choice; a decision's backend
+ * is never NONE or AUTO.
+ */
+#define VMMU_BACKEND_AUTO ((enum vmmu_backend_kind)0xff)
 
 enum vmmu_cpu_vendor {
 	VMMU_VENDOR_UNKNOWN = 0,

@@ -678,6 +678,25 @@ static void test_names(void **state)
 	assert_int_equal(vmmu_backend_parse("EPT", &k), -1);
 	assert_int_equal(vmmu_backend_parse(NULL, &k), -1);
 	assert_string_equal(vmmu_backend_name(VMMU_BACKEND_SHADOW), "shadow");
+	/* A core-only VM (no second-level translation) is not "auto". */
+	assert_true(VMMU_BACKEND_AUTO != VMMU_BACKEND_NONE);
+	assert_string_equal(vmmu_backend_name(VMMU_BACKEND_NONE), "none");
+	assert_string_equal(vmmu_backend_name(VMMU_BACKEND_AUTO), "auto");
+	assert_int_equal(vmmu_backend_parse("none", &k), -1);
+}
+
+/* A zeroed request (backend NONE) asks for a choice, like AUTO. */
+static void test_zeroed_request(void **state)
+{
+	struct vmmu_host_info h = amd_host();
+	struct vmmu_vm_request r;
+	struct vmmu_decision d;
+
+	(void)state;
+	memset(&r, 0, sizeof(r));
+	assert_int_equal(vmmu_decide(&h, &r, &d), 0);
+	assert_int_equal(d.backend, VMMU_BACKEND_NPT);
+	assert_false(d.refused);
 }
 
 int main(void)
@@ -694,6 +713,7 @@ int main(void)
 		cmocka_unit_test(test_npt),
 		cmocka_unit_test(test_shadow_follows_cpu),
 		cmocka_unit_test(test_strange_hosts),
+		cmocka_unit_test(test_zeroed_request),
 		cmocka_unit_test(test_inference_table),
 		cmocka_unit_test(test_msr_reader),
 		cmocka_unit_test(test_msr_files),
