@@ -70,6 +70,13 @@ static uint8_t *rp_page(struct rp_case *c, uint64_t gpa, bool create)
 	return p;
 }
 
+static int rp_word_cmp(const void *a, const void *b)
+{
+	const struct guest_mem_word *x = a, *y = b;
+
+	return x->wgpa < y->wgpa ? -1 : x->wgpa > y->wgpa;
+}
+
 /*
  * The case as `vmmu walk` reads it (cli/walk_case.c), then what this KVM
  * can run: 4-level paging without LA57 or PKE, at most RP_MAX_ACCESSES
@@ -78,8 +85,10 @@ static uint8_t *rp_page(struct rp_case *c, uint64_t gpa, bool create)
 static int rp_parse(const json_t *jc, struct rp_case *c, char *err)
 {
 	char why[WALK_CASE_ERRLEN];
+	struct guest_mem_word *words = NULL;
+	const struct guest_mem_word *w;
 	struct walk_case wc;
-	size_t i, n;
+	size_t i, n, it, nw;
 	int rc = -1;
 
 	if (walk_case_parse(jc, &wc, why) < 0) {
@@ -123,20 +132,31 @@ static int rp_parse(const json_t *jc, struct rp_case *c, char *err)
 		c->acc[c->nacc].cpl = wc.acc[i].cpl;
 		c->acc[c->nacc++].implicit = wc.acc[i].implicit;
 	}
-	for (i = 0; i < wc.nmem; i++) {
-		for (n = 0; n < wc.mem[i].len; n++) {
-			uint8_t *p = rp_page(c, wc.mem[i].gpa + n, true);
+	/* Pages in address order, so that A/D writes are reported so. */
+	words = calloc(wc.mem.nwords ? wc.mem.nwords : 1, sizeof(*words));
+	if (!words) {
+		snprintf(err, RP_ERRLEN, "out of memory");
+		goto out;
+	}
+	for (it = 0, nw = 0; (w = guest_mem_next(&wc.mem, &it)); )
+		words[nw++] = *w;
+	qsort(words, nw, sizeof(*words), rp_word_cmp);
+	for (i = 0; i < nw; i++) {
+		uint8_t *p = rp_page(c, words[i].wgpa, true);
 
-			if (!p) {
-				snprintf(err, RP_ERRLEN, "more than %d pages of "
-					 "memory", RP_MAX_PAGES);
-				goto out;
-			}
-			p[(wc.mem[i].gpa + n) & 0xfff] = wc.mem[i].bytes[n];
+		if (!p) {
+			snprintf(err, RP_ERRLEN, "more than %d pages of memory",
+				 RP_MAX_PAGES);
+			goto out;
 		}
+		for (n = 0; n < 8; n++)
+			if (words[i].given & (1u << n))
+				p[(words[i].wgpa + n) & 0xfff] =
+					(uint8_t)(words[i].val >> (8 * n));
 	}
 	rc = 0;
 out:
+	free(words);
 	walk_case_free(&wc);
 	return rc;
 }
