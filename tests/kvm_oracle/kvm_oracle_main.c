@@ -104,6 +104,9 @@ static void print_text(const struct orc_stats *st, const struct orc_run_opts *o)
 	printf("  implicit accesses %" PRIu64 ", KVM fetch quirks %" PRIu64
 	       ", accesses that set A/D bits %" PRIu64 "\n",
 	       st->implicit, st->fetch_quirk, st->ad_updates);
+	printf("  accesses to frames without memory (MMIO exits) %" PRIu64
+	       "; with CR4.PKE %" PRIu64 ", #PF(PK) %" PRIu64 "\n", st->mmio,
+	       st->pke_accesses, st->pf_pk);
 	printf("  agreements %" PRIu64 ", disagreements %" PRIu64
 	       ", harness errors %" PRIu64 "\n", st->agree, st->disagree,
 	       st->harness_errors);
@@ -125,16 +128,22 @@ static int run_random(const struct orc_run_opts *opts, enum orc_vendor vendor,
 	}
 	o.dumps = json_array();
 	o.log = stderr;
+	if (!json)
+		printf("KVM's guest: MAXPHYADDR %u (KVM_GET_SUPPORTED_CPUID "
+		       "0x80000008), protection keys %s%s\n", vm.maxphyaddr,
+		       vm.pku ? "yes" : "no: ", vm.pku ? "" : vm.pku_note);
 	rc = orc_run(&vm, &o, &st);
 	orc_vm_close(&vm);
 	if (rc < 0)
 		fprintf(stderr, "kvm_oracle: KVM failed: %s\n", vmmu_strerror(rc));
 	if (json) {
-		json_t *all = json_pack("{s:o,s:I,s:o,s:O}", "seed",
-					cli_hex(o.seed), "requested",
-					(json_int_t)o.cases, "stats",
-					orc_stats_json(&st), "disagreements",
-					o.dumps);
+		json_t *all = json_pack("{s:o,s:I,s:{s:i,s:b,s:s},s:o,s:O}",
+					"seed", cli_hex(o.seed), "requested",
+					(json_int_t)o.cases, "kvm_guest",
+					"maxphyaddr", vm.maxphyaddr, "pku",
+					vm.pku, "pku_note", vm.pku_note,
+					"stats", orc_stats_json(&st),
+					"disagreements", o.dumps);
 		cli_print_json(all, pretty);
 		json_decref(all);
 	} else {

@@ -86,6 +86,7 @@ void orc_paging_state(const struct orc_vm *vm, const struct orc_case *c,
 	ps->cr4 = c->cr4;
 	ps->efer = c->efer;
 	ps->rflags = 0x2 | (c->ac ? X86_RFLAGS_AC : 0);
+	ps->pkru = c->pkru;
 	ps->maxphyaddr = vm->maxphyaddr;
 	/* The CPU the guest's CPUID describes (KVM applies the same rules). */
 	ps->quirks = (vm->amd ? VMMU_PAGING_AMD : 0) |
