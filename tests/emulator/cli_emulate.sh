@@ -71,6 +71,15 @@ out=$(printf '%s' '{"rip":"0x1000","bytes":"90"}' | "$vmmu" emulate --case - --j
 msg=$("$vmmu" emulate --case / 2>&1 >/dev/null)
 [ $? -eq 2 ] || { echo "FAIL: a directory must exit 2"; fail=1; }
 case $msg in *"is a directory"*) ;; *) echo "FAIL: directory message: $msg"; fail=1 ;; esac
+# bench emulator: --repeat out of 1..16 is an error (it used to be clamped
+# to 16 silently); --quick is a short smoke run.
+for r in 0 17 99 x; do
+	msg=$("$vmmu" bench emulator --repeat "$r" 2>&1 >/dev/null)
+	[ $? -eq 2 ] || { echo "FAIL: bench emulator --repeat $r must exit 2"; fail=1; }
+	case $msg in *"--repeat takes 1..16"*) ;; *) echo "FAIL: --repeat $r: $msg"; fail=1 ;; esac
+done
+n=$("$vmmu" bench emulator --quick --json 2>/dev/null | grep -c '"native_ns"')
+[ "$n" -eq 3 ] || { echo "FAIL: bench emulator --quick gave $n cases"; fail=1; }
 "$vmmu" emulate >/dev/null 2>&1
 [ $? -eq 2 ] || { echo "FAIL: no --case must exit 2"; fail=1; }
 "$vmmu" emulate --help | grep -q "EXIT STATUS" || { echo "FAIL: --help"; fail=1; }

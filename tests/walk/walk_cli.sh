@@ -200,6 +200,10 @@ a=$("$vmmu" walk --case "$tmp/arr.json" | jq -c '[.[].memory_writes | length]')
 n=$("$vmmu" bench walk --walks 1000 --json 2>/dev/null | jq '[.modes[] | select(.ns_per_walk > 0)] | length')
 [ "$n" = 6 ] || fail "bench walk reported $n modes"
 "$vmmu" bench walk --walks x >/dev/null 2>&1; [ $? -eq 2 ] || fail "bench walk bad --walks should exit 2"
+n=$("$vmmu" bench walk --quick --json 2>/dev/null | jq '.walks')
+[ "$n" = 100000 ] || fail "bench walk --quick ran $n walks per round"
+n=$("$vmmu" bench walk --quick --walks 500 --json 2>/dev/null | jq '.walks')
+[ "$n" = 500 ] || fail "bench walk --quick --walks 500 ran $n"
 
 [ "$fails" -eq 0 ] && echo "walk_cli: all checks passed"
 [ "$fails" -eq 0 ]
