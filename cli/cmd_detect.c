@@ -496,6 +496,7 @@ static int parse_opts(int argc, char **argv, struct detect_opts *o)
 	int c;
 
 	memset(o, 0, sizeof(*o));
+	o->req.backend = VMMU_BACKEND_AUTO;
 	optind = 1;
 	opterr = 0;
 	while ((c = getopt_long(argc, argv, "h", longopts, NULL)) != -1) {

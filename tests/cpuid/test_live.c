@@ -171,6 +171,9 @@ static void test_cli_json(void **state)
 		    "features"), "vmx")));
 	assert_string_equal(json_string_value(json_object_get(o, "backend")),
 			    vmmu_backend_name(decision.backend));
+	/* Without --backend the request is "auto" (not "none"). */
+	assert_string_equal(json_string_value(json_object_get(json_object_get(o,
+			    "request"), "backend")), "auto");
 	reasons = json_object_get(o, "reasons");
 	assert_int_equal(json_array_size(reasons), decision.n_reasons);
 	assert_true(json_is_string(json_object_get(json_array_get(reasons, 0),
