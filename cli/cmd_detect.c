@@ -326,9 +326,9 @@ static int detect_print_json(const struct vmmu_host_info *h,
 	json_t *o = json_object();
 	int rc;
 
-	json_object_set_new(o, "source", json_pack("{s:s, s:o}", "kind",
+	json_object_set_new(o, "source", json_pack("{s:s, s:o, s:s}", "kind",
 			    h->live ? "live" : "dump", "path",
-			    cli_text(h->source)));
+			    cli_text(h->source), "absent_leaves", h->dump_note));
 	json_object_set_new(o, "cpu", json_cpu(&h->cpu));
 	json_object_set_new(o, "features", json_features(&h->feat));
 	json_object_set_new(o, "vmx", json_vmx(&h->vmx));
@@ -354,6 +354,8 @@ static void print_cpu(const struct vmmu_host_info *h)
 	char name[128];
 
 	printf("source     %s\n", h->source);
+	if (h->dump_note[0])
+		printf("note       %s\n", h->dump_note);
 	printf("cpu        %s (%s) family %d model 0x%x stepping %d\n",
 	       vmmu_vendor_name(c->vendor), c->vendor_str, c->family, c->model,
 	       c->stepping);

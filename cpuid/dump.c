@@ -39,6 +39,8 @@ struct dump_parser {
 	unsigned char repeats[MAX_CPUID_LEVEL + MAX_EXT_CPUID_LEVEL];
 	char *err;
 	size_t errlen;
+	char *note;             /* leaves absent but not read by the decision */
+	size_t notelen;
 };
 
 static int fail(struct dump_parser *p, const char *what)
@@ -412,6 +414,44 @@ static int missing_leaf(struct dump_parser *p, uint32_t leaf, const char *why)
 	return fail(p, what);
 }
 
+/* Append " 0xN" to the note; "..." once it is full. */
+static void note_leaf(struct dump_parser *p, size_t *n, unsigned *count,
+		      uint32_t leaf)
+{
+	if (*n + 16 < p->notelen)
+		*n += (size_t)snprintf(p->note + *n, p->notelen - *n, "%s0x%x",
+				       (*count)++ ? ", " : "", leaf);
+	else if (*n + 4 < p->notelen && !strstr(p->note, "..."))
+		*n += (size_t)snprintf(p->note + *n, p->notelen - *n, ", ...");
+}
+
+/*
+ * The leaves the maximum-leaf values promise that the dump lacks and the
+ * decision does not read: stated as unknown, not read as zeros.
+ */
+static void note_absent(struct dump_parser *p, uint32_t emax)
+{
+	uint32_t max = p->raw->basic_cpuid[0][0], i;
+	unsigned count = 0;
+	size_t n;
+
+	if (!p->note || !p->notelen)
+		return;
+	n = (size_t)snprintf(p->note, p->notelen, "leaves promised by the "
+			     "dump's maximum-leaf values but absent (the "
+			     "decision reads none of them; what they describe "
+			     "is unknown): ");
+	for (i = 2; i <= max && i < MAX_CPUID_LEVEL; i++)
+		if (!p->seen_basic[i])
+			note_leaf(p, &n, &count, i);
+	for (i = 1; (emax & 0xffff0000u) == 0x80000000u &&
+	     i <= emax - 0x80000000u && i < MAX_EXT_CPUID_LEVEL; i++)
+		if (!p->seen_ext[i])
+			note_leaf(p, &n, &count, 0x80000000u + i);
+	if (!count)
+		p->note[0] = '\0';
+}
+
 static int check_complete(struct dump_parser *p)
 {
 	static const uint32_t ext_needed[] = { 1, 8, 0xa };
@@ -443,6 +483,7 @@ static int check_complete(struct dump_parser *p)
 		return missing_leaf(p, leaf, "leaf 0x80000000 promises "
 				    "leaves up to its EAX");
 	}
+	note_absent(p, emax);
 	return 0;
 }
 
@@ -552,7 +593,7 @@ static void silent_warning(const char *msg)
 }
 
 int vmmu_dump_read(const char *path, struct cpu_raw_data_t *raw, char *err,
-		   size_t errlen)
+		   size_t errlen, char *note, size_t notelen)
 {
 	struct dump_parser p;
 	enum dump_format fmt;
@@ -591,6 +632,10 @@ int vmmu_dump_read(const char *path, struct cpu_raw_data_t *raw, char *err,
 	p.raw = raw;
 	p.err = err;
 	p.errlen = errlen;
+	p.note = note;
+	p.notelen = notelen;
+	if (note && notelen)
+		note[0] = '\0';
 	rc = parse_all(&p, fmt, buf);
 	if (!rc && fmt == FMT_LIBCPUID) {
 		cpuid_set_warn_function(silent_warning);

@@ -301,7 +301,8 @@ int vmmu_detect_dump(struct vmmu_host_info *h, const char *path, char *err,
 		return VMMU_EINVAL;
 	memset(h, 0, sizeof(*h));
 	snprintf(h->source, sizeof(h->source), "%s", path);
-	rc = vmmu_dump_read(path, &raw, err, errlen);
+	rc = vmmu_dump_read(path, &raw, err, errlen, h->dump_note,
+			    sizeof(h->dump_note));
 	if (rc)
 		return rc;
 	vmmu_host_from_raw(h, &raw);

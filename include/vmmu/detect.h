@@ -140,6 +140,13 @@ struct vmmu_topology {
 struct vmmu_host_info {
 	bool live;              /* this machine, as opposed to a dump */
 	char source[256];       /* "live host" or the dump path */
+	/*
+	 * Dump only: leaves the dump's maximum-leaf values promise that it
+	 * lacks and the decision does not read (what they give is unknown),
+	 * "" when none. Leaves the decision reads are never absent: such a
+	 * dump is refused.
+	 */
+	char dump_note[240];
 	struct vmmu_cpu_ident cpu;
 	struct vmmu_cpu_features feat;
 	struct vmmu_vmx_caps vmx;

@@ -150,6 +150,11 @@ static void test_controls_accepted(void **state)
 	assert_true(h.feat.svm && h.feat.npt && h.feat.pdpe1gb);
 	assert_int_equal(h.feat.svm_nasid, 0x8000);
 	assert_int_equal(h.feat.maxphyaddr, 48);
+	/* Leaves it lacks that the decision does not read: stated unknown. */
+	assert_non_null(strstr(h.dump_note, "unknown): 0x2, 0x3, 0x4"));
+	assert_null(strstr(h.dump_note, "0x7,"));
+	assert_non_null(strstr(h.dump_note, "0x80000002"));
+	assert_null(strstr(h.dump_note, "0x80000001,"));
 	assert_true(h.feat.smep && h.feat.smap);
 	assert_int_equal(vmmu_decide(&h, &r, &d), 0);
 	assert_int_equal(d.backend, VMMU_BACKEND_NPT);
