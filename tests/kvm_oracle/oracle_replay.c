@@ -79,7 +79,8 @@ static int rp_word_cmp(const void *a, const void *b)
 
 /*
  * The case as `vmmu walk` reads it (cli/walk_case.c), then what this KVM
- * can run: 4-level paging without LA57 or PKE, at most RP_MAX_ACCESSES
+ * can run: 4-level paging without LA57 (PKE where the KVM keeps it,
+ * checked once the VM is open), at most RP_MAX_ACCESSES
  * accesses, implicit accesses only as reads, at most RP_MAX_PAGES pages.
  */
 static int rp_parse(const json_t *jc, struct rp_case *c, char *err)
@@ -111,9 +112,9 @@ static int rp_parse(const json_t *jc, struct rp_case *c, char *err)
 		goto out;
 	}
 	if (!(c->cr0 & X86_CR0_PG) || !(c->cr4 & X86_CR4_PAE) ||
-	    !(c->efer & X86_EFER_LMA) || (c->cr4 & (X86_CR4_LA57 | X86_CR4_PKE))) {
-		snprintf(err, RP_ERRLEN, "KVM on this host runs 4-level paging "
-			 "only (CR0.PG, CR4.PAE, EFER.LMA; no LA57, no PKE)");
+	    !(c->efer & X86_EFER_LMA) || (c->cr4 & X86_CR4_LA57)) {
+		snprintf(err, RP_ERRLEN, "the oracle runs 4-level paging only "
+			 "(CR0.PG, CR4.PAE, EFER.LMA; no LA57)");
 		goto out;
 	}
 	if (wc.nacc > RP_MAX_ACCESSES) {
@@ -266,7 +267,15 @@ static int rp_open(struct rp_case *c, struct orc_vm *vm, char *err)
 	}
 	root = rp_page(c, c->cr3 & X86_PTE_ADDR_MASK, false);
 	orc_vm_map_harness(vm, root);
-	return 0;
+	if (!(c->cr4 & X86_CR4_PKE))
+		return 0;
+	orc_pku_probe(vm);
+	if (vm->pku)
+		return 0;
+	snprintf(err, RP_ERRLEN, "the case sets CR4.PKE, but this KVM cannot "
+		 "run protection keys: %.180s", vm->pku_note);
+	orc_vm_close(vm);
+	return 2;
 }
 
 /* Differences between what the CPU model of the case and of KVM say. */
@@ -279,6 +288,11 @@ static void rp_warn(const struct rp_case *c, const struct orc_vm *vm)
 	if (c->gbpages && !vm->gbpages)
 		fprintf(stderr, "kvm_oracle: note: the case allows 1 GiB pages; "
 			"KVM here has none (PS in a PDPTE is a reserved bit)\n");
+	if ((c->cr4 & X86_CR4_PKE) && c->nacc > 1)
+		fprintf(stderr, "kvm_oracle: note: with protection keys, KVM's "
+			"shadow MMU may let a later access to a page through that "
+			"the keys deny (docs/kvm-oracle.md): one access per page "
+			"compares reliably\n");
 	for (unsigned i = 0; i < c->nacc; i++) {
 		unsigned slot = c->acc[i].gva >> 39 & 0x1ff;
 
@@ -327,6 +341,7 @@ static json_t *rp_run_case(struct rp_case *c, struct orc_vm *vm, int *status,
 	for (unsigned i = 0; before && i < c->nacc; i++) {
 		struct orc_launch l = {
 			.cr0 = c->cr0, .cr4 = c->cr4, .efer = c->efer,
+			.pkru = (uint32_t)c->pkru,
 			.ac = (c->rflags & X86_RFLAGS_AC) != 0, .a = &c->acc[i],
 			.wval = 0x5757575757575757ULL, .run = rp_run,
 		};
