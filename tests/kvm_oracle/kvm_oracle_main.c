@@ -45,10 +45,14 @@ static void usage(FILE *out)
 "OPTIONS\n"
 "    --cases N     number of cases (default 10000)\n"
 "    --seed S      generator seed (default 1); the same seed gives the same\n"
-"                  cases on every machine\n"
+"                  cases wherever KVM's guest has the same MAXPHYADDR and\n"
+"                  protection keys\n"
 "    --vendor V    the CPU vendor the guest's CPUID names: host (default,\n"
 "                  what KVM_GET_SUPPORTED_CPUID says), intel or amd. KVM\n"
 "                  and the walker then apply that vendor's reserved bits.\n"
+"    --maxphyaddr M  give the guest a MAXPHYADDR of M (32..KVM's) instead\n"
+"                  of the one KVM's supported CPUID reports, as a host with\n"
+"                  fewer address bits would; cases follow it\n"
 "    --json        print the counts and the dumps as one JSON object\n"
 "    --dumps K     dump at most K disagreeing cases in full (default 5)\n"
 "    --no-implicit leave out implicit (descriptor-table) accesses\n"
@@ -113,7 +117,7 @@ static void print_text(const struct orc_stats *st, const struct orc_run_opts *o)
 }
 
 static int run_random(const struct orc_run_opts *opts, enum orc_vendor vendor,
-		      bool json, bool pretty)
+		      unsigned maxphy, bool json, bool pretty)
 {
 	struct orc_run_opts o = *opts;
 	struct orc_stats st;
@@ -126,11 +130,18 @@ static int run_random(const struct orc_run_opts *opts, enum orc_vendor vendor,
 		printf("SKIP: kvm_oracle needs /dev/kvm (%s)\n", why);
 		return 77;
 	}
+	if (maxphy && orc_vm_limit_maxphyaddr(&vm, maxphy, why, sizeof(why))) {
+		fprintf(stderr, "kvm_oracle: --maxphyaddr: %s\n", why);
+		orc_vm_close(&vm);
+		return 2;
+	}
 	o.dumps = json_array();
 	o.log = stderr;
 	if (!json)
-		printf("KVM's guest: MAXPHYADDR %u (KVM_GET_SUPPORTED_CPUID "
-		       "0x80000008), protection keys %s%s\n", vm.maxphyaddr,
+		printf("KVM's guest: MAXPHYADDR %u (%s), protection keys "
+		       "%s%s\n", vm.maxphyaddr, vm.maxphy_limit ?
+		       "--maxphyaddr, below KVM's own" :
+		       "KVM_GET_SUPPORTED_CPUID 0x80000008",
 		       vm.pku ? "yes" : "no: ", vm.pku ? "" : vm.pku_note);
 	rc = orc_run(&vm, &o, &st);
 	orc_vm_close(&vm);
@@ -162,6 +173,7 @@ int main(int argc, char **argv)
 		{ "seed", required_argument, NULL, 's' },
 		{ "json", no_argument, NULL, 'j' },
 		{ "vendor", required_argument, NULL, 'v' },
+		{ "maxphyaddr", required_argument, NULL, 'm' },
 		{ "dumps", required_argument, NULL, 'd' },
 		{ "no-implicit", no_argument, NULL, 'i' },
 		{ "case", required_argument, NULL, 'c' },
@@ -174,6 +186,7 @@ int main(int argc, char **argv)
 				  .progress = true };
 	const char *case_path = NULL;
 	enum orc_vendor vendor = ORC_VENDOR_HOST;
+	unsigned maxphy = 0;
 	bool json = false, pretty = false;
 	uint64_t v;
 	int c;
@@ -207,6 +220,15 @@ int main(int argc, char **argv)
 				return 2;
 			}
 			break;
+		case 'm':
+			if (parse_u64(optarg, "--maxphyaddr", &v) < 0 || v < 32 ||
+			    v > 52) {
+				fprintf(stderr, "kvm_oracle: --maxphyaddr takes "
+					"32..52\n");
+				return 2;
+			}
+			maxphy = (unsigned)v;
+			break;
 		case 'j': json = true; break;
 		case 'i': o.no_implicit = true; break;
 		case 'c': case_path = optarg; break;
@@ -225,5 +247,5 @@ int main(int argc, char **argv)
 	}
 	if (case_path)
 		return orc_replay_file(case_path, pretty);
-	return run_random(&o, vendor, json, pretty);
+	return run_random(&o, vendor, maxphy, json, pretty);
 }

@@ -141,6 +141,8 @@ struct orc_vm {
 	bool amd;               /* vendor AuthenticAMD or HygonGenuine */
 	bool gbpages;           /* CPUID 0x80000001 EDX.Page1GB */
 	uint8_t maxphyaddr;     /* CPUID 0x80000008 EAX[7:0] */
+	uint8_t maxphy_limit;   /* orc_vm_limit_maxphyaddr(), 0: KVM's own */
+	enum orc_vendor vendor; /* as opened */
 	/* Protection keys: CPUID 7.0:ECX.PKU, and KVM keeps CR4.PKE and PKRU. */
 	bool cpuid_pku;
 	uint32_t pkru_off;      /* PKRU in the XSAVE area (CPUID 0xD.9 EBX) */
@@ -184,6 +186,13 @@ struct orc_launch {
 int orc_vm_launch(struct orc_vm *vm, const struct orc_launch *l,
 		  struct orc_outcome *out);
 void orc_vm_close(struct orc_vm *vm);
+/*
+ * Give the guest a smaller MAXPHYADDR than KVM's (CPUID 0x80000008
+ * EAX[7:0]), as another host would: before the first access. 0, or
+ * VMMU_EINVAL / a KVM error with why.
+ */
+int orc_vm_limit_maxphyaddr(struct orc_vm *vm, unsigned bits, char *why,
+			    size_t whylen);
 
 /*
  * oracle_pku.c: whether this KVM keeps CR4.PKE through KVM_SET_SREGS and

@@ -161,6 +161,9 @@ static int configure_cpuid(struct orc_vm *vm, enum orc_vendor vendor,
 		}
 		if (e->function == 0x80000001)
 			vm->gbpages = e->edx >> 26 & 1;
+		if (e->function == 0x80000008 && vm->maxphy_limit &&
+		    (e->eax & 0xff) > vm->maxphy_limit)
+			e->eax = (e->eax & ~0xffu) | vm->maxphy_limit;
 		if (e->function == 0x80000008)
 			vm->maxphyaddr = (uint8_t)(e->eax & 0xff);
 		if (e->function == 7 && e->index == 0)
@@ -215,6 +218,7 @@ int orc_vm_open_kvm(struct orc_vm *vm, enum orc_vendor vendor, char *why,
 	int rc;
 
 	memset(vm, 0, sizeof(*vm));
+	vm->vendor = vendor;
 	rc = kvmh_open(&vm->k, ORC_MEM_SIZE);
 	if (rc < 0) {
 		snprintf(why, whylen, "%s", vm->k.why);
@@ -242,6 +246,18 @@ int orc_vm_open(struct orc_vm *vm, enum orc_vendor vendor, char *why,
 	orc_vm_map_harness(vm, vm->k.mem + ORC_PML4_GPA);
 	orc_pku_probe(vm);
 	return 0;
+}
+
+int orc_vm_limit_maxphyaddr(struct orc_vm *vm, unsigned bits, char *why,
+			    size_t whylen)
+{
+	if (bits < 32 || bits > vm->maxphyaddr) {
+		snprintf(why, whylen, "MAXPHYADDR %u is outside 32..%u (KVM's)",
+			 bits, vm->maxphyaddr);
+		return VMMU_EINVAL;
+	}
+	vm->maxphy_limit = (uint8_t)bits;
+	return configure_cpuid(vm, vm->vendor, why, whylen);
 }
 
 void orc_vm_close(struct orc_vm *vm)
