@@ -7,6 +7,7 @@
  */
 #define _GNU_SOURCE
 #include <stdio.h>
+#include <stdlib.h>
 #include <string.h>
 #include <sys/ioctl.h>
 
@@ -16,27 +17,42 @@
 #define XSTATE_BV_OFF 512       /* XSAVE header: XSTATE_BV (SDM Vol. 1 13.4.2) */
 #define XFEATURE_PKRU 9
 
+/*
+ * Read-modify-write of the vCPU's XSAVE area. An area larger than struct
+ * kvm_xsave (AMX state) needs KVM_GET_XSAVE2 with KVM_CAP_XSAVE2's size;
+ * KVM_SET_XSAVE takes the same buffer.
+ */
 static int xsave_pkru(struct orc_vm *vm, uint32_t pkru, bool set,
 		      uint32_t *got)
 {
-	struct kvm_xsave xs;
-	uint8_t *area = (uint8_t *)xs.region;
+	int size = ioctl(vm->k.kvm_fd, KVM_CHECK_EXTENSION, KVM_CAP_XSAVE2);
+	size_t len = size > (int)sizeof(struct kvm_xsave) ? (size_t)size
+		     : sizeof(struct kvm_xsave);
+	struct kvm_xsave *xs = calloc(1, len);
+	uint8_t *area = (uint8_t *)xs;
 	uint64_t bv;
+	int rc = 0;
 
-	if (ioctl(vm->k.vcpu_fd, KVM_GET_XSAVE, &xs) < 0)
+	if (!xs)
+		return VMMU_ENOMEM;
+	if (ioctl(vm->k.vcpu_fd, size > 0 ? KVM_GET_XSAVE2 : KVM_GET_XSAVE,
+		  xs) < 0 || vm->pkru_off + 4 > len) {
+		free(xs);
 		return VMMU_EIO;
+	}
+	memcpy(&bv, area + XSTATE_BV_OFF, 8);
 	if (!set) {
-		memcpy(&bv, area + XSTATE_BV_OFF, 8);
 		*got = 0;       /* an init-state component reads as 0 */
 		if (bv >> XFEATURE_PKRU & 1)
 			memcpy(got, area + vm->pkru_off, 4);
-		return 0;
+	} else {
+		memcpy(area + vm->pkru_off, &pkru, 4);
+		bv |= 1ULL << XFEATURE_PKRU;
+		memcpy(area + XSTATE_BV_OFF, &bv, 8);
+		rc = ioctl(vm->k.vcpu_fd, KVM_SET_XSAVE, xs) < 0 ? VMMU_EIO : 0;
 	}
-	memcpy(area + vm->pkru_off, &pkru, 4);
-	memcpy(&bv, area + XSTATE_BV_OFF, 8);
-	bv |= 1ULL << XFEATURE_PKRU;
-	memcpy(area + XSTATE_BV_OFF, &bv, 8);
-	return ioctl(vm->k.vcpu_fd, KVM_SET_XSAVE, &xs) < 0 ? VMMU_EIO : 0;
+	free(xs);
+	return rc;
 }
 
 int orc_set_pkru(struct orc_vm *vm, uint32_t pkru)
@@ -76,7 +92,7 @@ void orc_pku_probe(struct orc_vm *vm)
 			 "CPUID has no PKU (leaf 7.0 ECX[3])");
 		return;
 	}
-	if (vm->pkru_off < 576 || vm->pkru_off + 4 > sizeof(struct kvm_xsave)) {
+	if (vm->pkru_off < 576) {
 		snprintf(vm->pku_note, sizeof(vm->pku_note), "no usable PKRU "
 			 "offset in KVM's CPUID 0xD.9 (EBX %u)", vm->pkru_off);
 		return;
