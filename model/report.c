@@ -197,7 +197,10 @@ static void print_workload(FILE *out, const struct run_session *s, unsigned i)
 {
 	unsigned j, r;
 
-	fprintf(out, "\n== %s: %s\n", s->wl_name[i], s->wl[i]->what);
+	fprintf(out, "\n== %s: %s", s->wl_name[i], s->wl[i]->what);
+	if (s->wl[i] != &wl_trace && s->cfg.wl.scale != 1)
+		fprintf(out, " [run at --scale %g]", s->cfg.wl.scale);
+	fputc('\n', out);
 	fprintf(out, "  %-22s", "exact counts");
 	for (j = 0; j < s->nbk; j++)
 		fprintf(out, " %14s", s->bk[j]->name);
