@@ -8,7 +8,6 @@
 #define _GNU_SOURCE
 #include <errno.h>
 #include <getopt.h>
-#include <math.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -382,8 +381,9 @@ static int detect_host(struct run_session *s, const struct run_opts *o,
 			snprintf(s->policy, sizeof(s->policy), "%s",
 				 vmmu_backend_name(d->backend));
 		for (i = 0; i < d->n_reasons && s->npolicy_reasons < 8; i++)
-			snprintf(s->policy_reasons[s->npolicy_reasons++], 200,
-				 "[%s] %s", d->reasons[i].code, d->reasons[i].text);
+			snprintf(s->policy_reasons[s->npolicy_reasons++],
+				 sizeof(s->policy_reasons[0]), "[%.32s] %.199s",
+				 d->reasons[i].code, d->reasons[i].text);
 		base = o->cost ? cost_builtin_find(o->cost) :
 		       cost_builtin_for(vmmu_vendor_name(h->cpu.vendor),
 					h->cpu.uarch);

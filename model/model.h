@@ -172,7 +172,7 @@ struct run_session {
 	char host[200];
 	char policy[16];                /* "ept", "npt", "shadow", "" */
 	unsigned npolicy_reasons;
-	char policy_reasons[8][200];
+	char policy_reasons[8][240];
 	double wall_s;
 };
 

@@ -6,7 +6,6 @@
  * every run.
  */
 #define _GNU_SOURCE
-#include <math.h>
 #include <sched.h>
 #include <string.h>
 
@@ -25,7 +24,7 @@ static const struct gos_image img_app = { 2, 64, 32, 16 };     /* a server */
 
 static uint64_t scaled(const struct wl_params *w, double n)
 {
-	double v = floor(n * w->scale + 0.5);
+	double v = n * w->scale + 0.5;
 
 	return v < 1 ? 1 : (uint64_t)v;
 }
@@ -361,7 +360,7 @@ const struct workload wl_stream = {
 #define RD_SLABS   32                   /* value slabs of 1 MiB */
 #define RD_SLAB    (1ULL << 20)
 #define RD_OPS     1000000.0
-#define RD_EVICT   25000                /* ops between slab recycling */
+#define RD_EVICT   10000                /* ops between slab recycling */
 
 static uint64_t redis_units(const struct gos *g, const struct wl_params *w)
 {
