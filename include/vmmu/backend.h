@@ -178,6 +178,15 @@ struct vmmu_backend_ops {
 	int (*dirty_log_start)(struct vmmu_vm *vm);
 	int (*dirty_log_stop)(struct vmmu_vm *vm);
 	int (*dirty_log_rearm)(struct vmmu_vm *vm, gpa_t gpa, uint64_t size);
+	/*
+	 * The p2m (vmmu/p2m.h) mapped another VM's frame hpa at the hole
+	 * gpa (4 KiB) as type GRANT_RW, GRANT_RO or FOREIGN, or removed it.
+	 * foreign_map leaves the tables unchanged when it fails;
+	 * foreign_unmap invalidates before it returns.
+	 */
+	int (*foreign_map)(struct vmmu_vm *vm, gpa_t gpa, hpa_t hpa,
+			   enum vmmu_p2m_type type);
+	int (*foreign_unmap)(struct vmmu_vm *vm, gpa_t gpa);
 };
 
 /*
