@@ -239,6 +239,13 @@ struct vmmu_nested_ops {
 		    struct vmmu_nested_walk *out);
 	/* Levels of the nested tables (4 or 5). */
 	unsigned (*levels)(const struct vmmu_vcpu *vcpu);
+	/*
+	 * Optional: the nested tables treat the guest walk's reads of guest
+	 * paging structures as writes (EPT with A/D enabled, SDM Vol. 3C
+	 * 29.3.3.2), so a guest-physical TLB entry must allow a write for
+	 * such a read to hit.
+	 */
+	bool (*pt_as_write)(const struct vmmu_vcpu *vcpu);
 };
 
 /*
