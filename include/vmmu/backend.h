@@ -270,4 +270,12 @@ int vmmu_nested_hw_walk(struct vmmu_vcpu *vcpu,
  */
 extern const struct vmmu_backend_ops vmmu_backend_direct;
 
+/*
+ * The EPT backend (ept/, include/vmmu/ept.h): Intel EPT tables built by
+ * the engine from the memory map and the p2m, the 2-D walk over them as
+ * the CPU does it, and the handler of EPT violations, misconfigurations
+ * and PML-full exits.
+ */
+extern const struct vmmu_backend_ops vmmu_backend_ept;
+
 #endif
