@@ -54,7 +54,7 @@ int bm_time(struct vmmu_vcpu *v, struct bm_case *c, uint64_t n);
 int bm_check(const struct bm_case *c, bool want_hits, double refs);
 
 /* model_ept.c: the EPT rows, filling BM_EPT_CASES cases. */
-#define BM_EPT_CASES 4
+#define BM_EPT_CASES 7
 int bench_model_ept(uint64_t n, struct bm_case *cases);
 
 #endif

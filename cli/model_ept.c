@@ -12,13 +12,22 @@
  *                   guest-physical TLB or the nested caches;
  *   ept-violation   a write to a write-protected log-dirty page: walk, EPT
  *                   violation, the handler logs the page and makes it
- *                   writable (INVEPT), the access retries and completes.
+ *                   writable (INVEPT), the access retries and completes;
+ *   ept-recalc-pt   the misconfiguration exit that recalculates one leaf
+ *                   table (512 leaves) after a type change of its 2 MiB;
+ *   ept-start-1g,   starting a type change of a whole 1 GiB / 1 TiB guest
+ *   ept-start-1t    (vmmu_vm_set_p2m_type): the entries it marks are the
+ *                   last column; the markers are resolved between rounds.
+ * The last column of the last four rows counts exits per access, leaves
+ * per recalculation and entries marked per start, not references.
  */
 #include <stdio.h>
 #include <string.h>
 
 #include "bench_model.h"
+#include "core/pgtable.h"
 #include "vmmu/ept.h"
+#include "vmmu/p2m.h"
 #include "vmmu/error.h"
 
 static int ept_bm_setup(struct bm *b)
@@ -76,6 +85,91 @@ static int ept_violation_case(struct bm *b, struct vmmu_vcpu *v,
 	return rc;
 }
 
+/* ept-recalc-pt: a 2 MiB type change, then the exit that resolves it. */
+static int ept_recalc_case(struct bm *b, struct vmmu_vcpu *v,
+			   struct bm_case *c, unsigned rounds)
+{
+	struct vmmu_pt *pt = vmmu_ept_tables(b->vm);
+	uint64_t leaves0 = pt->stats.recalc_leaves, tables0 = pt->stats.recalc_tables;
+	struct vmmu_exit_result res;
+	double total = 0;
+	unsigned i;
+	int rc = 0;
+
+	for (i = 0; rc == 0 && i < rounds; i++) {
+		double t0;
+
+		rc = vmmu_vm_set_p2m_type(b->vm, mk_gpa(BM_DATA), 2ULL << 20,
+					  VMMU_P2M_RAM_RW);
+		t0 = bm_now_ns();
+		if (rc == 0)
+			rc = vmmu_ept_handle_vmexit(v, VMMU_VMX_EXIT_EPT_MISCONFIG,
+						    0, BM_DATA, 0, &res);
+		total += bm_now_ns() - t0;
+		if (rc == 0 && res.action != VMMU_ACT_RETRY)
+			rc = VMMU_EINVAL;
+	}
+	if (rc == 0 && pt->stats.recalc_tables - tables0 != rounds)
+		rc = VMMU_EINVAL;       /* one leaf table per exit, or a wrong row */
+	c->accesses = rounds;
+	c->ns = total / rounds;
+	c->refs_per_access = (double)(pt->stats.recalc_leaves - leaves0) / rounds;
+	return rc;
+}
+
+/* ept-start-*: a guest of size with 64 pages touched; time the start. */
+static int ept_start_case(struct bm_case *c, uint64_t size, unsigned rounds)
+{
+	struct vmmu_slot_desc d = { .base = mk_gpa(0), .size = size,
+				    .type = VMMU_MEM_RAM, .max_order = VMMU_ORDER_4K,
+				    .memtype = VMMU_MEMTYPE_DEFAULT };
+	struct vmmu_exit_result res;
+	struct vmmu_vcpu *v = NULL;
+	struct bm b;
+	uint64_t g, marks = 0;
+	double total = 0;
+	unsigned i;
+	int rc;
+
+	memset(&b, 0, sizeof(b));
+	rc = vmmu_hosted_create(64ULL << 20, &b.arena);
+	if (rc < 0)
+		return rc;
+	vmmu_hosted_platform(b.arena, &b.plat);
+	rc = vmmu_vm_create(&b.plat, &b.vm);
+	if (rc == 0)
+		rc = vmmu_vm_set_backend(b.vm, VMMU_BACKEND_EPT, &vmmu_backend_ept);
+	if (rc == 0)
+		rc = vmmu_vm_add_slot_ex(b.vm, &d);
+	if (rc == 0)
+		rc = vmmu_vcpu_create(b.vm, &v);
+	for (i = 0; rc == 0 && i < rounds; i++) {
+		struct vmmu_pt *pt = vmmu_ept_tables(b.vm);
+		uint64_t m0;
+		double t0;
+
+		/* touch (or, from round 1 on, resolve the markers on) 64 pages */
+		for (g = 0; rc == 0 && g < size; g += size / 64) {
+			do {
+				rc = vmmu_ept_handle_vmexit(v, i ? 49 : 48,
+					0x182, g, g, &res);
+			} while (rc == 0 && i && res.action == VMMU_ACT_RETRY);
+		}
+		m0 = pt->stats.marks + pt->stats.recalc_leaves;
+		t0 = bm_now_ns();
+		if (rc == 0)
+			rc = vmmu_vm_set_p2m_type(b.vm, mk_gpa(0), size, i & 1 ?
+				VMMU_P2M_RAM_RW : VMMU_P2M_RAM_LOGDIRTY);
+		total += bm_now_ns() - t0;
+		marks += pt->stats.marks + pt->stats.recalc_leaves - m0;
+	}
+	c->accesses = rounds;
+	c->ns = total / rounds;
+	c->refs_per_access = (double)marks / rounds;
+	ept_bm_done(&b);
+	return rc;
+}
+
 int bench_model_ept(uint64_t n, struct bm_case *cases)
 {
 	struct vmmu_tlb_config cold, pwc;
@@ -88,6 +182,9 @@ int bench_model_ept(uint64_t n, struct bm_case *cases)
 	cases[1] = (struct bm_case){ .name = "ept-cold-walk", .pages = BM_PAGES };
 	cases[2] = (struct bm_case){ .name = "ept-pwc-walk", .pages = BM_PAGES };
 	cases[3] = (struct bm_case){ .name = "ept-violation", .pages = BM_PAGES };
+	cases[4] = (struct bm_case){ .name = "ept-recalc-pt", .pages = BM_PAGES };
+	cases[5] = (struct bm_case){ .name = "ept-start-1g" };
+	cases[6] = (struct bm_case){ .name = "ept-start-1t" };
 	if (rc == 0)
 		rc = bm_tiny_tlb(&cold, false);
 	if (rc == 0) {
@@ -130,6 +227,14 @@ int bench_model_ept(uint64_t n, struct bm_case *cases)
 		rc = VMMU_EINVAL;   /* the caches must cut the walk */
 	if (rc == 0)
 		rc = ept_violation_case(&b, vp, &cases[3], n < 51200 ? n : 51200);
+	if (rc == 0)
+		rc = vmmu_ept_dirty_stop(b.vm);
+	if (rc == 0)
+		rc = ept_recalc_case(&b, vp, &cases[4], 200);
 	ept_bm_done(&b);
+	if (rc == 0)
+		rc = ept_start_case(&cases[5], 1ULL << 30, 50);
+	if (rc == 0)
+		rc = ept_start_case(&cases[6], 1ULL << 40, 50);
 	return rc;
 }
