@@ -248,20 +248,28 @@ static void check_pages_mark(struct pgt_env *env, const struct pgt_policy *p,
 	}
 }
 
-/* Stopped by its callback: the error returned, no marker lost. */
-static int mark_stopped(struct pgt_env *env, struct pgt_policy *p, int rc)
+/*
+ * The callback stopped the walk with an error, returned as is. No page
+ * that kept its value lost its marker; after recalc, such a page's marker
+ * state is unchanged (no walk passes a marker without trapping).
+ */
+static int fn_stopped(struct pgt_env *env, struct pgt_policy *p, int rc,
+		      bool recalc)
 {
-	PGT_CHECK(env, rc == VMMU_EIO, "mark_recalc stopped by its callback "
-		  "returned %d, not the callback's VMMU_EIO", rc);
+	PGT_CHECK(env, rc == VMMU_EIO, "%s stopped by its callback returned "
+		  "%d, not the callback's VMMU_EIO", env->op, rc);
 	pgt_end_walk(env, rc);
 	stopped_pages(env, p);
 	for (uint64_t i = 0; i < env->wpages; i++) {
 		uint64_t va = env->wbase + (i << 12);
+		bool before = pgt_tree_pending(&env->pre, va);
+		bool after = pgt_tree_pending(&env->post, va);
 
-		if (env->old[i].attrs && pgt_tree_pending(&env->pre, va))
-			PGT_CHECK(env, pgt_tree_pending(&env->post, va),
-				  "a stopped mark_recalc removed the marker above "
-				  "page %#llx", ULL(va));
+		if (!env->old[i].attrs || env->model[i].attrs != env->old[i].attrs)
+			continue;
+		PGT_CHECK(env, recalc ? after == before : after || !before,
+			  "a stopped %s changed the marker state of page %#llx "
+			  "it did not recalculate", env->op, ULL(va));
 	}
 	pgt_end_check(env);
 	pgt_policy_fini(p);
@@ -285,7 +293,7 @@ int pgt_do_mark(struct pgt_env *env, struct pgt_rng *r, uint64_t addr,
 	rc = vmmu_pt_mark_recalc(&env->pt, addr, size, pgt_policy_fn, &pol,
 				 pgt_chg(env));
 	if (pol.fail_at && pol.calls >= pol.fail_at)
-		return mark_stopped(env, &pol, rc);
+		return fn_stopped(env, &pol, rc, false);
 	apply_hits(env, &pol);
 	PGT_CHECK(env, rc == 0, "mark_recalc(%#llx, %#llx) = %d", ULL(addr),
 		  ULL(size), rc);
@@ -353,31 +361,6 @@ static void check_pages_recalc(struct pgt_env *env,
 	}
 }
 
-/*
- * The callback stopped the walk with an error: returned as is; a page not
- * recalculated keeps its marker state (no walk passes a marker without
- * trapping), a recalculated one is recalculated once.
- */
-static int recalc_stopped(struct pgt_env *env, struct pgt_policy *p, int rc)
-{
-	PGT_CHECK(env, rc == VMMU_EIO, "recalc stopped by its callback returned "
-		  "%d, not the callback's VMMU_EIO", rc);
-	pgt_end_walk(env, rc);
-	stopped_pages(env, p);
-	for (uint64_t i = 0; i < env->wpages; i++) {
-		uint64_t va = env->wbase + (i << 12);
-
-		if (env->old[i].attrs && env->model[i].attrs == env->old[i].attrs)
-			PGT_CHECK(env, pgt_tree_pending(&env->post, va) ==
-				  pgt_tree_pending(&env->pre, va),
-				  "a stopped recalc changed the marker state of "
-				  "page %#llx it did not recalculate", ULL(va));
-	}
-	pgt_end_check(env);
-	pgt_policy_fini(p);
-	return rc;
-}
-
 int pgt_do_recalc(struct pgt_env *env, struct pgt_rng *r, uint64_t addr)
 {
 	struct pgt_policy pol;
@@ -399,7 +382,7 @@ int pgt_do_recalc(struct pgt_env *env, struct pgt_rng *r, uint64_t addr)
 	tables0 = env->pt.stats.recalc_tables;
 	rc = vmmu_pt_recalc(&env->pt, addr, pgt_policy_fn, &pol, pgt_chg(env));
 	if (pol.fail_at && pol.calls >= pol.fail_at)
-		return recalc_stopped(env, &pol, rc);
+		return fn_stopped(env, &pol, rc, true);
 	apply_hits(env, &pol);
 	PGT_CHECK(env, rc == 0, "recalc(%#llx) = %d", ULL(addr), rc);
 	pgt_end_walk(env, rc);
