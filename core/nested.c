@@ -55,6 +55,8 @@ static int nested_translate(struct nested_ctx *c, gpa_t gpa,
 	unsigned top = c->ops->levels(c->vcpu);
 	int rc;
 
+	if (guest_pt && c->ops->guest_pt_write)
+		kind = VMMU_ACCESS_WRITE;
 	if (t && vmmu_tlb_gpa_lookup(t, gpa, kind, hpa) == VMMU_TLB_HIT) {
 		*size = VMMU_PAGE_SIZE; /* what the hit proves */
 		*prot = kind_prot(kind);

@@ -230,6 +230,14 @@ struct vmmu_nested_ops {
 		    struct vmmu_nested_walk *out);
 	/* Levels of the nested tables (4 or 5). */
 	unsigned (*levels)(const struct vmmu_vcpu *vcpu);
+	/*
+	 * Every guest page-table access needs the nested write right and is
+	 * walked (and looked up in the guest-physical TLB) as a write: NPT
+	 * (APM Vol. 2 15.25.5; QEMU and Bochs report W on guest-table #NPF
+	 * with A already set), EPT with the EPTP A/D flag (SDM Vol. 3C,
+	 * "Accessed and Dirty Flags for EPT").
+	 */
+	bool guest_pt_write;
 };
 
 /*
