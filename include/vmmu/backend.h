@@ -262,4 +262,11 @@ int vmmu_nested_hw_walk(struct vmmu_vcpu *vcpu,
  */
 extern const struct vmmu_backend_ops vmmu_backend_direct;
 
+/*
+ * AMD nested paging (npt/, include/vmmu/npt.h): the VM's nested tables
+ * under nCR3, the hardware-side nested walk with exact #NPF exit
+ * information, and the #NPF handler a VMM calls with the VMCB's fields.
+ */
+extern const struct vmmu_backend_ops vmmu_backend_npt;
+
 #endif
