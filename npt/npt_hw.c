@@ -166,5 +166,12 @@ int npt_hw_walk(const struct npt_hw *hw, const struct vmmu_platform *plat,
 	out->hpa = mk_hpa((e & X86_PTE_ADDR_MASK & ~(size - 1)) |
 			  (gpa.v & (size - 1)));
 	out->prot = walk_prot(rights);
+	/*
+	 * A CPU sets D before the first write through a translation it
+	 * cached from a read (5.4.2): such a translation is not writable to
+	 * the TLB model, so a later write walks again and sets D.
+	 */
+	if (!(e & X86_PTE_D) && kind != VMMU_ACCESS_WRITE)
+		out->prot &= (uint8_t)~VMMU_PROT_W;
 	return VMMU_OK;
 }
