@@ -92,6 +92,7 @@ uint64_t pgt_below(struct pgt_rng *r, uint64_t n);
 bool pgt_chance(struct pgt_rng *r, unsigned percent);
 
 /* ---- pgt_bits.c: the formats, from the manuals ---- */
+extern unsigned pgt_mutate;     /* PGT_MUTATE, for the decoding itself */
 const struct vmmu_pt_format *pgt_fmt(const struct pgt_cfg *c);
 bool pgt_present(const struct pgt_cfg *c, uint64_t e);
 uint64_t pgt_large_bit(const struct pgt_cfg *c);
@@ -179,6 +180,8 @@ struct pgt_env {
 	size_t ndl, dlcap;
 	struct vmmu_pt_change chg;
 	uint64_t onleaf_calls;
+	struct pgt_onleaf { uint64_t addr, old, new_entry; unsigned level; } *ol;
+	size_t olcap;
 	uint64_t seed;
 	unsigned opno;
 	const char *op;
@@ -186,6 +189,7 @@ struct pgt_env {
 	uint64_t palette[4];        /* attributes the random ops favour */
 	uint64_t hoff;              /* hpa - va for "identity-like" maps */
 	unsigned policy_shift;      /* recalc policy shift + 1; 0: random */
+	bool no_fn_errors;          /* the recalc callback never fails */
 };
 
 void pgt_fail_at(struct pgt_env *env, const char *file, int line,
@@ -236,6 +240,7 @@ struct pgt_policy {
 	uint64_t salt;
 	uint64_t lo, hi;            /* leaves not inside [lo, hi) split */
 	uint64_t calls, applied, splits;
+	uint64_t fail_at;           /* return VMMU_EIO at this call (0: never) */
 	uint8_t *hits;              /* applications per window page */
 };
 int pgt_policy_fn(void *ctx, uint64_t addr, unsigned level, uint64_t old,
@@ -260,6 +265,7 @@ int pgt_random_op(struct pgt_env *env, struct pgt_rng *r, bool big);
 int pgt_do_map(struct pgt_env *env, uint64_t va, uint64_t hpa, uint64_t size,
 	       uint64_t attrs);
 int pgt_do_unmap(struct pgt_env *env, uint64_t va, uint64_t size);
+int pgt_do_unmap_all(struct pgt_env *env);
 int pgt_do_update(struct pgt_env *env, uint64_t va, uint64_t size,
 		  uint64_t clear, uint64_t set);
 int pgt_do_split(struct pgt_env *env, uint64_t va, unsigned level);

@@ -16,6 +16,8 @@
 
 #include "pgt.h"
 
+unsigned pgt_mutate;
+
 uint64_t pgt_rand(struct pgt_rng *r)
 {
 	uint64_t z = (r->s += 0x9e3779b97f4a7c15ULL);
@@ -85,7 +87,7 @@ uint64_t pgt_leaf_attrs4k(const struct pgt_cfg *c, uint64_t e, unsigned lvl)
 	if (c->ept)
 		return a & ~PE_PS;
 	a &= ~PX_PS;
-	if (e & PX_PATL)
+	if ((e & PX_PATL) && pgt_mutate != 9)
 		a |= PX_PAT4K;
 	return a;
 }

@@ -104,7 +104,8 @@ int pgt_do_map(struct pgt_env *env, uint64_t va, uint64_t hpa, uint64_t size,
 {
 	bool ok = pgt_attrs_ok(env->cfg, attrs) && aligned4k(va) &&
 		  aligned4k(hpa) && aligned4k(size) && size &&
-		  pgt_in_window(env, va, size);
+		  pgt_in_window(env, va, size) && hpa + size > hpa &&
+		  hpa + size <= PGT_B(52);
 	int rc;
 
 	pgt_begin(env, "map");
@@ -132,6 +133,21 @@ int pgt_do_map(struct pgt_env *env, uint64_t va, uint64_t hpa, uint64_t size,
 	pgt_check_pending_kept(env, va, va + size);
 	if (env->pt.auto_merge)
 		check_no_mergeable(env, va, size);
+	return rc;
+}
+
+/* The whole address space, most of it never mapped. */
+int pgt_do_unmap_all(struct pgt_env *env)
+{
+	uint64_t space = 1ULL << (12 + 9 * env->pt.levels);
+	int rc;
+
+	pgt_begin(env, "unmap all");
+	rc = vmmu_pt_unmap(&env->pt, 0, space, pgt_chg(env));
+	PGT_CHECK(env, rc == 0, "unmap of the whole space = %d", rc);
+	memset(env->model, 0, env->wpages * sizeof(*env->model));
+	pgt_end(env, rc);
+	PGT_CHECK(env, env->post.nleaves == 0, "leaves left");
 	return rc;
 }
 

@@ -73,6 +73,9 @@ static uint64_t rand_hpa(struct pgt_env *env, struct pgt_rng *r, uint64_t va)
 {
 	unsigned k = (unsigned)pgt_below(r, 100);
 
+	/* Outputs stay inside the 52-bit address field (tables 4-20, 29-6);
+	 * a 5-level window at the top of the space is above it. */
+	va &= (1ULL << 44) - 1;
 	if (k < 70)
 		return va + env->hoff;
 	if (k < 90)
@@ -199,8 +202,10 @@ int pgt_random_op(struct pgt_env *env, struct pgt_rng *r, bool big)
 		op_mark(env, r, big);
 	else if (k < 96)
 		op_recalc(env, r);
-	else
+	else if (k < 99)
 		pgt_free_deferred_checked(env);
+	else
+		pgt_do_unmap_all(env);
 	for (unsigned i = 0; i < 4; i++)
 		pgt_check_lookup(env, env->wbase + (pgt_below(r, env->wpages) << 12));
 	pgt_check_lookup(env, env->wbase + wsize(env) +

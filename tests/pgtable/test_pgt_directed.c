@@ -124,6 +124,10 @@ void test_exact_bits(void **state)
 	const struct pgt_cfg *c = *state;
 	struct pgt_env env;
 
+	/* EPTP (SDM 25.6.11): WB (6), walk length - 1 in 5:3, A/D bit 6. */
+	assert_int_equal(ept_make_eptp(mk_hpa(0x123000), 4, true), 0x12305e);
+	assert_int_equal(ept_make_eptp(mk_hpa(0x123000), 5, false), 0x123026);
+
 	if (c->max_leaf < 2) {
 		env_small(&env, c, 1);
 		/* 4K leaves only: PAT stays in bit 7 (table 4-20). */
@@ -208,6 +212,31 @@ void test_update_refused(void **state)
 		pgt_check_unchanged(env); \
 	} while (0)
 
+/* Bad depths and leaf levels are refused; a failed root allocation
+ * leaves nothing allocated. */
+static void bad_init(const struct pgt_cfg *c)
+{
+	static const unsigned bad[][2] = { { 3, 2 }, { 6, 2 }, { 4, 0 }, { 4, 4 } };
+	struct pgt_env env;
+	struct vmmu_pt pt;
+
+	env_small(&env, c, 8);
+	for (unsigned i = 0; i < 4; i++) {
+		memset(&pt, 0, sizeof(pt));
+		assert_int_equal(vmmu_pt_init(&pt, pgt_fmt(c), c->ctx, &env.plat,
+					      bad[i][0], bad[i][1]), VMMU_EINVAL);
+	}
+	env.fail.fail_at = env.fail.calls + 1;
+	env.fail.sticky = true;
+	memset(&pt, 0, sizeof(pt));
+	assert_int_equal(vmmu_pt_init(&pt, pgt_fmt(c), c->ctx, &env.plat,
+				      c->levels, c->max_leaf), VMMU_ENOMEM);
+	env.fail.fail_at = 0;
+	/* Only env's own tree (its root) is allocated. */
+	assert_int_equal(vmmu_hosted_pages_in_use(env.arena), 1);
+	pgt_env_fini(&env);
+}
+
 void test_bad_args(void **state)
 {
 	const struct pgt_cfg *c = *state;
@@ -226,6 +255,9 @@ void test_bad_args(void **state)
 					 2 * PGT_KB4, a, pgt_chg(&env)));
 	REFUSED(&env, "map", vmmu_pt_map(pt, space, mk_hpa(0x9000), PGT_KB4, a,
 					 pgt_chg(&env)));
+	/* Output past the 52-bit address field. */
+	REFUSED(&env, "map", vmmu_pt_map(pt, b, mk_hpa(PGT_B(52) - PGT_KB4),
+					 2 * PGT_KB4, a, pgt_chg(&env)));
 	REFUSED(&env, "unmap", vmmu_pt_unmap(pt, b + 0x10, PGT_KB4, pgt_chg(&env)));
 	REFUSED(&env, "update", vmmu_pt_update(pt, b, 0x10, pgt_w_bit(c), 0,
 					       pgt_chg(&env)));
@@ -236,6 +268,7 @@ void test_bad_args(void **state)
 	/* No large leaf there: VMMU_ENOENT (core/pgtable.h). */
 	assert_int_equal(pgt_do_split(&env, b - PGT_MB2, 2), VMMU_ENOENT);
 	pgt_env_fini(&env);
+	bad_init(c);
 }
 
 /*
@@ -367,5 +400,76 @@ void test_tac_straddle(void **state)
 	assert_int_equal(pgt_do_map(&env, b - PGT_MB2, 0x100000, 2 * PGT_KB4,
 				    rw_attrs(c)), 0);
 	assert_int_equal(pgt_do_for_each(&env, b - PGT_MB2, 4 * PGT_MB2, 2), 1002);
+	pgt_env_fini(&env);
+}
+
+/*
+ * An update that changes no bit of a large leaf straddling its range must
+ * leave the leaf whole: splitting it costs a table page and the large
+ * page's TLB reach for nothing (a write-protect pass over pages already
+ * read-only, say).
+ */
+void test_update_noop(void **state)
+{
+	const struct pgt_cfg *c = *state;
+	uint64_t b = boundary(c), a = rw_attrs(c) & ~pgt_w_bit(c);
+	struct pgt_env env;
+	uint64_t tables;
+	unsigned lvl;
+
+	if (c->max_leaf < 2)
+		skip();
+	env_small(&env, c, 9);
+	assert_int_equal(pgt_do_map(&env, b, 0x400000, PGT_MB2, a), 0);
+	tables = env.pt.table_pages;
+	assert_int_equal(pgt_do_update(&env, b + PGT_KB4, PGT_KB4, pgt_w_bit(c), 0), 0);
+	lookup_raw(&env, b + PGT_KB4, &lvl);
+	PGT_CHECK(&env, lvl == 2 && env.pt.table_pages == tables &&
+		  env.pt.stats.splits == 0,
+		  "a no-op update of one page split the 2 MiB leaf (level %u, "
+		  "table_pages %llu -> %llu, stats.splits %llu)", lvl,
+		  (unsigned long long)tables,
+		  (unsigned long long)env.pt.table_pages,
+		  (unsigned long long)env.pt.stats.splits);
+	pgt_env_fini(&env);
+}
+
+/* Whether on_leaf was told about the leaf at (addr, level) with old. */
+static bool reported(const struct pgt_env *env, uint64_t addr, unsigned level,
+		     uint64_t old)
+{
+	for (size_t i = 0; i < env->onleaf_calls; i++)
+		if (env->ol[i].addr == addr && env->ol[i].level == level &&
+		    env->ol[i].old == old)
+			return true;
+	return false;
+}
+
+/*
+ * on_leaf is "told every leaf the operation changed": a large leaf that a
+ * split (explicit, or inside update / unmap) replaces by a table is such a
+ * leaf, as is the leaf a merge writes.
+ */
+void test_on_leaf_split(void **state)
+{
+	const struct pgt_cfg *c = *state;
+	uint64_t b = boundary(c), a = rw_attrs(c);
+	uint64_t leaf = pgt_make_leaf(c, 0x400000, a, 2);
+	struct pgt_env env;
+
+	if (c->max_leaf < 2)
+		skip();
+	env_small(&env, c, 10);
+	assert_int_equal(pgt_do_map(&env, b, 0x400000, PGT_MB2, a), 0);
+	assert_int_equal(pgt_do_split(&env, b, 2), 0);
+	PGT_CHECK(&env, reported(&env, b, 2, leaf), "split_large_leaf did not "
+		  "report the 2 MiB leaf %#llx it replaced (%llu on_leaf calls)",
+		  (unsigned long long)leaf,
+		  (unsigned long long)env.onleaf_calls);
+	assert_int_equal(pgt_do_merge(&env, b, 2), 0);
+	PGT_CHECK(&env, env.onleaf_calls >= 1, "merge reported nothing");
+	assert_int_equal(pgt_do_update(&env, b + PGT_KB4, PGT_KB4, pgt_w_bit(c), 0), 0);
+	PGT_CHECK(&env, reported(&env, b, 2, leaf), "update did not report "
+		  "the 2 MiB leaf %#llx it split", (unsigned long long)leaf);
 	pgt_env_fini(&env);
 }

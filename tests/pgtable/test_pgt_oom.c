@@ -13,6 +13,7 @@
 #include <stdarg.h>
 #include <stddef.h>
 #include <setjmp.h>
+#include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include <cmocka.h>
@@ -20,9 +21,10 @@
 #include "test_pgt.h"
 
 #define ULL(x) ((unsigned long long)(x))
+#define OOM_SEEDS 4
 
-enum { K_MAP, K_MAP_WIDE, K_UNMAP, K_UPDATE, K_SPLIT, K_MERGE, K_MARK,
-       K_RECALC, K_NKINDS };
+enum { K_MAP, K_MAP_SPLIT, K_MAP_WIDE, K_UNMAP, K_UPDATE, K_SPLIT, K_MERGE,
+       K_MARK, K_RECALC, K_NKINDS };
 
 struct oom_op {
 	int kind;
@@ -41,10 +43,17 @@ static void build(struct pgt_env *env, const struct pgt_cfg *c,
 	env->hoff = PGT_GB1;
 	for (unsigned i = 0; i < 4; i++)
 		env->palette[i] = pgt_rand_attrs(c, &r);
-	pgt_do_map(env, base, base + env->hoff, pages * PGT_KB4,
+	/*
+	 * The lower half (one root entry) mapped with the largest leaves and
+	 * changed at random; the upper half (the next root entry) never
+	 * touched, so a map there builds a table at every level.
+	 */
+	env->wpages = pages / 2;
+	pgt_do_map(env, base, base + env->hoff, pages * PGT_KB4 / 2,
 		   env->palette[0] & ~pgt_ad_bits(c));
-	for (unsigned i = 0; i < 10; i++)
+	for (unsigned i = 0; i < 8; i++)
 		pgt_random_op(env, &r, false);
+	env->wpages = pages;
 	if (kind == K_RECALC)
 		pgt_do_mark(env, &r, 0, 1ULL << (12 + 9 * c->levels));
 	env->policy_shift = 1;          /* every large leaf is mixed */
@@ -65,6 +74,10 @@ static bool pick(struct pgt_env *env, struct pgt_rng *r, struct oom_op *op)
 	op->size = PGT_KB4 * (1 + pgt_below(r, 3));
 	if (op->va + op->size > end)
 		op->va = end - op->size;
+	/* Lower half: splits large leaves; upper half: builds new tables. */
+	op->va = env->wbase + (((op->va - env->wbase) / 2) & ~(PGT_KB4 - 1));
+	if (op->kind == K_MAP)
+		op->va += (end - env->wbase) / 2 - op->size;
 	op->hpa = op->va + 2 * PGT_GB1;
 	op->attrs = env->palette[pgt_below(r, 4)];
 	op->clear = pgt_w_bit(env->cfg);
@@ -106,6 +119,7 @@ static int run_op(struct pgt_env *env, const struct oom_op *op)
 
 	switch (op->kind) {
 	case K_MAP:
+	case K_MAP_SPLIT:
 	case K_MAP_WIDE:
 		return vmmu_pt_map(pt, op->va, mk_hpa(op->hpa), op->size, op->attrs, chg);
 	case K_UNMAP:
@@ -171,7 +185,7 @@ static bool reference(const struct pgt_cfg *c, uint64_t seed, int kind,
 
 /* One trial: fail from the n-th allocation on. Returns whether it failed. */
 static bool trial(const struct pgt_cfg *c, uint64_t seed, const struct oom_op *ref,
-		  const struct pgt_page *newm, long n)
+		  const struct pgt_page *newm, long n, bool sticky)
 {
 	struct pgt_env env;
 	struct pgt_rng r = { seed ^ 0x5eed };
@@ -185,7 +199,7 @@ static bool trial(const struct pgt_cfg *c, uint64_t seed, const struct oom_op *r
 	pick(&env, &r, &op);
 	PGT_CHECK(&env, !memcmp(&op, ref, sizeof(op)), "test bug: op differs");
 	pgt_begin(&env, "oom");
-	env.fail = (struct pgt_failplat){ env.fail.inner, 0, n, true, 0 };
+	env.fail = (struct pgt_failplat){ env.fail.inner, 0, n, sticky, 0 };
 	rc = run_op(&env, &op);
 	env.fail.fail_at = 0;
 	failed = rc != 0;
@@ -214,24 +228,33 @@ void test_oom(void **state)
 	uint64_t base, pages;
 	struct pgt_page *newm;
 	unsigned points = 0;
+	char per_kind[128] = "";
 
 	pgt_window(c, false, &base, &pages);
 	newm = calloc(pages, sizeof(*newm));
 	assert_non_null(newm);
 	for (int kind = 0; kind < K_NKINDS; kind++) {
-		uint64_t seed = pgt_seed_base() + 31 * (uint64_t)kind +
-				1000 * (uint64_t)(c - pgt_cfgs);
-		struct oom_op op;
-		long n = 1;
+		long total = 0;
 
-		if (!reference(c, seed, kind, &op, newm))
-			continue;
-		while (trial(c, seed, &op, newm, n)) {
-			n++;
-			points++;
-			assert_true(n < 5000);
+		for (unsigned s = 0; s < OOM_SEEDS; s++) {
+			uint64_t seed = pgt_seed_base() + 31 * (uint64_t)kind +
+					1000 * (uint64_t)(c - pgt_cfgs) + 7 * s;
+			struct oom_op op;
+			long n = 1;
+
+			if (!reference(c, seed, kind, &op, newm))
+				continue;
+			/* Half the seeds: only the n-th call fails. */
+			while (trial(c, seed, &op, newm, n, s % 2 == 0)) {
+				n++;
+				assert_true(n < 5000);
+			}
+			total += n - 1;
 		}
+		points += (unsigned)total;
+		snprintf(per_kind + strlen(per_kind), 8, " %ld", total);
 	}
 	free(newm);
-	print_message("%s: %u allocation points failed\n", c->name, points);
+	print_message("%s: %u allocation points failed (per kind:%s)\n",
+		      c->name, points, per_kind);
 }

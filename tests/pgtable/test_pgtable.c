@@ -70,6 +70,26 @@ static void test_random_small_automerge(void **state)
 	run_random(*state, false, true, 1, 300);
 }
 
+/* Windows at the bottom (address 0) and the top of the address space. */
+static void test_random_edges(void **state)
+{
+	const struct pgt_cfg *c = *state;
+	uint64_t space = 1ULL << (12 + 9 * c->levels), pages = 2048;
+
+	for (unsigned run = 0; run < runs(); run++)
+		for (unsigned top = 0; top < 2; top++) {
+			struct pgt_env env;
+			uint64_t seed = seed_for(c, run, 3 + top);
+			struct pgt_rng r = { seed };
+
+			pgt_env_init(&env, c, top ? space - pages * PGT_KB4 : 0,
+				     pages, seed);
+			env.pt.auto_merge = top;
+			pgt_random_ops(&env, &r, 150, false);
+			pgt_env_fini(&env);
+		}
+}
+
 static void test_random_big(void **state)
 {
 	run_random(*state, true, (pgt_seed_base() & 1) != 0, 2, 40);
@@ -80,6 +100,8 @@ struct named { const char *name; CMUnitTestFunction fn; };
 static const struct named tests[] = {
 	{ "exact_bits", test_exact_bits },
 	{ "update_refused", test_update_refused },
+	{ "update_noop", test_update_noop },
+	{ "on_leaf_split", test_on_leaf_split },
 	{ "bad_args", test_bad_args },
 	{ "deferred_free", test_deferred_free },
 	{ "merge", test_merge },
@@ -90,6 +112,7 @@ static const struct named tests[] = {
 	{ "oom", test_oom },
 	{ "random_small", test_random_small },
 	{ "random_small_automerge", test_random_small_automerge },
+	{ "random_edges", test_random_edges },
 	{ "random_big", test_random_big },
 };
 
