@@ -105,33 +105,44 @@ static void npt_on_leaf(void *ctx, uint64_t addr, unsigned level, uint64_t old,
 		ch->flush = true;
 }
 
-void npt_chg_init(struct npt_chg *ch)
+void npt_chg_init(struct npt_chg *ch, const struct vmmu_vcpu *by)
 {
 	memset(ch, 0, sizeof(*ch));
 	ch->c.on_leaf = npt_on_leaf;
 	ch->c.ctx = ch;
+	ch->by = by;
 }
 
-void npt_flush(struct vmmu_vm *vm, struct npt_vm *n)
+struct npt_flush_arg {
+	unsigned ctl;
+	uint16_t asid;
+};
+
+static void npt_flush_tlb(struct vmmu_tlb *t, void *arg)
 {
-	unsigned ctl = n->cfg.flush_by_asid ? VMMU_TLB_CTL_ASID
-					    : VMMU_TLB_CTL_ALL;
-	unsigned i;
+	const struct npt_flush_arg *a = arg;
+
+	vmmu_tlb_svm_tlb_control(t, a->ctl, a->asid, NPT_TLB_CTX);
+}
+
+void npt_flush(struct vmmu_vm *vm, struct npt_vm *n,
+	       const struct vmmu_vcpu *by)
+{
+	struct npt_flush_arg a = {
+		n->cfg.flush_by_asid ? VMMU_TLB_CTL_ASID : VMMU_TLB_CTL_ALL,
+		n->cfg.asid,
+	};
+	unsigned ctl = a.ctl, i;
 
 	/*
 	 * Every vCPU's next VMRUN flushes (APM 15.16.1). The model's vCPUs
-	 * are stopped while the VM lock is held, so their TLBs are flushed
-	 * now: a remote vCPU is as if kicked out and re-entered.
+	 * are outside the access path while the VM lock is held, so their
+	 * TLBs are flushed now: a remote vCPU as if kicked out and back in.
 	 */
-	for (i = 0; i < vm->nvcpus; i++) {
-		struct vmmu_vcpu *v = vm->vcpus[i];
-
-		if (v->tlb)
-			vmmu_tlb_svm_tlb_control(v->tlb, ctl, v->tlb_vpid,
-						 v->tlb_ctx);
+	vmmu_vm_tlb_invalidate(vm, by, npt_flush_tlb, &a);
+	for (i = 0; i < vm->nvcpus; i++)
 		if (n->pending_ctl[i] != VMMU_TLB_CTL_ALL)
 			n->pending_ctl[i] = (uint8_t)ctl;
-	}
 	if (ctl == VMMU_TLB_CTL_ASID)
 		n->stats.flush_asid++;
 	else
@@ -143,7 +154,7 @@ void npt_flush(struct vmmu_vm *vm, struct npt_vm *n)
 void npt_settle(struct vmmu_vm *vm, struct npt_vm *n, struct npt_chg *ch)
 {
 	if (ch->flush || ch->c.tables_unlinked)
-		npt_flush(vm, n);
+		npt_flush(vm, n, ch->by);
 }
 
 unsigned vmmu_npt_vmrun_tlb_control(struct vmmu_vcpu *vcpu)
@@ -223,7 +234,7 @@ int npt_mark(struct vmmu_vm *vm, struct npt_vm *n, uint64_t gpa, uint64_t size)
 	uint64_t m0 = n->pt.stats.marks;
 	int rc;
 
-	npt_chg_init(&ch);
+	npt_chg_init(&ch, NULL);
 	rc = vmmu_pt_mark_recalc(&n->pt, gpa, size, npt_recalc_leaf, vm, &ch.c);
 	n->stats.marks += n->pt.stats.marks - m0;
 	/* A marker must reach every vCPU before it counts (a cached
@@ -301,13 +312,13 @@ int vmmu_npt_dirty_harvest(struct vmmu_vm *vm, gpa_t gpa, uint64_t size,
 		return VMMU_EINVAL;
 	if (!n->cfg.ad_harvest)
 		return VMMU_ENOTSUP;
-	npt_chg_init(&ch);
+	npt_chg_init(&ch, NULL);
 	vmmu_vm_lock(vm);
 	rc = vmmu_pt_test_and_clear(&n->pt, gpa.v, size, X86_PTE_D,
 				    npt_harvest_leaf, &h, &ch.c);
 	/* A TLB entry made by a write would let the next write skip D. */
 	if (rc == 0 && ch.c.leaves_changed)
-		npt_flush(vm, n);
+		npt_flush(vm, n, NULL);
 	vmmu_vm_unlock(vm);
 	return rc;
 }
@@ -364,7 +375,7 @@ static int npt_slot_removed(struct vmmu_vm *vm, const struct vmmu_slot *slot)
 	struct npt_chg ch;
 	int rc;
 
-	npt_chg_init(&ch);
+	npt_chg_init(&ch, NULL);
 	rc = vmmu_pt_unmap(&n->pt, slot->base.v, slot->size, &ch.c);
 	/* The host pages go right after: flush before they are reused. */
 	ch.flush = ch.c.flush;

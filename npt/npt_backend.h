@@ -38,13 +38,18 @@ static inline struct npt_vm *npt_of(const struct vmmu_vm *vm)
 struct npt_chg {
 	struct vmmu_pt_change c;
 	bool flush;
+	const struct vmmu_vcpu *by;     /* the vCPU whose exit it is, or NULL */
 };
 
-void npt_chg_init(struct npt_chg *ch);
+void npt_chg_init(struct npt_chg *ch, const struct vmmu_vcpu *by);
 /* Issue the invalidation ch needs on every vCPU, then free tables. */
 void npt_settle(struct vmmu_vm *vm, struct npt_vm *n, struct npt_chg *ch);
-/* Invalidate the VM's ASID (or everything) on every vCPU; free tables. */
-void npt_flush(struct vmmu_vm *vm, struct npt_vm *n);
+/*
+ * Invalidate the VM's ASID (or everything) on every vCPU, a shootdown
+ * for each but by; then free the unlinked tables.
+ */
+void npt_flush(struct vmmu_vm *vm, struct npt_vm *n,
+	       const struct vmmu_vcpu *by);
 
 /* The p2m type a leaf carries (software bits 55:52) and its rights. */
 static inline enum vmmu_p2m_type npt_leaf_type(uint64_t e)

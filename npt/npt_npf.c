@@ -66,12 +66,13 @@ static bool leaf_allows(const struct npt_vm *n, uint64_t e, uint64_t info)
 }
 
 /* First touch: back gpa and map the largest leaf its host block allows. */
-static int npf_first_touch(struct vmmu_vm *vm, struct npt_vm *n, gpa_t gpa)
+static int npf_first_touch(struct vmmu_vcpu *vcpu, struct npt_vm *n, gpa_t gpa)
 {
 	struct vmmu_ram_page rp;
 	enum vmmu_p2m_type t;
 	struct npt_chg ch;
 	uint64_t block, size = 0, base;
+	struct vmmu_vm *vm = vcpu->vm;
 	unsigned level;
 	int rc = vmmu_vm_ram_lookup(vm, gpa, true, &rp);
 
@@ -87,7 +88,7 @@ static int npf_first_touch(struct vmmu_vm *vm, struct npt_vm *n, gpa_t gpa)
 	if (level < VMMU_PT_LEVEL_4K)
 		return VMMU_ENOENT;
 	base = gpa.v & ~(size - 1);
-	npt_chg_init(&ch);
+	npt_chg_init(&ch, vcpu);
 	rc = vmmu_pt_map(&n->pt, base, mk_hpa(rp.hpa.v - (gpa.v - base)), size,
 			 npt_type_attrs(n, t), &ch.c);
 	if (rc == 0) {
@@ -103,14 +104,15 @@ static int npf_first_touch(struct vmmu_vm *vm, struct npt_vm *n, gpa_t gpa)
 }
 
 /* A write to a log-dirty leaf: log it, split down to 4 KiB, allow it. */
-static int npf_log_dirty(struct vmmu_vm *vm, struct npt_vm *n, gpa_t gpa,
-			 unsigned level)
+static int npf_log_dirty(struct vmmu_vcpu *vcpu, struct npt_vm *n,
+			 gpa_t gpa, unsigned level)
 {
+	struct vmmu_vm *vm = vcpu->vm;
 	uint64_t page = gpa.v & VMMU_PAGE_MASK;
 	struct npt_chg ch;
 	int rc = VMMU_OK;
 
-	npt_chg_init(&ch);
+	npt_chg_init(&ch, vcpu);
 	for (; level > VMMU_PT_LEVEL_4K && rc == 0; level--) {
 		rc = vmmu_pt_split_large_leaf(&n->pt, page, level, &ch.c);
 		n->stats.splits++;
@@ -173,7 +175,7 @@ int npt_npf(struct vmmu_vcpu *vcpu, uint64_t info, uint64_t addr,
 	/* vmmu never writes a reserved bit: the VMM's tables are not ours. */
 	if (info & NPF_RSVD)
 		return npf_done(res, out, n, VMMU_NPF_RSVD);
-	npt_chg_init(&ch);
+	npt_chg_init(&ch, vcpu);
 	rc = vmmu_pt_recalc(&n->pt, addr, npt_recalc_leaf, vm, &ch.c);
 	npt_settle(vm, n, &ch);
 	if (rc < 0)
@@ -194,12 +196,12 @@ int npt_npf(struct vmmu_vcpu *vcpu, uint64_t info, uint64_t addr,
 		return npf_done(res, out, n, VMMU_NPF_ROM_WRITE);
 	if (found == 0 && (info & NPF_W) &&
 	    npt_leaf_type(e) == VMMU_P2M_RAM_LOGDIRTY) {
-		rc = npf_log_dirty(vm, n, gpa, level);
+		rc = npf_log_dirty(vcpu, n, gpa, level);
 		return rc < 0 ? rc : npf_done(res, out, n, VMMU_NPF_LOG_DIRTY);
 	}
 	if (found == 0)
 		return npf_done(res, out, n, VMMU_NPF_UNHANDLED);
-	rc = npf_first_touch(vm, n, gpa);
+	rc = npf_first_touch(vcpu, n, gpa);
 	if (rc == VMMU_ENOENT)
 		return npf_done(res, out, n, VMMU_NPF_UNHANDLED);
 	return rc < 0 ? rc : npf_done(res, out, n, VMMU_NPF_FIRST_TOUCH);

@@ -158,10 +158,10 @@ static void test_guest_table_read_only(void **state)
 	fx_map4k(f, 0x40000000, PRWU | A | D, 0x600000);
 	v = nf_vcpu(f, false);
 	assert_int_equal(nf_run(v, 0x40000000, R, log, 8, &hw, NULL), 2);
-	npt_chg_init(&ch);
+	npt_chg_init(&ch, NULL);
 	assert_int_equal(vmmu_pt_update(&nf_npt(f)->pt, 0, 2ULL << 20,
 					X86_PTE_RW, 0, &ch.c), 0);
-	npt_flush(f->vm, nf_npt(f));
+	npt_flush(f->vm, nf_npt(f), NULL);
 	memset(&hw, 0, sizeof(hw));
 	{
 		struct vmmu_access acc = { mk_gva(0x40000000), R, 0, false };
@@ -533,6 +533,9 @@ static void test_asid_flush(void **state)
 	assert_int_equal(n->stats.tables_freed, 1);
 	assert_int_equal(vmmu_tlb_stats(v->tlb)->inv[VMMU_TLB_INV_SVM_ASID], 1);
 	assert_int_equal(vmmu_tlb_stats(w->tlb)->inv[VMMU_TLB_INV_SVM_ASID], 1);
+	/* The VMM's thread removed the slot: a shootdown on each vCPU. */
+	assert_int_equal(vmmu_tlb_stats(v->tlb)->inv[VMMU_TLB_INV_SHOOTDOWN], 1);
+	assert_int_equal(vmmu_tlb_stats(w->tlb)->inv[VMMU_TLB_INV_SHOOTDOWN], 1);
 	assert_int_equal(vmmu_npt_vmrun_tlb_control(w), VMMU_TLB_CTL_ASID);
 	assert_int_equal(vmmu_npt_invlpga(v, mk_gva(0x1000)), 0);
 	assert_int_equal(vmmu_tlb_stats(v->tlb)->inv[VMMU_TLB_INV_INVLPGA], 1);
