@@ -10,6 +10,7 @@
 #include "backend.h"
 #include "pte_atomic.h"
 #include "vmmu/access.h"
+#include "vmmu/p2m.h"
 
 static void slot_release(struct vmmu_vm *vm, struct vmmu_slot *slot);
 
@@ -42,6 +43,7 @@ void vmmu_vm_destroy(struct vmmu_vm *vm)
 		vmmu_vcpu_tlb_release(vm->vcpus[i]);
 		vm->platform.free(vm->platform.ctx, vm->vcpus[i]);
 	}
+	vmmu_p2m_release(vm);
 	if (vm->ops && vm->ops->vm_destroy)
 		vm->ops->vm_destroy(vm);
 	for (i = 0; i < vm->nslots; i++)
@@ -323,6 +325,8 @@ int vmmu_vm_add_slot_ex(struct vmmu_vm *vm, const struct vmmu_slot_desc *desc)
 		return VMMU_EDEAD;
 	if (vm->nslots == VMMU_MAX_SLOTS)
 		return VMMU_ENOSPC;
+	if (vmmu_p2m_has_foreign(vm, desc->base, desc->size))
+		return VMMU_EEXIST;     /* a grant or foreign frame is mapped there */
 	for (pos = 0; pos < vm->nslots; pos++) {
 		const struct vmmu_slot *s = &vm->slots[pos];
 
@@ -368,6 +372,7 @@ int vmmu_vm_remove_slot(struct vmmu_vm *vm, gpa_t base)
 	for (i = 0; i < vm->nslots; i++) {
 		if (vm->slots[i].base.v != base.v)
 			continue;
+		vmmu_p2m_slot_removed(vm, &vm->slots[i]);
 		if (vm->ops && vm->ops->slot_removed)
 			vm->ops->slot_removed(vm, &vm->slots[i]);
 		slot_release(vm, &vm->slots[i]);

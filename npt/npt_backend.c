@@ -395,8 +395,17 @@ static int npt_nested_walk(struct vmmu_vcpu *vcpu, gpa_t gpa,
 			   struct vmmu_nested_walk *out)
 {
 	struct npt_vm *n = npt_of(vcpu->vm);
-	int rc = npt_hw_walk(&n->hw, &vcpu->vm->platform, gpa, kind, guest_pt,
-			     start, out);
+	int rc;
+
+	/*
+	 * APM 15.25.5: guest page-table accesses are user writes to the
+	 * nested tables (W on their #NPF, as QEMU and Bochs report even with
+	 * A already set, and kvm-unit-tests' npt_rw_pfwalk expects).
+	 */
+	if (guest_pt)
+		kind = VMMU_ACCESS_WRITE;
+	rc = npt_hw_walk(&n->hw, &vcpu->vm->platform, gpa, kind, guest_pt,
+			 start, out);
 
 	if (rc == VMMU_EFAULT)
 		return vmmu_vm_kill(vcpu->vm, "an NPT entry points outside host memory");
@@ -405,10 +414,16 @@ static int npt_nested_walk(struct vmmu_vcpu *vcpu, gpa_t gpa,
 	return rc;
 }
 
+static bool npt_pt_as_write(const struct vmmu_vcpu *vcpu)
+{
+	(void)vcpu;
+	return true;
+}
+
 static const struct vmmu_nested_ops npt_nested_ops = {
 	.walk = npt_nested_walk,
 	.levels = npt_levels,
-	.guest_pt_write = true,
+	.pt_as_write = npt_pt_as_write,
 };
 
 static int npt_hw_walk_op(struct vmmu_vcpu *vcpu, const struct vmmu_access *acc,

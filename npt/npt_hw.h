@@ -45,7 +45,7 @@ uint64_t npt_hw_rsvd(const struct npt_hw *hw, unsigned level, bool ps);
  * (include/vmmu/backend.h): from start (a nested paging-structure-cache
  * hit) or from nCR3. The walk is a user access; guest_pt says the access
  * is the guest walk's (the caller passes it as a write, see
- * vmmu_nested_ops.guest_pt_write). A, and D on a write, are set in the
+ * vmmu_nested_ops.pt_as_write). A, and D on a write, are set in the
  * entries of a walk that succeeds. On a fault out->exit is the #NPF:
  * EXITINFO1 the error code plus bit 32 (final gpa) or bit 33 (guest page
  * table), EXITINFO2 the gpa; I/D is set for a fetch under host EFER.NXE

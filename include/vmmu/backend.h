@@ -178,6 +178,15 @@ struct vmmu_backend_ops {
 	int (*dirty_log_start)(struct vmmu_vm *vm);
 	int (*dirty_log_stop)(struct vmmu_vm *vm);
 	int (*dirty_log_rearm)(struct vmmu_vm *vm, gpa_t gpa, uint64_t size);
+	/*
+	 * The p2m (vmmu/p2m.h) mapped another VM's frame hpa at the hole
+	 * gpa (4 KiB) as type GRANT_RW, GRANT_RO or FOREIGN, or removed it.
+	 * foreign_map leaves the tables unchanged when it fails;
+	 * foreign_unmap invalidates before it returns.
+	 */
+	int (*foreign_map)(struct vmmu_vm *vm, gpa_t gpa, hpa_t hpa,
+			   enum vmmu_p2m_type type);
+	int (*foreign_unmap)(struct vmmu_vm *vm, gpa_t gpa);
 };
 
 /*
@@ -231,13 +240,13 @@ struct vmmu_nested_ops {
 	/* Levels of the nested tables (4 or 5). */
 	unsigned (*levels)(const struct vmmu_vcpu *vcpu);
 	/*
-	 * Every guest page-table access needs the nested write right and is
-	 * walked (and looked up in the guest-physical TLB) as a write: NPT
-	 * (APM Vol. 2 15.25.5; QEMU and Bochs report W on guest-table #NPF
-	 * with A already set), EPT with the EPTP A/D flag (SDM Vol. 3C,
-	 * "Accessed and Dirty Flags for EPT").
+	 * Optional: the nested tables treat the guest walk's reads of guest
+	 * paging structures as writes (EPT with A/D enabled, SDM Vol. 3C
+	 * 29.3.3.2; NPT always, APM Vol. 2 15.25.5, as QEMU and Bochs report
+	 * W on guest-table #NPF with A already set), so a guest-physical TLB
+	 * entry must allow a write for such a read to hit.
 	 */
-	bool guest_pt_write;
+	bool (*pt_as_write)(const struct vmmu_vcpu *vcpu);
 };
 
 /*
@@ -261,6 +270,14 @@ int vmmu_nested_hw_walk(struct vmmu_vcpu *vcpu,
  * or shadow tables, and is what a core-only VM uses.
  */
 extern const struct vmmu_backend_ops vmmu_backend_direct;
+
+/*
+ * The EPT backend (ept/, include/vmmu/ept.h): Intel EPT tables built by
+ * the engine from the memory map and the p2m, the 2-D walk over them as
+ * the CPU does it, and the handler of EPT violations, misconfigurations
+ * and PML-full exits.
+ */
+extern const struct vmmu_backend_ops vmmu_backend_ept;
 
 /*
  * AMD nested paging (npt/, include/vmmu/npt.h): the VM's nested tables

@@ -129,6 +129,7 @@ struct vmmu_vcpu {
 };
 
 struct vmmu_backend_ops;
+struct vmmu_p2m;
 
 struct vmmu_vm {
 	struct vmmu_platform platform;
@@ -147,6 +148,7 @@ struct vmmu_vm {
 		    unsigned size);
 	void *mmio_ctx;
 	atomic_flag lock;           /* the hypervisor side: vmmu_vm_lock */
+	struct vmmu_p2m *p2m;       /* p2m types and grants (vmmu/p2m.h) */
 };
 
 /* Create a VM with no backend attached; *out is owned by the caller. */
