@@ -183,48 +183,18 @@ int vmmu_npt_invlpga(struct vmmu_vcpu *vcpu, gva_t gva)
 
 /* ---- types and lazy recalculation ------------------------------------- */
 
-uint64_t npt_type_attrs(const struct npt_vm *n, enum vmmu_p2m_type t)
+int npt_leaf_attrs(const struct vmmu_vm *vm, gpa_t gpa,
+		   enum vmmu_p2m_type type, uint64_t *attrs)
 {
-	unsigned prot = VMMU_PROT_R | VMMU_PROT_X;
+	const struct npt_vm *n = npt_of(vm);
+	uint8_t prot = vmmu_p2m_type_prot(type);
 
-	if (t == VMMU_P2M_RAM_RW || t == VMMU_P2M_GRANT_RW ||
-	    t == VMMU_P2M_FOREIGN)
-		prot |= VMMU_PROT_W;
-	return vmmu_pt_x86_prot_attrs(&n->ctx, prot) |
-	       ((uint64_t)t << X86_SW_BIT_TYPE);
-}
-
-bool npt_want_type(const struct vmmu_vm *vm, const struct npt_vm *n,
-		   uint64_t addr, uint64_t size, enum vmmu_p2m_type *t)
-{
-	const struct vmmu_slot *s = vmmu_vm_find_slot(vm, mk_gpa(addr));
-
-	if (!s || s->type == VMMU_MEM_MMIO ||
-	    addr + size > s->base.v + s->size)
-		return false;
-	if (s->type == VMMU_MEM_ROM)
-		*t = VMMU_P2M_ROM;
-	else
-		*t = n->logging ? VMMU_P2M_RAM_LOGDIRTY : VMMU_P2M_RAM_RW;
-	return true;
-}
-
-int npt_recalc_leaf(void *ctx, uint64_t addr, unsigned level, uint64_t old,
-		    uint64_t *out)
-{
-	struct vmmu_vm *vm = ctx;
-	struct npt_vm *n = npt_of(vm);
-	uint64_t keep = ~(X86_PTE_RW | X86_PTE_NX | X86_SW_TYPE);
-	enum vmmu_p2m_type t;
-
-	if (!npt_want_type(vm, n, addr, vmmu_pt_level_size(level), &t)) {
-		/* Mixed (or partly unbacked) range: split, decide lower. */
-		if (level > VMMU_PT_LEVEL_4K)
-			return VMMU_PT_RECALC_SPLIT;
-		*out = old;
-		return VMMU_OK;
-	}
-	*out = (old & keep) | (npt_type_attrs(n, t) & ~keep);
+	(void)gpa;
+	if (!prot)
+		return VMMU_ENOENT;
+	/* R is implied by P; X is the absence of NX (APM 5.6). */
+	*attrs = vmmu_pt_x86_prot_attrs(&n->ctx, prot) |
+		 ((uint64_t)type << X86_SW_BIT_TYPE);
 	return VMMU_OK;
 }
 
@@ -235,7 +205,8 @@ int npt_mark(struct vmmu_vm *vm, struct npt_vm *n, uint64_t gpa, uint64_t size)
 	int rc;
 
 	npt_chg_init(&ch, NULL);
-	rc = vmmu_pt_mark_recalc(&n->pt, gpa, size, npt_recalc_leaf, vm, &ch.c);
+	rc = vmmu_pt_mark_recalc(&n->pt, gpa, size, vmmu_p2m_recalc_leaf,
+				 &n->leaves, &ch.c);
 	n->stats.marks += n->pt.stats.marks - m0;
 	/* A marker must reach every vCPU before it counts (a cached
 	 * translation would bypass it): any changed entry flushes. */
@@ -250,14 +221,40 @@ static uint64_t npt_span(const struct npt_vm *n)
 	return 1ULL << (VMMU_PAGE_SHIFT + 9 * n->cfg.levels);
 }
 
+/* Retype every RAM slot's pages from -> to in the p2m. */
+static int npt_retype_ram(struct vmmu_vm *vm, enum vmmu_p2m_type from,
+			  enum vmmu_p2m_type to)
+{
+	unsigned i;
+	int rc;
+
+	for (i = 0; i < vm->nslots; i++) {
+		if (vm->slots[i].type != VMMU_MEM_RAM)
+			continue;
+		rc = vmmu_p2m_retype(vm, vm->slots[i].base, vm->slots[i].size,
+				     from, to);
+		if (rc < 0)
+			return rc;
+	}
+	return VMMU_OK;
+}
+
+/*
+ * Log-dirty by write protection: RAM_RW pages become RAM_LOGDIRTY in the
+ * p2m (one record for a uniform guest), and the tables follow lazily.
+ */
 static int npt_dirty_start(struct vmmu_vm *vm)
 {
 	struct npt_vm *n = npt_of(vm);
+	int rc;
 
 	if (!n)
 		return VMMU_EINVAL;
 	if (n->logging)
 		return VMMU_EBUSY;
+	rc = npt_retype_ram(vm, VMMU_P2M_RAM_RW, VMMU_P2M_RAM_LOGDIRTY);
+	if (rc < 0)
+		return rc;
 	n->logging = true;
 	/* Only the root's entries: the cost does not grow with the guest. */
 	return npt_mark(vm, n, 0, npt_span(n));
@@ -266,21 +263,74 @@ static int npt_dirty_start(struct vmmu_vm *vm)
 static int npt_dirty_stop(struct vmmu_vm *vm)
 {
 	struct npt_vm *n = npt_of(vm);
+	int rc;
 
 	if (!n || !n->logging)
 		return VMMU_EINVAL;
+	rc = npt_retype_ram(vm, VMMU_P2M_RAM_LOGDIRTY, VMMU_P2M_RAM_RW);
+	if (rc < 0)
+		return rc;
 	n->logging = false;
 	return npt_mark(vm, n, 0, npt_span(n));
 }
 
+/* After a harvest: written pages (RAM_RW again) are protected again. */
 static int npt_dirty_rearm(struct vmmu_vm *vm, gpa_t gpa, uint64_t size)
 {
 	struct npt_vm *n = npt_of(vm);
+	int rc;
 
 	if (!n || !n->logging || ((gpa.v | size) & ~VMMU_PAGE_MASK) || !size ||
 	    gpa.v + size < gpa.v || gpa.v + size > npt_span(n))
 		return VMMU_EINVAL;
-	return npt_mark(vm, n, gpa.v, size);
+	rc = vmmu_p2m_retype(vm, gpa, size, VMMU_P2M_RAM_RW,
+			     VMMU_P2M_RAM_LOGDIRTY);
+	return rc < 0 ? rc : npt_mark(vm, n, gpa.v, size);
+}
+
+/* A type change the p2m recorded: lazily, through the markers. */
+static int npt_set_type(struct vmmu_vm *vm, gpa_t gpa, uint64_t size,
+			enum vmmu_p2m_type type)
+{
+	struct npt_vm *n = npt_of(vm);
+
+	(void)type;
+	return n ? npt_mark(vm, n, gpa.v, size) : VMMU_EINVAL;
+}
+
+/* A grant or foreign frame at the hole gpa: one 4 KiB leaf, now. */
+static int npt_foreign_map(struct vmmu_vm *vm, gpa_t gpa, hpa_t hpa,
+			   enum vmmu_p2m_type type)
+{
+	struct npt_vm *n = npt_of(vm);
+	struct npt_chg ch;
+	uint64_t attrs;
+	int rc;
+
+	if (!n || npt_leaf_attrs(vm, gpa, type, &attrs) < 0 ||
+	    (type != VMMU_P2M_GRANT_RW && type != VMMU_P2M_GRANT_RO &&
+	     type != VMMU_P2M_FOREIGN))
+		return VMMU_EINVAL;
+	npt_chg_init(&ch, NULL);
+	rc = vmmu_pt_map(&n->pt, gpa.v, hpa, VMMU_PAGE_SIZE, attrs, &ch.c);
+	npt_settle(vm, n, &ch);
+	return rc;
+}
+
+/* Gone from the tables and from every TLB before the owner reuses it. */
+static int npt_foreign_unmap(struct vmmu_vm *vm, gpa_t gpa)
+{
+	struct npt_vm *n = npt_of(vm);
+	struct npt_chg ch;
+	int rc;
+
+	if (!n)
+		return VMMU_EINVAL;
+	npt_chg_init(&ch, NULL);
+	rc = vmmu_pt_unmap(&n->pt, gpa.v, VMMU_PAGE_SIZE, &ch.c);
+	ch.flush = ch.c.flush;
+	npt_settle(vm, n, &ch);
+	return rc;
 }
 
 struct npt_harvest {
@@ -339,6 +389,10 @@ static int npt_vm_init(struct vmmu_vm *vm)
 		return rc;
 	}
 	n->hw.ncr3 = npt_make_ncr3(&n->pt);
+	n->leaves.vm = vm;
+	n->leaves.pt = &n->pt;
+	n->leaves.attrs = npt_leaf_attrs;
+	n->leaves.keep = X86_PTE_A | X86_PTE_D;
 	vm->backend_state = n;
 	return VMMU_OK;
 }
@@ -482,4 +536,7 @@ const struct vmmu_backend_ops vmmu_backend_npt = {
 	.dirty_log_start = npt_dirty_start,
 	.dirty_log_stop = npt_dirty_stop,
 	.dirty_log_rearm = npt_dirty_rearm,
+	.set_type = npt_set_type,
+	.foreign_map = npt_foreign_map,
+	.foreign_unmap = npt_foreign_unmap,
 };

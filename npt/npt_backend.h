@@ -8,6 +8,7 @@
 #define VMMU_NPT_BACKEND_H
 
 #include "vmmu/npt.h"
+#include "core/p2m_leaf.h"
 #include "npt_format.h"
 #include "npt_hw.h"
 
@@ -19,6 +20,7 @@ struct npt_vm {
 	struct vmmu_pt_x86_ctx ctx;     /* U/S in every entry, NX per host */
 	struct npt_hw hw;               /* what VMRUN gives the CPU */
 	struct vmmu_npt_config cfg;
+	struct vmmu_p2m_leaves leaves;  /* leaves from the VM's p2m */
 	bool logging;                   /* log-dirty by write protection */
 	uint8_t pending_ctl[VMMU_MAX_VCPUS];    /* TLB_CONTROL for VMRUN */
 	struct vmmu_npt_stats stats;
@@ -51,21 +53,14 @@ void npt_settle(struct vmmu_vm *vm, struct npt_vm *n, struct npt_chg *ch);
 void npt_flush(struct vmmu_vm *vm, struct npt_vm *n,
 	       const struct vmmu_vcpu *by);
 
-/* The p2m type a leaf carries (software bits 55:52) and its rights. */
+/* The p2m type a leaf carries (software bits 55:52). */
 static inline enum vmmu_p2m_type npt_leaf_type(uint64_t e)
 {
 	return (enum vmmu_p2m_type)((e & X86_SW_TYPE) >> X86_SW_BIT_TYPE);
 }
-uint64_t npt_type_attrs(const struct npt_vm *n, enum vmmu_p2m_type t);
-/*
- * The type [addr, addr + size) should have now; false when the range is
- * not one type (a mixed large leaf is split) or has no RAM/ROM slot.
- */
-bool npt_want_type(const struct vmmu_vm *vm, const struct npt_vm *n,
-		   uint64_t addr, uint64_t size, enum vmmu_p2m_type *t);
-/* vmmu_pt_recalc_fn: the leaf for the type its range has now. */
-int npt_recalc_leaf(void *ctx, uint64_t addr, unsigned level, uint64_t old,
-		    uint64_t *out);
+/* struct vmmu_p2m_leaves.attrs: P, U/S, R/W, NX and the type bits. */
+int npt_leaf_attrs(const struct vmmu_vm *vm, gpa_t gpa,
+		   enum vmmu_p2m_type type, uint64_t *attrs);
 /* Mark [gpa, gpa + size) for lazy recalculation and flush. */
 int npt_mark(struct vmmu_vm *vm, struct npt_vm *n, uint64_t gpa,
 	     uint64_t size);

@@ -65,44 +65,6 @@ static bool leaf_allows(const struct npt_vm *n, uint64_t e, uint64_t info)
 	return !((info & NPF_ID) && n->hw.nxe && (e & X86_PTE_NX));
 }
 
-/* First touch: back gpa and map the largest leaf its host block allows. */
-static int npf_first_touch(struct vmmu_vcpu *vcpu, struct npt_vm *n, gpa_t gpa)
-{
-	struct vmmu_ram_page rp;
-	enum vmmu_p2m_type t;
-	struct npt_chg ch;
-	uint64_t block, size = 0, base;
-	struct vmmu_vm *vm = vcpu->vm;
-	unsigned level;
-	int rc = vmmu_vm_ram_lookup(vm, gpa, true, &rp);
-
-	if (rc < 0)
-		return rc;
-	block = VMMU_PAGE_SIZE << rp.order;
-	for (level = n->pt.max_leaf_level; level >= VMMU_PT_LEVEL_4K; level--) {
-		size = vmmu_pt_level_size(level);
-		if (size <= block &&
-		    npt_want_type(vm, n, gpa.v & ~(size - 1), size, &t))
-			break;
-	}
-	if (level < VMMU_PT_LEVEL_4K)
-		return VMMU_ENOENT;
-	base = gpa.v & ~(size - 1);
-	npt_chg_init(&ch, vcpu);
-	rc = vmmu_pt_map(&n->pt, base, mk_hpa(rp.hpa.v - (gpa.v - base)), size,
-			 npt_type_attrs(n, t), &ch.c);
-	if (rc == 0) {
-		if (level == VMMU_PT_LEVEL_1G)
-			n->stats.leaves_1g++;
-		else if (level == VMMU_PT_LEVEL_2M)
-			n->stats.leaves_2m++;
-		else
-			n->stats.leaves_4k++;
-	}
-	npt_settle(vm, n, &ch);
-	return rc;
-}
-
 /* A write to a log-dirty leaf: log it, split down to 4 KiB, allow it. */
 static int npf_log_dirty(struct vmmu_vcpu *vcpu, struct npt_vm *n,
 			 gpa_t gpa, unsigned level)
@@ -110,7 +72,8 @@ static int npf_log_dirty(struct vmmu_vcpu *vcpu, struct npt_vm *n,
 	struct vmmu_vm *vm = vcpu->vm;
 	uint64_t page = gpa.v & VMMU_PAGE_MASK;
 	struct npt_chg ch;
-	int rc = VMMU_OK;
+	int rc = vmmu_p2m_record_type(vm, mk_gpa(page), VMMU_PAGE_SIZE,
+				      VMMU_P2M_RAM_RW);
 
 	npt_chg_init(&ch, vcpu);
 	for (; level > VMMU_PT_LEVEL_4K && rc == 0; level--) {
@@ -118,31 +81,58 @@ static int npf_log_dirty(struct vmmu_vcpu *vcpu, struct npt_vm *n,
 		n->stats.splits++;
 	}
 	if (rc == 0)
-		rc = vmmu_pt_update(&n->pt, page, VMMU_PAGE_SIZE, 0, X86_PTE_RW,
-				    &ch.c);
+		rc = vmmu_pt_update(&n->pt, page, VMMU_PAGE_SIZE, X86_SW_TYPE,
+				    X86_PTE_RW | ((uint64_t)VMMU_P2M_RAM_RW <<
+						  X86_SW_BIT_TYPE), &ch.c);
 	if (rc == 0 && n->cfg.dirty)
 		n->cfg.dirty(n->cfg.dirty_ctx, mk_gpa(page));
 	npt_settle(vm, n, &ch);
 	return rc;
 }
 
+/* MMIO: the shared step (the device callback, else the VMM). */
 static int npf_mmio(struct vmmu_vcpu *vcpu, struct npt_vm *n, gpa_t gpa,
-		    bool guest_pt, const struct vmmu_op *op,
+		    uint64_t info, const struct vmmu_op *op,
 		    struct vmmu_exit_result *res, enum vmmu_npf_outcome *out)
 {
-	struct vmmu_vm *vm = vcpu->vm;
-	int rc;
+	struct vmmu_exit ex = {
+		.kind = VMMU_EXIT_NPF, .gpa = gpa,
+		.access = info & NPF_W ? VMMU_ACCESS_WRITE :
+			  info & NPF_ID ? VMMU_ACCESS_FETCH : VMMU_ACCESS_READ,
+		.guest_pt = info & NPF_INFO_GUEST_PT,
+		.exitinfo1 = info, .exitinfo2 = gpa.v,
+	};
+	int rc = vmmu_exit_mmio(vcpu, &ex, op, res);
 
-	/* A guest page table in MMIO is nothing a device model can serve. */
-	if (guest_pt)
-		return npf_done(res, out, n, VMMU_NPF_UNHANDLED);
-	if (!vm->mmio || !op || !op->data)
-		return npf_done(res, out, n, VMMU_NPF_MMIO_VMM);
-	rc = vm->mmio(vm->mmio_ctx, gpa, op->acc.kind == VMMU_ACCESS_WRITE,
-		      op->data, op->size);
 	if (rc < 0)
 		return rc;
-	return npf_done(res, out, n, VMMU_NPF_MMIO_DEVICE);
+	return npf_done(res, out, n, res->action == VMMU_ACT_DONE ?
+			VMMU_NPF_MMIO_DEVICE : res->reason == VMMU_REASON_MMIO ?
+			VMMU_NPF_MMIO_VMM : VMMU_NPF_UNHANDLED);
+}
+
+/* First touch of the VM's own memory: back it, map the largest leaf. */
+static int npf_first_touch(struct vmmu_vcpu *vcpu, struct npt_vm *n,
+			   gpa_t gpa, struct vmmu_exit_result *res,
+			   enum vmmu_npf_outcome *out)
+{
+	struct npt_chg ch;
+	unsigned level;
+	int rc;
+
+	npt_chg_init(&ch, vcpu);
+	rc = vmmu_p2m_map_touch(&n->leaves, gpa, &ch.c, &level);
+	npt_settle(vcpu->vm, n, &ch);
+	if (rc < 0)
+		return rc;
+	if (level == VMMU_PT_LEVEL_1G)
+		n->stats.leaves_1g++;
+	else if (level == VMMU_PT_LEVEL_2M)
+		n->stats.leaves_2m++;
+	else if (level == VMMU_PT_LEVEL_4K)
+		n->stats.leaves_4k++;
+	return npf_done(res, out, n, level ? VMMU_NPF_FIRST_TOUCH
+					   : VMMU_NPF_UNHANDLED);
 }
 
 /* EXITINFO1/2 a CPU can give: one of bits 32/33, a gpa in the tables. */
@@ -163,7 +153,7 @@ int npt_npf(struct vmmu_vcpu *vcpu, uint64_t info, uint64_t addr,
 {
 	struct vmmu_vm *vm = vcpu->vm;
 	struct npt_vm *n = npt_of(vm);
-	const struct vmmu_slot *slot;
+	struct vmmu_p2m_info pi;
 	gpa_t gpa = mk_gpa(addr);
 	uint64_t r0 = n->pt.stats.recalc_tables, e = 0;
 	struct npt_chg ch;
@@ -176,7 +166,8 @@ int npt_npf(struct vmmu_vcpu *vcpu, uint64_t info, uint64_t addr,
 	if (info & NPF_RSVD)
 		return npf_done(res, out, n, VMMU_NPF_RSVD);
 	npt_chg_init(&ch, vcpu);
-	rc = vmmu_pt_recalc(&n->pt, addr, npt_recalc_leaf, vm, &ch.c);
+	rc = vmmu_pt_recalc(&n->pt, addr, vmmu_p2m_recalc_leaf, &n->leaves,
+			    &ch.c);
 	npt_settle(vm, n, &ch);
 	if (rc < 0)
 		return rc;
@@ -186,23 +177,21 @@ int npt_npf(struct vmmu_vcpu *vcpu, uint64_t info, uint64_t addr,
 	if (found == 0 && leaf_allows(n, e, info))
 		return npf_done(res, out, n, n->pt.stats.recalc_tables != r0 ?
 				VMMU_NPF_RECALC : VMMU_NPF_SPURIOUS);
-	slot = vmmu_vm_find_slot(vm, gpa);
-	if (!slot)
+	rc = vmmu_p2m_lookup(vm, gpa, &pi);
+	if (rc == VMMU_ENOENT)
 		return npf_done(res, out, n, VMMU_NPF_UNMAPPED);
-	if (slot->type == VMMU_MEM_MMIO)
-		return npf_mmio(vcpu, n, gpa, info & NPF_INFO_GUEST_PT, op, res,
-				out);
-	if (slot->type == VMMU_MEM_ROM && (info & NPF_W))
+	if (rc < 0)
+		return rc;
+	if (pi.type == VMMU_P2M_MMIO)
+		return npf_mmio(vcpu, n, gpa, info, op, res, out);
+	if (pi.type == VMMU_P2M_ROM && (info & NPF_W))
 		return npf_done(res, out, n, VMMU_NPF_ROM_WRITE);
-	if (found == 0 && (info & NPF_W) &&
-	    npt_leaf_type(e) == VMMU_P2M_RAM_LOGDIRTY) {
+	if (found == 0 && (info & NPF_W) && pi.type == VMMU_P2M_RAM_LOGDIRTY) {
 		rc = npf_log_dirty(vcpu, n, gpa, level);
 		return rc < 0 ? rc : npf_done(res, out, n, VMMU_NPF_LOG_DIRTY);
 	}
-	if (found == 0)
-		return npf_done(res, out, n, VMMU_NPF_UNHANDLED);
-	rc = npf_first_touch(vcpu, n, gpa);
-	if (rc == VMMU_ENOENT)
-		return npf_done(res, out, n, VMMU_NPF_UNHANDLED);
-	return rc < 0 ? rc : npf_done(res, out, n, VMMU_NPF_FIRST_TOUCH);
+	if (found != 0 && pi.slot)
+		return npf_first_touch(vcpu, n, gpa, res, out);
+	/* RAM_RO written, a grant used beyond its rights, and the like. */
+	return npf_done(res, out, n, VMMU_NPF_UNHANDLED);
 }
