@@ -239,6 +239,13 @@ static void rt_access(struct rt *t)
 			memcpy(snap, now, sizeof(now));
 		}
 	}
+	/* The EPT translation reaches the VM's own page for that gpa. */
+	if (r[1].status == VMMU_ACCESS_DONE && !r[1].emulated && !r[1].tlb_hit) {
+		hpa_t own;
+
+		assert_int_equal(vmmu_vm_gpa_to_hpa(t->vm[1], r[1].gpa, &own), 0);
+		assert_int_equal(own.v, r[1].hpa.v);
+	}
 	t->done += r[1].status == VMMU_ACCESS_DONE;
 	t->faults += r[1].status == VMMU_ACCESS_FAULT;
 	t->vmm += r[1].status == VMMU_ACCESS_VMM;
