@@ -53,6 +53,10 @@ static void bench_model_usage(FILE *out)
 "    page: walk, EPT violation, handler, retry), ept-recalc-pt (the\n"
 "    misconfiguration exit recalculating one leaf table), ept-start-1g and\n"
 "    ept-start-1t (starting a type change of a whole 1 GiB / 1 TiB guest).\n"
+"    The npt-* rows are the same on an NPT VM (cli/model_npt.c), with\n"
+"    npt-cold-walk-5 (a 5-level guest over 5-level nested tables, 35\n"
+"    references), npt-npf-logdirty (#NPF on a log-dirty page) and\n"
+"    npt-recalc-pt (the #NPF that recalculates one leaf table).\n"
 "    Their last column counts exits per access, leaves per recalculation\n"
 "    and entries marked per start.\n"
 "    The baseline is a plain read of a host array in the same order,\n"
@@ -399,7 +403,7 @@ static void bm_print(const struct bench_sysinfo *si, uint64_t n, double base,
 
 int bench_model(int argc, char **argv)
 {
-	struct bm_case cases[3 + BM_EPT_CASES] = {
+	struct bm_case cases[3 + BM_EPT_CASES + BM_NPT_CASES] = {
 		{ .name = "tlb-hit", .pages = BM_HOT },
 		{ .name = "cold-walk", .pages = BM_PAGES },
 		{ .name = "pwc-walk", .pages = BM_PAGES },
@@ -420,11 +424,14 @@ int bench_model(int argc, char **argv)
 	rc = base > 0 ? bm_measure(&b, n, cases) : VMMU_ENOMEM;
 	if (rc == 0)
 		rc = bench_model_ept(n, &cases[3]);
+	if (rc == 0)
+		rc = bench_model_npt(n, &cases[3 + BM_EPT_CASES]);
 	if (rc < 0) {
 		fprintf(stderr, "vmmu bench model: %s\n", vmmu_strerror(rc));
 		rc = 1;
 	} else {
-		bm_print(&si, n, base, cases, 3 + BM_EPT_CASES, json);
+		bm_print(&si, n, base, cases, 3 + BM_EPT_CASES + BM_NPT_CASES,
+			 json);
 	}
 	vmmu_vm_destroy(b.vm);
 	vmmu_hosted_destroy(b.arena);

@@ -1,8 +1,8 @@
 /* SPDX-License-Identifier: MIT */
 /*
  * vmmu bench model's pieces shared by its backend rows (bench_model.c
- * builds the guest and times the access path; model_ept.c adds the EPT
- * rows on the same guest).
+ * builds the guest and times the access path; model_ept.c and
+ * model_npt.c add the EPT and NPT rows on the same guest).
  */
 #ifndef VMMU_CLI_BENCH_MODEL_H
 #define VMMU_CLI_BENCH_MODEL_H
@@ -56,5 +56,8 @@ int bm_check(const struct bm_case *c, bool want_hits, double refs);
 /* model_ept.c: the EPT rows, filling BM_EPT_CASES cases. */
 #define BM_EPT_CASES 7
 int bench_model_ept(uint64_t n, struct bm_case *cases);
+/* model_npt.c: the NPT rows, filling BM_NPT_CASES cases. */
+#define BM_NPT_CASES 8
+int bench_model_npt(uint64_t n, struct bm_case *cases);
 
 #endif

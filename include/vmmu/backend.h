@@ -242,8 +242,9 @@ struct vmmu_nested_ops {
 	/*
 	 * Optional: the nested tables treat the guest walk's reads of guest
 	 * paging structures as writes (EPT with A/D enabled, SDM Vol. 3C
-	 * 29.3.3.2), so a guest-physical TLB entry must allow a write for
-	 * such a read to hit.
+	 * 29.3.3.2; NPT always, APM Vol. 2 15.25.5, as QEMU and Bochs report
+	 * W on guest-table #NPF with A already set), so a guest-physical TLB
+	 * entry must allow a write for such a read to hit.
 	 */
 	bool (*pt_as_write)(const struct vmmu_vcpu *vcpu);
 };
@@ -277,5 +278,12 @@ extern const struct vmmu_backend_ops vmmu_backend_direct;
  * and PML-full exits.
  */
 extern const struct vmmu_backend_ops vmmu_backend_ept;
+
+/*
+ * AMD nested paging (npt/, include/vmmu/npt.h): the VM's nested tables
+ * under nCR3, the hardware-side nested walk with exact #NPF exit
+ * information, and the #NPF handler a VMM calls with the VMCB's fields.
+ */
+extern const struct vmmu_backend_ops vmmu_backend_npt;
 
 #endif
