@@ -578,9 +578,32 @@ void vmmu_vm_written(struct vmmu_vm *vm, gpa_t gpa, size_t len)
 		vm->ops->gpa_written(vm, gpa, len);
 }
 
+/*
+ * The walker reads one aligned 4- or 8-byte entry at a time: that case
+ * takes one lookup and one move (the core is built -ffreestanding, so a
+ * plain memcpy would be a library call); everything else is read_gpa.
+ */
 static int gmem_read(void *ctx, gpa_t gpa, void *buf, size_t len)
 {
-	return vmmu_vm_read_gpa(ctx, gpa, buf, len);
+	struct vmmu_vm *vm = ctx;
+	struct vmmu_ram_page pg;
+	const uint8_t *host;
+
+	if ((len == 8 || len == 4) && !(gpa.v & (len - 1)) &&
+	    ram_find(vm, gpa, &pg) == VMMU_OK) {
+		host = vm->platform.linear_base ?
+		       vm->platform.linear_base + pg.hpa.v :
+		       vm->platform.map(vm->platform.ctx, pg.hpa);
+		if (host && len == 8) {
+			__builtin_memcpy(buf, host, 8);
+			return VMMU_OK;
+		}
+		if (host) {
+			__builtin_memcpy(buf, host, 4);
+			return VMMU_OK;
+		}
+	}
+	return vmmu_vm_read_gpa(vm, gpa, buf, len);
 }
 
 static bool cas_host(void *host, uint64_t old, uint64_t new_val, size_t len)
