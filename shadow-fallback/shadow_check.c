@@ -72,7 +72,14 @@ static int check_page(struct sh_vm *sv, uint32_t pi, uint64_t *present,
 		if (sh_guest_entry(sv, p, j, &gpa, &size) &&
 		    vmmu_vm_read_gpa(sv->vm, mk_gpa(gpa), &g, size) < 0)
 			return bad(why, "a shadowed guest table cannot be read");
-		if (sh_propagate(sv, pi, j, g, false, &e, &child) < 0 || e != cur)
+		if (sh_propagate(sv, pi, j, g, false, &e, &child) < 0)
+			return bad(why, "propagation failed");
+		/* A frame that stopped being a page table stays read-only in
+		 * leaves made before, until a write faults and upgrades them. */
+		if (SH_T_LEVEL(p->type) == 1 && (e & X86_PTE_RW) &&
+		    cur == (e & ~(X86_PTE_RW | X86_PTE_D)))
+			continue;
+		if (e != cur)
 			return bad(why, "a shadow entry differs from its guest entry");
 	}
 	return VMMU_OK;

@@ -25,8 +25,11 @@
  *     exactly the present entries.
  *  I2 no leaf mapping the frame of a guest table that has a GUEST shadow
  *     is writable (write protection of guest page tables).
- *  I3 a GUEST shadow's present entries equal the propagation of the
- *     guest's current entries (sh_propagate); writes to a shadowed frame
+ *  I3 a GUEST or FL shadow's present entries equal the propagation of
+ *     the guest's current entries (sh_propagate), except that a leaf may
+ *     be read-only where propagation would now allow writes (its frame
+ *     stopped being a page table: the next write faults and upgrades it);
+ *     writes to a shadowed frame
  *     trap or come through vmmu_vm_written, and are revalidated at once,
  *     so shadows never lag guest memory (no out-of-sync pages yet).
  *  I4 a leaf maps only a host page of a RAM or ROM slot of this VM,

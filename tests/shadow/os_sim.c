@@ -13,7 +13,7 @@
 #define OSM_HOLE   0x30000000ULL
 #define OSM_TBASE  0x100000ULL
 #define OSM_U4K    0x400000ULL      /* user 4 KiB pages: 4..8 MiB */
-#define OSM_U4K_N  1024U
+#define OSM_U4K_N  256U
 #define OSM_ULG    0x800000ULL      /* user superpages: 8..16 MiB */
 #define OSM_COW    (1ULL << 9)      /* software bit: copy-on-write */
 #define OSM_MAX_AS 1024U
