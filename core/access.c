@@ -28,11 +28,11 @@ void vmmu_vm_unlock(struct vmmu_vm *vm)
 	atomic_flag_clear_explicit(&vm->lock, memory_order_release);
 }
 
-static int op_check(const struct vmmu_vcpu *vcpu, const struct vmmu_op *op)
+static inline int op_check(const struct vmmu_vcpu *vcpu, const struct vmmu_op *op)
 {
 	uint64_t off;
 
-	if (!vcpu || !op || !vcpu->vm->ops || !vcpu->vm->ops->hw_walk)
+	if (!vcpu || !op || !vcpu->vm->ops)
 		return VMMU_EINVAL;
 	off = op->acc.gva.v & ~VMMU_PAGE_MASK;
 	if (op->acc.cpl > 3 || op->acc.kind > VMMU_ACCESS_FETCH ||
@@ -59,7 +59,7 @@ static inline void copy_small(void *dst, const void *src, unsigned size)
 }
 
 /* The access reached memory at hpa: move its data. */
-static int op_perform(struct vmmu_vcpu *vcpu, const struct vmmu_op *op,
+static inline int op_perform(struct vmmu_vcpu *vcpu, const struct vmmu_op *op,
 		      hpa_t hpa)
 {
 	const struct vmmu_platform *p = &vcpu->vm->platform;
@@ -135,25 +135,17 @@ static int access_exit(struct vmmu_vcpu *vcpu, const struct vmmu_op *op,
 	return vmmu_vm_kill(vm, "an exit handler returned an unknown action");
 }
 
-int vmmu_vcpu_access(struct vmmu_vcpu *vcpu, const struct vmmu_op *op,
-		     struct vmmu_access_result *res)
+/* A TLB miss (or refused hit): walk, handle exits, retry. */
+static __attribute__((noinline)) int access_miss(struct vmmu_vcpu *vcpu,
+						 const struct vmmu_op *op,
+						 struct vmmu_access_result *res)
 {
 	struct vmmu_hw_walk hw;
 	bool again;
-	int rc = op_check(vcpu, op);
+	int rc;
 
-	if (rc < 0 || !res)
-		return rc < 0 ? rc : VMMU_EINVAL;
-	vcpu->stats.accesses++;
-	/* The hit path sets only what a hit defines (see access.h). */
-	res->status = VMMU_ACCESS_DONE;
-	res->emulated = false;
-	res->exits = 0;
-	res->gpa.v = 0;
-	if (access_tlb_lookup(vcpu, &op->acc, &res->hpa)) {
-		res->tlb_hit = true;
-		return op_perform(vcpu, op, res->hpa);
-	}
+	if (!vcpu->vm->ops->hw_walk)
+		return VMMU_EINVAL;
 	memset(res, 0, sizeof(*res));
 	for (;;) {
 		memset(&hw, 0, sizeof(hw));
@@ -180,6 +172,30 @@ int vmmu_vcpu_access(struct vmmu_vcpu *vcpu, const struct vmmu_op *op,
 		}
 		return vmmu_vm_kill(vcpu->vm, "a hardware walk returned an unknown status");
 	}
+}
+
+/*
+ * The hit path is kept small (no walk state on its stack): checks, one TLB
+ * lookup, the copy. Everything else is access_miss().
+ */
+int vmmu_vcpu_access(struct vmmu_vcpu *vcpu, const struct vmmu_op *op,
+		     struct vmmu_access_result *res)
+{
+	int rc = op_check(vcpu, op);
+
+	if (rc < 0 || !res)
+		return rc < 0 ? rc : VMMU_EINVAL;
+	vcpu->stats.accesses++;
+	if (access_tlb_lookup(vcpu, &op->acc, &res->hpa)) {
+		/* Only what a hit defines is written (see access.h). */
+		res->status = VMMU_ACCESS_DONE;
+		res->emulated = false;
+		res->tlb_hit = true;
+		res->exits = 0;
+		res->gpa.v = 0;
+		return op_perform(vcpu, op, res->hpa);
+	}
+	return access_miss(vcpu, op, res);
 }
 
 /* Largest naturally aligned piece (1, 2, 4, 8) at gva within len. */
@@ -237,16 +253,24 @@ int vmmu_vcpu_write(struct vmmu_vcpu *vcpu, gva_t gva, const void *buf,
 }
 
 int vmmu_vcpu_emulate(struct vmmu_vcpu *vcpu, const struct vmmu_exit *exit,
-		      const struct vmmu_op *op)
+		      const struct vmmu_op *op, struct vmmu_exit_result *res)
 {
-	if (!vcpu || !exit || !op || !op->data)
+	int rc;
+
+	if (!vcpu || !exit || !op || !res)
 		return VMMU_EINVAL;
 	vcpu->stats.emulated_insns++;
 	if (vcpu->emulate)
-		return vcpu->emulate(vcpu->emulate_ctx, vcpu, exit, op);
+		return vcpu->emulate(vcpu->emulate_ctx, vcpu, exit, op, res);
+	if (!op->data)
+		return VMMU_EINVAL;
 	if (op->acc.kind == VMMU_ACCESS_WRITE)
-		return vmmu_vm_write_gpa(vcpu->vm, exit->gpa, op->data, op->size);
-	return vmmu_vm_read_gpa(vcpu->vm, exit->gpa, op->data, op->size);
+		rc = vmmu_vm_write_gpa(vcpu->vm, exit->gpa, op->data, op->size);
+	else
+		rc = vmmu_vm_read_gpa(vcpu->vm, exit->gpa, op->data, op->size);
+	if (rc == VMMU_OK)
+		res->action = VMMU_ACT_DONE;
+	return rc;
 }
 
 void vmmu_vcpu_set_emulator(struct vmmu_vcpu *vcpu, vmmu_emulate_fn fn,

@@ -147,3 +147,25 @@ int vmmu_vcpu_invpcid(struct vmmu_vcpu *vcpu, unsigned type, uint16_t pcid,
 	}
 	return VMMU_OK;
 }
+
+int vmmu_vm_tlb_invalidate(struct vmmu_vm *vm,
+			   const struct vmmu_vcpu *initiator,
+			   void (*fn)(struct vmmu_tlb *tlb, void *arg),
+			   void *arg)
+{
+	unsigned i;
+
+	if (!vm || !fn)
+		return VMMU_EINVAL;
+	for (i = 0; i < vm->nvcpus; i++) {
+		struct vmmu_vcpu *v = vm->vcpus[i];
+
+		if (!v->tlb)
+			continue;
+		/* Another vCPU's flush is an IPI on real hardware. */
+		if (v != initiator)
+			vmmu_tlb_shootdown(v->tlb);
+		fn(v->tlb, arg);
+	}
+	return VMMU_OK;
+}

@@ -26,12 +26,16 @@ static uint64_t access_la(const struct vmmu_vcpu *vcpu, uint64_t gva)
 bool access_tlb_lookup(struct vmmu_vcpu *vcpu, const struct vmmu_access *acc,
 		       hpa_t *hpa)
 {
-	struct vmmu_access a = *acc;
+	struct vmmu_access a;
 
 	if (!vcpu->tlb)
 		return false;
-	a.gva.v = access_la(vcpu, acc->gva.v);
-	if (vmmu_tlb_lookup(vcpu->tlb, &vcpu->paging, &a, hpa) == VMMU_TLB_HIT) {
+	if (access_la(vcpu, acc->gva.v) != acc->gva.v) {
+		a = *acc;
+		a.gva.v &= 0xffffffffULL;
+		acc = &a;
+	}
+	if (vmmu_tlb_lookup(vcpu->tlb, &vcpu->paging, acc, hpa) == VMMU_TLB_HIT) {
 		vcpu->stats.tlb_hits++;
 		return true;
 	}

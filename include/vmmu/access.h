@@ -80,23 +80,24 @@ int vmmu_vcpu_invpcid(struct vmmu_vcpu *vcpu, unsigned type, uint16_t pcid,
 		      gva_t gva);
 
 /*
- * For an exit handler: perform op's store (or load) at exit->gpa as the
- * hypervisor, with the vCPU's emulator callback when one is installed
- * (vmmu_vcpu_set_emulator), otherwise as a plain access of op->size bytes.
- * The store goes through vmmu_vm_write_gpa, so the backend sees it.
+ * For an exit handler: carry out the faulting access as the hypervisor.
+ * With an emulator installed on the vCPU (vmmu_vcpu_set_emulator; the
+ * hosted binding is vmmu_emu_vcpu_install in vmmu/emulate_vcpu.h) it runs
+ * the instruction at the vCPU's RIP; without one it performs op itself, a
+ * plain access of op->size bytes at exit->gpa (a store through
+ * vmmu_vm_write_gpa, so the backend sees it). *res says what happened:
+ * VMMU_ACT_DONE, VMMU_ACT_INJECT (res->fault: the exception the
+ * instruction raised) or VMMU_ACT_TO_VMM (VMMU_REASON_UNHANDLED: the
+ * emulator cannot execute it). Returns 0 or a negative vmmu_err.
  */
 int vmmu_vcpu_emulate(struct vmmu_vcpu *vcpu, const struct vmmu_exit *exit,
-		      const struct vmmu_op *op);
+		      const struct vmmu_op *op, struct vmmu_exit_result *res);
 
-/*
- * The emulator a handler runs for a faulting instruction: given the exit
- * and the op that faulted, carry out the instruction (e.g. with
- * vmmu_emu_* from emulator/, whose memory callbacks use
- * vmmu_vm_write_gpa) and return 0 or a negative vmmu_err.
- */
+/* The emulator a handler runs for a faulting instruction (see above). */
 typedef int (*vmmu_emulate_fn)(void *ctx, struct vmmu_vcpu *vcpu,
 			       const struct vmmu_exit *exit,
-			       const struct vmmu_op *op);
+			       const struct vmmu_op *op,
+			       struct vmmu_exit_result *res);
 void vmmu_vcpu_set_emulator(struct vmmu_vcpu *vcpu, vmmu_emulate_fn fn,
 			    void *ctx);
 
@@ -108,6 +109,20 @@ void vmmu_vcpu_set_emulator(struct vmmu_vcpu *vcpu, vmmu_emulate_fn fn,
 typedef int (*vmmu_mmio_fn)(void *ctx, gpa_t gpa, bool write, void *data,
 			    unsigned size);
 void vmmu_vm_set_mmio_handler(struct vmmu_vm *vm, vmmu_mmio_fn fn, void *ctx);
+
+/*
+ * A hypervisor-side invalidation on every vCPU of vm (INVEPT, INVVPID,
+ * an ASID flush: fn calls the core/tlb.h operation on each vCPU's TLB).
+ * Every vCPU but initiator (NULL: a VMM thread, so every vCPU) counts a
+ * remote shootdown: on hardware it takes an IPI. Call with the VM lock
+ * held and the other vCPUs outside the access path, as a real shootdown
+ * waits for them.
+ */
+struct vmmu_tlb;
+int vmmu_vm_tlb_invalidate(struct vmmu_vm *vm,
+			   const struct vmmu_vcpu *initiator,
+			   void (*fn)(struct vmmu_tlb *tlb, void *arg),
+			   void *arg);
 
 /*
  * The vCPU's TLB and paging-structure-cache model (core/tlb.h,

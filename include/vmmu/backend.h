@@ -200,6 +200,60 @@ int vmmu_vcpu_guest_walk(struct vmmu_vcpu *vcpu, const struct vmmu_gmem *mem,
 			 struct vmmu_walk_result *res);
 
 /*
+ * The nested dimension of a 2-D walk (EPT, NPT), as a backend's hardware
+ * side provides it: one walk of its tables for one guest-physical access.
+ */
+struct vmmu_tlb_pwc_hit;
+
+struct vmmu_nested_walk {
+	bool ok;
+	hpa_t hpa;              /* ok: host address of the gpa */
+	uint64_t page_size;     /* ok: size of the nested leaf */
+	uint8_t prot;           /* ok: VMMU_PROT_* the nested leaf grants */
+	unsigned refs;          /* nested entries read */
+	/*
+	 * The non-leaf entries used below the start, for the nested
+	 * paging-structure caches: entry at table_level[i] points to the
+	 * table at table_hpa[i], with table_prot[i] accumulated so far.
+	 */
+	unsigned ntables;
+	uint8_t table_level[5];
+	hpa_t table_hpa[5];
+	uint8_t table_prot[5];
+	struct vmmu_exit exit;  /* !ok: the exit, with its exit information */
+};
+
+struct vmmu_nested_ops {
+	/*
+	 * Walk the nested tables for an access of kind to gpa as the CPU
+	 * does, from start (a nested paging-structure-cache hit) or from the
+	 * root when start is NULL. guest_pt: the access is the guest walk's
+	 * own read of a guest paging-structure entry, or its A/D write
+	 * (kind WRITE); acc is the guest access being translated (for the
+	 * linear address in the exit information).
+	 */
+	int (*walk)(struct vmmu_vcpu *vcpu, gpa_t gpa, enum vmmu_access_kind kind,
+		    bool guest_pt, const struct vmmu_access *acc,
+		    const struct vmmu_tlb_pwc_hit *start,
+		    struct vmmu_nested_walk *out);
+	/* Levels of the nested tables (4 or 5). */
+	unsigned (*levels)(const struct vmmu_vcpu *vcpu);
+};
+
+/*
+ * A 2-D walk (core/nested.c): the guest walk (vmmu_vcpu_guest_walk, so
+ * the guest paging-structure caches apply) with every guest entry read and
+ * A/D write translated through ops, then the final gpa; the vCPU's
+ * guest-physical TLB and nested paging-structure caches shorten the
+ * nested walks. out as hw_walk fills it: the first exit stops the walk
+ * (guest_pt tells whether it was on a guest table), nested_refs counts
+ * every nested entry read: 24 for a cold 4-level over 4-level walk.
+ */
+int vmmu_nested_hw_walk(struct vmmu_vcpu *vcpu,
+			const struct vmmu_nested_ops *ops,
+			const struct vmmu_access *acc, struct vmmu_hw_walk *out);
+
+/*
  * The direct backend: no second-level translation. Guest-physical
  * addresses go straight to the slots' host pages (populated on first
  * touch through an VMMU_EXIT_UNBACKED exit), MMIO goes to the VM's device

@@ -110,6 +110,7 @@ struct vmmu_vm;
 struct vmmu_tlb;
 struct vmmu_exit;
 struct vmmu_op;
+struct vmmu_exit_result;
 
 struct vmmu_vcpu {
 	struct vmmu_vm *vm;
@@ -122,7 +123,8 @@ struct vmmu_vcpu {
 	uint16_t tlb_vpid;          /* VPID/ASID the backend runs it with */
 	uint8_t tlb_ctx;            /* context id of its EPTP/nCR3, 0: none */
 	int (*emulate)(void *ctx, struct vmmu_vcpu *vcpu,
-		       const struct vmmu_exit *exit, const struct vmmu_op *op);
+		       const struct vmmu_exit *exit, const struct vmmu_op *op,
+		       struct vmmu_exit_result *res);
 	void *emulate_ctx;
 };
 

@@ -247,6 +247,34 @@ static void test_read_write_split(void **state)
 	assert_int_equal(r.fault.cr2.v, 0x702000);
 }
 
+static void flush_all_cb(struct vmmu_tlb *tlb, void *arg)
+{
+	(*(unsigned *)arg)++;
+	vmmu_tlb_flush_all(tlb);
+}
+
+/* A flush on every vCPU: the initiator's own is not a shootdown. */
+static void test_vm_invalidate_counts_shootdowns(void **state)
+{
+	struct ax *a = *state;
+	struct vmmu_vcpu *second;
+	unsigned calls = 0;
+	uint64_t v = 0;
+
+	assert_int_equal(vmmu_vcpu_create(a->f->vm, &second), 0);
+	assert_int_equal(ax_do(a, 0x3000, R, 0, &v).status, VMMU_ACCESS_DONE);
+	assert_true(ax_do(a, 0x3000, R, 0, &v).tlb_hit);
+	assert_int_equal(vmmu_vm_tlb_invalidate(a->f->vm, a->vcpu, flush_all_cb,
+						&calls), 0);
+	assert_int_equal(calls, 2);
+	assert_int_equal(vmmu_tlb_stats(a->vcpu->tlb)->inv[VMMU_TLB_INV_SHOOTDOWN], 0);
+	assert_int_equal(vmmu_tlb_stats(second->tlb)->inv[VMMU_TLB_INV_SHOOTDOWN], 1);
+	assert_false(ax_do(a, 0x3000, R, 0, &v).tlb_hit);
+	assert_int_equal(vmmu_vm_tlb_invalidate(a->f->vm, NULL, flush_all_cb,
+						&calls), 0);
+	assert_int_equal(vmmu_tlb_stats(a->vcpu->tlb)->inv[VMMU_TLB_INV_SHOOTDOWN], 1);
+}
+
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
@@ -256,6 +284,7 @@ int main(void)
 		cmocka_unit_test_setup_teardown(test_pwc_shortens_walk, ax_setup, ax_teardown),
 		cmocka_unit_test_setup_teardown(test_bad_ops, ax_setup, ax_teardown),
 		cmocka_unit_test_setup_teardown(test_read_write_split, ax_setup, ax_teardown),
+		cmocka_unit_test_setup_teardown(test_vm_invalidate_counts_shootdowns, ax_setup, ax_teardown),
 	};
 
 	return cmocka_run_group_tests(tests, NULL, NULL);
