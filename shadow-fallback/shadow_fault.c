@@ -348,7 +348,7 @@ static int sh_emulate(struct vmmu_vcpu *vcpu, const struct vmmu_exit *exit,
 	if (!op->data)
 		return VMMU_OK;     /* a translation only: nothing to store */
 	ex.gpa = gpa;
-	return vmmu_vcpu_emulate(vcpu, &ex, op);
+	return vmmu_vcpu_emulate(vcpu, &ex, op, res);
 }
 
 static int sh_resolve(struct vmmu_vcpu *vcpu, const struct vmmu_exit *exit,
