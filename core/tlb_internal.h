@@ -10,7 +10,17 @@
 #include "core/tlb.h"
 
 /* GCC/Clang: keep the slow paths out of the hit path; count trailing 0s. */
-#if defined(__GNUC__)
+#if defined(__GNUC__) && defined(__i386__)
+/* 32-bit: __builtin_ctzll would call libgcc's __ctzdi2 (not freestanding). */
+#define TLB_NOINLINE __attribute__((noinline))
+static inline unsigned tlb_ctz64(uint64_t x)
+{
+	uint32_t lo = (uint32_t)x;
+
+	return lo ? (unsigned)__builtin_ctz(lo) :
+		    32 + (unsigned)__builtin_ctz((uint32_t)(x >> 32));
+}
+#elif defined(__GNUC__)
 #define TLB_NOINLINE __attribute__((noinline))
 #define tlb_ctz64(x) ((unsigned)__builtin_ctzll(x))
 #else

@@ -92,7 +92,7 @@ static void test_random_edges(void **state)
 
 static void test_random_big(void **state)
 {
-	run_random(*state, true, (pgt_seed_base() & 1) != 0, 2, 40);
+	run_random(*state, true, (pgt_seed_base() & 1) != 0, 2, 25);
 }
 
 struct named { const char *name; CMUnitTestFunction fn; };
