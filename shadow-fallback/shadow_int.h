@@ -103,6 +103,7 @@ struct sh_vm {
 	struct sh_role roles[SH_MAX_ROLES];
 	bool tlb_flush;                 /* a protection was removed: flush */
 	struct vmmu_shadow_stats st;
+	uint8_t page_buf[4096];         /* a guest frame being revalidated */
 };
 
 struct sh_vcpu {

@@ -294,16 +294,19 @@ bool sh_guest_entry(const struct sh_vm *sv, const struct sh_page *p,
 	return true;
 }
 
-static void reval_entry(struct sh_vm *sv, uint32_t pi, unsigned j)
+/* Entry j of GUEST page pi again, from its frame's bytes in page. */
+static void reval_entry(struct sh_vm *sv, uint32_t pi, unsigned j,
+			const uint8_t *page)
 {
 	const struct sh_page *p = sv->pages[pi];
 	uint64_t gpa, g = 0, e;
 	unsigned size;
 	uint32_t child;
 
-	if (!sh_guest_entry(sv, p, j, &gpa, &size) ||
-	    vmmu_vm_read_gpa(sv->vm, mk_gpa(gpa), &g, size) < 0 ||
-	    sh_propagate(sv, pi, j, g, false, &e, &child) < 0)
+	if (!sh_guest_entry(sv, p, j, &gpa, &size))
+		return;
+	memcpy(&g, page + (gpa & 0xfff), size);
+	if (sh_propagate(sv, pi, j, g, false, &e, &child) < 0)
 		e = 0, child = SH_NIL;
 	if (e != pte_load(&p->e[j])) {
 		sh_set_entry(sv, pi, j, e, child);
@@ -312,7 +315,8 @@ static void reval_entry(struct sh_vm *sv, uint32_t pi, unsigned j)
 }
 
 /* Revalidate GUEST page pi's entries mirroring bytes [lo, hi) of its frame. */
-static void reval_range(struct sh_vm *sv, uint32_t pi, unsigned lo, unsigned hi)
+static void reval_range(struct sh_vm *sv, uint32_t pi, unsigned lo, unsigned hi,
+			const uint8_t *page)
 {
 	const struct sh_page *p = sv->pages[pi];
 	unsigned es = sv->roles[SH_T_ROLE(p->type)].ps.role.entry_size;
@@ -320,13 +324,13 @@ static void reval_range(struct sh_vm *sv, uint32_t pi, unsigned lo, unsigned hi)
 
 	for (gi = glo; gi <= ghi; gi++) {
 		if (es == 8) {
-			reval_entry(sv, pi, gi);
+			reval_entry(sv, pi, gi, page);
 		} else if (SH_T_LEVEL(p->type) == 1) {
 			if (gi >> 9 == q)
-				reval_entry(sv, pi, gi & 511);
+				reval_entry(sv, pi, gi & 511, page);
 		} else if (gi >> 8 == q) {
-			reval_entry(sv, pi, (gi & 255) * 2);
-			reval_entry(sv, pi, (gi & 255) * 2 + 1);
+			reval_entry(sv, pi, (gi & 255) * 2, page);
+			reval_entry(sv, pi, (gi & 255) * 2 + 1, page);
 		}
 	}
 }
@@ -342,11 +346,19 @@ void sh_revalidate(struct sh_vm *sv, gpa_t gpa, size_t len)
 		unsigned lo = (unsigned)(cur & 0xfff);
 		unsigned hi = pend < end ? 4096 : (unsigned)(end - (gfn << 12));
 		uint32_t i;
+		bool have = false;
 
 		for (i = sh_find_any(sv, gfn); i != SH_NIL;
-		     i = sh_next_any(sv, i, gfn))
-			if (SH_T_KIND(sv->pages[i]->type) == SH_GUEST)
-				reval_range(sv, i, lo, hi);
+		     i = sh_next_any(sv, i, gfn)) {
+			if (SH_T_KIND(sv->pages[i]->type) != SH_GUEST)
+				continue;
+			/* The frame's bytes once; a hole reads as not present. */
+			if (!have && vmmu_vm_read_gpa(sv->vm, mk_gpa(gfn << 12),
+						      sv->page_buf, 4096) < 0)
+				memset(sv->page_buf, 0, 4096);
+			have = true;
+			reval_range(sv, i, lo, hi, sv->page_buf);
+		}
 		cur = pend;
 	}
 }
