@@ -7,7 +7,7 @@
 #include "host/hosted.h"
 #include "vmmu/error.h"
 #include "shadow-fallback/shadow.h"
-#include "os_sim.h"
+#include "os_sim_int.h"
 
 #define OSM_MMIO   0x40000000ULL
 #define OSM_HOLE   0x30000000ULL
@@ -16,35 +16,8 @@
 #define OSM_U4K_N  256U
 #define OSM_ULG    0x800000ULL      /* user superpages: 8..16 MiB */
 #define OSM_COW    (1ULL << 9)      /* software bit: copy-on-write */
-#define OSM_MAX_AS 1024U
 
-struct osm_as {
-	bool live;
-	uint64_t root;
-	uint16_t pcid;
-};
-
-struct osm {
-	struct osm_cfg cfg;
-	struct vmmu_hosted_arena *arena;
-	struct vmmu_platform plat;
-	struct vmmu_vm *vm;
-	struct vmmu_vcpu *vcpu;
-	unsigned top, bits, esize;
-	uint64_t kbase, tend, dbase;
-	uint8_t *tused;             /* table frames in use */
-	uint16_t *dref;             /* data frame reference counts */
-	uint64_t ntab, ndata, tcur, dcur;
-	uint64_t kroot_entry[32];   /* the kernel's top-level entries */
-	unsigned nkroot, kidx;
-	struct osm_as as[OSM_MAX_AS];
-	unsigned cur, nlive;
-	bool booting;               /* no paging yet: the loader writes */
-	uint64_t rng;
-	struct osm_stats st;
-};
-
-static uint64_t rnd(struct osm *os)
+uint64_t osm_rnd(struct osm *os)
 {
 	os->rng ^= os->rng >> 12;
 	os->rng ^= os->rng << 25;
@@ -54,10 +27,10 @@ static uint64_t rnd(struct osm *os)
 
 static bool chance(struct osm *os, unsigned pct)
 {
-	return rnd(os) % 100 < pct;
+	return osm_rnd(os) % 100 < pct;
 }
 
-static bool fail(const char *msg, uint64_t a, uint64_t b)
+bool osm_fail(const char *msg, uint64_t a, uint64_t b)
 {
 	fprintf(stderr, "os_sim: %s (0x%llx, 0x%llx)\n", msg,
 		(unsigned long long)a, (unsigned long long)b);
@@ -96,10 +69,10 @@ static bool kwrite(struct osm *os, uint64_t gpa, uint64_t v, unsigned size)
 
 	if (os->booting || chance(os, 15))
 		return vmmu_vm_write_gpa(os->vm, mk_gpa(gpa), &v, size) == 0 ||
-		       fail("dma write failed", gpa, v);
+		       osm_fail("dma write failed", gpa, v);
 	if (vmmu_vcpu_write(os->vcpu, mk_gva(os->kbase + gpa), &v, size, 0, &r) < 0 ||
 	    r.status != VMMU_ACCESS_DONE)
-		return fail("kernel write through the direct map failed", gpa,
+		return osm_fail("kernel write through the direct map failed", gpa,
 			    r.status);
 	return true;
 }
@@ -215,7 +188,7 @@ static bool flush_as(struct osm *os, unsigned a, uint64_t va, bool leaf)
 	} else {
 		rc = 0;     /* the next MOV to CR3 flushes it */
 	}
-	return rc == 0 || fail("flush failed", a, (uint64_t)rc);
+	return rc == 0 || osm_fail("flush failed", a, (uint64_t)rc);
 }
 
 static uint64_t leaf_flags(struct osm *os)
@@ -244,14 +217,14 @@ static unsigned pick_as(struct osm *os)
 	if (chance(os, 60))
 		return os->cur;
 	do
-		a = (unsigned)(rnd(os) % os->cfg.max_as);
+		a = (unsigned)(osm_rnd(os) % os->cfg.max_as);
 	while (!os->as[a].live);
 	return a;
 }
 
 static uint64_t user_va(struct osm *os)
 {
-	return OSM_U4K + (rnd(os) % OSM_U4K_N) * 4096;
+	return OSM_U4K + (osm_rnd(os) % OSM_U4K_N) * 4096;
 }
 
 static bool op_map(struct osm *os)
@@ -259,7 +232,7 @@ static bool op_map(struct osm *os)
 	unsigned a = pick_as(os);
 	uint64_t va = user_va(os), e, frame, s = slot(os, os->as[a].root, va, 1, true);
 	uint64_t f = leaf_flags(os);
-	unsigned pick = (unsigned)(rnd(os) % 100);
+	unsigned pick = (unsigned)(osm_rnd(os) % 100);
 
 	if (!s)
 		return true;
@@ -271,14 +244,14 @@ static bool op_map(struct osm *os)
 		if (!frame)
 			return true;
 	} else if (pick < 90) {
-		frame = os->dbase + (rnd(os) % os->ndata) * 4096;
+		frame = os->dbase + (osm_rnd(os) % os->ndata) * 4096;
 		data_ref(os, frame, 1);
 	} else if (pick < 94) {
 		frame = OSM_MMIO;
 	} else if (pick < 96) {
 		frame = OSM_HOLE;
 	} else {
-		frame = OSM_TBASE + (rnd(os) % os->ntab) * 4096;
+		frame = OSM_TBASE + (osm_rnd(os) % os->ntab) * 4096;
 		f &= ~X86_PTE_RW;   /* a page table, read-only to the user */
 	}
 	os->st.maps++;
@@ -305,7 +278,7 @@ static bool op_protect(struct osm *os)
 	if (!s || !((e = rd(os, s)) & X86_PTE_P) || (e & OSM_COW))
 		return true;
 	frame = e & entry_mask(os);
-	switch (rnd(os) % 4) {
+	switch (osm_rnd(os) % 4) {
 	case 0:
 		if (frame >= os->dbase)
 			e ^= X86_PTE_RW;
@@ -340,7 +313,7 @@ static bool op_large(struct osm *os)
 	unsigned a = pick_as(os);
 	bool big = os->esize == 4;
 	uint64_t size = big ? 0x400000ULL : 0x200000ULL;
-	uint64_t va = OSM_ULG + (rnd(os) % (0x800000 / size)) * size;
+	uint64_t va = OSM_ULG + (osm_rnd(os) % (0x800000 / size)) * size;
 	uint64_t s = slot(os, os->as[a].root, va, 2, true), e, frame, f;
 
 	if (!s || (big && !os->cfg.pse))
@@ -348,7 +321,7 @@ static bool op_large(struct osm *os)
 	e = rd(os, s);
 	if ((e & X86_PTE_P) && !(e & X86_PTE_PS))
 		return true;    /* a table of 4 KiB pages is there */
-	frame = os->dbase + (rnd(os) % ((os->cfg.ram - os->dbase) / size)) * size;
+	frame = os->dbase + (osm_rnd(os) % ((os->cfg.ram - os->dbase) / size)) * size;
 	frame = (frame + size - 1) & ~(size - 1);
 	if (frame + size > os->cfg.ram)
 		frame = os->cfg.ram - size;
@@ -400,7 +373,7 @@ static bool switch_to(struct osm *os, unsigned a)
 	os->cur = a;
 	os->st.switches++;
 	return vmmu_vcpu_set_cr(os->vcpu, VMMU_CR3, cr3) == 0 ||
-	       fail("MOV to CR3 failed", cr3, 0);
+	       osm_fail("MOV to CR3 failed", cr3, 0);
 }
 
 static bool op_switch(struct osm *os)
@@ -491,130 +464,6 @@ static bool op_exit(struct osm *os)
 	return true;
 }
 
-/* The reference walk's A/D updates, logged instead of applied. */
-struct ref_log {
-	struct vmmu_gmem vm_mem;
-	unsigned n;
-	uint64_t gpa[16], val[16];
-	unsigned len[16];
-};
-
-static int log_read(void *ctx, gpa_t gpa, void *buf, size_t len)
-{
-	struct ref_log *l = ctx;
-
-	return l->vm_mem.read(l->vm_mem.ctx, gpa, buf, len);
-}
-
-static int log_cmpxchg(void *ctx, gpa_t gpa, uint64_t old, uint64_t nv,
-		       size_t len)
-{
-	struct ref_log *l = ctx;
-	unsigned i;
-
-	(void)old;
-	for (i = 0; i < l->n && l->gpa[i] != gpa.v; i++)
-		;
-	if (i == 16)
-		return VMMU_EBUSY;
-	if (i == l->n)
-		l->n++;
-	l->gpa[i] = gpa.v;
-	l->val[i] = nv;
-	l->len[i] = (unsigned)len;
-	return 0;
-}
-
-static bool check_ad(struct osm *os, const struct ref_log *l,
-		     const struct vmmu_walk_result *ref)
-{
-	uint64_t v;
-	unsigned i, k;
-
-	for (i = 0; i < l->n; i++) {
-		v = 0;
-		vmmu_vm_read_gpa(os->vm, mk_gpa(l->gpa[i]), &v, l->len[i]);
-		if (v != l->val[i])
-			return fail("A/D bits differ from the reference's", l->gpa[i], v);
-	}
-	for (i = 0; i < ref->levels; i++) {
-		if (os->cfg.mode == VMMU_PAGING_PAE && ref->first_level - i == 3)
-			continue;
-		for (k = 0; k < l->n && l->gpa[k] != ref->pte_gpa[i].v; k++)
-			;
-		if (k < l->n)
-			continue;
-		v = 0;
-		vmmu_vm_read_gpa(os->vm, ref->pte_gpa[i], &v, os->esize);
-		if (v != ref->pte[i])
-			return fail("an entry changed that the reference left", ref->pte_gpa[i].v, v);
-	}
-	return true;
-}
-
-static bool same_outcome(struct osm *os, const struct vmmu_walk_result *ref,
-			 const struct vmmu_access_result *r)
-{
-	const struct vmmu_slot *s;
-	hpa_t hpa;
-
-	if (!ref->ok) {
-		if (r->status != VMMU_ACCESS_FAULT || r->fault.vector != ref->vector ||
-		    r->fault.error_code != ref->error_code ||
-		    r->fault.cr2.v != ref->cr2.v)
-			return fail("fault differs (status, reference pfec)",
-				    r->status, ref->error_code) &&
-			       fail("got pfec, vector", r->fault.error_code, r->fault.vector);
-		os->st.faults++;
-		return true;
-	}
-	s = vmmu_vm_find_slot(os->vm, ref->gpa);
-	if (!s || s->type == VMMU_MEM_MMIO) {
-		os->st.vmm++;
-		if (r->status != VMMU_ACCESS_VMM || r->gpa.v != ref->gpa.v ||
-		    r->reason != (s ? VMMU_REASON_MMIO : VMMU_REASON_UNMAPPED))
-			return fail("MMIO/hole access not returned to the VMM", ref->gpa.v,
-				    r->status);
-		return true;
-	}
-	if (r->status != VMMU_ACCESS_DONE)
-		return fail("access did not complete", ref->gpa.v, r->status);
-	os->st.done++;
-	if (r->emulated) {
-		os->st.emulated++;
-		return r->gpa.v == ref->gpa.v || fail("emulated at the wrong gpa",
-						      ref->gpa.v, r->gpa.v);
-	}
-	if (vmmu_vm_gpa_to_hpa(os->vm, ref->gpa, &hpa) < 0 ||
-	    (hpa.v & ~0xfffULL) != (r->hpa.v & ~0xfffULL))
-		return fail("translation differs (gpa, hpa)", ref->gpa.v, r->hpa.v);
-	return true;
-}
-
-static bool check_access(struct osm *os, const struct vmmu_access *acc,
-			 struct vmmu_walk_result *ref)
-{
-	struct ref_log l = { .n = 0 };
-	struct vmmu_gmem mem = { &l, log_read, log_cmpxchg };
-	uint64_t data = rnd(os);
-	struct vmmu_op op = { .acc = *acc, .size = 8, .data = &data };
-	struct vmmu_access_result r;
-	int rc;
-
-	vmmu_vm_gmem(os->vm, &l.vm_mem);
-	rc = vmmu_walk(&os->vcpu->paging, &mem, acc, ref);
-	if (rc < 0)
-		return fail("reference walk failed", acc->gva.v, (uint64_t)rc);
-	rc = vmmu_vcpu_access(os->vcpu, &op, &r);
-	if (rc < 0)
-		return fail(vmmu_strerror(rc), acc->gva.v, (uint64_t)rc);
-	os->st.accesses++;
-	if (!same_outcome(os, ref, &r))
-		return fail("at gva (kind | cpl << 4)", acc->gva.v,
-			    acc->kind | (uint64_t)acc->cpl << 4);
-	return check_ad(os, &l, ref);
-}
-
 /* The OS's #PF handler for a write to a copy-on-write page. */
 static bool cow_fault(struct osm *os, uint64_t va, bool *fixed)
 {
@@ -630,7 +479,7 @@ static bool cow_fault(struct osm *os, uint64_t va, bool *fixed)
 			return true;
 		if (vmmu_vm_read_gpa(os->vm, mk_gpa(old), page, 4096) < 0 ||
 		    vmmu_vm_write_gpa(os->vm, mk_gpa(n), page, 4096) < 0)
-			return fail("COW copy failed", old, n);
+			return osm_fail("COW copy failed", old, n);
 		data_ref(os, old, -1);
 		e = (e & ~entry_mask(os)) | n;
 	}
@@ -642,25 +491,25 @@ static bool cow_fault(struct osm *os, uint64_t va, bool *fixed)
 
 static bool op_access(struct osm *os)
 {
-	struct vmmu_access acc = { .kind = (enum vmmu_access_kind)(rnd(os) % 3),
+	struct vmmu_access acc = { .kind = (enum vmmu_access_kind)(osm_rnd(os) % 3),
 				   .cpl = chance(os, 70) ? 3 : 0 };
 	struct vmmu_walk_result ref;
-	uint64_t off = rnd(os) & 0xff8;
+	uint64_t off = osm_rnd(os) & 0xff8;
 	bool fixed;
 
 	if (chance(os, 25)) {
-		uint64_t gpa = rnd(os) % os->cfg.ram;
+		uint64_t gpa = osm_rnd(os) % os->cfg.ram;
 
 		acc.cpl = 0;
 		if (acc.kind == VMMU_ACCESS_WRITE)
-			gpa = os->dbase + rnd(os) % (os->cfg.ram - os->dbase);
+			gpa = os->dbase + osm_rnd(os) % (os->cfg.ram - os->dbase);
 		acc.gva = mk_gva(os->kbase + (gpa & ~7ULL));
 	} else if (chance(os, 80)) {
 		acc.gva = mk_gva(user_va(os) + off);
 	} else {
-		acc.gva = mk_gva(OSM_ULG + (rnd(os) % 0x800000 & ~7ULL));
+		acc.gva = mk_gva(OSM_ULG + (osm_rnd(os) % 0x800000 & ~7ULL));
 	}
-	if (!check_access(os, &acc, &ref))
+	if (!osm_check_access(os, &acc, &ref))
 		return false;
 	if (ref.ok || ref.vector != X86_VEC_PF ||
 	    (ref.error_code & (X86_PFEC_P | X86_PFEC_W | X86_PFEC_U)) !=
@@ -668,7 +517,7 @@ static bool op_access(struct osm *os)
 		return true;
 	if (!cow_fault(os, acc.gva.v, &fixed))
 		return false;
-	return !fixed || check_access(os, &acc, &ref);
+	return !fixed || osm_check_access(os, &acc, &ref);
 }
 
 static bool op_invlpg(struct osm *os)
@@ -678,7 +527,7 @@ static bool op_invlpg(struct osm *os)
 
 static bool op_dma(struct osm *os)
 {
-	uint64_t v = rnd(os), gpa = os->dbase + (rnd(os) % (os->cfg.ram - os->dbase));
+	uint64_t v = osm_rnd(os), gpa = os->dbase + (osm_rnd(os) % (os->cfg.ram - os->dbase));
 
 	return vmmu_vm_write_gpa(os->vm, mk_gpa(gpa & ~7ULL), &v, 8) == 0;
 }
@@ -842,7 +691,7 @@ void osm_destroy(struct osm *os)
 
 static bool step(struct osm *os)
 {
-	unsigned p = (unsigned)(rnd(os) % 1000);
+	unsigned p = (unsigned)(osm_rnd(os) % 1000);
 
 	if (p < 620) return op_access(os);
 	if (p < 720) return op_map(os);
@@ -865,7 +714,7 @@ static bool shadow_ok(struct osm *os)
 	os->st.checks++;
 	if (vmmu_shadow_check(os->vm, &why) == 0)
 		return true;
-	return fail(why ? why : "shadow check failed", os->st.steps, 0);
+	return osm_fail(why ? why : "shadow check failed", os->st.steps, 0);
 }
 
 bool osm_run(struct osm *os, uint64_t n)
@@ -873,9 +722,9 @@ bool osm_run(struct osm *os, uint64_t n)
 	for (uint64_t i = 0; i < n; i++) {
 		os->st.steps++;
 		if (!step(os))
-			return fail("at step (seed)", os->st.steps, os->cfg.seed);
+			return osm_fail("at step (seed)", os->st.steps, os->cfg.seed);
 		if (os->vm->dead)
-			return fail(os->vm->dead_reason, os->st.steps, 0);
+			return osm_fail(os->vm->dead_reason, os->st.steps, 0);
 		if (os->cfg.check_every && os->st.steps % os->cfg.check_every == 0 &&
 		    !shadow_ok(os))
 			return false;
@@ -889,13 +738,13 @@ bool osm_populate(struct osm *os, unsigned n, unsigned pages)
 
 	while (os->nlive < n) {
 		if (!new_as(os, &a))
-			return fail("cannot create an address space", os->nlive, 0);
+			return osm_fail("cannot create an address space", os->nlive, 0);
 		for (unsigned k = 0; k < pages; k++) {
 			uint64_t va = OSM_U4K + k * 4096ULL, f = alloc_data(os);
 			uint64_t s = slot(os, os->as[a].root, va, 1, true);
 
 			if (!f || !s)
-				return fail("out of guest frames", os->nlive, k);
+				return osm_fail("out of guest frames", os->nlive, k);
 			if (!set_entry(os, s, f | X86_PTE_P | X86_PTE_RW | X86_PTE_US))
 				return false;
 		}
@@ -917,7 +766,7 @@ bool osm_round_robin(struct osm *os, unsigned pages)
 						   k & 1 ? VMMU_ACCESS_WRITE : VMMU_ACCESS_READ,
 						   3, false };
 
-			if (!check_access(os, &acc, &ref))
+			if (!osm_check_access(os, &acc, &ref))
 				return false;
 		}
 	}
