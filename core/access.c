@@ -116,7 +116,7 @@ static int access_exit(struct vmmu_vcpu *vcpu, const struct vmmu_op *op,
 		vcpu->stats.emulated++;
 		res->status = VMMU_ACCESS_DONE;
 		res->emulated = true;
-		res->gpa = hw->exit.gpa;
+		res->gpa = er.gpa_valid ? er.gpa : hw->exit.gpa;
 		return VMMU_OK;
 	case VMMU_ACT_INJECT:
 		vcpu->stats.guest_faults++;
@@ -129,7 +129,9 @@ static int access_exit(struct vmmu_vcpu *vcpu, const struct vmmu_op *op,
 		res->status = VMMU_ACCESS_VMM;
 		res->reason = er.reason;
 		res->exit = hw->exit;
-		res->gpa = hw->exit.gpa;
+		if (er.gpa_valid)
+			res->exit.gpa = er.gpa;
+		res->gpa = res->exit.gpa;
 		return VMMU_OK;
 	}
 	return vmmu_vm_kill(vm, "an exit handler returned an unknown action");

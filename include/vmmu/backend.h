@@ -96,6 +96,14 @@ struct vmmu_exit_result {
 	enum vmmu_action action;
 	enum vmmu_vmm_reason reason;
 	struct vmmu_walk_result fault;  /* VMMU_ACT_INJECT */
+	/*
+	 * DONE, TO_VMM: the guest-physical address the handler found, for
+	 * exits that cannot carry it (a shadow #PF knows only the linear
+	 * address: the hardware walked gva -> hpa). gpa_valid false: the
+	 * exit's own gpa stands.
+	 */
+	bool gpa_valid;
+	gpa_t gpa;
 };
 
 /*
@@ -285,5 +293,14 @@ extern const struct vmmu_backend_ops vmmu_backend_ept;
  * information, and the #NPF handler a VMM calls with the VMCB's fields.
  */
 extern const struct vmmu_backend_ops vmmu_backend_npt;
+
+/*
+ * The shadow-paging backend (shadow-fallback/, docs/shadow.md): shadows
+ * of the guest's page tables in the x86 format, walked 1-D (gva -> hpa)
+ * as the hardware side, built lazily on CR3 load and on shadow #PF, with
+ * the guest's page tables write-protected and their writes emulated.
+ * Pool size and statistics: shadow-fallback/shadow.h.
+ */
+extern const struct vmmu_backend_ops vmmu_backend_shadow;
 
 #endif
