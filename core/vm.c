@@ -11,6 +11,7 @@
 #include "pte_atomic.h"
 #include "vmmu/access.h"
 #include "vmmu/p2m.h"
+#include "dirty_internal.h"
 
 static void slot_release(struct vmmu_vm *vm, struct vmmu_slot *slot);
 
@@ -46,6 +47,7 @@ void vmmu_vm_destroy(struct vmmu_vm *vm)
 	vmmu_p2m_release(vm);
 	if (vm->ops && vm->ops->vm_destroy)
 		vm->ops->vm_destroy(vm);
+	vmmu_dirty_destroy(vm);
 	for (i = 0; i < vm->nslots; i++)
 		slot_release(vm, &vm->slots[i]);
 	vm->platform.free(vm->platform.ctx, vm);
@@ -574,6 +576,11 @@ int vmmu_vm_write_gpa(struct vmmu_vm *vm, gpa_t gpa, const void *buf,
 
 void vmmu_vm_written(struct vmmu_vm *vm, gpa_t gpa, size_t len)
 {
+	/* The bytes have landed: the mark comes after them (core/dirty.c). */
+	if (len)
+		vmmu_dirty_mark(vm, gpa.v >> VMMU_PAGE_SHIFT,
+				((gpa.v + len - 1) >> VMMU_PAGE_SHIFT) -
+				(gpa.v >> VMMU_PAGE_SHIFT) + 1);
 	if (vm->ops && vm->ops->gpa_written)
 		vm->ops->gpa_written(vm, gpa, len);
 }
