@@ -383,7 +383,8 @@ static int detect_host(struct run_session *s, const struct run_opts *o,
 				 vmmu_backend_name(d->backend));
 		for (i = 0; i < d->n_reasons && s->npolicy_reasons < 8; i++)
 			snprintf(s->policy_reasons[s->npolicy_reasons++], 200,
-				 "[%s] %s", d->reasons[i].code, d->reasons[i].text);
+				 "[%.16s] %.170s", d->reasons[i].code,
+				 d->reasons[i].text);
 		base = o->cost ? cost_builtin_find(o->cost) :
 		       cost_builtin_for(vmmu_vendor_name(h->cpu.vendor),
 					h->cpu.uarch);
