@@ -57,7 +57,7 @@ static void run_usage(FILE *out)
 "    Workloads (sizes at --scale 1; the default run uses --scale 0.25):\n"
 "      forkwait    40,000 fork/wait pairs (Adams & Agesen 2006)\n"
 "      kbuild      make forking 400 compiler processes (exec, brk, mmap)\n"
-"      gups        1,000,000 random updates over a 64 MiB heap\n"
+"      gups        1,000,000 random updates over a 256 MiB heap\n"
 "      stream      STREAM triad over three 8 MiB arrays, 2 passes\n"
 "      redis-like  1,000,000 hash-table operations, hot keys, slab recycling\n"
 "      trace:FILE  a program recorded with `vmmu trace` (not scaled)\n"

@@ -480,6 +480,7 @@ void gos_reset_counts(struct gos *g)
 			vmmu_tlb_stats_reset(g->cpu[i].vcpu->tlb);
 	}
 	memset(&g->st, 0, sizeof(g->st));
+	run_mark_shadow(g);
 }
 
 /* ---- the kernel lock, switches, flushes, IPIs ----------------------------- */

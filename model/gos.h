@@ -160,6 +160,7 @@ struct gos {
 	unsigned nquick, nquick_roots;
 	uint32_t *text[GOS_MAX_TEXTS];  /* page cache: frame per text page */
 	uint64_t text_len[GOS_MAX_TEXTS];
+	uint64_t shadow_base[3];        /* run.c: shadow counters at reset */
 	pthread_mutex_t lock;           /* the kernel lock */
 	struct gos_stats st;
 };
@@ -228,6 +229,8 @@ unsigned gos_shift(const struct gos *g, unsigned level);
 unsigned gos_index(const struct gos *g, unsigned level, uint64_t gva);
 /* Zero every counter of the VM's vCPUs, their TLBs and the kernel. */
 void gos_reset_counts(struct gos *g);
+/* model/run.c: note the backend's own counters at a reset. */
+void run_mark_shadow(struct gos *g);
 void gos_lock(struct gos_cpu *c);
 void gos_unlock(struct gos_cpu *c);
 void gos_flush(struct gos_cpu *c, struct gos_proc *p, uint64_t start,

@@ -87,6 +87,8 @@ struct run_counts {
 	uint64_t guest_faults, exits, exits_by_kind[VMMU_EXIT_KINDS_];
 	uint64_t retries, emulated, emulated_insns, to_vmm;
 	uint64_t cr_writes, invlpg, invpcid, tlb_flushes, shootdowns;
+	/* the shadow backend's own counters (shadow-fallback/shadow.h) */
+	uint64_t shadow_fills, shadow_recycled, shadow_unshadowed;
 	struct gos_stats os;
 };
 

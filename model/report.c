@@ -79,6 +79,9 @@ GETTER(emulated_insns)
 GETTER(to_vmm)
 GETTER(cr_writes)
 GETTER(shootdowns)
+GETTER(shadow_fills)
+GETTER(shadow_recycled)
+GETTER(shadow_unshadowed)
 
 static uint64_t get_exit_kind(const struct run_counts *n, unsigned k)
 {
@@ -118,6 +121,9 @@ static const struct row rows[] = {
 	{ "  PML full", get_exit_kind, VMMU_EXIT_PML_FULL, false },
 	{ "emulated insns", get_emulated_insns, 0, true },
 	{ "  PT stores emulated", get_os, OS_FIELD(pt_stores_emulated), false },
+	{ "shadow fills", get_shadow_fills, 0, true },
+	{ "  shadows recycled", get_shadow_recycled, 0, false },
+	{ "  pages unshadowed", get_shadow_unshadowed, 0, false },
 	{ "to the VMM", get_to_vmm, 0, false },
 	{ "CR writes", get_cr_writes, 0, true },
 	{ "INVLPG+INVPCID", get_inv, 0, true },

@@ -13,6 +13,10 @@
 #include "core/tlb.h"
 #include "model/model.h"
 #include "vmmu/error.h"
+#if __has_include("shadow-fallback/shadow.h")
+#include "shadow-fallback/shadow.h"
+#define HAVE_SHADOW_STATS 1
+#endif
 
 struct vcpu_thread {
 	pthread_t tid;
@@ -83,6 +87,33 @@ static void gather(const struct gos *g, struct run_counts *n)
 			add_tlb(n, vmmu_tlb_stats(g->cpu[i].vcpu->tlb));
 	}
 	n->os = g->st;
+#ifdef HAVE_SHADOW_STATS
+	if (g->cfg.kind == VMMU_BACKEND_SHADOW) {
+		struct vmmu_shadow_stats ss;
+
+		if (vmmu_shadow_stats(g->vm, &ss) == 0) {
+			n->shadow_fills = ss.fills - g->shadow_base[0];
+			n->shadow_recycled = ss.recycled - g->shadow_base[1];
+			n->shadow_unshadowed = ss.unshadowed - g->shadow_base[2];
+		}
+	}
+#endif
+}
+
+/* The shadow counters at the start of measurement (they cannot be reset). */
+void run_mark_shadow(struct gos *g)
+{
+#ifdef HAVE_SHADOW_STATS
+	struct vmmu_shadow_stats ss;
+
+	if (g->cfg.kind == VMMU_BACKEND_SHADOW && vmmu_shadow_stats(g->vm, &ss) == 0) {
+		g->shadow_base[0] = ss.fills;
+		g->shadow_base[1] = ss.recycled;
+		g->shadow_base[2] = ss.unshadowed;
+	}
+#else
+	(void)g;
+#endif
 }
 
 static double now_s(void)

@@ -274,7 +274,7 @@ static uint64_t heap_size(const struct gos *g, uint64_t want)
 
 /* ---- gups: random read-modify-write updates (HPCC RandomAccess) ------- */
 
-#define GUPS_HEAP  (64ULL << 20)
+#define GUPS_HEAP  (256ULL << 20)
 #define GUPS_UPD   1000000.0
 
 static uint64_t gups_units(const struct gos *g, const struct wl_params *w)
@@ -303,7 +303,7 @@ static int gups_run(struct gos_cpu *c, const struct wl_params *w,
 }
 
 const struct workload wl_gups = {
-	"gups", "1,000,000 random 8-byte updates over a 64 MiB heap "
+	"gups", "1,000,000 random 8-byte updates over a 256 MiB heap "
 	"(HPCC RandomAccess)", true, gups_units, gups_run,
 };
 
