@@ -142,7 +142,7 @@ static void test_plot_no_overwrite(void **s)
 	assert_non_null(f);
 	fputs("someone's picture\n", f);
 	fclose(f);
-	snprintf(args, sizeof(args), "run --quiet --mem 64M --workload stream --scale 0.01 "
+	snprintf(args, sizeof(args), "run --quiet --backend direct --mem 64M --workload stream --scale 0.01 "
 		 "--plot %s/plots", dir);
 	expect(args, 2, "not written by vmmu run");
 	unlink(path);
@@ -161,7 +161,7 @@ static void test_json(void **s)
 	char *out;
 
 	(void)s;
-	snprintf(cmd, sizeof(cmd), "%s run --quiet --json --mem 64M --workload gups,forkwait "
+	snprintf(cmd, sizeof(cmd), "%s run --quiet --json --backend direct --mem 64M --workload gups,forkwait "
 		 "--scale 0.005", VMMU_BIN);
 	out = sh(cmd, &st);
 	assert_int_equal(st, 0);
@@ -185,7 +185,7 @@ static void test_json(void **s)
 static void test_trace_replay(void **s)
 {
 	(void)s;
-	expect("run --quiet --mem 64M --workload trace:" VMMU_TRACES "/sort.vtr", 0,
+	expect("run --quiet --backend direct --mem 64M --workload trace:" VMMU_TRACES "/sort.vtr", 0,
 	       "trace:" VMMU_TRACES "/sort.vtr");
 	expect("run --quiet --workload trace:" VMMU_TRACES "/ls.vtr "
 	       "--guest-paging pae", 2, "do not fit");
@@ -203,7 +203,7 @@ static void test_record(void **s)
 	}
 	snprintf(args, sizeof(args), "trace --limit 20000 -o %s/t.vtr -- /bin/true", dir);
 	expect(args, 0, "fetches");
-	snprintf(args, sizeof(args), "run --quiet --mem 64M --workload trace:%s/t.vtr", dir);
+	snprintf(args, sizeof(args), "run --quiet --backend auto --mem 64M --workload trace:%s/t.vtr", dir);
 	expect(args, 0, "VM exits");
 }
 
