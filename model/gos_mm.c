@@ -9,12 +9,12 @@
 #include <stdlib.h>
 #include <string.h>
 
-#include "model/gos.h"
+#include "model/gos_int.h"
 #include "vmmu/error.h"
 
 #define TEXT_BASE 0x400000ULL
 
-static uint64_t lsize(const struct gos *g, unsigned level)
+uint64_t gos_lsize(const struct gos *g, unsigned level)
 {
 	return 1ULL << gos_shift(g, level);
 }
@@ -161,36 +161,26 @@ static uint64_t leaf_entry(const struct gos *g, uint64_t gpa, unsigned level,
 	return e;
 }
 
-static int set_leaf(struct gos_cpu *c, struct gos_proc *p, uint64_t egpa,
+int gos_set_leaf(struct gos_cpu *c, struct gos_proc *p, uint64_t egpa,
 		    uint64_t va, uint64_t e, unsigned level)
 {
 	struct gos *g = c->g;
 
 	if (g->cfg.track)
-		gos_track(p, va, e & g->addr_mask & ~(lsize(g, level) - 1),
-			  lsize(g, level), e & X86_PTE_RW, e & X86_PTE_P);
+		gos_track(p, va, e & g->addr_mask & ~(gos_lsize(g, level) - 1),
+			  gos_lsize(g, level), e & X86_PTE_RW, e & X86_PTE_P);
 	return gos_kstore(c, egpa, e);
 }
 
 /* ---- ranges of a table tree --------------------------------------------- */
 
-struct pt_op {
-	int (*leaf)(struct gos_cpu *c, struct gos_proc *p, uint64_t egpa,
-		    uint64_t e, unsigned level, uint64_t va, void *arg);
-	void *arg;
-	/*
-	 * Free the tables whose whole span lies in [floor, ceiling) (no
-	 * other mapping there: Linux's free_pgtables); ceiling 0: none.
-	 */
-	uint64_t floor, ceiling;
-};
 
 static int pt_range(struct gos_cpu *c, struct gos_proc *p, uint64_t table,
 		    unsigned level, uint64_t base, uint64_t start, uint64_t end,
 		    const struct pt_op *op)
 {
 	struct gos *g = c->g;
-	uint64_t span = lsize(g, level), va, e, egpa, i, first, last;
+	uint64_t span = gos_lsize(g, level), va, e, egpa, i, first, last;
 	int rc = VMMU_OK;
 
 	first = start > base ? (start - base) / span : 0;
@@ -220,17 +210,17 @@ static int pt_range(struct gos_cpu *c, struct gos_proc *p, uint64_t table,
 	return rc;
 }
 
-static int each_range(struct gos_cpu *c, struct gos_proc *p, uint64_t start,
+int gos_each_range(struct gos_cpu *c, struct gos_proc *p, uint64_t start,
 		      uint64_t end, const struct pt_op *op)
 {
 	return start < end ? pt_range(c, p, p->root, c->g->levels, 0, start,
 				      end, op) : VMMU_OK;
 }
 
-static int zap_leaf(struct gos_cpu *c, struct gos_proc *p, uint64_t egpa,
+int gos_zap_leaf(struct gos_cpu *c, struct gos_proc *p, uint64_t egpa,
 		    uint64_t e, unsigned level, uint64_t va, void *arg)
 {
-	int rc = set_leaf(c, p, egpa, va, 0, level);
+	int rc = gos_set_leaf(c, p, egpa, va, 0, level);
 
 	(void)arg;
 	put_level(c->g, e & c->g->addr_mask, level);
@@ -239,7 +229,7 @@ static int zap_leaf(struct gos_cpu *c, struct gos_proc *p, uint64_t egpa,
 
 /* ---- VMAs ------------------------------------------------------------------ */
 
-static struct gos_vma *vma_find(struct gos_proc *p, uint64_t va)
+struct gos_vma *gos_vma_find(struct gos_proc *p, uint64_t va)
 {
 	unsigned i;
 
@@ -249,7 +239,7 @@ static struct gos_vma *vma_find(struct gos_proc *p, uint64_t va)
 	return NULL;
 }
 
-static int vma_add(struct gos_proc *p, struct gos_vma v)
+int gos_vma_add(struct gos_proc *p, struct gos_vma v)
 {
 	if (p->nvma == GOS_MAX_VMAS)
 		return VMMU_ENOSPC;
@@ -258,7 +248,7 @@ static int vma_add(struct gos_proc *p, struct gos_vma v)
 }
 
 /* Cut [start, end) out of p's VMAs (splitting one that contains it). */
-static int vma_cut(struct gos_proc *p, uint64_t start, uint64_t end)
+int gos_vma_cut(struct gos_proc *p, uint64_t start, uint64_t end)
 {
 	unsigned i;
 
@@ -272,7 +262,7 @@ static int vma_cut(struct gos_proc *p, uint64_t start, uint64_t end)
 		} else if (v->start < start && v->end > end) {
 			v->end = start;
 			tail.start = end;
-			if (vma_add(p, tail) < 0)
+			if (gos_vma_add(p, tail) < 0)
 				return VMMU_ENOSPC;
 		} else if (v->start < start) {
 			v->end = start;
@@ -316,7 +306,7 @@ static unsigned fault_level(const struct gos *g, const struct gos_vma *v,
 	if (!v->huge || v->kind != GOS_VMA_ANON)
 		return 1;
 	for (; level > 1; level--) {
-		uint64_t s = lsize(g, level), b = va & ~(s - 1);
+		uint64_t s = gos_lsize(g, level), b = va & ~(s - 1);
 
 		if (b >= v->start && b + s <= v->end)
 			return level;
@@ -333,7 +323,7 @@ static int demand_fault(struct gos_cpu *c, struct gos_proc *p,
 	int rc;
 
 	for (;;) {
-		base = va & ~(lsize(g, level) - 1);
+		base = va & ~(gos_lsize(g, level) - 1);
 		rc = pt_ensure(c, p, base, level, &egpa);
 		if (rc == 0 && level > 1 && (rc = gos_kload(c, egpa, &e)) == 0 &&
 		    (e & X86_PTE_P))
@@ -342,7 +332,7 @@ static int demand_fault(struct gos_cpu *c, struct gos_proc *p,
 			rc = text_frame(g, v->text, (base - v->start) >>
 					VMMU_PAGE_SHIFT, &gpa);
 		else if (rc == 0 && (rc = alloc_level(g, level, &gpa)) == 0)
-			rc = gos_clear(c, gpa, lsize(g, level), false);
+			rc = gos_clear(c, gpa, gos_lsize(g, level), false);
 		if (level > 1 && (rc == VMMU_EEXIST || rc == VMMU_ENOMEM)) {
 			level--;
 			continue;
@@ -354,7 +344,7 @@ static int demand_fault(struct gos_cpu *c, struct gos_proc *p,
 	g->st.demand_faults++;
 	if (level > 1)
 		g->st.huge_maps++;
-	return set_leaf(c, p, egpa, base, leaf_entry(g, gpa, level, v->prot),
+	return gos_set_leaf(c, p, egpa, base, leaf_entry(g, gpa, level, v->prot),
 			level);
 }
 
@@ -362,13 +352,13 @@ static int cow_fault(struct gos_cpu *c, struct gos_proc *p, uint64_t va,
 		     unsigned level, uint64_t egpa, uint64_t e)
 {
 	struct gos *g = c->g;
-	uint64_t size = lsize(g, level), base = va & ~(size - 1);
+	uint64_t size = gos_lsize(g, level), base = va & ~(size - 1);
 	uint64_t old = e & g->addr_mask & ~(size - 1), gpa;
 	int rc;
 
 	g->st.cow_faults++;
 	if (g->refs[old >> VMMU_PAGE_SHIFT] == 1) {     /* last user: reuse */
-		rc = set_leaf(c, p, egpa, base, e | X86_PTE_RW, level);
+		rc = gos_set_leaf(c, p, egpa, base, e | X86_PTE_RW, level);
 	} else {
 		rc = alloc_level(g, level, &gpa);
 		if (rc == 0)
@@ -377,7 +367,7 @@ static int cow_fault(struct gos_cpu *c, struct gos_proc *p, uint64_t va,
 			return rc;
 		g->st.cow_copies++;
 		put_level(g, old, level);
-		rc = set_leaf(c, p, egpa, base, (e & ~g->addr_mask) | gpa |
+		rc = gos_set_leaf(c, p, egpa, base, (e & ~g->addr_mask) | gpa |
 			      X86_PTE_RW, level);
 	}
 	if (rc == 0)
@@ -389,7 +379,7 @@ static int cow_fault(struct gos_cpu *c, struct gos_proc *p, uint64_t va,
 static int fault_locked(struct gos_cpu *c, uint64_t cr2, uint32_t ec)
 {
 	struct gos_proc *p = c->cur;
-	struct gos_vma *v = vma_find(p, cr2);
+	struct gos_vma *v = gos_vma_find(p, cr2);
 	uint64_t egpa = 0, e = 0;
 	unsigned level = 1;
 	int rc;
@@ -498,7 +488,7 @@ static void root_free(struct gos *g, struct gos_proc *p)
 }
 
 /* The gap around [start, end) that no other VMA of p uses. */
-static void free_window(const struct gos_proc *p, uint64_t start,
+void gos_free_window(const struct gos_proc *p, uint64_t start,
 			uint64_t end, uint64_t top, struct pt_op *op)
 {
 	unsigned i;
@@ -518,14 +508,14 @@ static void free_window(const struct gos_proc *p, uint64_t start,
 /* exit_mmap: every VMA's pages, then its tables, VMA by VMA. */
 static int zap_all(struct gos_cpu *c, struct gos_proc *p)
 {
-	struct pt_op op = { zap_leaf, NULL, 0, 0 };
+	struct pt_op op = { gos_zap_leaf, NULL, 0, 0 };
 	int rc = VMMU_OK;
 
 	while (rc == 0 && p->nvma) {
 		struct gos_vma v = p->vma[--p->nvma];
 
-		free_window(p, v.start, v.end, c->g->user_top, &op);
-		rc = each_range(c, p, v.start, v.end, &op);
+		gos_free_window(p, v.start, v.end, c->g->user_top, &op);
+		rc = gos_each_range(c, p, v.start, v.end, &op);
 	}
 	p->nvma = 0;
 	if (rc == 0)
@@ -553,14 +543,14 @@ static int exec_locked(struct gos_cpu *c, struct gos_proc *p,
 	p->mmap_next = wide ? 0x7f0000000000ULL : 0x40000000ULL;
 	p->brk_base = p->brk = data + img->data_pages * VMMU_PAGE_SIZE +
 			       (1ULL << 20);
-	rc = vma_add(p, (struct gos_vma){ TEXT_BASE, data, GOS_R | GOS_X,
+	rc = gos_vma_add(p, (struct gos_vma){ TEXT_BASE, data, GOS_R | GOS_X,
 			 GOS_VMA_TEXT, false, (uint8_t)img->text_id });
 	if (rc == 0 && img->data_pages)
-		rc = vma_add(p, (struct gos_vma){ data, data + img->data_pages *
+		rc = gos_vma_add(p, (struct gos_vma){ data, data + img->data_pages *
 				 VMMU_PAGE_SIZE, GOS_R | GOS_W, GOS_VMA_ANON,
 				 false, 0 });
 	if (rc == 0)
-		rc = vma_add(p, (struct gos_vma){ p->stack_top - img->stack_pages *
+		rc = gos_vma_add(p, (struct gos_vma){ p->stack_top - img->stack_pages *
 				 VMMU_PAGE_SIZE, p->stack_top, GOS_R | GOS_W,
 				 GOS_VMA_ANON, false, 0 });
 	g->st.execs++;
@@ -609,11 +599,11 @@ static int fork_leaf(struct gos_cpu *c, struct gos_proc *p, uint64_t egpa,
 	int rc = VMMU_OK;
 
 	if (e & X86_PTE_RW)
-		rc = set_leaf(c, p, egpa, va, e & ~X86_PTE_RW, level);
+		rc = gos_set_leaf(c, p, egpa, va, e & ~X86_PTE_RW, level);
 	if (rc == 0)
 		rc = pt_ensure(c, fa->child, va, level, &cegpa);
 	if (rc == 0)
-		rc = set_leaf(c, fa->child, cegpa, va, e & ~X86_PTE_RW, level);
+		rc = gos_set_leaf(c, fa->child, cegpa, va, e & ~X86_PTE_RW, level);
 	if (rc == 0)
 		g->refs[(e & g->addr_mask) >> VMMU_PAGE_SHIFT]++;
 	return rc;
@@ -644,7 +634,7 @@ int gos_fork(struct gos_cpu *c, struct gos_proc **child)
 	/* file-backed text is not copied: the child faults it in again */
 	for (i = 0; rc == 0 && i < p->nvma; i++)
 		if (p->vma[i].kind == GOS_VMA_ANON)
-			rc = each_range(c, p, p->vma[i].start, p->vma[i].end, &op);
+			rc = gos_each_range(c, p, p->vma[i].start, p->vma[i].end, &op);
 	if (rc == 0)
 		gos_flush(c, p, 0, 0);
 	g->st.forks++;
@@ -679,158 +669,3 @@ int gos_wait(struct gos_cpu *c, struct gos_proc *child)
 	return rc;
 }
 
-/* ---- mapping calls ----------------------------------------------------- */
-
-int gos_mmap(struct gos_cpu *c, uint64_t len, unsigned prot, bool huge,
-	     uint64_t *addr)
-{
-	struct gos_proc *p = c->cur;
-	uint64_t align = huge ? lsize(c->g, c->g->cfg.page_order == VMMU_ORDER_1G
-				      ? 3 : 2) : VMMU_PAGE_SIZE;
-	int rc;
-
-	len = (len + VMMU_PAGE_SIZE - 1) & VMMU_PAGE_MASK;
-	gos_lock(c);
-	*addr = (p->mmap_next + align - 1) & ~(align - 1);
-	rc = *addr + len > p->stack_top - (1ULL << 30) ? VMMU_ENOMEM :
-	     vma_add(p, (struct gos_vma){ *addr, *addr + len, (uint8_t)prot,
-					 GOS_VMA_ANON, huge, 0 });
-	if (rc == 0)
-		p->mmap_next = *addr + len;
-	c->g->st.mmaps++;
-	gos_unlock(c);
-	return rc;
-}
-
-int gos_mmap_fixed(struct gos_cpu *c, uint64_t addr, uint64_t len,
-		   unsigned prot)
-{
-	struct gos_proc *p = c->cur;
-	uint64_t end = (addr + len + VMMU_PAGE_SIZE - 1) & VMMU_PAGE_MASK;
-	struct gos_vma *v;
-	int rc;
-
-	addr &= VMMU_PAGE_MASK;
-	if (end > c->g->user_top || end <= addr)
-		return VMMU_EINVAL;
-	gos_lock(c);
-	v = vma_find(p, addr);
-	if (v && v->end >= end && v->prot == prot) {
-		gos_unlock(c);
-		return VMMU_OK;
-	}
-	rc = vma_cut(p, addr, end);
-	if (rc == 0)
-		rc = vma_add(p, (struct gos_vma){ addr, end, (uint8_t)prot,
-					     GOS_VMA_ANON, false, 0 });
-	c->g->st.mmaps++;
-	gos_unlock(c);
-	return rc;
-}
-
-static int unmap_locked(struct gos_cpu *c, uint64_t addr, uint64_t end)
-{
-	struct pt_op op = { zap_leaf, NULL, 0, 0 };
-	int rc = vma_cut(c->cur, addr, end);
-
-	free_window(c->cur, addr, end, c->g->user_top, &op);
-	if (rc == 0)
-		rc = each_range(c, c->cur, addr, end, &op);
-	if (rc == 0)
-		gos_flush(c, c->cur, addr, end);
-	return rc;
-}
-
-int gos_munmap(struct gos_cpu *c, uint64_t addr, uint64_t len)
-{
-	uint64_t end = (addr + len + VMMU_PAGE_SIZE - 1) & VMMU_PAGE_MASK;
-	int rc;
-
-	if ((addr & ~VMMU_PAGE_MASK) || end > c->g->user_top || end <= addr)
-		return VMMU_EINVAL;
-	gos_lock(c);
-	rc = unmap_locked(c, addr, end);
-	c->g->st.munmaps++;
-	gos_unlock(c);
-	return rc;
-}
-
-struct prot_arg {
-	unsigned prot;
-};
-
-static int prot_leaf(struct gos_cpu *c, struct gos_proc *p, uint64_t egpa,
-		     uint64_t e, unsigned level, uint64_t va, void *arg)
-{
-	const struct prot_arg *pa = arg;
-	uint64_t n = e;
-
-	if (!(pa->prot & GOS_W))
-		n &= ~X86_PTE_RW;       /* adding W waits for the write fault */
-	if (c->g->nx)
-		n = (pa->prot & GOS_X) ? n & ~X86_PTE_NX : n | X86_PTE_NX;
-	return n == e ? VMMU_OK : set_leaf(c, p, egpa, va, n, level);
-}
-
-int gos_mprotect(struct gos_cpu *c, uint64_t addr, uint64_t len,
-		 unsigned prot)
-{
-	struct gos_proc *p = c->cur;
-	uint64_t end = (addr + len + VMMU_PAGE_SIZE - 1) & VMMU_PAGE_MASK;
-	struct prot_arg pa = { prot };
-	struct pt_op op = { prot_leaf, &pa, 0, 0 };
-	struct gos_vma *v;
-	int rc;
-
-	gos_lock(c);
-	v = vma_find(p, addr);
-	if (!v || v->end < end || (addr & ~VMMU_PAGE_MASK)) {
-		gos_unlock(c);
-		return VMMU_EINVAL;
-	}
-	rc = each_range(c, p, addr, end, &op);
-	if (rc == 0 && v->start == addr && v->end == end) {
-		v->prot = (uint8_t)prot;
-	} else if (rc == 0) {
-		struct gos_vma n = *v;
-
-		rc = vma_cut(p, addr, end);
-		n.start = addr;
-		n.end = end;
-		n.prot = (uint8_t)prot;
-		if (rc == 0)
-			rc = vma_add(p, n);
-	}
-	if (rc == 0)
-		gos_flush(c, p, addr, end);
-	c->g->st.mprotects++;
-	gos_unlock(c);
-	return rc;
-}
-
-int gos_brk(struct gos_cpu *c, uint64_t new_end)
-{
-	struct gos_proc *p = c->cur;
-	uint64_t end = (new_end + VMMU_PAGE_SIZE - 1) & VMMU_PAGE_MASK;
-	struct gos_vma *v;
-	int rc = VMMU_OK;
-
-	if (end < p->brk_base || end > p->mmap_next)
-		return VMMU_EINVAL;
-	gos_lock(c);
-	v = vma_find(p, p->brk_base);
-	if (end > p->brk) {
-		if (v)
-			v->end = end;
-		else
-			rc = vma_add(p, (struct gos_vma){ p->brk_base, end,
-					 GOS_R | GOS_W, GOS_VMA_ANON, false, 0 });
-	} else if (end < p->brk) {
-		rc = unmap_locked(c, end, p->brk);
-	}
-	if (rc == 0)
-		p->brk = end;
-	c->g->st.brks++;
-	gos_unlock(c);
-	return rc;
-}
