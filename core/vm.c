@@ -11,6 +11,7 @@
 #include "pte_atomic.h"
 #include "vmmu/access.h"
 #include "vmmu/p2m.h"
+#include "dirty_internal.h"
 
 static void slot_release(struct vmmu_vm *vm, struct vmmu_slot *slot);
 
@@ -46,6 +47,7 @@ void vmmu_vm_destroy(struct vmmu_vm *vm)
 	vmmu_p2m_release(vm);
 	if (vm->ops && vm->ops->vm_destroy)
 		vm->ops->vm_destroy(vm);
+	vmmu_dirty_destroy(vm);
 	for (i = 0; i < vm->nslots; i++)
 		slot_release(vm, &vm->slots[i]);
 	vm->platform.free(vm->platform.ctx, vm);
@@ -574,13 +576,41 @@ int vmmu_vm_write_gpa(struct vmmu_vm *vm, gpa_t gpa, const void *buf,
 
 void vmmu_vm_written(struct vmmu_vm *vm, gpa_t gpa, size_t len)
 {
+	/* The bytes have landed: the mark comes after them (core/dirty.c). */
+	if (len)
+		vmmu_dirty_mark(vm, gpa.v >> VMMU_PAGE_SHIFT,
+				((gpa.v + len - 1) >> VMMU_PAGE_SHIFT) -
+				(gpa.v >> VMMU_PAGE_SHIFT) + 1);
 	if (vm->ops && vm->ops->gpa_written)
 		vm->ops->gpa_written(vm, gpa, len);
 }
 
+/*
+ * The walker reads one aligned 4- or 8-byte entry at a time: that case
+ * takes one lookup and one move (the core is built -ffreestanding, so a
+ * plain memcpy would be a library call); everything else is read_gpa.
+ */
 static int gmem_read(void *ctx, gpa_t gpa, void *buf, size_t len)
 {
-	return vmmu_vm_read_gpa(ctx, gpa, buf, len);
+	struct vmmu_vm *vm = ctx;
+	struct vmmu_ram_page pg;
+	const uint8_t *host;
+
+	if ((len == 8 || len == 4) && !(gpa.v & (len - 1)) &&
+	    ram_find(vm, gpa, &pg) == VMMU_OK) {
+		host = vm->platform.linear_base ?
+		       vm->platform.linear_base + pg.hpa.v :
+		       vm->platform.map(vm->platform.ctx, pg.hpa);
+		if (host && len == 8) {
+			__builtin_memcpy(buf, host, 8);
+			return VMMU_OK;
+		}
+		if (host) {
+			__builtin_memcpy(buf, host, 4);
+			return VMMU_OK;
+		}
+	}
+	return vmmu_vm_read_gpa(vm, gpa, buf, len);
 }
 
 static bool cas_host(void *host, uint64_t old, uint64_t new_val, size_t len)

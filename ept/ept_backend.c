@@ -189,6 +189,24 @@ int ept_make_writable(struct vmmu_vm *vm, gpa_t gpa)
 	return rc == VMMU_ENOENT ? VMMU_OK : rc;
 }
 
+/*
+ * After a recalculation: the 2 MiB and then the 1 GiB range around gpa
+ * become one leaf again when their leaves are uniform and the host memory
+ * behind them contiguous (the engine checks both; A/D are ORed).
+ */
+void ept_merge_around(struct vmmu_vm *vm, gpa_t gpa)
+{
+	struct ept_vm *e = ept_of(vm);
+	struct vmmu_pt_change chg = { 0 };
+	unsigned level;
+
+	for (level = VMMU_PT_LEVEL_2M; level <= e->pt.max_leaf_level; level++)
+		if (vmmu_pt_merge(&e->pt, gpa.v & ~(vmmu_pt_level_size(level) - 1),
+				  level, &chg) < 0)
+			break;
+	ept_flush(vm, &chg);
+}
+
 static int tree_init(struct vmmu_vm *vm, struct ept_vm *e)
 {
 	unsigned levels = e->caps.walk5 && vm->guest_maxphyaddr > 48 ? 5 : 4;
@@ -373,6 +391,11 @@ static int ept_set_type(struct vmmu_vm *vm, gpa_t gpa, uint64_t size,
 	rc = vmmu_pt_mark_recalc(&ept_of(vm)->pt, gpa.v, size, ept_recalc_leaf,
 				 vm, &chg);
 	ept_flush(vm, &chg);
+	if (rc == VMMU_OK) {
+		/* leaves at the edges were recalculated now: maybe uniform */
+		ept_merge_around(vm, gpa);
+		ept_merge_around(vm, mk_gpa(gpa.v + size - 1));
+	}
 	return rc;
 }
 

@@ -119,6 +119,7 @@ static int ept_misconfig(struct vmmu_vcpu *vcpu, const struct vmmu_exit *exit,
 		return VMMU_OK;
 	}
 	e->stats.recalcs++;
+	ept_merge_around(vm, exit->gpa);
 	res->action = VMMU_ACT_RETRY;
 	return VMMU_OK;
 }

@@ -55,6 +55,7 @@ int ept_recalc_leaf(void *ctx, uint64_t addr, unsigned level, uint64_t old,
 		    uint64_t *out);
 int ept_map_touch(struct vmmu_vm *vm, gpa_t gpa);
 int ept_make_writable(struct vmmu_vm *vm, gpa_t gpa);
+void ept_merge_around(struct vmmu_vm *vm, gpa_t gpa);
 
 /* ept_exit.c: the exit handler. */
 int ept_handle_exit(struct vmmu_vcpu *vcpu, const struct vmmu_exit *exit,

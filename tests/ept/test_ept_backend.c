@@ -217,13 +217,15 @@ static void test_lazy_type_change_split_merge(void **state)
 	assert_int_equal(eb_acc(v, page, R, &d).status, VMMU_ACCESS_DONE);
 	assert_int_equal(eb_acc(v, page + 4096, W, &d).status, VMMU_ACCESS_DONE);
 	assert_true(vmmu_ept_stats(vm)->invept_single > 0);
-	/* uniform again: the tables merge back on the recalculation */
+	/* uniform again: the recalculation merges the tables back into the
+	 * 1 GiB leaf (one host block, so the addresses are contiguous) */
 	assert_int_equal(vmmu_vm_set_p2m_type(vm, mk_gpa(page), 4096, VMMU_P2M_RAM_RW), 0);
 	assert_int_equal(eb_acc(v, page, W, &d).status, VMMU_ACCESS_DONE);
-	for (i = 0; i < 512; i++)
-		(void)eb_acc(v, 0x40000000 + i * 0x200000, R, &d);
-	assert_int_equal(vmmu_pt_merge(vmmu_ept_tables(vm), page, 2, NULL), 0);
-	assert_int_equal(leaf_level(vm, page), 2);
+	assert_int_equal(leaf_level(vm, page), 3);
+	assert_true(vmmu_ept_tables(vm)->stats.merges >= 2);
+	for (i = 0; i < 4; i++)
+		assert_int_equal(eb_acc(v, 0x40000000 + i * 0x200000, W, &d).status,
+				 VMMU_ACCESS_DONE);
 	vmmu_vm_destroy(vm);
 }
 
@@ -347,6 +349,64 @@ static void test_dirty_ad_bits(void **state)
 	vmmu_vm_destroy(vm);
 }
 
+/* PML: D flags cleared at start, the log drained on harvest. */
+static void test_dirty_pml(void **state)
+{
+	struct vmmu_ept_caps caps = { .ad = true, .pml = true, .execute_only = true,
+				      .page_2m = true, .page_1g = true,
+				      .maxphyaddr = 46 };
+	struct vmmu_vm *vm = eb_vm(&caps);
+	struct vmmu_vcpu *v;
+	struct seen s = { 0 };
+	uint64_t d = 1, i;
+
+	(void)state;
+	eb_slot(vm, 0, 64ULL << 20, VMMU_MEM_RAM, VMMU_ORDER_4K, VMMU_MEMTYPE_DEFAULT);
+	v = eb_vcpu(vm);
+	for (i = 0; i < 8; i++)
+		assert_int_equal(eb_acc(v, i * 4096, W, &d).status, VMMU_ACCESS_DONE);
+	assert_int_equal(vmmu_ept_dirty_mode(vm), VMMU_DIRTY_PML);
+	assert_int_equal(vmmu_ept_dirty_start(vm), 0);
+	dirty_round(vm, v);
+	/* 600 pages: the log fills once (PML-full exit), nothing is lost */
+	for (i = 0; i < 600; i++)
+		assert_int_equal(eb_acc(v, 0x100000 + i * 4096, W, &d).status,
+				 VMMU_ACCESS_DONE);
+	assert_int_equal(vmmu_ept_stats(vm)->pml_full, 1);
+	assert_int_equal(vmmu_ept_dirty_harvest(vm, seen_fn, &s), 0);
+	assert_int_equal(s.n, 600);
+	assert_int_equal(s.first, 0x100000);
+	assert_int_equal(vmmu_ept_dirty_stop(vm), 0);
+	vmmu_vm_destroy(vm);
+}
+
+/* A change made by one vCPU's exit invalidates every vCPU's TLB. */
+static void test_invept_reaches_every_vcpu(void **state)
+{
+	struct vmmu_vm *vm = eb_vm(NULL);
+	struct vmmu_vcpu *v0, *v1;
+	struct vmmu_access_result r;
+	uint64_t d = 1;
+
+	(void)state;
+	eb_slot(vm, 0, 64ULL << 20, VMMU_MEM_RAM, VMMU_ORDER_2M, VMMU_MEMTYPE_DEFAULT);
+	v0 = eb_vcpu(vm);
+	v1 = eb_vcpu(vm);
+	assert_int_equal(v0->tlb_ctx, v1->tlb_ctx);
+	assert_int_not_equal(v0->tlb_vpid, v1->tlb_vpid);
+	assert_int_equal(eb_acc(v1, 0x5000, W, &d).status, VMMU_ACCESS_DONE);
+	assert_true(eb_acc(v1, 0x5000, W, &d).tlb_hit);
+	assert_int_equal(vmmu_ept_set_dirty_mode(vm, VMMU_DIRTY_WRITE_PROTECT), 0);
+	assert_int_equal(vmmu_ept_dirty_start(vm), 0);
+	/* the start invalidated every vCPU: v1 walks, and its write now exits */
+	assert_int_equal(eb_acc(v0, 0x6000, R, &d).status, VMMU_ACCESS_DONE);
+	r = eb_acc(v1, 0x5000, W, &d);
+	assert_false(r.tlb_hit);
+	assert_int_equal(r.status, VMMU_ACCESS_DONE);
+	assert_int_equal(vmmu_ept_stats(vm)->logdirty_faults, 1);
+	vmmu_vm_destroy(vm);
+}
+
 /* Every leaf of a tree, folded into one value: "tables unchanged". */
 static int fold_fn(void *ctx, uint64_t addr, uint64_t size, unsigned level,
 		   uint64_t entry)
@@ -464,6 +524,8 @@ int main(void)
 		cmocka_unit_test(test_lazy_start_cost),
 		cmocka_unit_test(test_dirty_write_protect),
 		cmocka_unit_test(test_dirty_ad_bits),
+		cmocka_unit_test(test_dirty_pml),
+		cmocka_unit_test(test_invept_reaches_every_vcpu),
 		cmocka_unit_test(test_grants_through_ept),
 		cmocka_unit_test(test_raw_vmexit_entry),
 	};
