@@ -382,12 +382,9 @@ static int detect_host(struct run_session *s, const struct run_opts *o,
 			snprintf(s->policy, sizeof(s->policy), "%s",
 				 vmmu_backend_name(d->backend));
 		for (i = 0; i < d->n_reasons && s->npolicy_reasons < 8; i++)
-			/* A reason cut at 200 bytes is fine (the result is
-			 * looked at so that gcc accepts the truncation). */
-			if (snprintf(s->policy_reasons[s->npolicy_reasons++],
-				     200, "[%s] %s", d->reasons[i].code,
-				     d->reasons[i].text) < 0)
-				s->policy_reasons[s->npolicy_reasons - 1][0] = 0;
+			snprintf(s->policy_reasons[s->npolicy_reasons++], 200,
+				 "[%.16s] %.170s", d->reasons[i].code,
+				 d->reasons[i].text);
 		base = o->cost ? cost_builtin_find(o->cost) :
 		       cost_builtin_for(vmmu_vendor_name(h->cpu.vendor),
 					h->cpu.uarch);
