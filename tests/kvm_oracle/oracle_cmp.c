@@ -11,6 +11,7 @@
 #include "vmmu/error.h"
 #include "oracle_cmp.h"
 #include "oracle_path.h"
+#include "oracle_shadow.h"
 
 /* Guest memory for the walker: the copied tables, the rest read-only. */
 struct walk_mem {
@@ -267,5 +268,7 @@ int orc_check_access(const struct orc_vm *vm, const struct orc_case *c,
 	}
 	v->agree = true;
 	/* The same access through the access path and its TLB. */
-	return orc_path_check(vm, c, idx, &pre, &ps, v);
+	rc = orc_path_check(vm, c, idx, &pre, &ps, v);
+	/* And through the shadow backend. */
+	return rc == 0 && v->agree ? orc_shadow_check(c, idx, &pre, &ps, v) : rc;
 }
