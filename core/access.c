@@ -8,6 +8,7 @@
 #include "vmmu/access.h"
 #include "vmmu/error.h"
 #include "access_tlb.h"
+#include "tlb.h"
 
 /*
  * An access that takes more exits than this without completing is a
@@ -178,6 +179,65 @@ static __attribute__((noinline)) int access_miss(struct vmmu_vcpu *vcpu,
 }
 
 /*
+ * Guest mode. An access is what a CPU does between two interrupt windows:
+ * its walk, TLB fill and data move cannot be split by a shootdown. The
+ * vCPU makes run_seq odd for the access (a sequentially consistent
+ * exchange), then reads the VM's flush generation and empties its own TLB
+ * if a flush was requested since it last looked; it makes run_seq even
+ * again (release) when the access has moved its data.
+ * vmmu_vm_tlb_flush_sync bumps the generation (sequentially consistent),
+ * then reads each run_seq: either it sees the vCPU outside an access, and
+ * then the vCPU's next entry comes after the bump in the single total
+ * order and sees it, or it sees an odd value and waits for it to change,
+ * which happens after that access's data moved (release/acquire). Nested
+ * calls (an exit handler's own access) stay inside the outer window.
+ */
+static inline bool guest_enter(struct vmmu_vcpu *vcpu)
+{
+	unsigned s = atomic_load_explicit(&vcpu->run_seq, memory_order_relaxed);
+	unsigned gen;
+
+	if (s & 1)
+		return false;
+	atomic_exchange_explicit(&vcpu->run_seq, s + 1, memory_order_seq_cst);
+	gen = atomic_load_explicit(&vcpu->vm->tlb_flush_gen,
+				   memory_order_seq_cst);
+	if (__builtin_expect(gen != vcpu->tlb_flush_seen, 0)) {
+		if (vcpu->tlb)
+			vmmu_tlb_flush_all(vcpu->tlb);
+		vcpu->tlb_flush_seen = gen;
+	}
+	return true;
+}
+
+static inline void guest_leave(struct vmmu_vcpu *vcpu, bool entered)
+{
+	if (entered)
+		atomic_store_explicit(&vcpu->run_seq,
+			atomic_load_explicit(&vcpu->run_seq,
+					     memory_order_relaxed) + 1,
+			memory_order_release);
+}
+
+void vmmu_vm_tlb_flush_sync(struct vmmu_vm *vm)
+{
+	unsigned seen[VMMU_MAX_VCPUS];
+	unsigned i, n = vm->nvcpus;
+
+	atomic_fetch_add_explicit(&vm->tlb_flush_gen, 1, memory_order_seq_cst);
+	for (i = 0; i < n; i++)
+		seen[i] = atomic_load_explicit(&vm->vcpus[i]->run_seq,
+					       memory_order_seq_cst);
+	for (i = 0; i < n; i++) {
+		if (!(seen[i] & 1))
+			continue;
+		while (atomic_load_explicit(&vm->vcpus[i]->run_seq,
+					    memory_order_acquire) == seen[i])
+			__builtin_ia32_pause();
+	}
+}
+
+/*
  * The hit path is kept small (no walk state on its stack): checks, one TLB
  * lookup, the copy. Everything else is access_miss().
  */
@@ -185,10 +245,12 @@ int vmmu_vcpu_access(struct vmmu_vcpu *vcpu, const struct vmmu_op *op,
 		     struct vmmu_access_result *res)
 {
 	int rc = op_check(vcpu, op);
+	bool entered;
 
 	if (rc < 0 || !res)
 		return rc < 0 ? rc : VMMU_EINVAL;
 	vcpu->stats.accesses++;
+	entered = guest_enter(vcpu);
 	if (access_tlb_lookup(vcpu, &op->acc, &res->hpa)) {
 		/* Only what a hit defines is written (see access.h). */
 		res->status = VMMU_ACCESS_DONE;
@@ -196,9 +258,12 @@ int vmmu_vcpu_access(struct vmmu_vcpu *vcpu, const struct vmmu_op *op,
 		res->tlb_hit = true;
 		res->exits = 0;
 		res->gpa.v = 0;
-		return op_perform(vcpu, op, res->hpa);
+		rc = op_perform(vcpu, op, res->hpa);
+	} else {
+		rc = access_miss(vcpu, op, res);
 	}
-	return access_miss(vcpu, op, res);
+	guest_leave(vcpu, entered);
+	return rc;
 }
 
 /* Largest naturally aligned piece (1, 2, 4, 8) at gva within len. */

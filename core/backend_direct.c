@@ -5,10 +5,19 @@
  * guest-physical address without a host page exits (VMMU_EXIT_UNBACKED),
  * and the hypervisor side backs RAM on first touch, gives MMIO to the
  * device callback and everything else to the VMM.
+ *
+ * Log-dirty (vmmu/dirty.h): while the VM's log is on, the hardware side
+ * grants no write to a logged RAM page whose bit is clear (a read gets a
+ * translation without W; a write exits as VMMU_EXIT_UNBACKED on a backed
+ * page), and maps logged pages at 4 KiB only; the handler marks the bit
+ * and retries. The bitmap itself is the write protection: a clean that
+ * resets a bit re-arms the page, and the core's TLB flush after the
+ * clean drops the writable translations. No hook is needed.
  */
 #include <string.h>
 
 #include "vmmu/access.h"
+#include "vmmu/dirty.h"
 #include "vmmu/error.h"
 
 /* Guest memory for the walk that remembers where a read failed. */
@@ -63,6 +72,7 @@ static int direct_hw_walk(struct vmmu_vcpu *vcpu, const struct vmmu_access *acc,
 	const struct vmmu_slot *slot;
 	struct vmmu_ram_page rp;
 	uint64_t block;
+	bool logged_write_ok = true;
 	int rc;
 
 	vmmu_vm_gmem(vcpu->vm, &m.vm_mem);
@@ -90,14 +100,25 @@ static int direct_hw_walk(struct vmmu_vcpu *vcpu, const struct vmmu_access *acc,
 		return VMMU_OK;
 	}
 	block = VMMU_PAGE_SIZE << rp.order;
+	if (slot->type == VMMU_MEM_RAM &&
+	    atomic_load_explicit(&vcpu->vm->dirty_log, memory_order_relaxed)) {
+		/* Logged: 4 KiB translations, W only with the bit set. */
+		logged_write_ok = vmmu_dirty_write_ok(vcpu->vm,
+			out->guest.gpa.v >> VMMU_PAGE_SHIFT);
+		if (!logged_write_ok && acc->kind == VMMU_ACCESS_WRITE) {
+			exit_unbacked(out, acc, out->guest.gpa, false);
+			return VMMU_OK;
+		}
+		block = VMMU_PAGE_SIZE;
+	}
 	out->status = VMMU_HW_OK;
 	out->hpa = rp.hpa;
 	out->gpa = out->guest.gpa;
 	out->page_size = out->guest.page_size < block ? out->guest.page_size
 						      : block;
 	out->rights = out->guest.rights;
-	out->nested = slot->type == VMMU_MEM_ROM ? VMMU_PROT_R | VMMU_PROT_X
-						 : VMMU_PROT_RWX;
+	out->nested = slot->type == VMMU_MEM_ROM || !logged_write_ok ?
+		      VMMU_PROT_R | VMMU_PROT_X : VMMU_PROT_RWX;
 	out->pkey = out->guest.pkey;
 	out->global = out->guest.global;
 	out->dirty = out->guest.dirty;
@@ -111,8 +132,8 @@ static void direct_to_vmm(struct vmmu_exit_result *res,
 	res->reason = reason;
 }
 
-static int direct_mmio(struct vmmu_vcpu *vcpu, const struct vmmu_exit *exit,
-		       const struct vmmu_op *op, struct vmmu_exit_result *res)
+int vmmu_exit_mmio(struct vmmu_vcpu *vcpu, const struct vmmu_exit *exit,
+		   const struct vmmu_op *op, struct vmmu_exit_result *res)
 {
 	struct vmmu_vm *vm = vcpu->vm;
 	int rc;
@@ -146,15 +167,20 @@ static int direct_handle_exit(struct vmmu_vcpu *vcpu,
 		return VMMU_OK;
 	}
 	if (slot->type == VMMU_MEM_MMIO)
-		return direct_mmio(vcpu, exit, op, res);
+		return vmmu_exit_mmio(vcpu, exit, op, res);
 	if (slot->type == VMMU_MEM_ROM && exit->access == VMMU_ACCESS_WRITE) {
 		direct_to_vmm(res, VMMU_REASON_ROM_WRITE);
 		return VMMU_OK;
 	}
-	/* First touch of RAM: back it, and let the access retry. */
+	/*
+	 * First touch of RAM: back it, and let the access retry. A write to
+	 * a logged page is logged before the retry grants it.
+	 */
 	rc = vmmu_vm_ram_lookup(vcpu->vm, exit->gpa, true, &rp);
 	if (rc < 0)
 		return rc;
+	if (exit->access == VMMU_ACCESS_WRITE && slot->type == VMMU_MEM_RAM)
+		vmmu_dirty_mark(vcpu->vm, exit->gpa.v >> VMMU_PAGE_SHIFT, 1);
 	res->action = VMMU_ACT_RETRY;
 	return VMMU_OK;
 }

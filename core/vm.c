@@ -10,6 +10,8 @@
 #include "backend.h"
 #include "pte_atomic.h"
 #include "vmmu/access.h"
+#include "vmmu/p2m.h"
+#include "dirty_internal.h"
 
 static void slot_release(struct vmmu_vm *vm, struct vmmu_slot *slot);
 
@@ -42,8 +44,10 @@ void vmmu_vm_destroy(struct vmmu_vm *vm)
 		vmmu_vcpu_tlb_release(vm->vcpus[i]);
 		vm->platform.free(vm->platform.ctx, vm->vcpus[i]);
 	}
+	vmmu_p2m_release(vm);
 	if (vm->ops && vm->ops->vm_destroy)
 		vm->ops->vm_destroy(vm);
+	vmmu_dirty_destroy(vm);
 	for (i = 0; i < vm->nslots; i++)
 		slot_release(vm, &vm->slots[i]);
 	vm->platform.free(vm->platform.ctx, vm);
@@ -323,6 +327,8 @@ int vmmu_vm_add_slot_ex(struct vmmu_vm *vm, const struct vmmu_slot_desc *desc)
 		return VMMU_EDEAD;
 	if (vm->nslots == VMMU_MAX_SLOTS)
 		return VMMU_ENOSPC;
+	if (vmmu_p2m_has_foreign(vm, desc->base, desc->size))
+		return VMMU_EEXIST;     /* a grant or foreign frame is mapped there */
 	for (pos = 0; pos < vm->nslots; pos++) {
 		const struct vmmu_slot *s = &vm->slots[pos];
 
@@ -368,6 +374,7 @@ int vmmu_vm_remove_slot(struct vmmu_vm *vm, gpa_t base)
 	for (i = 0; i < vm->nslots; i++) {
 		if (vm->slots[i].base.v != base.v)
 			continue;
+		vmmu_p2m_slot_removed(vm, &vm->slots[i]);
 		if (vm->ops && vm->ops->slot_removed)
 			vm->ops->slot_removed(vm, &vm->slots[i]);
 		slot_release(vm, &vm->slots[i]);
@@ -569,13 +576,41 @@ int vmmu_vm_write_gpa(struct vmmu_vm *vm, gpa_t gpa, const void *buf,
 
 void vmmu_vm_written(struct vmmu_vm *vm, gpa_t gpa, size_t len)
 {
+	/* The bytes have landed: the mark comes after them (core/dirty.c). */
+	if (len)
+		vmmu_dirty_mark(vm, gpa.v >> VMMU_PAGE_SHIFT,
+				((gpa.v + len - 1) >> VMMU_PAGE_SHIFT) -
+				(gpa.v >> VMMU_PAGE_SHIFT) + 1);
 	if (vm->ops && vm->ops->gpa_written)
 		vm->ops->gpa_written(vm, gpa, len);
 }
 
+/*
+ * The walker reads one aligned 4- or 8-byte entry at a time: that case
+ * takes one lookup and one move (the core is built -ffreestanding, so a
+ * plain memcpy would be a library call); everything else is read_gpa.
+ */
 static int gmem_read(void *ctx, gpa_t gpa, void *buf, size_t len)
 {
-	return vmmu_vm_read_gpa(ctx, gpa, buf, len);
+	struct vmmu_vm *vm = ctx;
+	struct vmmu_ram_page pg;
+	const uint8_t *host;
+
+	if ((len == 8 || len == 4) && !(gpa.v & (len - 1)) &&
+	    ram_find(vm, gpa, &pg) == VMMU_OK) {
+		host = vm->platform.linear_base ?
+		       vm->platform.linear_base + pg.hpa.v :
+		       vm->platform.map(vm->platform.ctx, pg.hpa);
+		if (host && len == 8) {
+			__builtin_memcpy(buf, host, 8);
+			return VMMU_OK;
+		}
+		if (host) {
+			__builtin_memcpy(buf, host, 4);
+			return VMMU_OK;
+		}
+	}
+	return vmmu_vm_read_gpa(vm, gpa, buf, len);
 }
 
 static bool cas_host(void *host, uint64_t old, uint64_t new_val, size_t len)

@@ -1,6 +1,8 @@
 #!/usr/bin/env bash
-# The main job with defaults: build vmmu, then show which paging backend it
-# picks for this machine and why, and walk a sample guest page table.
+# The main job with defaults: build vmmu, show which paging backend it
+# picks for this machine and why, walk a sample guest page table, then run
+# the default workloads through every backend of the build and compare
+# them (vmmu run, docs/run.md).
 set -euo pipefail
 top=$(cd "$(dirname "$0")/.." && pwd)
 "$top/scripts/setup.sh"
@@ -13,3 +15,6 @@ echo "== vmmu detect"
 echo
 echo "== vmmu walk --case examples/walk-4level.json --pretty"
 "$vmmu" walk --case "$top/examples/walk-4level.json" --pretty
+echo
+echo "== vmmu run"
+"$vmmu" run

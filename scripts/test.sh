@@ -7,3 +7,5 @@ top=$(cd "$(dirname "$0")/.." && pwd)
 "$top/scripts/build.sh" "$top/build-test" -DVMMU_SANITIZE=ON -DCMAKE_BUILD_TYPE=Debug
 cd "$top/build-test"
 ctest --output-on-failure -j"$(nproc)" "$@"
+# The dirty-log race and migration tests under ThreadSanitizer (own tree).
+cmake --build "$top/build-test" --target tsan

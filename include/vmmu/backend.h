@@ -181,11 +181,35 @@ struct vmmu_backend_ops {
 	/* Change the p2m type of [gpa, gpa + size). */
 	int (*set_type)(struct vmmu_vm *vm, gpa_t gpa, uint64_t size,
 			enum vmmu_p2m_type type);
-	/* Log-dirty: start (lazily), stop, and re-arm [gpa, gpa+size) after a
-	 * clean of the VM's dirty log. */
+	/*
+	 * Log-dirty (include/vmmu/dirty.h; the log belongs to the VM).
+	 * start: make every RAM page of the VM trap on its next write
+	 * (lazily where the backend can); the log is already published, so
+	 * a handler resolving such a trap calls vmmu_dirty_mark(), then
+	 * makes the page writable. stop: writes need not trap any more.
+	 * rearm: [gpa, gpa+size) was just reported and reset by a clean:
+	 * make those pages trap again (a backend harvesting A/D bits or PML
+	 * does nothing here: its sync already reset the hardware state).
+	 * sync: before a peek or clean of [gpa, gpa+size), move dirty state
+	 * the hardware keeps (D bits, PML buffers) into the log with
+	 * vmmu_dirty_mark(), resetting it. All with the VM lock held. The
+	 * core flushes every vCPU's TLB model after start and after a clean
+	 * (vmmu_vm_tlb_flush_sync), waiting for accesses in flight: a hook
+	 * need not, and must not, flush the TLBs of running vCPUs itself.
+	 */
 	int (*dirty_log_start)(struct vmmu_vm *vm);
 	int (*dirty_log_stop)(struct vmmu_vm *vm);
 	int (*dirty_log_rearm)(struct vmmu_vm *vm, gpa_t gpa, uint64_t size);
+	/*
+	 * The p2m (vmmu/p2m.h) mapped another VM's frame hpa at the hole
+	 * gpa (4 KiB) as type GRANT_RW, GRANT_RO or FOREIGN, or removed it.
+	 * foreign_map leaves the tables unchanged when it fails;
+	 * foreign_unmap invalidates before it returns.
+	 */
+	int (*foreign_map)(struct vmmu_vm *vm, gpa_t gpa, hpa_t hpa,
+			   enum vmmu_p2m_type type);
+	int (*foreign_unmap)(struct vmmu_vm *vm, gpa_t gpa);
+	int (*dirty_log_sync)(struct vmmu_vm *vm, gpa_t gpa, uint64_t size);
 };
 
 /*
@@ -238,6 +262,14 @@ struct vmmu_nested_ops {
 		    struct vmmu_nested_walk *out);
 	/* Levels of the nested tables (4 or 5). */
 	unsigned (*levels)(const struct vmmu_vcpu *vcpu);
+	/*
+	 * Optional: the nested tables treat the guest walk's reads of guest
+	 * paging structures as writes (EPT with A/D enabled, SDM Vol. 3C
+	 * 29.3.3.2; NPT always, APM Vol. 2 15.25.5, as QEMU and Bochs report
+	 * W on guest-table #NPF with A already set), so a guest-physical TLB
+	 * entry must allow a write for such a read to hit.
+	 */
+	bool (*pt_as_write)(const struct vmmu_vcpu *vcpu);
 };
 
 /*
@@ -261,6 +293,21 @@ int vmmu_nested_hw_walk(struct vmmu_vcpu *vcpu,
  * or shadow tables, and is what a core-only VM uses.
  */
 extern const struct vmmu_backend_ops vmmu_backend_direct;
+
+/*
+ * The EPT backend (ept/, include/vmmu/ept.h): Intel EPT tables built by
+ * the engine from the memory map and the p2m, the 2-D walk over them as
+ * the CPU does it, and the handler of EPT violations, misconfigurations
+ * and PML-full exits.
+ */
+extern const struct vmmu_backend_ops vmmu_backend_ept;
+
+/*
+ * AMD nested paging (npt/, include/vmmu/npt.h): the VM's nested tables
+ * under nCR3, the hardware-side nested walk with exact #NPF exit
+ * information, and the #NPF handler a VMM calls with the VMCB's fields.
+ */
+extern const struct vmmu_backend_ops vmmu_backend_npt;
 
 /*
  * The shadow-paging backend (shadow-fallback/, docs/shadow.md): shadows

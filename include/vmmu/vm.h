@@ -126,9 +126,20 @@ struct vmmu_vcpu {
 		       const struct vmmu_exit *exit, const struct vmmu_op *op,
 		       struct vmmu_exit_result *res);
 	void *emulate_ctx;
+	/*
+	 * Inside vmmu_vcpu_access: odd while the vCPU performs an access
+	 * (its "guest mode"), even outside; changed only by the vCPU's own
+	 * thread. A VM-wide TLB flush (vmmu_vm_tlb_flush_sync) waits for
+	 * the accesses in flight to end, as a shootdown IPI waits for the
+	 * CPUs to leave guest mode.
+	 */
+	atomic_uint run_seq;
+	unsigned tlb_flush_seen;    /* vm->tlb_flush_gen last applied */
 };
 
 struct vmmu_backend_ops;
+struct vmmu_p2m;
+struct vmmu_dirty_map;
 
 struct vmmu_vm {
 	struct vmmu_platform platform;
@@ -147,6 +158,14 @@ struct vmmu_vm {
 		    unsigned size);
 	void *mmio_ctx;
 	atomic_flag lock;           /* the hypervisor side: vmmu_vm_lock */
+	struct vmmu_p2m *p2m;       /* p2m types and grants (vmmu/p2m.h) */
+	/* VM-wide TLB flush requests, applied by each vCPU on access entry */
+	atomic_uint tlb_flush_gen;
+	/* the dirty log (include/vmmu/dirty.h, core/dirty.c) */
+	_Atomic(struct vmmu_dirty_map *) dirty_log;
+	atomic_uint dirty_users;        /* markers inside vmmu_dirty_mark */
+	atomic_uint dirty_harvesters;   /* peeks and cleans in progress */
+	atomic_bool dirty_stopping;     /* a disable is in progress */
 };
 
 /* Create a VM with no backend attached; *out is owned by the caller. */
@@ -211,14 +230,26 @@ int vmmu_vm_write_gpa(struct vmmu_vm *vm, gpa_t gpa, const void *buf,
  */
 void vmmu_vm_gmem(struct vmmu_vm *vm, struct vmmu_gmem *out);
 /*
- * vmmu itself wrote guest memory [gpa, gpa+len): tell the backend
- * (ops->gpa_written), so log-dirty and shadow write protection see it.
+ * vmmu itself wrote guest memory [gpa, gpa+len): mark the VM's dirty log
+ * (vmmu/dirty.h) and tell the backend (ops->gpa_written), so log-dirty and
+ * shadow write protection see it.
  * Every write path in vmmu (write_gpa, the walker's A/D updates, emulator
  * stores) calls it after the bytes landed.
  */
 void vmmu_vm_written(struct vmmu_vm *vm, gpa_t gpa, size_t len);
 
 int vmmu_vcpu_create(struct vmmu_vm *vm, struct vmmu_vcpu **out);
+
+/*
+ * Flush every vCPU's TLB model and wait: each vCPU empties its own TLB at
+ * the start of its next access, and the call returns once every access
+ * that was in flight when it began has ended (a shootdown waits for the
+ * CPUs to leave guest mode). After it returns, no vCPU uses a translation
+ * made before the call. Safe while vCPU threads run; never call it from
+ * inside an access (an exit handler, a device callback) or with the VM
+ * lock held: it would wait for itself.
+ */
+void vmmu_vm_tlb_flush_sync(struct vmmu_vm *vm);
 
 /*
  * The VM lock: held around every hypervisor-side change (exit handlers,

@@ -8,6 +8,7 @@
 #include "vmmu/platform.h"
 #include "vmmu/walk.h"
 #include "vmmu/vm.h"
+#include "vmmu/dirty.h"
 #include "vmmu/emulate.h"
 
 #define VMMU_VERSION "0.1.0"

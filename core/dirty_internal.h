@@ -1,0 +1,11 @@
+/* SPDX-License-Identifier: MIT */
+/* The dirty log's life with the VM (core/dirty.c). */
+#ifndef VMMU_CORE_DIRTY_INTERNAL_H
+#define VMMU_CORE_DIRTY_INTERNAL_H
+
+#include "vmmu/dirty.h"
+
+/* Free the log at VM destruction (no thread uses the VM any more). */
+void vmmu_dirty_destroy(struct vmmu_vm *vm);
+
+#endif
