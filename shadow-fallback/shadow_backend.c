@@ -21,6 +21,7 @@
 #include <string.h>
 
 #include "shadow_int.h"
+#include "core/tlb.h"
 
 static int sh_vm_init(struct vmmu_vm *vm)
 {
@@ -133,10 +134,16 @@ static int sh_cr_written(struct vmmu_vcpu *vcpu, enum vmmu_cr cr, uint64_t old,
 	struct sh_vm *sv = sh_vm_of(vcpu->vm);
 	int rc;
 
+	struct sh_vcpu *sc = vcpu->backend_state;
+	unsigned role = sc->role;
+
 	(void)cr;
 	(void)old;
 	(void)val;
 	rc = sh_sync_vcpu(vcpu);
+	/* Another role walks other shadow tables: drop cached upper levels. */
+	if (sc->role != role && vcpu->tlb)
+		vmmu_tlb_flush_all(vcpu->tlb);
 	if (sv->tlb_flush)
 		sh_flush_tlbs(sv);
 	/* An impossible register combination: the hardware walk refuses. */

@@ -19,6 +19,7 @@
 #include "shadow_int.h"
 #include "core/pte_atomic.h"
 #include "core/walk_internal.h"
+#include "core/tlb.h"
 
 static int host_read(void *ctx, gpa_t addr, void *buf, size_t len)
 {
@@ -101,6 +102,76 @@ static int hw_nopaging(struct vmmu_vcpu *vcpu, const struct vmmu_access *acc,
 	return VMMU_OK;
 }
 
+/*
+ * Cache the shadow's non-leaf entries a successful walk used in the vCPU's
+ * paging-structure caches (SDM 4.10.3.1), as a CPU walking the shadow
+ * tables does. The cache holds shadow-table (host) addresses; every
+ * removal of a shadow page or permission flushes it (sh_flush_tlbs).
+ */
+static void sh_pwc_fill(struct vmmu_vcpu *vcpu, uint64_t la,
+			const struct vmmu_walk_result *r, unsigned rights)
+{
+	unsigned u = rights & 1, w = (rights >> 1) & 1, nx = (rights >> 2) & 1;
+
+	for (unsigned i = 0; i + 1 < r->levels; i++) {
+		uint64_t e = r->pte[i];
+
+		u &= (unsigned)(e >> 2) & 1;
+		w &= (unsigned)(e >> 1) & 1;
+		nx |= (unsigned)(e >> 63);
+		vmmu_tlb_pwc_fill(vcpu->tlb, (enum vmmu_paging_mode)r->mode,
+				  mk_gva(la), r->first_level - i,
+				  mk_gpa(e & X86_PTE_ADDR_MASK),
+				  (uint8_t)(u | w << 1 | nx << 2));
+	}
+}
+
+/* The hardware walk, started from the deepest cached shadow entry. */
+static int sh_walk_cached(struct vmmu_vcpu *vcpu, const struct vmmu_access *acc,
+			  struct vmmu_walk_result *r)
+{
+	struct sh_vcpu *sc = vcpu->backend_state;
+	enum vmmu_paging_mode m = (enum vmmu_paging_mode)sc->sps.role.mode;
+	struct vmmu_tlb_pwc_hit hit;
+	struct vmmu_walk_start start;
+	struct vmmu_access a = *acc;
+	struct vmmu_gmem mem;
+	unsigned rights = 3;
+	int rc;
+
+	/*
+	 * IA-32e guests only: there the shadow's levels are the guest's, so
+	 * the guest's invalidations (INVLPG, MOV to CR3, INVPCID) cover the
+	 * cached entries exactly. PAE and 2-level guests run on per-vCPU
+	 * ROOT pages rewritten at every CR3 load: no caching there.
+	 */
+	if (!vcpu->tlb || (vcpu->paging.role.mode != VMMU_PAGING_4LEVEL &&
+			   vcpu->paging.role.mode != VMMU_PAGING_5LEVEL))
+		return sh_walk_shadow(vcpu, acc, r);
+	if (vmmu_tlb_pwc_lookup(vcpu->tlb, m, a.gva, &hit) >=
+	    sc->sps.role.top_level) {
+		rc = sh_walk_shadow(vcpu, acc, r);
+		if (rc == 0 && r->ok)
+			sh_pwc_fill(vcpu, a.gva.v, r, 3);
+		return rc;
+	}
+	start.level = (uint8_t)hit.level;
+	start.table = mk_gpa(hit.table);
+	start.rights = hit.rights;
+	rights = hit.rights;
+	sh_host_gmem(vcpu->vm, &mem);
+	sc->sps.cr3 = sh_vm_of(vcpu->vm)->pages[sc->root]->hpa.v;
+	sc->sps.rflags = vcpu->paging.rflags;
+	sc->sps.pkru = vcpu->paging.pkru;
+	vcpu->stats.pwc_walks++;
+	rc = vmmu_walk_from(&sc->sps, &mem, &a, &start, r);
+	if (rc < 0)
+		return vmmu_vm_kill(vcpu->vm, "shadow walk left host memory");
+	if (r->ok)
+		sh_pwc_fill(vcpu, a.gva.v, r, rights);
+	return VMMU_OK;
+}
+
 /* The walk a CPU makes through vcpu's current shadow root. */
 int sh_walk_shadow(struct vmmu_vcpu *vcpu, const struct vmmu_access *acc,
 		   struct vmmu_walk_result *r)
@@ -135,7 +206,7 @@ int sh_hw_walk(struct vmmu_vcpu *vcpu, const struct vmmu_access *acc,
 	}
 	if (vcpu->paging.role.mode == VMMU_PAGING_NONE)
 		return hw_nopaging(vcpu, acc, out);
-	rc = sh_walk_shadow(vcpu, acc, &r);
+	rc = sh_walk_cached(vcpu, acc, &r);
 	if (rc < 0)
 		return rc;
 	out->guest_refs = r.levels;

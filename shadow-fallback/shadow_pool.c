@@ -95,8 +95,12 @@ void sh_set_entry(struct sh_vm *sv, uint32_t pi, unsigned idx, uint64_t e,
 	struct sh_page *p = sv->pages[pi];
 	uint32_t id = pi << 9 | idx, b;
 
-	if (p->e[idx] & X86_PTE_P)
+	if (p->e[idx] & X86_PTE_P) {
 		list_remove(sv, id);
+		/* A cached upper-level entry may name the old table. */
+		if (SH_T_LEVEL(p->type) > 1)
+			sv->tlb_flush = true;
+	}
 	pte_store(&p->e[idx], e);
 	if (!(e & X86_PTE_P))
 		return;
