@@ -580,8 +580,32 @@ void vmmu_vm_written(struct vmmu_vm *vm, gpa_t gpa, size_t len)
 		vm->ops->gpa_written(vm, gpa, len);
 }
 
+/*
+ * The walker's reads of paging entries: an aligned entry is read with one
+ * atomic load, since another vCPU's walk may set its A/D bits at the same
+ * time (cas_host); anything else is a plain copy.
+ */
 static int gmem_read(void *ctx, gpa_t gpa, void *buf, size_t len)
 {
+	struct vmmu_vm *vm = ctx;
+	struct vmmu_ram_page pg;
+	const void *host;
+
+	if ((len == 8 || len == 4) && !(gpa.v & (len - 1)) &&
+	    ram_find(vm, gpa, &pg) == VMMU_OK &&
+	    (host = vm->platform.map(vm->platform.ctx, pg.hpa))) {
+		if (len == 8) {
+			uint64_t v = pte_load(host);
+
+			memcpy(buf, &v, 8);
+		} else {
+			uint32_t v = __atomic_load_n((const uint32_t *)host,
+						     __ATOMIC_ACQUIRE);
+
+			memcpy(buf, &v, 4);
+		}
+		return VMMU_OK;
+	}
 	return vmmu_vm_read_gpa(ctx, gpa, buf, len);
 }
 
