@@ -71,7 +71,9 @@ struct bench_tlb_desc {
 struct bench_sysinfo {
 	char cpu_vendor[16];
 	char cpu_brand[64];
-	char cpu_codename[64];
+	char cpu_name[128];     /* vmmu_cpu_name(): uarch (libcpuid: ...) */
+	char cpu_uarch[32];     /* vmmu's microarchitecture, "" unknown */
+	char cpu_codename[64];  /* libcpuid's, only where consistent */
 	int family, model, stepping;
 	char kernel_release[80];
 	char kernel_version[128];
@@ -149,6 +151,22 @@ struct bench_tlb_point {
 	double raw_cyc[BENCH_CHASE_KINDS][BENCH_MAX_REPS];
 };
 
+/*
+ * One inferred knee, voted on by the repetitions: the reach lies in
+ * [reach, knee) for votes of reps repetitions; over all repetitions the
+ * knees spread over [reach_lo, knee_hi). 0 when not found.
+ */
+struct bench_knee {
+	uint64_t reach, knee, reach_lo, knee_hi;
+	unsigned votes, reps;
+};
+
+/* Where the page-walk cost is read: a fixed point, whatever the range. */
+#define BENCH_WALK_WS (256ull << 20)
+/* The working sets the cost profile holds, whatever the options. */
+#define BENCH_PROFILE_MIN_WS 8192ull
+#define BENCH_PROFILE_MAX_WS BENCH_WALK_WS
+
 struct bench_tlb_curve {
 	unsigned n;
 	struct bench_tlb_point pt[BENCH_MAX_POINTS];
@@ -160,10 +178,12 @@ struct bench_tlb_curve {
 	 * the first point on it.
 	 */
 	uint64_t l1_reach, l2_reach, l1_knee, l2_knee;
+	struct bench_knee l1, l2;       /* the same, with votes and spread */
 	/* The same first knee on (2M - dense): equal to l1_reach when the
 	 * TLB holds 2 MiB pages as 4 KiB entries. */
 	uint64_t huge_l1_reach;
-	/* Page-walk cost: (4K - dense) at the largest working sets. */
+	/* Page-walk cost: (4K - dense) at BENCH_WALK_WS (or the largest
+	 * working set below it). */
 	struct bench_stats walk_ns, walk_cyc;
 	uint64_t walk_ws;               /* working set it was taken at */
 };
@@ -227,14 +247,29 @@ int bench_tlb_run(const struct bench_tlb_opts *o,
 		  struct bench_tlb_result *r);
 /* Fill the reach and walk-cost fields from the points. */
 void bench_tlb_analyse(struct bench_tlb_curve *cv);
+/* out = the points of cv with lo <= ws <= hi, analysed on their own. */
+void bench_tlb_curve_window(const struct bench_tlb_curve *cv, uint64_t lo,
+			    uint64_t hi, struct bench_tlb_curve *out);
 json_t *bench_tlb_curve_json(const struct bench_tlb_curve *cv);
 json_t *bench_tlb_json(const struct bench_tlb_result *r);
+/*
+ * The profile's "tlb" section: the same, restricted to the profile's
+ * working sets (BENCH_PROFILE_MIN_WS..MAX_WS) and analysed on them alone.
+ */
+json_t *bench_tlb_profile_json(const struct bench_tlb_result *r);
 
 /* ---- options and the cost profile (profile.c) ---- */
 
 #define BENCH_PROFILE_SCHEMA "vmmu-cost-profile"
 /* 0 when path is a regular file or does not exist yet (it may be replaced). */
-int bench_profile_path_ok(const char *path);
+/*
+ * Whether --profile PATH may be written: a vmmu cost profile (its
+ * "schema"), or a new file in a writable directory. 0, or a vmmu_err with
+ * the reason in err.
+ */
+int bench_profile_path_ok(const char *path, char *err, size_t errlen);
+/* Whether --plot DIR can take the plots: created when missing. */
+int bench_plot_dir_ok(const char *dir, char *err, size_t errlen);
 
 /* The largest SIZE option accepted: 1 TiB. */
 #define BENCH_MAX_SIZE (1ull << 40)

@@ -76,12 +76,17 @@ int bench_curve_run(struct bench_chase_target *t, const uint64_t *ws,
 }
 
 /*
- * TLB overhead at point i: chase k minus the dense (cache-only) chase,
- * on the fastest repetition of each: other load on a shared machine only
- * ever adds time, so the minimum is the steadiest estimate of a knee.
+ * TLB overhead at point i: chase k minus the dense (cache-only) chase.
+ * rep < 0: on the fastest repetition of each (other load on a shared
+ * machine only ever adds time); rep >= 0: within repetition rep, whose
+ * kinds ran back to back under the same load.
  */
-static double overhead(const struct bench_tlb_curve *cv, unsigned i, int k)
+static double overhead(const struct bench_tlb_curve *cv, unsigned i, int k,
+		       int rep)
 {
+	if (rep >= 0)
+		return cv->pt[i].raw_ns[k][rep] -
+		       cv->pt[i].raw_ns[BENCH_CHASE_DENSE][rep];
 	return cv->pt[i].ns[k].min - cv->pt[i].ns[BENCH_CHASE_DENSE].min;
 }
 
@@ -89,14 +94,14 @@ static double overhead(const struct bench_tlb_curve *cv, unsigned i, int k)
  * First index from which the overhead stays above thr up to the end of the
  * curve (a knee must persist; a lone noisy point is not one). -1 if none.
  */
-static int sustained_above(const struct bench_tlb_curve *cv, int k,
+static int sustained_above(const struct bench_tlb_curve *cv, int k, int rep,
 			   unsigned from, double thr)
 {
 	int first = -1;
 	unsigned i;
 
 	for (i = from; i < cv->n; i++) {
-		if (overhead(cv, i, k) > thr) {
+		if (overhead(cv, i, k, rep) > thr) {
 			if (first < 0)
 				first = (int)i;
 		} else {
@@ -107,75 +112,149 @@ static int sustained_above(const struct bench_tlb_curve *cv, int k,
 }
 
 /*
- * Reach of a TLB level = the largest working set before the overhead
- * steps up. Level 1: the overhead leaves the noise floor (an L1 DTLB miss
- * that hits the second-level TLB costs a few cycles). Level 2: it climbs
- * well above the level-1 plateau (the second-level TLB misses and the
- * page walker runs).
+ * Knees of chase k: k1 where the overhead leaves the noise floor (an L1
+ * DTLB miss that hits the second-level TLB costs a few cycles), k2 where
+ * it climbs well above the plateau after k1 (the second-level TLB misses
+ * and the page walker runs). -1 when absent.
  */
-/*
- * Knees of chase k: k1 where the overhead leaves the noise floor, k2 where
- * it climbs well above the plateau after k1. -1 when absent.
- */
-static void knees(const struct bench_tlb_curve *cv, int k, int *k1, int *k2)
+static void knees(const struct bench_tlb_curve *cv, int k, int rep, int *k1,
+		  int *k2)
 {
 	const double floor_ns = 0.75;
 	double plateau;
 
 	*k2 = -1;
-	*k1 = sustained_above(cv, k, 1, floor_ns);
+	*k1 = sustained_above(cv, k, rep, 1, floor_ns);
 	if (*k1 <= 0)
 		return;
-	plateau = overhead(cv, (unsigned)*k1, k);
-	if ((unsigned)*k1 + 1 < cv->n && overhead(cv, *k1 + 1, k) < plateau)
-		plateau = overhead(cv, *k1 + 1, k);
-	*k2 = sustained_above(cv, k, (unsigned)*k1 + 1, 2.0 * plateau + floor_ns);
+	plateau = overhead(cv, (unsigned)*k1, k, rep);
+	if ((unsigned)*k1 + 1 < cv->n && overhead(cv, *k1 + 1, k, rep) < plateau)
+		plateau = overhead(cv, *k1 + 1, k, rep);
+	*k2 = sustained_above(cv, k, rep, (unsigned)*k1 + 1,
+			      2.0 * plateau + floor_ns);
+}
+
+/*
+ * One knee and its support: the knee is the one the fastest-repetition
+ * curve gives (the steadiest on a loaded machine, see overhead()); each
+ * repetition's own curve gives its knee too, and votes counts those that
+ * agree. The spread is the range of knees the repetitions gave.
+ */
+static void vote(const struct bench_tlb_curve *cv, const int *idx,
+		 unsigned reps, int pick, struct bench_knee *kn)
+{
+	int lo = BENCH_MAX_POINTS, hi = -1;
+	unsigned r;
+
+	memset(kn, 0, sizeof(*kn));
+	kn->reps = reps;
+	for (r = 0; r < reps; r++) {
+		kn->votes += idx[r] == pick;
+		if (idx[r] > 0 && idx[r] < lo)
+			lo = idx[r];
+		if (idx[r] > hi)
+			hi = idx[r];
+	}
+	if (pick > 0) {
+		kn->reach = cv->pt[pick - 1].ws;
+		kn->knee = cv->pt[pick].ws;
+		lo = pick < lo ? pick : lo;
+		hi = pick > hi ? pick : hi;
+	}
+	if (hi > 0 && lo < BENCH_MAX_POINTS) {
+		kn->reach_lo = cv->pt[lo - 1].ws;
+		kn->knee_hi = cv->pt[hi].ws;
+	}
+}
+
+/* The knees of the 4 KiB chase, with the repetitions' support. */
+static void voted_knees(struct bench_tlb_curve *cv)
+{
+	int k1[BENCH_MAX_REPS], k2[BENCH_MAX_REPS], f1, f2;
+	unsigned r, reps = cv->pt[0].ns[BENCH_CHASE_4K].n;
+
+	knees(cv, BENCH_CHASE_4K, -1, &f1, &f2);
+	for (r = 0; r < reps; r++)
+		knees(cv, BENCH_CHASE_4K, (int)r, &k1[r], &k2[r]);
+	vote(cv, k1, reps, f1, &cv->l1);
+	vote(cv, k2, reps, f2, &cv->l2);
+	cv->l1_reach = cv->l1.reach;
+	cv->l1_knee = cv->l1.knee;
+	cv->l2_reach = cv->l2.reach;
+	cv->l2_knee = cv->l2.knee;
+}
+
+/*
+ * Page-walk cost, paired by repetition, at BENCH_WALK_WS or the largest
+ * working set below it: a fixed point, so that the figure does not depend
+ * on how far the curve goes (at 4 GiB it also pays cache misses for the
+ * page tables themselves, at 32 MiB hardly any).
+ */
+static void walk_cost(struct bench_tlb_curve *cv)
+{
+	double diff_ns[BENCH_MAX_REPS], diff_cyc[BENCH_MAX_REPS];
+	unsigned r, reps, at = 0, i;
+
+	for (i = 0; i < cv->n; i++)
+		if (cv->pt[i].ws <= BENCH_WALK_WS)
+			at = i;
+	reps = cv->pt[at].ns[BENCH_CHASE_4K].n;
+	for (r = 0; r < reps; r++) {
+		diff_ns[r] = cv->pt[at].raw_ns[BENCH_CHASE_4K][r] -
+			     cv->pt[at].raw_ns[BENCH_CHASE_DENSE][r];
+		diff_cyc[r] = cv->pt[at].raw_cyc[BENCH_CHASE_4K][r] -
+			      cv->pt[at].raw_cyc[BENCH_CHASE_DENSE][r];
+	}
+	bench_stats_of(diff_ns, reps, &cv->walk_ns);
+	bench_stats_of(diff_cyc, reps, &cv->walk_cyc);
+	cv->walk_ws = cv->pt[at].ws;
 }
 
 /*
  * Reach of a TLB level = the largest working set before the overhead
- * steps up. Level 1: the overhead leaves the noise floor (an L1 DTLB miss
- * that hits the second-level TLB costs a few cycles). Level 2: it climbs
- * well above the level-1 plateau (the second-level TLB misses and the
- * page walker runs). The same on the 2 MiB chase tells whether huge
- * pages extended the reach.
+ * steps up, with how many repetitions agree (see vote()). The same on the
+ * 2 MiB chase tells whether huge pages extended the reach.
  */
 void bench_tlb_analyse(struct bench_tlb_curve *cv)
 {
-	double diff_ns[BENCH_MAX_REPS], diff_cyc[BENCH_MAX_REPS];
-	unsigned r, reps, last;
 	int k1, k2;
 
 	cv->l1_reach = cv->l2_reach = cv->l1_knee = cv->l2_knee = 0;
 	cv->huge_l1_reach = 0;
+	memset(&cv->l1, 0, sizeof(cv->l1));
+	memset(&cv->l2, 0, sizeof(cv->l2));
 	if (cv->n < 3 || !cv->pt[0].have[BENCH_CHASE_4K] ||
 	    !cv->pt[0].have[BENCH_CHASE_DENSE])
 		return;
-	knees(cv, BENCH_CHASE_4K, &k1, &k2);
-	if (k1 > 0) {
-		cv->l1_reach = cv->pt[k1 - 1].ws;
-		cv->l1_knee = cv->pt[k1].ws;
-	}
-	if (k2 > 0) {
-		cv->l2_reach = cv->pt[k2 - 1].ws;
-		cv->l2_knee = cv->pt[k2].ws;
-	}
+	voted_knees(cv);
 	if (cv->pt[0].have[BENCH_CHASE_2M]) {
-		knees(cv, BENCH_CHASE_2M, &k1, &k2);
+		knees(cv, BENCH_CHASE_2M, -1, &k1, &k2);
 		cv->huge_l1_reach = k1 > 0 ? cv->pt[k1 - 1].ws : 0;
 	}
-	/* Walk cost at the largest working set, paired by repetition. */
-	last = cv->n - 1;
-	reps = cv->pt[last].ns[BENCH_CHASE_4K].n;
-	for (r = 0; r < reps; r++) {
-		diff_ns[r] = cv->pt[last].raw_ns[BENCH_CHASE_4K][r] -
-			     cv->pt[last].raw_ns[BENCH_CHASE_DENSE][r];
-		diff_cyc[r] = cv->pt[last].raw_cyc[BENCH_CHASE_4K][r] -
-			      cv->pt[last].raw_cyc[BENCH_CHASE_DENSE][r];
-	}
-	bench_stats_of(diff_ns, reps, &cv->walk_ns);
-	bench_stats_of(diff_cyc, reps, &cv->walk_cyc);
-	cv->walk_ws = cv->pt[last].ws;
+	walk_cost(cv);
+}
+
+void bench_tlb_curve_window(const struct bench_tlb_curve *cv, uint64_t lo,
+			    uint64_t hi, struct bench_tlb_curve *out)
+{
+	unsigned i;
+
+	*out = *cv;
+	out->n = 0;
+	for (i = 0; i < cv->n; i++)
+		if (cv->pt[i].ws >= lo && cv->pt[i].ws <= hi)
+			out->pt[out->n++] = cv->pt[i];
+	bench_tlb_analyse(out);
+}
+
+static json_t *knee_json(const struct bench_knee *k)
+{
+	return json_pack("{s:I, s:I, s:I, s:I, s:i, s:i}",
+			 "reach_bytes", (json_int_t)k->reach,
+			 "knee_bytes", (json_int_t)k->knee,
+			 "reach_lo_bytes", (json_int_t)k->reach_lo,
+			 "knee_hi_bytes", (json_int_t)k->knee_hi,
+			 "votes", (int)k->votes, "repetitions", (int)k->reps);
 }
 
 json_t *bench_tlb_curve_json(const struct bench_tlb_curve *cv)
@@ -209,5 +288,7 @@ json_t *bench_tlb_curve_json(const struct bench_tlb_curve *cv)
 		      "walk_ws_bytes", (json_int_t)cv->walk_ws,
 		      "walk_ns", bench_stats_json(&cv->walk_ns),
 		      "walk_cycles", bench_stats_json(&cv->walk_cyc));
+	json_object_set_new(o, "l1_inference", knee_json(&cv->l1));
+	json_object_set_new(o, "l2_inference", knee_json(&cv->l2));
 	return o;
 }

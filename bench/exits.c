@@ -178,6 +178,13 @@ static void measure_kind(struct exits_run *x, enum bench_exit_kind k,
 	x->g->timeout_s = GUEST_PROBE_TIMEOUT_S;
 	rc = one_rep(x, k, k == BX_FIRST_TOUCH3 ? iters : iters / 20 + 1, gr);
 	x->g->timeout_s = GUEST_RUN_TIMEOUT_S;
+	if (rc) {
+		/* It never worked here: a property of this host's KVM. */
+		snprintf(c->note, sizeof(c->note), "unsupported on this host: "
+			 "its warm-up ended with: %.140s", x->g->why);
+		c->offered = false;
+		return;
+	}
 	for (r = 0; r < x->reps && rc == VMMU_OK; r++) {
 		rc = one_rep(x, k, iters, gr);
 		for (j = 0; j < runs && rc == VMMU_OK; j++) {
@@ -188,7 +195,9 @@ static void measure_kind(struct exits_run *x, enum bench_exit_kind k,
 		c->user_exits_per_iter = (double)gr[0].user_exits / (double)iters;
 	}
 	if (rc) {
-		snprintf(c->note, sizeof(c->note), "failed: %.180s", x->g->why);
+		snprintf(c->note, sizeof(c->note), "failed after a working "
+			 "warm-up: %.150s", x->g->why);
+		c->failed = true;
 		return;
 	}
 	if (specs[k].to_user && c->user_exits_per_iter < 0.99) {

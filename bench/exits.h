@@ -98,7 +98,13 @@ enum bench_exit_kind {
 struct bench_exit_cost {
 	const char *name;               /* JSON key */
 	const char *what;               /* one-line description */
-	bool offered, measured;
+	/*
+	 * offered false: unsupported on this host (no capability, or the
+	 * operation cannot complete here: its warm-up already failed), with
+	 * the reason in note. failed: it worked in the warm-up, then a timed
+	 * repetition did not (exit status 1).
+	 */
+	bool offered, measured, failed;
 	char note[200];                 /* why not offered / what was seen */
 	unsigned cpl;                   /* guest privilege it ran at */
 	uint64_t iters;                 /* per repetition */
@@ -150,6 +156,10 @@ void bench_print_exits(FILE *out, const struct bench_exits_result *r,
 		       const struct bench_sysinfo *si);
 int bench_plot_exits(const char *dir, const struct bench_exits_result *r,
 		     const struct bench_progress *p);
+/* "measured", "unsupported" (with the reason in note) or "failed". */
+const char *bench_exit_status(const struct bench_exit_cost *c);
+/* Whether a measurement failed after working (exit status 1). */
+bool bench_exits_failed(const struct bench_exits_result *r);
 
 #endif /* __ASSEMBLER__ */
 #endif

@@ -124,9 +124,10 @@ json_t *bench_exits_json(const struct bench_exits_result *r)
 	for (i = 0; i < BX_COUNT; i++) {
 		const struct bench_exit_cost *c = &r->cost[i];
 
-		o = json_pack("{s:s, s:i, s:b, s:b, s:s, s:I, s:f}", "what",
+		o = json_pack("{s:s, s:i, s:b, s:b, s:s, s:s, s:I, s:f}", "what",
 			      c->what, "cpl", (int)c->cpl,
 			      "offered", c->offered, "measured", c->measured,
+			      "status", bench_exit_status(c),
 			      "note", c->note, "iterations", (json_int_t)c->iters,
 			      "user_exits_per_iteration", c->user_exits_per_iter);
 		if (c->measured) {
@@ -213,7 +214,7 @@ static void print_exec_model(FILE *out, const struct bench_exits_result *r)
 			r->cost[BX_EMPTY0].raw_cycles.min);
 }
 
-/* Against DESIGN.md's published anchors; the ratios are computed here. */
+/* Against published anchors (docs/bench.md); the ratios are computed here. */
 static void print_crosscheck(FILE *out, const struct bench_exits_result *r,
 			     const struct bench_sysinfo *si)
 {
@@ -311,6 +312,21 @@ void bench_print_exits(FILE *out, const struct bench_exits_result *r,
 		print_chase(out, r);
 }
 
+bool bench_exits_failed(const struct bench_exits_result *r)
+{
+	unsigned i;
+
+	for (i = 0; i < BX_COUNT; i++)
+		if (r->cost[i].failed)
+			return true;
+	return false;
+}
+
+const char *bench_exit_status(const struct bench_exit_cost *c)
+{
+	return c->measured ? "measured" : c->failed ? "failed" : "unsupported";
+}
+
 int bench_plot_exits(const char *dir, const struct bench_exits_result *r,
 		     const struct bench_progress *p)
 {
@@ -318,18 +334,30 @@ int bench_plot_exits(const char *dir, const struct bench_exits_result *r,
 	struct bench_stats s[BX_COUNT];
 	const struct bench_tlb_curve *cv[2];
 	const char *cl[2] = { "native", "in guest" };
+	char title[1024], missing[768] = "";
 	unsigned i, n = 0;
+	size_t m = 0;
 	int rc;
 
 	for (i = 0; i < BX_COUNT; i++) {
-		if (!r->cost[i].measured || i == BX_EMPTY0 || i == BX_EMPTY3)
+		if (i == BX_EMPTY0 || i == BX_EMPTY3)
 			continue;
+		if (!r->cost[i].measured) {
+			/* Not dropped silently: named in the title. */
+			m += (size_t)snprintf(missing + m, m < sizeof(missing) ?
+					      sizeof(missing) - m : 0, "%s%s %s",
+					      m ? ", " : "", r->cost[i].name,
+					      bench_exit_status(&r->cost[i]));
+			continue;
+		}
 		labels[n] = r->cost[i].name;
 		s[n++] = r->cost[i].ns;
 	}
-	rc = bench_plot_bars(dir, "exits", "VM-exit and fault costs through KVM "
-			     "(ns per operation net of the loop, median; bars: min-max)", labels,
-			     s, n, "ns per operation", p);
+	snprintf(title, sizeof(title), "VM-exit and fault costs through KVM (ns "
+		 "per operation net of the loop, median; bars: min-max)%s%s",
+		 m ? "; not measured: " : "", missing);
+	rc = bench_plot_bars(dir, "exits", title, labels, s, n,
+			     "ns per operation", p);
 	if (rc || !r->have_chase)
 		return rc;
 	cv[0] = &r->native_chase;

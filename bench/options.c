@@ -26,13 +26,27 @@ static int common_option(int ch, struct bench_common_opts *c)
 	case BENCH_OPT_JSON: c->json = true; return 0;
 	case BENCH_OPT_QUIET: c->progress.quiet = true; return 0;
 	case BENCH_OPT_PLOT: c->plot_dir = optarg; return 0;
-	case BENCH_OPT_PROFILE:
-		c->profile = optarg;
-		return bench_profile_path_ok(optarg) ? -1 : 0;
+	case BENCH_OPT_PROFILE: c->profile = optarg; return 0;
 	case BENCH_OPT_REPS:
 		return bench_parse_count(optarg, 1, BENCH_MAX_REPS, &c->reps);
 	default: return 1;
 	}
+}
+
+/* --profile and --plot are checked before anything is measured. */
+static int check_outputs(const char *prog, const struct bench_common_opts *c)
+{
+	char err[4200];
+
+	if (c->profile && bench_profile_path_ok(c->profile, err, sizeof(err))) {
+		fprintf(stderr, "vmmu %s: --profile %s\n", prog, err);
+		return -1;
+	}
+	if (c->plot_dir && bench_plot_dir_ok(c->plot_dir, err, sizeof(err))) {
+		fprintf(stderr, "vmmu %s: --plot %s\n", prog, err);
+		return -1;
+	}
+	return 0;
 }
 
 int bench_parse_args(int argc, char **argv, const char *prog,
@@ -92,7 +106,7 @@ int bench_parse_args(int argc, char **argv, const char *prog,
 		rc = -1;
 	}
 	free(all);
-	return rc;
+	return rc ? rc : check_outputs(prog, c);
 }
 
 int bench_machine(const struct bench_progress *p, bool quick,

@@ -23,6 +23,30 @@ static int make_dir(const char *dir)
 	return VMMU_EIO;
 }
 
+int bench_plot_dir_ok(const char *dir, char *err, size_t errlen)
+{
+	struct stat st;
+
+	if (!dir || !*dir) {
+		snprintf(err, errlen, "--plot needs a directory");
+		return VMMU_EINVAL;
+	}
+	if (mkdir(dir, 0777) != 0 && errno != EEXIST) {
+		snprintf(err, errlen, "cannot create %s: %s", dir, strerror(errno));
+		return VMMU_EIO;
+	}
+	if (stat(dir, &st) != 0 || !S_ISDIR(st.st_mode)) {
+		snprintf(err, errlen, "%s is not a directory", dir);
+		return VMMU_EINVAL;
+	}
+	if (access(dir, W_OK | X_OK) != 0) {
+		snprintf(err, errlen, "cannot write in %s: %s", dir,
+			 strerror(errno));
+		return VMMU_EIO;
+	}
+	return VMMU_OK;
+}
+
 static FILE *open_in(const char *dir, const char *name, const char *ext)
 {
 	char path[4096];

@@ -12,6 +12,7 @@
 #include <string.h>
 #include <sys/stat.h>
 #include <time.h>
+#include <unistd.h>
 
 #include "vmmu/error.h"
 #include "bench.h"
@@ -57,20 +58,65 @@ int bench_parse_count(const char *s, unsigned min, unsigned max, unsigned *out)
 	return VMMU_OK;
 }
 
-int bench_profile_path_ok(const char *path)
+/* A writable directory for a new file at path. */
+static int dir_writable(const char *path, char *err, size_t errlen)
 {
-	struct stat st;
+	char dir[4096];
+	const char *slash = strrchr(path, '/');
 
-	/*
-	 * The profile is written to PATH.tmp and renamed over PATH: run as
-	 * root with --profile /dev/zero, that replaced the device node with
-	 * a JSON file. Only a regular file (or nothing yet) may be replaced.
-	 */
-	if (!path || !*path)
-		return VMMU_EINVAL;
-	if (stat(path, &st) == 0 && !S_ISREG(st.st_mode))
-		return VMMU_EINVAL;
+	if (!slash)
+		snprintf(dir, sizeof(dir), ".");
+	else if (slash == path)
+		snprintf(dir, sizeof(dir), "/");
+	else
+		snprintf(dir, sizeof(dir), "%.*s", (int)(slash - path), path);
+	if (access(dir, W_OK | X_OK) != 0) {
+		snprintf(err, errlen, "cannot create %s: %s: %s", path, dir,
+			 strerror(errno));
+		return VMMU_EIO;
+	}
 	return VMMU_OK;
+}
+
+int bench_profile_path_ok(const char *path, char *err, size_t errlen)
+{
+	json_error_t jerr;
+	struct stat st;
+	json_t *old;
+	const char *schema;
+	bool ours;
+
+	if (!path || !*path) {
+		snprintf(err, errlen, "--profile needs a file name");
+		return VMMU_EINVAL;
+	}
+	if (stat(path, &st) != 0)
+		return errno == ENOENT ? dir_writable(path, err, errlen)
+		       : (snprintf(err, errlen, "%s: %s", path, strerror(errno)),
+			  VMMU_EIO);
+	/*
+	 * The profile is written beside PATH and renamed over it: run as root
+	 * with --profile /dev/zero, that replaced the device node. Only a
+	 * vmmu cost profile may be replaced; a case file or anything else
+	 * given by mistake is refused before the measurement starts.
+	 */
+	if (!S_ISREG(st.st_mode)) {
+		snprintf(err, errlen, "%s is not a regular file", path);
+		return VMMU_EINVAL;
+	}
+	old = st.st_size <= (16 << 20) ? json_load_file(path, 0, &jerr) : NULL;
+	schema = json_string_value(json_object_get(old, "schema"));
+	ours = schema && !strcmp(schema, BENCH_PROFILE_SCHEMA);
+	json_decref(old);
+	if (!ours) {
+		snprintf(err, errlen, "%s exists and is not a vmmu cost profile "
+			 "(no \"schema\": \"%s\"); it is not replaced", path,
+			 BENCH_PROFILE_SCHEMA);
+		return VMMU_EEXIST;
+	}
+	return access(path, W_OK) == 0 ? dir_writable(path, err, errlen)
+	       : (snprintf(err, errlen, "%s: %s", path, strerror(errno)),
+		  VMMU_EIO);
 }
 
 /* The existing profile, if it is one of ours for the same CPU. */
@@ -97,6 +143,32 @@ static json_t *load_same_machine(const char *path, const json_t *machine)
 	return old;
 }
 
+/*
+ * Write doc to a new file beside path, then rename it over path, so that a
+ * reader never sees half a profile and no other file (a PATH.tmp) is
+ * overwritten. 0, or -1 with errno.
+ */
+static int write_replace(const json_t *doc, const char *path)
+{
+	char tmp[4096];
+	int fd, ok, saved;
+
+	snprintf(tmp, sizeof(tmp), "%s.XXXXXX", path);
+	fd = mkstemp(tmp);
+	if (fd < 0)
+		return -1;
+	ok = json_dumpfd(doc, fd, JSON_INDENT(2) | JSON_SORT_KEYS) == 0 &&
+	     fchmod(fd, 0644) == 0;
+	saved = errno;
+	if (close(fd) != 0 || !ok || rename(tmp, path) != 0) {
+		saved = ok ? errno : saved;
+		remove(tmp);
+		errno = saved;
+		return -1;
+	}
+	return 0;
+}
+
 int bench_profile_update(const char *path, const char *section,
 			 json_t *value, const struct bench_sysinfo *si,
 			 const struct bench_clock *clk,
@@ -104,14 +176,14 @@ int bench_profile_update(const char *path, const char *section,
 {
 	json_t *machine = bench_sysinfo_json(si);
 	json_t *doc = load_same_machine(path, machine);
-	char stamp[32], tmp[4096];
+	char stamp[32], err[4200];
 	time_t now = time(NULL);
 	struct tm tm;
 	int rc = VMMU_OK;
 
-	if (bench_profile_path_ok(path) != VMMU_OK) {
-		fprintf(stderr, "vmmu bench: profile %s is not a regular file\n",
-			path);
+	/* Checked before the measurement too; the file may have changed. */
+	if (bench_profile_path_ok(path, err, sizeof(err)) != VMMU_OK) {
+		fprintf(stderr, "vmmu bench: %s\n", err);
 		json_decref(machine);
 		json_decref(doc);
 		return VMMU_EINVAL;
@@ -128,13 +200,9 @@ int bench_profile_update(const char *path, const char *section,
 	json_object_set_new(json_object_get(doc, section), "measured_at",
 			    json_string(stamp));
 	json_object_set_new(doc, "updated_at", json_string(stamp));
-	/* Write then rename, so a reader never sees half a profile. */
-	snprintf(tmp, sizeof(tmp), "%s.tmp", path);
-	if (json_dump_file(doc, tmp, JSON_INDENT(2) | JSON_SORT_KEYS) != 0 ||
-	    rename(tmp, path) != 0) {
+	if (write_replace(doc, path) != 0) {
 		fprintf(stderr, "vmmu bench: cannot write profile %s: %s\n",
 			path, strerror(errno));
-		remove(tmp);
 		rc = VMMU_EIO;
 	} else {
 		bench_progress(p, "profile section \"%s\" written to %s",

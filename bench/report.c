@@ -50,20 +50,31 @@ void bench_print_curve(FILE *out, const struct bench_tlb_curve *cv)
 		cv->huge_why[0] ? " -- fallback: " : "", cv->huge_why);
 }
 
-static void print_reach(FILE *out, const char *what, uint64_t reach,
-			uint64_t knee)
+/*
+ * "at least 8 MiB, less than 16 MiB (...); 6 of 7 repetitions agree,
+ * spread 4 MiB-16 MiB": the confidence is the share of repetitions whose
+ * own curve puts the knee there.
+ */
+static void print_reach(FILE *out, const char *what, const struct bench_knee *k)
 {
-	char a[32], b[32];
+	char a[32], b[32], lo[32], hi[32];
 
-	if (!reach) {
-		fprintf(out, "  inferred %s reach: not found on this curve\n", what);
+	if (!k->reach) {
+		fprintf(out, "  inferred %s reach: not found on this curve (%u of "
+			"%u repetitions agree)\n", what, k->votes, k->reps);
 		return;
 	}
-	bench_fmt_size(reach, a, sizeof(a));
-	bench_fmt_size(knee, b, sizeof(b));
+	bench_fmt_size(k->reach, a, sizeof(a));
+	bench_fmt_size(k->knee, b, sizeof(b));
+	bench_fmt_size(k->reach_lo, lo, sizeof(lo));
+	bench_fmt_size(k->knee_hi, hi, sizeof(hi));
 	fprintf(out, "  inferred %s reach: at least %s, less than %s "
-		"(%" PRIu64 "-%" PRIu64 " entries of 4 KiB)\n", what, a, b,
-		reach / 4096, knee / 4096);
+		"(%" PRIu64 "-%" PRIu64 " entries of 4 KiB); %u of %u "
+		"repetitions agree (%s), all within %s-%s\n", what, a, b,
+		k->reach / 4096, k->knee / 4096, k->votes, k->reps,
+		k->votes * 4 >= k->reps * 3 ? "high confidence" :
+		k->votes * 2 > k->reps ? "medium confidence" : "low confidence",
+		lo, hi);
 }
 
 void bench_print_tlb_summary(FILE *out, const struct bench_tlb_curve *cv,
@@ -72,8 +83,8 @@ void bench_print_tlb_summary(FILE *out, const struct bench_tlb_curve *cv,
 	char a[32];
 	unsigned i;
 
-	print_reach(out, "L1 DTLB", cv->l1_reach, cv->l1_knee);
-	print_reach(out, "L2 TLB ", cv->l2_reach, cv->l2_knee);
+	print_reach(out, "L1 DTLB", &cv->l1);
+	print_reach(out, "L2 TLB ", &cv->l2);
 	if (cv->l1_reach && cv->huge_l1_reach == cv->l1_reach)
 		fprintf(out, "  2 MiB pages: the first knee stays at the same "
 			"working set, so the TLB held them as 4 KiB entries (in a VM: "

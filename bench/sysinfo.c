@@ -11,6 +11,7 @@
 #include <sys/utsname.h>
 #include <libcpuid.h>
 
+#include "vmmu/detect.h"
 #include "bench.h"
 
 static void cpuid_raw(uint32_t leaf, uint32_t sub, uint32_t r[4])
@@ -158,23 +159,25 @@ static void describe_tlbs(struct bench_sysinfo *s)
 
 void bench_sysinfo_get(struct bench_sysinfo *s)
 {
-	struct cpu_raw_data_t raw;
-	struct cpu_id_t id;
+	struct vmmu_cpu_ident id;
 	struct utsname u;
+	char err[160];
 	uint32_t r[4];
 
 	memset(s, 0, sizeof(*s));
-	if (cpuid_get_raw_data(&raw) == 0 && cpu_identify(&raw, &id) == 0) {
+	if (vmmu_identify_live(&id, err, sizeof(err)) == 0) {
 		snprintf(s->cpu_vendor, sizeof(s->cpu_vendor), "%s", id.vendor_str);
-		snprintf(s->cpu_brand, sizeof(s->cpu_brand), "%s", id.brand_str);
+		snprintf(s->cpu_brand, sizeof(s->cpu_brand), "%s", id.brand);
+		snprintf(s->cpu_uarch, sizeof(s->cpu_uarch), "%s", id.uarch);
 		snprintf(s->cpu_codename, sizeof(s->cpu_codename), "%s",
-			 id.cpu_codename);
-		s->family = id.ext_family;
-		s->model = id.ext_model;
+			 vmmu_cpu_libcpuid_codename(&id));
+		vmmu_cpu_name(&id, s->cpu_name, sizeof(s->cpu_name));
+		s->family = id.family;
+		s->model = id.model;
 		s->stepping = id.stepping;
 	} else {
-		snprintf(s->cpu_brand, sizeof(s->cpu_brand), "unknown (%s)",
-			 cpuid_error());
+		snprintf(s->cpu_brand, sizeof(s->cpu_brand), "unknown (%.50s)", err);
+		snprintf(s->cpu_name, sizeof(s->cpu_name), "unknown");
 	}
 	if (uname(&u) == 0) {
 		snprintf(s->kernel_release, sizeof(s->kernel_release), "%s", u.release);
@@ -202,10 +205,11 @@ json_t *bench_sysinfo_json(const struct bench_sysinfo *s)
 			"level", s->tlbs[i].level, "pages", s->tlbs[i].pages,
 			"entries", (int)s->tlbs[i].entries,
 			"ways", (int)s->tlbs[i].ways));
-	return json_pack("{s:{s:s, s:s, s:s, s:i, s:i, s:i}, "
+	return json_pack("{s:{s:s, s:s, s:s, s:s, s:s, s:i, s:i, s:i}, "
 			 "s:{s:s, s:s, s:s}, s:s, s:{s:s, s:o}}",
 		"cpu", "vendor", s->cpu_vendor, "brand", s->cpu_brand,
-		"codename", s->cpu_codename, "family", s->family,
+		"name", s->cpu_name, "uarch", s->cpu_uarch,
+		"libcpuid_codename", s->cpu_codename, "family", s->family,
 		"model", s->model, "stepping", s->stepping,
 		"kernel", "release", s->kernel_release,
 		"version", s->kernel_version, "machine", s->machine,

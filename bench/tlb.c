@@ -229,20 +229,44 @@ int bench_tlb_run(const struct bench_tlb_opts *o, struct bench_tlb_result *r)
 	return rc;
 }
 
-json_t *bench_tlb_json(const struct bench_tlb_result *r)
+/*
+ * window: only the profile's working sets (BENCH_PROFILE_MIN_WS ..
+ * BENCH_PROFILE_MAX_WS), analysed on their own, so that the profile does
+ * not depend on the range the options show.
+ */
+static json_t *tlb_json(const struct bench_tlb_result *r, bool window)
 {
-	json_t *kinds = json_array();
+	static struct bench_tlb_curve w;        /* large: not on the stack */
+	json_t *kinds = json_array(), *o;
 	unsigned i;
 
 	for (i = 0; i < r->n_kinds; i++) {
 		const struct bench_tlb_kind *k = &r->kinds[i];
 
+		if (window)
+			bench_tlb_curve_window(&k->curve, BENCH_PROFILE_MIN_WS,
+					       BENCH_PROFILE_MAX_WS, &w);
 		json_array_append_new(kinds, json_pack("{s:i, s:i, s:s, s:i, s:o}",
 			"kind", k->kind, "efficiency", k->efficiency,
 			"core_type", k->kind_name, "pu", k->pu,
-			"curve", bench_tlb_curve_json(&k->curve)));
+			"curve", bench_tlb_curve_json(window ? &w : &k->curve)));
 	}
-	return json_pack("{s:I, s:s, s:o}", "max_ws_bytes",
-			 (json_int_t)r->max_ws, "pinning", r->pinning,
-			 "core_kinds", kinds);
+	o = json_pack("{s:I, s:s, s:o}", "max_ws_bytes",
+		      (json_int_t)(window ? BENCH_PROFILE_MAX_WS : r->max_ws),
+		      "pinning", r->pinning, "core_kinds", kinds);
+	if (window)
+		json_object_set_new(o, "profile_range_bytes", json_pack("[I, I]",
+				    (json_int_t)BENCH_PROFILE_MIN_WS,
+				    (json_int_t)BENCH_PROFILE_MAX_WS));
+	return o;
+}
+
+json_t *bench_tlb_json(const struct bench_tlb_result *r)
+{
+	return tlb_json(r, false);
+}
+
+json_t *bench_tlb_profile_json(const struct bench_tlb_result *r)
+{
+	return tlb_json(r, true);
 }

@@ -19,7 +19,8 @@ static void usage(FILE *out)
 "    vmmu bench emulator - cost of vmmu's instruction emulator\n"
 "\n"
 "SYNOPSIS\n"
-"    vmmu bench emulator [--iterations N] [--pages N] [--repeat R] [--json]\n"
+"    vmmu bench emulator [--quick] [--iterations N] [--pages N] [--repeat R]\n"
+"                        [--json]\n"
 "\n"
 "DESCRIPTION\n"
 "    Times vmmu_emulate() (fetch through a callback, decode with capstone\n"
@@ -36,9 +37,11 @@ static void usage(FILE *out)
 "    back to back, so their figure is throughput, not latency.\n"
 "\n"
 "OPTIONS\n"
+"    --quick         a tenth of the default iterations and pages, 3 runs\n"
+"                    (a smoke test: the figures are noisier)\n"
 "    --iterations N  emulations per run for single instructions (200000)\n"
 "    --pages N       pages per run for rep stosq (20000)\n"
-"    --repeat R      runs per figure, 1..16 (5)\n"
+"    --repeat R      runs per figure, 1..16 (5); anything else is an error\n"
 "    --json          machine-readable output\n"
 "    --help          this text\n"
 "\n"
@@ -94,7 +97,7 @@ int bench_emulator(int argc, char **argv)
 	struct emu_bench_config cfg = { 200000, 20000, 5 };
 	struct emu_bench_result res[EMU_BENCH_NR_CASES];
 	unsigned long long v;
-	bool json = false;
+	bool json = false, quick = false, given[2] = { false }, given_repeat = false;
 	json_t *root, *arr;
 	int i, rc;
 
@@ -104,22 +107,37 @@ int bench_emulator(int argc, char **argv)
 			return 0;
 		} else if (!strcmp(argv[i], "--json")) {
 			json = true;
+		} else if (!strcmp(argv[i], "--quick")) {
+			quick = true;
+		} else if (!strcmp(argv[i], "--repeat") && i + 1 < argc) {
+			if (parse_u64(argv[i + 1], &v) && v <= 16) {
+				cfg.repeat = (unsigned int)v;
+				given_repeat = true;
+				i++;
+				continue;
+			}
+			fprintf(stderr, "vmmu bench emulator: --repeat takes "
+				"1..16, not '%s'\n", argv[i + 1]);
+			return 2;
 		} else if (i + 1 < argc && parse_u64(argv[i + 1], &v) &&
 			   (!strcmp(argv[i], "--iterations") ||
-			    !strcmp(argv[i], "--pages") ||
-			    !strcmp(argv[i], "--repeat"))) {
+			    !strcmp(argv[i], "--pages"))) {
 			if (!strcmp(argv[i], "--iterations"))
 				cfg.iterations = v;
-			else if (!strcmp(argv[i], "--pages"))
-				cfg.page_iterations = v;
 			else
-				cfg.repeat = v > 16 ? 16 : (unsigned int)v;
+				cfg.page_iterations = v;
+			given[!strcmp(argv[i], "--pages")] = true;
 			i++;
 		} else {
 			fprintf(stderr, "vmmu bench emulator: bad argument '%s' "
 				"(see vmmu bench emulator --help)\n", argv[i]);
 			return 2;
 		}
+	}
+	if (quick) {
+		cfg.iterations = given[0] ? cfg.iterations : 20000;
+		cfg.page_iterations = given[1] ? cfg.page_iterations : 2000;
+		cfg.repeat = given_repeat ? cfg.repeat : 3;
 	}
 	for (i = 0; i < EMU_BENCH_NR_CASES; i++) {
 		fprintf(stderr, "vmmu bench emulator: measuring %d/%d...\n",

@@ -43,7 +43,8 @@ static void usage(FILE *out)
 "    with the published ones. Progress goes to stderr.\n"
 "\n"
 "OPTIONS\n"
-"    --quick            fewer iterations, chase up to 64 MiB (about 10 s)\n"
+"    --quick            fewer iterations, chase up to 64 MiB (seconds:\n"
+"                       docs/bench.md has timings)\n"
 "    --reps N           repetitions (default 9, quick 5; max 31)\n"
 "    --chase-max SIZE   largest in-guest working set, 64K..1G (default 1G,\n"
 "                       quick 64M)\n"
@@ -61,9 +62,16 @@ static void usage(FILE *out)
 "    operation); the cross-check; the native vs in-guest chase table and\n"
 "    the TLB reach and walk cost both ways. Schemas: docs/bench.md.\n"
 "\n"
+"    An operation that cannot work on this host (no capability, or its\n"
+"    warm-up does not complete: e.g. a hypercall this KVM never returns\n"
+"    from) is reported \"unsupported\" with the reason, in the table, the\n"
+"    JSON (\"status\") and the plot's title; it is not a failure.\n"
+"\n"
 "EXIT STATUS\n"
-"    0 measured, 1 measurement failed, 2 bad usage,\n"
-"    3 KVM not available here (nothing measured; the reason is printed).\n"
+"    0 every operation measured or unsupported here, 1 a measurement\n"
+"    failed after its warm-up had worked (or an output could not be\n"
+"    written), 2 bad usage, 3 KVM not available here (nothing measured;\n"
+"    the reason is printed).\n"
 "\n"
 "EXAMPLES\n"
 "    vmmu bench exits --quick\n"
@@ -150,6 +158,11 @@ static int write_outputs(const struct bench_common_opts *c,
 		rc = 1;
 	json_decref(ex);
 	json_decref(doc);
+	if (bench_exits_failed(r)) {
+		fprintf(stderr, "vmmu bench exits: a measurement failed after "
+			"its warm-up had worked (see its row)\n");
+		rc = 1;
+	}
 	return rc;
 }
 

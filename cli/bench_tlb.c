@@ -37,21 +37,27 @@ static void usage(FILE *out)
 "\n"
 "OPTIONS\n"
 "    --quick         working sets 8 KiB..256 MiB, one per octave, fewer\n"
-"                    accesses (about 10 s)\n"
+"                    accesses (seconds: docs/bench.md has timings)\n"
 "    --reps N        repetitions per point (default 7, quick 5; max 31)\n"
 "    --min-ws SIZE   smallest working set (default 8K); SIZE takes K/M/G\n"
 "    --max-ws SIZE   largest working set (default 4G, quick 256M); at\n"
 "                    most half of MemAvailable (two regions live at once)\n"
 "    --json          print the result as JSON on stdout\n"
 "    --plot DIR      write DIR/tlb_native.png (gnuplot) and its data\n"
-"    --profile FILE  write (or update) the JSON cost profile FILE\n"
+"    --profile FILE  write (or update) the JSON cost profile FILE; it holds\n"
+"                    the working sets 8K..256M whatever the range options\n"
+"                    (the measured range grows to include them), and only\n"
+"                    a file that is a vmmu cost profile is replaced\n"
 "    --quiet         no progress on stderr\n"
 "    -h, --help      this text\n"
 "\n"
 "OUTPUT\n"
 "    A table per core kind: working set; median ns (TSC cycles) and min-max\n"
 "    per access for 4 KiB pages, 2 MiB pages and the dense baseline; their\n"
-"    TLB part (4k - dense). Then the inferred reaches and the page-walk cost.\n"
+"    TLB part (4k - dense). Then the inferred reaches, each with how many\n"
+"    repetitions' own curves agree (a stated confidence) and the range they\n"
+"    spread over, and the page-walk cost at 256 MiB (or the largest working\n"
+"    set below it), a fixed point whatever --max-ws says.\n"
 "    The JSON and profile schemas are in docs/bench.md.\n"
 "\n"
 "EXIT STATUS\n"
@@ -105,6 +111,16 @@ static int parse(int argc, char **argv, struct bench_common_opts *c,
 	 * once: more than half of the free memory would get the process (or
 	 * a neighbour) killed by the OOM killer instead of an error.
 	 */
+	/*
+	 * The profile always holds the same working sets, whatever range the
+	 * options show: the measured range grows to include them.
+	 */
+	if (c->profile) {
+		if (o->min_ws > BENCH_PROFILE_MIN_WS)
+			o->min_ws = BENCH_PROFILE_MIN_WS;
+		if (o->max_ws && o->max_ws < BENCH_PROFILE_MAX_WS)
+			o->max_ws = BENCH_PROFILE_MAX_WS;
+	}
 	avail = bench_mem_available();
 	if (o->max_ws && avail && o->max_ws > avail / 2) {
 		fprintf(stderr, "vmmu bench tlb: --max-ws %llu MiB needs twice "
@@ -125,7 +141,7 @@ static void print_human(const struct bench_tlb_result *r,
 	printf("vmmu bench tlb: native TLB-miss latency\n");
 	printf("CPU: %s (%s, family %d model %d stepping %d, %s)\n",
 	       si->cpu_brand, si->cpu_vendor, si->family, si->model,
-	       si->stepping, si->cpu_codename);
+	       si->stepping, si->cpu_name);
 	printf("kernel: %s; runs under hypervisor: %s\n", si->kernel_release,
 	       si->host_hypervisor[0] ? si->host_hypervisor : "none");
 	printf("TSC: %.1f MHz (calibration spread %.3f MHz); pinning: %s\n",
@@ -180,10 +196,14 @@ int bench_tlb(int argc, char **argv)
 		print_human(r, &si, &clk);
 	if (c.plot_dir && bench_plot_tlb(c.plot_dir, r, &o.progress))
 		rc = 1;
-	if (c.profile && bench_profile_update(c.profile, "tlb",
-					      json_object_get(doc, "tlb"), &si,
-					      &clk, &o.progress))
-		rc = 1;
+	if (c.profile) {
+		json_t *prof = bench_tlb_profile_json(r);
+
+		if (bench_profile_update(c.profile, "tlb", prof, &si, &clk,
+					 &o.progress))
+			rc = 1;
+		json_decref(prof);
+	}
 	json_decref(doc);
 	free(r);
 	return rc ? 1 : 0;

@@ -7,25 +7,114 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/stat.h>
 
 #include "cli_json.h"
 
+/*
+ * The whole of fp, at most max bytes: NULL with *too_big when it is larger,
+ * NULL with errno on a read error.
+ */
+static char *read_limited(FILE *fp, size_t max, size_t *len, bool *too_big)
+{
+	size_t cap = 65536, n = 0;
+	char *buf = NULL, *grown;
+
+	*too_big = false;
+	for (;;) {
+		grown = realloc(buf, cap + 1);
+		if (!grown) {
+			free(buf);
+			return NULL;
+		}
+		buf = grown;
+		n += fread(buf + n, 1, cap - n, fp);
+		if (n < cap)
+			break;
+		if (cap > max) {
+			*too_big = true;
+			free(buf);
+			return NULL;
+		}
+		cap *= 2;
+	}
+	if (ferror(fp)) {
+		free(buf);
+		return NULL;
+	}
+	if (n > max) {
+		*too_big = true;
+		free(buf);
+		return NULL;
+	}
+	*len = n;
+	return buf;
+}
+
 json_t *cli_load_json(const char *prog, const char *path)
 {
+	const char *name = strcmp(path, "-") ? path : "<stdin>";
+	FILE *fp = strcmp(path, "-") ? fopen(path, "rb") : stdin;
 	json_error_t jerr;
+	struct stat st;
 	json_t *root;
+	bool too_big;
+	size_t len;
+	char *buf;
 
-	if (!strcmp(path, "-"))
-		root = json_loadf(stdin, 0, &jerr);
-	else
-		root = json_load_file(path, 0, &jerr);
-	if (!root && jerr.line < 1)     /* not a syntax error: open/read */
-		fprintf(stderr, "vmmu %s: %s\n", prog, jerr.text);
-	else if (!root)
-		fprintf(stderr, "vmmu %s: %s:%d:%d: %s\n", prog,
-			strcmp(path, "-") ? path : "<stdin>", jerr.line,
-			jerr.column, jerr.text);
+	if (!fp) {
+		fprintf(stderr, "vmmu %s: %s: %s\n", prog, name, strerror(errno));
+		return NULL;
+	}
+	if (fstat(fileno(fp), &st) == 0 && S_ISDIR(st.st_mode)) {
+		fprintf(stderr, "vmmu %s: %s: is a directory, not a JSON case "
+			"file\n", prog, name);
+		root = NULL;
+		goto out;
+	}
+	buf = read_limited(fp, CLI_JSON_MAX_BYTES, &len, &too_big);
+	if (!buf) {
+		if (too_big)
+			fprintf(stderr, "vmmu %s: %s: larger than the %u bytes "
+				"accepted\n", prog, name, CLI_JSON_MAX_BYTES);
+		else
+			fprintf(stderr, "vmmu %s: %s: %s\n", prog, name,
+				errno ? strerror(errno) : "read error");
+		root = NULL;
+		goto out;
+	}
+	root = json_loadb(buf, len, 0, &jerr);
+	free(buf);
+	if (!root)
+		fprintf(stderr, "vmmu %s: %s:%d:%d: %s\n", prog, name,
+			jerr.line, jerr.column, jerr.text);
+out:
+	if (fp != stdin)
+		fclose(fp);
 	return root;
+}
+
+int cli_check_keys(const json_t *obj, const char *const *allowed,
+		   const char *ctx, char *err, size_t errlen)
+{
+	const char *key;
+	json_t *v;
+	size_t i;
+
+	if (!json_is_object(obj)) {
+		snprintf(err, errlen, "%s: expected an object", ctx);
+		return -1;
+	}
+	json_object_foreach((json_t *)obj, key, v) {
+		for (i = 0; allowed[i]; i++)
+			if (!strcmp(key, allowed[i]))
+				break;
+		if (!allowed[i]) {
+			snprintf(err, errlen, "%s: unknown key \"%s\"", ctx, key);
+			return -1;
+		}
+	}
+	return 0;
 }
 
 int cli_json_u64(const json_t *v, uint64_t *out, char *err, size_t errlen)

@@ -11,9 +11,13 @@
 #include <stdint.h>
 #include <jansson.h>
 
+/* Largest JSON input a command reads (a file or standard input). */
+#define CLI_JSON_MAX_BYTES (16u << 20)
+
 /*
- * Load a JSON document from path ("-" is standard input). On failure print
- * "vmmu PROG: PATH:LINE:COL: reason" to stderr and return NULL.
+ * Load a JSON document from path ("-" is standard input) of at most
+ * CLI_JSON_MAX_BYTES. On failure print "vmmu PROG: PATH:LINE:COL: reason"
+ * (or "PATH: is a directory", "larger than ...") to stderr, return NULL.
  */
 json_t *cli_load_json(const char *prog, const char *path);
 
@@ -37,6 +41,13 @@ int cli_get_u64(const json_t *obj, const char *key, bool required,
  * turns into a dropped key: bytes that are not ASCII become '?' then.
  */
 json_t *cli_text(const char *s);
+
+/*
+ * obj must be an object whose keys are all in the NULL-terminated allowed
+ * list: 0, or -1 with "CTX: unknown key \"k\"" (or "expected an object").
+ */
+int cli_check_keys(const json_t *obj, const char *const *allowed,
+		   const char *ctx, char *err, size_t errlen);
 
 /* "0x<hex>" as a new JSON string. */
 json_t *cli_hex(uint64_t v);

@@ -70,9 +70,11 @@ static void usage(FILE *out)
 "OUTPUT\n"
 "    The summary names the CPU, the features that matter, the chosen\n"
 "    backend with its walk depth, leaves and dirty-log method, the reasons\n"
-"    and the degradations. --json prints {\"source\", \"cpu\": {vendor,\n"
-"    family, model, stepping, codename, ...}, \"features\": {...}, \"vmx\",\n"
-"    \"kvm\", \"topology\", \"request\", \"backend\": \"ept|npt|shadow\",\n"
+"    and the degradations. The CPU's name is vmmu's microarchitecture;\n"
+"    libcpuid's codename is added, labelled, only where it agrees with it\n"
+"    (or vmmu has none). --json prints {\"source\", \"cpu\": {vendor,\n"
+"    family, model, stepping, name, uarch, libcpuid_codename, ...},\n"
+"    \"features\": {...}, \"vmx\", \"kvm\", \"topology\", \"request\", \"backend\": \"ept|npt|shadow\",\n"
 "    \"refused\", \"model_only\", \"levels\", \"enabled\": {...}, \"reasons\":\n"
 "    [{code, text}], \"degraded\": [{code, text}]} (docs/detect.md).\n"
 "\n"
@@ -108,12 +110,20 @@ static const char *dirty_name(enum vmmu_dirty_log m)
 
 static json_t *json_cpu(const struct vmmu_cpu_ident *c)
 {
-	return json_pack("{s:s, s:s, s:i, s:i, s:i, s:s, s:s, s:s, s:b}",
+	char name[128];
+
+	vmmu_cpu_name(c, name, sizeof(name));
+	return json_pack("{s:s, s:s, s:i, s:i, s:i, s:s, s:s, s:s, s:s, s:o, "
+			 "s:b}",
 			 "vendor", vmmu_vendor_name(c->vendor),
 			 "vendor_string", c->vendor_str, "family", c->family,
 			 "model", c->model, "stepping", c->stepping,
-			 "codename", c->codename, "uarch", c->uarch,
-			 "brand", c->brand, "identified", c->identified);
+			 "name", name, "uarch", c->uarch,
+			 "libcpuid_codename", vmmu_cpu_libcpuid_codename(c),
+			 "libcpuid_codename_check",
+			 vmmu_codename_check_name(c->codename_check),
+			 "brand", cli_text(c->brand),
+			 "identified", c->identified);
 }
 
 static json_t *json_svm(const struct vmmu_cpu_features *f)
@@ -249,6 +259,44 @@ static json_t *json_items(const struct vmmu_detect_item *it, size_t n)
 	return a;
 }
 
+static const struct {
+	unsigned bit;
+	const char *name;
+} guest_mode_names[] = {
+	{ VMMU_GUEST_MODE_UNPAGED, "unpaged" },
+	{ VMMU_GUEST_MODE_2LEVEL, "32-bit" },
+	{ VMMU_GUEST_MODE_PAE, "pae" },
+	{ VMMU_GUEST_MODE_4LEVEL, "4-level" },
+	{ VMMU_GUEST_MODE_5LEVEL, "5-level" },
+};
+
+static json_t *json_guest_modes(unsigned modes)
+{
+	json_t *a = json_array();
+	size_t i;
+
+	for (i = 0; i < sizeof(guest_mode_names) / sizeof(guest_mode_names[0]);
+	     i++)
+		if (modes & guest_mode_names[i].bit)
+			json_array_append_new(a,
+				json_string(guest_mode_names[i].name));
+	return a;
+}
+
+/* "unpaged, 32-bit, pae" */
+static void guest_modes_text(unsigned modes, char *buf, size_t len)
+{
+	size_t i, n = 0;
+
+	buf[0] = '\0';
+	for (i = 0; i < sizeof(guest_mode_names) / sizeof(guest_mode_names[0]);
+	     i++)
+		if ((modes & guest_mode_names[i].bit) && n < len)
+			n += (size_t)snprintf(buf + n, len - n, "%s%s",
+					      n ? ", " : "",
+					      guest_mode_names[i].name);
+}
+
 static json_t *json_decision(json_t *o, const struct vmmu_decision *d)
 {
 	json_object_set_new(o, "backend",
@@ -257,8 +305,11 @@ static json_t *json_decision(json_t *o, const struct vmmu_decision *d)
 	json_object_set_new(o, "model_only", json_boolean(d->model_only));
 	json_object_set_new(o, "levels", json_integer(d->levels));
 	json_object_set_new(o, "guest_phys_bits", json_integer(d->phys_bits));
-	json_object_set_new(o, "enabled", json_pack("{s:b, s:b, s:b, s:b, s:s}",
+	json_object_set_new(o, "guest_modes", json_guest_modes(d->guest_modes));
+	json_object_set_new(o, "enabled", json_pack("{s:b, s:b, s:b, s:b, s:b, "
+			    "s:b, s:s}",
 			    "leaf_2m", d->leaf_2m, "leaf_1g", d->leaf_1g,
+			    "leaf_4m", d->leaf_4m, "nx", d->nx,
 			    "execute_only", d->exec_only,
 			    "tagged_tlb", d->tagged_tlb,
 			    "dirty_log", dirty_name(d->dirty_log)));
@@ -275,9 +326,9 @@ static int detect_print_json(const struct vmmu_host_info *h,
 	json_t *o = json_object();
 	int rc;
 
-	json_object_set_new(o, "source", json_pack("{s:s, s:o}", "kind",
+	json_object_set_new(o, "source", json_pack("{s:s, s:o, s:s}", "kind",
 			    h->live ? "live" : "dump", "path",
-			    cli_text(h->source)));
+			    cli_text(h->source), "absent_leaves", h->dump_note));
 	json_object_set_new(o, "cpu", json_cpu(&h->cpu));
 	json_object_set_new(o, "features", json_features(&h->feat));
 	json_object_set_new(o, "vmx", json_vmx(&h->vmx));
@@ -300,14 +351,18 @@ static void print_cpu(const struct vmmu_host_info *h)
 {
 	const struct vmmu_cpu_ident *c = &h->cpu;
 	const struct vmmu_cpu_features *f = &h->feat;
+	char name[128];
 
 	printf("source     %s\n", h->source);
+	if (h->dump_note[0])
+		printf("note       %s\n", h->dump_note);
 	printf("cpu        %s (%s) family %d model 0x%x stepping %d\n",
 	       vmmu_vendor_name(c->vendor), c->vendor_str, c->family, c->model,
 	       c->stepping);
-	printf("           \"%s\"; codename %s; uarch %s\n", c->brand,
-	       c->codename[0] ? c->codename : "(not identified)",
-	       c->uarch[0] ? c->uarch : "(not in vmmu's table)");
+	vmmu_cpu_name(c, name, sizeof(name));
+	printf("           \"%s\"; %s%s\n", c->brand, name,
+	       c->codename_check == VMMU_CODENAME_INCONSISTENT ?
+	       "; libcpuid's codename names another die: not shown" : "");
 	printf("features   vmx %s, svm %s, hypervisor %s%s%s%s, nx %s, "
 	       "1g-pages %s, la57 %s\n", yn(f->vmx), yn(f->svm),
 	       yn(f->hypervisor), f->hypervisor_vendor[0] ? " (" : "",
@@ -373,6 +428,7 @@ static void detect_print_human(const struct vmmu_host_info *h,
 			       const struct vmmu_vm_request *r,
 			       const struct vmmu_decision *d)
 {
+	char modes[64];
 	size_t i;
 
 	print_cpu(h);
@@ -382,15 +438,19 @@ static void detect_print_human(const struct vmmu_host_info *h,
 	       vmmu_backend_name(r->backend), yn(r->guest_la57), d->phys_bits,
 	       r->guest_phys_bits ? "" : " (default)",
 	       r->model_only ? ", model-only" : "");
+	guest_modes_text(d->guest_modes, modes, sizeof(modes));
 	if (d->refused)
 		printf("\nBACKEND    %s REFUSED\n", vmmu_backend_name(d->backend));
 	else
-		printf("\nBACKEND    %s%s: %u-level, 2M leaves %s, 1G leaves %s, "
-		       "execute-only %s, tagged TLB %s, dirty log %s\n",
+		printf("\nBACKEND    %s%s: %u-level, %s leaves %s, 1G leaves %s, "
+		       "NX %s, execute-only %s, tagged TLB %s, dirty log %s\n"
+		       "           guest modes: %s\n",
 		       vmmu_backend_name(d->backend),
 		       d->model_only ? " (software model)" : "", d->levels,
-		       yn(d->leaf_2m), yn(d->leaf_1g), yn(d->exec_only),
-		       yn(d->tagged_tlb), dirty_name(d->dirty_log));
+		       d->levels == 2 ? "4M" : "2M",
+		       yn(d->levels == 2 ? d->leaf_4m : d->leaf_2m),
+		       yn(d->leaf_1g), yn(d->nx), yn(d->exec_only),
+		       yn(d->tagged_tlb), dirty_name(d->dirty_log), modes);
 	printf("why\n");
 	for (i = 0; i < d->n_reasons; i++)
 		printf("  - [%s] %s\n", d->reasons[i].code, d->reasons[i].text);
@@ -438,6 +498,7 @@ static int parse_opts(int argc, char **argv, struct detect_opts *o)
 	int c;
 
 	memset(o, 0, sizeof(*o));
+	o->req.backend = VMMU_BACKEND_AUTO;
 	optind = 1;
 	opterr = 0;
 	while ((c = getopt_long(argc, argv, "h", longopts, NULL)) != -1) {

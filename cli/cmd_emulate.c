@@ -11,6 +11,7 @@
 #include <string.h>
 
 #include "cli_json.h"
+#include "guest_mem.h"
 #include "vmmu/emulate.h"
 #include "vmmu/error.h"
 
@@ -28,15 +29,8 @@ static const char *const seg_names[VMMU_NR_SEGS] = {
 #define PF_EC_W (1u << 1)       /* SDM Vol. 3 Figure 4-12: write access */
 #define PF_EC_I (1u << 4)       /* instruction fetch */
 
-struct region {
-	uint64_t gva;
-	uint8_t *data;
-	size_t len;
-};
-
 struct model {
-	struct region *r;
-	size_t nr;
+	struct guest_mem mem;   /* the listed bytes; anything else is unmapped */
 	json_t *writes;         /* array of {"gva","size","value"|"hex"} */
 };
 
@@ -47,7 +41,7 @@ static void usage(FILE *out)
 "    vmmu emulate - emulate one x86 instruction with vmmu's emulator\n"
 "\n"
 "SYNOPSIS\n"
-"    vmmu emulate --case FILE|- [--compact]\n"
+"    vmmu emulate --case FILE|- [--compact] [--json]\n"
 "    vmmu emulate --help\n"
 "\n"
 "DESCRIPTION\n"
@@ -62,15 +56,22 @@ static void usage(FILE *out)
 "      rip       address of the instruction (\"0x...\")\n"
 "      bytes     instruction bytes as hex; if absent they are fetched from\n"
 "                memory at CS base + rip\n"
-"      regs      rax..r15 and rflags (missing ones are 0; rflags bit 1 is\n"
-"                forced to 1)\n"
+"      regs      rax..r15 and rflags in 64-bit mode; rax..rdi (or eax..edi)\n"
+"                and rflags (or eflags) in 16/32-bit mode. Missing ones\n"
+"                are 0; rflags bit 1 is forced to 1. Any other name, or\n"
+"                one the mode does not have, is an error.\n"
 "      fs_base, gs_base, and for 16/32-bit modes es_base, cs_base,\n"
 "                ss_base, ds_base (default 0)\n"
-"      memory    [{\"gva\": \"0x...\", \"hex\": \"...\"}, ...]\n"
+"      memory    [{\"gva\": \"0x...\", \"hex\": \"...\"}, ...]; as in vmmu\n"
+"                walk, an item has exactly one of hex, qwords or dwords,\n"
+"                and a later item overwrites an overlapping earlier one.\n"
+"    Unknown keys are errors. The input may be at most 16 MiB and its\n"
+"    memory may touch at most 65536 pages.\n"
 "\n"
 "OPTIONS\n"
 "    --case FILE   the case file; - reads standard input\n"
 "    --compact     print the result on one line\n"
+"    --json        accepted for uniformity; the output is always JSON\n"
 "    --help        this text\n"
 "\n"
 "OUTPUT\n"
@@ -100,42 +101,22 @@ static void usage(FILE *out)
 "      vmmu emulate --case -\n");
 }
 
-/* Index of the region holding la, or -1. */
-static long find(const struct model *m, uint64_t la)
-{
-	size_t i;
-
-	for (i = 0; i < m->nr; i++)
-		if (la - m->r[i].gva < m->r[i].len)
-			return (long)i;
-	return -1;
-}
-
 /* Check every byte is mapped; fill *exc with #PF on the first that is not. */
 static bool mapped(const struct model *m, uint64_t la, unsigned int len,
 		   uint32_t ec, struct vmmu_emu_exception *exc)
 {
-	unsigned int i;
+	uint64_t missing;
 
-	for (i = 0; i < len; i++) {
-		if (find(m, la + i) < 0) {
-			vmmu_emu_page_fault(exc, la + i, ec);
-			return false;
-		}
-	}
-	return true;
+	if (guest_mem_listed(&m->mem, la, len, &missing))
+		return true;
+	vmmu_emu_page_fault(exc, missing, ec);
+	return false;
 }
 
 static void copy_out(const struct model *m, uint64_t la, uint8_t *buf,
 		     unsigned int len)
 {
-	unsigned int i;
-
-	for (i = 0; i < len; i++) {
-		const struct region *r = &m->r[find(m, la + i)];
-
-		buf[i] = r->data[la + i - r->gva];
-	}
+	guest_mem_read(&m->mem, la, buf, len);
 }
 
 static int cb_fetch(void *opaque, uint64_t la, void *buf, unsigned int len,
@@ -185,17 +166,12 @@ static int cb_write(void *opaque, uint64_t la, const void *buf,
 		    unsigned int len, struct vmmu_emu_exception *exc)
 {
 	struct model *m = opaque;
-	const uint8_t *b = buf;
-	unsigned int i;
 
 	if (!mapped(m, la, len, PF_EC_W, exc))
 		return VMMU_EFAULT;
-	for (i = 0; i < len; i++) {
-		struct region *r = &m->r[find(m, la + i)];
-
-		r->data[la + i - r->gva] = b[i];
-	}
-	log_write(m, la, b, len);
+	if (guest_mem_write(&m->mem, la, buf, len) < 0)
+		return VMMU_EFAULT;
+	log_write(m, la, buf, len);
 	return 0;
 }
 
@@ -219,42 +195,74 @@ static const struct vmmu_emu_ops model_ops = {
 	.cmpxchg = cb_cmpxchg,
 };
 
-static int parse_memory(const json_t *mem, struct model *m, char *err,
-			size_t errlen)
+static const char *const case_keys[] = { "mode", "rip", "bytes", "regs",
+	"memory", "es_base", "cs_base", "ss_base", "ds_base", "fs_base",
+	"gs_base", NULL };
+/* 32-bit names of the first eight GPRs, accepted in 16- and 32-bit mode. */
+static const char *const gpr32_names[8] = {
+	"eax", "ecx", "edx", "ebx", "esp", "ebp", "esi", "edi",
+};
+
+/* One register key of "regs" against the mode: its index, or -1 with err. */
+static int reg_index(const char *key, unsigned int mode, char *err,
+		     size_t errlen)
 {
-	size_t i;
-	const json_t *e;
+	unsigned int i;
 
-	if (!mem)
-		return 0;
-	if (!json_is_array(mem)) {
-		snprintf(err, errlen, "\"memory\" must be an array");
+	for (i = 0; i < VMMU_NR_GPRS; i++)
+		if (!strcmp(key, gpr_names[i])) {
+			if (i >= 8 && mode != 64)
+				break;
+			return (int)i;
+		}
+	if (i < VMMU_NR_GPRS) {
+		snprintf(err, errlen, "regs: \"%s\" does not exist in %u-bit "
+			 "mode", key, mode);
 		return -1;
 	}
-	m->r = calloc(json_array_size(mem) + 1, sizeof(*m->r));
-	if (!m->r) {
-		snprintf(err, errlen, "out of memory");
-		return -1;
-	}
-	json_array_foreach(mem, i, e) {
-		const json_t *hex = json_object_get(e, "hex");
-		char ctx[32], why[160] = "";
+	for (i = 0; i < 8; i++)
+		if (!strcmp(key, gpr32_names[i])) {
+			if (mode == 64)
+				break;
+			return (int)i;
+		}
+	if (i < 8)
+		snprintf(err, errlen, "regs: \"%s\" is a 32-bit name; in 64-bit "
+			 "mode give \"%s\"", key, gpr_names[i]);
+	else if (!strcmp(key, "rflags") || (mode != 64 && !strcmp(key, "eflags")))
+		return VMMU_NR_GPRS;
+	else
+		snprintf(err, errlen, "regs: unknown register \"%s\" (rax..%s, "
+			 "rflags%s)", key, mode == 64 ? "r15" : "rdi",
+			 mode == 64 ? "" : "; eax..edi, eflags");
+	return -1;
+}
 
-		snprintf(ctx, sizeof(ctx), "memory[%zu]", i);
-		if (!json_is_object(e) || !json_is_string(hex)) {
-			snprintf(err, errlen, "%s: needs \"gva\" and \"hex\"", ctx);
+static int parse_gprs(const json_t *r, unsigned int mode,
+		      struct vmmu_emu_regs *regs, char *err, size_t errlen)
+{
+	bool seen[VMMU_NR_GPRS + 1] = { false };
+	const char *key;
+	json_t *v;
+	uint64_t *dst;
+	int i;
+
+	regs->rflags = 2;
+	json_object_foreach((json_t *)r, key, v) {
+		i = reg_index(key, mode, err, errlen);
+		if (i < 0)
+			return -1;
+		if (seen[i]) {
+			snprintf(err, errlen, "regs: \"%s\" names a register "
+				 "given twice", key);
 			return -1;
 		}
-		if (cli_get_u64(e, "gva", true, 0, &m->r[i].gva, ctx, err,
-				errlen) < 0 ||
-		    cli_hex_bytes(json_string_value(hex), &m->r[i].data,
-				  &m->r[i].len, why, sizeof(why)) < 0) {
-			if (why[0])
-				snprintf(err, errlen, "%s: \"hex\": %s", ctx, why);
+		seen[i] = true;
+		dst = i == VMMU_NR_GPRS ? &regs->rflags : &regs->gpr[i];
+		if (cli_get_u64(r, key, true, 0, dst, "regs", err, errlen) < 0)
 			return -1;
-		}
-		m->nr = i + 1;
 	}
+	regs->rflags |= 2;
 	return 0;
 }
 
@@ -266,7 +274,8 @@ static int parse_regs(const json_t *root, struct vmmu_emu_regs *regs,
 	unsigned int i;
 
 	memset(regs, 0, sizeof(*regs));
-	if (cli_get_u64(root, "mode", false, 64, &v, "case", err, errlen) < 0)
+	if (cli_check_keys(root, case_keys, "case", err, errlen) < 0 ||
+	    cli_get_u64(root, "mode", false, 64, &v, "case", err, errlen) < 0)
 		return -1;
 	if (v != 16 && v != 32 && v != 64) {
 		snprintf(err, errlen, "case: \"mode\" must be 16, 32 or 64");
@@ -276,25 +285,25 @@ static int parse_regs(const json_t *root, struct vmmu_emu_regs *regs,
 	if (cli_get_u64(root, "rip", true, 0, &regs->rip, "case", err,
 			errlen) < 0)
 		return -1;
-	for (i = 0; i < VMMU_NR_SEGS; i++)
+	for (i = 0; i < VMMU_NR_SEGS; i++) {
+		/* 64-bit mode uses only the FS and GS bases (SDM 3.4.4). */
+		if (*mode == 64 && i != 4 && i != 5 &&
+		    json_object_get(root, seg_names[i])) {
+			snprintf(err, errlen, "case: \"%s\" has no effect in "
+				 "64-bit mode (only fs_base and gs_base do)",
+				 seg_names[i]);
+			return -1;
+		}
 		if (cli_get_u64(root, seg_names[i], false, 0, &regs->seg_base[i],
 				"case", err, errlen) < 0)
 			return -1;
+	}
 	if (r && !json_is_object(r)) {
 		snprintf(err, errlen, "case: \"regs\" must be an object");
 		return -1;
 	}
-	if (!r)
-		return 0;
-	for (i = 0; i < VMMU_NR_GPRS; i++)
-		if (cli_get_u64(r, gpr_names[i], false, 0, &regs->gpr[i],
-				"regs", err, errlen) < 0)
-			return -1;
-	if (cli_get_u64(r, "rflags", false, 2, &regs->rflags, "regs", err,
-			errlen) < 0)
-		return -1;
-	regs->rflags |= 2;
-	return 0;
+	regs->rflags = 2;
+	return r ? parse_gprs(r, *mode, regs, err, errlen) : 0;
 }
 
 static json_t *regs_json(const struct vmmu_emu_regs *regs)
@@ -367,13 +376,19 @@ static int emulate_case(const json_t *root, bool pretty)
 	json_t *out;
 
 	m.writes = json_array();
+	if (guest_mem_init(&m.mem, GUEST_MEM_CASE_PAGES) < 0) {
+		fprintf(stderr, "vmmu emulate: out of memory\n");
+		rc = 1;
+		goto out;
+	}
+	m.mem.strict = true;
 	if (!json_is_object(root)) {
 		snprintf(err, sizeof(err), "the case must be a JSON object");
 		goto bad;
 	}
 	if (parse_regs(root, &regs, &mode, err, sizeof(err)) < 0 ||
-	    parse_memory(json_object_get(root, "memory"), &m, err,
-			 sizeof(err)) < 0)
+	    guest_mem_parse(json_object_get(root, "memory"), "gva", &m.mem, err,
+			    sizeof(err)) < 0)
 		goto bad;
 	if (bytes && (!json_is_string(bytes) ||
 		      cli_hex_bytes(json_string_value(bytes), &code, &code_len,
@@ -412,9 +427,7 @@ bad:
 	fprintf(stderr, "vmmu emulate: %s\n", err);
 out:
 	vmmu_emu_destroy(emu);
-	for (i = 0; i < m.nr; i++)
-		free(m.r[i].data);
-	free(m.r);
+	guest_mem_fini(&m.mem);
 	free(code);
 	json_decref(m.writes);
 	return rc;
@@ -435,6 +448,8 @@ int cmd_emulate(int argc, char **argv)
 			path = argv[++i];
 		} else if (!strcmp(argv[i], "--compact")) {
 			pretty = false;
+		} else if (!strcmp(argv[i], "--json")) {
+			;       /* the output is always JSON */
 		} else {
 			fprintf(stderr, "vmmu emulate: unexpected argument '%s' "
 				"(see vmmu emulate --help)\n", argv[i]);

@@ -60,7 +60,9 @@ static void walk_usage(FILE *out)
 "    memory: guest-physical contents; each item has gpa and exactly one of\n"
 "      hex (bytes in memory order), qwords (8-byte little-endian values) or\n"
 "      dwords (4-byte values). Unlisted memory reads as zero; items are\n"
-"      written in order, so a later item overwrites an overlapping one.\n"
+"      written in order, so a later item overwrites an overlapping one\n"
+"      (as in vmmu emulate). A case may touch at most 65536 pages of\n"
+"      4 KiB; the input may be at most 16 MiB.\n"
 "    accesses: run in order on the same memory, so A/D updates carry over.\n"
 "      gva and access (read, write or fetch) are required; cpl (0..3,\n"
 "      default 0) and implicit (default false: an implicit supervisor\n"
@@ -104,143 +106,14 @@ static void walk_usage(FILE *out)
 	      out);
 }
 
-/* ---- sparse guest-physical memory: zero unless written ---- */
-
-struct mem_page {
-	uint64_t pfn;
-	uint8_t *data;          /* NULL: empty slot */
-};
-
-struct sparse_mem {
-	struct mem_page *tab;
-	size_t cap, used;       /* cap is a power of two */
-	json_t *writes;         /* the A/D update log */
-};
-
-static size_t page_hash(uint64_t pfn, size_t cap)
+/* The A/D update log: one {"gpa", "size", "value"} per write, in order. */
+static void log_write(void *ctx, uint64_t gpa, size_t len, uint64_t val)
 {
-	return (size_t)((pfn * 0x9e3779b97f4a7c15ULL) >> 17) & (cap - 1);
-}
+	json_t *w = json_pack("{s:o,s:i,s:o}", "gpa", cli_hex(gpa), "size",
+			      (int)len, "value", cli_hex(val));
 
-static struct mem_page *mem_slot(const struct sparse_mem *m, uint64_t pfn)
-{
-	size_t i = page_hash(pfn, m->cap);
-
-	while (m->tab[i].data && m->tab[i].pfn != pfn)
-		i = (i + 1) & (m->cap - 1);
-	return &m->tab[i];
-}
-
-static int mem_grow(struct sparse_mem *m)
-{
-	struct sparse_mem n = { NULL, m->cap * 2, m->used, m->writes };
-	size_t i;
-
-	n.tab = calloc(n.cap, sizeof(*n.tab));
-	if (!n.tab)
-		return -1;
-	for (i = 0; i < m->cap; i++)
-		if (m->tab[i].data)
-			*mem_slot(&n, m->tab[i].pfn) = m->tab[i];
-	free(m->tab);
-	*m = n;
-	return 0;
-}
-
-/* The page holding pfn; allocated (zeroed) when create, else may be NULL. */
-static uint8_t *mem_page(struct sparse_mem *m, uint64_t pfn, bool create)
-{
-	struct mem_page *p = mem_slot(m, pfn);
-
-	if (p->data || !create)
-		return p->data;
-	if ((m->used + 1) * 2 > m->cap) {
-		if (mem_grow(m) < 0)
-			return NULL;
-		p = mem_slot(m, pfn);
-	}
-	p->data = calloc(1, VMMU_PAGE_SIZE);
-	if (!p->data)
-		return NULL;
-	p->pfn = pfn;
-	m->used++;
-	return p->data;
-}
-
-static int mem_init(struct sparse_mem *m)
-{
-	m->cap = 64;
-	m->used = 0;
-	m->tab = calloc(m->cap, sizeof(*m->tab));
-	m->writes = json_array();
-	return m->tab && m->writes ? 0 : -1;
-}
-
-static void mem_fini(struct sparse_mem *m)
-{
-	size_t i;
-
-	for (i = 0; m->tab && i < m->cap; i++)
-		free(m->tab[i].data);
-	free(m->tab);
-	json_decref(m->writes);
-	memset(m, 0, sizeof(*m));
-}
-
-/* Copy len bytes between buf and guest memory at gpa (page by page). */
-static int mem_copy(struct sparse_mem *m, uint64_t gpa, void *buf, size_t len,
-		    bool write)
-{
-	uint8_t *b = buf;
-
-	while (len) {
-		size_t off = gpa & (VMMU_PAGE_SIZE - 1);
-		size_t n = VMMU_PAGE_SIZE - off < len ? VMMU_PAGE_SIZE - off : len;
-		uint8_t *page = mem_page(m, gpa >> VMMU_PAGE_SHIFT, write);
-
-		if (write && !page)
-			return VMMU_ENOMEM;
-		if (write)
-			memcpy(page + off, b, n);
-		else if (page)
-			memcpy(b, page + off, n);
-		else
-			memset(b, 0, n);
-		gpa += n;
-		b += n;
-		len -= n;
-	}
-	return 0;
-}
-
-static int gm_read(void *ctx, gpa_t gpa, void *buf, size_t len)
-{
-	return mem_copy(ctx, gpa.v, buf, len, false);
-}
-
-static int gm_cmpxchg(void *ctx, gpa_t gpa, uint64_t old, uint64_t new_val,
-		      size_t len)
-{
-	struct sparse_mem *m = ctx;
-	uint64_t cur = 0;
-	json_t *w;
-	int rc;
-
-	if (len != 4 && len != 8)
-		return VMMU_EINVAL;
-	rc = mem_copy(m, gpa.v, &cur, len, false);
-	if (rc < 0)
-		return rc;
-	if (cur != old)
-		return 1;
-	rc = mem_copy(m, gpa.v, &new_val, len, true);
-	if (rc < 0)
-		return rc;
-	w = json_pack("{s:o,s:i,s:o}", "gpa", cli_hex(gpa.v), "size", (int)len,
-		      "value", cli_hex(new_val));
-	if (!w || json_array_append_new(m->writes, w) < 0)
-		return VMMU_ENOMEM;
-	return 0;
+	if (w)
+		json_array_append_new(ctx, w);
 }
 
 /* ---- running a case ---- */
@@ -287,29 +160,20 @@ static json_t *result_json(const struct vmmu_access *acc,
 static json_t *run_case(const json_t *c, const struct walk_opts *o, char *err,
 			int *status)
 {
-	struct vmmu_gmem gm = { NULL, gm_read, gm_cmpxchg };
+	struct vmmu_gmem gm;
 	struct walk_case wc;
-	struct sparse_mem m;
 	struct vmmu_walk_result res;
-	json_t *results = NULL, *out = NULL;
+	json_t *results = NULL, *out = NULL, *writes;
 	size_t i;
 	int rc;
 
 	*status = 2;
 	if (walk_case_parse(c, &wc, err) < 0)
 		return NULL;
-	if (mem_init(&m) < 0) {
-		snprintf(err, WALK_CASE_ERRLEN, "out of memory");
-		goto done;
-	}
-	gm.ctx = &m;
-	for (i = 0; i < wc.nmem; i++) {
-		if (mem_copy(&m, wc.mem[i].gpa, wc.mem[i].bytes, wc.mem[i].len,
-			     true) < 0) {
-			snprintf(err, WALK_CASE_ERRLEN, "out of memory");
-			goto done;
-		}
-	}
+	writes = json_array();
+	wc.mem.on_write = log_write;
+	wc.mem.write_ctx = writes;
+	gm = guest_mem_gmem(&wc.mem);
 	/* MOV to CR3: PAE loads the PDPTEs; a #GP shows in every result. */
 	rc = vmmu_paging_load_pdptes(&wc.ps, &gm);
 	if (rc < 0 && rc != VMMU_EINVAL) {
@@ -330,14 +194,14 @@ static json_t *run_case(const json_t *c, const struct walk_opts *o, char *err,
 		json_array_append_new(results, result_json(&wc.acc[i], &res,
 							   o->trace));
 	}
-	out = json_pack("{s:O,s:O}", "results", results, "memory_writes", m.writes);
+	out = json_pack("{s:O,s:O}", "results", results, "memory_writes", writes);
 	if (!out) {
 		snprintf(err, WALK_CASE_ERRLEN, "out of memory");
 		*status = 1;
 	}
 done:
 	json_decref(results);
-	mem_fini(&m);
+	json_decref(writes);
 	walk_case_free(&wc);
 	return out;
 }

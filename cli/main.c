@@ -28,6 +28,7 @@ static void usage(FILE *out)
 "SYNOPSIS\n"
 "    vmmu COMMAND [OPTIONS]\n"
 "    vmmu COMMAND --help\n"
+"    vmmu help COMMAND [KIND]\n"
 "\n"
 "COMMANDS\n");
 	cli_list_subcommands(out, commands);
@@ -39,12 +40,31 @@ static void usage(FILE *out)
 "vmmu %s\n", VMMU_VERSION);
 }
 
+/* `vmmu help COMMAND [KIND]` is `vmmu COMMAND [KIND] --help`. */
+static int help_for(int argc, char **argv)
+{
+	char *args[8];
+	int i, n = 0;
+
+	if (argc > 6) {
+		fprintf(stderr, "vmmu help: too many words (see vmmu --help)\n");
+		return 2;
+	}
+	for (i = 1; i < argc; i++)
+		args[n++] = argv[i];            /* "help", COMMAND, ... */
+	args[n++] = "--help";
+	args[n] = NULL;
+	return cli_run_subcommand(commands, n, args, "vmmu", "command");
+}
+
 int main(int argc, char **argv)
 {
 	if (argc < 2) {
 		usage(stderr);
 		return 2;
 	}
+	if (!strcmp(argv[1], "help") && argc > 2)
+		return help_for(argc, argv);
 	if (!strcmp(argv[1], "--help") || !strcmp(argv[1], "-h") ||
 	    !strcmp(argv[1], "help")) {
 		usage(stdout);

@@ -14,25 +14,7 @@
 static int check_keys(const json_t *obj, const char *const *allowed,
 		      const char *ctx, char *err)
 {
-	const char *key;
-	json_t *v;
-	size_t i;
-
-	if (!json_is_object(obj)) {
-		snprintf(err, WALK_CASE_ERRLEN, "%s: expected an object", ctx);
-		return -1;
-	}
-	json_object_foreach((json_t *)obj, key, v) {
-		for (i = 0; allowed[i]; i++)
-			if (!strcmp(key, allowed[i]))
-				break;
-		if (!allowed[i]) {
-			snprintf(err, WALK_CASE_ERRLEN, "%s: unknown key \"%s\"",
-				 ctx, key);
-			return -1;
-		}
-	}
-	return 0;
+	return cli_check_keys(obj, allowed, ctx, err, WALK_CASE_ERRLEN);
 }
 
 static int get_bool(const json_t *obj, const char *key, bool dflt, bool *out,
@@ -128,109 +110,9 @@ static int parse_paging(const json_t *pg, struct vmmu_paging_state *ps,
 	return 0;
 }
 
-/* qwords/dwords: an array of values stored little-endian, size bytes each. */
-static int words_bytes(const json_t *arr, unsigned size, uint8_t **out,
-		       size_t *len, const char *ctx, char *err)
-{
-	size_t i, n = json_array_size(arr);
-	char why[160];
-	uint64_t v;
-
-	if (!json_is_array(arr)) {
-		snprintf(err, WALK_CASE_ERRLEN, "%s: expected an array of values", ctx);
-		return -1;
-	}
-	*out = calloc(n ? n : 1, size);
-	if (!*out) {
-		snprintf(err, WALK_CASE_ERRLEN, "out of memory");
-		return -1;
-	}
-	for (i = 0; i < n; i++) {
-		if (cli_json_u64(json_array_get(arr, i), &v, why, sizeof(why)) < 0 ||
-		    (size == 4 && v > 0xffffffffULL)) {
-			snprintf(err, WALK_CASE_ERRLEN, "%s[%zu]: %s", ctx, i,
-				 size == 4 && v > 0xffffffffULL ?
-				 "does not fit in 32 bits" : why);
-			free(*out);
-			return -1;
-		}
-		memcpy(*out + i * size, &v, size); /* x86 hosts: little-endian */
-	}
-	*len = n * size;
-	return 0;
-}
-
-static const char *const mem_keys[] = { "gpa", "hex", "qwords", "dwords", NULL };
-
-/* Appends to wc->mem, which has room for one more item. */
-static int parse_memory_item(const json_t *it, struct walk_case *wc,
-			     const char *ctx, char *err)
-{
-	const json_t *hex = json_object_get(it, "hex");
-	const json_t *q = json_object_get(it, "qwords");
-	const json_t *d = json_object_get(it, "dwords");
-	uint8_t *bytes = NULL;
-	uint64_t gpa;
-	size_t len = 0;
-	char why[160], sub[96];
-	struct walk_case_mem *item;
-
-	if (check_keys(it, mem_keys, ctx, err) < 0 ||
-	    cli_get_u64(it, "gpa", true, 0, &gpa, ctx, err, WALK_CASE_ERRLEN) < 0)
-		return -1;
-	if (!!hex + !!q + !!d != 1) {
-		snprintf(err, WALK_CASE_ERRLEN, "%s: needs exactly one of \"hex\", "
-			 "\"qwords\", \"dwords\"", ctx);
-		return -1;
-	}
-	if (hex) {
-		if (!json_is_string(hex) ||
-		    cli_hex_bytes(json_string_value(hex), &bytes, &len, why,
-				  sizeof(why)) < 0) {
-			snprintf(err, WALK_CASE_ERRLEN, "%s: \"hex\": %s", ctx,
-				 json_is_string(hex) ? why : "expected a string");
-			return -1;
-		}
-	} else {
-		snprintf(sub, sizeof(sub), "%s: \"%s\"", ctx, q ? "qwords" : "dwords");
-		if (words_bytes(q ? q : d, q ? 8 : 4, &bytes, &len, sub, err) < 0)
-			return -1;
-	}
-	if (len && gpa + len - 1 < gpa) {
-		snprintf(err, WALK_CASE_ERRLEN, "%s: contents run past the end of the "
-			 "address space", ctx);
-		free(bytes);
-		return -1;
-	}
-	item = &wc->mem[wc->nmem++];
-	item->gpa = gpa;
-	item->bytes = bytes;
-	item->len = len;
-	return 0;
-}
-
 static int parse_memory(const json_t *arr, struct walk_case *wc, char *err)
 {
-	char ctx[48];
-	size_t i, n = json_array_size(arr);
-
-	if (!arr)
-		return 0;
-	if (!json_is_array(arr)) {
-		snprintf(err, WALK_CASE_ERRLEN, "\"memory\" must be an array");
-		return -1;
-	}
-	wc->mem = calloc(n ? n : 1, sizeof(*wc->mem));
-	if (!wc->mem) {
-		snprintf(err, WALK_CASE_ERRLEN, "out of memory");
-		return -1;
-	}
-	for (i = 0; i < n; i++) {
-		snprintf(ctx, sizeof(ctx), "memory[%zu]", i);
-		if (parse_memory_item(json_array_get(arr, i), wc, ctx, err) < 0)
-			return -1;
-	}
-	return 0;
+	return guest_mem_parse(arr, "gpa", &wc->mem, err, WALK_CASE_ERRLEN);
 }
 
 static const char *const access_keys[] = { "gva", "access", "cpl",
@@ -306,8 +188,13 @@ int walk_case_parse(const json_t *c, struct walk_case *wc, char *err)
 	memset(wc, 0, sizeof(*wc));
 	if (check_keys(c, case_keys, "case", err) < 0)
 		return -1;
+	if (guest_mem_init(&wc->mem, GUEST_MEM_CASE_PAGES) < 0) {
+		snprintf(err, WALK_CASE_ERRLEN, "out of memory");
+		return -1;
+	}
 	if (!json_object_get(c, "paging")) {
 		snprintf(err, WALK_CASE_ERRLEN, "missing \"paging\"");
+		walk_case_free(wc);
 		return -1;
 	}
 	if (parse_paging(json_object_get(c, "paging"), &wc->ps, err) < 0 ||
@@ -321,13 +208,8 @@ int walk_case_parse(const json_t *c, struct walk_case *wc, char *err)
 
 void walk_case_free(struct walk_case *wc)
 {
-	size_t i;
-
-	for (i = 0; wc->mem && i < wc->nmem; i++)
-		free(wc->mem[i].bytes);
-	free(wc->mem);
+	guest_mem_fini(&wc->mem);
 	free(wc->acc);
-	wc->mem = NULL;
 	wc->acc = NULL;
-	wc->nmem = wc->nacc = 0;
+	wc->nacc = 0;
 }

@@ -13,22 +13,16 @@
 #include <jansson.h>
 
 #include "cli_json.h"
+#include "guest_mem.h"
 #include "vmmu/walk.h"
 
 /* Size of the err buffer walk_case_parse() writes its message into. */
 #define WALK_CASE_ERRLEN 512
 
-/* One memory item: len bytes (in memory order) at gpa. */
-struct walk_case_mem {
-	uint64_t gpa;
-	uint8_t *bytes;
-	size_t len;
-};
-
 struct walk_case {
 	struct vmmu_paging_state ps;    /* role computed (vmmu_paging_update) */
-	struct walk_case_mem *mem;      /* in input order: later items win */
-	size_t nmem;
+	/* the memory items, later ones over earlier; GUEST_MEM_CASE_PAGES */
+	struct guest_mem mem;
 	struct vmmu_access *acc;
 	size_t nacc;
 };

@@ -68,7 +68,7 @@ static inline int op_perform(struct vmmu_vcpu *vcpu, const struct vmmu_op *op,
 
 	if (!op->data)
 		return VMMU_OK;
-	host = p->map(p->ctx, hpa);
+	host = p->linear_base ? p->linear_base + hpa.v : p->map(p->ctx, hpa);
 	if (!host)
 		return vmmu_vm_kill(vcpu->vm, "a translation led outside host memory");
 	/* Fixed-size copies: a call to memcpy costs more than the hit. */
@@ -101,6 +101,7 @@ static int access_exit(struct vmmu_vcpu *vcpu, const struct vmmu_op *op,
 	if (++res->exits > ACCESS_MAX_EXITS)
 		return vmmu_vm_kill(vm, "an exit handler keeps asking for retries");
 	memset(&er, 0, sizeof(er));
+	access_tlb_exit(vcpu, &hw->exit);
 	vmmu_vm_lock(vm);
 	rc = vm->ops->handle_exit ? vm->ops->handle_exit(vcpu, &hw->exit, op, &er)
 				  : VMMU_ENOTSUP;
@@ -116,10 +117,11 @@ static int access_exit(struct vmmu_vcpu *vcpu, const struct vmmu_op *op,
 		vcpu->stats.emulated++;
 		res->status = VMMU_ACCESS_DONE;
 		res->emulated = true;
-		res->gpa = hw->exit.gpa;
+		res->gpa = er.gpa_valid ? er.gpa : hw->exit.gpa;
 		return VMMU_OK;
 	case VMMU_ACT_INJECT:
 		vcpu->stats.guest_faults++;
+		access_tlb_page_fault(vcpu, &er.fault);
 		res->status = VMMU_ACCESS_FAULT;
 		res->fault = er.fault;
 		return VMMU_OK;
@@ -128,7 +130,9 @@ static int access_exit(struct vmmu_vcpu *vcpu, const struct vmmu_op *op,
 		res->status = VMMU_ACCESS_VMM;
 		res->reason = er.reason;
 		res->exit = hw->exit;
-		res->gpa = hw->exit.gpa;
+		if (er.gpa_valid)
+			res->exit.gpa = er.gpa;
+		res->gpa = res->exit.gpa;
 		return VMMU_OK;
 	}
 	return vmmu_vm_kill(vm, "an exit handler returned an unknown action");
@@ -160,6 +164,7 @@ static __attribute__((noinline)) int access_miss(struct vmmu_vcpu *vcpu,
 			return op_perform(vcpu, op, hw.hpa);
 		case VMMU_HW_FAULT:
 			vcpu->stats.guest_faults++;
+			access_tlb_page_fault(vcpu, &hw.guest);
 			res->status = VMMU_ACCESS_FAULT;
 			res->fault = hw.guest;
 			return VMMU_OK;

@@ -12,35 +12,20 @@
 #include "tlb.h"
 #include "walk_internal.h"
 
-/* The linear address as the walker uses it (SDM 4.1.1: 32 bits outside
- * IA-32e paging). */
-static uint64_t access_la(const struct vmmu_vcpu *vcpu, uint64_t gva)
+void access_tlb_page_fault(struct vmmu_vcpu *vcpu,
+			   const struct vmmu_walk_result *fault)
 {
-	uint8_t mode = vcpu->paging.role.mode;
-
-	if (mode == VMMU_PAGING_4LEVEL || mode == VMMU_PAGING_5LEVEL)
-		return gva;
-	return gva & 0xffffffffULL;
+	if (vcpu->tlb && fault->vector == X86_VEC_PF)
+		vmmu_tlb_page_fault(vcpu->tlb, mk_gva(access_la(vcpu,
+							fault->cr2.v)));
 }
 
-bool access_tlb_lookup(struct vmmu_vcpu *vcpu, const struct vmmu_access *acc,
-		       hpa_t *hpa)
+void access_tlb_exit(struct vmmu_vcpu *vcpu, const struct vmmu_exit *exit)
 {
-	struct vmmu_access a;
-
-	if (!vcpu->tlb)
-		return false;
-	if (access_la(vcpu, acc->gva.v) != acc->gva.v) {
-		a = *acc;
-		a.gva.v &= 0xffffffffULL;
-		acc = &a;
-	}
-	if (vmmu_tlb_lookup(vcpu->tlb, &vcpu->paging, acc, hpa) == VMMU_TLB_HIT) {
-		vcpu->stats.tlb_hits++;
-		return true;
-	}
-	vcpu->stats.tlb_misses++;
-	return false;
+	if (vcpu->tlb && (exit->kind == VMMU_EXIT_EPT_VIOLATION ||
+			  exit->kind == VMMU_EXIT_EPT_MISCONFIG))
+		vmmu_tlb_ept_violation(vcpu->tlb, exit->gpa, exit->gva_valid,
+				       exit->gva);
 }
 
 void access_tlb_fill(struct vmmu_vcpu *vcpu, const struct vmmu_access *acc,

@@ -132,8 +132,8 @@ static void direct_to_vmm(struct vmmu_exit_result *res,
 	res->reason = reason;
 }
 
-static int direct_mmio(struct vmmu_vcpu *vcpu, const struct vmmu_exit *exit,
-		       const struct vmmu_op *op, struct vmmu_exit_result *res)
+int vmmu_exit_mmio(struct vmmu_vcpu *vcpu, const struct vmmu_exit *exit,
+		   const struct vmmu_op *op, struct vmmu_exit_result *res)
 {
 	struct vmmu_vm *vm = vcpu->vm;
 	int rc;
@@ -167,7 +167,7 @@ static int direct_handle_exit(struct vmmu_vcpu *vcpu,
 		return VMMU_OK;
 	}
 	if (slot->type == VMMU_MEM_MMIO)
-		return direct_mmio(vcpu, exit, op, res);
+		return vmmu_exit_mmio(vcpu, exit, op, res);
 	if (slot->type == VMMU_MEM_ROM && exit->access == VMMU_ACCESS_WRITE) {
 		direct_to_vmm(res, VMMU_REASON_ROM_WRITE);
 		return VMMU_OK;

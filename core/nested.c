@@ -53,11 +53,13 @@ static int nested_translate(struct nested_ctx *c, gpa_t gpa,
 	struct vmmu_tlb_pwc_hit hit;
 	struct vmmu_nested_walk nw;
 	unsigned top = c->ops->levels(c->vcpu);
+	enum vmmu_access_kind tlb_kind = guest_pt && c->ops->pt_as_write &&
+		c->ops->pt_as_write(c->vcpu) ? VMMU_ACCESS_WRITE : kind;
 	int rc;
 
-	if (t && vmmu_tlb_gpa_lookup(t, gpa, kind, hpa) == VMMU_TLB_HIT) {
+	if (t && vmmu_tlb_gpa_lookup(t, gpa, tlb_kind, hpa) == VMMU_TLB_HIT) {
 		*size = VMMU_PAGE_SIZE; /* what the hit proves */
-		*prot = kind_prot(kind);
+		*prot = kind_prot(tlb_kind);
 		return VMMU_OK;
 	}
 	memset(&nw, 0, sizeof(nw));

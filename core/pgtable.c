@@ -50,6 +50,24 @@ void pt_note(struct vmmu_pt *pt, struct vmmu_pt_change *chg, uint64_t addr,
 	}
 }
 
+/*
+ * A split keeps every translation, but an observer of leaves (a reverse
+ * map) sees the large leaf go and its 512 children come.
+ */
+void pt_note_split(struct vmmu_pt *pt, struct vmmu_pt_change *chg,
+		   uint64_t addr, unsigned level, uint64_t old,
+		   const uint64_t *children)
+{
+	uint64_t csize = vmmu_pt_level_size(level - 1);
+	unsigned i;
+
+	if (!chg)
+		return;
+	pt_note(pt, chg, addr, level, old, 0);
+	for (i = 0; i < VMMU_PT_ENTRIES; i++)
+		pt_note(pt, chg, addr + i * csize, level - 1, 0, children[i]);
+}
+
 uint64_t vmmu_pt_leaf_attrs(const struct vmmu_pt *pt, uint64_t e,
 			    unsigned level)
 {
@@ -162,7 +180,7 @@ static int pt_replace(struct vmmu_pt *pt, uint64_t *slot, uint64_t e,
 }
 
 int pt_split(struct vmmu_pt *pt, uint64_t *slot, unsigned level,
-	     struct vmmu_pt_change *chg)
+	     uint64_t addr, struct vmmu_pt_change *chg)
 {
 	uint64_t e = pte_load(slot), child_size = vmmu_pt_level_size(level - 1);
 	uint64_t attrs = vmmu_pt_leaf_attrs(pt, e, level);
@@ -172,7 +190,6 @@ int pt_split(struct vmmu_pt *pt, uint64_t *slot, unsigned level,
 	unsigned i;
 	int rc = pt_alloc_table(pt, &table);
 
-	(void)chg;  /* same translation and rights: nothing to invalidate */
 	if (rc < 0)
 		return rc;
 	t = pt_table(pt, table);
@@ -181,7 +198,17 @@ int pt_split(struct vmmu_pt *pt, uint64_t *slot, unsigned level,
 	/* The new table is complete before the release store links it. */
 	pte_store(slot, pt->fmt->make_table(pt, table));
 	pt->stats.splits++;
+	pt_note_split(pt, chg, addr & ~(vmmu_pt_level_size(level) - 1), level,
+		      e, t);
 	return VMMU_OK;
+}
+
+void pt_unsplit(struct vmmu_pt *pt, hpa_t table)
+{
+	pt->plat.free_page(pt->plat.ctx, table);
+	pt->table_pages--;
+	pt->stats.splits--;
+	pt->stats.tables_allocated--;
 }
 
 /*
@@ -234,10 +261,22 @@ static int pt_try_merge(struct vmmu_pt *pt, uint64_t *slot, unsigned level,
 	leaf = pt_merged_leaf(pt, t, level);
 	if (!leaf)
 		return VMMU_ENOENT;
-	rc = pt_replace(pt, slot, leaf, level, addr, chg);
-	if (rc == VMMU_OK)
-		pt->stats.merges++;
-	return rc;
+	/* The table stays intact on the deferred list: t can still be read. */
+	rc = pt_replace(pt, slot, leaf, level, addr, NULL);
+	if (rc < 0)
+		return rc;
+	pt->stats.merges++;
+	if (chg) {
+		uint64_t csize = vmmu_pt_level_size(level - 1);
+		unsigned i;
+
+		for (i = 0; i < VMMU_PT_ENTRIES; i++)
+			pt_note(pt, chg, addr + i * csize, level - 1,
+				pte_load(&t[i]), 0);
+		pt_note(pt, chg, addr, level, 0, leaf);
+		chg->tables_unlinked = true;
+	}
+	return VMMU_OK;
 }
 
 /* The 4K-layout leaf after an update, or 0 when the format refuses it. */
@@ -251,12 +290,43 @@ static uint64_t pt_updated(const struct vmmu_pt *pt, uint64_t e,
 	return pt_make_leaf(pt, vmmu_pt_leaf_addr(pt, e, level), level, attrs);
 }
 
-/* A leaf met by mark_recalc: recalculate it now (leaves carry no marker). */
+/* Whether an entry above level on the path to addr carries a marker. */
+static bool pt_under_marker(const struct vmmu_pt *pt, uint64_t addr,
+			    unsigned level)
+{
+	hpa_t table = pt->root;
+	unsigned l;
+
+	for (l = pt->levels; l > level; l--) {
+		const uint64_t *t = pt_table(pt, table);
+		uint64_t e;
+
+		if (!t)
+			return false;
+		e = pte_load(&t[vmmu_pt_index(addr, l)]);
+		if (!pt_present(pt, e) || pt_is_leaf(pt, e, l))
+			return false;
+		if (pt->fmt->marked(e))
+			return true;
+		table = pt_next(pt, e);
+	}
+	return false;
+}
+
+/*
+ * A leaf met by mark_recalc: recalculate it now (leaves carry no marker),
+ * unless a marker above already makes it pending: then it waits for that
+ * marker, so that it is recalculated once.
+ */
 static int pt_mark_leaf(struct vmmu_pt *pt, uint64_t *slot, unsigned level,
 			uint64_t addr, const struct pt_request *req)
 {
 	uint64_t e = pte_load(slot), ne = e;
-	int rc = req->fn(req->fn_ctx, addr, level, e, &ne);
+	int rc;
+
+	if (pt_under_marker(pt, addr, level))
+		return VMMU_OK;
+	rc = req->fn(req->fn_ctx, addr, level, e, &ne);
 
 	pt->stats.recalc_leaves++;
 	if (rc == VMMU_PT_RECALC_SPLIT)
@@ -346,6 +416,12 @@ static int pt_prepare_descent(struct vmmu_pt *pt, uint64_t *slot,
 	}
 	if (!pt_is_leaf(pt, e, level))
 		return VMMU_OK;
+	/* A partial update that changes nothing splits nothing. */
+	if (req->op == PT_OP_UPDATE &&
+	    pt_updated(pt, e, level, req->clear, req->set) == e) {
+		*skip = true;
+		return VMMU_OK;
+	}
 	if (req->op == PT_OP_MARK && !tried) {
 		/* A leaf covered in part: it may be uniform for the callback. */
 		rc = pt_mark_leaf(pt, slot, level,
@@ -355,7 +431,7 @@ static int pt_prepare_descent(struct vmmu_pt *pt, uint64_t *slot,
 			return rc;
 		}
 	}
-	return pt_split(pt, slot, level, req->chg);
+	return pt_split(pt, slot, level, addr, req->chg);
 }
 
 static int pt_range(struct vmmu_pt *pt, hpa_t table, unsigned level,
@@ -485,6 +561,9 @@ void vmmu_pt_destroy(struct vmmu_pt *pt)
 	vmmu_pt_free_deferred(pt);
 	if (pt->deferred)
 		pt->plat.free(pt->plat.ctx, pt->deferred);
+	if (pt->recalc_scratch)
+		pt->plat.free(pt->plat.ctx, pt->recalc_scratch);
+	pt->recalc_scratch = NULL;
 	pt->deferred = NULL;
 	pt->deferred_cap = 0;
 	pt->root.v = 0;
@@ -598,7 +677,7 @@ int vmmu_pt_split_large_leaf(struct vmmu_pt *pt, uint64_t addr,
 	e = pte_load(slot);
 	if (!pt_present(pt, e) || !pt_is_leaf(pt, e, level))
 		return VMMU_ENOENT;
-	return pt_split(pt, slot, level, chg);
+	return pt_split(pt, slot, level, addr, chg);
 }
 
 int vmmu_pt_merge(struct vmmu_pt *pt, uint64_t addr, unsigned level,

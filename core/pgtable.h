@@ -118,6 +118,7 @@ struct vmmu_pt {
 	uint64_t table_pages;   /* pages linked in the tree, root included */
 	hpa_t *deferred;        /* unlinked table pages (bookkeeping memory) */
 	size_t ndeferred, deferred_cap;
+	void *recalc_scratch;   /* bookkeeping for vmmu_pt_recalc, lazily */
 	struct vmmu_pt_stats stats;
 };
 
@@ -127,7 +128,9 @@ struct vmmu_pt {
  * stale (INVEPT, ASID flush, shadow TLB flush). tables_unlinked: table
  * pages went to the deferred-free list, so paging-structure caches must
  * be flushed too before vmmu_pt_free_deferred(). on_leaf, when set, is
- * told every leaf the operation changed (old and new value, at its level).
+ * told every leaf the operation changed (old and new value, at its level;
+ * 0 for none): a split reports its large leaf going (new 0) and each of
+ * its 512 children coming (old 0), a merge the reverse.
  */
 struct vmmu_pt_change {
 	bool flush;
@@ -230,8 +233,12 @@ int vmmu_pt_test_and_clear(struct vmmu_pt *pt, uint64_t addr, uint64_t size,
  *
  * recalc resolves every marker on the path to addr, top-down: a marked
  * entry's table has each leaf recalculated by fn and each non-leaf entry
- * marked, and only then is the marker removed (one table per level).
- * Returns 0 (the path is clean), or fn's error.
+ * marked, and only then is the marker removed (one table per level). Each
+ * table is resolved all or nothing: an error from fn (returned as is) or
+ * VMMU_ENOMEM leaves it and its marker unchanged, so every leaf is
+ * recalculated exactly once however often a recalc stops. Returns 0 when
+ * the path is clean. mark_recalc skips subtrees already marked (they are
+ * pending anyway).
  */
 int vmmu_pt_mark_recalc(struct vmmu_pt *pt, uint64_t addr, uint64_t size,
 			vmmu_pt_recalc_fn fn, void *ctx,

@@ -48,9 +48,15 @@ static inline uint64_t pt_mask_at(const struct vmmu_pt *pt, uint64_t bits,
 /* Record a changed entry covering [addr, addr + size) in chg. */
 void pt_note(struct vmmu_pt *pt, struct vmmu_pt_change *chg, uint64_t addr,
 	     unsigned level, uint64_t old, uint64_t new_entry);
+/* Tell chg of a split: the large leaf went, its 512 children came. */
+void pt_note_split(struct vmmu_pt *pt, struct vmmu_pt_change *chg,
+		   uint64_t addr, unsigned level, uint64_t old,
+		   const uint64_t *children);
 /* Split the large leaf at slot (level > 1) into a complete new table. */
 int pt_split(struct vmmu_pt *pt, uint64_t *slot, unsigned level,
-	     struct vmmu_pt_change *chg);
+	     uint64_t addr, struct vmmu_pt_change *chg);
+/* Free a table pt_split made and never linked (its leaves only). */
+void pt_unsplit(struct vmmu_pt *pt, hpa_t table);
 int pt_check_range(const struct vmmu_pt *pt, uint64_t addr, uint64_t size);
 
 #endif

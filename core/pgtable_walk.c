@@ -93,34 +93,76 @@ int vmmu_pt_test_and_clear(struct vmmu_pt *pt, uint64_t addr, uint64_t size,
 	return pt_visit(pt, pt->root, pt->levels, addr, addr + size, &v);
 }
 
-/* Recalculate one leaf under a marker being resolved. */
-static int pt_recalc_leaf(struct vmmu_pt *pt, uint64_t *slot, unsigned level,
-			  uint64_t addr, vmmu_pt_recalc_fn fn, void *ctx,
-			  struct vmmu_pt_change *chg)
-{
-	uint64_t e = pte_load(slot), ne = e, fixed;
-	int rc = fn(ctx, addr, level, e, &ne);
+/* Scratch for resolving one table: new leaf values, split tables. */
+struct pt_recalc_scratch {
+	uint64_t val[VMMU_PT_ENTRIES];
+	hpa_t split[VMMU_PT_ENTRIES];   /* non-zero: replace by this table */
+};
 
-	pt->stats.recalc_leaves++;
-	if (rc == VMMU_PT_RECALC_SPLIT) {
-		if (level == VMMU_PT_LEVEL_4K)
+static struct pt_recalc_scratch *pt_scratch(struct vmmu_pt *pt)
+{
+	if (!pt->recalc_scratch)
+		pt->recalc_scratch = pt->plat.zalloc(pt->plat.ctx,
+			sizeof(struct pt_recalc_scratch));
+	return pt->recalc_scratch;
+}
+
+/* Phase 1: ask fn about every leaf of t; nothing is written yet. */
+static int pt_resolve_ask(struct vmmu_pt *pt, const uint64_t *t,
+			  unsigned level, uint64_t base, vmmu_pt_recalc_fn fn,
+			  void *ctx, struct pt_recalc_scratch *s)
+{
+	uint64_t csize = vmmu_pt_level_size(level);
+	uint64_t fixed = pt->fmt->addr_mask | pt->fmt->large_bit;
+	unsigned i;
+	int rc;
+
+	for (i = 0; i < VMMU_PT_ENTRIES; i++) {
+		uint64_t c = pte_load(&t[i]), ne = c;
+
+		s->val[i] = c;
+		s->split[i].v = 0;
+		if (!pt_present(pt, c) || !pt_is_leaf(pt, c, level))
+			continue;
+		rc = fn(ctx, base + i * csize, level, c, &ne);
+		pt->stats.recalc_leaves++;
+		if (rc == VMMU_PT_RECALC_SPLIT && level > VMMU_PT_LEVEL_4K) {
+			s->split[i].v = 1;  /* its table is made in phase 2 */
+			continue;
+		}
+		if (rc < 0 || rc == VMMU_PT_RECALC_SPLIT)
+			return rc < 0 ? rc : VMMU_EINVAL;
+		if (ne && (((ne ^ c) & fixed) ||
+			   !pt->fmt->leaf_ok(pt, vmmu_pt_leaf_attrs(pt, ne, level))))
 			return VMMU_EINVAL;
-		/* Split, then leave the children to the next walk: lazily. */
-		rc = pt_split(pt, slot, level, chg);
-		if (rc < 0)
-			return rc;
-		pte_store(slot, pt->fmt->mark(pt, pte_load(slot)));
-		pt->stats.marks++;
-		return VMMU_OK;
+		s->val[i] = ne;
 	}
-	if (rc < 0)
-		return rc;
-	fixed = pt->fmt->addr_mask | pt->fmt->large_bit;
-	if (ne && (((ne ^ e) & fixed) ||
-		   !pt->fmt->leaf_ok(pt, vmmu_pt_leaf_attrs(pt, ne, level))))
-		return VMMU_EINVAL;
-	pte_store(slot, ne);
-	pt_note(pt, chg, addr, level, e, ne);
+	return VMMU_OK;
+}
+
+/* Phase 2: the tables of the leaves to split, complete but unlinked. */
+static int pt_resolve_split(struct vmmu_pt *pt, unsigned level,
+			    uint64_t base, struct pt_recalc_scratch *s)
+{
+	unsigned i, j;
+	int rc;
+
+	for (i = 0; i < VMMU_PT_ENTRIES; i++) {
+		uint64_t slot;
+
+		if (!s->split[i].v)
+			continue;
+		slot = s->val[i];
+		rc = pt_split(pt, &slot, level,
+			      base + i * vmmu_pt_level_size(level), NULL);
+		if (rc < 0) {
+			for (j = 0; j < i; j++)
+				if (s->split[j].v)
+					pt_unsplit(pt, s->split[j]);
+			return rc;
+		}
+		s->split[i] = pt_next(pt, slot);
+	}
 	return VMMU_OK;
 }
 
@@ -128,6 +170,10 @@ static int pt_recalc_leaf(struct vmmu_pt *pt, uint64_t *slot, unsigned level,
  * Resolve the marker on the non-leaf entry at slot (level, mapping from
  * base): children first (leaves recalculated, tables marked), then the
  * marker goes, so a concurrent walker never passes an unresolved subtree.
+ * All or nothing: fn is asked about every leaf and the split tables are
+ * built before any entry changes, so an error from fn or an allocation
+ * leaves the table and its marker as they were, and no leaf is ever
+ * recalculated twice.
  */
 static int pt_resolve(struct vmmu_pt *pt, uint64_t *slot, unsigned level,
 		      uint64_t base, vmmu_pt_recalc_fn fn, void *ctx,
@@ -135,21 +181,36 @@ static int pt_resolve(struct vmmu_pt *pt, uint64_t *slot, unsigned level,
 {
 	uint64_t e = pte_load(slot), csize = vmmu_pt_level_size(level - 1);
 	uint64_t *t = pt_table(pt, pt_next(pt, e));
+	struct pt_recalc_scratch *s = pt_scratch(pt);
 	unsigned i;
 	int rc;
 
 	if (!t)
 		return VMMU_EFAULT;
+	if (!s)
+		return VMMU_ENOMEM;
+	rc = pt_resolve_ask(pt, t, level - 1, base, fn, ctx, s);
+	if (rc == VMMU_OK)
+		rc = pt_resolve_split(pt, level - 1, base, s);
+	if (rc < 0)
+		return rc;
 	for (i = 0; i < VMMU_PT_ENTRIES; i++) {
 		uint64_t c = pte_load(&t[i]);
 
 		if (!pt_present(pt, c))
 			continue;
-		if (pt_is_leaf(pt, c, level - 1)) {
-			rc = pt_recalc_leaf(pt, &t[i], level - 1,
-					    base + i * csize, fn, ctx, chg);
-			if (rc < 0)
-				return rc;
+		if (s->split[i].v) {
+			/* Split: the children wait for the next walk, lazily. */
+			uint64_t table = pt->fmt->mark(pt,
+				pt->fmt->make_table(pt, s->split[i]));
+
+			pte_store(&t[i], table);
+			pt->stats.marks++;
+			pt_note_split(pt, chg, base + i * csize, level - 1, c,
+				      pt_table(pt, s->split[i]));
+		} else if (pt_is_leaf(pt, c, level - 1)) {
+			pte_store(&t[i], s->val[i]);
+			pt_note(pt, chg, base + i * csize, level - 1, c, s->val[i]);
 		} else if (!pt->fmt->marked(c)) {
 			pte_store(&t[i], pt->fmt->mark(pt, c));
 			pt->stats.marks++;

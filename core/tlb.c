@@ -14,13 +14,17 @@
  *          4.10.2.4), so the compare masks bits 11:0 for it.
  *   val  = host-physical page base (TLBs), next guest table gpa (PWC),
  *          next nested table hpa (NPWC).
- *   attr = rights (2:0) | pkey << 3 | dirty << 7 | nested << 8 (combined
- *          TLB); nested rights (guest-physical TLB, NPWC); rights (PWC).
+ *   attr = rights (2:0) | pkey << 3 | dirty << 7 | nested << 8 | ok << 11
+ *          (combined TLB; ok bit k: an access of kind k passes the nested
+ *          rights and the D rule); nested rights (guest-physical TLB,
+ *          NPWC); rights (PWC).
  *   stamp: the vCPU clock at the last fill or hit (LRU).
  *
- * Invariant: an array's present mask has bit s set whenever a valid entry
- * of page size s may be in it (so lookups skip sizes never filled); it is
- * cleared when the array holds no valid entry (nvalid == 0).
+ * Invariants: an array's present mask has bit s set whenever a valid
+ * entry of page size s may be in it (so lookups skip sizes never filled);
+ * it is cleared when the array holds no valid entry (nvalid == 0). A
+ * hit-cache slot is a hint only (core/tlb_internal.h). The rights rows
+ * hold vmmu_walk_check_rights() verdicts for the registers in t->snap.
  */
 #include <string.h>
 
@@ -176,6 +180,8 @@ int vmmu_tlb_init(void *mem, size_t len, const struct vmmu_tlb_config *cfg,
 		next = arr_setup(&t->pwc[i], &cfg->pwc[i], next);
 	for (i = 0; i < VMMU_TLB_PWC_LEVELS; i++)
 		next = arr_setup(&t->npwc[i], &cfg->npwc[i], next);
+	for (i = 0; i < 2 << HC_BITS; i++)
+		t->hc[i >> HC_BITS][i & ((1U << HC_BITS) - 1)] = &t->none;
 	t->bytes = need;
 	*out = t;
 	return 0;
@@ -211,9 +217,24 @@ void vmmu_tlb_set_tag(struct vmmu_tlb *t, uint16_t vpid, uint16_t pcid,
 	t->tag = (uint64_t)vpid << 32 | (uint64_t)ctx << 16 | (pcid & TAG_PCID);
 }
 
-const struct vmmu_tlb_stats *vmmu_tlb_stats(const struct vmmu_tlb *t)
+const struct vmmu_tlb_stats *vmmu_tlb_stats(struct vmmu_tlb *t)
 {
-	return &t->st;
+	struct vmmu_tlb_stats *st = &t->st;
+	uint64_t found = 0;
+	unsigned i, s;
+
+	for (i = 0; i < VMMU_TLB_NARRAY; i++) {
+		st->arr_lookups[i] = st->arr_misses[i];
+		for (s = 0; s < VMMU_TLB_NPSIZE; s++)
+			st->arr_lookups[i] += st->arr_hits[i][s];
+	}
+	for (i = 0; i < VMMU_TLB_NARRAY; i++)
+		for (s = 0; s < VMMU_TLB_NPSIZE; s++)
+			found += st->arr_hits[i][s];
+	st->hits = found - st->refused_guest - st->refused_nested -
+		   st->refused_dirty;
+	st->lookups = found + st->misses;
+	return st;
 }
 
 void vmmu_tlb_stats_reset(struct vmmu_tlb *t)
@@ -223,35 +244,48 @@ void vmmu_tlb_stats_reset(struct vmmu_tlb *t)
 
 /* ---- one set-associative array ---------------------------------------- */
 
+/*
+ * The way of a's set that serves (key, tag), or NULL. Every way's key is
+ * compared (a fixed trip count per array, so no mispredicted early exit),
+ * then the tags of the ways whose key matched; the lowest way wins.
+ */
 static inline struct ent *probe(const struct arr *a, uint64_t key,
 				uint64_t tag, unsigned shift)
 {
 	struct ent *s = set_of(a, key, shift);
+	uint64_t m = 0;
 	uint32_t w;
 
 	for (w = 0; w < a->ways; w++)
-		if (s[w].key == key && tag_match(s[w].tag, tag))
-			return &s[w];
+		m |= (uint64_t)(s[w].key == key) << w;
+	for (; m; m &= m - 1) {         /* usually one candidate */
+		struct ent *e = &s[tlb_ctz64(m)];
+
+		if (tag_match(e->tag, tag))
+			return e;
+	}
 	return NULL;
 }
 
 /*
- * Insert into a: an entry with the same key and tag (global bit aside) is
- * replaced, else an invalid way, else the least recently used one.
+ * Insert into a: an entry with the same key and tag (global bit included)
+ * is replaced, else an invalid way, else the least recently used one.
  * Returns true when a valid entry of another translation was evicted.
  */
 static bool arr_insert(struct vmmu_tlb *t, struct arr *a, unsigned shift,
-		       unsigned psize, const struct ent *n)
+		       unsigned psize, const struct ent *n, struct ent **where)
 {
 	struct ent *s, *victim = NULL;
 	uint32_t w, age = 0;
 	bool evict = false;
 
+	if (where)
+		*where = NULL;
 	if (!a->ways)
 		return false;
 	s = set_of(a, n->key, shift);
 	for (w = 0; w < a->ways; w++) {
-		if (s[w].key == n->key && ((s[w].tag ^ n->tag) & ~TAG_G) == 0) {
+		if (s[w].key == n->key && s[w].tag == n->tag) {
 			victim = &s[w];
 			break;
 		}
@@ -265,13 +299,14 @@ static bool arr_insert(struct vmmu_tlb *t, struct arr *a, unsigned shift,
 		}
 	}
 	if (victim->key & 1)
-		evict = victim->key != n->key ||
-			((victim->tag ^ n->tag) & ~TAG_G) != 0;
+		evict = victim->key != n->key || victim->tag != n->tag;
 	else
 		a->nvalid++;
 	*victim = *n;
 	victim->stamp = ++t->clock;
 	a->present |= 1U << psize;
+	if (where)
+		*where = victim;
 	return evict;
 }
 
@@ -288,14 +323,17 @@ static unsigned psize_of(uint64_t size)
 	}
 }
 
-static void tlb_insert(struct vmmu_tlb *t, unsigned idx, unsigned ps,
-		       const struct ent *n)
+static struct ent *tlb_insert(struct vmmu_tlb *t, unsigned idx, unsigned ps,
+			      const struct ent *n)
 {
+	struct ent *e;
+
 	if (idx >= VMMU_TLB_NARRAY || !t->tlb[idx].ways)
-		return;
+		return NULL;
 	t->st.arr_fills[idx]++;
-	if (arr_insert(t, &t->tlb[idx], psize_shift[ps], ps, n))
+	if (arr_insert(t, &t->tlb[idx], psize_shift[ps], ps, n, &e))
 		t->st.arr_evictions[idx]++;
+	return e;
 }
 
 int vmmu_tlb_fill(struct vmmu_tlb *t, const struct vmmu_tlb_fill *f)
@@ -314,7 +352,9 @@ int vmmu_tlb_fill(struct vmmu_tlb *t, const struct vmmu_tlb_fill *f)
 	n.tag = t->tag | (f->global ? TAG_G : 0);
 	n.val = f->hpa.v & ~(f->page_size - 1);
 	n.attr = f->rights | (uint32_t)f->pkey << 3 |
-		 (f->dirty ? A_DIRTY : 0) | (uint32_t)f->nested << A_NSHIFT;
+		 (f->dirty ? A_DIRTY : 0) | (uint32_t)f->nested << A_NSHIFT |
+		 (uint32_t)((f->nested & (VMMU_TLB_NR | VMMU_TLB_NX)) |
+			    (f->dirty ? f->nested & VMMU_TLB_NW : 0)) << A_OKSHIFT;
 	n.stamp = 0;
 	tlb_insert(t, l1_for[fetch][ps], ps, &n);
 	tlb_insert(t, ps == VMMU_TLB_1G ? VMMU_TLB_STLB_1G : VMMU_TLB_STLB,
@@ -355,7 +395,7 @@ static inline struct ent *arr_find(const struct arr *a, uint64_t la,
 	struct ent *e;
 
 	while (sizes) {
-		unsigned s = (unsigned)__builtin_ctz(sizes);
+		unsigned s = tlb_ctz64(sizes);
 
 		e = probe(a, tlb_key(la, s), tag, psize_shift[s]);
 		if (e) {
@@ -367,7 +407,52 @@ static inline struct ent *arr_find(const struct arr *a, uint64_t la,
 	return NULL;
 }
 
-/* A hit: may the access use it? 0 yes, else the refusal counter. */
+static void TLB_NOINLINE
+rights_row(struct vmmu_tlb *t, const struct vmmu_paging_state *ps,
+	   unsigned sig)
+{
+	struct role_snap *sn = &t->snap;
+	struct vmmu_paging_state local = *ps;
+	struct vmmu_access a;
+	unsigned rights, pkey;
+
+	if (!sn->valid || sn->cr0 != ps->cr0 || sn->cr4 != ps->cr4 ||
+	    sn->efer != ps->efer || sn->quirks != ps->quirks ||
+	    sn->pkru != ps->pkru || sn->maxphyaddr != ps->maxphyaddr) {
+		*sn = (struct role_snap){ ps->cr0, ps->cr4, ps->efer,
+			ps->quirks, ps->pkru, ps->maxphyaddr, true };
+		t->rows = 0;
+	}
+	a.gva = mk_gva(0);
+	a.kind = (enum vmmu_access_kind)(sig & 3);
+	a.cpl = (uint8_t)((sig >> 2) & 3);
+	a.implicit = (sig >> 4) & 1;
+	local.rflags = (sig >> 5) & 1 ? X86_RFLAGS_AC : 0;
+	for (rights = 0; rights < 8; rights++) {
+		uint16_t m = 0;
+
+		for (pkey = 0; pkey < 16; pkey++)
+			if (vmmu_walk_check_rights(&local, &a, rights, pkey,
+						   NULL) == 1)
+				m |= (uint16_t)(1U << pkey);
+		t->allow[sig][rights] = m;
+	}
+	t->rows |= 1ULL << sig;
+}
+
+
+static inline bool rights_ok(struct vmmu_tlb *t,
+			     const struct vmmu_paging_state *ps,
+			     const struct vmmu_access *acc, uint32_t attr)
+{
+	unsigned sig = acc_sig(ps, acc);
+
+	if (!rows_ok(t, ps, sig))
+		rights_row(t, ps, sig);
+	return (t->allow[sig][attr & 7] >> ((attr >> 3) & 15)) & 1;
+}
+
+/* A hit: may the access use it? NULL yes, else the refusal counter. */
 static uint64_t *refusal(struct vmmu_tlb *t, const struct ent *e,
 			 const struct vmmu_paging_state *ps,
 			 const struct vmmu_access *acc)
@@ -380,32 +465,55 @@ static uint64_t *refusal(struct vmmu_tlb *t, const struct ent *e,
 	/* A write through a clean entry walks to set D (SDM 4.8). */
 	if (acc->kind == VMMU_ACCESS_WRITE && !(attr & A_DIRTY))
 		return &t->st.refused_dirty;
-	if (vmmu_walk_check_rights(ps, acc, attr & 7, (attr >> 3) & 15,
-				   NULL) != 1)
+	if (!rights_ok(t, ps, acc, attr))
 		return &t->st.refused_guest;
 	return NULL;
 }
 
-int vmmu_tlb_lookup(struct vmmu_tlb *t, const struct vmmu_paging_state *ps,
-		    const struct vmmu_access *acc, hpa_t *hpa)
+/*
+ * Past the 4 KiB L1 array of the access kind: the other arrays in probe
+ * order (enum vmmu_tlb_array). Counts a miss per array that missed.
+ */
+static struct ent *lookup_slow(struct vmmu_tlb *t, uint64_t la, unsigned fetch,
+			       unsigned *idx, unsigned *size)
+{
+	const uint8_t *order = probe_order[fetch];
+	unsigned i;
+
+	t->st.arr_misses[order[0]]++;
+	for (i = 1; order[i] != VMMU_TLB_NARRAY; i++) {
+		struct ent *e = arr_find(&t->tlb[order[i]], la, t->tag, size);
+
+		if (e) {
+			*idx = order[i];
+			return e;
+		}
+		t->st.arr_misses[order[i]]++;
+	}
+	t->st.misses++;
+	return NULL;
+}
+
+
+/* Everything but a hit-cache hit that is allowed. */
+int TLB_NOINLINE
+vmmu_tlb_lookup_full(struct vmmu_tlb *t, const struct vmmu_paging_state *ps,
+		     const struct vmmu_access *acc, hpa_t *hpa)
 {
 	unsigned fetch = acc->kind == VMMU_ACCESS_FETCH;
-	const uint8_t *order = probe_order[fetch];
-	uint64_t la = acc->gva.v, *why;
-	unsigned i, idx, size = 0;
+	unsigned idx = fetch ? VMMU_TLB_L1I_4K : VMMU_TLB_L1D_4K;
+	unsigned size = VMMU_TLB_4K;
+	uint64_t la = acc->gva.v, key = tlb_key(la, VMMU_TLB_4K), *why;
 	struct ent *e = NULL;
 
-	t->st.lookups++;
-	for (i = 0; (idx = order[i]) != VMMU_TLB_NARRAY; i++) {
-		t->st.arr_lookups[idx]++;
-		e = arr_find(&t->tlb[idx], la, t->tag, &size);
-		if (e)
-			break;
-		t->st.arr_misses[idx]++;
-	}
+	if (acc->kind > VMMU_ACCESS_FETCH || acc->cpl > 3)
+		return VMMU_EINVAL;
+	if (t->tlb[idx].present & 1)
+		e = probe(&t->tlb[idx], key, t->tag, 12);
 	if (!e) {
-		t->st.misses++;
-		return VMMU_TLB_MISS;
+		e = lookup_slow(t, la, fetch, &idx, &size);
+		if (!e)
+			return VMMU_TLB_MISS;
 	}
 	t->st.arr_hits[idx][size]++;
 	why = refusal(t, e, ps, acc);
@@ -419,11 +527,14 @@ int vmmu_tlb_lookup(struct vmmu_tlb *t, const struct vmmu_paging_state *ps,
 	if (idx >= VMMU_TLB_STLB) {
 		struct ent copy = *e;
 
-		tlb_insert(t, l1_for[fetch][size], size, &copy);
+		e = tlb_insert(t, l1_for[fetch][size], size, &copy);
 	}
-	t->st.hits++;
+	/* e is now in the 4 KiB L1 array (or none takes it) */
+	if (size == VMMU_TLB_4K && e)
+		*hc_slot(t, fetch, la) = e;
 	return VMMU_TLB_HIT;
 }
+
 
 int vmmu_tlb_fill_from_walk(struct vmmu_tlb_fill *f,
 			    const struct vmmu_paging_state *ps,
@@ -485,7 +596,7 @@ int vmmu_tlb_gpa_fill(struct vmmu_tlb *t, gpa_t gpa, hpa_t hpa,
 	n.attr = nested;
 	n.stamp = 0;
 	t->st.gpa_fills++;
-	arr_insert(t, &t->gpa, psize_shift[ps], ps, &n);
+	arr_insert(t, &t->gpa, psize_shift[ps], ps, &n, NULL);
 	return 0;
 }
 
@@ -502,8 +613,11 @@ int vmmu_tlb_gpa_lookup(struct vmmu_tlb *t, gpa_t gpa,
 		return VMMU_TLB_MISS;
 	}
 	if (!(e->attr & (1U << kind))) {
+		/* every entry for gpa goes, as an EPT violation drops them */
 		t->st.gpa_refused++;
-		ent_drop(&t->gpa, e);
+		do
+			ent_drop(&t->gpa, e);
+		while ((e = arr_find(&t->gpa, gpa.v, ctx_tag(t), &size)));
 		return VMMU_TLB_REFUSED;
 	}
 	t->st.gpa_hits[size]++;
@@ -525,21 +639,36 @@ static unsigned mode_top(enum vmmu_paging_mode mode)
 	}
 }
 
+/* A PWC / NPWC entry for level found: the walk starts one level down. */
+static unsigned cache_hit(struct vmmu_tlb *t, struct ent *e, uint64_t *count,
+			  unsigned level, struct vmmu_tlb_pwc_hit *hit)
+{
+	(*count)++;
+	e->stamp = ++t->clock;
+	hit->level = level - 1;
+	hit->table = e->val;
+	hit->rights = (uint8_t)(e->attr & 7);
+	return level - 1;
+}
+
+static void cache_fill(struct vmmu_tlb *t, struct arr *a, unsigned shift,
+		       uint64_t key, uint64_t tag, uint64_t val, uint32_t attr)
+{
+	struct ent n = { key, tag, val, attr, 0 };
+
+	arr_insert(t, a, shift, 0, &n, NULL);
+}
+
 int vmmu_tlb_pwc_fill(struct vmmu_tlb *t, enum vmmu_paging_mode mode,
 		      gva_t gva, unsigned level, gpa_t next, uint8_t rights)
 {
 	unsigned shift = pwc_shift(mode, level);
-	struct ent n;
 
 	if (!t || !shift || rights > 7)
 		return VMMU_EINVAL;
-	n.key = pwc_key(gva.v, shift, level, mode);
-	n.tag = t->tag;
-	n.val = next.v;
-	n.attr = rights;
-	n.stamp = 0;
 	t->st.pwc_fills++;
-	arr_insert(t, &t->pwc[level - 2], shift, 0, &n);
+	cache_fill(t, &t->pwc[level - 2], shift,
+		   pwc_key(gva.v, shift, level, mode), t->tag, next.v, rights);
 	return 0;
 }
 
@@ -557,14 +686,9 @@ unsigned vmmu_tlb_pwc_lookup(struct vmmu_tlb *t, enum vmmu_paging_mode mode,
 		if (!shift || !a->present)
 			continue;
 		e = probe(a, pwc_key(gva.v, shift, level, mode), t->tag, shift);
-		if (e) {
-			t->st.pwc_hits[level - 2]++;
-			e->stamp = ++t->clock;
-			hit->level = level - 1;
-			hit->table = e->val;
-			hit->rights = (uint8_t)(e->attr & 7);
-			return level - 1;
-		}
+		if (e)
+			return cache_hit(t, e, &t->st.pwc_hits[level - 2],
+					 level, hit);
 	}
 	t->st.pwc_misses++;
 	return top;
@@ -574,17 +698,12 @@ int vmmu_tlb_npwc_fill(struct vmmu_tlb *t, gpa_t gpa, unsigned level,
 		       hpa_t next, uint8_t nested)
 {
 	unsigned shift = 12 + 9 * (level - 1);
-	struct ent n;
 
 	if (!t || level < 2 || level > 5 || nested > 7)
 		return VMMU_EINVAL;
-	n.key = pwc_key(gpa.v, shift, level, 0);
-	n.tag = ctx_tag(t);
-	n.val = next.v;
-	n.attr = nested;
-	n.stamp = 0;
 	t->st.npwc_fills++;
-	arr_insert(t, &t->npwc[level - 2], shift, 0, &n);
+	cache_fill(t, &t->npwc[level - 2], shift, pwc_key(gpa.v, shift, level, 0),
+		   ctx_tag(t), next.v, nested);
 	return 0;
 }
 
@@ -602,16 +721,17 @@ unsigned vmmu_tlb_npwc_lookup(struct vmmu_tlb *t, unsigned top, gpa_t gpa,
 		if (!a->present)
 			continue;
 		e = probe(a, pwc_key(gpa.v, shift, level, 0), ctx_tag(t), shift);
-		if (e) {
-			t->st.npwc_hits[level - 2]++;
-			e->stamp = ++t->clock;
-			hit->level = level - 1;
-			hit->table = e->val;
-			hit->rights = (uint8_t)(e->attr & 7);
-			return level - 1;
-		}
+		if (e)
+			return cache_hit(t, e, &t->st.npwc_hits[level - 2],
+					 level, hit);
 	}
 	t->st.npwc_misses++;
 	return top;
 }
 
+
+int vmmu_tlb_lookup(struct vmmu_tlb *t, const struct vmmu_paging_state *ps,
+		    const struct vmmu_access *acc, hpa_t *hpa)
+{
+	return vmmu_tlb_lookup_hit(t, ps, acc, hpa);
+}

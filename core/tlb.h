@@ -115,7 +115,8 @@ size_t vmmu_tlb_mem_size(const struct vmmu_tlb_config *cfg);
 
 /*
  * Build a TLB in caller memory mem (len >= vmmu_tlb_mem_size(cfg), 8-byte
- * aligned). Every entry starts invalid, counters zero, tags zero.
+ * aligned). Every entry starts invalid, counters zero, tags zero. The
+ * object holds pointers into itself: never copy or move it.
  * VMMU_EINVAL for a bad cfg, VMMU_ENOSPC when len is too small.
  */
 int vmmu_tlb_init(void *mem, size_t len, const struct vmmu_tlb_config *cfg,
@@ -184,7 +185,14 @@ int vmmu_tlb_fill(struct vmmu_tlb *t, const struct vmmu_tlb_fill *f);
 /*
  * Translate acc under the current tag. HIT: *hpa is the host-physical
  * address of acc->gva. acc->gva must be the linear address the walker
- * uses (truncated to 32 bits outside IA-32e mode). Counts one lookup.
+ * uses (truncated to 32 bits outside IA-32e mode). The guest rights are
+ * decided exactly as vmmu_walk_check_rights() decides them under ps
+ * (memoised; any change of CR0, CR4, EFER, RFLAGS.AC, PKRU, MAXPHYADDR
+ * or the quirks is seen, with or without vmmu_paging_update()).
+ * VMMU_EINVAL for a kind above FETCH or a CPL above 3. Counts one lookup.
+ * A hit on a 4 KiB page already in the L1 array costs a few ns
+ * (docs/tlb.md; core callers can inline it as vmmu_tlb_lookup_hit() from
+ * core/tlb_internal.h); everything else takes the full probe.
  */
 int vmmu_tlb_lookup(struct vmmu_tlb *t, const struct vmmu_paging_state *ps,
 		    const struct vmmu_access *acc, hpa_t *hpa);
@@ -192,7 +200,8 @@ int vmmu_tlb_lookup(struct vmmu_tlb *t, const struct vmmu_paging_state *ps,
 /* Guest-physical TLB (tag: context id). */
 int vmmu_tlb_gpa_fill(struct vmmu_tlb *t, gpa_t gpa, hpa_t hpa,
 		      uint64_t page_size, uint8_t nested);
-/* MISS, HIT (*hpa set) or REFUSED (nested rights lack kind; dropped). */
+/* MISS, HIT (*hpa set) or REFUSED (nested rights lack kind; every entry
+ * for gpa of the context is dropped). */
 int vmmu_tlb_gpa_lookup(struct vmmu_tlb *t, gpa_t gpa,
 			enum vmmu_access_kind kind, hpa_t *hpa);
 
@@ -263,7 +272,7 @@ int vmmu_tlb_invept(struct vmmu_tlb *t, unsigned type, uint8_t ctx);
  * another type or VPID 0 with types 0, 1, 3 (the instruction fails). */
 int vmmu_tlb_invvpid(struct vmmu_tlb *t, unsigned type, uint16_t vpid,
 		     gva_t gva);
-/* SVM VMCB TLB_CONTROL at VMRUN (APM Vol. 2 15.16.1, 15.25.?): 1 flush
+/* SVM VMCB TLB_CONTROL at VMRUN (APM Vol. 2 15.16 "TLB Control"): 1 flush
  * everything, 3 this ASID, 7 this ASID's non-global entries; ctx is the
  * guest's nCR3 context, whose nested entries belong to the guest. 0 does
  * nothing; other values VMMU_EINVAL. */
@@ -273,9 +282,21 @@ int vmmu_tlb_invvpid(struct vmmu_tlb *t, unsigned type, uint16_t vpid,
 #define VMMU_TLB_CTL_ASID_LOCAL  7
 int vmmu_tlb_svm_tlb_control(struct vmmu_tlb *t, unsigned ctl,
 			     uint16_t asid, uint8_t ctx);
-/* INVLPGA (APM Vol. 2 15.16.3 and Vol. 3 INVLPGA): gva's page for asid
+/* INVLPGA (APM Vol. 2 15.16 and Vol. 3 INVLPGA): gva's page for asid
  * (global entries included) and that ASID's PWC entries. */
 size_t vmmu_tlb_invlpga(struct vmmu_tlb *t, gva_t gva, uint16_t asid);
+/* A #PF delivered for gva (SDM 4.10.4.1 "page faults invalidate"): the
+ * page's TLB entries of the current PCID (and VPID; every context) and
+ * the current PCID's PWC entries used for gva. The access path calls it
+ * when it injects a #PF (a REFUSED hit has already dropped the entries
+ * that served the lookup). */
+size_t vmmu_tlb_page_fault(struct vmmu_tlb *t, gva_t gva);
+/* An EPT violation or misconfiguration at gpa (SDM 29.4.3.1): the current
+ * context's guest-physical TLB and NPWC entries that translate gpa and,
+ * when the access had a linear address gva, the combined TLB and PWC
+ * entries for gva of the current VPID, PCID and context. */
+size_t vmmu_tlb_ept_violation(struct vmmu_tlb *t, gpa_t gpa, bool has_gva,
+			      gva_t gva);
 /* Everything (reset, or a backend that cannot be more precise). */
 size_t vmmu_tlb_flush_all(struct vmmu_tlb *t);
 /* Count one remote shootdown received (the flush is a call above). */
@@ -296,6 +317,8 @@ enum vmmu_tlb_inv {
 	VMMU_TLB_INV_INVVPID2, VMMU_TLB_INV_INVVPID3,
 	VMMU_TLB_INV_SVM_ALL, VMMU_TLB_INV_SVM_ASID, VMMU_TLB_INV_SVM_LOCAL,
 	VMMU_TLB_INV_INVLPGA,
+	VMMU_TLB_INV_PF,            /* vmmu_tlb_page_fault */
+	VMMU_TLB_INV_EPT_VIOLATION,
 	VMMU_TLB_INV_FLUSH_ALL,
 	VMMU_TLB_INV_SHOOTDOWN,     /* remote shootdowns received */
 	VMMU_TLB_INV_REFUSED,       /* entries dropped by REFUSED hits */
@@ -308,7 +331,9 @@ struct vmmu_tlb_stats {
 	uint64_t hits;                       /* ... that returned HIT */
 	uint64_t misses;                     /* ... MISS */
 	uint64_t refused_guest, refused_nested, refused_dirty; /* REFUSED */
-	/* per array: lookups reaching it, hits per page size, misses */
+	/* per array: lookups reaching it (= its hits + misses), lookups
+	 * that found an entry there per page size (refused ones included),
+	 * misses */
 	uint64_t arr_lookups[VMMU_TLB_NARRAY];
 	uint64_t arr_hits[VMMU_TLB_NARRAY][VMMU_TLB_NPSIZE];
 	uint64_t arr_misses[VMMU_TLB_NARRAY];
@@ -325,7 +350,11 @@ struct vmmu_tlb_stats {
 	uint64_t flushed_tlb, flushed_gpa, flushed_pwc, flushed_npwc;
 };
 
-const struct vmmu_tlb_stats *vmmu_tlb_stats(const struct vmmu_tlb *t);
+/*
+ * The counters, with the derived ones (lookups, hits, arr_lookups)
+ * brought up to date; valid until the next call on t.
+ */
+const struct vmmu_tlb_stats *vmmu_tlb_stats(struct vmmu_tlb *t);
 void vmmu_tlb_stats_reset(struct vmmu_tlb *t);
 
 #endif

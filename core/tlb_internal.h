@@ -1,15 +1,48 @@
 /* SPDX-License-Identifier: MIT */
-/* TLB-model internals shared by core/tlb.c and core/tlb_inv.c. */
+/*
+ * TLB-model internals shared by core/tlb.c and core/tlb_inv.c. Other core
+ * code (the vCPU access path) may include it for vmmu_tlb_lookup_hit(),
+ * the inline form of vmmu_tlb_lookup(); nothing else here is an API.
+ */
 #ifndef VMMU_CORE_TLB_INTERNAL_H
 #define VMMU_CORE_TLB_INTERNAL_H
 
 #include "core/tlb.h"
+
+/* GCC/Clang: keep the slow paths out of the hit path; count trailing 0s. */
+#if defined(__GNUC__) && defined(__i386__)
+/* 32-bit: __builtin_ctzll would call libgcc's __ctzdi2 (not freestanding). */
+#define TLB_NOINLINE __attribute__((noinline))
+static inline unsigned tlb_ctz64(uint64_t x)
+{
+	uint32_t lo = (uint32_t)x;
+
+	return lo ? (unsigned)__builtin_ctz(lo) :
+		    32 + (unsigned)__builtin_ctz((uint32_t)(x >> 32));
+}
+#elif defined(__GNUC__)
+#define TLB_NOINLINE __attribute__((noinline))
+#define tlb_ctz64(x) ((unsigned)__builtin_ctzll(x))
+#else
+#define TLB_NOINLINE
+static inline unsigned tlb_ctz64(uint64_t x)
+{
+	unsigned n = 0;
+
+	while (!(x & 1)) {
+		x >>= 1;
+		n++;
+	}
+	return n;
+}
+#endif
 
 #define X86_CR4_PGE_BIT (1ULL << 7)
 #define TAG_G     (1ULL << 63)
 #define TAG_PCID  0xfffULL
 #define A_DIRTY   (1U << 7)
 #define A_NSHIFT  8
+#define A_OKSHIFT 11     /* kinds nested rights and D allow: 1 << kind */
 
 struct ent {
 	uint64_t key, tag, val;
@@ -21,7 +54,31 @@ struct arr {
 	uint32_t set_mask, ways, nvalid, present;
 };
 
+/*
+ * Hit cache: a direct-mapped index (by vpn bits) of entries in the 4 KiB
+ * L1 arrays, in front of them (not a modelled structure; it changes no
+ * result). A slot is only a hint: the hit path uses the entry it names
+ * only when that entry itself matches the lookup (valid key of the page
+ * and a tag that serves the current one), so flushes, evictions and
+ * replacements need no hit-cache invalidation. Empty slots name none, an
+ * entry that is never valid.
+ */
+#define HC_BITS 8
+
+/* The inputs of the rights rows (core/tlb.c rights_ok). */
+struct role_snap {
+	uint64_t cr0, cr4, efer;
+	uint32_t quirks, pkru;
+	uint8_t maxphyaddr;
+	bool valid;
+};
+
 struct vmmu_tlb {
+	struct ent *hc[2][1U << HC_BITS];   /* [fetch][vpn bits] */
+	struct ent none;
+	struct role_snap snap;
+	uint64_t rows;                      /* allow[sig] valid */
+	uint16_t allow[64][8];              /* [sig][rights]: allowed pkeys */
 	struct arr tlb[VMMU_TLB_NARRAY];
 	struct arr gpa;
 	struct arr pwc[VMMU_TLB_PWC_LEVELS];
@@ -82,6 +139,80 @@ static inline uint64_t pwc_key(uint64_t addr, unsigned shift, unsigned level,
 {
 	return (addr & ~((1ULL << shift) - 1)) | (uint64_t)level << 1 |
 	       (uint64_t)mode << 4 | 1;
+}
+
+/* ---- the hit path (vmmu_tlb_lookup(), inline for core callers) -------- */
+
+/* Everything but an allowed hit-cache hit (core/tlb.c). */
+int vmmu_tlb_lookup_full(struct vmmu_tlb *t, const struct vmmu_paging_state *ps,
+			 const struct vmmu_access *acc, hpa_t *hpa);
+
+/* Access signature: the index of a rights row (core/tlb.c rights_row). */
+/*
+ * The guest rights and key check of a hit, exactly vmmu_walk_check_rights()
+ * (SDM 4.6.1, 4.6.2): its verdicts are memoised per access signature
+ * (kind, CPL, implicit, RFLAGS.AC) as a row allow[sig][rights] of
+ * allowed protection keys, filled by calling it with that signature, and
+ * reset when CR0, CR4, EFER, MAXPHYADDR, the quirks or PKRU differ from
+ * the snapshot the rows were made under (the only other inputs of its
+ * decision). An invalid kind (3) gets a row of refusals, which sends it
+ * to lookup_full() and its VMMU_EINVAL.
+ */
+static inline unsigned acc_sig(const struct vmmu_paging_state *ps,
+			       const struct vmmu_access *acc)
+{
+	return ((unsigned)acc->kind & 3) | (unsigned)(acc->cpl & 3) << 2 |
+	       (unsigned)acc->implicit << 4 |
+	       (unsigned)((ps->rflags >> 18) & 1) << 5;    /* RFLAGS.AC */
+}
+
+/* The row for sig is valid under ps (else rights_ok builds it). */
+static inline bool rows_ok(const struct vmmu_tlb *t,
+			   const struct vmmu_paging_state *ps, unsigned sig)
+{
+	const struct role_snap *sn = &t->snap;
+
+	return ((t->rows >> sig) & 1) &&
+	       !((ps->cr0 ^ sn->cr0) | (ps->cr4 ^ sn->cr4) |
+		 (ps->efer ^ sn->efer) | (uint64_t)(ps->quirks ^ sn->quirks) |
+		 (uint64_t)(ps->pkru ^ sn->pkru) |
+		 (uint64_t)(ps->maxphyaddr ^ sn->maxphyaddr));
+}
+
+static inline struct ent **hc_slot(struct vmmu_tlb *t, unsigned fetch,
+				   uint64_t la)
+{
+	return &t->hc[fetch][(la >> 12) & ((1U << HC_BITS) - 1)];
+}
+
+/*
+ * The hit path: the entry the hit-cache slot names (in the 4 KiB L1
+ * array of the access kind) if it still serves the lookup, the per-kind nested/dirty bit, the rights check, one
+ * counter, the LRU stamp. Anything else goes to vmmu_tlb_lookup_full(). Lookups,
+ * hits and per-array lookups are derived in vmmu_tlb_stats().
+ */
+static inline int vmmu_tlb_lookup_hit(struct vmmu_tlb *t,
+				      const struct vmmu_paging_state *ps,
+				      const struct vmmu_access *acc, hpa_t *hpa)
+{
+	uint64_t la = acc->gva.v, key = tlb_key(la, VMMU_TLB_4K);
+	unsigned fetch = acc->kind == VMMU_ACCESS_FETCH;
+	struct ent *e = *hc_slot(t, fetch, la);
+	unsigned sig = acc_sig(ps, acc);
+	uint32_t attr;
+
+	if (((unsigned)acc->kind | acc->cpl) <= 3 && e->key == key &&
+	    (e->tag == t->tag || tag_match(e->tag, t->tag)) &&
+	    rows_ok(t, ps, sig) &&
+	    ((attr = e->attr) >> A_OKSHIFT & (1U << acc->kind)) &&
+	    ((t->allow[sig][attr & 7] >> ((attr >> 3) & 15)) & 1)) {
+		t->st.arr_hits[fetch ? VMMU_TLB_L1I_4K : VMMU_TLB_L1D_4K]
+			      [VMMU_TLB_4K]++;
+		e->stamp = ++t->clock;
+		*hpa = mk_hpa(e->val | (la & (VMMU_PAGE_SIZE - 1)));
+		return VMMU_TLB_HIT;
+	}
+	return vmmu_tlb_lookup_full(t, ps, acc, hpa);
 }
 
 #endif

@@ -30,6 +30,8 @@ struct inv {
 	 * but 0 with keep_ctx0) or context gpa_ctx */
 	bool gpa_all;
 	uint8_t gpa_ctx;
+	bool gpa_addr;          /* only the entries that translate gaddr */
+	uint64_t gaddr;
 };
 
 static bool inv_tag(const struct inv *f, uint64_t tag, bool check_pcid)
@@ -71,16 +73,21 @@ static bool inv_pwc_ent(const struct inv *f, const struct ent *e)
 	       ((e->key ^ f->la) & ~((1ULL << shift) - 1)) == 0;
 }
 
-static bool inv_gpa_ent(const struct inv *f, const struct ent *e)
+/* nested: an NPWC entry (level in key bits 3:1), else a gpa-TLB entry. */
+static bool inv_gpa_ent(const struct inv *f, const struct ent *e, bool nested)
 {
-	unsigned ctx = (unsigned)(e->tag >> 16) & 0xff;
+	unsigned ctx = (unsigned)(e->tag >> 16) & 0xff, shift;
 
-	if (f->gpa_all)
-		return !(f->keep_ctx0 && ctx == 0);
-	return ctx == f->gpa_ctx;
+	if (f->gpa_all ? (f->keep_ctx0 && ctx == 0) : ctx != f->gpa_ctx)
+		return false;
+	if (!f->gpa_addr)
+		return true;
+	shift = nested ? 12 + 9 * (((unsigned)(e->key >> 1) & 7) - 1)
+		       : psize_shift[(e->key >> 1) & 3];
+	return ((e->key ^ f->gaddr) >> shift) == 0;
 }
 
-/* Which predicate: 0 combined TLB, 1 guest PWC, 2 guest-physical/NPWC. */
+/* Which predicate: 0 combined TLB, 1 guest PWC, 2 guest-physical, 3 NPWC. */
 static size_t inv_scan(const struct inv *f, struct arr *a, unsigned what)
 {
 	size_t i, n = 0, total = (size_t)(a->set_mask + 1) * a->ways;
@@ -98,7 +105,7 @@ static size_t inv_scan(const struct inv *f, struct arr *a, unsigned what)
 		else if (what == 1)
 			hit = inv_pwc_ent(f, e);
 		else
-			hit = inv_gpa_ent(f, e);
+			hit = inv_gpa_ent(f, e, what == 3);
 		if (hit) {
 			ent_drop(a, e);
 			n++;
@@ -147,7 +154,7 @@ static size_t inv_run(struct vmmu_tlb *t, const struct inv *f,
 	if (f->gpa) {
 		gpa = inv_scan(f, &t->gpa, 2);
 		for (i = 0; i < VMMU_TLB_PWC_LEVELS; i++)
-			npwc += inv_scan(f, &t->npwc[i], 2);
+			npwc += inv_scan(f, &t->npwc[i], 3);
 	}
 	t->st.flushed_tlb += tlb;
 	t->st.flushed_pwc += pwc;
@@ -319,7 +326,7 @@ int vmmu_tlb_svm_tlb_control(struct vmmu_tlb *t, unsigned ctl,
 	switch (ctl) {
 	case VMMU_TLB_CTL_NOTHING:
 		return 0;
-	case VMMU_TLB_CTL_ALL:  /* APM 15.16.1: the entire TLB, all ASIDs */
+	case VMMU_TLB_CTL_ALL:  /* APM 15.16: the entire TLB, all ASIDs */
 		f.any_vpid = f.flush_g = true;
 		f.gpa_all = true;
 		f.any_ctx = true;
@@ -351,6 +358,40 @@ size_t vmmu_tlb_invlpga(struct vmmu_tlb *t, gva_t gva, uint16_t asid)
 	f.addr = f.pwc_addr = true;
 	f.la = gva.v;
 	return inv_run(t, &f, VMMU_TLB_INV_INVLPGA);
+}
+
+size_t vmmu_tlb_page_fault(struct vmmu_tlb *t, gva_t gva)
+{
+	struct inv f = guest_inv(t);
+
+	/* SDM 4.10.4.1: the page's TLB entries of the current PCID (global
+	 * ones made under it too) and the current PCID's PWC entries that
+	 * would be used for the address; every EP4TA (29.4.3.1). */
+	f.flush_g = f.g_pcid = true;
+	f.addr = f.pwc_addr = true;
+	f.la = gva.v;
+	return inv_run(t, &f, VMMU_TLB_INV_PF);
+}
+
+size_t vmmu_tlb_ept_violation(struct vmmu_tlb *t, gpa_t gpa, bool has_gva,
+			      gva_t gva)
+{
+	struct inv f = guest_inv(t);
+
+	/* SDM 29.4.3.1: the current EP4TA's guest-physical mappings that
+	 * translate gpa; with a linear address, its combined mappings of
+	 * the current VPID, PCID and EP4TA. */
+	f.tlb = f.pwc = has_gva;
+	f.any_ctx = false;
+	f.ctx = (uint8_t)(t->tag >> 16);
+	f.flush_g = f.g_pcid = true;
+	f.addr = f.pwc_addr = true;
+	f.la = gva.v;
+	f.gpa = true;
+	f.gpa_ctx = f.ctx;
+	f.gpa_addr = true;
+	f.gaddr = gpa.v;
+	return inv_run(t, &f, VMMU_TLB_INV_EPT_VIOLATION);
 }
 
 size_t vmmu_tlb_flush_all(struct vmmu_tlb *t)

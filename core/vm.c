@@ -10,6 +10,7 @@
 #include "backend.h"
 #include "pte_atomic.h"
 #include "vmmu/access.h"
+#include "vmmu/p2m.h"
 #include "dirty_internal.h"
 
 static void slot_release(struct vmmu_vm *vm, struct vmmu_slot *slot);
@@ -43,6 +44,7 @@ void vmmu_vm_destroy(struct vmmu_vm *vm)
 		vmmu_vcpu_tlb_release(vm->vcpus[i]);
 		vm->platform.free(vm->platform.ctx, vm->vcpus[i]);
 	}
+	vmmu_p2m_release(vm);
 	if (vm->ops && vm->ops->vm_destroy)
 		vm->ops->vm_destroy(vm);
 	vmmu_dirty_destroy(vm);
@@ -325,6 +327,8 @@ int vmmu_vm_add_slot_ex(struct vmmu_vm *vm, const struct vmmu_slot_desc *desc)
 		return VMMU_EDEAD;
 	if (vm->nslots == VMMU_MAX_SLOTS)
 		return VMMU_ENOSPC;
+	if (vmmu_p2m_has_foreign(vm, desc->base, desc->size))
+		return VMMU_EEXIST;     /* a grant or foreign frame is mapped there */
 	for (pos = 0; pos < vm->nslots; pos++) {
 		const struct vmmu_slot *s = &vm->slots[pos];
 
@@ -370,6 +374,7 @@ int vmmu_vm_remove_slot(struct vmmu_vm *vm, gpa_t base)
 	for (i = 0; i < vm->nslots; i++) {
 		if (vm->slots[i].base.v != base.v)
 			continue;
+		vmmu_p2m_slot_removed(vm, &vm->slots[i]);
 		if (vm->ops && vm->ops->slot_removed)
 			vm->ops->slot_removed(vm, &vm->slots[i]);
 		slot_release(vm, &vm->slots[i]);
@@ -581,32 +586,37 @@ void vmmu_vm_written(struct vmmu_vm *vm, gpa_t gpa, size_t len)
 }
 
 /*
- * The walker's reads of paging entries: an aligned entry is read with one
- * atomic load, since another vCPU's walk may set its A/D bits at the same
- * time (cas_host); anything else is a plain copy.
+ * The walker reads one aligned 4- or 8-byte entry at a time: that case
+ * takes one lookup and one atomic load (another vCPU's walk may set the
+ * entry's A/D bits at the same time, cas_host; on x86-64 the load is one
+ * move); everything else is read_gpa.
  */
 static int gmem_read(void *ctx, gpa_t gpa, void *buf, size_t len)
 {
 	struct vmmu_vm *vm = ctx;
 	struct vmmu_ram_page pg;
-	const void *host;
+	const uint8_t *host;
 
 	if ((len == 8 || len == 4) && !(gpa.v & (len - 1)) &&
-	    ram_find(vm, gpa, &pg) == VMMU_OK &&
-	    (host = vm->platform.map(vm->platform.ctx, pg.hpa))) {
-		if (len == 8) {
-			uint64_t v = pte_load(host);
+	    ram_find(vm, gpa, &pg) == VMMU_OK) {
+		host = vm->platform.linear_base ?
+		       vm->platform.linear_base + pg.hpa.v :
+		       vm->platform.map(vm->platform.ctx, pg.hpa);
+		if (host && len == 8) {
+			uint64_t v = pte_load((const uint64_t *)host);
 
-			memcpy(buf, &v, 8);
-		} else {
+			__builtin_memcpy(buf, &v, 8);
+			return VMMU_OK;
+		}
+		if (host) {
 			uint32_t v = __atomic_load_n((const uint32_t *)host,
 						     __ATOMIC_ACQUIRE);
 
-			memcpy(buf, &v, 4);
+			__builtin_memcpy(buf, &v, 4);
+			return VMMU_OK;
 		}
-		return VMMU_OK;
 	}
-	return vmmu_vm_read_gpa(ctx, gpa, buf, len);
+	return vmmu_vm_read_gpa(vm, gpa, buf, len);
 }
 
 static bool cas_host(void *host, uint64_t old, uint64_t new_val, size_t len)

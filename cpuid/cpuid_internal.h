@@ -29,10 +29,12 @@ void vmmu_identify(struct cpu_raw_data_t *raw, struct vmmu_cpu_ident *cpu);
 
 /*
  * Read a CPUID dump in libcpuid's serialization or AIDA64's text form into
- * raw (first logical CPU only). 0 or VMMU_EPARSE / VMMU_EIO with err.
+ * raw (first logical CPU only). 0 or VMMU_EPARSE / VMMU_EIO with err. note
+ * (may be NULL) receives the absent leaves the decision does not read, or
+ * "".
  */
 int vmmu_dump_read(const char *path, struct cpu_raw_data_t *raw,
-		   char *err, size_t errlen);
+		   char *err, size_t errlen, char *note, size_t notelen);
 
 /* Fill host from raw words (identification, features, VMX inference). */
 void vmmu_host_from_raw(struct vmmu_host_info *host,
@@ -44,6 +46,11 @@ void vmmu_host_from_raw(struct vmmu_host_info *host,
  */
 int vmmu_read_small_file(const char *path, size_t max, char **out,
 			 size_t *len, char *err, size_t errlen);
+
+/* vmmu's microarchitecture of an AMD or Hygon part (cpu->uarch). */
+void vmmu_uarch_amd(struct vmmu_cpu_ident *cpu);
+/* Compare libcpuid's codename with cpu->uarch (cpu->codename_check). */
+void vmmu_check_codename(struct vmmu_cpu_ident *cpu);
 
 /* Read one MSR: 0, or non-zero when it cannot be read. */
 typedef int (*vmmu_rdmsr_fn)(void *ctx, uint32_t index, uint64_t *value);

@@ -13,6 +13,7 @@
 #define LEAF1_ECX_VMX           (1u << 5)
 #define LEAF1_ECX_PCID          (1u << 17)
 #define LEAF1_ECX_HYPERVISOR    (1u << 31)
+#define LEAF1_EDX_PSE           (1u << 3)
 #define LEAF1_EDX_PAE           (1u << 6)
 #define LEAF7_EBX_SMEP          (1u << 7)
 #define LEAF7_EBX_INVPCID       (1u << 10)
@@ -86,6 +87,8 @@ void vmmu_decode_features(const struct cpu_raw_data_t *raw,
 		f->pcid = l1[ECX] & LEAF1_ECX_PCID;
 		f->hypervisor = l1[ECX] & LEAF1_ECX_HYPERVISOR;
 		pae = l1[EDX] & LEAF1_EDX_PAE;
+		f->pae = pae;
+		f->pse = l1[EDX] & LEAF1_EDX_PSE;
 	}
 	if (l7) {       /* sub-leaf 0 */
 		f->smep = l7[EBX] & LEAF7_EBX_SMEP;

@@ -34,10 +34,13 @@ struct dump_parser {
 	unsigned headers;       /* CPU headers seen */
 	unsigned words;         /* CPUID lines stored for CPU #0 */
 	bool done;              /* reached the second CPU */
-	bool seen_leaf[2];      /* leaf 0, leaf 1 */
+	bool seen_basic[MAX_CPUID_LEVEL];       /* sub-leaf 0 of leaf N */
+	bool seen_ext[MAX_EXT_CPUID_LEVEL];     /* of leaf 0x80000000 + N */
 	unsigned char repeats[MAX_CPUID_LEVEL + MAX_EXT_CPUID_LEVEL];
 	char *err;
 	size_t errlen;
+	char *note;             /* leaves absent but not read by the decision */
+	size_t notelen;
 };
 
 static int fail(struct dump_parser *p, const char *what)
@@ -102,13 +105,15 @@ static void store(struct dump_parser *p, uint32_t leaf, uint32_t sub,
 	if (sub != 0)
 		return;
 	/* libcpuid's basic/extended arrays hold sub-leaf 0 of each leaf. */
-	if (leaf < MAX_CPUID_LEVEL)
+	if (leaf < MAX_CPUID_LEVEL) {
 		memcpy(raw->basic_cpuid[leaf], r, 4 * sizeof(uint32_t));
-	else if (leaf >= 0x80000000u && leaf - 0x80000000u < MAX_EXT_CPUID_LEVEL)
+		p->seen_basic[leaf] = true;
+	} else if (leaf >= 0x80000000u &&
+		   leaf - 0x80000000u < MAX_EXT_CPUID_LEVEL) {
 		memcpy(raw->ext_cpuid[leaf - 0x80000000u], r,
 		       4 * sizeof(uint32_t));
-	if (leaf <= 1)
-		p->seen_leaf[leaf] = true;
+		p->seen_ext[leaf - 0x80000000u] = true;
+	}
 }
 
 /* Repeats of a leaf without [SL NN] are its successive sub-leaves. */
@@ -233,8 +238,10 @@ static int parse_libcpuid_line(struct dump_parser *p, const char *l)
 		return fail(p, "trailing characters after the fourth word");
 	slot = libcpuid_slot(p->raw, k, idx);
 	memcpy(slot, r, sizeof(r));
-	if (k == 0 && idx <= 1)
-		p->seen_leaf[idx] = true;
+	if (k == 0)
+		p->seen_basic[idx] = true;
+	else if (k == 1)
+		p->seen_ext[idx] = true;
 	p->words++;
 	return 0;
 }
@@ -388,6 +395,98 @@ static int check_text(const char *path, const char *buf, size_t len,
 	return 0;
 }
 
+/*
+ * The leaves the decision reads (1, 7, 0x80000001, 0x80000008, and
+ * 0x8000000A when SVM is reported) must be in the dump whenever its own
+ * maximum-leaf values (leaf 0 EAX, leaf 0x80000000 EAX) promise them: a
+ * missing one would read as zero and turn "unknown" into "the bit is
+ * clear". Other leaves may be absent (AIDA64 omits reserved ones, e.g.
+ * AMD's leaf 4); what vmmu derives from them stays unknown. A dump without
+ * leaf 0x80000000 is accepted only for a CPU that predates extended leaves
+ * on every vendor's SSE2 parts (long mode, NX and SVM live in 0x80000001).
+ */
+static int missing_leaf(struct dump_parser *p, uint32_t leaf, const char *why)
+{
+	char what[200];
+
+	snprintf(what, sizeof(what), "leaf 0x%x missing, although %s: "
+		 "truncated dump?", leaf, why);
+	return fail(p, what);
+}
+
+/* Append " 0xN" to the note; "..." once it is full. */
+static void note_leaf(struct dump_parser *p, size_t *n, unsigned *count,
+		      uint32_t leaf)
+{
+	if (*n + 16 < p->notelen)
+		*n += (size_t)snprintf(p->note + *n, p->notelen - *n, "%s0x%x",
+				       (*count)++ ? ", " : "", leaf);
+	else if (*n + 4 < p->notelen && !strstr(p->note, "..."))
+		*n += (size_t)snprintf(p->note + *n, p->notelen - *n, ", ...");
+}
+
+/*
+ * The leaves the maximum-leaf values promise that the dump lacks and the
+ * decision does not read: stated as unknown, not read as zeros.
+ */
+static void note_absent(struct dump_parser *p, uint32_t emax)
+{
+	uint32_t max = p->raw->basic_cpuid[0][0], i;
+	unsigned count = 0;
+	size_t n;
+
+	if (!p->note || !p->notelen)
+		return;
+	n = (size_t)snprintf(p->note, p->notelen, "leaves promised by the "
+			     "dump's maximum-leaf values but absent (the "
+			     "decision reads none of them; what they describe "
+			     "is unknown): ");
+	for (i = 2; i <= max && i < MAX_CPUID_LEVEL; i++)
+		if (!p->seen_basic[i])
+			note_leaf(p, &n, &count, i);
+	for (i = 1; (emax & 0xffff0000u) == 0x80000000u &&
+	     i <= emax - 0x80000000u && i < MAX_EXT_CPUID_LEVEL; i++)
+		if (!p->seen_ext[i])
+			note_leaf(p, &n, &count, 0x80000000u + i);
+	if (!count)
+		p->note[0] = '\0';
+}
+
+static int check_complete(struct dump_parser *p)
+{
+	static const uint32_t ext_needed[] = { 1, 8, 0xa };
+	const struct cpu_raw_data_t *raw = p->raw;
+	uint32_t max = raw->basic_cpuid[0][0], emax;
+	size_t i;
+
+	if (max >= 7 && !p->seen_basic[7])
+		return missing_leaf(p, 7, "leaf 0 promises leaves up to its "
+				    "EAX");
+	if (!p->seen_ext[0]) {
+		if (raw->basic_cpuid[1][3] & (1u << 26))
+			return missing_leaf(p, 0x80000000u, "leaf 1 reports "
+					    "SSE2, and every such CPU has "
+					    "extended leaves");
+		return 0;
+	}
+	emax = raw->ext_cpuid[0][0];
+	if ((emax & 0xffff0000u) != 0x80000000u)
+		return 0;       /* no extended leaves: older parts echo junk */
+	for (i = 0; i < sizeof(ext_needed) / sizeof(ext_needed[0]); i++) {
+		uint32_t leaf = 0x80000000u + ext_needed[i];
+
+		if (leaf > emax || p->seen_ext[ext_needed[i]])
+			continue;
+		/* 0x8000000A is only defined when SVM is reported. */
+		if (ext_needed[i] == 0xa && !(raw->ext_cpuid[1][2] & (1u << 2)))
+			continue;
+		return missing_leaf(p, leaf, "leaf 0x80000000 promises "
+				    "leaves up to its EAX");
+	}
+	note_absent(p, emax);
+	return 0;
+}
+
 static int parse_all(struct dump_parser *p, enum dump_format fmt, char *buf)
 {
 	char *l = buf;
@@ -409,14 +508,14 @@ static int parse_all(struct dump_parser *p, enum dump_format fmt, char *buf)
 	p->line = 0;
 	if (!p->words)
 		return fail(p, "no CPUID data before the end marker");
-	if (!p->seen_leaf[0])
+	if (!p->seen_basic[0])
 		return fail(p, "leaf 0 (vendor, max leaf) missing");
-	if (!p->seen_leaf[1] || p->raw->basic_cpuid[0][0] < 1)
+	if (!p->seen_basic[1] || p->raw->basic_cpuid[0][0] < 1)
 		return fail(p, "leaf 1 (family/model/features) missing: "
 			    "truncated dump?");
 	if (p->raw->basic_cpuid[0][0] > 0xffff)
 		return fail(p, "implausible maximum basic leaf in leaf 0");
-	return 0;
+	return check_complete(p);
 }
 
 /*
@@ -494,7 +593,7 @@ static void silent_warning(const char *msg)
 }
 
 int vmmu_dump_read(const char *path, struct cpu_raw_data_t *raw, char *err,
-		   size_t errlen)
+		   size_t errlen, char *note, size_t notelen)
 {
 	struct dump_parser p;
 	enum dump_format fmt;
@@ -533,6 +632,10 @@ int vmmu_dump_read(const char *path, struct cpu_raw_data_t *raw, char *err,
 	p.raw = raw;
 	p.err = err;
 	p.errlen = errlen;
+	p.note = note;
+	p.notelen = notelen;
+	if (note && notelen)
+		note[0] = '\0';
 	rc = parse_all(&p, fmt, buf);
 	if (!rc && fmt == FMT_LIBCPUID) {
 		cpuid_set_warn_function(silent_warning);

@@ -272,6 +272,25 @@ int vmmu_detect_live(struct vmmu_host_info *h, char *err, size_t errlen)
 	return 0;
 }
 
+int vmmu_identify_live(struct vmmu_cpu_ident *cpu, char *err, size_t errlen)
+{
+	static struct vmmu_host_info h;         /* large: not on the stack */
+	struct cpu_raw_data_t raw;
+
+	if (!cpu || !err || !errlen)
+		return VMMU_EINVAL;
+	memset(&raw, 0, sizeof(raw));
+	if (!cpuid_present() || cpuid_get_raw_data(&raw) != 0) {
+		snprintf(err, errlen, "cannot read CPUID on this host: %s",
+			 cpuid_error());
+		return VMMU_EIO;
+	}
+	memset(&h, 0, sizeof(h));
+	vmmu_host_from_raw(&h, &raw);
+	*cpu = h.cpu;
+	return 0;
+}
+
 int vmmu_detect_dump(struct vmmu_host_info *h, const char *path, char *err,
 		     size_t errlen)
 {
@@ -282,7 +301,8 @@ int vmmu_detect_dump(struct vmmu_host_info *h, const char *path, char *err,
 		return VMMU_EINVAL;
 	memset(h, 0, sizeof(*h));
 	snprintf(h->source, sizeof(h->source), "%s", path);
-	rc = vmmu_dump_read(path, &raw, err, errlen);
+	rc = vmmu_dump_read(path, &raw, err, errlen, h->dump_note,
+			    sizeof(h->dump_note));
 	if (rc)
 		return rc;
 	vmmu_host_from_raw(h, &raw);

@@ -6,11 +6,13 @@
 
 const char *vmmu_backend_name(enum vmmu_backend_kind kind)
 {
+	if (kind == VMMU_BACKEND_AUTO)
+		return "auto";
 	switch (kind) {
 	case VMMU_BACKEND_EPT: return "ept";
 	case VMMU_BACKEND_NPT: return "npt";
 	case VMMU_BACKEND_SHADOW: return "shadow";
-	case VMMU_BACKEND_NONE: return "auto";
+	case VMMU_BACKEND_NONE: return "none";
 	}
 	return "?";
 }

@@ -98,6 +98,17 @@ static bool hw_common_ok(const struct vmmu_host_info *h,
 	return ok;
 }
 
+/* What asks for a 5-level walk: "guest LA57", "49-bit guest-physical space". */
+static void five_level_why(const struct vmmu_vm_request *r,
+			   const struct vm_needs *n, char *buf, size_t len)
+{
+	bool wide = n->phys_bits > PHYS_BITS_4LEVEL;
+
+	snprintf(buf, len, "%s%s%.0u%s", r->guest_la57 ? "guest LA57" : "",
+		 r->guest_la57 && wide ? " and " : "", wide ? n->phys_bits : 0,
+		 wide ? "-bit guest-physical space" : "");
+}
+
 /* " (a hypervisor, KVMKVMKVM, is present ... does not expose VMX)" */
 static void hidden_by(const struct vmmu_cpu_features *f, const char *what,
 		      char *buf, size_t len)
@@ -151,9 +162,11 @@ static bool ept_ok(const struct vmmu_host_info *h,
 		return false;
 	}
 	if (n->five_level && !c->ept_wl5) {
+		char why[64];
+
+		five_level_why(r, n, why, sizeof(why));
 		reason(d, "ept.no_wl5", "ept: the VM needs a 5-level EPT walk "
-		       "(guest LA57 or %u-bit guest-physical space) and "
-		       "IA32_VMX_EPT_VPID_CAP bit 7 is clear", n->phys_bits);
+		       "(%s) and IA32_VMX_EPT_VPID_CAP bit 7 is clear", why);
 		return false;
 	}
 	return hw_common_ok(h, r, n, d, "ept");
@@ -191,12 +204,22 @@ static bool npt_ok(const struct vmmu_host_info *h,
 	}
 	/* The nested walk has the host's depth: 5 levels need host LA57. */
 	if (n->five_level && !f->la57) {
+		char why[64];
+
+		five_level_why(r, n, why, sizeof(why));
 		reason(d, "npt.no_5level", "npt: the VM needs a 5-level nested "
-		       "walk (guest LA57 or %u-bit guest-physical space) and "
-		       "the CPU has no LA57", n->phys_bits);
+		       "walk (%s) and the CPU has no LA57", why);
 		return false;
 	}
 	return hw_common_ok(h, r, n, d, "npt");
+}
+
+/* EPT and NPT host every guest mode the CPU itself has. */
+static unsigned hw_guest_modes(const struct vmmu_cpu_features *f)
+{
+	return VMMU_GUEST_MODE_UNPAGED | VMMU_GUEST_MODE_2LEVEL |
+	       VMMU_GUEST_MODE_PAE | VMMU_GUEST_MODE_4LEVEL |
+	       (f->la57 ? VMMU_GUEST_MODE_5LEVEL : 0);
 }
 
 static void ept_features(const struct vmmu_host_info *h,
@@ -205,6 +228,8 @@ static void ept_features(const struct vmmu_host_info *h,
 	const struct vmmu_vmx_caps *c = &h->vmx;
 
 	d->levels = n->five_level ? 5 : 4;
+	d->guest_modes = hw_guest_modes(&h->feat);
+	d->nx = true;           /* EPT's execute permission, guest XD bits */
 	d->leaf_2m = c->ept_2m;
 	d->leaf_1g = c->ept_1g;
 	d->exec_only = c->ept_xonly;
@@ -249,6 +274,8 @@ static void npt_features(const struct vmmu_host_info *h,
 	const struct vmmu_cpu_features *f = &h->feat;
 
 	d->levels = n->five_level ? 5 : 4;
+	d->guest_modes = hw_guest_modes(f);
+	d->nx = f->nx;
 	d->leaf_2m = true;
 	d->leaf_1g = f->pdpe1gb;
 	d->exec_only = false;
@@ -276,24 +303,66 @@ static void npt_features(const struct vmmu_host_info *h,
 			"split in NPT");
 }
 
+/*
+ * Shadow tables are walked by the host CPU, so they take its own paging
+ * format: 4-level (5 with LA57) with long mode, PAE without it, 32-bit
+ * paging without PAE. The guest modes follow the CPU too: a guest cannot
+ * use long mode or PAE that the CPU does not have, with or without shadow
+ * paging.
+ */
+static void shadow_format(const struct vmmu_cpu_features *f,
+			  const struct vmmu_vm_request *r,
+			  struct vmmu_decision *d)
+{
+	d->guest_modes = VMMU_GUEST_MODE_UNPAGED | VMMU_GUEST_MODE_2LEVEL;
+	if (f->lm) {
+		d->levels = r->guest_la57 ? 5 : 4;
+		d->guest_modes |= VMMU_GUEST_MODE_PAE | VMMU_GUEST_MODE_4LEVEL |
+				  (f->la57 ? VMMU_GUEST_MODE_5LEVEL : 0);
+		d->leaf_2m = true;
+		d->leaf_1g = f->pdpe1gb;
+	} else if (f->pae) {
+		d->levels = 3;
+		d->guest_modes |= VMMU_GUEST_MODE_PAE;
+		d->leaf_2m = true;
+	} else {
+		d->levels = 2;
+		d->leaf_4m = f->pse;
+	}
+	d->nx = f->nx && (f->pae || f->lm);     /* XD needs PAE entries */
+}
+
 static void shadow_features(const struct vmmu_host_info *h,
 			    const struct vmmu_vm_request *r,
 			    struct vmmu_decision *d)
 {
 	const struct vmmu_cpu_features *f = &h->feat;
 
-	d->levels = r->guest_la57 ? 5 : 4;
-	d->leaf_2m = true;
-	d->leaf_1g = f->pdpe1gb;
+	shadow_format(f, r, d);
 	d->exec_only = false;
-	d->tagged_tlb = f->pcid;
+	/* VM entries keep TLB entries of other tags: ASIDs (SVM), VPIDs. */
+	d->tagged_tlb = f->svm || (f->vmx && h->vmx.vpid) || f->pcid;
 	d->dirty_log = VMMU_DIRTY_WRITE_PROTECT;
 	degrade(d, "shadow.exits", "guest page-table writes, CR3 loads and "
 		"INVLPG are intercepted and emulated: MMU-heavy guests run "
 		"slower than with EPT/NPT");
 	degrade(d, "shadow.dirty_wp", "dirty logging write-protects shadow "
 		"entries (no hardware dirty log)");
-	if (!f->pdpe1gb)
+	if (!f->lm)
+		degrade(d, "shadow.no_long_mode", "no long mode (CPUID "
+			"0x80000001:EDX[bit 29]): %s shadow tables; guests run "
+			"in %s paging only", f->pae ? "3-level PAE" : "2-level "
+			"32-bit", f->pae ? "32-bit or PAE" : "32-bit");
+	if (!f->lm && !f->pae)
+		degrade(d, "shadow.no_pae", "no PAE (CPUID.1:EDX[bit 6]): %s",
+			f->pse ? "large guest pages are shadowed with 4 MiB "
+			"entries" : "no large pages (no PSE either): every "
+			"guest page is shadowed with 4 KiB entries");
+	if (!d->nx)
+		degrade(d, "shadow.no_nx", "no execute-disable (CPUID "
+			"0x80000001:EDX[bit 20]%s): guest XD bits cannot be "
+			"enforced", f->nx ? " without PAE entries" : "");
+	if (f->lm && !f->pdpe1gb)
 		degrade(d, "shadow.no_1g", "no 1 GiB pages: 1 GiB guest pages "
 			"are shadowed with 2 MiB entries");
 	if (r->guest_la57 && !f->la57)
@@ -304,7 +373,10 @@ static void shadow_features(const struct vmmu_host_info *h,
 static void model_features(const struct vm_needs *n, struct vmmu_decision *d)
 {
 	d->levels = n->five_level ? 5 : 4;
-	d->leaf_2m = d->leaf_1g = d->tagged_tlb = true;
+	d->guest_modes = VMMU_GUEST_MODE_UNPAGED | VMMU_GUEST_MODE_2LEVEL |
+			 VMMU_GUEST_MODE_PAE | VMMU_GUEST_MODE_4LEVEL |
+			 VMMU_GUEST_MODE_5LEVEL;
+	d->leaf_2m = d->leaf_1g = d->tagged_tlb = d->nx = true;
 	d->exec_only = d->backend == VMMU_BACKEND_EPT;
 	d->dirty_log = d->backend == VMMU_BACKEND_EPT ? VMMU_DIRTY_PML
 		     : d->backend == VMMU_BACKEND_NPT ? VMMU_DIRTY_AD_BITS
@@ -381,14 +453,21 @@ static void choose_model_only(const struct vmmu_vm_request *r,
 }
 
 int vmmu_decide(const struct vmmu_host_info *h,
-		const struct vmmu_vm_request *r, struct vmmu_decision *d)
+		const struct vmmu_vm_request *req, struct vmmu_decision *d)
 {
+	struct vmmu_vm_request auto_req;
+	const struct vmmu_vm_request *r = req;
 	struct vm_needs n;
 	bool ept, npt;
 	int rc;
 
-	if (!h || !r || !d)
+	if (!h || !req || !d)
 		return VMMU_EINVAL;
+	if (req->backend == VMMU_BACKEND_NONE) {     /* a zeroed request */
+		auto_req = *req;
+		auto_req.backend = VMMU_BACKEND_AUTO;
+		r = &auto_req;
+	}
 	memset(d, 0, sizeof(*d));
 	d->backend = VMMU_BACKEND_SHADOW;
 	d->model_only = r->model_only;

@@ -159,6 +159,8 @@ void vmmu_infer_vmx_caps(struct vmmu_cpu_ident *cpu,
 	}
 	if (e)
 		snprintf(cpu->uarch, sizeof(cpu->uarch), "%s", e->name);
+	vmmu_uarch_amd(cpu);
+	vmmu_check_codename(cpu);
 	if (!feat->vmx) {
 		snprintf(caps->note, sizeof(caps->note),
 			 "CPUID.1:ECX.VMX[bit 5] is clear");

@@ -388,6 +388,7 @@ void vmmu_hosted_platform(struct vmmu_hosted_arena *a,
 	out->free = hosted_free;
 	out->alloc_pages = hosted_alloc_pages;
 	out->free_pages = hosted_free_pages;
+	out->linear_base = a->base;
 }
 
 uint64_t vmmu_hosted_pages_in_use(const struct vmmu_hosted_arena *a)

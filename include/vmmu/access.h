@@ -109,6 +109,14 @@ void vmmu_vcpu_set_emulator(struct vmmu_vcpu *vcpu, vmmu_emulate_fn fn,
 typedef int (*vmmu_mmio_fn)(void *ctx, gpa_t gpa, bool write, void *data,
 			    unsigned size);
 void vmmu_vm_set_mmio_handler(struct vmmu_vm *vm, vmmu_mmio_fn fn, void *ctx);
+/*
+ * For an exit handler (every backend): an access to MMIO at exit->gpa goes
+ * to the VM's device callback (VMMU_ACT_DONE), or to the VMM with
+ * VMMU_REASON_MMIO when there is no callback or no data, or with
+ * VMMU_REASON_UNHANDLED when the guest's own page tables live there.
+ */
+int vmmu_exit_mmio(struct vmmu_vcpu *vcpu, const struct vmmu_exit *exit,
+		   const struct vmmu_op *op, struct vmmu_exit_result *res);
 
 /*
  * A hypervisor-side invalidation on every vCPU of vm (INVEPT, INVVPID,

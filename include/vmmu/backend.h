@@ -96,6 +96,14 @@ struct vmmu_exit_result {
 	enum vmmu_action action;
 	enum vmmu_vmm_reason reason;
 	struct vmmu_walk_result fault;  /* VMMU_ACT_INJECT */
+	/*
+	 * DONE, TO_VMM: the guest-physical address the handler found, for
+	 * exits that cannot carry it (a shadow #PF knows only the linear
+	 * address: the hardware walked gva -> hpa). gpa_valid false: the
+	 * exit's own gpa stands.
+	 */
+	bool gpa_valid;
+	gpa_t gpa;
 };
 
 /*
@@ -192,6 +200,15 @@ struct vmmu_backend_ops {
 	int (*dirty_log_start)(struct vmmu_vm *vm);
 	int (*dirty_log_stop)(struct vmmu_vm *vm);
 	int (*dirty_log_rearm)(struct vmmu_vm *vm, gpa_t gpa, uint64_t size);
+	/*
+	 * The p2m (vmmu/p2m.h) mapped another VM's frame hpa at the hole
+	 * gpa (4 KiB) as type GRANT_RW, GRANT_RO or FOREIGN, or removed it.
+	 * foreign_map leaves the tables unchanged when it fails;
+	 * foreign_unmap invalidates before it returns.
+	 */
+	int (*foreign_map)(struct vmmu_vm *vm, gpa_t gpa, hpa_t hpa,
+			   enum vmmu_p2m_type type);
+	int (*foreign_unmap)(struct vmmu_vm *vm, gpa_t gpa);
 	int (*dirty_log_sync)(struct vmmu_vm *vm, gpa_t gpa, uint64_t size);
 };
 
@@ -245,6 +262,14 @@ struct vmmu_nested_ops {
 		    struct vmmu_nested_walk *out);
 	/* Levels of the nested tables (4 or 5). */
 	unsigned (*levels)(const struct vmmu_vcpu *vcpu);
+	/*
+	 * Optional: the nested tables treat the guest walk's reads of guest
+	 * paging structures as writes (EPT with A/D enabled, SDM Vol. 3C
+	 * 29.3.3.2; NPT always, APM Vol. 2 15.25.5, as QEMU and Bochs report
+	 * W on guest-table #NPF with A already set), so a guest-physical TLB
+	 * entry must allow a write for such a read to hit.
+	 */
+	bool (*pt_as_write)(const struct vmmu_vcpu *vcpu);
 };
 
 /*
@@ -268,5 +293,29 @@ int vmmu_nested_hw_walk(struct vmmu_vcpu *vcpu,
  * or shadow tables, and is what a core-only VM uses.
  */
 extern const struct vmmu_backend_ops vmmu_backend_direct;
+
+/*
+ * The EPT backend (ept/, include/vmmu/ept.h): Intel EPT tables built by
+ * the engine from the memory map and the p2m, the 2-D walk over them as
+ * the CPU does it, and the handler of EPT violations, misconfigurations
+ * and PML-full exits.
+ */
+extern const struct vmmu_backend_ops vmmu_backend_ept;
+
+/*
+ * AMD nested paging (npt/, include/vmmu/npt.h): the VM's nested tables
+ * under nCR3, the hardware-side nested walk with exact #NPF exit
+ * information, and the #NPF handler a VMM calls with the VMCB's fields.
+ */
+extern const struct vmmu_backend_ops vmmu_backend_npt;
+
+/*
+ * The shadow-paging backend (shadow-fallback/, docs/shadow.md): shadows
+ * of the guest's page tables in the x86 format, walked 1-D (gva -> hpa)
+ * as the hardware side, built lazily on CR3 load and on shadow #PF, with
+ * the guest's page tables write-protected and their writes emulated.
+ * Pool size and statistics: shadow-fallback/shadow.h.
+ */
+extern const struct vmmu_backend_ops vmmu_backend_shadow;
 
 #endif

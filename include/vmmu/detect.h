@@ -22,8 +22,14 @@
 
 #include "vmmu/vm.h"
 
-/* In a request, VMMU_BACKEND_NONE means "choose for me". */
-#define VMMU_BACKEND_AUTO VMMU_BACKEND_NONE
+/*
+ * "Choose for me" in a request: a value of its own, outside vm.h's
+ * enumerators, so that VMMU_BACKEND_NONE (a core-only VM, no second-level
+ * translation) prints as "none" and not as "auto". A request left zeroed
+ * (backend VMMU_BACKEND_NONE) also asks for a choice; a decision's backend
+ * is never NONE or AUTO.
+ */
+#define VMMU_BACKEND_AUTO ((enum vmmu_backend_kind)0xff)
 
 enum vmmu_cpu_vendor {
 	VMMU_VENDOR_UNKNOWN = 0,
@@ -43,11 +49,25 @@ enum vmmu_vmx_source {
 	VMMU_VMX_SRC_INFERRED,  /* inferred from the microarchitecture */
 };
 
+/* How libcpuid's codename compares with vmmu's microarchitecture. */
+enum vmmu_codename_check {
+	VMMU_CODENAME_NONE = 0,         /* libcpuid did not name the part */
+	VMMU_CODENAME_CONSISTENT,       /* its die belongs to vmmu's uarch */
+	VMMU_CODENAME_UNCHECKED,        /* vmmu has no uarch to hold it to */
+	VMMU_CODENAME_INCONSISTENT,     /* names another die: not shown */
+};
+
 struct vmmu_cpu_ident {
 	enum vmmu_cpu_vendor vendor;
 	char vendor_str[16];
 	char brand[64];
-	char codename[64];      /* libcpuid's codename, "" when unidentified */
+	/*
+	 * libcpuid's codename as it gave it, "" when unidentified; often wrong
+	 * for parts libcpuid 0.6.2 does not know: show it only through
+	 * vmmu_cpu_libcpuid_codename() / vmmu_cpu_name().
+	 */
+	char codename[64];
+	enum vmmu_codename_check codename_check;
 	char uarch[32];         /* vmmu's microarchitecture name, "" unknown */
 	int family;             /* display family (base + extended) */
 	int model;              /* display model ((ext << 4) | base) */
@@ -59,6 +79,7 @@ struct vmmu_cpu_ident {
 struct vmmu_cpu_features {
 	uint32_t max_basic_leaf, max_ext_leaf;
 	bool vmx, svm, hypervisor, lm, nx, pdpe1gb, la57;
+	bool pae, pse;          /* CPUID.1:EDX[6], [3] */
 	char hypervisor_vendor[16]; /* leaf 0x40000000 (live only), or "" */
 	bool pcid, invpcid, smep, smap, pku;
 	unsigned maxphyaddr;    /* CPUID 0x80000008 EAX[7:0], else 36/32 */
@@ -119,6 +140,13 @@ struct vmmu_topology {
 struct vmmu_host_info {
 	bool live;              /* this machine, as opposed to a dump */
 	char source[256];       /* "live host" or the dump path */
+	/*
+	 * Dump only: leaves the dump's maximum-leaf values promise that it
+	 * lacks and the decision does not read (what they give is unknown),
+	 * "" when none. Leaves the decision reads are never absent: such a
+	 * dump is refused.
+	 */
+	char dump_note[240];
 	struct vmmu_cpu_ident cpu;
 	struct vmmu_cpu_features feat;
 	struct vmmu_vmx_caps vmx;
@@ -148,13 +176,29 @@ enum vmmu_dirty_log {
 	VMMU_DIRTY_PML,                 /* page-modification log */
 };
 
+/* Guest paging modes a decision can host (vmmu_decision.guest_modes). */
+enum vmmu_guest_mode_bit {
+	VMMU_GUEST_MODE_UNPAGED = 1u << 0,      /* CR0.PG=0 */
+	VMMU_GUEST_MODE_2LEVEL = 1u << 1,       /* 32-bit paging */
+	VMMU_GUEST_MODE_PAE = 1u << 2,
+	VMMU_GUEST_MODE_4LEVEL = 1u << 3,
+	VMMU_GUEST_MODE_5LEVEL = 1u << 4,
+};
+
 struct vmmu_decision {
 	enum vmmu_backend_kind backend;
 	bool refused;           /* an override the host cannot honour */
 	bool model_only;
-	unsigned levels;        /* second-level (EPT/NPT) or shadow levels */
+	/*
+	 * Second-level (EPT/NPT) or shadow levels: shadow tables are the
+	 * host CPU's own format, so 2 (32-bit), 3 (PAE), 4 or 5.
+	 */
+	unsigned levels;
 	unsigned phys_bits;     /* the guest-physical width decided on */
-	bool leaf_2m, leaf_1g, exec_only, tagged_tlb;
+	unsigned guest_modes;   /* enum vmmu_guest_mode_bit, on the real MMU */
+	/* leaf_4m: 4 MiB leaves of 32-bit (PSE) shadow tables */
+	bool leaf_2m, leaf_1g, leaf_4m, exec_only, tagged_tlb;
+	bool nx;                /* guest no-execute is enforced */
 	enum vmmu_dirty_log dirty_log;
 	size_t n_reasons, n_degraded;
 	struct vmmu_detect_item reasons[VMMU_DETECT_MAX_ITEMS];
@@ -180,6 +224,8 @@ void vmmu_infer_vmx_caps(struct vmmu_cpu_ident *cpu,
 int vmmu_detect_live(struct vmmu_host_info *host, char *err, size_t errlen);
 int vmmu_detect_dump(struct vmmu_host_info *host, const char *path,
 		     char *err, size_t errlen);
+/* Only this machine's identification (CPUID; no MSRs, KVM or hwloc). */
+int vmmu_identify_live(struct vmmu_cpu_ident *cpu, char *err, size_t errlen);
 /*
  * Replace the VMX capabilities with values from a file: either JSON-like
  * {"0x48b": "0x...", "0x48c": "0x..."} or lines "0x48b=0x..." ('#'
@@ -195,6 +241,15 @@ int vmmu_load_vmx_msrs(struct vmmu_host_info *host, const char *path,
  */
 int vmmu_decide(const struct vmmu_host_info *host,
 		const struct vmmu_vm_request *req, struct vmmu_decision *out);
+
+/*
+ * libcpuid's codename where it can be shown (consistent with vmmu's
+ * microarchitecture, or vmmu has none), "" otherwise.
+ */
+const char *vmmu_cpu_libcpuid_codename(const struct vmmu_cpu_ident *cpu);
+/* "Zen 4 (libcpuid: Ryzen 5 (Raphael))", "Raptor Cove", "libcpuid: ..." */
+void vmmu_cpu_name(const struct vmmu_cpu_ident *cpu, char *buf, size_t len);
+const char *vmmu_codename_check_name(enum vmmu_codename_check c);
 
 const char *vmmu_backend_name(enum vmmu_backend_kind kind);
 /* "auto", "ept", "npt", "shadow" -> kind; -1 for anything else. */

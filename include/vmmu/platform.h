@@ -56,6 +56,14 @@ struct vmmu_platform {
 	int (*alloc_pages)(void *ctx, unsigned order, hpa_t *out);
 	/* Return a whole block from alloc_pages, with the same order. */
 	void (*free_pages)(void *ctx, hpa_t base, unsigned order);
+	/*
+	 * Optional: when the platform's memory is one linear mapping, the
+	 * pointer that hpa 0 maps to, so that map(hpa) == linear_base + hpa
+	 * for every allocated hpa. The access path then turns a TLB hit into
+	 * a pointer without calling map() (and without map()'s checks: the
+	 * TLB only holds translations of allocated pages). NULL otherwise.
+	 */
+	uint8_t *linear_base;
 };
 
 #endif

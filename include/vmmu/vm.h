@@ -138,6 +138,7 @@ struct vmmu_vcpu {
 };
 
 struct vmmu_backend_ops;
+struct vmmu_p2m;
 struct vmmu_dirty_map;
 
 struct vmmu_vm {
@@ -157,6 +158,7 @@ struct vmmu_vm {
 		    unsigned size);
 	void *mmio_ctx;
 	atomic_flag lock;           /* the hypervisor side: vmmu_vm_lock */
+	struct vmmu_p2m *p2m;       /* p2m types and grants (vmmu/p2m.h) */
 	/* VM-wide TLB flush requests, applied by each vCPU on access entry */
 	atomic_uint tlb_flush_gen;
 	/* the dirty log (include/vmmu/dirty.h, core/dirty.c) */

@@ -67,7 +67,9 @@ static int fake_walk(struct vmmu_vcpu *vcpu, gpa_t gpa,
 	}
 }
 
-static const struct vmmu_nested_ops fake_ops = { fake_walk, fake_levels };
+static const struct vmmu_nested_ops fake_ops = {
+	.walk = fake_walk, .levels = fake_levels,
+};
 
 static int fake_hw_walk(struct vmmu_vcpu *vcpu, const struct vmmu_access *acc,
 			struct vmmu_hw_walk *out)

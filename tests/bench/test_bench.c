@@ -198,6 +198,72 @@ static void test_huge_alloc(void **state)
 	bench_mem_free(&m);
 }
 
+/*
+ * A synthetic curve, 8 KiB .. 1 GiB, one point per octave: TLB overhead 0
+ * up to 64 KiB, 3 ns up to 8 MiB, 40 ns beyond; 5 repetitions, one of them
+ * disturbed (load only adds time: its knees come one octave early). The inference takes the knees of the
+ * fastest repetitions, says 4 of 5 agree and spreads over both; the walk
+ * cost is read at 256 MiB, not at 1 GiB (where it is made larger here).
+ */
+static void fill_point(struct bench_tlb_point *p, uint64_t ws, unsigned reps)
+{
+	double dense = 5.0, tlb = ws <= (64 << 10) ? 0 : ws <= (8 << 20) ? 3 : 40;
+	unsigned r;
+
+	for (r = 0; r < reps; r++) {
+		double t = tlb, extra = r ? 0.0 : 1.0;
+
+		if (r == 4)     /* disturbed: both knees one octave early */
+			t = ws <= (32 << 10) ? 0 : ws <= (4 << 20) ? 3 : 40;
+		if (ws > (256 << 20))
+			t += 500;
+		p->raw_ns[BENCH_CHASE_DENSE][r] = dense + extra;
+		p->raw_ns[BENCH_CHASE_4K][r] = dense + extra + t;
+		p->raw_ns[BENCH_CHASE_2M][r] = dense + extra + t / 2;
+		p->raw_cyc[BENCH_CHASE_DENSE][r] = 3 * (dense + extra);
+		p->raw_cyc[BENCH_CHASE_4K][r] = 3 * (dense + extra + t);
+	}
+	for (int k = 0; k < BENCH_CHASE_KINDS; k++) {
+		double tmp[BENCH_MAX_REPS];
+
+		memcpy(tmp, p->raw_ns[k], sizeof(tmp));
+		bench_stats_of(tmp, reps, &p->ns[k]);
+		memcpy(tmp, p->raw_cyc[k], sizeof(tmp));
+		bench_stats_of(tmp, reps, &p->cyc[k]);
+		p->have[k] = true;
+	}
+	p->ws = ws;
+}
+
+static void test_inference(void **state)
+{
+	static struct bench_tlb_curve cv, w;
+	uint64_t ws;
+
+	(void)state;
+	memset(&cv, 0, sizeof(cv));
+	for (ws = 8192; ws <= (1ull << 30); ws *= 2)
+		fill_point(&cv.pt[cv.n++], ws, 5);
+	bench_tlb_analyse(&cv);
+	assert_int_equal(cv.l1.reach, 64 << 10);
+	assert_int_equal(cv.l1.knee, 128 << 10);
+	assert_int_equal(cv.l2.reach, 8 << 20);
+	assert_int_equal(cv.l2.knee, 16 << 20);
+	assert_int_equal(cv.l1.votes, 4);
+	assert_int_equal(cv.l2.votes, 4);
+	assert_int_equal(cv.l2.reps, 5);
+	assert_int_equal(cv.l2.reach_lo, 4 << 20);
+	assert_int_equal(cv.l2.knee_hi, 16 << 20);
+	assert_int_equal(cv.l1.reach_lo, 32 << 10);
+	assert_int_equal(cv.walk_ws, 256 << 20);
+	assert_true(cv.walk_ns.median > 39 && cv.walk_ns.median < 41);
+	/* The profile's window gives the same figures from its points. */
+	bench_tlb_curve_window(&cv, 8192, 256 << 20, &w);
+	assert_int_equal(w.pt[w.n - 1].ws, 256 << 20);
+	assert_int_equal(w.l2.reach, 8 << 20);
+	assert_int_equal(w.walk_ws, 256 << 20);
+}
+
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
@@ -206,6 +272,7 @@ int main(void)
 		cmocka_unit_test(test_chain),
 		cmocka_unit_test(test_working_sets),
 		cmocka_unit_test(test_huge_alloc),
+		cmocka_unit_test(test_inference),
 		cmocka_unit_test(test_quick_curve),
 	};
 

@@ -104,6 +104,30 @@ static void check_curve(json_t *cv)
 	assert_true(json_is_integer(json_object_get(cv, "l2_reach_bytes")));
 	check_stats(json_object_get(cv, "walk_ns"));
 	check_stats(json_object_get(cv, "walk_cycles"));
+	/* Each inferred knee states how many repetitions agree with it. */
+	assert_true(json_is_integer(get(cv, "l2_inference.votes")));
+	assert_true(json_integer_value(get(cv, "l2_inference.votes")) <=
+		    json_integer_value(get(cv, "l2_inference.repetitions")));
+	assert_true(json_integer_value(get(cv, "l1_inference.repetitions")) > 0);
+}
+
+/*
+ * The profile holds the working sets 8 KiB..256 MiB and the walk cost at
+ * 256 MiB whatever --max-ws says (the walk cost used to be read at the
+ * largest working set: 26.5 to 404.7 ns depending on it).
+ */
+static void check_profile_range(json_t *cv)
+{
+	json_t *pts = json_object_get(cv, "points");
+	size_t n = json_array_size(pts);
+
+	assert_true(n >= 3);
+	assert_int_equal(json_integer_value(get(json_array_get(pts, 0), "ws_bytes")),
+			 8192);
+	assert_int_equal(json_integer_value(get(json_array_get(pts, n - 1),
+						"ws_bytes")), 256 << 20);
+	assert_int_equal(json_integer_value(json_object_get(cv, "walk_ws_bytes")),
+			 256 << 20);
 }
 
 static void test_tlb_json_and_profile(void **state)
@@ -142,6 +166,8 @@ static void test_tlb_json_and_profile(void **state)
 	check_machine(get(p, "machine"));
 	assert_true(json_is_string(get(p, "tlb.measured_at")));
 	check_curve(get(json_array_get(get(p, "tlb.core_kinds"), 0), "curve"));
+	check_profile_range(get(json_array_get(get(p, "tlb.core_kinds"), 0),
+				"curve"));
 	json_decref(p);
 	unlink(prof);
 }
@@ -220,6 +246,87 @@ static void test_bad_usage(void **state)
 	free(out);
 }
 
+/* The whole of a small file, for before/after comparisons. */
+static char *slurp(const char *path, size_t *len)
+{
+	FILE *f = fopen(path, "rb");
+	char *buf = calloc(1, 4096);
+
+	assert_non_null(f);
+	assert_non_null(buf);
+	*len = fread(buf, 1, 4095, f);
+	fclose(f);
+	return buf;
+}
+
+/* cmd (stderr on stdout) exits 2 naming why, before any measurement. */
+static void refused_first(const char *cmd, const char *why)
+{
+	int st;
+	char *out = run(cmd, &st);
+
+	assert_int_equal(st, 2);
+	assert_non_null(strstr(out, why));
+	assert_null(strstr(out, "calibrating"));
+	free(out);
+}
+
+/*
+ * --profile replaces only a vmmu cost profile, and --profile and --plot
+ * are refused before anything is measured (no "calibrating" progress):
+ * a JSON case file and a file of random bytes given by mistake used to be
+ * overwritten after a full run.
+ */
+static void test_outputs_checked_first(void **state)
+{
+	static const char *const contents[] = {
+		"{\"paging\": {\"cr0\": \"0x80000011\"}}\n",
+		"\x8f\x01\xfe random \xff bytes\n",
+		"",
+	};
+	char dir[] = "/tmp/vmmu-bench-out-XXXXXX", path[96], cmd[512];
+	char *before, *after;
+	size_t i, n0, n1;
+	int st;
+
+	(void)state;
+	assert_non_null(mkdtemp(dir));
+	snprintf(path, sizeof(path), "%s/file", dir);
+	for (i = 0; i < sizeof(contents) / sizeof(contents[0]); i++) {
+		FILE *f = fopen(path, "wb");
+
+		assert_non_null(f);
+		fputs(contents[i], f);
+		fclose(f);
+		before = slurp(path, &n0);
+		snprintf(cmd, sizeof(cmd), "%s bench tlb --quick --max-ws 1M "
+			 "--reps 3 --profile %s 2>&1 >/dev/null", VMMU_BIN, path);
+		refused_first(cmd, "not a vmmu cost profile");
+		after = slurp(path, &n1);
+		assert_int_equal(n0, n1);
+		assert_memory_equal(before, after, n0);
+		free(before);
+		free(after);
+	}
+	/* A profile vmmu wrote is replaced; a new file is created. */
+	unlink(path);
+	snprintf(cmd, sizeof(cmd), "%s bench tlb --quick --max-ws 1M --reps 3 "
+		 "--quiet --profile %s >/dev/null 2>&1 && %s bench tlb --quick "
+		 "--max-ws 1M --reps 3 --quiet --profile %s >/dev/null 2>&1",
+		 VMMU_BIN, path, VMMU_BIN, path);
+	free(run(cmd, &st));
+	assert_int_equal(st, 0);
+	/* --plot: a path that cannot be a directory, before measuring. */
+	snprintf(cmd, sizeof(cmd), "%s bench tlb --quick --max-ws 1M --plot "
+		 "%s/x 2>&1 >/dev/null", VMMU_BIN, path);
+	refused_first(cmd, "--plot");
+	snprintf(cmd, sizeof(cmd), "%s bench exits --quick --profile %s/none/p "
+		 "2>&1 >/dev/null", VMMU_BIN, dir);
+	refused_first(cmd, "--profile");
+	snprintf(cmd, sizeof(cmd), "rm -rf '%s'", dir);
+	assert_int_equal(system(cmd), 0);
+}
+
 /* No KVM device: a clear message, status 3, JSON saying so. */
 static void test_no_kvm(void **state)
 {
@@ -265,11 +372,12 @@ static void check_cost(json_t *costs, const char *name, bool to_user)
 
 static void test_exits_json(void **state)
 {
-	char cmd[384], *out;
+	char cmd[384], plots[] = "/tmp/vmmu-bench-plots-XXXXXX", want[96];
+	char *out, *gp;
 	json_t *doc, *costs, *c;
 	json_error_t e;
 	const char *key;
-	int st, fd = open("/dev/kvm", O_RDWR);
+	int st, st2, failed = 0, fd = open("/dev/kvm", O_RDWR);
 
 	(void)state;
 	if (fd < 0) {
@@ -277,10 +385,10 @@ static void test_exits_json(void **state)
 		skip();
 	}
 	close(fd);
+	assert_non_null(mkdtemp(plots));
 	snprintf(cmd, sizeof(cmd), "%s bench exits --quick --reps 3 "
-		 "--chase-max 8M --json --quiet", VMMU_BIN);
+		 "--chase-max 8M --json --quiet --plot %s", VMMU_BIN, plots);
 	out = run(cmd, &st);
-	assert_int_equal(st, 0);
 	doc = json_loads(out, 0, &e);
 	assert_non_null(doc);
 	check_machine(get(doc, "machine"));
@@ -288,11 +396,33 @@ static void test_exits_json(void **state)
 	assert_true(json_is_object(get(doc, "exits.kvm.capabilities")));
 	costs = get(doc, "exits.costs");
 	assert_true(json_is_object(costs));
+	snprintf(cmd, sizeof(cmd), "cat %s/exits.gp", plots);
+	gp = run(cmd, &st2);
 	json_object_foreach(costs, key, c) {
+		const char *status = json_string_value(json_object_get(c, "status"));
+		const char *note = json_string_value(json_object_get(c, "note"));
+
 		assert_true(json_is_string(json_object_get(c, "what")));
 		assert_true(json_is_boolean(json_object_get(c, "measured")));
 		assert_true(json_is_integer(json_object_get(c, "cpl")));
+		/* Every row says what happened; none is dropped silently. */
+		assert_non_null(status);
+		failed += !strcmp(status, "failed");
+		if (!strcmp(status, "measured"))
+			continue;
+		assert_true(!strcmp(status, "unsupported") || !strcmp(status, "failed"));
+		assert_true(note && *note);
+		if (strncmp(key, "empty_loop", 10)) {
+			snprintf(want, sizeof(want), "%s %s", key, status);
+			assert_non_null(strstr(gp, want));
+		}
+		printf("%s: %s (%s)\n", key, status, note);
 	}
+	/* Exit status 1 exactly when a measurement failed (the help says). */
+	assert_int_equal(st, failed ? 1 : 0);
+	free(gp);
+	snprintf(cmd, sizeof(cmd), "rm -rf '%s'", plots);
+	assert_int_equal(system(cmd), 0);
 	check_cost(costs, "io_user_cpl0", true);
 	check_cost(costs, "mmio_user_cpl0", true);
 	check_cost(costs, "cpuid_kernel_cpl3", false);
@@ -311,6 +441,7 @@ int main(void)
 {
 	const struct CMUnitTest tests[] = {
 		cmocka_unit_test(test_bad_usage),
+		cmocka_unit_test(test_outputs_checked_first),
 		cmocka_unit_test(test_no_kvm),
 		cmocka_unit_test(test_tlb_json_and_profile),
 		cmocka_unit_test(test_exits_json),

@@ -44,6 +44,11 @@ struct conf_cpu {
 	 */
 	bool a_on_fault;
 	/*
+	 * Reads the PAE PDPTEs on every walk instead of at the CR3 load
+	 * (QEMU TCG): the known:qemu-pae-pdpte class applies, per access.
+	 */
+	bool pdpte_per_walk;
+	/*
 	 * End of the case region for this emulator (CB_CASE_LIMIT when 0).
 	 * Under Bochs, PAE cases whose PDPT sat in the top 2 MiB of its 2 GiB
 	 * raised #GP at paging enable although the PDPTEs written there are

@@ -10,31 +10,24 @@
 #include <inttypes.h>
 #include <string.h>
 
+#include "guest_mem.h"
 #include "vmmu/error.h"
 #include "vmmu/walk.h"
 #include "conform.h"
 
+/*
+ * The case's words as the walker leaves them: a strict cli/guest_mem.h
+ * memory (an A/D write outside the listed words is a foreign write), the
+ * kernel's fixed tables and the emulator's open bus behind them.
+ */
 struct cmp_mem {
-	const struct conf_case *c;
-	uint64_t val[CONF_MAX_WORDS];   /* the words as the walker left them */
-	bool foreign_write;             /* an A/D write outside the listed words */
-	bool unbacked_ones;             /* no RAM above 4 GiB reads as all ones */
+	struct guest_mem mem;
 	uint64_t case_limit;            /* values at or past it are not checked */
 };
 
 /* Guest RAM is [0, CB_CASE_LIMIT); [CB_CASE_LIMIT, 4 GiB) holds the PCI
  * hole, firmware and local APIC, above 4 GiB there is nothing. */
 #define FOUR_GIB (1ULL << 32)
-
-static int word_index(const struct conf_case *c, uint64_t wgpa)
-{
-	uint32_t i;
-
-	for (i = 0; i < c->nwords; i++)
-		if (c->words[i].gpa == wgpa)
-			return (int)i;
-	return -1;
-}
 
 static uint64_t fixed_word(uint64_t wgpa)
 {
@@ -52,71 +45,72 @@ static uint64_t fixed_word(uint64_t wgpa)
 }
 
 /*
- * A word as the emulator's memory holds it. Unlisted RAM is zero; past
- * RAM, QEMU reads zero and Bochs all ones (its open bus).
+ * An unlisted word as the emulator's memory holds it: zero in RAM, the
+ * kernel's fixed tables; past RAM, QEMU reads zero and Bochs all ones (its
+ * open bus).
  */
+static int fill_word(void *ctx, uint64_t wgpa, uint64_t *word)
+{
+	const struct conf_cpu *cpu = ctx;
+
+	*word = wgpa >= FOUR_GIB && cpu->unbacked_ones ? ~0ULL
+	      : fixed_word(wgpa);
+	return 0;
+}
+
+static int mem_init(struct cmp_mem *m, const struct conf_case *c,
+		    const struct conf_cpu *cpu)
+{
+	uint32_t i;
+
+	if (guest_mem_init(&m->mem, 0) < 0)
+		return -1;
+	m->mem.fill = fill_word;
+	m->mem.fill_ctx = (void *)cpu;
+	m->case_limit = conf_case_limit(cpu);
+	for (i = 0; i < c->nwords; i++)
+		if (guest_mem_put(&m->mem, c->words[i].gpa, &c->words[i].value,
+				  8) < 0)
+			return -1;
+	m->mem.strict = true;
+	return 0;
+}
+
+/* *dst = a copy of src (dst's old memory released). */
+static bool mem_copy(struct cmp_mem *dst, const struct cmp_mem *src)
+{
+	struct cmp_mem n = *src;
+
+	if (guest_mem_clone(&n.mem, &src->mem) < 0)
+		return false;
+	guest_mem_fini(&dst->mem);
+	*dst = n;
+	return true;
+}
+
 static uint64_t mem_word(const struct cmp_mem *m, uint64_t wgpa)
 {
-	int i = word_index(m->c, wgpa);
+	uint64_t v = 0;
 
-	if (i < 0 && wgpa >= FOUR_GIB && m->unbacked_ones)
-		return ~0ULL;
-	return i >= 0 ? m->val[i] : fixed_word(wgpa);
-}
-
-static int mem_read(void *ctx, gpa_t gpa, void *buf, size_t len)
-{
-	const struct cmp_mem *m = ctx;
-	uint8_t *out = buf;
-	size_t k;
-
-	for (k = 0; k < len; k++) {
-		uint64_t a = gpa.v + k;
-
-		out[k] = (uint8_t)(mem_word(m, a & ~7ULL) >> ((a & 7) * 8));
-	}
-	return 0;
-}
-
-static int mem_cmpxchg(void *ctx, gpa_t gpa, uint64_t old, uint64_t new_val,
-		       size_t len)
-{
-	struct cmp_mem *m = ctx;
-	uint64_t wgpa = gpa.v & ~7ULL, mask, cur;
-	unsigned shift = (unsigned)(gpa.v & 7) * 8;
-	int i = word_index(m->c, wgpa);
-
-	if ((len != 4 && len != 8) || shift + len * 8 > 64)
-		return VMMU_EINVAL;
-	mask = len == 8 ? ~0ULL : 0xffffffffULL << shift;
-	cur = mem_word(m, wgpa);
-	if (((cur & mask) >> shift) != old)
-		return 1;
-	if (i < 0) {
-		m->foreign_write = true;
-		return VMMU_EFAULT;
-	}
-	m->val[i] = (cur & ~mask) | ((new_val << shift) & mask);
-	return 0;
+	guest_mem_read(&m->mem, wgpa, &v, 8);
+	return v;
 }
 
 static uint32_t mem_read32(const struct cmp_mem *m, uint64_t gpa)
 {
-	uint32_t v;
+	uint32_t v = 0;
 
-	mem_read((void *)m, mk_gpa(gpa), &v, 4);
+	guest_mem_read(&m->mem, gpa, &v, 4);
 	return v;
 }
 
 /* The kernel's write access stores 4 zero bytes at the translated gpa. */
 static void model_store_zero(struct cmp_mem *m, uint64_t gpa)
 {
-	uint64_t wgpa = gpa & ~7ULL;
-	unsigned shift = (unsigned)(gpa & 7) * 8;
-	int i = word_index(m->c, wgpa);
+	static const uint32_t zero;
 
-	if (i >= 0 && shift <= 32)
-		m->val[i] &= ~(0xffffffffULL << shift);
+	if (guest_mem_listed(&m->mem, gpa, 4, NULL))
+		guest_mem_write(&m->mem, gpa, &zero, 4);
 }
 
 /*
@@ -132,17 +126,22 @@ static bool rsvd_without_p(const struct vmmu_walk_result *res,
 	       r->error_code == (res->error_code & ~X86_PFEC_P);
 }
 
-/* The walker's verdict on one access; false when the walker itself failed. */
-static bool model_access(struct vmmu_paging_state *ps, struct cmp_mem *m,
-			 const struct cb_access *a, struct vmmu_walk_result *res)
+/*
+ * The walker's verdict on one access; false when the walker itself failed.
+ * reload: PAE PDPTEs are loaded from memory first, as the kernel's paging
+ * enable does (otherwise ps->pdpte[] is used as given).
+ */
+static bool model_walk(struct vmmu_paging_state *ps, struct cmp_mem *m,
+		       const struct cb_access *a, struct vmmu_walk_result *res,
+		       bool reload)
 {
-	struct vmmu_gmem gm = { m, mem_read, mem_cmpxchg };
+	struct vmmu_gmem gm = guest_mem_gmem(&m->mem);
 	struct vmmu_access acc = { mk_gva(a->gva), (enum vmmu_access_kind)a->kind,
 				   a->cpl, false };
 	int rc;
 
 	memset(res, 0, sizeof(*res));
-	if (ps->cr4 & X86_CR4_PAE && !(ps->efer & X86_EFER_LMA)) {
+	if (reload && ps->cr4 & X86_CR4_PAE && !(ps->efer & X86_EFER_LMA)) {
 		/* the kernel enables paging for each access: PDPTEs reload */
 		rc = vmmu_paging_load_pdptes(ps, &gm);
 		if (rc == VMMU_EINVAL) {
@@ -155,9 +154,15 @@ static bool model_access(struct vmmu_paging_state *ps, struct cmp_mem *m,
 	return vmmu_walk(ps, &gm, &acc, res) == 0;
 }
 
+/* model_walk() with the PDPTEs reloaded. */
+static bool model_access(struct vmmu_paging_state *ps, struct cmp_mem *m,
+			 const struct cb_access *a, struct vmmu_walk_result *res)
+{
+	return model_walk(ps, m, a, res, true);
+}
+
 struct verdict {
 	unsigned events[CONF_NCLASSES]; /* accesses and words per class */
-	bool pdpte_gp;                  /* the PAE PDPTEs make every access #GP */
 };
 
 static void explain_access(FILE *f, unsigned i, const struct cb_access *a,
@@ -229,11 +234,49 @@ static bool bochs_pk_denies(const struct conf_case *c, const struct cb_access *a
 	return (user && ad) || (write && wd && (user || (c->cr0 & X86_CR0_WP)));
 }
 
+/* *m becomes a copy of src; false (m unchanged) when memory runs out. */
+static bool mem_take(struct cmp_mem *m, struct cmp_mem *src)
+{
+	guest_mem_fini(&m->mem);
+	*m = *src;
+	return true;
+}
+
+/*
+ * The access as an emulator's known behaviour has it: vmmu's walk with ps
+ * (changed by the caller) on the memory before the access. When r matches
+ * it, *m follows that walk, so that later accesses and the final words are
+ * compared from the emulator's state.
+ */
+static bool alt_matches(const struct vmmu_paging_state *ps, bool reload,
+			const struct cb_access *a, const struct cmp_mem *before,
+			struct cmp_mem *m, const struct conf_result *r)
+{
+	struct cmp_mem alt = { .mem = { 0 } };
+	struct vmmu_walk_result res;
+	struct conf_stats scratch;
+	uint32_t expect;
+	bool ok = false;
+
+	if (!mem_copy(&alt, before))
+		return false;
+	if (model_walk((struct vmmu_paging_state *)ps, &alt, a, &res, reload)) {
+		if (res.ok && a->kind == CB_WRITE)
+			model_store_zero(&alt, res.gpa.v);
+		memset(&scratch, 0, sizeof(scratch));
+		ok = access_agrees(&alt, a, &res, r, &scratch, &expect) ||
+		     rsvd_without_p(&res, r);
+	}
+	if (ok)
+		return mem_take(m, &alt);
+	guest_mem_fini(&alt.mem);
+	return false;
+}
+
 /*
  * Does r match Bochs's rule: vmmu's walk with PKRU = 0, then Bochs's key
  * check on the leaf? When it does, *m becomes the memory Bochs leaves
- * (A/D only when its access succeeded) so that later accesses and the
- * final words are compared from the emulator's state.
+ * (A/D only when its access succeeded).
  */
 static bool matches_bochs_pk(const struct conf_case *c, const struct cb_access *a,
 			     const struct vmmu_paging_state *ps,
@@ -241,50 +284,43 @@ static bool matches_bochs_pk(const struct conf_case *c, const struct cb_access *
 			     const struct conf_result *r)
 {
 	struct vmmu_paging_state ps0 = *ps;
-	struct cmp_mem m0 = *before;
+	struct cmp_mem probe = { .mem = { 0 } };
 	struct vmmu_walk_result res0;
-	struct conf_stats scratch;
-	uint32_t expect, base = (a->kind == CB_WRITE ? X86_PFEC_W : 0) |
-				(a->cpl == 3 ? X86_PFEC_U : 0);
-	bool denies;
+	uint32_t ec, base = (a->kind == CB_WRITE ? X86_PFEC_W : 0) |
+			    (a->cpl == 3 ? X86_PFEC_U : 0);
+	bool denies, walked;
 
 	ps0.pkru = 0;
-	if (!(c->cr4 & X86_CR4_PKE) || !model_access(&ps0, &m0, a, &res0))
+	if (!(c->cr4 & X86_CR4_PKE) || !mem_copy(&probe, before))
+		return false;
+	walked = model_access(&ps0, &probe, a, &res0);
+	guest_mem_fini(&probe.mem);
+	if (!walked)
 		return false;
 	denies = res0.levels && bochs_pk_denies(c, a, res0.pte[res0.levels - 1]);
 	if (!res0.ok) {
-		uint32_t ec = res0.error_code;
-
+		ec = res0.error_code;
 		/* keys are checked only on a walk that reached a valid leaf */
 		if ((ec & X86_PFEC_P) && !(ec & X86_PFEC_RSVD) && denies)
 			ec |= X86_PFEC_PK;
 		if (res0.vector != X86_VEC_PF || r->ok || r->vector != X86_VEC_PF ||
 		    r->cr2 != res0.cr2.v || r->error_code != ec)
 			return false;
-		*m = *before;
-		return true;
+		return mem_copy(m, before);
 	}
 	if (denies) {
 		if (r->ok || r->vector != X86_VEC_PF || r->cr2 != a->gva ||
 		    r->error_code != (base | X86_PFEC_P | X86_PFEC_PK))
 			return false;
-		*m = *before;           /* Bochs sets A/D only after its checks */
-		return true;
+		return mem_copy(m, before); /* Bochs sets A/D after its checks */
 	}
-	if (a->kind == CB_WRITE)
-		model_store_zero(&m0, res0.gpa.v);
-	memset(&scratch, 0, sizeof(scratch));
-	if (!access_agrees(&m0, a, &res0, r, &scratch, &expect))
-		return false;
-	*m = m0;
-	return true;
+	return alt_matches(&ps0, true, a, before, m, r);
 }
 
 /*
  * QEMU 7.2 TCG maps a PDPTE with PS as a 1 GiB page even when its CPUID
  * lacks Page1GB, where the SDM (4.5.4) makes PS reserved there (vmmu's
  * VMMU_PAGING_NO_1G). Does r match vmmu's walk with 1 GiB pages allowed?
- * When it does, *m follows that walk.
  */
 static bool matches_1g_anyway(const struct cb_access *a,
 			      const struct vmmu_paging_state *ps,
@@ -292,49 +328,93 @@ static bool matches_1g_anyway(const struct cb_access *a,
 			      const struct conf_result *r)
 {
 	struct vmmu_paging_state ps1 = *ps;
-	struct cmp_mem m1 = *before;
-	struct vmmu_walk_result res1;
-	struct conf_stats scratch;
-	uint32_t expect;
 
 	if (!(ps->quirks & VMMU_PAGING_NO_1G))
 		return false;
 	ps1.quirks &= ~VMMU_PAGING_NO_1G;
 	vmmu_paging_update(&ps1);
-	if (!model_access(&ps1, &m1, a, &res1))
+	return alt_matches(&ps1, true, a, before, m, r);
+}
+
+/*
+ * A PAE PDPTE QEMU faults on: present with a bit at or above MAXPHYADDR.
+ * QEMU 7.2 ignores the other bits the SDM reserves (2:1, 8:5; Table 4-8)
+ * on its per-walk check; the case runs showed walks through such PDPTEs
+ * succeed, with bit 5 set as an accessed bit.
+ */
+static bool qemu_pdpte_rsvd(uint64_t e, unsigned maxphyaddr)
+{
+	return (e & X86_PTE_P) && (e & ~((1ULL << maxphyaddr) - 1));
+}
+
+/*
+ * QEMU reads the PAE PDPTEs on every walk instead of at the CR3 load: a
+ * walk through a PDPTE with a reserved bit gives #PF(RSVD), the others
+ * walk normally, where vmmu (as the SDM's CR3 load) raises #GP for every
+ * access. Does r match that, for this access? Only on QEMU, and only for an
+ * access vmmu refused with that #GP.
+ */
+static bool matches_qemu_pdpte(const struct conf_case *c, const struct cb_access *a,
+			       const struct vmmu_paging_state *ps,
+			       const struct cmp_mem *before, struct cmp_mem *m,
+			       const struct conf_result *r)
+{
+	struct vmmu_paging_state ps2 = *ps;
+	unsigned idx = (unsigned)(a->gva >> 30) & 3, i;
+	uint32_t ec = X86_PFEC_P | X86_PFEC_RSVD |
+		      (a->kind == CB_WRITE ? X86_PFEC_W : 0) |
+		      (a->cpl == 3 ? X86_PFEC_U : 0) |
+		      (a->kind == CB_FETCH && ((c->efer & X86_EFER_NXE) ||
+		       (c->cr4 & X86_CR4_SMEP)) ? X86_PFEC_I : 0);
+
+	if (guest_mem_read(&before->mem, c->cr3 & 0xffffffe0ULL, ps2.pdpte,
+			   sizeof(ps2.pdpte)) < 0)
 		return false;
-	if (res1.ok && a->kind == CB_WRITE)
-		model_store_zero(&m1, res1.gpa.v);
-	memset(&scratch, 0, sizeof(scratch));
-	if (!access_agrees(&m1, a, &res1, r, &scratch, &expect) &&
-	    !rsvd_without_p(&res1, r))
-		return false;
-	*m = m1;
-	return true;
+	if (qemu_pdpte_rsvd(ps2.pdpte[idx], ps->maxphyaddr)) {
+		if (r->ok || r->vector != X86_VEC_PF || r->cr2 != a->gva ||
+		    (r->error_code != ec && r->error_code != (ec & ~X86_PFEC_P)))
+			return false;
+		return mem_copy(m, before);     /* nothing above a PDPTE */
+	}
+	for (i = 0; i < 4; i++) {
+		if (qemu_pdpte_rsvd(ps2.pdpte[i], ps->maxphyaddr))
+			ps2.pdpte[i] = 0;       /* not on this access's walk */
+		ps2.pdpte[i] &= ~0x1e6ULL;      /* bits QEMU does not check */
+	}
+	ps2.pdptes_loaded = true;
+	return alt_matches(&ps2, false, a, before, m, r);
 }
 
 /* Which class one access's difference falls in. */
-static enum conf_class classify_access(const struct vmmu_walk_result *res,
-				       const struct conf_result *r, bool pdpte_gp)
+static enum conf_class classify_access(const struct conf_case *c,
+				       const struct cb_access *a,
+				       const struct vmmu_walk_result *res,
+				       const struct conf_result *r,
+				       const struct vmmu_paging_state *ps,
+				       const struct cmp_mem *before,
+				       struct cmp_mem *m,
+				       const struct conf_cpu *cpu)
 {
-	if (pdpte_gp && !res->ok && res->vector == X86_VEC_GP &&
-	    (r->ok || r->vector != X86_VEC_GP))
-		return CONF_KD_QEMU_PAE_PDPTE;
+	if (cpu->pdpte_per_walk && c->mode == CONF_PAE && !res->ok &&
+	    res->vector == X86_VEC_GP && res->levels == 0)
+		return matches_qemu_pdpte(c, a, ps, before, m, r) ?
+		       CONF_KD_QEMU_PAE_PDPTE : CONF_DISAGREE;
 	if (rsvd_without_p(res, r))
 		return CONF_KD_RSVD_NO_P;
+	if (cpu->pkru_by_cpl && matches_bochs_pk(c, a, ps, before, m, r))
+		return CONF_KD_BOCHS_PKRU_BY_CPL;
+	if (matches_1g_anyway(a, ps, before, m, r))
+		return CONF_KD_QEMU_1G_NO_CPUID;
 	return CONF_DISAGREE;
 }
 
 /* Which class one final word's difference falls in. */
-static enum conf_class classify_word(const struct conf_case *c,
-				     const struct verdict *v, uint32_t i,
+static enum conf_class classify_word(const struct conf_case *c, uint32_t i,
 				     uint64_t model, uint64_t emu)
 {
 	uint64_t diff = model ^ emu, gpa = c->words[i].gpa;
 	uint64_t pdpt = c->cr3 & 0xffffffe0ULL;
 
-	if (v->pdpte_gp)
-		return CONF_KD_QEMU_PAE_PDPTE;  /* QEMU walked; vmmu could not */
 	if ((diff & ~0x0000002000000020ULL) || (emu & diff) != diff)
 		return CONF_DISAGREE;           /* not just A bits set */
 	if (c->mode == CONF_PAE && gpa - pdpt < 32)
@@ -395,43 +475,34 @@ static void count_outcome(struct conf_stats *st, const struct conf_case *c,
 static void compare_accesses(const struct conf_case *c, const struct conf_outcome *o,
 			     struct vmmu_paging_state *ps, struct cmp_mem *m,
 			     struct verdict *v, struct conf_stats *st, FILE *explain,
-			     bool pkru_by_cpl)
+			     const struct conf_cpu *cpu)
 {
+	struct cmp_mem before = { .mem = { 0 } };
 	unsigned i;
 
 	for (i = 0; i < c->naccesses; i++) {
-		struct cmp_mem before;
 		struct vmmu_walk_result res;
 		const struct conf_result *r = &o->res[i];
 		enum conf_class cls;
 		uint32_t expect = 0;
 
-		before = *m;
-		if (!model_access(ps, m, &c->acc[i], &res)) {
+		if (!mem_copy(&before, m) || !model_access(ps, m, &c->acc[i], &res)) {
 			v->events[CONF_DISAGREE]++;
 			if (explain)
 				fprintf(explain, "  access %u: vmmu_walk returned an error\n", i);
 			continue;
 		}
 		count_outcome(st, c, &c->acc[i], &res);
-		if (!res.ok && res.vector == X86_VEC_GP && res.levels == 0 &&
-		    c->mode == CONF_PAE)
-			v->pdpte_gp = true;
 		if (res.ok && c->acc[i].kind == CB_WRITE)
 			model_store_zero(m, res.gpa.v);
 		if (access_agrees(m, &c->acc[i], &res, r, st, &expect))
 			continue;
-		cls = classify_access(&res, r, v->pdpte_gp);
-		if (cls == CONF_DISAGREE && pkru_by_cpl &&
-		    matches_bochs_pk(c, &c->acc[i], ps, &before, m, r))
-			cls = CONF_KD_BOCHS_PKRU_BY_CPL;
-		if (cls == CONF_DISAGREE &&
-		    matches_1g_anyway(&c->acc[i], ps, &before, m, r))
-			cls = CONF_KD_QEMU_1G_NO_CPUID;
+		cls = classify_access(c, &c->acc[i], &res, r, ps, &before, m, cpu);
 		v->events[cls]++;
 		if (explain)
 			explain_access(explain, i, &c->acc[i], &res, expect, r);
 	}
+	guest_mem_fini(&before.mem);
 }
 
 enum conf_class conf_compare(const struct conf_case *c,
@@ -442,33 +513,35 @@ enum conf_class conf_compare(const struct conf_case *c,
 	struct vmmu_paging_state ps;
 	struct cmp_mem m;
 	struct verdict v;
+	uint64_t val;
 	unsigned i, k;
 
 	init_paging(&ps, c, cpu);
 	memset(&v, 0, sizeof(v));
-	m.c = c;
-	m.foreign_write = false;
-	m.unbacked_ones = cpu->unbacked_ones;
-	m.case_limit = conf_case_limit(cpu);
-	for (i = 0; i < c->nwords; i++)
-		m.val[i] = c->words[i].value;
 	st->cases++;
+	if (mem_init(&m, c, cpu) < 0) {
+		guest_mem_fini(&m.mem);
+		st->by_class[CONF_DISAGREE]++;
+		return CONF_DISAGREE;
+	}
 	if (explain)
 		fprintf(explain, "case %u (%s):\n", c->id, conf_mode_name(c->mode));
-	compare_accesses(c, o, &ps, &m, &v, st, explain, cpu->pkru_by_cpl);
+	compare_accesses(c, o, &ps, &m, &v, st, explain, cpu);
 	for (i = 0; i < c->nwords; i++) {
 		if (o->final[i] != c->words[i].value)
 			st->ad_words_changed++;
-		if (m.val[i] == o->final[i])
+		val = mem_word(&m, c->words[i].gpa);
+		if (val == o->final[i])
 			continue;
-		v.events[classify_word(c, &v, i, m.val[i], o->final[i])]++;
+		v.events[classify_word(c, i, val, o->final[i])]++;
 		if (explain)
 			fprintf(explain, "  word %u gpa 0x%" PRIx64 ": initial 0x%" PRIx64
 				" vmmu 0x%" PRIx64 " emulator 0x%" PRIx64 "\n", i,
-				c->words[i].gpa, c->words[i].value, m.val[i], o->final[i]);
+				c->words[i].gpa, c->words[i].value, val, o->final[i]);
 	}
-	if (m.foreign_write)
+	if (m.mem.foreign_write)
 		v.events[CONF_DISAGREE]++;
+	guest_mem_fini(&m.mem);
 	for (k = 0; k < CONF_NCLASSES; k++)
 		st->known_events[k] += v.events[k];
 	/* a case counts under its most serious class: DISAGREE first */

@@ -70,6 +70,7 @@ void conf_drive_emulator_traits(struct conf_drive *d)
 	d->cpu.pkru_by_cpl = bochs;
 	d->cpu.unbacked_ones = bochs;
 	d->cpu.a_on_fault = !bochs;     /* Bochs: A/D all or nothing */
+	d->cpu.pdpte_per_walk = !bochs; /* observed under QEMU only */
 	d->cpu.case_limit = bochs ? 0x7f000000 : 0;
 }
 

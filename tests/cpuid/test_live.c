@@ -164,12 +164,16 @@ static void test_cli_json(void **state)
 	assert_int_equal(json_integer_value(json_object_get(cpu, "model")),
 			 host.cpu.model);
 	assert_true(json_is_integer(json_object_get(cpu, "stepping")));
-	assert_true(json_is_string(json_object_get(cpu, "codename")));
+	assert_true(json_is_string(json_object_get(cpu, "libcpuid_codename")));
+	assert_true(json_is_string(json_object_get(cpu, "name")));
 	assert_true(json_is_object(json_object_get(o, "features")));
 	assert_true(json_is_boolean(json_object_get(json_object_get(o,
 		    "features"), "vmx")));
 	assert_string_equal(json_string_value(json_object_get(o, "backend")),
 			    vmmu_backend_name(decision.backend));
+	/* Without --backend the request is "auto" (not "none"). */
+	assert_string_equal(json_string_value(json_object_get(json_object_get(o,
+			    "request"), "backend")), "auto");
 	reasons = json_object_get(o, "reasons");
 	assert_int_equal(json_array_size(reasons), decision.n_reasons);
 	assert_true(json_is_string(json_object_get(json_array_get(reasons, 0),
@@ -187,7 +191,9 @@ static void test_cli_json_foreign_path(void **state)
 	static char out[65536];
 	static const char dump[] =
 		"CPUID 00000000: 0000000D-756E6547-6C65746E-49656E69\n"
-		"CPUID 00000001: 000906ED-00100800-7FFAFBBF-BFEBFBFF\n";
+		"CPUID 00000001: 000906ED-00100800-7FFAFBBF-BFEBFBFF\n"
+		"CPUID 00000007: 00000000-00000000-00000000-00000000\n"
+		"CPUID 80000000: 80000000-00000000-00000000-00000000\n";
 	char dir[] = "/tmp/vmmu-live-XXXXXX", dpath[64], mpath[64], cmd[96];
 	char *args[] = { VMMU_CLI, "detect", "--json", "--cpuid-dump", dpath,
 			 "--vmx-msrs", mpath, NULL };

@@ -42,6 +42,7 @@ static const char aida_old_intel[] =
 	"CPUID 00000001 000106E5-00100800-0098E3FD-BFEBFBFF\r\n"
 	"CPUID 00000004: 1C004121-01C0003F-0000003F-00000000\r\n"
 	"CPUID 00000004: 1C004122-00C0003F-0000007F-00000000\r\n"
+	"CPUID 00000007: 00000000-00000000-00000000-00000000\r\n"
 	"CPUID 80000000: 80000008-00000000-00000000-00000000\r\n"
 	"CPUID 80000001: 00000000-00000000-00000001-28100000\r\n"
 	"CPUID 80000008: 00003024-00000000-00000000-00000000\r\n";
@@ -50,6 +51,7 @@ static const char libcpuid_haswell[] =
 	"_________________ Logical CPU #0 _________________\n"
 	"basic_cpuid[0]=0000000d 756e6547 6c65746e 49656e69\n"
 	"basic_cpuid[1]=000306c3 00100800 7ffafbff bfebfbff\n"
+	"basic_cpuid[7]=00000000 000027ab 00000000 00000000\n"
 	"ext_cpuid[0]=80000008 00000000 00000000 00000000\n"
 	"ext_cpuid[1]=00000000 00000000 00000021 2c100800\n"
 	"ext_cpuid[8]=00003027 00000000 00000000 00000000\n"
@@ -148,6 +150,11 @@ static void test_controls_accepted(void **state)
 	assert_true(h.feat.svm && h.feat.npt && h.feat.pdpe1gb);
 	assert_int_equal(h.feat.svm_nasid, 0x8000);
 	assert_int_equal(h.feat.maxphyaddr, 48);
+	/* Leaves it lacks that the decision does not read: stated unknown. */
+	assert_non_null(strstr(h.dump_note, "unknown): 0x2, 0x3, 0x4"));
+	assert_null(strstr(h.dump_note, "0x7,"));
+	assert_non_null(strstr(h.dump_note, "0x80000002"));
+	assert_null(strstr(h.dump_note, "0x80000001,"));
 	assert_true(h.feat.smep && h.feat.smap);
 	assert_int_equal(vmmu_decide(&h, &r, &d), 0);
 	assert_int_equal(d.backend, VMMU_BACKEND_NPT);
@@ -240,12 +247,54 @@ static void test_refused(void **state)
 	/* MAXPHYADDR (CPUID 80000008H:EAX[7:0]) is 32..52 on any CPU. */
 	REFUSE("maxphy-255", "CPUID 00000000: 0000000D-68747541-444D4163-"
 	       "69746E65\nCPUID 00000001: 00A20F10-00000000-7ED8320B-178BFBFF\n"
+	       "CPUID 00000007: 00000000-219C97A9-0040068C-00000010\n"
 	       "CPUID 80000000: 80000008-68747541-444D4163-69746E65\n"
+	       "CPUID 80000001: 00A20F10-00000000-75C237FF-2FD3FBFF\n"
 	       "CPUID 80000008: 000030FF-00000000-00000000-00000000\n");
 	REFUSE("maxphy-16", "CPUID 00000000: 0000000D-68747541-444D4163-"
 	       "69746E65\nCPUID 00000001: 00A20F10-00000000-7ED8320B-178BFBFF\n"
+	       "CPUID 00000007: 00000000-219C97A9-0040068C-00000010\n"
 	       "CPUID 80000000: 80000008-68747541-444D4163-69746E65\n"
+	       "CPUID 80000001: 00A20F10-00000000-75C237FF-2FD3FBFF\n"
 	       "CPUID 80000008: 00003010-00000000-00000000-00000000\n");
+}
+
+/* Cut aida_amd on a line boundary just before the line starting with at. */
+static void expect_truncated(const char *name, const char *at,
+			     const char *leaf)
+{
+	static struct vmmu_host_info h;
+	char path[256], err[512] = "", cli_err[2048];
+	const char *cut = strstr(aida_amd, at);
+
+	assert_non_null(cut);
+	write_file(name, aida_amd, (size_t)(cut - aida_amd), path);
+	assert_int_equal(vmmu_detect_dump(&h, path, err, sizeof(err)),
+			 VMMU_EPARSE);
+	assert_non_null(strstr(err, leaf));
+	assert_int_equal(run_cli(path, cli_err, sizeof(cli_err)), 2);
+	assert_non_null(strstr(cli_err, leaf));
+	printf("  %-14s -> %s", name, cli_err);
+}
+
+/*
+ * A dump cut on a line boundary must not decide on zeros: every leaf the
+ * decision reads that the dump's own maximum-leaf values promise is
+ * required, and the message names it. (A Ryzen dump cut before 0x80000001
+ * used to give "shadow: SVM[bit 2] is clear" with exit 0.)
+ */
+static void test_truncated_on_line(void **state)
+{
+	(void)state;
+	expect_truncated("cut-before-7", "CPUID 00000007", "leaf 0x7 missing");
+	expect_truncated("cut-before-ext", "CPUID 80000000",
+			 "leaf 0x80000000 missing");
+	expect_truncated("cut-before-e1", "CPUID 80000001",
+			 "leaf 0x80000001 missing");
+	expect_truncated("cut-before-e8", "CPUID 80000008",
+			 "leaf 0x80000008 missing");
+	expect_truncated("cut-before-ea", "CPUID 8000000A",
+			 "leaf 0x8000000a missing");
 }
 
 static void test_huge_and_unreadable(void **state)
@@ -403,6 +452,7 @@ int main(void)
 		cmocka_unit_test(test_controls_accepted),
 		cmocka_unit_test(test_libcpuid_from_fifo),
 		cmocka_unit_test(test_refused),
+		cmocka_unit_test(test_truncated_on_line),
 		cmocka_unit_test(test_huge_and_unreadable),
 		cmocka_unit_test(test_strange_cpu),
 		cmocka_unit_test(test_mutations),

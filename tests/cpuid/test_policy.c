@@ -181,6 +181,17 @@ static void test_ept_unusable(void **state)
 	assert_true(REASON(d, "ept.absent"));
 }
 
+static const char *reason_text(const struct vmmu_decision *d,
+			       const char *code)
+{
+	size_t i;
+
+	for (i = 0; i < d->n_reasons; i++)
+		if (!strcmp(d->reasons[i].code, code))
+			return d->reasons[i].text;
+	return "";
+}
+
 static void test_five_level_requirement(void **state)
 {
 	struct vmmu_host_info h = intel_host(C2_ALL, CAP_SKX);
@@ -194,11 +205,15 @@ static void test_five_level_requirement(void **state)
 	assert_int_equal(vmmu_decide(&h, &r, &d), 0);
 	assert_int_equal(d.backend, VMMU_BACKEND_SHADOW);
 	assert_true(REASON(d, "ept.no_wl5"));
+	/* The reason names what asked for 5 levels, and only that. */
+	assert_non_null(strstr(reason_text(&d, "ept.no_wl5"), "(guest LA57)"));
 	assert_int_equal(d.levels, 5);  /* the shadow tables follow the guest */
 	r.guest_la57 = false;
 	r.guest_phys_bits = 49;         /* > 48 bits also needs 5 levels */
 	assert_int_equal(vmmu_decide(&h, &r, &d), 0);
 	assert_true(REASON(d, "ept.no_wl5"));
+	assert_non_null(strstr(reason_text(&d, "ept.no_wl5"),
+			       "(49-bit guest-physical space)"));
 	r.guest_phys_bits = 0;          /* default: host's 52, capped at 48 */
 	assert_int_equal(vmmu_decide(&h, &r, &d), 0);
 	assert_int_equal(d.backend, VMMU_BACKEND_EPT);
@@ -332,6 +347,67 @@ static void test_npt(void **state)
 	h.feat.npt = false;
 	d = decide(&h, VMMU_BACKEND_AUTO, 0);
 	assert_true(d.backend == VMMU_BACKEND_SHADOW && REASON(d, "npt.absent"));
+}
+
+/*
+ * Shadow tables are the host CPU's own format and the guest modes are the
+ * CPU's: a Pentium III (PAE, no long mode) or a K6 (no PAE) must not be
+ * offered a 4-level shadow with 2 MiB leaves.
+ */
+static void test_shadow_follows_cpu(void **state)
+{
+	struct vmmu_host_info h;
+	struct vmmu_vm_request r = { .backend = VMMU_BACKEND_AUTO };
+	struct vmmu_decision d;
+
+	(void)state;
+	memset(&h, 0, sizeof(h));
+	h.cpu.vendor = VMMU_VENDOR_INTEL;
+	h.feat.pae = h.feat.pse = true;         /* Pentium III */
+	h.feat.maxphyaddr = 36;
+	assert_int_equal(vmmu_decide(&h, &r, &d), 0);
+	assert_int_equal(d.backend, VMMU_BACKEND_SHADOW);
+	assert_int_equal(d.levels, 3);
+	assert_int_equal(d.guest_modes, VMMU_GUEST_MODE_UNPAGED |
+			 VMMU_GUEST_MODE_2LEVEL | VMMU_GUEST_MODE_PAE);
+	assert_true(d.leaf_2m);
+	assert_false(d.leaf_1g || d.nx || d.tagged_tlb);
+	assert_true(DEGRADED(d, "shadow.no_long_mode"));
+	assert_true(DEGRADED(d, "shadow.no_nx"));
+	h.feat.nx = true;                       /* Pentium M with XD */
+	assert_int_equal(vmmu_decide(&h, &r, &d), 0);
+	assert_true(d.nx);
+	h.feat.pae = h.feat.nx = false;         /* AMD K6: no PAE */
+	h.cpu.vendor = VMMU_VENDOR_AMD;
+	h.feat.maxphyaddr = 32;
+	assert_int_equal(vmmu_decide(&h, &r, &d), 0);
+	assert_int_equal(d.levels, 2);
+	assert_int_equal(d.guest_modes, VMMU_GUEST_MODE_UNPAGED |
+			 VMMU_GUEST_MODE_2LEVEL);
+	assert_false(d.leaf_2m || d.leaf_1g || d.nx);
+	assert_true(d.leaf_4m);
+	assert_true(DEGRADED(d, "shadow.no_pae"));
+	h.feat.pse = false;                     /* 486-class: 4 KiB only */
+	assert_int_equal(vmmu_decide(&h, &r, &d), 0);
+	assert_false(d.leaf_4m);
+	/* A 64-bit CPU: 4-level shadow, every mode but 5-level. */
+	h.feat.lm = h.feat.pae = h.feat.pse = h.feat.nx = true;
+	assert_int_equal(vmmu_decide(&h, &r, &d), 0);
+	assert_int_equal(d.levels, 4);
+	assert_true(d.guest_modes & VMMU_GUEST_MODE_4LEVEL);
+	assert_false(d.guest_modes & VMMU_GUEST_MODE_5LEVEL);
+	assert_true(d.leaf_2m && d.nx);
+	assert_false(DEGRADED(d, "shadow.no_long_mode"));
+	/* K8: SVM without nested paging; shadow still runs under ASIDs. */
+	h.feat.svm = true;
+	assert_int_equal(vmmu_decide(&h, &r, &d), 0);
+	assert_int_equal(d.backend, VMMU_BACKEND_SHADOW);
+	assert_true(d.tagged_tlb);
+	/* VMX with VPID but no EPT (a hypervisor hiding EPT) is tagged too. */
+	h = intel_host(C2_VPID, CAP_BASE);
+	assert_int_equal(vmmu_decide(&h, &r, &d), 0);
+	assert_int_equal(d.backend, VMMU_BACKEND_SHADOW);
+	assert_true(d.tagged_tlb);
 }
 
 static void test_strange_hosts(void **state)
@@ -602,6 +678,25 @@ static void test_names(void **state)
 	assert_int_equal(vmmu_backend_parse("EPT", &k), -1);
 	assert_int_equal(vmmu_backend_parse(NULL, &k), -1);
 	assert_string_equal(vmmu_backend_name(VMMU_BACKEND_SHADOW), "shadow");
+	/* A core-only VM (no second-level translation) is not "auto". */
+	assert_true(VMMU_BACKEND_AUTO != VMMU_BACKEND_NONE);
+	assert_string_equal(vmmu_backend_name(VMMU_BACKEND_NONE), "none");
+	assert_string_equal(vmmu_backend_name(VMMU_BACKEND_AUTO), "auto");
+	assert_int_equal(vmmu_backend_parse("none", &k), -1);
+}
+
+/* A zeroed request (backend NONE) asks for a choice, like AUTO. */
+static void test_zeroed_request(void **state)
+{
+	struct vmmu_host_info h = amd_host();
+	struct vmmu_vm_request r;
+	struct vmmu_decision d;
+
+	(void)state;
+	memset(&r, 0, sizeof(r));
+	assert_int_equal(vmmu_decide(&h, &r, &d), 0);
+	assert_int_equal(d.backend, VMMU_BACKEND_NPT);
+	assert_false(d.refused);
 }
 
 int main(void)
@@ -616,7 +711,9 @@ int main(void)
 		cmocka_unit_test(test_overrides),
 		cmocka_unit_test(test_model_only),
 		cmocka_unit_test(test_npt),
+		cmocka_unit_test(test_shadow_follows_cpu),
 		cmocka_unit_test(test_strange_hosts),
+		cmocka_unit_test(test_zeroed_request),
 		cmocka_unit_test(test_inference_table),
 		cmocka_unit_test(test_msr_reader),
 		cmocka_unit_test(test_msr_files),

@@ -53,6 +53,33 @@ check_rc2 no-rip '{"bytes":"90"}'
 check_rc2 not-object '[1]'
 check_rc2 not-json 'not json'
 check_rc2 bad-memory '{"rip":"0x1000","bytes":"90","memory":[{"gva":"0x10"}]}'
+# Unknown keys and registers the mode does not have are errors, never 0.
+check_rc2 unknown-key '{"rip":"0x1000","bytes":"90","typo":1}' 'unknown key "typo"'
+check_rc2 unknown-reg '{"rip":"0x1000","bytes":"90","regs":{"rzz":"1"}}' 'unknown register "rzz"'
+check_rc2 eax-in-64 '{"rip":"0x1000","bytes":"90","regs":{"eax":"1"}}' '"eax" is a 32-bit name'
+check_rc2 r8-in-32 '{"mode":32,"rip":"0x1000","bytes":"90","regs":{"r8":"1"}}' '"r8" does not exist in 32-bit mode'
+check_rc2 twice '{"mode":32,"rip":"0x1000","bytes":"90","regs":{"eax":"1","rax":"2"}}' 'given twice'
+check_rc2 ds-in-64 '{"rip":"0x1000","bytes":"90","ds_base":"0x10"}' 'no effect in 64-bit mode'
+check_rc2 mem-key '{"rip":"0x1000","bytes":"90","memory":[{"gva":"0x10","hex":"00","x":1}]}' 'memory[0]: unknown key "x"'
+check eax-in-32 '{"mode":32,"rip":"0x1000","bytes":"01d8","regs":{"eax":"0x5","ebx":"0x6"}}' '"rax":"0xb"'
+# Memory items as in vmmu walk: qwords/dwords, and a later item overwrites
+# an overlapping earlier one (lock xadd [rdi], eax: 9 + 7, not 5 + 7).
+check overlap-later-wins '{"mode":64,"rip":"0x1000","regs":{"rdi":"0x2000","rax":"7"},"memory":[{"gva":"0x1000","hex":"f00fc107"},{"gva":"0x2000","dwords":["5"]},{"gva":"0x2000","hex":"09"}]}' \
+	'"value":"0x10"'
+out=$(printf '%s' '{"rip":"0x1000","bytes":"90"}' | "$vmmu" emulate --case - --json)
+[ $? -eq 0 ] || { echo "FAIL: --json must be accepted"; fail=1; }
+msg=$("$vmmu" emulate --case / 2>&1 >/dev/null)
+[ $? -eq 2 ] || { echo "FAIL: a directory must exit 2"; fail=1; }
+case $msg in *"is a directory"*) ;; *) echo "FAIL: directory message: $msg"; fail=1 ;; esac
+# bench emulator: --repeat out of 1..16 is an error (it used to be clamped
+# to 16 silently); --quick is a short smoke run.
+for r in 0 17 99 x; do
+	msg=$("$vmmu" bench emulator --repeat "$r" 2>&1 >/dev/null)
+	[ $? -eq 2 ] || { echo "FAIL: bench emulator --repeat $r must exit 2"; fail=1; }
+	case $msg in *"--repeat takes 1..16"*) ;; *) echo "FAIL: --repeat $r: $msg"; fail=1 ;; esac
+done
+n=$("$vmmu" bench emulator --quick --json 2>/dev/null | grep -c '"native_ns"')
+[ "$n" -eq 3 ] || { echo "FAIL: bench emulator --quick gave $n cases"; fail=1; }
 "$vmmu" emulate >/dev/null 2>&1
 [ $? -eq 2 ] || { echo "FAIL: no --case must exit 2"; fail=1; }
 "$vmmu" emulate --help | grep -q "EXIT STATUS" || { echo "FAIL: --help"; fail=1; }

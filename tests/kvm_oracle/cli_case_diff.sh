@@ -37,5 +37,25 @@ for name in walk-4level walk-amd; do
   n=$(jq '.results | length' "$tmp/kvm.json")
   [ "$n" -gt 0 ] || { echo "FAIL: $name: KVM gave no results"; fails=$((fails + 1)); }
 done
+# Protection keys (examples/walk-protection.json sets CR4.PKE and PKRU):
+# run where this KVM keeps them (then compared with vmmu walk, one access
+# per case: docs/kvm-oracle.md), refused with the probe's reason elsewhere.
+jq -c '. as $c | [range(0; .accesses | length)] | map($c + {accesses: [$c.accesses[.]]})' \
+  "$ex/walk-protection.json" >"$tmp/pk.json"
+"$oracle" --case "$tmp/pk.json" >"$tmp/kvm.json" 2>"$tmp/err"
+rc=$?
+if [ "$rc" -eq 2 ]; then
+  grep -q "cannot run protection keys" "$tmp/err" ||
+    { echo "FAIL: PKE case refused without the reason: $(cat "$tmp/err")"; fails=$((fails + 1)); }
+  echo "note: protection keys not compared on this KVM: $(cat "$tmp/err")"
+elif [ "$rc" -eq 0 ]; then
+  "$vmmu" walk --case "$tmp/pk.json" >"$tmp/vmmu.json" || { echo "FAIL: vmmu walk pk"; fails=$((fails + 1)); }
+  # The verdicts only: KVM adds notes (a fetch from a page without memory).
+  norm='map(.results | map({ok, vector, error_code, cr2}))'
+  diff <(jq -S "$norm" "$tmp/kvm.json") <(jq -S "$norm" "$tmp/vmmu.json") ||
+    { echo "FAIL: protection keys: KVM and vmmu walk disagree (< KVM, > vmmu)"; fails=$((fails + 1)); }
+else
+  echo "FAIL: kvm_oracle --case with PKE exited $rc"; cat "$tmp/err"; fails=$((fails + 1))
+fi
 [ "$fails" -eq 0 ] && echo "cli_case_diff: KVM and vmmu walk agree on the examples"
 [ "$fails" -eq 0 ]

@@ -45,10 +45,14 @@ static void usage(FILE *out)
 "OPTIONS\n"
 "    --cases N     number of cases (default 10000)\n"
 "    --seed S      generator seed (default 1); the same seed gives the same\n"
-"                  cases on every machine\n"
+"                  cases wherever KVM's guest has the same MAXPHYADDR and\n"
+"                  protection keys\n"
 "    --vendor V    the CPU vendor the guest's CPUID names: host (default,\n"
 "                  what KVM_GET_SUPPORTED_CPUID says), intel or amd. KVM\n"
 "                  and the walker then apply that vendor's reserved bits.\n"
+"    --maxphyaddr M  give the guest a MAXPHYADDR of M (32..KVM's) instead\n"
+"                  of the one KVM's supported CPUID reports, as a host with\n"
+"                  fewer address bits would; cases follow it\n"
 "    --json        print the counts and the dumps as one JSON object\n"
 "    --dumps K     dump at most K disagreeing cases in full (default 5)\n"
 "    --no-implicit leave out implicit (descriptor-table) accesses\n"
@@ -104,13 +108,16 @@ static void print_text(const struct orc_stats *st, const struct orc_run_opts *o)
 	printf("  implicit accesses %" PRIu64 ", KVM fetch quirks %" PRIu64
 	       ", accesses that set A/D bits %" PRIu64 "\n",
 	       st->implicit, st->fetch_quirk, st->ad_updates);
+	printf("  accesses to frames without memory (MMIO exits) %" PRIu64
+	       "; with CR4.PKE %" PRIu64 ", #PF(PK) %" PRIu64 "\n", st->mmio,
+	       st->pke_accesses, st->pf_pk);
 	printf("  agreements %" PRIu64 ", disagreements %" PRIu64
 	       ", harness errors %" PRIu64 "\n", st->agree, st->disagree,
 	       st->harness_errors);
 }
 
 static int run_random(const struct orc_run_opts *opts, enum orc_vendor vendor,
-		      bool json, bool pretty)
+		      unsigned maxphy, bool json, bool pretty)
 {
 	struct orc_run_opts o = *opts;
 	struct orc_stats st;
@@ -123,18 +130,31 @@ static int run_random(const struct orc_run_opts *opts, enum orc_vendor vendor,
 		printf("SKIP: kvm_oracle needs /dev/kvm (%s)\n", why);
 		return 77;
 	}
+	if (maxphy && orc_vm_limit_maxphyaddr(&vm, maxphy, why, sizeof(why))) {
+		fprintf(stderr, "kvm_oracle: --maxphyaddr: %s\n", why);
+		orc_vm_close(&vm);
+		return 2;
+	}
 	o.dumps = json_array();
 	o.log = stderr;
+	if (!json)
+		printf("KVM's guest: MAXPHYADDR %u (%s), protection keys "
+		       "%s%s\n", vm.maxphyaddr, vm.maxphy_limit ?
+		       "--maxphyaddr, below KVM's own" :
+		       "KVM_GET_SUPPORTED_CPUID 0x80000008",
+		       vm.pku ? "yes" : "no: ", vm.pku ? "" : vm.pku_note);
 	rc = orc_run(&vm, &o, &st);
 	orc_vm_close(&vm);
 	if (rc < 0)
 		fprintf(stderr, "kvm_oracle: KVM failed: %s\n", vmmu_strerror(rc));
 	if (json) {
-		json_t *all = json_pack("{s:o,s:I,s:o,s:O}", "seed",
-					cli_hex(o.seed), "requested",
-					(json_int_t)o.cases, "stats",
-					orc_stats_json(&st), "disagreements",
-					o.dumps);
+		json_t *all = json_pack("{s:o,s:I,s:{s:i,s:b,s:s},s:o,s:O}",
+					"seed", cli_hex(o.seed), "requested",
+					(json_int_t)o.cases, "kvm_guest",
+					"maxphyaddr", vm.maxphyaddr, "pku",
+					vm.pku, "pku_note", vm.pku_note,
+					"stats", orc_stats_json(&st),
+					"disagreements", o.dumps);
 		cli_print_json(all, pretty);
 		json_decref(all);
 	} else {
@@ -153,6 +173,7 @@ int main(int argc, char **argv)
 		{ "seed", required_argument, NULL, 's' },
 		{ "json", no_argument, NULL, 'j' },
 		{ "vendor", required_argument, NULL, 'v' },
+		{ "maxphyaddr", required_argument, NULL, 'm' },
 		{ "dumps", required_argument, NULL, 'd' },
 		{ "no-implicit", no_argument, NULL, 'i' },
 		{ "case", required_argument, NULL, 'c' },
@@ -165,6 +186,7 @@ int main(int argc, char **argv)
 				  .progress = true };
 	const char *case_path = NULL;
 	enum orc_vendor vendor = ORC_VENDOR_HOST;
+	unsigned maxphy = 0;
 	bool json = false, pretty = false;
 	uint64_t v;
 	int c;
@@ -198,6 +220,15 @@ int main(int argc, char **argv)
 				return 2;
 			}
 			break;
+		case 'm':
+			if (parse_u64(optarg, "--maxphyaddr", &v) < 0 || v < 32 ||
+			    v > 52) {
+				fprintf(stderr, "kvm_oracle: --maxphyaddr takes "
+					"32..52\n");
+				return 2;
+			}
+			maxphy = (unsigned)v;
+			break;
 		case 'j': json = true; break;
 		case 'i': o.no_implicit = true; break;
 		case 'c': case_path = optarg; break;
@@ -216,5 +247,5 @@ int main(int argc, char **argv)
 	}
 	if (case_path)
 		return orc_replay_file(case_path, pretty);
-	return run_random(&o, vendor, json, pretty);
+	return run_random(&o, vendor, maxphy, json, pretty);
 }

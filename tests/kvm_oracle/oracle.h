@@ -77,6 +77,7 @@ struct orc_access {
 struct orc_case {
 	uint64_t seed;          /* the generator seed that made this case */
 	uint64_t cr0, cr4, efer;
+	uint32_t pkru;          /* with CR4.PKE (key 0 always allowed) */
 	bool ac;                /* RFLAGS.AC for every access of the case */
 	uint64_t cr3_flags;     /* CR3.PWT/PCD (the walk ignores them) */
 	/* Entries of the tested path, root first; levels 4 or 3 (2 MiB). */
@@ -92,9 +93,9 @@ struct orc_case {
 	uint64_t entry[5];
 	/*
 	 * The leaf's frame (4 KiB or 2 MiB aligned): RAM below ORC_MEM_SIZE,
-	 * or anywhere below 2^48 without memory, where the access exits to
-	 * user space with its exact address (then one read or write only:
-	 * KVM caches translations to such pages, see DESIGN.md).
+	 * or anywhere below 2^MAXPHYADDR without memory, where the access
+	 * exits to user space with its exact address (then one read or write
+	 * only: KVM caches translations to such pages, docs/kvm-oracle.md).
 	 */
 	uint64_t frame_gpa;
 	unsigned naccess;
@@ -140,6 +141,14 @@ struct orc_vm {
 	bool amd;               /* vendor AuthenticAMD or HygonGenuine */
 	bool gbpages;           /* CPUID 0x80000001 EDX.Page1GB */
 	uint8_t maxphyaddr;     /* CPUID 0x80000008 EAX[7:0] */
+	uint8_t maxphy_limit;   /* orc_vm_limit_maxphyaddr(), 0: KVM's own */
+	enum orc_vendor vendor; /* as opened */
+	/* Protection keys: CPUID 7.0:ECX.PKU, and KVM keeps CR4.PKE and PKRU. */
+	bool cpuid_pku;
+	uint32_t pkru_off;      /* PKRU in the XSAVE area (CPUID 0xD.9 EBX) */
+	bool pku;               /* probed: CR4.PKE and PKRU both stick */
+	char pku_note[160];     /* why not, when !pku */
+	uint32_t pkru;          /* the guest's PKRU as last set */
 	uint64_t hgva, hgpa;    /* where the harness sits (see above) */
 	uint64_t cr3;           /* the root the accesses use */
 	struct kvm_sregs sregs; /* last state given to KVM_SET_SREGS */
@@ -163,6 +172,7 @@ void orc_vm_map_harness(struct orc_vm *vm, uint8_t *root);
 /* One access to launch: registers, the access, the block's writes. */
 struct orc_launch {
 	uint64_t cr0, cr4, efer;
+	uint32_t pkru;          /* set through KVM_SET_XSAVE with CR4.PKE */
 	uint64_t cr3_flags;     /* ORed into the root's address */
 	bool ac;
 	const struct orc_access *a;
@@ -176,6 +186,22 @@ struct orc_launch {
 int orc_vm_launch(struct orc_vm *vm, const struct orc_launch *l,
 		  struct orc_outcome *out);
 void orc_vm_close(struct orc_vm *vm);
+/*
+ * Give the guest a smaller MAXPHYADDR than KVM's (CPUID 0x80000008
+ * EAX[7:0]), as another host would: before the first access. 0, or
+ * VMMU_EINVAL / a KVM error with why.
+ */
+int orc_vm_limit_maxphyaddr(struct orc_vm *vm, unsigned bits, char *why,
+			    size_t whylen);
+
+/*
+ * oracle_pku.c: whether this KVM keeps CR4.PKE through KVM_SET_SREGS and
+ * PKRU (XSAVE state component 9) through KVM_SET_XSAVE; sets vm->pku, or
+ * vm->pku_note with the reason. Needs the long-mode state of orc_vm_build.
+ */
+void orc_pku_probe(struct orc_vm *vm);
+/* The guest's PKRU through KVM_SET_XSAVE (skipped when unchanged). */
+int orc_set_pkru(struct orc_vm *vm, uint32_t pkru);
 
 /* The four pages holding the tested tables (PML4, PDPT, PD, PT). */
 #define ORC_NTABLES 4
@@ -204,6 +230,16 @@ extern const uint8_t orc_guest_blob_end[];
 /* Seeded case generator (oracle_gen.c). */
 struct orc_rng { uint64_t s; };
 uint64_t orc_rng_next(struct orc_rng *r);
-void orc_gen_case(struct orc_rng *r, struct orc_case *c);
+/* What the generator may use: KVM's guest CPU, as probed. */
+struct orc_gen_opts {
+	unsigned maxphyaddr;    /* address bits above it are reserved */
+	bool pku;               /* CR4.PKE and PKRU can be set (probed) */
+};
+/*
+ * One case. The same seed and options give the same case everywhere; the
+ * case mix (docs/kvm-oracle.md) is the same for every MAXPHYADDR.
+ */
+void orc_gen_case(struct orc_rng *r, struct orc_case *c,
+		  const struct orc_gen_opts *o);
 
 #endif

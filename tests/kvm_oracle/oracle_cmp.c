@@ -7,9 +7,11 @@
 #include <stdio.h>
 #include <string.h>
 
+#include "guest_mem.h"
 #include "vmmu/error.h"
 #include "oracle_cmp.h"
 #include "oracle_path.h"
+#include "oracle_shadow.h"
 
 /* Guest memory for the walker: the copied tables, the rest read-only. */
 struct walk_mem {
@@ -25,35 +27,56 @@ static uint8_t *table_bytes(struct orc_tables *t, uint64_t gpa, size_t len)
 	return NULL;
 }
 
-static int wm_read(void *ctx, gpa_t gpa, void *buf, size_t len)
+/*
+ * The walker's memory (cli/guest_mem.h): the tables' entries listed, the
+ * rest of a table page zero, other RAM read from KVM's guest memory, and
+ * nothing beyond it. A/D updates may only land on listed entries (strict);
+ * anything else would be a bug.
+ */
+static int wm_fill(void *ctx, uint64_t wgpa, uint64_t *word)
 {
 	struct walk_mem *m = ctx;
-	uint8_t *p = table_bytes(m->t, gpa.v, len);
 
-	if (p)
-		memcpy(buf, p, len);
-	else if (gpa.v < ORC_MEM_SIZE && len <= ORC_MEM_SIZE - gpa.v)
-		memcpy(buf, m->ram + gpa.v, len);
+	if (table_bytes(m->t, wgpa, 8))
+		*word = 0;
+	else if (wgpa < ORC_MEM_SIZE)
+		memcpy(word, m->ram + wgpa, 8);
 	else
 		return VMMU_EFAULT;
 	return 0;
 }
 
-/* A/D updates may only land in the tested tables; anything else is a bug. */
-static int wm_cmpxchg(void *ctx, gpa_t gpa, uint64_t old, uint64_t new_val,
-		      size_t len)
+static int wm_load(struct guest_mem *gm, struct walk_mem *m)
 {
-	struct walk_mem *m = ctx;
-	uint8_t *p = table_bytes(m->t, gpa.v, len);
-	uint64_t cur = 0;
+	uint64_t v;
+	int rc;
 
-	if (!p || (len != 4 && len != 8))
-		return VMMU_EFAULT;
-	memcpy(&cur, p, len);
-	if (cur != old)
-		return 1;
-	memcpy(p, &new_val, len);
+	rc = guest_mem_init(gm, 0);
+	if (rc)
+		return rc;
+	gm->fill = wm_fill;
+	gm->fill_ctx = m;
+	gm->strict = true;
+	for (unsigned i = 0; i < ORC_NTABLES; i++)
+		for (unsigned off = 0; off < 4096; off += 8) {
+			memcpy(&v, m->t->page[i] + off, 8);
+			if (v && (rc = guest_mem_put(gm, orc_table_gpa[i] + off,
+						     &v, 8)) < 0)
+				return rc;
+		}
 	return 0;
+}
+
+/* The walker's A/D updates, back into the tables the caller compares. */
+static void wm_store(const struct guest_mem *gm, struct walk_mem *m)
+{
+	const struct guest_mem_word *w;
+	size_t it = 0;
+	uint8_t *p;
+
+	while ((w = guest_mem_next(gm, &it)))
+		if ((p = table_bytes(m->t, w->wgpa, 8)))
+			memcpy(p, &w->val, 8);
 }
 
 void orc_paging_state(const struct orc_vm *vm, const struct orc_case *c,
@@ -65,6 +88,7 @@ void orc_paging_state(const struct orc_vm *vm, const struct orc_case *c,
 	ps->cr4 = c->cr4;
 	ps->efer = c->efer;
 	ps->rflags = 0x2 | (c->ac ? X86_RFLAGS_AC : 0);
+	ps->pkru = c->pkru;
 	ps->maxphyaddr = vm->maxphyaddr;
 	/* The CPU the guest's CPUID describes (KVM applies the same rules). */
 	ps->quirks = (vm->amd ? VMMU_PAGING_AMD : 0) |
@@ -202,7 +226,8 @@ int orc_check_access(const struct orc_vm *vm, const struct orc_case *c,
 {
 	const struct orc_access *a = &c->access[idx];
 	struct walk_mem wm = { tables, vm->k.mem };
-	struct vmmu_gmem gm = { &wm, wm_read, wm_cmpxchg };
+	struct guest_mem mem;
+	struct vmmu_gmem gm;
 	struct vmmu_paging_state ps;
 	struct vmmu_access acc;
 	static struct orc_tables pre;
@@ -213,12 +238,18 @@ int orc_check_access(const struct orc_vm *vm, const struct orc_case *c,
 	pre = *tables;
 	orc_paging_state(vm, c, &ps);
 	vmmu_access_of(a, &acc);
-	rc = vmmu_walk(&ps, &gm, &acc, &v->res);
+	rc = wm_load(&mem, &wm);
+	gm = guest_mem_gmem(&mem);
+	if (rc == 0)
+		rc = vmmu_walk(&ps, &gm, &acc, &v->res);
 	/* A descriptor load that sets the accessed bit: read, then write. */
 	if (rc == 0 && a->desc_write && v->res.ok) {
 		acc.kind = VMMU_ACCESS_WRITE;
 		rc = vmmu_walk(&ps, &gm, &acc, &v->res);
 	}
+	if (rc == 0)
+		wm_store(&mem, &wm);
+	guest_mem_fini(&mem);
 	if (rc < 0) {
 		snprintf(v->why, sizeof(v->why), "vmmu_walk failed: %s",
 			 vmmu_strerror(rc));
@@ -237,5 +268,7 @@ int orc_check_access(const struct orc_vm *vm, const struct orc_case *c,
 	}
 	v->agree = true;
 	/* The same access through the access path and its TLB. */
-	return orc_path_check(vm, c, idx, &pre, &ps, v);
+	rc = orc_path_check(vm, c, idx, &pre, &ps, v);
+	/* And through the shadow backend. */
+	return rc == 0 && v->agree ? orc_shadow_check(c, idx, &pre, &ps, v) : rc;
 }

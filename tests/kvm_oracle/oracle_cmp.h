@@ -39,6 +39,9 @@ struct orc_stats {
 	uint64_t other_vector;  /* faults other than #PF */
 	uint64_t implicit, fetch_quirk;
 	uint64_t ad_updates;    /* accesses after which KVM had set A or D bits */
+	uint64_t mmio;          /* accesses that reached a gpa without memory */
+	uint64_t pke_accesses;  /* accesses with CR4.PKE */
+	uint64_t pf_pk;         /* #PF with PFEC.PK */
 	uint64_t agree, disagree, harness_errors;
 	double seconds;
 };

@@ -37,17 +37,19 @@ static uint64_t pick(struct orc_rng *r, uint64_t n)
 
 /*
  * A reserved bit for an entry at the given level (4 = PML4E, 1 = PTE),
- * per SDM Vol. 3A 4.5 tables 4-15..4-20 with MAXPHYADDR 48 and AMD's
- * reserved PML4E bit 8 (APM Vol. 2 5.3.3): address bits 51:48 anywhere;
+ * per SDM Vol. 3A 4.5 tables 4-15..4-20 with KVM's MAXPHYADDR M and AMD's
+ * reserved PML4E bit 8 (APM Vol. 2 5.3.3): address bits 51:M anywhere;
  * PS in a PML4E; PS in a PDPTE (a 1 GiB page, absent here); bits 20:13
  * of a 2 MiB PDE.
  */
-static uint64_t reserved_bit(struct orc_rng *r, unsigned level, bool leaf)
+static uint64_t reserved_bit(struct orc_rng *r, unsigned level, bool leaf,
+			     unsigned maxphyaddr)
 {
 	unsigned choice = (unsigned)pick(r, 3);
 
 	if (choice == 0 || (level == 1) || (level == 2 && !leaf))
-		return 1ULL << (48 + pick(r, 4));
+		return maxphyaddr >= 52 ? 0 :   /* no address bit is reserved */
+		       1ULL << (maxphyaddr + pick(r, 52 - maxphyaddr));
 	if (level == 4)
 		return choice == 1 ? X86_PTE_PS : X86_PTE_G;
 	if (level == 3)
@@ -56,7 +58,8 @@ static uint64_t reserved_bit(struct orc_rng *r, unsigned level, bool leaf)
 }
 
 /* Flags of one entry; `level` 4..1, `leaf` true for the PTE or 2 MiB PDE. */
-static uint64_t gen_flags(struct orc_rng *r, unsigned level, bool leaf)
+static uint64_t gen_flags(struct orc_rng *r, unsigned level, bool leaf,
+			  unsigned maxphyaddr)
 {
 	uint64_t e = 0;
 
@@ -79,16 +82,24 @@ static uint64_t gen_flags(struct orc_rng *r, unsigned level, bool leaf)
 			e |= level == 1 ? X86_PTE_PS : 1ULL << 12;
 	}
 	if (chance(r, 1, 16))
-		e |= reserved_bit(r, level, leaf);
+		e |= reserved_bit(r, level, leaf, maxphyaddr);
 	return e;
 }
 
-static void gen_control(struct orc_rng *r, struct orc_case *c)
+static void gen_control(struct orc_rng *r, struct orc_case *c, bool pku)
 {
 	/* PE, MP, ET, NE, PG always; WP random. */
 	c->cr0 = 0x80000033ULL | (chance(r, 1, 2) ? X86_CR0_WP : 0);
 	c->cr4 = X86_CR4_PAE | (chance(r, 1, 2) ? X86_CR4_SMEP : 0) |
 		 (chance(r, 1, 2) ? X86_CR4_SMAP : 0);
+	/*
+	 * Protection keys in half the cases where KVM can run them; key 0
+	 * (the harness's pages) stays readable and writable.
+	 */
+	if (pku && chance(r, 1, 2)) {
+		c->cr4 |= X86_CR4_PKE;
+		c->pkru = (uint32_t)orc_rng_next(r) & ~3u;
+	}
 	c->efer = X86_EFER_LME | X86_EFER_LMA |
 		  (chance(r, 3, 4) ? X86_EFER_NXE : 0);
 	c->ac = chance(r, 1, 2);
@@ -161,7 +172,7 @@ static uint64_t pick_pml4_slot(struct orc_rng *r)
  * Reads and writes only: a fetch would execute table bytes.
  */
 static void gen_recursion(struct orc_rng *r, struct orc_case *c,
-			  const uint64_t *idx)
+			  const uint64_t *idx, unsigned maxphyaddr)
 {
 	uint64_t slot, la_idx[4];
 	unsigned k = 1 + (unsigned)pick(r, 3);
@@ -171,7 +182,8 @@ static void gen_recursion(struct orc_rng *r, struct orc_case *c,
 	while (slot == idx[0]);
 	c->recursion = k;
 	c->gpa[c->levels] = ORC_PML4_GPA + 8 * slot;
-	c->entry[c->levels] = ORC_PML4_GPA | (gen_flags(r, 4, false) & ~X86_PTE_PS);
+	c->entry[c->levels] = ORC_PML4_GPA |
+			      (gen_flags(r, 4, false, maxphyaddr) & ~X86_PTE_PS);
 	for (unsigned i = 0; i < 4; i++)
 		la_idx[i] = i < k ? slot : idx[i - k];
 	gen_accesses(r, c, la_idx[0] << 39 | la_idx[1] << 30 | la_idx[2] << 21 |
@@ -187,7 +199,8 @@ static void gen_recursion(struct orc_rng *r, struct orc_case *c,
 	}
 }
 
-void orc_gen_case(struct orc_rng *r, struct orc_case *c)
+void orc_gen_case(struct orc_rng *r, struct orc_case *c,
+		  const struct orc_gen_opts *o)
 {
 	uint64_t idx[4], gva;
 	static const uint64_t table[4] = {
@@ -196,7 +209,7 @@ void orc_gen_case(struct orc_rng *r, struct orc_case *c)
 
 	memset(c, 0, sizeof(*c));
 	c->seed = r->s;
-	gen_control(r, c);
+	gen_control(r, c, o->pku);
 	c->levels = chance(r, 1, 4) ? 3 : 4;
 	/*
 	 * PML4 slots 1..255 and 272..511: slot 0 is the harness's, and user
@@ -216,9 +229,14 @@ void orc_gen_case(struct orc_rng *r, struct orc_case *c)
 		c->frame_gpa = ORC_FRAME2M_BASE +
 			       (pick(r, ORC_FRAME2M_COUNT) << 21);
 	}
-	/* A frame anywhere in the 48-bit space exercises every address bit. */
+	/*
+	 * A frame anywhere in the guest-physical space exercises every
+	 * address bit: below 2^MAXPHYADDR, so that it is an MMIO exit and not
+	 * a reserved-bit fault.
+	 */
 	if (chance(r, 1, 4))
-		c->frame_gpa = (ORC_MEM_SIZE + pick(r, (1ULL << 48) - ORC_MEM_SIZE)) &
+		c->frame_gpa = (ORC_MEM_SIZE +
+				pick(r, (1ULL << o->maxphyaddr) - ORC_MEM_SIZE)) &
 			       ~((c->levels == 4 ? 0x1000ULL : 0x200000ULL) - 1);
 	for (unsigned i = 0; i < c->levels; i++) {
 		unsigned level = 4 - i;
@@ -226,15 +244,24 @@ void orc_gen_case(struct orc_rng *r, struct orc_case *c)
 		uint64_t next = leaf ? c->frame_gpa : table[i + 1];
 
 		c->gpa[i] = table[i] + 8 * idx[i];
-		c->entry[i] = next | gen_flags(r, level, leaf);
+		c->entry[i] = next | gen_flags(r, level, leaf, o->maxphyaddr);
 		if (level == 2)
 			c->entry[i] = leaf ? c->entry[i] | X86_PTE_PS
 					   : c->entry[i] & ~X86_PTE_PS;
 	}
 	if (chance(r, 1, 8))
-		gen_recursion(r, c, idx);
+		gen_recursion(r, c, idx, o->maxphyaddr);
 	else
 		gen_accesses(r, c, gva);
+	/*
+	 * With protection keys, one access per case: KVM's shadow MMU lets a
+	 * later access to the same page through where the keys deny it
+	 * (docs/kvm-oracle.md).
+	 */
+	if (c->cr4 & X86_CR4_PKE) {
+		c->naccess = 1;
+		c->access[0].desc_write = false;
+	}
 	/*
 	 * Also under the self-map: a walk that uses the tested leaf one level
 	 * early can still reach a frame without memory.

@@ -161,8 +161,15 @@ static int configure_cpuid(struct orc_vm *vm, enum orc_vendor vendor,
 		}
 		if (e->function == 0x80000001)
 			vm->gbpages = e->edx >> 26 & 1;
+		if (e->function == 0x80000008 && vm->maxphy_limit &&
+		    (e->eax & 0xff) > vm->maxphy_limit)
+			e->eax = (e->eax & ~0xffu) | vm->maxphy_limit;
 		if (e->function == 0x80000008)
 			vm->maxphyaddr = (uint8_t)(e->eax & 0xff);
+		if (e->function == 7 && e->index == 0)
+			vm->cpuid_pku = e->ecx >> 3 & 1;
+		if (e->function == 0xd && e->index == 9)
+			vm->pkru_off = e->ebx;
 	}
 	vm->amd = !strcmp(name, "AuthenticAMD") || !strcmp(name, "HygonGenuine");
 	rc = kvmh_set_cpuid(&vm->k, cpuid);
@@ -211,6 +218,7 @@ int orc_vm_open_kvm(struct orc_vm *vm, enum orc_vendor vendor, char *why,
 	int rc;
 
 	memset(vm, 0, sizeof(*vm));
+	vm->vendor = vendor;
 	rc = kvmh_open(&vm->k, ORC_MEM_SIZE);
 	if (rc < 0) {
 		snprintf(why, whylen, "%s", vm->k.why);
@@ -236,7 +244,20 @@ int orc_vm_open(struct orc_vm *vm, enum orc_vendor vendor, char *why,
 		return rc;
 	}
 	orc_vm_map_harness(vm, vm->k.mem + ORC_PML4_GPA);
+	orc_pku_probe(vm);
 	return 0;
+}
+
+int orc_vm_limit_maxphyaddr(struct orc_vm *vm, unsigned bits, char *why,
+			    size_t whylen)
+{
+	if (bits < 32 || bits > vm->maxphyaddr) {
+		snprintf(why, whylen, "MAXPHYADDR %u is outside 32..%u (KVM's)",
+			 bits, vm->maxphyaddr);
+		return VMMU_EINVAL;
+	}
+	vm->maxphy_limit = (uint8_t)bits;
+	return configure_cpuid(vm, vm->vendor, why, whylen);
 }
 
 void orc_vm_close(struct orc_vm *vm)
@@ -391,6 +412,8 @@ int orc_vm_launch(struct orc_vm *vm, const struct orc_launch *l,
 	fill_launch(vm, l);
 	memset(vm->k.mem + ORC_REPORT_OFF, 0xff, 64);
 	if (set_sregs(vm, l) < 0)
+		return VMMU_EIO;
+	if ((l->cr4 & X86_CR4_PKE) && orc_set_pkru(vm, l->pkru) < 0)
 		return VMMU_EIO;
 	memset(&regs, 0, sizeof(regs));
 	regs.rip = vm->hgva + ORC_SCODE_OFF + vm->setup_off;
@@ -550,6 +573,7 @@ int orc_vm_run_access(struct orc_vm *vm, const struct orc_case *c,
 {
 	struct orc_launch l = {
 		.cr0 = c->cr0, .cr4 = c->cr4, .efer = c->efer, .ac = c->ac,
+		.pkru = c->pkru,
 		.cr3_flags = c->cr3_flags,
 		.a = &c->access[idx],
 		/* Bit 0 clear: as a paging entry (self-mapped writes) it is

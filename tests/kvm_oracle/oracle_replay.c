@@ -70,16 +70,26 @@ static uint8_t *rp_page(struct rp_case *c, uint64_t gpa, bool create)
 	return p;
 }
 
+static int rp_word_cmp(const void *a, const void *b)
+{
+	const struct guest_mem_word *x = a, *y = b;
+
+	return x->wgpa < y->wgpa ? -1 : x->wgpa > y->wgpa;
+}
+
 /*
  * The case as `vmmu walk` reads it (cli/walk_case.c), then what this KVM
- * can run: 4-level paging without LA57 or PKE, at most RP_MAX_ACCESSES
+ * can run: 4-level paging without LA57 (PKE where the KVM keeps it,
+ * checked once the VM is open), at most RP_MAX_ACCESSES
  * accesses, implicit accesses only as reads, at most RP_MAX_PAGES pages.
  */
 static int rp_parse(const json_t *jc, struct rp_case *c, char *err)
 {
 	char why[WALK_CASE_ERRLEN];
+	struct guest_mem_word *words = NULL;
+	const struct guest_mem_word *w;
 	struct walk_case wc;
-	size_t i, n;
+	size_t i, n, it, nw;
 	int rc = -1;
 
 	if (walk_case_parse(jc, &wc, why) < 0) {
@@ -102,9 +112,9 @@ static int rp_parse(const json_t *jc, struct rp_case *c, char *err)
 		goto out;
 	}
 	if (!(c->cr0 & X86_CR0_PG) || !(c->cr4 & X86_CR4_PAE) ||
-	    !(c->efer & X86_EFER_LMA) || (c->cr4 & (X86_CR4_LA57 | X86_CR4_PKE))) {
-		snprintf(err, RP_ERRLEN, "KVM on this host runs 4-level paging "
-			 "only (CR0.PG, CR4.PAE, EFER.LMA; no LA57, no PKE)");
+	    !(c->efer & X86_EFER_LMA) || (c->cr4 & X86_CR4_LA57)) {
+		snprintf(err, RP_ERRLEN, "the oracle runs 4-level paging only "
+			 "(CR0.PG, CR4.PAE, EFER.LMA; no LA57)");
 		goto out;
 	}
 	if (wc.nacc > RP_MAX_ACCESSES) {
@@ -123,20 +133,31 @@ static int rp_parse(const json_t *jc, struct rp_case *c, char *err)
 		c->acc[c->nacc].cpl = wc.acc[i].cpl;
 		c->acc[c->nacc++].implicit = wc.acc[i].implicit;
 	}
-	for (i = 0; i < wc.nmem; i++) {
-		for (n = 0; n < wc.mem[i].len; n++) {
-			uint8_t *p = rp_page(c, wc.mem[i].gpa + n, true);
+	/* Pages in address order, so that A/D writes are reported so. */
+	words = calloc(wc.mem.nwords ? wc.mem.nwords : 1, sizeof(*words));
+	if (!words) {
+		snprintf(err, RP_ERRLEN, "out of memory");
+		goto out;
+	}
+	for (it = 0, nw = 0; (w = guest_mem_next(&wc.mem, &it)); )
+		words[nw++] = *w;
+	qsort(words, nw, sizeof(*words), rp_word_cmp);
+	for (i = 0; i < nw; i++) {
+		uint8_t *p = rp_page(c, words[i].wgpa, true);
 
-			if (!p) {
-				snprintf(err, RP_ERRLEN, "more than %d pages of "
-					 "memory", RP_MAX_PAGES);
-				goto out;
-			}
-			p[(wc.mem[i].gpa + n) & 0xfff] = wc.mem[i].bytes[n];
+		if (!p) {
+			snprintf(err, RP_ERRLEN, "more than %d pages of memory",
+				 RP_MAX_PAGES);
+			goto out;
 		}
+		for (n = 0; n < 8; n++)
+			if (words[i].given & (1u << n))
+				p[(words[i].wgpa + n) & 0xfff] =
+					(uint8_t)(words[i].val >> (8 * n));
 	}
 	rc = 0;
 out:
+	free(words);
 	walk_case_free(&wc);
 	return rc;
 }
@@ -246,7 +267,15 @@ static int rp_open(struct rp_case *c, struct orc_vm *vm, char *err)
 	}
 	root = rp_page(c, c->cr3 & X86_PTE_ADDR_MASK, false);
 	orc_vm_map_harness(vm, root);
-	return 0;
+	if (!(c->cr4 & X86_CR4_PKE))
+		return 0;
+	orc_pku_probe(vm);
+	if (vm->pku)
+		return 0;
+	snprintf(err, RP_ERRLEN, "the case sets CR4.PKE, but this KVM cannot "
+		 "run protection keys: %.180s", vm->pku_note);
+	orc_vm_close(vm);
+	return 2;
 }
 
 /* Differences between what the CPU model of the case and of KVM say. */
@@ -259,6 +288,11 @@ static void rp_warn(const struct rp_case *c, const struct orc_vm *vm)
 	if (c->gbpages && !vm->gbpages)
 		fprintf(stderr, "kvm_oracle: note: the case allows 1 GiB pages; "
 			"KVM here has none (PS in a PDPTE is a reserved bit)\n");
+	if ((c->cr4 & X86_CR4_PKE) && c->nacc > 1)
+		fprintf(stderr, "kvm_oracle: note: with protection keys, KVM's "
+			"shadow MMU may let a later access to a page through that "
+			"the keys deny (docs/kvm-oracle.md): one access per page "
+			"compares reliably\n");
 	for (unsigned i = 0; i < c->nacc; i++) {
 		unsigned slot = c->acc[i].gva >> 39 & 0x1ff;
 
@@ -307,6 +341,7 @@ static json_t *rp_run_case(struct rp_case *c, struct orc_vm *vm, int *status,
 	for (unsigned i = 0; before && i < c->nacc; i++) {
 		struct orc_launch l = {
 			.cr0 = c->cr0, .cr4 = c->cr4, .efer = c->efer,
+			.pkru = (uint32_t)c->pkru,
 			.ac = (c->rflags & X86_RFLAGS_AC) != 0, .a = &c->acc[i],
 			.wval = 0x5757575757575757ULL, .run = rp_run,
 		};

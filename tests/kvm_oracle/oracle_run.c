@@ -20,9 +20,10 @@ json_t *orc_case_json(const struct orc_vm *vm, const struct orc_case *c,
 	json_t *mem = json_array(), *accs = json_array(), *paging;
 	uint64_t v;
 
-	paging = json_pack("{s:o,s:o,s:o,s:o,s:o,s:i,s:s,s:b}",
+	paging = json_pack("{s:o,s:o,s:o,s:o,s:o,s:o,s:i,s:s,s:b}",
 			   "cr0", cli_hex(c->cr0), "cr3", cli_hex(ORC_PML4_GPA | c->cr3_flags),
 			   "cr4", cli_hex(c->cr4), "efer", cli_hex(c->efer),
+			   "pkru", cli_hex(c->pkru),
 			   "rflags", cli_hex(0x2 | (c->ac ? X86_RFLAGS_AC : 0)),
 			   "maxphyaddr", vm->maxphyaddr,
 			   "vendor", vm->amd ? "amd" : "intel",
@@ -115,8 +116,8 @@ static void append_writes(json_t *arr, const struct orc_tables *before,
 
 json_t *orc_stats_json(const struct orc_stats *st)
 {
-	return json_pack("{s:I,s:I,s:I,s:{s:I,s:I,s:I,s:I},s:I,s:I,s:I,s:I,"
-			 "s:I,s:I,s:f}",
+	return json_pack("{s:I,s:I,s:I,s:{s:I,s:I,s:I,s:I,s:I},s:I,s:I,s:I,s:I,"
+			 "s:I,s:I,s:I,s:I,s:f}",
 		"cases", (json_int_t)st->cases,
 		"accesses", (json_int_t)st->accesses,
 		"completed", (json_int_t)st->completed,
@@ -124,7 +125,10 @@ json_t *orc_stats_json(const struct orc_stats *st)
 		"pf_protection", (json_int_t)st->pf_protection,
 		"pf_reserved", (json_int_t)st->pf_reserved,
 		"other_vector", (json_int_t)st->other_vector,
+		"pf_pk", (json_int_t)st->pf_pk,
 		"implicit_accesses", (json_int_t)st->implicit,
+		"mmio_accesses", (json_int_t)st->mmio,
+		"pke_accesses", (json_int_t)st->pke_accesses,
 		"kvm_fetch_quirk", (json_int_t)st->fetch_quirk,
 		"ad_updates", (json_int_t)st->ad_updates,
 		"agreements", (json_int_t)st->agree,
@@ -133,12 +137,16 @@ json_t *orc_stats_json(const struct orc_stats *st)
 		"seconds", st->seconds);
 }
 
-static void count_outcome(struct orc_stats *st, const struct orc_access *a,
-			  const struct orc_outcome *o)
+static void count_outcome(struct orc_stats *st, const struct orc_case *c,
+			  const struct orc_access *a, const struct orc_outcome *o)
 {
 	st->accesses++;
 	st->implicit += a->implicit;
 	st->fetch_quirk += o->fetch_quirk;
+	st->mmio += o->mmio;
+	st->pke_accesses += !!(c->cr4 & X86_CR4_PKE);
+	st->pf_pk += !o->ok && o->vector == X86_VEC_PF &&
+		     (o->error_code & X86_PFEC_PK);
 	if (o->harness_error)
 		st->harness_errors++;
 	else if (o->ok)
@@ -205,7 +213,7 @@ static int run_case(struct orc_vm *vm, const struct orc_run_opts *opts,
 			break;
 		if (i == 0)
 			s->pre0 = s->pre;
-		count_outcome(st, &s->c.access[i], &s->out[i]);
+		count_outcome(st, &s->c, &s->c.access[i], &s->out[i]);
 		if (s->out[i].harness_error) {
 			memset(&s->res[i], 0, sizeof(s->res[i]));
 			dump_case(vm, opts, s, i, s->out[i].why);
@@ -245,6 +253,7 @@ int orc_run(struct orc_vm *vm, const struct orc_run_opts *opts,
 	    struct orc_stats *st)
 {
 	struct orc_rng r = { opts->seed };
+	const struct orc_gen_opts gen = { vm->maxphyaddr, vm->pku };
 	struct case_state *s = calloc(1, sizeof(*s));
 	double t0 = now_s(), last = t0;
 	int rc = 0;
@@ -253,7 +262,7 @@ int orc_run(struct orc_vm *vm, const struct orc_run_opts *opts,
 		return VMMU_ENOMEM;
 	memset(st, 0, sizeof(*st));
 	for (uint64_t n = 0; n < opts->cases && rc == 0; n++) {
-		orc_gen_case(&r, &s->c);
+		orc_gen_case(&r, &s->c, &gen);
 		for (unsigned i = 0; opts->no_implicit && i < s->c.naccess; i++)
 			s->c.access[i].implicit = false;
 		st->cases++;

@@ -181,6 +181,13 @@ static void check_sample(struct orc_vm *vm, uint64_t seed, uint64_t cases)
 	assert_true(st.completed > 0 && st.pf_not_present > 0);
 	assert_true(st.pf_protection > 0 && st.pf_reserved > 0);
 	assert_true(st.other_vector > 0 && st.implicit > 0 && st.ad_updates > 0);
+	/* Frames without memory are MMIO exits, not reserved-bit faults. */
+	assert_true(st.mmio > 0);
+	/* Protection keys wherever this KVM keeps CR4.PKE and PKRU. */
+	if (vm->pku)
+		assert_true(st.pke_accesses > 0 && st.pf_pk > 0);
+	else
+		printf("protection keys not run: %s\n", vm->pku_note);
 }
 
 static void test_sample(void **state)

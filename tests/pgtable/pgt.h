@@ -180,6 +180,8 @@ struct pgt_env {
 	size_t ndl, dlcap;
 	struct vmmu_pt_change chg;
 	uint64_t onleaf_calls;
+	struct pgt_onleaf { uint64_t addr, old, new_entry; unsigned level; } *ol;
+	size_t olcap;
 	uint64_t seed;
 	unsigned opno;
 	const char *op;

@@ -181,6 +181,7 @@ void pgt_env_fini(struct pgt_env *env)
 	free(env->model);
 	free(env->old);
 	free(env->dl);
+	free(env->ol);
 	pgt_tree_free(&env->pre);
 	pgt_tree_free(&env->post);
 	memset(env, 0, sizeof(*env));
@@ -203,8 +204,13 @@ static void on_leaf(void *ctx, uint64_t addr, unsigned level, uint64_t old,
 {
 	struct pgt_env *env = ctx;
 
-	(void)old;
-	(void)new_entry;
+	if (env->onleaf_calls == env->olcap) {
+		env->olcap = env->olcap ? env->olcap * 2 : 256;
+		env->ol = realloc(env->ol, env->olcap * sizeof(*env->ol));
+		PGT_CHECK(env, env->ol, "out of memory");
+	}
+	env->ol[env->onleaf_calls] = (struct pgt_onleaf){ addr, old, new_entry,
+							  level };
 	env->onleaf_calls++;
 	PGT_CHECK(env, level >= 1 && level <= env->pt.max_leaf_level &&
 		  !(addr & (vmmu_pt_level_size(level) - 1)),
@@ -561,9 +567,53 @@ void pgt_end_check(struct pgt_env *env)
 	pgt_check_change(env);
 }
 
+/*
+ * on_leaf: the last report for a leaf gives the value it has now (when
+ * no merge ran), the first one the value it had before (when it existed
+ * as that leaf before).
+ */
+static void check_on_leaf(struct pgt_env *env)
+{
+	for (size_t i = 0; i < env->onleaf_calls; i++) {
+		const struct pgt_onleaf *o = &env->ol[i];
+		const struct pgt_leaf *l;
+		bool first = true, last = true;
+
+		for (size_t j = 0; j < env->onleaf_calls; j++)
+			if (env->ol[j].addr == o->addr &&
+			    env->ol[j].level == o->level && j != i) {
+				first &= j > i;
+				last &= j < i;
+			}
+		l = pgt_find_leaf(&env->pre, o->addr);
+		/* (A split is not reported: test_on_leaf_split holds that.) */
+		if (first && l && l->va == o->addr && l->level == o->level &&
+		    (o->level == 1 || (o->old & pgt_large_bit(env->cfg))))
+			PGT_CHECK(env, o->old == l->e, "on_leaf(%#llx, level %u) "
+				  "old %#llx, the tree had %#llx",
+				  (unsigned long long)o->addr, o->level,
+				  (unsigned long long)o->old,
+				  (unsigned long long)l->e);
+		l = pgt_find_leaf(&env->post, o->addr);
+		if (last && !env->pt.auto_merge)
+			PGT_CHECK(env, pgt_present(env->cfg, o->new_entry) &&
+				  (o->level == 1 ||
+				   (o->new_entry & pgt_large_bit(env->cfg))) ?
+				  l && l->va == o->addr && l->level == o->level &&
+				  l->e == o->new_entry :
+				  !l || l->level != o->level || l->va != o->addr,
+				  "on_leaf(%#llx, level %u) new %#llx, the tree has "
+				  "%#llx at level %u", (unsigned long long)o->addr,
+				  o->level, (unsigned long long)o->new_entry,
+				  (unsigned long long)(l ? l->e : 0), l ? l->level : 0);
+	}
+}
+
 void pgt_check_change(struct pgt_env *env)
 {
 	check_flush(env);
+	if (env->onleaf_calls <= 600)     /* quadratic */
+		check_on_leaf(env);
 	PGT_CHECK(env, env->chg.leaves_changed == env->onleaf_calls,
 		  "leaves_changed %llu, on_leaf called %llu times",
 		  (unsigned long long)env->chg.leaves_changed,

@@ -129,10 +129,11 @@ int pgt_policy_fn(void *ctx, uint64_t addr, unsigned level, uint64_t old,
 }
 
 /* Recalculated pages take the policy's value; each page at most once. */
-static void apply_hits(struct pgt_env *env, const struct pgt_policy *p)
+static void apply_hits_to(struct pgt_env *env, const struct pgt_policy *p,
+			  struct pgt_page *model)
 {
 	for (uint64_t i = 0; i < env->wpages; i++) {
-		struct pgt_page *m = &env->model[i];
+		struct pgt_page *m = &model[i];
 
 		PGT_CHECK(env, p->hits[i] <= 1, "page %#llx recalculated %u "
 			  "times in one operation",
@@ -141,6 +142,35 @@ static void apply_hits(struct pgt_env *env, const struct pgt_policy *p)
 			m->attrs = pgt_policy_apply(env->cfg, m->attrs,
 				class_of((env->wbase >> 12) + i, p->shift, p->salt));
 	}
+}
+
+static void apply_hits(struct pgt_env *env, const struct pgt_policy *p)
+{
+	apply_hits_to(env, p, env->model);
+}
+
+/*
+ * After a callback error, a leaf the callback answered may or may not have
+ * been written (core/pgtable.h leaves it open): each page is its old or
+ * its recalculated value, and the model follows the tree.
+ */
+static void stopped_pages(struct pgt_env *env, const struct pgt_policy *p)
+{
+	struct pgt_page *newm = malloc(env->wpages * sizeof(*newm));
+
+	PGT_CHECK(env, newm, "out of memory");
+	memcpy(newm, env->old, env->wpages * sizeof(*newm));
+	apply_hits_to(env, p, newm);
+	pgt_check_old_or_new(env, newm, &env->post);
+	for (uint64_t i = 0; i < env->wpages; i++) {
+		const struct pgt_leaf *l = pgt_find_leaf(&env->post,
+							 env->wbase + (i << 12));
+
+		env->model[i] = newm[i];
+		if (l && pgt_leaf_attrs4k(env->cfg, l->e, l->level) != newm[i].attrs)
+			env->model[i] = env->old[i];
+	}
+	free(newm);
 }
 
 static bool covers(uint64_t lo, uint64_t hi, uint64_t va, uint64_t size)
@@ -173,9 +203,12 @@ static unsigned check_highest_marked(struct pgt_env *env,
 				 post->marks[j].level == l;
 		for (size_t j = 0; j < pre->nmarks && !was; j++)
 			was = pre->marks[j].va == tb->va && pre->marks[j].level == l;
-		PGT_CHECK(env, marked, "mark_recalc [%#llx, %#llx): the table "
-			  "entry at %#llx level %u, covered whole, is not marked",
-			  ULL(lo), ULL(hi), ULL(tb->va), l);
+		/* Below a marked entry the pages are behind a marker already;
+		 * resolving it will mark this entry (core/pgtable.h). */
+		PGT_CHECK(env, marked || pgt_tree_pending(pre, tb->va),
+			  "mark_recalc [%#llx, %#llx): the table entry at %#llx "
+			  "level %u, covered whole, is not marked", ULL(lo),
+			  ULL(hi), ULL(tb->va), l);
 		uint64_t a = tb->va > env->wbase ? tb->va : env->wbase;
 		uint64_t e = env->wbase + env->wpages * PGT_KB4;
 
@@ -215,6 +248,34 @@ static void check_pages_mark(struct pgt_env *env, const struct pgt_policy *p,
 	}
 }
 
+/*
+ * The callback stopped the walk with an error, returned as is. No page
+ * that kept its value lost its marker; after recalc, such a page's marker
+ * state is unchanged (no walk passes a marker without trapping).
+ */
+static int fn_stopped(struct pgt_env *env, struct pgt_policy *p, int rc,
+		      bool recalc)
+{
+	PGT_CHECK(env, rc == VMMU_EIO, "%s stopped by its callback returned "
+		  "%d, not the callback's VMMU_EIO", env->op, rc);
+	pgt_end_walk(env, rc);
+	stopped_pages(env, p);
+	for (uint64_t i = 0; i < env->wpages; i++) {
+		uint64_t va = env->wbase + (i << 12);
+		bool before = pgt_tree_pending(&env->pre, va);
+		bool after = pgt_tree_pending(&env->post, va);
+
+		if (!env->old[i].attrs || env->model[i].attrs != env->old[i].attrs)
+			continue;
+		PGT_CHECK(env, recalc ? after == before : after || !before,
+			  "a stopped %s changed the marker state of page %#llx "
+			  "it did not recalculate", env->op, ULL(va));
+	}
+	pgt_end_check(env);
+	pgt_policy_fini(p);
+	return rc;
+}
+
 int pgt_do_mark(struct pgt_env *env, struct pgt_rng *r, uint64_t addr,
 		uint64_t size)
 {
@@ -225,13 +286,17 @@ int pgt_do_mark(struct pgt_env *env, struct pgt_rng *r, uint64_t addr,
 	int rc;
 
 	pgt_policy_init(&pol, env, r, addr, hi);
+	if (pgt_chance(r, 10) && !env->no_fn_errors)
+		pol.fail_at = 1 + pgt_below(r, 3);
 	pgt_begin(env, "mark_recalc");
 	leaves0 = env->pt.stats.recalc_leaves;
 	rc = vmmu_pt_mark_recalc(&env->pt, addr, size, pgt_policy_fn, &pol,
 				 pgt_chg(env));
+	if (pol.fail_at && pol.calls >= pol.fail_at)
+		return fn_stopped(env, &pol, rc, false);
+	apply_hits(env, &pol);
 	PGT_CHECK(env, rc == 0, "mark_recalc(%#llx, %#llx) = %d", ULL(addr),
 		  ULL(size), rc);
-	apply_hits(env, &pol);
 	pgt_end_walk(env, rc);
 	fresh = check_highest_marked(env, &pol, addr, hi, &already);
 	check_pages_mark(env, &pol, addr, hi);
@@ -296,30 +361,6 @@ static void check_pages_recalc(struct pgt_env *env,
 	}
 }
 
-/*
- * The callback stopped the walk with an error: returned as is; a page not
- * recalculated keeps its marker state (no walk passes a marker without
- * trapping), a recalculated one is recalculated once.
- */
-static int recalc_stopped(struct pgt_env *env, struct pgt_policy *p, int rc)
-{
-	PGT_CHECK(env, rc == VMMU_EIO, "recalc stopped by its callback returned "
-		  "%d, not the callback's VMMU_EIO", rc);
-	pgt_end_walk(env, rc);
-	for (uint64_t i = 0; i < env->wpages; i++) {
-		uint64_t va = env->wbase + (i << 12);
-
-		if (env->old[i].attrs && !p->hits[i])
-			PGT_CHECK(env, pgt_tree_pending(&env->post, va) ==
-				  pgt_tree_pending(&env->pre, va),
-				  "a stopped recalc changed the marker state of "
-				  "page %#llx it did not recalculate", ULL(va));
-	}
-	pgt_end_check(env);
-	pgt_policy_fini(p);
-	return rc;
-}
-
 int pgt_do_recalc(struct pgt_env *env, struct pgt_rng *r, uint64_t addr)
 {
 	struct pgt_policy pol;
@@ -340,9 +381,9 @@ int pgt_do_recalc(struct pgt_env *env, struct pgt_rng *r, uint64_t addr)
 	}
 	tables0 = env->pt.stats.recalc_tables;
 	rc = vmmu_pt_recalc(&env->pt, addr, pgt_policy_fn, &pol, pgt_chg(env));
-	apply_hits(env, &pol);
 	if (pol.fail_at && pol.calls >= pol.fail_at)
-		return recalc_stopped(env, &pol, rc);
+		return fn_stopped(env, &pol, rc, true);
+	apply_hits(env, &pol);
 	PGT_CHECK(env, rc == 0, "recalc(%#llx) = %d", ULL(addr), rc);
 	pgt_end_walk(env, rc);
 	PGT_CHECK(env, !pgt_tree_pending(&env->post, addr),

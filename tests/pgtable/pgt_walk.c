@@ -112,6 +112,9 @@ static int walk_entry(struct walk *w, uint64_t e, unsigned level,
 		t->marks[t->nmarks++] = (struct pgt_mark){ va, level };
 		return walk_table(w, u & PGT_ADDR, level - 1, va, true);
 	}
+	if (level == 1 && f->marked(e))
+		return werr(w, "recalculation marker on the 4 KiB leaf %#llx at "
+			    "%#llx", (unsigned long long)e, (unsigned long long)va);
 	if (!pgt_present(c, e))
 		return werr(w, "not-present entry %#llx at %#llx level %u is not 0",
 			    (unsigned long long)e, (unsigned long long)va, level);

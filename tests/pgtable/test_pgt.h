@@ -10,6 +10,8 @@ void pgt_window(const struct pgt_cfg *c, bool big, uint64_t *base,
 
 void test_exact_bits(void **state);
 void test_update_refused(void **state);
+void test_update_noop(void **state);
+void test_on_leaf_split(void **state);
 void test_bad_args(void **state);
 void test_deferred_free(void **state);
 void test_merge(void **state);

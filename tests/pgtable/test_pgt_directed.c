@@ -402,3 +402,74 @@ void test_tac_straddle(void **state)
 	assert_int_equal(pgt_do_for_each(&env, b - PGT_MB2, 4 * PGT_MB2, 2), 1002);
 	pgt_env_fini(&env);
 }
+
+/*
+ * An update that changes no bit of a large leaf straddling its range must
+ * leave the leaf whole: splitting it costs a table page and the large
+ * page's TLB reach for nothing (a write-protect pass over pages already
+ * read-only, say).
+ */
+void test_update_noop(void **state)
+{
+	const struct pgt_cfg *c = *state;
+	uint64_t b = boundary(c), a = rw_attrs(c) & ~pgt_w_bit(c);
+	struct pgt_env env;
+	uint64_t tables;
+	unsigned lvl;
+
+	if (c->max_leaf < 2)
+		skip();
+	env_small(&env, c, 9);
+	assert_int_equal(pgt_do_map(&env, b, 0x400000, PGT_MB2, a), 0);
+	tables = env.pt.table_pages;
+	assert_int_equal(pgt_do_update(&env, b + PGT_KB4, PGT_KB4, pgt_w_bit(c), 0), 0);
+	lookup_raw(&env, b + PGT_KB4, &lvl);
+	PGT_CHECK(&env, lvl == 2 && env.pt.table_pages == tables &&
+		  env.pt.stats.splits == 0,
+		  "a no-op update of one page split the 2 MiB leaf (level %u, "
+		  "table_pages %llu -> %llu, stats.splits %llu)", lvl,
+		  (unsigned long long)tables,
+		  (unsigned long long)env.pt.table_pages,
+		  (unsigned long long)env.pt.stats.splits);
+	pgt_env_fini(&env);
+}
+
+/* Whether on_leaf was told about the leaf at (addr, level) with old. */
+static bool reported(const struct pgt_env *env, uint64_t addr, unsigned level,
+		     uint64_t old)
+{
+	for (size_t i = 0; i < env->onleaf_calls; i++)
+		if (env->ol[i].addr == addr && env->ol[i].level == level &&
+		    env->ol[i].old == old)
+			return true;
+	return false;
+}
+
+/*
+ * on_leaf is "told every leaf the operation changed": a large leaf that a
+ * split (explicit, or inside update / unmap) replaces by a table is such a
+ * leaf, as is the leaf a merge writes.
+ */
+void test_on_leaf_split(void **state)
+{
+	const struct pgt_cfg *c = *state;
+	uint64_t b = boundary(c), a = rw_attrs(c);
+	uint64_t leaf = pgt_make_leaf(c, 0x400000, a, 2);
+	struct pgt_env env;
+
+	if (c->max_leaf < 2)
+		skip();
+	env_small(&env, c, 10);
+	assert_int_equal(pgt_do_map(&env, b, 0x400000, PGT_MB2, a), 0);
+	assert_int_equal(pgt_do_split(&env, b, 2), 0);
+	PGT_CHECK(&env, reported(&env, b, 2, leaf), "split_large_leaf did not "
+		  "report the 2 MiB leaf %#llx it replaced (%llu on_leaf calls)",
+		  (unsigned long long)leaf,
+		  (unsigned long long)env.onleaf_calls);
+	assert_int_equal(pgt_do_merge(&env, b, 2), 0);
+	PGT_CHECK(&env, env.onleaf_calls >= 1, "merge reported nothing");
+	assert_int_equal(pgt_do_update(&env, b + PGT_KB4, PGT_KB4, pgt_w_bit(c), 0), 0);
+	PGT_CHECK(&env, reported(&env, b, 2, leaf), "update did not report "
+		  "the 2 MiB leaf %#llx it split", (unsigned long long)leaf);
+	pgt_env_fini(&env);
+}

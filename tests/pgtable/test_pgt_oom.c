@@ -21,7 +21,7 @@
 #include "test_pgt.h"
 
 #define ULL(x) ((unsigned long long)(x))
-#define OOM_SEEDS 4
+#define OOM_SEEDS 3
 
 enum { K_MAP, K_MAP_SPLIT, K_MAP_WIDE, K_UNMAP, K_UPDATE, K_SPLIT, K_MERGE,
        K_MARK, K_RECALC, K_NKINDS };

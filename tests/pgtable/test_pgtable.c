@@ -92,7 +92,7 @@ static void test_random_edges(void **state)
 
 static void test_random_big(void **state)
 {
-	run_random(*state, true, (pgt_seed_base() & 1) != 0, 2, 40);
+	run_random(*state, true, (pgt_seed_base() & 1) != 0, 2, 25);
 }
 
 struct named { const char *name; CMUnitTestFunction fn; };
@@ -100,6 +100,8 @@ struct named { const char *name; CMUnitTestFunction fn; };
 static const struct named tests[] = {
 	{ "exact_bits", test_exact_bits },
 	{ "update_refused", test_update_refused },
+	{ "update_noop", test_update_noop },
+	{ "on_leaf_split", test_on_leaf_split },
 	{ "bad_args", test_bad_args },
 	{ "deferred_free", test_deferred_free },
 	{ "merge", test_merge },

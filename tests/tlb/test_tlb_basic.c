@@ -13,14 +13,13 @@ static void test_counters_hits(void **state)
 {
 	struct vmmu_paging_state ps;
 	struct vmmu_tlb *t = tlb_new_default();
-	const struct vmmu_tlb_stats *st = vmmu_tlb_stats(t);
 
 	(void)state;
 	ps_long(&ps);
 	vmmu_tlb_set_tag(t, 1, 0, 0);
 	fill_rw(t, VA, 0x5000, KiB4, false);
-	assert_int_equal(st->arr_fills[VMMU_TLB_L1D_4K], 1);
-	assert_int_equal(st->arr_fills[VMMU_TLB_STLB], 1);
+	assert_int_equal(vmmu_tlb_stats(t)->arr_fills[VMMU_TLB_L1D_4K], 1);
+	assert_int_equal(vmmu_tlb_stats(t)->arr_fills[VMMU_TLB_STLB], 1);
 	/* hit in L1D_4K: hpa keeps the page offset */
 	assert_int_equal(look(t, &ps, VA + 0x123, VMMU_ACCESS_READ), 0x5123);
 	/* a miss probes every data array: L1D 4K, LARGE, 1G, STLB, STLB_1G */
@@ -29,28 +28,28 @@ static void test_counters_hits(void **state)
 	assert_int_equal(look(t, &ps, VA + 8, VMMU_ACCESS_FETCH), 0x5008);
 	assert_int_equal(look(t, &ps, VA + 9, VMMU_ACCESS_FETCH), 0x5009);
 
-	assert_int_equal(st->lookups, 4);
-	assert_int_equal(st->hits, 3);
-	assert_int_equal(st->misses, 1);
-	assert_int_equal(st->arr_lookups[VMMU_TLB_L1D_4K], 2);
-	assert_int_equal(st->arr_hits[VMMU_TLB_L1D_4K][VMMU_TLB_4K], 1);
-	assert_int_equal(st->arr_misses[VMMU_TLB_L1D_4K], 1);
-	assert_int_equal(st->arr_lookups[VMMU_TLB_L1D_LARGE], 1);
-	assert_int_equal(st->arr_misses[VMMU_TLB_L1D_LARGE], 1);
-	assert_int_equal(st->arr_lookups[VMMU_TLB_L1D_1G], 1);
-	assert_int_equal(st->arr_lookups[VMMU_TLB_L1I_4K], 2);
-	assert_int_equal(st->arr_misses[VMMU_TLB_L1I_4K], 1);
-	assert_int_equal(st->arr_hits[VMMU_TLB_L1I_4K][VMMU_TLB_4K], 1);
-	assert_int_equal(st->arr_lookups[VMMU_TLB_L1I_LARGE], 1);
-	assert_int_equal(st->arr_lookups[VMMU_TLB_STLB], 2);
-	assert_int_equal(st->arr_misses[VMMU_TLB_STLB], 1);
-	assert_int_equal(st->arr_hits[VMMU_TLB_STLB][VMMU_TLB_4K], 1);
-	assert_int_equal(st->arr_lookups[VMMU_TLB_STLB_1G], 1);
-	assert_int_equal(st->arr_misses[VMMU_TLB_STLB_1G], 1);
-	assert_int_equal(st->arr_fills[VMMU_TLB_L1I_4K], 1);
-	assert_int_equal(st->arr_evictions[VMMU_TLB_STLB], 0);
+	assert_int_equal(vmmu_tlb_stats(t)->lookups, 4);
+	assert_int_equal(vmmu_tlb_stats(t)->hits, 3);
+	assert_int_equal(vmmu_tlb_stats(t)->misses, 1);
+	assert_int_equal(vmmu_tlb_stats(t)->arr_lookups[VMMU_TLB_L1D_4K], 2);
+	assert_int_equal(vmmu_tlb_stats(t)->arr_hits[VMMU_TLB_L1D_4K][VMMU_TLB_4K], 1);
+	assert_int_equal(vmmu_tlb_stats(t)->arr_misses[VMMU_TLB_L1D_4K], 1);
+	assert_int_equal(vmmu_tlb_stats(t)->arr_lookups[VMMU_TLB_L1D_LARGE], 1);
+	assert_int_equal(vmmu_tlb_stats(t)->arr_misses[VMMU_TLB_L1D_LARGE], 1);
+	assert_int_equal(vmmu_tlb_stats(t)->arr_lookups[VMMU_TLB_L1D_1G], 1);
+	assert_int_equal(vmmu_tlb_stats(t)->arr_lookups[VMMU_TLB_L1I_4K], 2);
+	assert_int_equal(vmmu_tlb_stats(t)->arr_misses[VMMU_TLB_L1I_4K], 1);
+	assert_int_equal(vmmu_tlb_stats(t)->arr_hits[VMMU_TLB_L1I_4K][VMMU_TLB_4K], 1);
+	assert_int_equal(vmmu_tlb_stats(t)->arr_lookups[VMMU_TLB_L1I_LARGE], 1);
+	assert_int_equal(vmmu_tlb_stats(t)->arr_lookups[VMMU_TLB_STLB], 2);
+	assert_int_equal(vmmu_tlb_stats(t)->arr_misses[VMMU_TLB_STLB], 1);
+	assert_int_equal(vmmu_tlb_stats(t)->arr_hits[VMMU_TLB_STLB][VMMU_TLB_4K], 1);
+	assert_int_equal(vmmu_tlb_stats(t)->arr_lookups[VMMU_TLB_STLB_1G], 1);
+	assert_int_equal(vmmu_tlb_stats(t)->arr_misses[VMMU_TLB_STLB_1G], 1);
+	assert_int_equal(vmmu_tlb_stats(t)->arr_fills[VMMU_TLB_L1I_4K], 1);
+	assert_int_equal(vmmu_tlb_stats(t)->arr_evictions[VMMU_TLB_STLB], 0);
 	vmmu_tlb_stats_reset(t);
-	assert_int_equal(st->lookups, 0);
+	assert_int_equal(vmmu_tlb_stats(t)->lookups, 0);
 	free(t);
 }
 
@@ -83,7 +82,6 @@ static void test_refused(void **state)
 {
 	struct vmmu_paging_state ps;
 	struct vmmu_tlb *t = tlb_new_default();
-	const struct vmmu_tlb_stats *st = vmmu_tlb_stats(t);
 
 	(void)state;
 	ps_long(&ps);
@@ -92,16 +90,16 @@ static void test_refused(void **state)
 	assert_int_equal(lookup_as(t, &ps, VA, VMMU_ACCESS_READ, 3), VMMU_TLB_HIT);
 	assert_int_equal(lookup_as(t, &ps, VA, VMMU_ACCESS_WRITE, 3),
 			 VMMU_TLB_REFUSED);
-	assert_int_equal(st->refused_dirty, 1);
+	assert_int_equal(vmmu_tlb_stats(t)->refused_dirty, 1);
 	/* both copies (L1D and STLB) went */
-	assert_int_equal(st->inv[VMMU_TLB_INV_REFUSED], 2);
+	assert_int_equal(vmmu_tlb_stats(t)->inv[VMMU_TLB_INV_REFUSED], 2);
 	assert_int_equal(lookup_as(t, &ps, VA, VMMU_ACCESS_READ, 3), VMMU_TLB_MISS);
 	/* supervisor page (U/S = 0): a user read is refused (SDM 4.6.1) */
 	fill_attr(t, VA, 2, true, NRWX);
 	assert_int_equal(lookup_as(t, &ps, VA, VMMU_ACCESS_READ, 0), VMMU_TLB_HIT);
 	assert_int_equal(lookup_as(t, &ps, VA, VMMU_ACCESS_READ, 3),
 			 VMMU_TLB_REFUSED);
-	assert_int_equal(st->refused_guest, 1);
+	assert_int_equal(vmmu_tlb_stats(t)->refused_guest, 1);
 	/* read-only under CR0.WP: a supervisor write is refused */
 	fill_attr(t, VA, 1, true, NRWX);
 	assert_int_equal(lookup_as(t, &ps, VA, VMMU_ACCESS_WRITE, 0),
@@ -110,7 +108,7 @@ static void test_refused(void **state)
 	fill_attr(t, VA, 7, true, NRWX);
 	assert_int_equal(lookup_as(t, &ps, VA, VMMU_ACCESS_FETCH, 0),
 			 VMMU_TLB_REFUSED);
-	assert_int_equal(st->refused_guest, 3);
+	assert_int_equal(vmmu_tlb_stats(t)->refused_guest, 3);
 	/* nested read-only: a write is refused; nested no-execute: fetch */
 	fill_attr(t, VA, 3, true, VMMU_TLB_NR | VMMU_TLB_NX);
 	assert_int_equal(lookup_as(t, &ps, VA, VMMU_ACCESS_FETCH, 0), VMMU_TLB_HIT);
@@ -119,8 +117,8 @@ static void test_refused(void **state)
 	fill_attr(t, VA, 3, true, VMMU_TLB_NR | VMMU_TLB_NW);
 	assert_int_equal(lookup_as(t, &ps, VA, VMMU_ACCESS_FETCH, 0),
 			 VMMU_TLB_REFUSED);
-	assert_int_equal(st->refused_nested, 2);
-	assert_int_equal(st->hits, 3);
+	assert_int_equal(vmmu_tlb_stats(t)->refused_nested, 2);
+	assert_int_equal(vmmu_tlb_stats(t)->hits, 3);
 	free(t);
 }
 
@@ -128,7 +126,6 @@ static void test_page_sizes(void **state)
 {
 	struct vmmu_paging_state ps;
 	struct vmmu_tlb *t = tlb_new_default();
-	const struct vmmu_tlb_stats *st = vmmu_tlb_stats(t);
 
 	(void)state;
 	ps_long(&ps);
@@ -141,13 +138,13 @@ static void test_page_sizes(void **state)
 			 0x600000ULL + 0x1fffffULL);
 	assert_int_equal(look(t, &ps, 0xc00000ULL + 0x3fffff, VMMU_ACCESS_READ),
 			 0x1400000ULL + 0x3fffffULL);
-	assert_int_equal(st->arr_hits[VMMU_TLB_L1D_1G][VMMU_TLB_1G], 1);
-	assert_int_equal(st->arr_hits[VMMU_TLB_L1D_LARGE][VMMU_TLB_2M], 1);
-	assert_int_equal(st->arr_hits[VMMU_TLB_L1D_LARGE][VMMU_TLB_4M], 1);
+	assert_int_equal(vmmu_tlb_stats(t)->arr_hits[VMMU_TLB_L1D_1G][VMMU_TLB_1G], 1);
+	assert_int_equal(vmmu_tlb_stats(t)->arr_hits[VMMU_TLB_L1D_LARGE][VMMU_TLB_2M], 1);
+	assert_int_equal(vmmu_tlb_stats(t)->arr_hits[VMMU_TLB_L1D_LARGE][VMMU_TLB_4M], 1);
 	/* 1 GiB fetch: no L1I array, so it is served by STLB_1G */
 	assert_int_equal(look(t, &ps, 0x40000010ULL, VMMU_ACCESS_FETCH),
 			 0x80000010ULL);
-	assert_int_equal(st->arr_hits[VMMU_TLB_STLB_1G][VMMU_TLB_1G], 1);
+	assert_int_equal(vmmu_tlb_stats(t)->arr_hits[VMMU_TLB_STLB_1G][VMMU_TLB_1G], 1);
 	/* INVLPG of any address inside a large page drops it (SDM 4.10.4.1) */
 	vmmu_tlb_invlpg(t, mk_gva(0x40000000ULL + 0x3ff00000));
 	assert_int_equal(look(t, &ps, 0x40000000ULL, VMMU_ACCESS_READ), ~0ULL);
@@ -161,28 +158,26 @@ static void test_lru(void **state)
 	struct vmmu_paging_state ps;
 	struct vmmu_tlb_config cfg;
 	struct vmmu_tlb *t;
-	const struct vmmu_tlb_stats *st;
 
 	(void)state;
 	ps_long(&ps);
 	memset(&cfg, 0, sizeof(cfg));
 	cfg.tlb[VMMU_TLB_L1D_4K] = (struct vmmu_tlb_geom){ 2, 2 };
 	t = tlb_new(&cfg);
-	st = vmmu_tlb_stats(t);
 	/* pages 0, 2, 4 map to set 0 (vpn bit 0), page 1 to set 1 */
 	fill_rw(t, 0 * KiB4, 0x10000, KiB4, false);
 	fill_rw(t, 2 * KiB4, 0x20000, KiB4, false);
 	fill_rw(t, 1 * KiB4, 0x30000, KiB4, false);
 	assert_int_equal(look(t, &ps, 0, VMMU_ACCESS_READ), 0x10000);
 	fill_rw(t, 4 * KiB4, 0x40000, KiB4, false);   /* evicts page 2 */
-	assert_int_equal(st->arr_evictions[VMMU_TLB_L1D_4K], 1);
+	assert_int_equal(vmmu_tlb_stats(t)->arr_evictions[VMMU_TLB_L1D_4K], 1);
 	assert_int_equal(look(t, &ps, 2 * KiB4, VMMU_ACCESS_READ), ~0ULL);
 	assert_int_equal(look(t, &ps, 0, VMMU_ACCESS_READ), 0x10000);
 	assert_int_equal(look(t, &ps, 4 * KiB4, VMMU_ACCESS_READ), 0x40000);
 	assert_int_equal(look(t, &ps, 1 * KiB4, VMMU_ACCESS_READ), 0x30000);
 	/* refilling the same page under the same tag replaces, no eviction */
 	fill_rw(t, 4 * KiB4, 0x50000, KiB4, false);
-	assert_int_equal(st->arr_evictions[VMMU_TLB_L1D_4K], 1);
+	assert_int_equal(vmmu_tlb_stats(t)->arr_evictions[VMMU_TLB_L1D_4K], 1);
 	assert_int_equal(look(t, &ps, 4 * KiB4, VMMU_ACCESS_READ), 0x50000);
 	/* no array takes data 2 MiB pages: the fill is dropped, lookups miss */
 	fill_rw(t, MiB2, 0x600000, MiB2, false);
@@ -194,7 +189,6 @@ static void test_lru(void **state)
 static void test_pwc_levels(void **state)
 {
 	struct vmmu_tlb *t = tlb_new_default();
-	const struct vmmu_tlb_stats *st = vmmu_tlb_stats(t);
 	struct vmmu_tlb_pwc_hit h;
 	gva_t va = mk_gva(0x00007f1234567000ULL);
 
@@ -223,26 +217,25 @@ static void test_pwc_levels(void **state)
 			 mk_gva(0x00400000), 2, mk_gpa(0x7000), 3), 0);
 	assert_int_equal(vmmu_tlb_pwc_lookup(t, VMMU_PAGING_2LEVEL,
 			 mk_gva(0x007ff000), &h), 1);
-	assert_int_equal(st->pwc_lookups, 6);
-	assert_int_equal(st->pwc_misses, 2);
-	assert_int_equal(st->pwc_hits[0], 2);
-	assert_int_equal(st->pwc_hits[2], 2);
-	assert_int_equal(st->pwc_fills, 3);
+	assert_int_equal(vmmu_tlb_stats(t)->pwc_lookups, 6);
+	assert_int_equal(vmmu_tlb_stats(t)->pwc_misses, 2);
+	assert_int_equal(vmmu_tlb_stats(t)->pwc_hits[0], 2);
+	assert_int_equal(vmmu_tlb_stats(t)->pwc_hits[2], 2);
+	assert_int_equal(vmmu_tlb_stats(t)->pwc_fills, 3);
 	/* nested: level-3 entry (1 GiB of gpa) -> start at level 2 */
 	assert_int_equal(vmmu_tlb_npwc_lookup(t, 4, mk_gpa(0x40001000), &h), 4);
 	assert_int_equal(vmmu_tlb_npwc_fill(t, mk_gpa(0x40000000), 3,
 					    mk_hpa(0xa000), NRWX), 0);
 	assert_int_equal(vmmu_tlb_npwc_lookup(t, 4, mk_gpa(0x7ffff000), &h), 2);
 	assert_int_equal(h.table, 0xa000);
-	assert_int_equal(st->npwc_hits[1], 1);
-	assert_int_equal(st->npwc_misses, 1);
+	assert_int_equal(vmmu_tlb_stats(t)->npwc_hits[1], 1);
+	assert_int_equal(vmmu_tlb_stats(t)->npwc_misses, 1);
 	free(t);
 }
 
 static void test_gpa_tlb(void **state)
 {
 	struct vmmu_tlb *t = tlb_new_default();
-	const struct vmmu_tlb_stats *st = vmmu_tlb_stats(t);
 	hpa_t h;
 
 	(void)state;
@@ -261,10 +254,10 @@ static void test_gpa_tlb(void **state)
 			 VMMU_TLB_REFUSED);
 	assert_int_equal(vmmu_tlb_gpa_lookup(t, mk_gpa(0x200000),
 					     VMMU_ACCESS_READ, &h), VMMU_TLB_MISS);
-	assert_int_equal(st->gpa_lookups, 4);
-	assert_int_equal(st->gpa_hits[VMMU_TLB_2M], 1);
-	assert_int_equal(st->gpa_misses, 2);
-	assert_int_equal(st->gpa_refused, 1);
+	assert_int_equal(vmmu_tlb_stats(t)->gpa_lookups, 4);
+	assert_int_equal(vmmu_tlb_stats(t)->gpa_hits[VMMU_TLB_2M], 1);
+	assert_int_equal(vmmu_tlb_stats(t)->gpa_misses, 2);
+	assert_int_equal(vmmu_tlb_stats(t)->gpa_refused, 1);
 	assert_int_equal(vmmu_tlb_gpa_fill(t, mk_gpa(0), mk_hpa(0), MiB4, 0),
 			 VMMU_EINVAL);
 	free(t);

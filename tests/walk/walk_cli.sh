@@ -79,7 +79,34 @@ python3 -c 'print("[" * 200000 + "]" * 200000)' >"$tmp/deep.json" 2>/dev/null &&
     [ $? -eq 2 ] && [ -s "$tmp/err" ] || fail "deeply nested input"; }
 printf '{"paging":"\xff"}' >"$tmp/utf8.json"
 "$vmmu" walk --case "$tmp/utf8.json" >/dev/null 2>&1; [ $? -eq 2 ] || fail "non-UTF-8 input should exit 2"
-"$vmmu" walk --case / >/dev/null 2>&1; [ $? -eq 2 ] || fail "a directory should exit 2"
+"$vmmu" walk --case / >/dev/null 2>"$tmp/err"; [ $? -eq 2 ] || fail "a directory should exit 2"
+grep -q "is a directory" "$tmp/err" || fail "a directory: message does not say so: $(cat "$tmp/err")"
+
+# Input bounds: at most 16 MiB of input, at most 65536 pages touched, and
+# memory in proportion to the data given (65536 one-dword items on as many
+# pages took 318 MB when every touched page cost 4 KiB; the bound leaves
+# room for sanitizer builds).
+items() { # n: a case with n one-dword items, one per page
+  python3 -c "import json,sys
+n=int(sys.argv[1])
+pg={'cr0':'0x80010011','cr3':'0x1000','cr4':'0x20','efer':'0x500','maxphyaddr':46}
+print(json.dumps({'paging':pg,'memory':[{'gpa':hex(0x100000+i*4096),'dwords':['0x1']} for i in range(n)],'accesses':[]}))" "$1"
+}
+items 65537 >"$tmp/pages.json"
+"$vmmu" walk --case "$tmp/pages.json" >/dev/null 2>"$tmp/err"; [ $? -eq 2 ] || fail "65537 pages should exit 2"
+grep -q "more than 65536 pages" "$tmp/err" || fail "page bound: message: $(cat "$tmp/err")"
+items 65536 >"$tmp/pages.json"
+rss=$(python3 -c "import resource,subprocess,sys
+r=subprocess.run(sys.argv[1:],stdout=subprocess.DEVNULL)
+print(r.returncode, resource.getrusage(resource.RUSAGE_CHILDREN).ru_maxrss // 1024)" "$vmmu" walk --case "$tmp/pages.json")
+set -- $rss
+[ "$1" -eq 0 ] || fail "65536 pages exited $1"
+[ "$2" -lt 200 ] || fail "65536 one-dword items took $2 MiB"
+head -c $((16 * 1024 * 1024 + 1)) /dev/zero | tr '\0' ' ' >"$tmp/huge.json"
+"$vmmu" walk --case "$tmp/huge.json" >/dev/null 2>"$tmp/err"; [ $? -eq 2 ] || fail "16 MiB + 1 should exit 2"
+grep -q "larger than the 16777216 bytes" "$tmp/err" || fail "size bound: message: $(cat "$tmp/err")"
+"$vmmu" walk --case - <"$tmp/huge.json" >/dev/null 2>"$tmp/err"; [ $? -eq 2 ] || fail "16 MiB + 1 on stdin should exit 2"
+grep -q "larger than" "$tmp/err" || fail "size bound on stdin: message: $(cat "$tmp/err")"
 
 # Bad usage.
 "$vmmu" walk >/dev/null 2>&1; [ $? -eq 2 ] || fail "no --case should exit 2"
@@ -89,6 +116,10 @@ printf '{"paging":"\xff"}' >"$tmp/utf8.json"
 grep -q "'-x'" "$tmp/err" || fail "-xh: message does not name -x: $(cat "$tmp/err")"
 "$vmmu" walk --case /nonexistent >/dev/null 2>&1; [ $? -eq 2 ] || fail "missing file should exit 2"
 "$vmmu" walk --help >"$tmp/help" || fail "--help failed"
+"$vmmu" help walk >"$tmp/help2" || fail "vmmu help walk failed"
+cmp -s "$tmp/help" "$tmp/help2" || fail "vmmu help walk is not vmmu walk --help"
+"$vmmu" help bench walk | grep -q "vmmu bench walk" || fail "vmmu help bench walk"
+"$vmmu" help nosuch >/dev/null 2>&1; [ $? -eq 2 ] || fail "vmmu help nosuch should exit 2"
 for s in NAME SYNOPSIS DESCRIPTION OPTIONS OUTPUT "EXIT STATUS" EXAMPLES; do
   grep -q "^$s" "$tmp/help" || fail "--help lacks $s"
 done
@@ -169,6 +200,10 @@ a=$("$vmmu" walk --case "$tmp/arr.json" | jq -c '[.[].memory_writes | length]')
 n=$("$vmmu" bench walk --walks 1000 --json 2>/dev/null | jq '[.modes[] | select(.ns_per_walk > 0)] | length')
 [ "$n" = 6 ] || fail "bench walk reported $n modes"
 "$vmmu" bench walk --walks x >/dev/null 2>&1; [ $? -eq 2 ] || fail "bench walk bad --walks should exit 2"
+n=$("$vmmu" bench walk --quick --json 2>/dev/null | jq '.walks')
+[ "$n" = 100000 ] || fail "bench walk --quick ran $n walks per round"
+n=$("$vmmu" bench walk --quick --walks 500 --json 2>/dev/null | jq '.walks')
+[ "$n" = 500 ] || fail "bench walk --quick --walks 500 ran $n"
 
 [ "$fails" -eq 0 ] && echo "walk_cli: all checks passed"
 [ "$fails" -eq 0 ]

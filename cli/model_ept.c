@@ -1,0 +1,240 @@
+/* SPDX-License-Identifier: MIT */
+/*
+ * vmmu bench model's EPT rows: the same guest as the other rows, on an
+ * EPT VM with 4 KiB host blocks (so every nested walk has 4 levels):
+ *   ept-tlb-hit     hits of the combined TLB (same as direct: a hit does
+ *                   not walk);
+ *   ept-cold-walk   a one-entry TLB, no guest or nested paging-structure
+ *                   caches and no guest-physical TLB: every access is a
+ *                   full 2-D walk of 24 references (4 over 4);
+ *   ept-pwc-walk    the same TLB with the default caches: the guest walk
+ *                   starts from the PDE cache and the nested walks hit the
+ *                   guest-physical TLB or the nested caches;
+ *   ept-violation   a write to a write-protected log-dirty page: walk, EPT
+ *                   violation, the handler logs the page and makes it
+ *                   writable (INVEPT), the access retries and completes;
+ *   ept-recalc-pt   the misconfiguration exit that recalculates one leaf
+ *                   table (512 leaves) after a type change of its 2 MiB;
+ *   ept-start-1g,   starting a type change of a whole 1 GiB / 1 TiB guest
+ *   ept-start-1t    (vmmu_vm_set_p2m_type): the entries it marks are the
+ *                   last column; the markers are resolved between rounds.
+ * The last column of the last four rows counts exits per access, leaves
+ * per recalculation and entries marked per start, not references.
+ */
+#include <stdio.h>
+#include <string.h>
+
+#include "bench_model.h"
+#include "core/pgtable.h"
+#include "vmmu/ept.h"
+#include "vmmu/p2m.h"
+#include "vmmu/error.h"
+
+static int ept_bm_setup(struct bm *b)
+{
+	memset(b, 0, sizeof(*b));
+	b->ops = &vmmu_backend_ept;
+	b->kind = VMMU_BACKEND_EPT;
+	b->small_pages = true;
+	return bm_setup(b);
+}
+
+static void ept_bm_done(struct bm *b)
+{
+	vmmu_vm_destroy(b->vm);
+	vmmu_hosted_destroy(b->arena);
+}
+
+static int drop(void *ctx, gpa_t gpa, uint64_t size)
+{
+	(void)ctx; (void)gpa; (void)size;
+	return 0;
+}
+
+/* Writes to log-dirty pages, re-armed (untimed) every BM_PAGES writes. */
+static int ept_violation_case(struct bm *b, struct vmmu_vcpu *v,
+			      struct bm_case *c, uint64_t n)
+{
+	struct vmmu_op op = { .acc = { mk_gva(0), VMMU_ACCESS_WRITE, 3, false },
+			      .size = 8 };
+	struct vmmu_access_result res;
+	uint64_t data = 1, i, done = 0, exits0 = v->stats.exits;
+	double total = 0;
+	int rc = vmmu_ept_set_dirty_mode(b->vm, VMMU_DIRTY_WRITE_PROTECT);
+
+	op.data = &data;
+	if (rc == 0)
+		rc = vmmu_ept_dirty_start(b->vm);
+	while (rc == 0 && done < n) {
+		double t0;
+
+		rc = vmmu_ept_dirty_harvest(b->vm, drop, NULL);
+		t0 = bm_now_ns();
+		for (i = 0; rc == 0 && i < BM_PAGES; i++) {
+			op.acc.gva = mk_gva(BM_GVA + i * VMMU_PAGE_SIZE);
+			rc = vmmu_vcpu_access(v, &op, &res);
+			if (rc == 0 && res.status != VMMU_ACCESS_DONE)
+				rc = VMMU_EINVAL;
+		}
+		total += bm_now_ns() - t0;
+		done += BM_PAGES;
+	}
+	c->accesses = done;
+	c->ns = total / (double)done;
+	c->refs_per_access = (double)(v->stats.exits - exits0) / (double)done;
+	return rc;
+}
+
+/* ept-recalc-pt: a 2 MiB type change, then the exit that resolves it. */
+static int ept_recalc_case(struct bm *b, struct vmmu_vcpu *v,
+			   struct bm_case *c, unsigned rounds)
+{
+	struct vmmu_pt *pt = vmmu_ept_tables(b->vm);
+	uint64_t leaves0 = pt->stats.recalc_leaves, tables0 = pt->stats.recalc_tables;
+	struct vmmu_exit_result res;
+	double total = 0;
+	unsigned i;
+	int rc = 0;
+
+	for (i = 0; rc == 0 && i < rounds; i++) {
+		double t0;
+
+		rc = vmmu_vm_set_p2m_type(b->vm, mk_gpa(BM_DATA), 2ULL << 20,
+					  VMMU_P2M_RAM_RW);
+		t0 = bm_now_ns();
+		if (rc == 0)
+			rc = vmmu_ept_handle_vmexit(v, VMMU_VMX_EXIT_EPT_MISCONFIG,
+						    0, BM_DATA, 0, &res);
+		total += bm_now_ns() - t0;
+		if (rc == 0 && res.action != VMMU_ACT_RETRY)
+			rc = VMMU_EINVAL;
+	}
+	if (rc == 0 && pt->stats.recalc_tables - tables0 != rounds)
+		rc = VMMU_EINVAL;       /* one leaf table per exit, or a wrong row */
+	c->accesses = rounds;
+	c->ns = total / rounds;
+	c->refs_per_access = (double)(pt->stats.recalc_leaves - leaves0) / rounds;
+	return rc;
+}
+
+/* ept-start-*: a guest of size with 64 pages touched; time the start. */
+static int ept_start_case(struct bm_case *c, uint64_t size, unsigned rounds)
+{
+	struct vmmu_slot_desc d = { .base = mk_gpa(0), .size = size,
+				    .type = VMMU_MEM_RAM, .max_order = VMMU_ORDER_4K,
+				    .memtype = VMMU_MEMTYPE_DEFAULT };
+	struct vmmu_exit_result res;
+	struct vmmu_vcpu *v = NULL;
+	struct bm b;
+	uint64_t g, marks = 0;
+	double total = 0;
+	unsigned i;
+	int rc;
+
+	memset(&b, 0, sizeof(b));
+	rc = vmmu_hosted_create(64ULL << 20, &b.arena);
+	if (rc < 0)
+		return rc;
+	vmmu_hosted_platform(b.arena, &b.plat);
+	rc = vmmu_vm_create(&b.plat, &b.vm);
+	if (rc == 0)
+		rc = vmmu_vm_set_backend(b.vm, VMMU_BACKEND_EPT, &vmmu_backend_ept);
+	if (rc == 0)
+		rc = vmmu_vm_add_slot_ex(b.vm, &d);
+	if (rc == 0)
+		rc = vmmu_vcpu_create(b.vm, &v);
+	for (i = 0; rc == 0 && i < rounds; i++) {
+		struct vmmu_pt *pt = vmmu_ept_tables(b.vm);
+		uint64_t m0;
+		double t0;
+
+		/* touch (or, from round 1 on, resolve the markers on) 64 pages */
+		for (g = 0; rc == 0 && g < size; g += size / 64) {
+			do {
+				rc = vmmu_ept_handle_vmexit(v, i ? 49 : 48,
+					0x182, g, g, &res);
+			} while (rc == 0 && i && res.action == VMMU_ACT_RETRY);
+		}
+		m0 = pt->stats.marks + pt->stats.recalc_leaves;
+		t0 = bm_now_ns();
+		if (rc == 0)
+			rc = vmmu_vm_set_p2m_type(b.vm, mk_gpa(0), size, i & 1 ?
+				VMMU_P2M_RAM_RW : VMMU_P2M_RAM_LOGDIRTY);
+		total += bm_now_ns() - t0;
+		marks += pt->stats.marks + pt->stats.recalc_leaves - m0;
+	}
+	c->accesses = rounds;
+	c->ns = total / rounds;
+	c->refs_per_access = (double)marks / rounds;
+	ept_bm_done(&b);
+	return rc;
+}
+
+int bench_model_ept(uint64_t n, struct bm_case *cases)
+{
+	struct vmmu_tlb_config cold, pwc;
+	struct vmmu_vcpu *hot = NULL, *vc = NULL, *vp = NULL;
+	struct bm b;
+	unsigned i;
+	int rc = ept_bm_setup(&b);
+
+	cases[0] = (struct bm_case){ .name = "ept-tlb-hit", .pages = BM_HOT };
+	cases[1] = (struct bm_case){ .name = "ept-cold-walk", .pages = BM_PAGES };
+	cases[2] = (struct bm_case){ .name = "ept-pwc-walk", .pages = BM_PAGES };
+	cases[3] = (struct bm_case){ .name = "ept-violation", .pages = BM_PAGES };
+	cases[4] = (struct bm_case){ .name = "ept-recalc-pt", .pages = BM_PAGES };
+	cases[5] = (struct bm_case){ .name = "ept-start-1g" };
+	cases[6] = (struct bm_case){ .name = "ept-start-1t" };
+	if (rc == 0)
+		rc = bm_tiny_tlb(&cold, false);
+	if (rc == 0) {
+		memset(&cold.gpa_tlb, 0, sizeof(cold.gpa_tlb));
+		for (i = 0; i < VMMU_TLB_PWC_LEVELS; i++)
+			cold.npwc[i].sets = cold.npwc[i].ways = 0;
+		rc = bm_tiny_tlb(&pwc, true);
+	}
+	if (rc == 0)
+		rc = bm_vcpu(&b, NULL, &hot);
+	if (rc == 0)
+		rc = bm_vcpu(&b, &cold, &vc);
+	if (rc == 0)
+		rc = bm_vcpu(&b, &pwc, &vp);
+	fprintf(stderr, "vmmu bench model: ept...\n");
+	/* warm-up rounds: first touches map every page the guest uses */
+	if (rc == 0)
+		rc = bm_time(vc, &cases[1], BM_PAGES);
+	if (rc == 0)
+		rc = bm_time(hot, &cases[0], BM_HOT);
+	if (rc == 0) {
+		cases[0].ns = 0;
+		rc = bm_time(hot, &cases[0], n);
+	}
+	if (rc == 0)
+		rc = bm_check(&cases[0], true, 0);
+	if (rc == 0) {
+		cases[1].ns = 0;
+		rc = bm_time(vc, &cases[1], n);
+	}
+	if (rc == 0)
+		rc = bm_check(&cases[1], false, 24);
+	if (rc == 0)
+		rc = bm_time(vp, &cases[2], BM_PAGES);
+	if (rc == 0) {
+		cases[2].ns = 0;
+		rc = bm_time(vp, &cases[2], n);
+	}
+	if (rc == 0 && cases[2].refs_per_access >= 12)
+		rc = VMMU_EINVAL;   /* the caches must cut the walk */
+	if (rc == 0)
+		rc = ept_violation_case(&b, vp, &cases[3], n < 51200 ? n : 51200);
+	if (rc == 0)
+		rc = vmmu_ept_dirty_stop(b.vm);
+	if (rc == 0)
+		rc = ept_recalc_case(&b, vp, &cases[4], 200);
+	ept_bm_done(&b);
+	if (rc == 0)
+		rc = ept_start_case(&cases[5], 1ULL << 30, 50);
+	if (rc == 0)
+		rc = ept_start_case(&cases[6], 1ULL << 40, 50);
+	return rc;
+}

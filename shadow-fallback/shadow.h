@@ -1,0 +1,71 @@
+/* SPDX-License-Identifier: MIT */
+/*
+ * The shadow-paging backend's own API (the backend itself is
+ * vmmu_backend_shadow in vmmu/backend.h; docs/shadow.md describes it).
+ *
+ * Pool: every shadow table page comes from a fixed per-VM pool. Its size
+ * defaults to 256 pages (1 MiB) per vCPU plus 2 pages (8 KiB) per MiB of
+ * guest RAM and ROM, as Xen sizes its shadow pool, and follows vCPUs and
+ * slots as they are added; vmmu_shadow_set_pool_pages() fixes it instead.
+ * Pages are taken from the platform on demand up to that size; beyond it
+ * (or when the platform has no page) the least recently used unpinned
+ * shadow is recycled, so exhaustion never fails the guest. A pool below
+ * VMMU_SHADOW_POOL_MIN(vCPUs) pages is refused: that is what the per-vCPU
+ * roots (pinned) and one fault's path (five levels) need at most.
+ */
+#ifndef VMMU_SHADOW_H
+#define VMMU_SHADOW_H
+
+#include "vmmu/vm.h"
+
+#define VMMU_SHADOW_POOL_MIN(nvcpus) (8U + 4U * (unsigned)(nvcpus))
+
+/*
+ * Fix the pool at pages (0: back to the default). VMMU_EINVAL when below
+ * the minimum for the VM's vCPUs (at least one) or the VM has another
+ * backend. Shrinking below the pages in use recycles down lazily: pages
+ * beyond the size are not taken again once recycled.
+ */
+int vmmu_shadow_set_pool_pages(struct vmmu_vm *vm, uint64_t pages);
+
+struct vmmu_shadow_stats {
+	uint64_t pool_pages;        /* the pool's size now */
+	uint64_t pages_allocated;   /* taken from the platform so far */
+	uint64_t pages_in_use;      /* holding a shadow (roots included) */
+	uint64_t shadows_created;
+	uint64_t recycled;          /* shadows freed to make room (LRU) */
+	uint64_t fills;             /* shadow #PFs resolved by a fill */
+	uint64_t guest_faults;      /* shadow #PFs that were the guest's own */
+	uint64_t emulated_writes;   /* guest page-table writes emulated */
+	uint64_t other_emulated;    /* other writes emulated (CR0.WP = 0) */
+	uint64_t revalidated;       /* shadow entries recomputed on a write */
+	uint64_t write_protected;   /* leaves made read-only: frame became a PT */
+	uint64_t unshadowed;        /* pages unshadowed (flood, misaligned) */
+	uint64_t root_switches;     /* CR3 loads and role changes */
+	uint64_t drops;             /* whole-pool drops (p2m or slot change) */
+	uint64_t mmio;              /* accesses handled as MMIO */
+};
+
+/* 0 and *out, or VMMU_EINVAL when vm is not a shadow VM. */
+int vmmu_shadow_stats(const struct vmmu_vm *vm, struct vmmu_shadow_stats *out);
+
+/*
+ * Check the backend's invariants (for tests and debugging): every present
+ * shadow leaf is on the reverse map of the host page it maps and every
+ * link on its child's parent list; no leaf that maps a guest page-table
+ * frame is writable; every shadow of a guest table equals the propagation
+ * of the guest's current entries. 0, or VMMU_EDEAD with *why set (the VM
+ * is not killed).
+ */
+int vmmu_shadow_check(struct vmmu_vm *vm, const char **why);
+
+/*
+ * Call fn for every present leaf of every shadow in the pool (host page it
+ * maps, whether writable), for isolation tests. fn returning non-zero
+ * stops and is returned.
+ */
+typedef int (*vmmu_shadow_leaf_fn)(void *ctx, hpa_t hpa, bool writable);
+int vmmu_shadow_for_each_leaf(const struct vmmu_vm *vm, vmmu_shadow_leaf_fn fn,
+			      void *ctx);
+
+#endif

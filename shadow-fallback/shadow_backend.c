@@ -1,0 +1,215 @@
+/* SPDX-License-Identifier: MIT */
+/*
+ * vmmu_backend_shadow: the backend's callbacks and its small API
+ * (shadow.h). The hardware side is shadow_hw.c, the #PF handler and root
+ * switching shadow_fault.c, propagation and write protection
+ * shadow_prop.c, the pool shadow_pool.c.
+ *
+ * Guest events (the core has already invalidated the vCPU's TLB model
+ * with the architectural scope, SDM Vol. 3A 4.10.4.1):
+ *  - MOV to CR3 (with or without PCID no-flush), CR0, CR4, EFER: the vCPU
+ *    switches to the root shadow of the new CR3 under the new role (mode,
+ *    NXE, PSE). Shadows are kept per role, so a mode change needs no drop;
+ *    shadows of other roles stay until recycled.
+ *  - INVLPG, INVPCID: nothing to do on the shadows. Every guest table is
+ *    write-protected and each write to it revalidated at once (no
+ *    out-of-sync pages), so shadows always equal guest memory; only
+ *    cached translations can be stale, and the core drops those.
+ *  - a p2m type change or a slot removal: every shadow is dropped (host
+ *    pages may go away), and every vCPU's TLB model is flushed.
+ */
+#include <string.h>
+
+#include "shadow_int.h"
+
+static int sh_vm_init(struct vmmu_vm *vm)
+{
+	const struct vmmu_platform *pl = &vm->platform;
+	struct sh_vm *sv = pl->zalloc(pl->ctx, sizeof(*sv));
+	unsigned i;
+
+	if (!sv)
+		return VMMU_ENOMEM;
+	sv->vm = vm;
+	sh_pool_init(sv);
+	for (i = 0; i < vm->nslots; i++)
+		if (vm->slots[i].type != VMMU_MEM_MMIO)
+			sv->ram_mib += vm->slots[i].size >> 20;
+	vm->backend_state = sv;
+	return VMMU_OK;
+}
+
+static void sh_vm_destroy(struct vmmu_vm *vm)
+{
+	struct sh_vm *sv = sh_vm_of(vm);
+
+	if (!sv)
+		return;
+	sh_pool_destroy(sv);
+	vm->platform.free(vm->platform.ctx, sv);
+	vm->backend_state = NULL;
+}
+
+static int root_page(struct sh_vm *sv, unsigned level, uint32_t *out)
+{
+	int rc = sh_alloc(sv, out);
+
+	if (rc == 0) {
+		sv->pages[*out]->type = SH_TYPE(level, SH_ROOT, 0, 0, 0);
+		sv->pages[*out]->pin = 1;
+	}
+	return rc;
+}
+
+static int sh_vcpu_init(struct vmmu_vcpu *vcpu)
+{
+	struct sh_vm *sv = sh_vm_of(vcpu->vm);
+	const struct vmmu_platform *pl = &vcpu->vm->platform;
+	struct sh_vcpu *sc;
+	int rc;
+
+	if (sv->pool_fixed && sv->pool_fixed < VMMU_SHADOW_POOL_MIN(sv->nvcpus + 1))
+		return VMMU_EINVAL;
+	sc = pl->zalloc(pl->ctx, sizeof(*sc));
+	if (!sc)
+		return VMMU_ENOMEM;
+	sc->root = sc->top = sc->pml4 = sc->pdpt = SH_NIL;
+	sv->nvcpus++;
+	rc = root_page(sv, 4, &sc->pml4);
+	if (rc == 0)
+		rc = root_page(sv, 3, &sc->pdpt);
+	vcpu->backend_state = sc;
+	return rc;
+}
+
+static void sh_vcpu_destroy(struct vmmu_vcpu *vcpu)
+{
+	struct sh_vm *sv = sh_vm_of(vcpu->vm);
+	struct sh_vcpu *sc = vcpu->backend_state;
+
+	if (!sc)
+		return;
+	if (sc->top != SH_NIL)
+		sv->pages[sc->top]->pin--;
+	if (sc->pml4 != SH_NIL) {
+		sv->pages[sc->pml4]->pin = 0;
+		sh_free(sv, sc->pml4);
+	}
+	if (sc->pdpt != SH_NIL) {
+		sv->pages[sc->pdpt]->pin = 0;
+		sh_free(sv, sc->pdpt);
+	}
+	sv->nvcpus--;
+	vcpu->vm->platform.free(vcpu->vm->platform.ctx, sc);
+	vcpu->backend_state = NULL;
+}
+
+static int sh_slot_added(struct vmmu_vm *vm, const struct vmmu_slot *slot)
+{
+	if (slot->type != VMMU_MEM_MMIO)
+		sh_vm_of(vm)->ram_mib += slot->size >> 20;
+	return VMMU_OK;
+}
+
+static void drop_and_flush(struct sh_vm *sv)
+{
+	sh_drop_all(sv);
+	sh_flush_tlbs(sv);
+}
+
+static int sh_slot_removed(struct vmmu_vm *vm, const struct vmmu_slot *slot)
+{
+	struct sh_vm *sv = sh_vm_of(vm);
+
+	if (slot->type != VMMU_MEM_MMIO)
+		sv->ram_mib -= slot->size >> 20;
+	drop_and_flush(sv);
+	return VMMU_OK;
+}
+
+static int sh_cr_written(struct vmmu_vcpu *vcpu, enum vmmu_cr cr, uint64_t old,
+			 uint64_t val)
+{
+	struct sh_vm *sv = sh_vm_of(vcpu->vm);
+	int rc;
+
+	(void)cr;
+	(void)old;
+	(void)val;
+	rc = sh_sync_vcpu(vcpu);
+	if (sv->tlb_flush)
+		sh_flush_tlbs(sv);
+	/* An impossible register combination: the hardware walk refuses. */
+	return rc == VMMU_EINVAL ? VMMU_OK : rc;
+}
+
+static int sh_invlpg(struct vmmu_vcpu *vcpu, gva_t gva)
+{
+	/* Shadows never lag guest memory (see above): nothing to resync. */
+	(void)vcpu;
+	(void)gva;
+	return VMMU_OK;
+}
+
+static void sh_gpa_written(struct vmmu_vm *vm, gpa_t gpa, size_t len)
+{
+	struct sh_vm *sv = sh_vm_of(vm);
+
+	if (!sv || !len)
+		return;
+	sh_revalidate(sv, gpa, len);
+	if (sv->tlb_flush)
+		sh_flush_tlbs(sv);
+}
+
+static int sh_set_type(struct vmmu_vm *vm, gpa_t gpa, uint64_t size,
+		       enum vmmu_p2m_type type)
+{
+	(void)gpa;
+	(void)size;
+	(void)type;
+	drop_and_flush(sh_vm_of(vm));
+	return VMMU_OK;
+}
+
+const struct vmmu_backend_ops vmmu_backend_shadow = {
+	.name = "shadow",
+	.vm_init = sh_vm_init,
+	.vm_destroy = sh_vm_destroy,
+	.vcpu_init = sh_vcpu_init,
+	.vcpu_destroy = sh_vcpu_destroy,
+	.slot_added = sh_slot_added,
+	.slot_removed = sh_slot_removed,
+	.hw_walk = sh_hw_walk,
+	.handle_exit = sh_handle_exit,
+	.cr_written = sh_cr_written,
+	.invlpg = sh_invlpg,
+	.gpa_written = sh_gpa_written,
+	.set_type = sh_set_type,
+};
+
+int vmmu_shadow_set_pool_pages(struct vmmu_vm *vm, uint64_t pages)
+{
+	struct sh_vm *sv;
+
+	if (!vm || vm->ops != &vmmu_backend_shadow)
+		return VMMU_EINVAL;
+	sv = sh_vm_of(vm);
+	if (pages && (pages < VMMU_SHADOW_POOL_MIN(sv->nvcpus ? sv->nvcpus : 1) ||
+		      pages > SH_MAX_PAGES))
+		return VMMU_EINVAL;
+	sv->pool_fixed = pages;
+	return VMMU_OK;
+}
+
+int vmmu_shadow_stats(const struct vmmu_vm *vm, struct vmmu_shadow_stats *out)
+{
+	const struct sh_vm *sv;
+
+	if (!vm || !out || vm->ops != &vmmu_backend_shadow)
+		return VMMU_EINVAL;
+	sv = sh_vm_of(vm);
+	*out = sv->st;
+	out->pool_pages = sh_pool_size(sv);
+	return VMMU_OK;
+}

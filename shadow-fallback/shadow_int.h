@@ -1,0 +1,174 @@
+/* SPDX-License-Identifier: MIT */
+/*
+ * Internals of the shadow backend (docs/shadow.md).
+ *
+ * Every shadow table is one 4 KiB pool page of 512 x86 entries in the
+ * 4-level (5-level for an LA57 guest) long-mode format, whatever the
+ * guest's mode: the hardware side walks them with vmmu_walk() over host
+ * memory (shadow_hw.c). Kinds of pages:
+ *  - GUEST: the shadow of one guest table (gfn) at one level, for one
+ *    role (the register bits that decide how its entries read) and, for a
+ *    2-level guest, one quadrant: a 1024-entry guest PT needs two shadow
+ *    L1s (halves), a guest PD four shadow L2s (each 256 guest PDEs as 512
+ *    shadow PDEs of 2 MiB);
+ *  - FL: a splintered guest superpage: the 2 MiB (level 1) or 1 GiB
+ *    (level 2) chunk of guest-physical memory at gfn, with the guest
+ *    leaf's attributes (D, G, PAT/PCD/PWT, key) in its type;
+ *  - ROOT: a vCPU's own PML4 and PDPT for PAE and 2-level guests (the
+ *    PDPT's four entries come from the PDPTE registers or the quadrants).
+ *
+ * Invariants:
+ *  I1 every present entry of a level-1 page is a leaf and is on the
+ *     reverse-map list of the bucket of the host page it maps; every
+ *     present entry above level 1 links a pool page and is on that page's
+ *     parent list. The lists are doubly linked through link[] and cover
+ *     exactly the present entries.
+ *  I2 no leaf mapping the frame of a guest table that has a GUEST shadow
+ *     is writable (write protection of guest page tables).
+ *  I3 a GUEST or FL shadow's present entries equal the propagation of
+ *     the guest's current entries (sh_propagate), except that a leaf may
+ *     be read-only where propagation would now allow writes (its frame
+ *     stopped being a page table: the next write faults and upgrades it);
+ *     writes to a shadowed frame
+ *     trap or come through vmmu_vm_written, and are revalidated at once,
+ *     so shadows never lag guest memory (no out-of-sync pages yet).
+ *  I4 a leaf maps only a host page of a RAM or ROM slot of this VM,
+ *     writable only for RAM whose guest leaf is writable and dirty.
+ *  I5 pinned pages (current roots, ROOT pages) are never recycled; busy
+ *     pages (the path being filled) neither.
+ */
+#ifndef VMMU_SHADOW_INT_H
+#define VMMU_SHADOW_INT_H
+
+#include "vmmu/access.h"
+#include "vmmu/error.h"
+#include "shadow.h"
+
+#define SH_NIL          0xffffffffU
+#define SH_HEAD_BUCKET  0x80000000U     /* prev of a first node: bucket */
+#define SH_HEAD_PAGE    0x40000000U     /* prev of a first node: page */
+#define SH_ID_MASK      0x3fffffffU
+#define SH_MAX_PAGES    (1U << 21)      /* ids are page << 9 | index */
+#define SH_HASH_BITS    14
+#define SH_RMAP_BITS    15
+#define SH_MAX_ROLES    16
+#define SH_FLOOD        3               /* emulated writes with no walk */
+
+enum sh_kind { SH_GUEST = 1, SH_FL = 2, SH_ROOT = 3 };
+
+/* Type of a page: packed so that one compare matches a hash entry. */
+#define SH_T_LEVEL(t)   ((t) & 7U)
+#define SH_T_KIND(t)    (((t) >> 3) & 3U)
+#define SH_T_QUAD(t)    (((t) >> 5) & 3U)
+#define SH_T_ROLE(t)    (((t) >> 7) & 15U)
+#define SH_T_ATTR(t)    ((t) >> 11)
+#define SH_TYPE(level, kind, quad, role, attr) \
+	((uint32_t)(level) | (uint32_t)(kind) << 3 | (uint32_t)(quad) << 5 | \
+	 (uint32_t)(role) << 7 | (uint32_t)(attr) << 11)
+
+struct sh_page {
+	hpa_t hpa;
+	uint64_t *e;            /* the 512 entries (platform mapping) */
+	uint64_t gfn;           /* GUEST: guest table; FL: first frame */
+	uint32_t type;
+	uint32_t idx;           /* index in the pool */
+	uint32_t hnext;         /* hash chain */
+	uint32_t lru_prev, lru_next;
+	uint32_t parents;       /* first entry linking this page */
+	uint16_t pin;
+	uint8_t busy;
+	uint8_t flood;
+	bool in_use, hashed;
+	uint32_t link[512][2];  /* [next, prev] of each entry's list node */
+};
+
+/* A role: what decides how guest entries read (mode, NXE, PSE, CPU). */
+struct sh_role {
+	bool used;
+	uint64_t key;           /* sh_role_key() */
+	struct vmmu_paging_state ps;    /* template; ps.role is computed */
+};
+
+struct sh_vm {
+	struct vmmu_vm *vm;
+	struct sh_page **pages;
+	uint32_t npages, cap_dir;       /* pages allocated, directory size */
+	uint64_t pool_fixed;            /* 0: default size */
+	uint64_t ram_mib;
+	unsigned nvcpus;
+	uint32_t free_list;             /* through hnext */
+	uint32_t lru_head, lru_tail;    /* head = most recently used */
+	uint32_t hash[1U << SH_HASH_BITS];
+	uint32_t rmap[1U << SH_RMAP_BITS];
+	struct sh_role roles[SH_MAX_ROLES];
+	bool tlb_flush;                 /* a protection was removed: flush */
+	struct vmmu_shadow_stats st;
+	uint8_t page_buf[4096];         /* a guest frame being revalidated */
+};
+
+struct sh_vcpu {
+	struct vmmu_paging_state sps;   /* how the hardware walks the shadows */
+	uint32_t root;                  /* page the walk starts at, or NIL */
+	uint32_t top;                   /* 4/5-level: pinned guest-root shadow */
+	uint32_t pml4, pdpt;            /* ROOT pages (PAE, 2-level) */
+	unsigned role;
+	bool valid;                     /* synced with the guest registers */
+	uint64_t seen_key, seen_cr3;
+	uint64_t seen_pdpte[4];
+};
+
+static inline struct sh_vm *sh_vm_of(const struct vmmu_vm *vm)
+{
+	return vm->backend_state;
+}
+
+static inline struct sh_page *sh_pg(const struct sh_vm *sv, uint32_t i)
+{
+	return sv->pages[i];
+}
+
+/* shadow_pool.c */
+int sh_pool_init(struct sh_vm *sv);
+void sh_pool_destroy(struct sh_vm *sv);
+uint64_t sh_pool_size(const struct sh_vm *sv);
+int sh_alloc(struct sh_vm *sv, uint32_t *out);
+void sh_free(struct sh_vm *sv, uint32_t pi);
+void sh_touch(struct sh_vm *sv, uint32_t pi);
+uint32_t sh_find(const struct sh_vm *sv, uint64_t gfn, uint32_t type);
+void sh_hash_add(struct sh_vm *sv, uint32_t pi);
+uint32_t sh_find_any(const struct sh_vm *sv, uint64_t gfn);
+uint32_t sh_next_any(const struct sh_vm *sv, uint32_t i, uint64_t gfn);
+bool sh_is_pt(const struct sh_vm *sv, uint64_t gfn);
+void sh_set_entry(struct sh_vm *sv, uint32_t pi, unsigned idx, uint64_t e,
+		  uint32_t child);
+void sh_drop_all(struct sh_vm *sv);
+void sh_flush_tlbs(struct sh_vm *sv);
+uint32_t sh_rmap_bucket(uint64_t hpa);
+
+/* shadow_prop.c */
+const struct sh_role *sh_role_get(const struct sh_vm *sv, unsigned r);
+int sh_role_of(struct sh_vm *sv, const struct vmmu_paging_state *ps,
+	       unsigned *out);
+int sh_propagate(struct sh_vm *sv, uint32_t pi, unsigned j, uint64_t g,
+		 bool create, uint64_t *out, uint32_t *child);
+int sh_get(struct sh_vm *sv, uint64_t gfn, uint32_t type, bool create,
+	   uint32_t *out);
+void sh_write_protect(struct sh_vm *sv, uint64_t gfn);
+bool sh_guest_entry(const struct sh_vm *sv, const struct sh_page *p,
+		    unsigned j, uint64_t *gpa, unsigned *size);
+void sh_revalidate(struct sh_vm *sv, gpa_t gpa, size_t len);
+
+/* shadow_fault.c */
+int sh_handle_exit(struct vmmu_vcpu *vcpu, const struct vmmu_exit *exit,
+		   const struct vmmu_op *op, struct vmmu_exit_result *res);
+int sh_sync_vcpu(struct vmmu_vcpu *vcpu);
+
+/* shadow_hw.c */
+int sh_hw_walk(struct vmmu_vcpu *vcpu, const struct vmmu_access *acc,
+	       struct vmmu_hw_walk *out);
+int sh_walk_shadow(struct vmmu_vcpu *vcpu, const struct vmmu_access *acc,
+		   struct vmmu_walk_result *r);
+void sh_host_gmem(struct vmmu_vm *vm, struct vmmu_gmem *out);
+bool sh_vcpu_stale(const struct vmmu_vcpu *vcpu);
+
+#endif
