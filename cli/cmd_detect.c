@@ -96,16 +96,6 @@ static const char *yn(bool b)
 	return b ? "yes" : "no";
 }
 
-static const char *dirty_name(enum vmmu_dirty_log m)
-{
-	switch (m) {
-	case VMMU_DIRTY_PML: return "pml";
-	case VMMU_DIRTY_AD_BITS: return "ad-bits";
-	case VMMU_DIRTY_WRITE_PROTECT: break;
-	}
-	return "write-protect";
-}
-
 /* ---- JSON ---- */
 
 static json_t *json_cpu(const struct vmmu_cpu_ident *c)
@@ -283,20 +273,6 @@ static json_t *json_guest_modes(unsigned modes)
 	return a;
 }
 
-/* "unpaged, 32-bit, pae" */
-static void guest_modes_text(unsigned modes, char *buf, size_t len)
-{
-	size_t i, n = 0;
-
-	buf[0] = '\0';
-	for (i = 0; i < sizeof(guest_mode_names) / sizeof(guest_mode_names[0]);
-	     i++)
-		if ((modes & guest_mode_names[i].bit) && n < len)
-			n += (size_t)snprintf(buf + n, len - n, "%s%s",
-					      n ? ", " : "",
-					      guest_mode_names[i].name);
-}
-
 static json_t *json_decision(json_t *o, const struct vmmu_decision *d)
 {
 	json_object_set_new(o, "backend",
@@ -312,7 +288,7 @@ static json_t *json_decision(json_t *o, const struct vmmu_decision *d)
 			    "leaf_4m", d->leaf_4m, "nx", d->nx,
 			    "execute_only", d->exec_only,
 			    "tagged_tlb", d->tagged_tlb,
-			    "dirty_log", dirty_name(d->dirty_log)));
+			    "dirty_log", vmmu_dirty_log_name(d->dirty_log)));
 	json_object_set_new(o, "reasons", json_items(d->reasons, d->n_reasons));
 	json_object_set_new(o, "degraded",
 			    json_items(d->degraded, d->n_degraded));
@@ -424,42 +400,19 @@ static void print_host_extras(const struct vmmu_host_info *h)
 	printf("%s\n", t->nr_cpukinds ? "" : "; 1 core kind");
 }
 
+/* The decision's lines are vmmu_decision_format's, as the bare-metal
+ * kernel prints them (docs/hypervisor.md). */
 static void detect_print_human(const struct vmmu_host_info *h,
 			       const struct vmmu_vm_request *r,
 			       const struct vmmu_decision *d)
 {
-	char modes[64];
-	size_t i;
+	static char text[2 * VMMU_DETECT_MAX_ITEMS * 256 + 1024];
 
 	print_cpu(h);
 	print_vmx(&h->vmx);
 	print_host_extras(h);
-	printf("request    backend %s, guest-la57 %s, guest-phys-bits %u%s%s\n",
-	       vmmu_backend_name(r->backend), yn(r->guest_la57), d->phys_bits,
-	       r->guest_phys_bits ? "" : " (default)",
-	       r->model_only ? ", model-only" : "");
-	guest_modes_text(d->guest_modes, modes, sizeof(modes));
-	if (d->refused)
-		printf("\nBACKEND    %s REFUSED\n", vmmu_backend_name(d->backend));
-	else
-		printf("\nBACKEND    %s%s: %u-level, %s leaves %s, 1G leaves %s, "
-		       "NX %s, execute-only %s, tagged TLB %s, dirty log %s\n"
-		       "           guest modes: %s\n",
-		       vmmu_backend_name(d->backend),
-		       d->model_only ? " (software model)" : "", d->levels,
-		       d->levels == 2 ? "4M" : "2M",
-		       yn(d->levels == 2 ? d->leaf_4m : d->leaf_2m),
-		       yn(d->leaf_1g), yn(d->nx), yn(d->exec_only),
-		       yn(d->tagged_tlb), dirty_name(d->dirty_log), modes);
-	printf("why\n");
-	for (i = 0; i < d->n_reasons; i++)
-		printf("  - [%s] %s\n", d->reasons[i].code, d->reasons[i].text);
-	if (d->refused)
-		return;
-	printf("degraded%s\n", d->n_degraded ? "" : "   (nothing)");
-	for (i = 0; i < d->n_degraded; i++)
-		printf("  - [%s] %s\n", d->degraded[i].code,
-		       d->degraded[i].text);
+	vmmu_decision_format(r, d, text, sizeof(text));
+	fputs(text, stdout);
 }
 
 struct detect_opts {

@@ -7,6 +7,7 @@
 #include <libcpuid/libcpuid.h>
 
 #include "vmmu/detect.h"
+#include "cpuid_fs.h"
 
 /*
  * Largest dump file accepted. Real dumps of a 256-thread machine stay far
@@ -14,12 +15,12 @@
  */
 #define VMMU_DUMP_MAX_BYTES (16u << 20)
 
+/* libcpuid's raw words -> vmmu's leaves (the same layout, sub-leaf 0). */
+void vmmu_leaves_from_raw(const struct cpu_raw_data_t *raw,
+			  struct vmmu_cpuid_leaves *leaves);
 /* Raw CPUID words -> features (pure: no I/O, no CPUID instruction). */
 void vmmu_decode_features(const struct cpu_raw_data_t *raw,
 			  struct vmmu_cpu_features *feat);
-/* Vendor string of leaf 0 -> vendor. */
-enum vmmu_cpu_vendor vmmu_vendor_from_raw(const struct cpu_raw_data_t *raw,
-					  char vendor_str[16]);
 /*
  * Identification: vendor, display family/model/stepping from leaf 1 (SDM
  * Vol 2A CPUID, "Feature Information"), brand string, and libcpuid's
@@ -51,17 +52,6 @@ int vmmu_read_small_file(const char *path, size_t max, char **out,
 void vmmu_uarch_amd(struct vmmu_cpu_ident *cpu);
 /* Compare libcpuid's codename with cpu->uarch (cpu->codename_check). */
 void vmmu_check_codename(struct vmmu_cpu_ident *cpu);
-
-/* Read one MSR: 0, or non-zero when it cannot be read. */
-typedef int (*vmmu_rdmsr_fn)(void *ctx, uint32_t index, uint64_t *value);
-/*
- * Replace inferred VMX capabilities with the MSRs' values (0x482, then
- * 0x48B when secondary controls exist, then 0x48C when EPT or VPID can be
- * enabled). rdmsr NULL, or a failing read, keeps the inference and records
- * why in host->vmx.note (unavailable: the reason for NULL).
- */
-void vmmu_read_vmx_msrs(struct vmmu_host_info *host, vmmu_rdmsr_fn rdmsr,
-			void *ctx, const char *unavailable);
 
 /* VM_CR.SVMDIS through rdmsr, when SVM is reported; unreadable: unknown. */
 void vmmu_read_svm_msrs(struct vmmu_host_info *host, vmmu_rdmsr_fn rdmsr,

@@ -17,63 +17,9 @@
 #include "vmmu/error.h"
 #include "cpuid_internal.h"
 
-/* SDM Vol 3C 24.7: bit 0 lock, bit 2 VMXON outside SMX. */
-#define MSR_IA32_FEATURE_CONTROL        0x3a
-#define FEATURE_CONTROL_LOCKED          (1ull << 0)
-#define FEATURE_CONTROL_VMX_OUTSIDE_SMX (1ull << 2)
 /* APM Vol 2 15.30.1: VM_CR bit 4 SVMDIS. */
 #define MSR_AMD_VM_CR                   0xc0010114
 #define VM_CR_SVMDIS                    (1ull << 4)
-#define MSR_IA32_VMX_PROCBASED_CTLS     0x482
-#define MSR_IA32_VMX_PROCBASED_CTLS2    0x48b
-#define MSR_IA32_VMX_EPT_VPID_CAP       0x48c
-/* A.3.2: allowed-1 bit 31 of the primary controls = "activate secondary". */
-#define CTLS_ACTIVATE_SECONDARY         (1ull << (32 + 31))
-#define CTLS2_EPT_OR_VPID               ((1ull << 33) | (1ull << 37))
-
-/*
- * Exact VMX capabilities from the capability MSRs, read through rdmsr.
- * On any failure the microarchitecture inference stays, and the note says
- * why the MSRs could not be used.
- */
-void vmmu_read_vmx_msrs(struct vmmu_host_info *h, vmmu_rdmsr_fn rdmsr,
-			void *ctx, const char *unavailable)
-{
-	uint64_t ctls = 0, ctls2 = 0, cap = 0, fc;
-	char why[96], prev[sizeof(h->vmx.note)];
-
-	if (!h->feat.vmx)
-		return;
-	/*
-	 * Firmware that locks IA32_FEATURE_CONTROL without the VMX enable
-	 * makes VMXON fault whatever the capability MSRs say.
-	 */
-	if (rdmsr && !rdmsr(ctx, MSR_IA32_FEATURE_CONTROL, &fc))
-		h->vmx.firmware_disabled = (fc & FEATURE_CONTROL_LOCKED) &&
-			!(fc & FEATURE_CONTROL_VMX_OUTSIDE_SMX);
-	if (!rdmsr)
-		snprintf(why, sizeof(why), "VMX MSRs unreadable (%s)",
-			 unavailable ? unavailable : "no MSR access");
-	else if (rdmsr(ctx, MSR_IA32_VMX_PROCBASED_CTLS, &ctls))
-		snprintf(why, sizeof(why), "rdmsr 0x482 failed");
-	else if ((ctls & CTLS_ACTIVATE_SECONDARY) &&
-		 rdmsr(ctx, MSR_IA32_VMX_PROCBASED_CTLS2, &ctls2))
-		snprintf(why, sizeof(why), "rdmsr 0x48b failed");
-	else if ((ctls2 & CTLS2_EPT_OR_VPID) &&
-		 rdmsr(ctx, MSR_IA32_VMX_EPT_VPID_CAP, &cap))
-		snprintf(why, sizeof(why), "rdmsr 0x48c failed");
-	else {
-		bool off = h->vmx.firmware_disabled;
-
-		vmmu_decode_vmx_msrs(&h->vmx, ctls2, cap, VMMU_VMX_SRC_MSR);
-		h->vmx.firmware_disabled = off;
-		snprintf(h->vmx.note, sizeof(h->vmx.note),
-			 "read from the VMX capability MSRs of CPU 0");
-		return;
-	}
-	snprintf(prev, sizeof(prev), "%s", h->vmx.note);
-	snprintf(h->vmx.note, sizeof(h->vmx.note), "%.70s; %.85s", why, prev);
-}
 
 void vmmu_read_svm_msrs(struct vmmu_host_info *h, vmmu_rdmsr_fn rdmsr,
 			void *ctx)
@@ -177,6 +123,8 @@ static void probe_kvm(struct vmmu_kvm_info *k)
 	fd = open("/dev/kvm", O_RDWR | O_CLOEXEC);
 	if (fd < 0) {
 		k->open_errno = errno;
+		snprintf(k->open_error, sizeof(k->open_error), "%s",
+			 strerror(errno));
 		return;
 	}
 	k->present = true;

@@ -1,8 +1,7 @@
 /* SPDX-License-Identifier: MIT */
-/* Names of backends, vendors and sources, for messages and JSON. */
-#include <string.h>
-
-#include "vmmu/detect.h"
+/* Names of backends, vendors and sources, for messages and JSON
+ * (freestanding). */
+#include "cpuid_fs.h"
 
 const char *vmmu_backend_name(enum vmmu_backend_kind kind)
 {
@@ -26,7 +25,7 @@ int vmmu_backend_parse(const char *name, enum vmmu_backend_kind *out)
 	size_t i;
 
 	for (i = 0; i < sizeof(kinds) / sizeof(kinds[0]); i++)
-		if (name && !strcmp(name, vmmu_backend_name(kinds[i]))) {
+		if (name && vmmu_streq(name, vmmu_backend_name(kinds[i]))) {
 			*out = kinds[i];
 			return 0;
 		}
@@ -56,4 +55,14 @@ const char *vmmu_vmx_source_name(enum vmmu_vmx_source s)
 	case VMMU_VMX_SRC_NONE: break;
 	}
 	return "none";
+}
+
+const char *vmmu_dirty_log_name(enum vmmu_dirty_log m)
+{
+	switch (m) {
+	case VMMU_DIRTY_PML: return "pml";
+	case VMMU_DIRTY_AD_BITS: return "ad-bits";
+	case VMMU_DIRTY_WRITE_PROTECT: break;
+	}
+	return "write-protect";
 }

@@ -13,13 +13,12 @@
  * Features degrade, the VM does not: a missing optional capability shows up
  * in "degraded", never as a refusal. Only an explicit override that the
  * host cannot honour is refused.
+ * Freestanding (cpuid_fs.h): the bare-metal kernel decides with it too.
  */
-#include <stdarg.h>
-#include <stdio.h>
 #include <string.h>
 
-#include "vmmu/detect.h"
 #include "vmmu/error.h"
+#include "cpuid_fs.h"
 
 #define PHYS_BITS_4LEVEL 48
 
@@ -29,7 +28,7 @@ static void add(struct vmmu_detect_item *items, size_t *n, const char *code,
 	if (*n >= VMMU_DETECT_MAX_ITEMS)
 		return;
 	items[*n].code = code;
-	vsnprintf(items[*n].text, sizeof(items[*n].text), fmt, ap);
+	vmmu_vfmt(items[*n].text, sizeof(items[*n].text), fmt, ap);
 	(*n)++;
 }
 
@@ -104,7 +103,7 @@ static void five_level_why(const struct vmmu_vm_request *r,
 {
 	bool wide = n->phys_bits > PHYS_BITS_4LEVEL;
 
-	snprintf(buf, len, "%s%s%.0u%s", r->guest_la57 ? "guest LA57" : "",
+	vmmu_fmt(buf, len, "%s%s%.0u%s", r->guest_la57 ? "guest LA57" : "",
 		 r->guest_la57 && wide ? " and " : "", wide ? n->phys_bits : 0,
 		 wide ? "-bit guest-physical space" : "");
 }
@@ -115,7 +114,7 @@ static void hidden_by(const struct vmmu_cpu_features *f, const char *what,
 {
 	buf[0] = '\0';
 	if (f->hypervisor)
-		snprintf(buf, len, " (a hypervisor%s%.12s%s is present, "
+		vmmu_fmt(buf, len, " (a hypervisor%s%.12s%s is present, "
 			 "CPUID.1:ECX[bit 31], and does not expose %s)",
 			 f->hypervisor_vendor[0] ? ", " : "",
 			 f->hypervisor_vendor,
@@ -396,13 +395,13 @@ static void context_reasons(const struct vmmu_host_info *h,
 	if (!k->present) {
 		reason(d, "kvm.absent", "/dev/kvm cannot be opened (%s): "
 		       "guests run only in vmmu's software model",
-		       strerror(k->open_errno));
+		       k->open_error);
 		return;
 	}
 	reason(d, "kvm.available", "/dev/kvm is available to run guests "
 	       "(API %d, module %s, %d vCPUs recommended)%s", k->api_version,
 	       k->module[0] ? k->module : "unknown", k->cap_nr_vcpus,
-	       !strcmp(k->module, "kvm_pvm") ? "; kvm_pvm is a shadow-paging "
+	       vmmu_streq(k->module, "kvm_pvm") ? "; kvm_pvm is a shadow-paging "
 	       "KVM that needs no VMX/SVM" : "");
 	if (k->param_ept == 0)
 		reason(d, "kvm.param", "kvm_intel.ept=N: the host's KVM runs "

@@ -1,6 +1,7 @@
 /* SPDX-License-Identifier: MIT */
 /*
- * VMX capability MSRs -> the capabilities the paging-mode policy needs.
+ * VMX capability MSR values from a file (--vmx-msrs); decoding them is
+ * vmx_decode.c.
  *
  * IA32_VMX_PROCBASED_CTLS2 (0x48B), SDM Vol 3D A.3.3: bits 31:0 are the
  * allowed-0 settings, bits 63:32 the allowed-1 settings of the secondary
@@ -18,56 +19,9 @@
 #include "vmmu/error.h"
 #include "cpuid_internal.h"
 
-/* Secondary controls, as allowed-1 bits of the MSR (control bit + 32). */
+/* Allowed-1 bits of 0x48B for "enable EPT" and "enable VPID" (A.3.3). */
 #define CTLS2_EPT               (1ull << (32 + 1))
 #define CTLS2_VPID              (1ull << (32 + 5))
-#define CTLS2_UNRESTRICTED      (1ull << (32 + 7))
-#define CTLS2_PML               (1ull << (32 + 17))
-#define CTLS2_MBEC              (1ull << (32 + 22))
-
-#define EPTCAP_XONLY            (1ull << 0)
-#define EPTCAP_WL4              (1ull << 6)
-#define EPTCAP_WL5              (1ull << 7)
-#define EPTCAP_UC               (1ull << 8)
-#define EPTCAP_WB               (1ull << 14)
-#define EPTCAP_2M               (1ull << 16)
-#define EPTCAP_1G               (1ull << 17)
-#define EPTCAP_INVEPT           (1ull << 20)
-#define EPTCAP_AD               (1ull << 21)
-#define EPTCAP_INVEPT_SINGLE    (1ull << 25)
-#define EPTCAP_INVEPT_ALL       (1ull << 26)
-
-void vmmu_decode_vmx_msrs(struct vmmu_vmx_caps *c, uint64_t ctls2,
-			  uint64_t cap, enum vmmu_vmx_source src)
-{
-	memset(c, 0, sizeof(*c));
-	c->src = src;
-	c->have_ctls2 = true;
-	c->procbased_ctls2 = ctls2;
-	c->ept = ctls2 & CTLS2_EPT;
-	c->vpid = ctls2 & CTLS2_VPID;
-	c->unrestricted_guest = ctls2 & CTLS2_UNRESTRICTED;
-	c->pml = ctls2 & CTLS2_PML;
-	c->mbec = ctls2 & CTLS2_MBEC;
-	/* A.10: the MSR exists only if EPT or VPID can be enabled. */
-	if (!c->ept && !c->vpid)
-		return;
-	c->have_ept_vpid_cap = true;
-	c->ept_vpid_cap = cap;
-	if (!c->ept)
-		return;
-	c->ept_xonly = cap & EPTCAP_XONLY;
-	c->ept_wl4 = cap & EPTCAP_WL4;
-	c->ept_wl5 = cap & EPTCAP_WL5;
-	c->ept_uc = cap & EPTCAP_UC;
-	c->ept_wb = cap & EPTCAP_WB;
-	c->ept_2m = cap & EPTCAP_2M;
-	c->ept_1g = cap & EPTCAP_1G;
-	c->invept = cap & EPTCAP_INVEPT;
-	c->ept_ad = cap & EPTCAP_AD;
-	c->invept_single = cap & EPTCAP_INVEPT_SINGLE;
-	c->invept_all = cap & EPTCAP_INVEPT_ALL;
-}
 
 /* Parse "0x..." or decimal, the whole token. */
 static int parse_u64(const char *s, uint64_t *out)

@@ -31,6 +31,16 @@ void *memset(void *dst, int c, size_t n)
 	return dst;
 }
 
+int memcmp(const void *a, const void *b, size_t n)
+{
+	const unsigned char *p = a, *q = b;
+
+	for (; n--; p++, q++)
+		if (*p != *q)
+			return *p < *q ? -1 : 1;
+	return 0;
+}
+
 void hv_serial_init(void)
 {
 	hv_outb(COM1 + 1, 0x00);        /* no interrupts */

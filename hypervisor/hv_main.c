@@ -1,49 +1,91 @@
 /* SPDX-License-Identifier: MIT */
 /*
- * vmmu-hv's 64-bit entry: console, host CPU state, detection, the choice
- * of nested paging, one guest run, and the verdict on the console.
+ * vmmu-hv's 64-bit entry: console, host CPU state, detection, vmmu's
+ * choice of nested paging, one guest run, and the verdict on the console.
  */
 #include "hv.h"
+#include "vmmu/detect.h"
 
 #define MULTIBOOT_LOADER_MAGIC 0x2badb002
 
 void hv_main(uint32_t magic, uint32_t info);
 
-/*
- * EPT needs a 4-level walk and write-back paging structures (SDM Vol. 3C
- * 25.6.11 with Appendix A.10); NPT needs CPUID 8000_000Ah:EDX[0].
- */
-static const char *decide(const struct hv_features *f, const struct hv_arch **arch)
+/* CPUID sub-leaf 0 of every basic and extended leaf vmmu's policy reads. */
+static void read_leaves(struct vmmu_cpuid_leaves *l)
 {
-	*arch = NULL;
-	if (f->vmx && f->ept && f->ept_4level && f->ept_wb) {
-		*arch = &hv_vmx_arch;
-		return "ept";
-	}
-	if (f->svm && f->np) {
-		*arch = &hv_svm_arch;
-		return "npt";
-	}
-	return "shadow";
+	uint32_t i, max;
+
+	memset(l, 0, sizeof(*l));
+	hv_cpuid(0, 0, l->basic[0]);
+	max = l->basic[0][0] < VMMU_CPUID_MAX_LEAVES ? l->basic[0][0] :
+	      VMMU_CPUID_MAX_LEAVES - 1;
+	for (i = 1; i <= max; i++)
+		hv_cpuid(i, 0, l->basic[i]);
+	hv_cpuid(0x80000000, 0, l->ext[0]);
+	if ((l->ext[0][0] & 0xffff0000) != 0x80000000)
+		return;
+	max = l->ext[0][0] - 0x80000000;
+	if (max >= VMMU_CPUID_MAX_LEAVES)
+		max = VMMU_CPUID_MAX_LEAVES - 1;
+	for (i = 1; i <= max; i++)
+		hv_cpuid(0x80000000 + i, 0, l->ext[i]);
 }
 
-static const char *reason(const struct hv_features *f)
+/* vmmu's MSR reader: only called for MSRs that CPUID's VMX bit implies
+ * (IA32_FEATURE_CONTROL, IA32_VMX_*; SDM Vol. 3C Appendix A). */
+static int read_msr(void *ctx, uint32_t index, uint64_t *value)
 {
-	if (f->vmx && f->ept)
-		return f->ept_4level && f->ept_wb ? "vmx with ept" :
-		       "ept without 4-level walk or wb";
-	if (f->vmx)
-		return "vmx without ept";
-	if (f->svm)
-		return f->np ? "svm with nested paging" : "svm without nested paging";
-	return "neither vmx nor svm";
+	(void)ctx;
+	*value = hv_rdmsr(index);
+	return 0;
 }
+
+/* Print text line by line behind a prefix (hv_printf has no width). */
+static void print_lines(const char *prefix, char *text)
+{
+	char *line = text, *nl;
+
+	while (*line) {
+		nl = line;
+		while (*nl && *nl != '\n')
+			nl++;
+		if (*nl)
+			*nl++ = '\0';
+		hv_printf("%s%s\n", prefix, line);
+		line = nl;
+	}
+}
+
+/*
+ * vmmu's own policy (cpuid/policy.c, compiled in) on this CPU's CPUID
+ * words and VMX capability MSRs, printed as `vmmu detect` prints it.
+ */
+static enum vmmu_backend_kind decide(void)
+{
+	static struct vmmu_cpuid_leaves leaves;
+	static struct vmmu_host_info host;
+	static struct vmmu_decision d;
+	static char text[2 * VMMU_DETECT_MAX_ITEMS * 256 + 1024];
+	struct vmmu_vm_request req = { .backend = VMMU_BACKEND_AUTO };
+	int rc;
+
+	read_leaves(&leaves);
+	vmmu_host_from_leaves(&host, &leaves, read_msr, NULL, "vmmu-hv");
+	rc = vmmu_decide(&host, &req, &d);
+	vmmu_decision_format(&req, &d, text, sizeof(text));
+	print_lines("hv-decide: ", text);
+	hv_printf("hv: decision %s (vmmu_decide %d, %lu reasons, %lu degradations)\n",
+		  vmmu_backend_name(d.backend), rc, (unsigned long)d.n_reasons,
+		  (unsigned long)d.n_degraded);
+	return rc ? VMMU_BACKEND_SHADOW : d.backend;
+}
+
 
 void hv_main(uint32_t magic, uint32_t info)
 {
 	struct hv_features f;
-	const struct hv_arch *arch;
-	const char *mode;
+	const struct hv_arch *arch = NULL;
+	enum vmmu_backend_kind mode;
 	int rc;
 
 	hv_serial_init();
@@ -53,13 +95,17 @@ void hv_main(uint32_t magic, uint32_t info)
 	hv_detect(&f);
 	hv_print_features(&f);
 	hv_dump_features(&f);
-	mode = decide(&f, &arch);
-	hv_printf("hv: decision %s (%s)\n", mode, reason(&f));
+	mode = decide();
+	if (mode == VMMU_BACKEND_EPT)
+		arch = &hv_vmx_arch;
+	else if (mode == VMMU_BACKEND_NPT)
+		arch = &hv_svm_arch;
 	if (!arch) {
 		hv_printf("hv: no guest: shadow paging is not in this kernel yet\n");
 		hv_exit_emulator(true);
 	}
 	rc = hv_guest_run(arch, &f, arch == &hv_vmx_arch);
-	hv_printf("hv: guest on %s %s\n", mode, rc ? "FAILED" : "passed");
+	hv_printf("hv: guest on %s %s\n", vmmu_backend_name(mode),
+		  rc ? "FAILED" : "passed");
 	hv_exit_emulator(rc == 0);
 }

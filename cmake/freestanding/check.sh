@@ -1,7 +1,8 @@
 #!/usr/bin/env bash
 # The freestanding check: compile every source of the freestanding modules
 # with -ffreestanding -nostdinc against a shim that offers only <stdint.h>,
-# <stddef.h>, <stdbool.h>, <stdatomic.h> (the compiler's own) and a
+# <stddef.h>, <stdbool.h>, <stdatomic.h>, <stdarg.h> (the compiler's own;
+# <stdarg.h> for cpuid's policy text, core/ept/npt do not use it) and a
 # <string.h> declaring memcpy, memmove, memset and memcmp; link them into
 # one relocatable object and require that nothing else is undefined. Run
 # for x86-64 and for 32-bit x86 (the 8-byte compare-exchange path).
@@ -11,7 +12,7 @@ cc=$1 out=$2 src=$3; shift 4
 gccinc=$("$cc" -print-file-name=include)
 shim=$out/shim
 mkdir -p "$shim"
-for h in stdint.h stddef.h stdbool.h stdatomic.h; do
+for h in stdint.h stddef.h stdbool.h stdatomic.h stdarg.h; do
 	printf '#include "%s/%s"\n' "$gccinc" "$h" > "$shim/$h"
 done
 cat > "$shim/string.h" <<'H'

@@ -114,6 +114,7 @@ struct vmmu_kvm_info {
 	bool probed;            /* live detection looked at /dev/kvm */
 	bool present;           /* /dev/kvm opened */
 	int open_errno;
+	char open_error[64];    /* strerror(open_errno), for the reasons */
 	int api_version;
 	char module[16];        /* kvm_intel, kvm_amd, kvm_pvm, "" */
 	int cap_nr_vcpus, cap_max_vcpus, cap_nr_memslots;
@@ -241,6 +242,43 @@ int vmmu_load_vmx_msrs(struct vmmu_host_info *host, const char *path,
  */
 int vmmu_decide(const struct vmmu_host_info *host,
 		const struct vmmu_vm_request *req, struct vmmu_decision *out);
+
+/*
+ * Freestanding detection, for a bare-metal kernel (hypervisor/) and the
+ * hosted sources alike: raw CPUID words, sub-leaf 0 of the basic leaves
+ * 0..31 and the extended leaves 0x80000000..0x8000001F, registers EAX,
+ * EBX, ECX, EDX in that order. Leaves above the CPU's maximum are ignored.
+ */
+#define VMMU_CPUID_MAX_LEAVES 32
+
+struct vmmu_cpuid_leaves {
+	uint32_t basic[VMMU_CPUID_MAX_LEAVES][4];
+	uint32_t ext[VMMU_CPUID_MAX_LEAVES][4];
+};
+
+/* Read one MSR: 0, or non-zero when it cannot be read. */
+typedef int (*vmmu_rdmsr_fn)(void *ctx, uint32_t index, uint64_t *value);
+
+/*
+ * A host description from CPUID words and, when CPUID reports VMX, the VMX
+ * capability MSRs read through rdmsr (0x3A, 0x482, 0x48B, 0x48C, as the
+ * live detection reads them; rdmsr NULL: capabilities unknown). No libcpuid
+ * codename, microarchitecture inference, KVM or topology: what a kernel on
+ * the bare CPU knows. source names where the words came from.
+ */
+void vmmu_host_from_leaves(struct vmmu_host_info *host,
+			   const struct vmmu_cpuid_leaves *leaves,
+			   vmmu_rdmsr_fn rdmsr, void *ctx, const char *source);
+
+/*
+ * The decision as `vmmu detect` prints it, from its "request" line to the
+ * last degradation, into buf (NUL-terminated, truncated to len). Returns
+ * the length of the whole text. Freestanding.
+ */
+size_t vmmu_decision_format(const struct vmmu_vm_request *req,
+			    const struct vmmu_decision *d, char *buf,
+			    size_t len);
+const char *vmmu_dirty_log_name(enum vmmu_dirty_log m);
 
 /*
  * libcpuid's codename where it can be shown (consistent with vmmu's

@@ -8,7 +8,8 @@
 # Every EXPECTED-LINE must appear as a whole line of the serial output, and
 # so must "hv: end pass". With HV_VMMU set to the vmmu command, the CPUID
 # words and VMX MSRs the kernel printed also go to `vmmu detect
-# --cpuid-dump --vmx-msrs`, whose backend must be the kernel's decision.
+# --cpuid-dump --vmx-msrs`, whose decision text (from "request" on) must be
+# the one the kernel printed ("hv-decide:" lines) from vmmu's own policy.
 # Exit 0 on success, 1 on a mismatch, 77 (skip) when the emulator or, for
 # Bochs, the GRUB rescue-CD tools are missing.
 set -u
@@ -87,12 +88,22 @@ if [ -n "${HV_VMMU:-}" ]; then
 	sed -n 's/^hv-msr: //p' "$out" >"$work/msrs-$cpu.txt"
 	set -- --cpuid-dump "$work/cpuid-$cpu.txt"
 	[ -s "$work/msrs-$cpu.txt" ] && set -- "$@" --vmx-msrs "$work/msrs-$cpu.txt"
-	host=$("$HV_VMMU" detect "$@" | sed -n 's/^BACKEND *\([a-z]*\):.*/\1/p')
-	kern=$(sed -n 's/^hv: decision \([a-z]*\) .*/\1/p' "$out")
-	echo "hv_boot: vmmu detect $*: backend ${host:-none}; kernel: ${kern:-none}"
-	if [ -z "$host" ] || [ "$host" != "$kern" ]; then
-		echo "hv_boot: MISMATCH: vmmu detect says ${host:-nothing}, the kernel ${kern:-nothing}"
+	# The decision's lines, from "request" on. Only where the MSR values
+	# came from differs: the kernel read them (source "msr"), vmmu detect
+	# got them in a file ("file", and its [vmx.source] reason names it).
+	"$HV_VMMU" detect "$@" | sed -n '/^request /,$p' |
+		sed -e 's/(file)$/(msr)/' -e 's/; file)$/; msr)/' \
+		    -e '/^  - \[vmx\.source\] VMX capabilities: VMX capability MSRs given in /d' \
+		>"$work/decide-host-$cpu.txt"
+	sed -n 's/^hv-decide: //p' "$out" >"$work/decide-kernel-$cpu.txt"
+	host=$(sed -n 's/^BACKEND *\([a-z]*\).*/\1/p' "$work/decide-host-$cpu.txt")
+	echo "hv_boot: vmmu detect $*: backend ${host:-none}; kernel: $(sed -n 's/^hv: decision \([a-z]*\) .*/\1/p' "$out")"
+	if [ ! -s "$work/decide-kernel-$cpu.txt" ] ||
+	   ! diff -u "$work/decide-host-$cpu.txt" "$work/decide-kernel-$cpu.txt"; then
+		echo "hv_boot: MISMATCH: the kernel's decision text is not vmmu detect's"
 		fail=1
+	else
+		echo "hv_boot: decision text identical to vmmu detect's ($(wc -l <"$work/decide-kernel-$cpu.txt") lines)"
 	fi
 fi
 [ $fail -eq 0 ] && echo "hv_boot: $emu $cpu: all expected lines present"

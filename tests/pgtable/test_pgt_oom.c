@@ -252,7 +252,8 @@ void test_oom(void **state)
 			total += n - 1;
 		}
 		points += (unsigned)total;
-		snprintf(per_kind + strlen(per_kind), 8, " %ld", total);
+		snprintf(per_kind + strlen(per_kind),
+			 sizeof(per_kind) - strlen(per_kind), " %ld", total);
 	}
 	free(newm);
 	print_message("%s: %u allocation points failed (per kind:%s)\n",
