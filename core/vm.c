@@ -587,8 +587,9 @@ void vmmu_vm_written(struct vmmu_vm *vm, gpa_t gpa, size_t len)
 
 /*
  * The walker reads one aligned 4- or 8-byte entry at a time: that case
- * takes one lookup and one move (the core is built -ffreestanding, so a
- * plain memcpy would be a library call); everything else is read_gpa.
+ * takes one lookup and one atomic load (another vCPU's walk may set the
+ * entry's A/D bits at the same time, cas_host; on x86-64 the load is one
+ * move); everything else is read_gpa.
  */
 static int gmem_read(void *ctx, gpa_t gpa, void *buf, size_t len)
 {
@@ -602,11 +603,16 @@ static int gmem_read(void *ctx, gpa_t gpa, void *buf, size_t len)
 		       vm->platform.linear_base + pg.hpa.v :
 		       vm->platform.map(vm->platform.ctx, pg.hpa);
 		if (host && len == 8) {
-			__builtin_memcpy(buf, host, 8);
+			uint64_t v = pte_load((const uint64_t *)host);
+
+			__builtin_memcpy(buf, &v, 8);
 			return VMMU_OK;
 		}
 		if (host) {
-			__builtin_memcpy(buf, host, 4);
+			uint32_t v = __atomic_load_n((const uint32_t *)host,
+						     __ATOMIC_ACQUIRE);
+
+			__builtin_memcpy(buf, &v, 4);
 			return VMMU_OK;
 		}
 	}

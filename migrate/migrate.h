@@ -87,6 +87,17 @@ struct mig_recv_report {
  * hashes of its memory. 0 or -1 (r->why says why). */
 int mig_receive(int fd, struct mig_recv_report *r);
 
+/* ---- sockets and sizes (migrate/net.c) ---- */
+
+/* Listen on "[ADDR:]PORT" (ADDR default 0.0.0.0, PORT 0: ephemeral); the
+ * bound address as "ADDR:PORT" in name. fd, or -1 with why. */
+int mig_listen(const char *spec, char *name, size_t namelen, char *why,
+	       size_t whylen);
+/* Connect to "HOST:PORT". fd, or -1 with why. */
+int mig_connect(const char *spec, char *why, size_t whylen);
+/* "256M", "1G", "4096": bytes (suffixes K, M, G: powers of 1024). */
+int mig_parse_size(const char *s, uint64_t *out);
+
 /* ---- the record layer (migrate/stream.c) ---- */
 
 struct mig_stream {
