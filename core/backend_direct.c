@@ -20,38 +20,6 @@
 #include "vmmu/dirty.h"
 #include "vmmu/error.h"
 
-/* Guest memory for the walk that remembers where a read failed. */
-struct direct_mem {
-	struct vmmu_gmem vm_mem;
-	gpa_t failed;
-	int failed_rc;
-};
-
-static int direct_read(void *ctx, gpa_t gpa, void *buf, size_t len)
-{
-	struct direct_mem *m = ctx;
-	int rc = m->vm_mem.read(m->vm_mem.ctx, gpa, buf, len);
-
-	if (rc < 0) {
-		m->failed = gpa;
-		m->failed_rc = rc;
-	}
-	return rc;
-}
-
-static int direct_cmpxchg(void *ctx, gpa_t gpa, uint64_t old, uint64_t nv,
-			  size_t len)
-{
-	struct direct_mem *m = ctx;
-	int rc = m->vm_mem.cmpxchg(m->vm_mem.ctx, gpa, old, nv, len);
-
-	if (rc < 0) {
-		m->failed = gpa;
-		m->failed_rc = rc;
-	}
-	return rc;
-}
-
 static void exit_unbacked(struct vmmu_hw_walk *out, const struct vmmu_access *acc,
 			  gpa_t gpa, bool guest_pt)
 {
@@ -67,16 +35,15 @@ static void exit_unbacked(struct vmmu_hw_walk *out, const struct vmmu_access *ac
 static int direct_hw_walk(struct vmmu_vcpu *vcpu, const struct vmmu_access *acc,
 			  struct vmmu_hw_walk *out)
 {
-	struct direct_mem m = { .failed_rc = 0 };
-	struct vmmu_gmem mem = { &m, direct_read, direct_cmpxchg };
+	struct vmmu_gmem_probe m;
 	const struct vmmu_slot *slot;
 	struct vmmu_ram_page rp;
 	uint64_t block;
 	bool logged_write_ok = true;
 	int rc;
 
-	vmmu_vm_gmem(vcpu->vm, &m.vm_mem);
-	rc = vmmu_vcpu_guest_walk(vcpu, &mem, acc, &out->guest);
+	vmmu_vm_gmem_probe(vcpu->vm, &m);
+	rc = vmmu_vcpu_guest_walk(vcpu, &m.mem, acc, &out->guest);
 	out->guest_refs = out->guest.levels;
 	if (out->guest.mode == VMMU_PAGING_PAE && out->guest.first_level == 3 &&
 	    out->guest_refs)

@@ -13,6 +13,7 @@
 
 #include "vmmu/access.h"
 #include "vmmu/error.h"
+#include "pte_atomic.h"
 #include "tlb.h"
 
 struct nested_ctx {
@@ -131,16 +132,7 @@ static int nested_cmpxchg(void *ctx, gpa_t gpa, uint64_t old, uint64_t nv,
 	host = nested_map(c, hpa);
 	if (!host)
 		return vmmu_vm_kill(c->vcpu->vm, "a nested walk led outside host memory");
-	if (len == 8)
-		return __atomic_compare_exchange_n((uint64_t *)host, &old, nv,
-			false, __ATOMIC_SEQ_CST, __ATOMIC_SEQ_CST) ? 0 : 1;
-	{
-		uint32_t o32 = (uint32_t)old;
-
-		return __atomic_compare_exchange_n((uint32_t *)host, &o32,
-			(uint32_t)nv, false, __ATOMIC_SEQ_CST,
-			__ATOMIC_SEQ_CST) ? 0 : 1;
-	}
+	return pte_cas_len(host, old, nv, len) ? 0 : 1;
 }
 
 int vmmu_nested_hw_walk(struct vmmu_vcpu *vcpu,

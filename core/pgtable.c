@@ -445,8 +445,7 @@ static int pt_range(struct vmmu_pt *pt, hpa_t table, unsigned level,
 		return VMMU_EFAULT;
 	while (addr < end) {
 		uint64_t entry_start = addr & ~(size - 1);
-		uint64_t chunk_end = end - entry_start < size ? end :
-				     entry_start + size;
+		uint64_t chunk_end = pt_chunk_end(addr, end, size);
 		uint64_t *slot = &t[vmmu_pt_index(addr, level)];
 		bool whole = addr == entry_start &&
 			     chunk_end == entry_start + size, skip;

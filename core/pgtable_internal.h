@@ -45,6 +45,19 @@ static inline uint64_t pt_mask_at(const struct vmmu_pt *pt, uint64_t bits,
 	return pt->fmt->attrs_to_large(bits) & ~pt->fmt->large_bit;
 }
 
+/*
+ * Where the part of [addr, end) in the entry of size size holding addr
+ * ends: the entry's end, or end (written so that an entry at the top of
+ * the address space does not overflow).
+ */
+static inline uint64_t pt_chunk_end(uint64_t addr, uint64_t end,
+				    uint64_t size)
+{
+	uint64_t entry_start = addr & ~(size - 1);
+
+	return end - entry_start < size ? end : entry_start + size;
+}
+
 /* Record a changed entry covering [addr, addr + size) in chg. */
 void pt_note(struct vmmu_pt *pt, struct vmmu_pt_change *chg, uint64_t addr,
 	     unsigned level, uint64_t old, uint64_t new_entry);

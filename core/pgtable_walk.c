@@ -42,9 +42,7 @@ static int pt_visit(const struct vmmu_pt *pt, hpa_t table, unsigned level,
 	if (!t)
 		return VMMU_EFAULT;
 	while (addr < end) {
-		uint64_t entry_start = addr & ~(size - 1);
-		uint64_t chunk_end = end - entry_start < size ? end :
-				     entry_start + size;
+		uint64_t chunk_end = pt_chunk_end(addr, end, size);
 		uint64_t *slot = &t[vmmu_pt_index(addr, level)];
 		uint64_t e = pte_load(slot);
 

@@ -16,6 +16,8 @@
 #define VMMU_CORE_PTE_ATOMIC_H
 
 #include <stdatomic.h>
+#include <stdbool.h>
+#include <stddef.h>
 #include <stdint.h>
 
 #if defined(__i386__)
@@ -78,5 +80,20 @@ static inline uint64_t pte_cas(uint64_t *p, uint64_t old, uint64_t new_val)
 }
 
 #endif
+
+/*
+ * A guest walk's A/D update of a 4- or 8-byte entry at host (naturally
+ * aligned): true when host held old and now holds new_val.
+ */
+static inline bool pte_cas_len(void *host, uint64_t old, uint64_t new_val,
+			       size_t len)
+{
+	uint32_t o32 = (uint32_t)old;
+
+	if (len == 8)
+		return pte_cas(host, old, new_val) == old;
+	return __atomic_compare_exchange_n((uint32_t *)host, &o32,
+		(uint32_t)new_val, false, __ATOMIC_SEQ_CST, __ATOMIC_SEQ_CST);
+}
 
 #endif

@@ -588,7 +588,7 @@ void vmmu_vm_written(struct vmmu_vm *vm, gpa_t gpa, size_t len)
 /*
  * The walker reads one aligned 4- or 8-byte entry at a time: that case
  * takes one lookup and one atomic load (another vCPU's walk may set the
- * entry's A/D bits at the same time, cas_host; on x86-64 the load is one
+ * entry's A/D bits at the same time, pte_cas_len; on x86-64 the load is one
  * move); everything else is read_gpa.
  */
 static int gmem_read(void *ctx, gpa_t gpa, void *buf, size_t len)
@@ -617,16 +617,6 @@ static int gmem_read(void *ctx, gpa_t gpa, void *buf, size_t len)
 		}
 	}
 	return vmmu_vm_read_gpa(vm, gpa, buf, len);
-}
-
-static bool cas_host(void *host, uint64_t old, uint64_t new_val, size_t len)
-{
-	uint32_t o32 = (uint32_t)old;
-
-	if (len == 8)
-		return pte_cas(host, old, new_val) == old;
-	return __atomic_compare_exchange_n((uint32_t *)host, &o32,
-		(uint32_t)new_val, false, __ATOMIC_SEQ_CST, __ATOMIC_SEQ_CST);
 }
 
 /*
@@ -660,7 +650,7 @@ static int gmem_cmpxchg(void *ctx, gpa_t gpa, uint64_t old, uint64_t new_val,
 	host = vm->platform.map(vm->platform.ctx, pg.hpa);
 	if (!host)
 		return VMMU_EFAULT;
-	if (!cas_host(host, old, new_val, len))
+	if (!pte_cas_len(host, old, new_val, len))
 		return 1;
 	vmmu_vm_written(vm, gpa, len);
 	return VMMU_OK;
@@ -671,6 +661,43 @@ void vmmu_vm_gmem(struct vmmu_vm *vm, struct vmmu_gmem *out)
 	out->ctx = vm;
 	out->read = gmem_read;
 	out->cmpxchg = gmem_cmpxchg;
+}
+
+static void probe_note(struct vmmu_gmem_probe *p, gpa_t gpa, int rc)
+{
+	if (rc < 0 && !p->failed_rc) {
+		p->failed = gpa;
+		p->failed_rc = rc;
+	}
+}
+
+static int probe_read(void *ctx, gpa_t gpa, void *buf, size_t len)
+{
+	struct vmmu_gmem_probe *p = ctx;
+	int rc = p->vm_mem.read(p->vm_mem.ctx, gpa, buf, len);
+
+	probe_note(p, gpa, rc);
+	return rc;
+}
+
+static int probe_cmpxchg(void *ctx, gpa_t gpa, uint64_t old, uint64_t nv,
+			 size_t len)
+{
+	struct vmmu_gmem_probe *p = ctx;
+	int rc = p->vm_mem.cmpxchg(p->vm_mem.ctx, gpa, old, nv, len);
+
+	probe_note(p, gpa, rc);
+	return rc;
+}
+
+void vmmu_vm_gmem_probe(struct vmmu_vm *vm, struct vmmu_gmem_probe *out)
+{
+	vmmu_vm_gmem(vm, &out->vm_mem);
+	out->mem.ctx = out;
+	out->mem.read = probe_read;
+	out->mem.cmpxchg = probe_cmpxchg;
+	out->failed.v = 0;
+	out->failed_rc = 0;
 }
 
 int vmmu_vcpu_create(struct vmmu_vm *vm, struct vmmu_vcpu **out)

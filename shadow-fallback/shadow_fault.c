@@ -28,38 +28,6 @@
 #include "core/pgtable.h"
 #include "core/pte_atomic.h"
 
-/* Guest memory for the guest walk that remembers where a read failed. */
-struct fault_mem {
-	struct vmmu_gmem vm_mem;
-	gpa_t failed;
-	int failed_rc;
-};
-
-static int fm_read(void *ctx, gpa_t gpa, void *buf, size_t len)
-{
-	struct fault_mem *m = ctx;
-	int rc = m->vm_mem.read(m->vm_mem.ctx, gpa, buf, len);
-
-	if (rc < 0) {
-		m->failed = gpa;
-		m->failed_rc = rc;
-	}
-	return rc;
-}
-
-static int fm_cmpxchg(void *ctx, gpa_t gpa, uint64_t old, uint64_t nv,
-		      size_t len)
-{
-	struct fault_mem *m = ctx;
-	int rc = m->vm_mem.cmpxchg(m->vm_mem.ctx, gpa, old, nv, len);
-
-	if (rc < 0) {
-		m->failed = gpa;
-		m->failed_rc = rc;
-	}
-	return rc;
-}
-
 static void build_sps(struct sh_vcpu *sc, const struct vmmu_paging_state *ps)
 {
 	enum vmmu_paging_mode m = (enum vmmu_paging_mode)ps->role.mode;
@@ -355,13 +323,12 @@ static int sh_resolve(struct vmmu_vcpu *vcpu, const struct vmmu_exit *exit,
 		      const struct vmmu_op *op, struct vmmu_exit_result *res)
 {
 	struct sh_vm *sv = sh_vm_of(vcpu->vm);
-	struct fault_mem m = { .failed_rc = 0 };
-	struct vmmu_gmem mem = { &m, fm_read, fm_cmpxchg };
+	struct vmmu_gmem_probe m;
 	struct vmmu_walk_result w, r;
 	int rc;
 
-	vmmu_vm_gmem(vcpu->vm, &m.vm_mem);
-	rc = vmmu_walk(&vcpu->paging, &mem, &op->acc, &w);
+	vmmu_vm_gmem_probe(vcpu->vm, &m);
+	rc = vmmu_walk(&vcpu->paging, &m.mem, &op->acc, &w);
 	if (rc < 0 && m.failed_rc) {
 		/* A guest page-table access hit MMIO or a hole. */
 		res->gpa = m.failed;

@@ -230,6 +230,18 @@ int vmmu_vm_write_gpa(struct vmmu_vm *vm, gpa_t gpa, const void *buf,
  */
 void vmmu_vm_gmem(struct vmmu_vm *vm, struct vmmu_gmem *out);
 /*
+ * The VM's memory as vmmu_vm_gmem gives it, remembering the first access
+ * that failed (a guest page-table read or A/D update in MMIO or a hole):
+ * a hardware-side walk turns that into an exit for failed. Use probe->mem.
+ */
+struct vmmu_gmem_probe {
+	struct vmmu_gmem mem;           /* what the walker is given */
+	struct vmmu_gmem vm_mem;        /* vmmu_vm_gmem underneath */
+	gpa_t failed;
+	int failed_rc;                  /* 0: nothing failed */
+};
+void vmmu_vm_gmem_probe(struct vmmu_vm *vm, struct vmmu_gmem_probe *out);
+/*
  * vmmu itself wrote guest memory [gpa, gpa+len): mark the VM's dirty log
  * (vmmu/dirty.h) and tell the backend (ops->gpa_written), so log-dirty and
  * shadow write protection see it.
