@@ -138,8 +138,9 @@ int vmmu_vcpu_invpcid(struct vmmu_vcpu *vcpu, unsigned type, uint16_t pcid,
 		if (rc < 0)
 			return rc;
 	}
-	/* A backend caching guest translations hears of the address case. */
-	if (type == 0 && vcpu->vm->ops && vcpu->vm->ops->invlpg) {
+	/* A backend caching guest translations hears of every type (for
+	 * types 1..3 gva is not an address the guest named). */
+	if (vcpu->vm->ops && vcpu->vm->ops->invlpg) {
 		vmmu_vm_lock(vcpu->vm);
 		rc = vcpu->vm->ops->invlpg(vcpu, gva);
 		vmmu_vm_unlock(vcpu->vm);

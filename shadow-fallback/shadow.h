@@ -44,7 +44,19 @@ struct vmmu_shadow_stats {
 	uint64_t root_switches;     /* CR3 loads and role changes */
 	uint64_t drops;             /* whole-pool drops (p2m or slot change) */
 	uint64_t mmio;              /* accesses handled as MMIO */
+	uint64_t oos_marked;        /* L1s let out of sync (writable) */
+	uint64_t oos_resyncs;       /* out-of-sync L1s brought back */
+	uint64_t oos_entries;       /* entries that differed on a resync */
 };
+
+/*
+ * Policy: let a guest page table with a single, level-1 shadow go out of
+ * sync (writable to the guest, no exit per PTE write) until the next MOV
+ * to CR3, INVLPG or INVPCID, which diff it against a snapshot and
+ * re-propagate the changed entries. Off by default; turning it off
+ * resyncs every out-of-sync page. VMMU_EINVAL when vm is not a shadow VM.
+ */
+int vmmu_shadow_set_oos(struct vmmu_vm *vm, bool on);
 
 /* 0 and *out, or VMMU_EINVAL when vm is not a shadow VM. */
 int vmmu_shadow_stats(const struct vmmu_vm *vm, struct vmmu_shadow_stats *out);

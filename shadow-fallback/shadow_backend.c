@@ -140,6 +140,7 @@ static int sh_cr_written(struct vmmu_vcpu *vcpu, enum vmmu_cr cr, uint64_t old,
 	(void)cr;
 	(void)old;
 	(void)val;
+	sh_oos_resync_all(sv);
 	rc = sh_sync_vcpu(vcpu);
 	/* Another role walks other shadow tables: drop cached upper levels. */
 	if (sc->role != role && vcpu->tlb)
@@ -152,9 +153,14 @@ static int sh_cr_written(struct vmmu_vcpu *vcpu, enum vmmu_cr cr, uint64_t old,
 
 static int sh_invlpg(struct vmmu_vcpu *vcpu, gva_t gva)
 {
-	/* Shadows never lag guest memory (see above): nothing to resync. */
-	(void)vcpu;
+	/* Only out-of-sync L1s lag guest memory (shadow_oos.c): resync them
+	 * all (INVPCID comes here too, once per invalidated address). */
+	struct sh_vm *sv = sh_vm_of(vcpu->vm);
+
 	(void)gva;
+	sh_oos_resync_all(sv);
+	if (sv->tlb_flush)
+		sh_flush_tlbs(sv);
 	return VMMU_OK;
 }
 

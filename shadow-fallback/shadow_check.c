@@ -4,6 +4,8 @@
  * scratch, for the tests (the coherence, pressure and isolation tests call
  * it after every step), and the leaf iterator for isolation tests.
  */
+#include <string.h>
+
 #include "shadow_int.h"
 #include "core/pte_atomic.h"
 
@@ -69,7 +71,10 @@ static int check_page(struct sh_vm *sv, uint32_t pi, uint64_t *present,
 		if (SH_T_KIND(p->type) == SH_ROOT)
 			continue;
 		g = 0;
-		if (sh_guest_entry(sv, p, j, &gpa, &size) &&
+		/* An out-of-sync L1 mirrors its snapshot, not the frame. */
+		if (sh_guest_entry(sv, p, j, &gpa, &size) && p->oos)
+			memcpy(&g, sh_oos_snapshot(sv, p) + (gpa & 0xfff), size);
+		else if (sh_guest_entry(sv, p, j, &gpa, &size) &&
 		    vmmu_vm_read_gpa(sv->vm, mk_gpa(gpa), &g, size) < 0)
 			return bad(why, "a shadowed guest table cannot be read");
 		if (sh_propagate(sv, pi, j, g, false, &e, &child) < 0)
@@ -92,7 +97,7 @@ static int check_wp(const struct sh_vm *sv, const struct sh_page *p,
 	hpa_t hpa;
 	uint32_t id;
 
-	if (SH_T_KIND(p->type) != SH_GUEST ||
+	if (SH_T_KIND(p->type) != SH_GUEST || p->oos ||
 	    vmmu_vm_gpa_to_hpa(sv->vm, mk_gpa(p->gfn << VMMU_PAGE_SHIFT), &hpa) < 0)
 		return VMMU_OK;
 	for (id = sv->rmap[sh_rmap_bucket(hpa.v)]; id != SH_NIL;

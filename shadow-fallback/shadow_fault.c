@@ -297,7 +297,8 @@ static int sh_emulate(struct vmmu_vcpu *vcpu, const struct vmmu_exit *exit,
 	int rc;
 
 	if (sh_is_pt(sv, gpa.v >> VMMU_PAGE_SHIFT)) {
-		if (pt_write_unshadows(sv, gpa, op->size)) {
+		if (sh_oos_try(sv, gpa.v >> VMMU_PAGE_SHIFT) ||
+		    pt_write_unshadows(sv, gpa, op->size)) {
 			rc = sh_fill(vcpu, op->acc.gva.v);
 			if (rc == 0)
 				rc = sh_walk_shadow(vcpu, &op->acc, &r);

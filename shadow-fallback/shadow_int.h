@@ -31,7 +31,9 @@
  *     stopped being a page table: the next write faults and upgrades it);
  *     writes to a shadowed frame
  *     trap or come through vmmu_vm_written, and are revalidated at once,
- *     so shadows never lag guest memory (no out-of-sync pages yet).
+ *     so shadows never lag guest memory, except an out-of-sync L1
+ *     (shadow_oos.c): its entries equal the propagation of its snapshot,
+ *     and its frame is exempt from I2 until it is resynchronised.
  *  I4 a leaf maps only a host page of a RAM or ROM slot of this VM,
  *     writable only for RAM whose guest leaf is writable and dirty.
  *  I5 pinned pages (current roots, ROOT pages) are never recycled; busy
@@ -53,6 +55,7 @@
 #define SH_RMAP_BITS    15
 #define SH_MAX_ROLES    16
 #define SH_FLOOD        3               /* emulated writes with no walk */
+#define SH_OOS_SLOTS    8               /* out-of-sync L1s at once */
 
 enum sh_kind { SH_GUEST = 1, SH_FL = 2, SH_ROOT = 3 };
 
@@ -78,6 +81,7 @@ struct sh_page {
 	uint16_t pin;
 	uint8_t busy;
 	uint8_t flood;
+	uint8_t oos;            /* out-of-sync slot + 1, or 0 */
 	bool in_use, hashed;
 	uint32_t link[512][2];  /* [next, prev] of each entry's list node */
 };
@@ -104,6 +108,12 @@ struct sh_vm {
 	bool tlb_flush;                 /* a protection was removed: flush */
 	struct vmmu_shadow_stats st;
 	uint8_t page_buf[4096];         /* a guest frame being revalidated */
+	bool oos_on;                    /* policy: out-of-sync L1s allowed */
+	unsigned oos_next;              /* slot to evict when all are taken */
+	struct {
+		uint32_t page;          /* SH_NIL: free */
+		uint8_t snap[4096];     /* the frame when it went out of sync */
+	} oos[SH_OOS_SLOTS];
 };
 
 struct sh_vcpu {
@@ -157,6 +167,17 @@ void sh_write_protect(struct sh_vm *sv, uint64_t gfn);
 bool sh_guest_entry(const struct sh_vm *sv, const struct sh_page *p,
 		    unsigned j, uint64_t *gpa, unsigned *size);
 void sh_revalidate(struct sh_vm *sv, gpa_t gpa, size_t len);
+void sh_reval_range(struct sh_vm *sv, uint32_t pi, unsigned lo, unsigned hi,
+		    const uint8_t *page);
+
+/* shadow_oos.c */
+bool sh_oos_try(struct sh_vm *sv, uint64_t gfn);
+void sh_oos_resync_all(struct sh_vm *sv);
+void sh_oos_resync_gfn(struct sh_vm *sv, uint64_t gfn);
+void sh_oos_release(struct sh_vm *sv, uint32_t pi);
+void sh_oos_written(struct sh_vm *sv, uint32_t pi, unsigned lo, unsigned hi,
+		    const uint8_t *page);
+const uint8_t *sh_oos_snapshot(const struct sh_vm *sv, const struct sh_page *p);
 
 /* shadow_fault.c */
 int sh_handle_exit(struct vmmu_vcpu *vcpu, const struct vmmu_exit *exit,

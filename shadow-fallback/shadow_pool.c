@@ -26,6 +26,8 @@ int sh_pool_init(struct sh_vm *sv)
 {
 	memset(sv->hash, 0xff, sizeof(sv->hash));
 	memset(sv->rmap, 0xff, sizeof(sv->rmap));
+	for (unsigned s = 0; s < SH_OOS_SLOTS; s++)
+		sv->oos[s].page = SH_NIL;
 	sv->free_list = sv->lru_head = sv->lru_tail = SH_NIL;
 	return VMMU_OK;
 }
@@ -168,7 +170,7 @@ bool sh_is_pt(const struct sh_vm *sv, uint64_t gfn)
 	while (i != SH_NIL) {
 		const struct sh_page *p = sv->pages[i];
 
-		if (p->gfn == gfn && SH_T_KIND(p->type) == SH_GUEST)
+		if (p->gfn == gfn && SH_T_KIND(p->type) == SH_GUEST && !p->oos)
 			return true;
 		i = p->hnext;
 	}
@@ -267,6 +269,7 @@ void sh_free(struct sh_vm *sv, uint32_t pi)
 	struct sh_page *p = sv->pages[pi];
 	unsigned i;
 
+	sh_oos_release(sv, pi);
 	while (p->parents != SH_NIL) {
 		uint32_t id = p->parents;
 

@@ -130,6 +130,9 @@ int sh_get(struct sh_vm *sv, uint64_t gfn, uint32_t type, bool create,
 	*out = pi;
 	if (pi != SH_NIL || !create)
 		return VMMU_OK;
+	/* A second shadow of an out-of-sync frame: back in sync first. */
+	if (SH_T_KIND(type) == SH_GUEST)
+		sh_oos_resync_gfn(sv, gfn);
 	rc = sh_alloc(sv, &pi);
 	if (rc < 0)
 		return rc;
@@ -315,8 +318,8 @@ static void reval_entry(struct sh_vm *sv, uint32_t pi, unsigned j,
 }
 
 /* Revalidate GUEST page pi's entries mirroring bytes [lo, hi) of its frame. */
-static void reval_range(struct sh_vm *sv, uint32_t pi, unsigned lo, unsigned hi,
-			const uint8_t *page)
+void sh_reval_range(struct sh_vm *sv, uint32_t pi, unsigned lo, unsigned hi,
+		    const uint8_t *page)
 {
 	const struct sh_page *p = sv->pages[pi];
 	unsigned es = sv->roles[SH_T_ROLE(p->type)].ps.role.entry_size;
@@ -357,7 +360,8 @@ void sh_revalidate(struct sh_vm *sv, gpa_t gpa, size_t len)
 						      sv->page_buf, 4096) < 0)
 				memset(sv->page_buf, 0, 4096);
 			have = true;
-			reval_range(sv, i, lo, hi, sv->page_buf);
+			sh_reval_range(sv, i, lo, hi, sv->page_buf);
+			sh_oos_written(sv, i, lo, hi, sv->page_buf);
 		}
 		cur = pend;
 	}

@@ -171,7 +171,8 @@ struct vmmu_backend_ops {
 	 * Guest events. The core has already updated the paging state and
 	 * invalidated the vCPU's TLB as the architecture requires; the
 	 * backend adjusts its own structures (shadow: switch top-level
-	 * shadow on CR3, drop shadows on INVLPG). NULL: nothing to do.
+	 * shadow on CR3, resync out-of-sync shadows on INVLPG; invlpg also
+	 * hears INVPCID of every type). NULL: nothing to do.
 	 */
 	int (*cr_written)(struct vmmu_vcpu *vcpu, enum vmmu_cr cr, uint64_t old,
 			  uint64_t val);

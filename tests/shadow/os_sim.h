@@ -34,6 +34,7 @@ struct osm_cfg {
 	uint64_t pool_pages;    /* 0: the default pool */
 	uint64_t seed;
 	unsigned check_every;   /* vmmu_shadow_check every n steps (0: never) */
+	bool oos;               /* out-of-sync L1 shadows allowed */
 };
 
 struct osm_stats {

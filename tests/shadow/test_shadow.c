@@ -50,6 +50,19 @@ static void run_cfg(const struct osm_cfg *cfg)
 			(unsigned long long)ss.shadows_created,
 			(unsigned long long)ss.pages_in_use,
 			(unsigned long long)ss.pool_pages);
+		fprintf(stderr, "  out of sync: %llu marked, %llu resyncs, %llu "
+			"entries re-propagated\n",
+			(unsigned long long)ss.oos_marked,
+			(unsigned long long)ss.oos_resyncs,
+			(unsigned long long)ss.oos_entries);
+		/* The OOS configurations must exercise the path they test. */
+		if (cfg->oos) {
+			assert_true(ss.oos_marked > 0);
+			assert_true(ss.oos_resyncs > 0);
+			assert_true(ss.oos_entries > 0);
+		} else {
+			assert_int_equal(ss.oos_marked, 0);
+		}
 	}
 	osm_destroy(os);
 }
@@ -103,6 +116,32 @@ static void test_2level(void **state)
 	run_cfg(&c);
 }
 
+/* Out-of-sync L1s: checked access by access and every 50 steps. */
+static void test_oos_4level(void **state)
+{
+	struct osm_cfg c = { .mode = VMMU_PAGING_4LEVEL, .nxe = true, .pcid = true,
+			     .ram = 16 << 20, .seed = 7, .check_every = 50,
+			     .oos = true };
+	(void)state;
+	run_cfg(&c);
+}
+
+static void test_oos_pae(void **state)
+{
+	struct osm_cfg c = { .mode = VMMU_PAGING_PAE, .nxe = true, .ram = 16 << 20,
+			     .seed = 8, .check_every = 50, .oos = true };
+	(void)state;
+	run_cfg(&c);
+}
+
+static void test_oos_2level(void **state)
+{
+	struct osm_cfg c = { .mode = VMMU_PAGING_2LEVEL, .pse = true, .ram = 16 << 20,
+			     .seed = 9, .check_every = 50, .oos = true };
+	(void)state;
+	run_cfg(&c);
+}
+
 int main(int argc, char **argv)
 {
 	const struct CMUnitTest tests[] = {
@@ -112,6 +151,9 @@ int main(int argc, char **argv)
 		cmocka_unit_test(test_pae),
 		cmocka_unit_test(test_2level_pse),
 		cmocka_unit_test(test_2level),
+		cmocka_unit_test(test_oos_4level),
+		cmocka_unit_test(test_oos_pae),
+		cmocka_unit_test(test_oos_2level),
 	};
 
 	if (argc > 1)
