@@ -205,7 +205,7 @@ int bm_tiny_tlb(struct vmmu_tlb_config *cfg, bool pwc)
 uint64_t bm_gva(uint32_t *lcg, unsigned pages, uint64_t i)
 {
 	*lcg = *lcg * 1664525u + 1013904223u;
-	return BM_GVA + ((*lcg >> 8) % pages) * VMMU_PAGE_SIZE + (i & 0xff8);
+	return BM_GVA + ((*lcg >> 8) & (pages - 1)) * VMMU_PAGE_SIZE + (i & 0xff8);
 }
 
 /* Time n accesses of one case; the fastest of the rounds. */

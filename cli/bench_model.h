@@ -20,6 +20,8 @@
 #define BM_DATA     0x800000ULL     /* data pages from 8 MiB */
 #define BM_HOT      32              /* pages of the TLB-hit case */
 #define BM_PAGES    512             /* pages of the walk cases: one PT */
+_Static_assert((BM_HOT & (BM_HOT - 1)) == 0 && (BM_PAGES & (BM_PAGES - 1)) == 0,
+	       "bm_gva masks: page counts are powers of two");
 #define BM_ROUNDS   7               /* the fastest round counts */
 
 struct bm {
@@ -48,6 +50,8 @@ int bm_setup(struct bm *b);
 int bm_vcpu(struct bm *b, const struct vmmu_tlb_config *cfg,
 	    struct vmmu_vcpu **out);
 int bm_tiny_tlb(struct vmmu_tlb_config *cfg, bool pwc);
+/* A random 8-byte-aligned gva in one of the first pages pages; pages is a
+ * power of two (a mask, not a division, keeps the driver out of the timing). */
 uint64_t bm_gva(uint32_t *lcg, unsigned pages, uint64_t i);
 /* n reads of c->pages pages; the fastest of BM_ROUNDS rounds. */
 int bm_time(struct vmmu_vcpu *v, struct bm_case *c, uint64_t n);
