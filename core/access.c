@@ -181,17 +181,41 @@ static __attribute__((noinline)) int access_miss(struct vmmu_vcpu *vcpu,
 /*
  * Guest mode. An access is what a CPU does between two interrupt windows:
  * its walk, TLB fill and data move cannot be split by a shootdown. The
- * vCPU makes run_seq odd for the access (a sequentially consistent
- * exchange), then reads the VM's flush generation and empties its own TLB
- * if a flush was requested since it last looked; it makes run_seq even
- * again (release) when the access has moved its data.
- * vmmu_vm_tlb_flush_sync bumps the generation (sequentially consistent),
- * then reads each run_seq: either it sees the vCPU outside an access, and
- * then the vCPU's next entry comes after the bump in the single total
- * order and sees it, or it sees an odd value and waits for it to change,
- * which happens after that access's data moved (release/acquire). Nested
- * calls (an exit handler's own access) stay inside the outer window.
+ * vCPU makes run_seq odd for the access, then reads the VM's flush
+ * generation and empties its own TLB if a flush was requested since it
+ * last looked; it makes run_seq even again (release) when the access has
+ * moved its data. vmmu_vm_tlb_flush_sync bumps the generation, then reads
+ * each run_seq: either it sees the vCPU outside an access, and then the
+ * vCPU's next entry sees the bump, or it sees an odd value and waits for
+ * it to change, which happens after that access's data moved
+ * (release/acquire). Nested calls (an exit handler's own access) stay
+ * inside the outer window.
+ *
+ * "Sees the bump" needs the vCPU's store of run_seq ordered before its
+ * load of the generation, against the flusher's bump before its load of
+ * run_seq (store-buffer ordering). Two ways, chosen by the platform:
+ *  - no heavy barrier: both sides are sequentially consistent (the vCPU's
+ *    store is a locked exchange), so the two loads cannot both miss;
+ *  - a heavy barrier (platform.h): the vCPU's store and load are plain
+ *    (the compiler keeps their order), and the flusher runs the barrier
+ *    between its bump and its loads. The barrier executes a full fence on
+ *    the vCPU's CPU at some point of the vCPU's program: if that point
+ *    follows the store, the flusher sees the odd value; if it precedes
+ *    it, the vCPU's later load follows the fence and sees the bump. The
+ *    hit path pays no locked instruction; the rare flush pays the IPIs.
  */
+static inline bool guest_mode_store(struct vmmu_vcpu *vcpu, unsigned s)
+{
+	if (tlb_likely(vcpu->vm->platform.heavy_barrier)) {
+		atomic_store_explicit(&vcpu->run_seq, s, memory_order_relaxed);
+		atomic_signal_fence(memory_order_seq_cst);
+		return true;
+	}
+	atomic_exchange_explicit(&vcpu->run_seq, s, memory_order_seq_cst);
+	return false;
+}
+
+/* Enter guest mode; false when already inside (a nested access). */
 static inline bool guest_enter(struct vmmu_vcpu *vcpu)
 {
 	unsigned s = atomic_load_explicit(&vcpu->run_seq, memory_order_relaxed);
@@ -199,9 +223,9 @@ static inline bool guest_enter(struct vmmu_vcpu *vcpu)
 
 	if (s & 1)
 		return false;
-	atomic_exchange_explicit(&vcpu->run_seq, s + 1, memory_order_seq_cst);
 	gen = atomic_load_explicit(&vcpu->vm->tlb_flush_gen,
-				   memory_order_seq_cst);
+				   guest_mode_store(vcpu, s + 1) ?
+				   memory_order_relaxed : memory_order_seq_cst);
 	if (__builtin_expect(gen != vcpu->tlb_flush_seen, 0)) {
 		if (vcpu->tlb)
 			vmmu_tlb_flush_all(vcpu->tlb);
@@ -221,10 +245,13 @@ static inline void guest_leave(struct vmmu_vcpu *vcpu, bool entered)
 
 void vmmu_vm_tlb_flush_sync(struct vmmu_vm *vm)
 {
+	const struct vmmu_platform *p = &vm->platform;
 	unsigned seen[VMMU_MAX_VCPUS];
 	unsigned i, n = vm->nvcpus;
 
 	atomic_fetch_add_explicit(&vm->tlb_flush_gen, 1, memory_order_seq_cst);
+	if (p->heavy_barrier)
+		p->heavy_barrier(p->ctx);
 	for (i = 0; i < n; i++)
 		seen[i] = atomic_load_explicit(&vm->vcpus[i]->run_seq,
 					       memory_order_seq_cst);
@@ -237,12 +264,10 @@ void vmmu_vm_tlb_flush_sync(struct vmmu_vm *vm)
 	}
 }
 
-/*
- * The hit path is kept small (no walk state on its stack): checks, one TLB
- * lookup, the copy. Everything else is access_miss().
- */
-int vmmu_vcpu_access(struct vmmu_vcpu *vcpu, const struct vmmu_op *op,
-		     struct vmmu_access_result *res)
+/* Everything but an allowed TLB hit: the whole path, every counter. */
+static TLB_NOINLINE int access_full(struct vmmu_vcpu *vcpu,
+				    const struct vmmu_op *op,
+				    struct vmmu_access_result *res)
 {
 	int rc = op_check(vcpu, op);
 	bool entered;
@@ -264,6 +289,80 @@ int vmmu_vcpu_access(struct vmmu_vcpu *vcpu, const struct vmmu_op *op,
 	}
 	guest_leave(vcpu, entered);
 	return rc;
+}
+
+/*
+ * The hit path: what a TLB hit costs a CPU, a tag compare and the data
+ * move. It serves naturally aligned reads, writes and fetches of 1, 2, 4
+ * or 8 bytes (which never cross a page) with data to move, on a vCPU with
+ * a TLB in a live VM with a backend and a linear host mapping, and hands
+ * everything else to access_full: another op, a miss, a refused hit, a
+ * linear address access_la would truncate, a flush to apply. It looks the
+ * vCPU's own TLB up before entering guest mode (nothing else writes it),
+ * then enters, checks the flush generation, and only then counts and
+ * moves the data; giving up changes nothing (at most it enters and leaves
+ * guest mode), so access_full, starting over, counts exactly what it
+ * alone would. It calls nothing, so it saves no registers.
+ */
+/* The entry of an allowed TLB hit the hit path can finish, or NULL. */
+static inline struct ent *hit_path_entry(struct vmmu_vcpu *vcpu,
+					 const struct vmmu_op *op)
+{
+	uint64_t la = op->acc.gva.v;
+	unsigned kind = op->acc.kind, size = op->size;
+	uint8_t mode = vcpu->paging.role.mode;
+
+	if (tlb_unlikely(!vcpu->hit_base || !op->data ||
+			 kind > VMMU_ACCESS_FETCH ||
+			 op->acc.cpl > 3 || size > 8 ||
+			 !((0x116U >> size) & 1) || (la & (size - 1)) ||
+			 ((la >> 32) && mode != VMMU_PAGING_4LEVEL &&
+			  mode != VMMU_PAGING_5LEVEL)))
+		return NULL;
+	return tlb_hit_entry(vcpu->tlb, &vcpu->paging, la, kind,
+			     acc_sig(&vcpu->paging, &op->acc));
+}
+
+int vmmu_vcpu_access(struct vmmu_vcpu *vcpu, const struct vmmu_op *op,
+		     struct vmmu_access_result *res)
+{
+	struct ent *e;
+	uint8_t *host;
+	unsigned s;
+
+	if (tlb_unlikely(!vcpu || !op || !res ||
+			 !(e = hit_path_entry(vcpu, op))))
+		return access_full(vcpu, op, res);
+	/* guest_enter, except that a pending flush is access_full's */
+	s = atomic_load_explicit(&vcpu->run_seq, memory_order_relaxed);
+	if (tlb_likely(!(s & 1)) &&
+	    tlb_unlikely(atomic_load_explicit(&vcpu->vm->tlb_flush_gen,
+				guest_mode_store(vcpu, s + 1) ?
+				memory_order_relaxed : memory_order_seq_cst) !=
+			 vcpu->tlb_flush_seen)) {
+		guest_leave(vcpu, true);
+		return access_full(vcpu, op, res);
+	}
+	tlb_hit_count(vcpu->tlb, e, op->acc.kind);
+	vcpu->stats.accesses++;
+	vcpu->stats.tlb_hits++;
+	res->hpa = mk_hpa(e->val | (op->acc.gva.v & ~VMMU_PAGE_MASK));
+	res->status = VMMU_ACCESS_DONE;
+	res->emulated = false;
+	res->tlb_hit = true;
+	res->exits = 0;
+	res->gpa.v = 0;
+	host = vcpu->hit_base + res->hpa.v;
+	if (op->acc.kind == VMMU_ACCESS_WRITE)
+		copy_small(host, op->data, op->size);
+	else if (tlb_likely(op->size == 8))
+		__builtin_memcpy(op->data, host, 8);
+	else
+		copy_small(op->data, host, op->size);
+	if (tlb_likely(!(s & 1)))   /* guest_leave, from the value in hand */
+		atomic_store_explicit(&vcpu->run_seq, s + 2,
+				      memory_order_release);
+	return VMMU_OK;
 }
 
 /* Largest naturally aligned piece (1, 2, 4, 8) at gva within len. */

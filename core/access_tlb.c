@@ -128,6 +128,7 @@ int vmmu_vcpu_tlb_configure(struct vmmu_vcpu *vcpu,
 		vmmu_tlb_destroy(p, vcpu->tlb);
 	vcpu->tlb = t;
 	vmmu_tlb_set_tag(t, vcpu->tlb_vpid, 0, vcpu->tlb_ctx);
+	access_hit_base_update(vcpu);
 	return VMMU_OK;
 }
 
@@ -136,4 +137,5 @@ void vmmu_vcpu_tlb_release(struct vmmu_vcpu *vcpu)
 	if (vcpu->tlb)
 		vmmu_tlb_destroy(&vcpu->vm->platform, vcpu->tlb);
 	vcpu->tlb = NULL;
+	access_hit_base_update(vcpu);
 }

@@ -42,6 +42,15 @@ static inline bool access_tlb_lookup(struct vmmu_vcpu *vcpu,
 	return false;
 }
 
+/* Recompute vcpu->hit_base (vm.h) after its TLB, backend or VM changed. */
+static inline void access_hit_base_update(struct vmmu_vcpu *vcpu)
+{
+	const struct vmmu_vm *vm = vcpu->vm;
+
+	vcpu->hit_base = vcpu->tlb && vm->ops && !vm->dead ?
+			 vm->platform.linear_base : NULL;
+}
+
 /* A #PF is delivered for gva: what it invalidates (SDM 4.10.4.1). */
 void access_tlb_page_fault(struct vmmu_vcpu *vcpu,
 			   const struct vmmu_walk_result *fault);

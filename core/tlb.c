@@ -182,6 +182,8 @@ int vmmu_tlb_init(void *mem, size_t len, const struct vmmu_tlb_config *cfg,
 		next = arr_setup(&t->npwc[i], &cfg->npwc[i], next);
 	for (i = 0; i < 2 << HC_BITS; i++)
 		t->hc[i >> HC_BITS][i & ((1U << HC_BITS) - 1)] = &t->none;
+	t->hit_count[0] = &t->st.arr_hits[VMMU_TLB_L1D_4K][VMMU_TLB_4K];
+	t->hit_count[1] = &t->st.arr_hits[VMMU_TLB_L1I_4K][VMMU_TLB_4K];
 	t->bytes = need;
 	*out = t;
 	return 0;
@@ -422,21 +424,23 @@ rights_row(struct vmmu_tlb *t, const struct vmmu_paging_state *ps,
 		*sn = (struct role_snap){ ps->cr0, ps->cr4, ps->efer,
 			ps->quirks, ps->pkru, ps->maxphyaddr, true };
 		t->rows = 0;
+		memset(t->allowsig, 0, sizeof(t->allowsig));
 	}
 	a.gva = mk_gva(0);
 	a.kind = (enum vmmu_access_kind)(sig & 3);
 	a.cpl = (uint8_t)((sig >> 2) & 3);
 	a.implicit = (sig >> 4) & 1;
 	local.rflags = (sig >> 5) & 1 ? X86_RFLAGS_AC : 0;
-	for (rights = 0; rights < 8; rights++) {
-		uint16_t m = 0;
+	for (rights = 0; rights < 8; rights++)
+		for (pkey = 0; pkey < 16; pkey++) {
+			uint64_t *w = &t->allowsig[rights | pkey << 3];
 
-		for (pkey = 0; pkey < 16; pkey++)
 			if (vmmu_walk_check_rights(&local, &a, rights, pkey,
 						   NULL) == 1)
-				m |= (uint16_t)(1U << pkey);
-		t->allow[sig][rights] = m;
-	}
+				*w |= 1ULL << sig;
+			else
+				*w &= ~(1ULL << sig);
+		}
 	t->rows |= 1ULL << sig;
 }
 
@@ -449,7 +453,7 @@ static inline bool rights_ok(struct vmmu_tlb *t,
 
 	if (!rows_ok(t, ps, sig))
 		rights_row(t, ps, sig);
-	return (t->allow[sig][attr & 7] >> ((attr >> 3) & 15)) & 1;
+	return row_allows(t, sig, attr);
 }
 
 /* A hit: may the access use it? NULL yes, else the refusal counter. */

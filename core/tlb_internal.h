@@ -9,6 +9,15 @@
 
 #include "core/tlb.h"
 
+/* The hit path's layout: the expected outcome falls through. */
+#if defined(__GNUC__)
+#define tlb_likely(x)   __builtin_expect(!!(x), 1)
+#define tlb_unlikely(x) __builtin_expect(!!(x), 0)
+#else
+#define tlb_likely(x)   (x)
+#define tlb_unlikely(x) (x)
+#endif
+
 /* GCC/Clang: keep the slow paths out of the hit path; count trailing 0s. */
 #if defined(__GNUC__) && defined(__i386__)
 /* 32-bit: __builtin_ctzll would call libgcc's __ctzdi2 (not freestanding). */
@@ -76,9 +85,10 @@ struct role_snap {
 struct vmmu_tlb {
 	struct ent *hc[2][1U << HC_BITS];   /* [fetch][vpn bits] */
 	struct ent none;
+	uint64_t *hit_count[2];             /* [fetch]: st.arr_hits[L1x_4K] */
 	struct role_snap snap;
-	uint64_t rows;                      /* allow[sig] valid */
-	uint16_t allow[64][8];              /* [sig][rights]: allowed pkeys */
+	uint64_t rows;                      /* rows built under snap */
+	uint64_t allowsig[128];             /* [rights | pkey << 3]: sigs */
 	struct arr tlb[VMMU_TLB_NARRAY];
 	struct arr gpa;
 	struct arr pwc[VMMU_TLB_PWC_LEVELS];
@@ -147,16 +157,17 @@ static inline uint64_t pwc_key(uint64_t addr, unsigned shift, unsigned level,
 int vmmu_tlb_lookup_full(struct vmmu_tlb *t, const struct vmmu_paging_state *ps,
 			 const struct vmmu_access *acc, hpa_t *hpa);
 
-/* Access signature: the index of a rights row (core/tlb.c rights_row). */
 /*
  * The guest rights and key check of a hit, exactly vmmu_walk_check_rights()
- * (SDM 4.6.1, 4.6.2): its verdicts are memoised per access signature
- * (kind, CPL, implicit, RFLAGS.AC) as a row allow[sig][rights] of
- * allowed protection keys, filled by calling it with that signature, and
- * reset when CR0, CR4, EFER, MAXPHYADDR, the quirks or PKRU differ from
- * the snapshot the rows were made under (the only other inputs of its
- * decision). An invalid kind (3) gets a row of refusals, which sends it
- * to lookup_full() and its VMMU_EINVAL.
+ * (SDM 4.6.1, 4.6.2), memoised. An access signature (kind, CPL, implicit,
+ * RFLAGS.AC) names a row of verdicts over every (rights, pkey) an entry can
+ * hold; rights_row (core/tlb.c) builds a row by calling the checker with
+ * that signature. The table is stored transposed: bit sig of
+ * allowsig[rights | pkey << 3] is set iff row sig is built and allows, so
+ * a hit tests one bit. Rows are dropped (rows = 0, allowsig zero) when CR0,
+ * CR4, EFER, MAXPHYADDR, the quirks or PKRU differ from the snapshot they
+ * were built under, the only other inputs of the checker's decision. An
+ * invalid kind (3) never reaches a row: the hit paths refuse it first.
  */
 static inline unsigned acc_sig(const struct vmmu_paging_state *ps,
 			       const struct vmmu_access *acc)
@@ -166,17 +177,30 @@ static inline unsigned acc_sig(const struct vmmu_paging_state *ps,
 	       (unsigned)((ps->rflags >> 18) & 1) << 5;    /* RFLAGS.AC */
 }
 
-/* The row for sig is valid under ps (else rights_ok builds it). */
-static inline bool rows_ok(const struct vmmu_tlb *t,
-			   const struct vmmu_paging_state *ps, unsigned sig)
+/* ps has the registers the rows were built under. */
+static inline bool snap_same(const struct vmmu_tlb *t,
+			     const struct vmmu_paging_state *ps)
 {
 	const struct role_snap *sn = &t->snap;
 
-	return ((t->rows >> sig) & 1) &&
-	       !((ps->cr0 ^ sn->cr0) | (ps->cr4 ^ sn->cr4) |
+	return !((ps->cr0 ^ sn->cr0) | (ps->cr4 ^ sn->cr4) |
 		 (ps->efer ^ sn->efer) | (uint64_t)(ps->quirks ^ sn->quirks) |
 		 (uint64_t)(ps->pkru ^ sn->pkru) |
 		 (uint64_t)(ps->maxphyaddr ^ sn->maxphyaddr));
+}
+
+/* The row for sig is valid under ps (else rights_row builds it). */
+static inline bool rows_ok(const struct vmmu_tlb *t,
+			   const struct vmmu_paging_state *ps, unsigned sig)
+{
+	return ((t->rows >> sig) & 1) && snap_same(t, ps);
+}
+
+/* The verdict of a built row on an entry's attributes. */
+static inline bool row_allows(const struct vmmu_tlb *t, unsigned sig,
+			      uint32_t attr)
+{
+	return (t->allowsig[attr & 0x7f] >> sig) & 1;
 }
 
 static inline struct ent **hc_slot(struct vmmu_tlb *t, unsigned fetch,
@@ -186,33 +210,55 @@ static inline struct ent **hc_slot(struct vmmu_tlb *t, unsigned fetch,
 }
 
 /*
- * The hit path: the entry the hit-cache slot names (in the 4 KiB L1
- * array of the access kind) if it still serves the lookup, the per-kind nested/dirty bit, the rights check, one
- * counter, the LRU stamp. Anything else goes to vmmu_tlb_lookup_full(). Lookups,
- * hits and per-array lookups are derived in vmmu_tlb_stats().
+ * The entry of an allowed hit-cache hit for an access of kind (0..2) at
+ * linear address la with signature sig, or NULL: the slot's entry (in the
+ * 4 KiB L1 array of the kind) still holds the page under a tag serving the
+ * current one, allows the kind (nested rights, D for a write), and its
+ * rights pass a built row. Counts nothing; tlb_hit_count does.
+ */
+static inline struct ent *tlb_hit_entry(struct vmmu_tlb *t,
+					const struct vmmu_paging_state *ps,
+					uint64_t la, unsigned kind, unsigned sig)
+{
+	struct ent *e = *hc_slot(t, kind >> 1, la);     /* FETCH: 1 */
+	uint32_t attr = e->attr;
+
+	if (tlb_likely(e->key == tlb_key(la, VMMU_TLB_4K) &&
+		       (tlb_likely(e->tag == t->tag) ||
+			tag_match(e->tag, t->tag)) &&
+		       ((attr >> A_OKSHIFT) & (1U << kind)) &&
+		       row_allows(t, sig, attr) && snap_same(t, ps)))
+		return e;
+	return NULL;
+}
+
+/* What a hit-cache hit changes: its array's hit count, the LRU stamp. */
+static inline void tlb_hit_count(struct vmmu_tlb *t, struct ent *e,
+				 unsigned kind)
+{
+	(*t->hit_count[kind >> 1])++;
+	e->stamp = ++t->clock;
+}
+
+/*
+ * The hit path of vmmu_tlb_lookup(): an allowed hit-cache hit, counted;
+ * anything else goes to vmmu_tlb_lookup_full(). Lookups, hits and
+ * per-array lookups are derived in vmmu_tlb_stats().
  */
 static inline int vmmu_tlb_lookup_hit(struct vmmu_tlb *t,
 				      const struct vmmu_paging_state *ps,
 				      const struct vmmu_access *acc, hpa_t *hpa)
 {
-	uint64_t la = acc->gva.v, key = tlb_key(la, VMMU_TLB_4K);
-	unsigned fetch = acc->kind == VMMU_ACCESS_FETCH;
-	struct ent *e = *hc_slot(t, fetch, la);
-	unsigned sig = acc_sig(ps, acc);
-	uint32_t attr;
+	uint64_t la = acc->gva.v;
+	struct ent *e = NULL;
 
-	if (((unsigned)acc->kind | acc->cpl) <= 3 && e->key == key &&
-	    (e->tag == t->tag || tag_match(e->tag, t->tag)) &&
-	    rows_ok(t, ps, sig) &&
-	    ((attr = e->attr) >> A_OKSHIFT & (1U << acc->kind)) &&
-	    ((t->allow[sig][attr & 7] >> ((attr >> 3) & 15)) & 1)) {
-		t->st.arr_hits[fetch ? VMMU_TLB_L1I_4K : VMMU_TLB_L1D_4K]
-			      [VMMU_TLB_4K]++;
-		e->stamp = ++t->clock;
-		*hpa = mk_hpa(e->val | (la & (VMMU_PAGE_SIZE - 1)));
-		return VMMU_TLB_HIT;
-	}
-	return vmmu_tlb_lookup_full(t, ps, acc, hpa);
+	if ((unsigned)acc->kind <= VMMU_ACCESS_FETCH && acc->cpl <= 3)
+		e = tlb_hit_entry(t, ps, la, acc->kind, acc_sig(ps, acc));
+	if (!e)
+		return vmmu_tlb_lookup_full(t, ps, acc, hpa);
+	tlb_hit_count(t, e, acc->kind);
+	*hpa = mk_hpa(e->val | (la & (VMMU_PAGE_SIZE - 1)));
+	return VMMU_TLB_HIT;
 }
 
 #endif

@@ -12,6 +12,7 @@
 #include "vmmu/access.h"
 #include "vmmu/p2m.h"
 #include "dirty_internal.h"
+#include "access_tlb.h"
 
 static void slot_release(struct vmmu_vm *vm, struct vmmu_slot *slot);
 
@@ -734,7 +735,11 @@ int vmmu_vcpu_create(struct vmmu_vm *vm, struct vmmu_vcpu **out)
 
 int vmmu_vm_kill(struct vmmu_vm *vm, const char *reason)
 {
+	unsigned i;
+
 	vm->dead = true;
 	vm->dead_reason = reason;
+	for (i = 0; i < vm->nvcpus; i++)
+		access_hit_base_update(vm->vcpus[i]);
 	return VMMU_EDEAD;
 }

@@ -30,6 +30,9 @@
 #include <stdlib.h>
 #include <string.h>
 #include <sys/mman.h>
+#include <sys/syscall.h>
+#include <unistd.h>
+#include <linux/membarrier.h>
 
 #include "vmmu/error.h"
 #include "vmmu/hosted.h"
@@ -377,6 +380,32 @@ static void hosted_free(void *ctx, void *ptr)
 	free(ptr);
 }
 
+/*
+ * The heavy barrier (platform.h): an expedited private membarrier runs a
+ * full barrier on every CPU that currently runs a thread of this process.
+ * It is offered only after the process registered for it, after which the
+ * kernel does not refuse the command; a failure then is a broken kernel,
+ * and continuing would let a vCPU use a translation a flush removed.
+ */
+static void hosted_heavy_barrier(void *ctx)
+{
+	(void)ctx;
+	if (syscall(__NR_membarrier, MEMBARRIER_CMD_PRIVATE_EXPEDITED, 0, 0))
+		abort();
+}
+
+/* Can this process use hosted_heavy_barrier? Registers it on first use. */
+static bool hosted_membarrier_ready(void)
+{
+	long cmds = syscall(__NR_membarrier, MEMBARRIER_CMD_QUERY, 0, 0);
+
+	if (cmds < 0 || !(cmds & MEMBARRIER_CMD_PRIVATE_EXPEDITED) ||
+	    !(cmds & MEMBARRIER_CMD_REGISTER_PRIVATE_EXPEDITED))
+		return false;
+	return syscall(__NR_membarrier,
+		       MEMBARRIER_CMD_REGISTER_PRIVATE_EXPEDITED, 0, 0) == 0;
+}
+
 void vmmu_hosted_platform(struct vmmu_hosted_arena *a,
 			  struct vmmu_platform *out)
 {
@@ -389,6 +418,8 @@ void vmmu_hosted_platform(struct vmmu_hosted_arena *a,
 	out->alloc_pages = hosted_alloc_pages;
 	out->free_pages = hosted_free_pages;
 	out->linear_base = a->base;
+	out->heavy_barrier = hosted_membarrier_ready() ? hosted_heavy_barrier
+						       : NULL;
 }
 
 uint64_t vmmu_hosted_pages_in_use(const struct vmmu_hosted_arena *a)

@@ -47,7 +47,9 @@ void vmmu_hosted_destroy(struct vmmu_hosted_arena *arena);
 /*
  * Fill *out with the platform interface over arena: alloc_page, free_page,
  * map, zalloc/free (calloc/free) and alloc_pages/free_pages for every order
- * up to VMMU_HOSTED_MAX_ORDER.
+ * up to VMMU_HOSTED_MAX_ORDER, linear_base, and heavy_barrier where the
+ * kernel offers an expedited private membarrier (the process registers for
+ * it here; otherwise NULL).
  */
 void vmmu_hosted_platform(struct vmmu_hosted_arena *arena,
 			  struct vmmu_platform *out);

@@ -64,6 +64,15 @@ struct vmmu_platform {
 	 * TLB only holds translations of allocated pages). NULL otherwise.
 	 */
 	uint8_t *linear_base;
+	/*
+	 * Optional: a full memory barrier on every CPU that runs a thread of
+	 * this VM's vCPUs, returning after all of them executed it (Linux:
+	 * membarrier(MEMBARRIER_CMD_PRIVATE_EXPEDITED)). It must not fail.
+	 * With it, a vCPU enters an access with a plain store and no fence,
+	 * and vmmu_vm_tlb_flush_sync pays the ordering instead (vm.h). NULL:
+	 * each access enters with a locked exchange.
+	 */
+	void (*heavy_barrier)(void *ctx);
 };
 
 #endif

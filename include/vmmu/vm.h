@@ -135,6 +135,12 @@ struct vmmu_vcpu {
 	 */
 	atomic_uint run_seq;
 	unsigned tlb_flush_seen;    /* vm->tlb_flush_gen last applied */
+	/*
+	 * The TLB-hit path's precondition, kept by the core: the platform's
+	 * linear_base while the vCPU has a TLB, its VM a backend and a
+	 * linear host mapping and is alive; NULL otherwise.
+	 */
+	uint8_t *hit_base;
 };
 
 struct vmmu_backend_ops;
