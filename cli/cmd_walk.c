@@ -13,6 +13,7 @@
 
 #include "cli_json.h"
 #include "walk_case.h"
+#include "walk_nested.h"
 #include "vmmu/error.h"
 #include "vmmu/walk.h"
 
@@ -122,37 +123,6 @@ struct walk_opts {
 	bool pretty, trace;
 };
 
-static json_t *result_json(const struct vmmu_access *acc,
-			   const struct vmmu_walk_result *res, bool trace)
-{
-	json_t *o = json_object(), *ents;
-	unsigned i;
-
-	if (!o)
-		return NULL;
-	json_object_set_new(o, "gva", cli_hex(acc->gva.v));
-	json_object_set_new(o, "ok", json_boolean(res->ok));
-	if (res->ok) {
-		json_object_set_new(o, "gpa", cli_hex(res->gpa.v));
-		json_object_set_new(o, "page_size",
-				    json_integer((json_int_t)res->page_size));
-	} else {
-		json_object_set_new(o, "vector", json_integer(res->vector));
-		json_object_set_new(o, "error_code", cli_hex(res->error_code));
-		if (res->vector == X86_VEC_PF)
-			json_object_set_new(o, "cr2", cli_hex(res->cr2.v));
-	}
-	if (trace) {
-		ents = json_array();
-		for (i = 0; ents && i < res->levels; i++)
-			json_array_append_new(ents, json_pack("{s:o,s:o}",
-				"gpa", cli_hex(res->pte_gpa[i].v),
-				"value", cli_hex(res->pte[i])));
-		json_object_set_new(o, "entries", ents);
-	}
-	return o;
-}
-
 /*
  * Parse and run one case. Returns the output object, or NULL with err set;
  * *status is 2 for malformed input, 1 for a walker failure.
@@ -168,8 +138,13 @@ static json_t *run_case(const json_t *c, const struct walk_opts *o, char *err,
 	int rc;
 
 	*status = 2;
-	if (walk_case_parse(c, &wc, err) < 0)
+	if (walk_case_parse_nested(c, &wc, err) < 0)
 		return NULL;
+	if (wc.nested) {
+		out = walk_nested_run(&wc, o->trace, err, status);
+		walk_case_free(&wc);
+		return out;
+	}
 	writes = json_array();
 	wc.mem.on_write = log_write;
 	wc.mem.write_ctx = writes;
@@ -191,8 +166,8 @@ static json_t *run_case(const json_t *c, const struct walk_opts *o, char *err,
 			*status = 1;
 			goto done;
 		}
-		json_array_append_new(results, result_json(&wc.acc[i], &res,
-							   o->trace));
+		json_array_append_new(results, walk_result_json(&wc.acc[i], &res,
+								 o->trace));
 	}
 	out = json_pack("{s:O,s:O}", "results", results, "memory_writes", writes);
 	if (!out) {
