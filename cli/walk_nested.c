@@ -4,18 +4,23 @@
  * memory given by the case, run by the backends' hardware sides (the EPT
  * walk of ept/ept_hw.c, the NPT walk of npt/npt_hw.c) under core/nested.c,
  * which translates every guest paging-structure access and then the final
- * gpa. The vCPU has no TLB model, so every walk is cold (24 references
- * for 4-level over 4-level with 4 KiB pages).
+ * gpa. Every walk starts cold: the vCPU's TLB model has only a
+ * guest-physical TLB, flushed before each access, so that the guest's A/D
+ * update of an entry reuses the translation its read just made, as a CPU
+ * does, and every other guest-physical page costs a full nested walk (24
+ * references for 4-level over 4-level with distinct 4 KiB pages).
  *
  * The hardware sides reach memory through a platform whose map() serves
  * the case's host pages (copied from the listed bytes on first use; a page
  * with nothing listed maps to one shared zero page, which no walk writes:
  * every entry a walk writes is present, hence non-zero, hence listed).
- * Writes are found by comparing the pages a walk mapped with their last
- * copy, at two points around every nested walk: what changed during a
- * nested walk is its EPT/NPT A/D updates, what changed between two is the
- * guest walk's A/D cmpxchg, so memory_writes keeps the order they were
- * made in and tells them apart.
+ * Writes are found by comparing the pages mapped with their last copy.
+ * Outside a nested walk this is done at every map(): the guest walk's A/D
+ * cmpxchg writes through the pointer of the map() just before it, so each
+ * is seen before the next is made. A nested walk maps its tables root
+ * first and sets their A/D bits at the end, root first, so its pages are
+ * compared once it returns, in the order mapped. memory_writes thus keeps
+ * the order of the writes and tells the guest's from the nested tables'.
  */
 #include <inttypes.h>
 #include <stddef.h>
@@ -49,87 +54,106 @@ struct hpage {
 	uint8_t *data, *copy;   /* contents; as of the last comparison */
 };
 
+/*
+ * The pages in the order first mapped (pages[]), found through idx: an
+ * open-addressing table of 1 + their positions (0: empty), rebuilt from
+ * pages[] when it fills up.
+ */
 struct host_mem {
 	const struct guest_mem *src;
-	struct hpage *pg;       /* open addressing; data NULL: empty slot */
-	size_t cap, n;
-	uint64_t touched[HM_TOUCH_MAX];    /* pages mapped since last compared */
+	struct hpage *pages;
+	size_t n, pages_cap;
+	uint32_t *idx;
+	size_t idx_cap;
+	uint32_t touched[HM_TOUCH_MAX];    /* pages mapped since last compared */
 	unsigned ntouched;
 	bool touch_overflow;    /* more than HM_TOUCH_MAX: compare them all */
 	bool failed;            /* out of memory in map() */
+	/* where the changes found go, and as what */
+	json_t *writes;
+	unsigned size;          /* 8, or 4 for a 32-bit guest's entries */
+	const char *table;      /* "guest", "ept" or "npt" */
+	bool in_walk;           /* inside a nested walk: compare after it */
 	_Alignas(8) uint8_t zero[HM_PAGE];
 };
 
-static size_t hm_hash(uint64_t pfn, size_t cap)
+/* The idx slot of pfn: the one holding it, or the empty one it would go in. */
+static uint32_t *hm_find(const struct host_mem *hm, uint64_t pfn)
 {
-	return (size_t)((pfn * 0x9e3779b97f4a7c15ULL) >> 17) & (cap - 1);
+	size_t i = (size_t)((pfn * 0x9e3779b97f4a7c15ULL) >> 17) &
+		   (hm->idx_cap - 1);
+
+	while (hm->idx[i] && hm->pages[hm->idx[i] - 1].pfn != pfn)
+		i = (i + 1) & (hm->idx_cap - 1);
+	return &hm->idx[i];
 }
 
-static struct hpage *hm_slot(const struct host_mem *hm, uint64_t pfn)
+/* Room for one more page in pages[] and in idx. */
+static int hm_reserve(struct host_mem *hm)
 {
-	size_t i = hm_hash(pfn, hm->cap);
+	struct hpage *np;
+	uint32_t k;
 
-	while (hm->pg[i].data && hm->pg[i].pfn != pfn)
-		i = (i + 1) & (hm->cap - 1);
-	return &hm->pg[i];
-}
-
-static int hm_grow(struct host_mem *hm)
-{
-	struct host_mem n = *hm;
-	size_t i;
-
-	n.cap = hm->cap * 2;
-	n.pg = calloc(n.cap, sizeof(*n.pg));
-	if (!n.pg)
+	if (hm->n == hm->pages_cap) {
+		np = realloc(hm->pages, 2 * hm->pages_cap * sizeof(*np));
+		if (!np)
+			return VMMU_ENOMEM;
+		hm->pages = np;
+		hm->pages_cap *= 2;
+	}
+	if ((hm->n + 1) * 2 <= hm->idx_cap)
+		return 0;
+	free(hm->idx);
+	hm->idx_cap *= 2;
+	hm->idx = calloc(hm->idx_cap, sizeof(*hm->idx));
+	if (!hm->idx)
 		return VMMU_ENOMEM;
-	for (i = 0; i < hm->cap; i++)
-		if (hm->pg[i].data)
-			*hm_slot(&n, hm->pg[i].pfn) = hm->pg[i];
-	free(hm->pg);
-	hm->pg = n.pg;
-	hm->cap = n.cap;
+	for (k = 0; k < hm->n; k++)
+		*hm_find(hm, hm->pages[k].pfn) = k + 1;
 	return 0;
 }
 
-/* The page pfn, copied from the listed bytes on first use. */
-static struct hpage *hm_page(struct host_mem *hm, uint64_t pfn)
+/* The position of page pfn, copied from the listed bytes on first use. */
+static int hm_page(struct host_mem *hm, uint64_t pfn, uint32_t *pos)
 {
-	struct hpage *p = hm_slot(hm, pfn);
+	uint32_t *slot = hm_find(hm, pfn);
+	struct hpage *p;
 
-	if (p->data)
-		return p;
-	if ((hm->n + 1) * 2 > hm->cap) {
-		if (hm_grow(hm) < 0)
-			return NULL;
-		p = hm_slot(hm, pfn);
+	if (*slot) {
+		*pos = *slot - 1;
+		return 0;
 	}
+	if (hm_reserve(hm) < 0)
+		return VMMU_ENOMEM;
+	p = &hm->pages[hm->n];
+	p->pfn = pfn;
 	p->data = malloc(HM_PAGE);
 	p->copy = malloc(HM_PAGE);
 	if (!p->data || !p->copy ||
 	    guest_mem_read(hm->src, pfn * HM_PAGE, p->data, HM_PAGE) < 0) {
 		free(p->data);
 		free(p->copy);
-		p->data = p->copy = NULL;
-		return NULL;
+		return VMMU_ENOMEM;
 	}
 	memcpy(p->copy, p->data, HM_PAGE);
-	p->pfn = pfn;
-	hm->n++;
-	return p;
+	*pos = (uint32_t)hm->n;
+	*hm_find(hm, pfn) = (uint32_t)++hm->n;
+	return 0;
 }
 
-static void hm_touch(struct host_mem *hm, uint64_t pfn)
+static void hm_diff(struct host_mem *hm);
+
+static void hm_touch(struct host_mem *hm, uint32_t pos)
 {
 	unsigned i;
 
 	for (i = 0; i < hm->ntouched; i++)
-		if (hm->touched[i] == pfn)
+		if (hm->touched[i] == pos)
 			return;
 	if (hm->ntouched == HM_TOUCH_MAX)
 		hm->touch_overflow = true;
 	else
-		hm->touched[hm->ntouched++] = pfn;
+		hm->touched[hm->ntouched++] = pos;
 }
 
 /* vmmu_platform.map: a pointer to the byte at hpa. */
@@ -137,40 +161,45 @@ static void *hm_map(void *ctx, hpa_t hpa)
 {
 	struct host_mem *hm = ctx;
 	uint64_t pfn = hpa.v / HM_PAGE;
-	struct hpage *p;
+	uint32_t pos;
 
 	if (hpa.v >= HM_ADDR_LIMIT)
 		return NULL;
 	if (!guest_mem_page_listed(hm->src, pfn))
 		return hm->zero + hpa.v % HM_PAGE;
-	p = hm_page(hm, pfn);
-	if (!p) {
+	if (hm_page(hm, pfn, &pos) < 0) {
 		hm->failed = true;
 		return NULL;
 	}
-	hm_touch(hm, pfn);
-	return p->data + hpa.v % HM_PAGE;
+	if (!hm->in_walk)
+		hm_diff(hm);
+	hm_touch(hm, pos);
+	return hm->pages[pos].data + hpa.v % HM_PAGE;
 }
 
 static int hm_init(struct host_mem *hm, const struct guest_mem *src)
 {
 	memset(hm, 0, sizeof(*hm));
 	hm->src = src;
-	hm->cap = 64;
-	hm->pg = calloc(hm->cap, sizeof(*hm->pg));
-	return hm->pg ? 0 : VMMU_ENOMEM;
+	hm->pages_cap = 16;
+	hm->idx_cap = 64;
+	hm->pages = calloc(hm->pages_cap, sizeof(*hm->pages));
+	hm->idx = calloc(hm->idx_cap, sizeof(*hm->idx));
+	return hm->pages && hm->idx ? 0 : VMMU_ENOMEM;
 }
 
 static void hm_fini(struct host_mem *hm)
 {
 	size_t i;
 
-	for (i = 0; hm->pg && i < hm->cap; i++) {
-		free(hm->pg[i].data);
-		free(hm->pg[i].copy);
+	for (i = 0; hm->pages && i < hm->n; i++) {
+		free(hm->pages[i].data);
+		free(hm->pages[i].copy);
 	}
-	free(hm->pg);
-	hm->pg = NULL;
+	free(hm->pages);
+	free(hm->idx);
+	hm->pages = NULL;
+	hm->idx = NULL;
 }
 
 /* The shared zero page is still zero (no walk writes an absent entry). */
@@ -206,18 +235,17 @@ static void hm_diff_page(struct hpage *p, unsigned size, const char *table,
 	memcpy(p->copy, p->data, HM_PAGE);
 }
 
-/* Log what changed in the pages mapped since the last call, in map order. */
-static void hm_diff(struct host_mem *hm, unsigned size, const char *table,
-		    json_t *writes)
+/* Log what changed in the pages mapped since the last call. */
+static void hm_diff(struct host_mem *hm)
 {
 	unsigned i;
 	size_t j;
 
 	for (i = 0; i < hm->ntouched; i++)
-		hm_diff_page(hm_slot(hm, hm->touched[i]), size, table, writes);
-	for (j = 0; hm->touch_overflow && j < hm->cap; j++)
-		if (hm->pg[j].data)
-			hm_diff_page(&hm->pg[j], size, table, writes);
+		hm_diff_page(&hm->pages[hm->touched[i]], hm->size, hm->table,
+			     hm->writes);
+	for (j = 0; hm->touch_overflow && j < hm->n; j++)
+		hm_diff_page(&hm->pages[j], hm->size, hm->table, hm->writes);
 	hm->ntouched = 0;
 	hm->touch_overflow = false;
 }
@@ -388,6 +416,7 @@ struct nested_run {
 	json_t *writes;
 	const char *table;              /* "ept" or "npt" in memory_writes */
 	unsigned guest_size;            /* guest entry size: 4 or 8 */
+	void *tlb_mem;                  /* the vCPU's guest-physical TLB */
 	bool load_exited;               /* the PAE PDPTE load exited */
 	struct vmmu_exit load_exit;
 };
@@ -438,9 +467,15 @@ static int logged_walk(struct vmmu_vcpu *vcpu, gpa_t gpa,
 	struct nested_run *r = run_of(vcpu);
 	int rc;
 
-	hm_diff(&r->hm, r->guest_size, "guest", r->writes);
+	hm_diff(&r->hm);
+	r->hm.size = 8;
+	r->hm.table = r->table;
+	r->hm.in_walk = true;
 	rc = hw_nested_walk(r, gpa, kind, guest_pt, acc, start, out);
-	hm_diff(&r->hm, 8, r->table, r->writes);
+	hm_diff(&r->hm);
+	r->hm.in_walk = false;
+	r->hm.size = r->guest_size;
+	r->hm.table = "guest";
 	return rc;
 }
 
@@ -511,8 +546,9 @@ static int load_pdptes(struct nested_run *r, char *err)
 
 	if (vmmu_paging_mode(&r->vcpu.paging) != VMMU_PAGING_PAE)
 		return 0;
+	vmmu_tlb_flush_all(r->vcpu.tlb);
 	rc = vmmu_paging_load_pdptes(&r->vcpu.paging, &gm);
-	hm_diff(&r->hm, 8, r->table, r->writes);
+	hm_diff(&r->hm);
 	/* VMMU_EINVAL: #GP, which every walk reports (it rereads them). */
 	if (rc == 0 || rc == VMMU_EINVAL || r->load_exited)
 		return 0;
@@ -582,8 +618,9 @@ static int run_accesses(struct nested_run *r, const struct walk_case *wc,
 			continue;
 		}
 		memset(&hw, 0, sizeof(hw));
+		vmmu_tlb_flush_all(r->vcpu.tlb);
 		rc = vmmu_nested_hw_walk(&r->vcpu, &logged_ops, &wc->acc[i], &hw);
-		hm_diff(&r->hm, r->guest_size, "guest", r->writes);
+		hm_diff(&r->hm);
 		if (!hm_zero_clean(&r->hm)) {
 			snprintf(err, WALK_CASE_ERRLEN, "accesses[%zu]: a walk "
 				 "wrote to memory the case did not list", i);
@@ -601,15 +638,37 @@ static int run_accesses(struct nested_run *r, const struct walk_case *wc,
 	return 0;
 }
 
-static void run_init(struct nested_run *r, const struct walk_case *wc)
+/*
+ * A TLB model with only a guest-physical TLB (SDM Vol. 3C 29.4.2: the
+ * guest-physical mappings; no paging-structure caches in either
+ * dimension), large enough for every page one walk touches.
+ */
+static int tlb_init(struct nested_run *r)
+{
+	struct vmmu_tlb_config cfg;
+	size_t len;
+
+	memset(&cfg, 0, sizeof(cfg));
+	cfg.gpa_tlb = (struct vmmu_tlb_geom){ 1, 16 };
+	len = vmmu_tlb_mem_size(&cfg);
+	r->tlb_mem = len ? calloc(1, len) : NULL;
+	if (!r->tlb_mem ||
+	    vmmu_tlb_init(r->tlb_mem, len, &cfg, &r->vcpu.tlb) < 0)
+		return VMMU_ENOMEM;
+	return 0;
+}
+
+static int run_init(struct nested_run *r, const struct walk_case *wc)
 {
 	r->vm.platform.ctx = &r->hm;
 	r->vm.platform.map = hm_map;
 	r->vcpu.vm = &r->vm;
-	/* No TLB model: every walk is cold. */
 	r->vcpu.paging = wc->ps;
 	r->vcpu.paging.pdptes_loaded = false;
 	r->guest_size = wc->ps.role.entry_size == 4 ? 4 : 8;
+	r->hm.writes = r->writes;
+	r->hm.size = r->guest_size;
+	r->hm.table = "guest";
 	if (r->cfg.type == NESTED_EPT) {
 		r->ept.eptp = r->cfg.eptp;
 		r->ept.caps = r->cfg.caps;
@@ -618,6 +677,7 @@ static void run_init(struct nested_run *r, const struct walk_case *wc)
 	} else {
 		r->table = "npt";
 	}
+	return tlb_init(r);
 }
 
 json_t *walk_nested_run(const struct walk_case *wc, bool trace, char *err,
@@ -636,8 +696,11 @@ json_t *walk_nested_run(const struct walk_case *wc, bool trace, char *err,
 		goto done;
 	*status = 1;
 	r->writes = json_array();
-	run_init(r, wc);
-	if (!r->writes || load_pdptes(r, err) < 0 ||
+	if (!r->writes || run_init(r, wc) < 0) {
+		snprintf(err, WALK_CASE_ERRLEN, "out of memory");
+		goto done;
+	}
+	if (load_pdptes(r, err) < 0 ||
 	    run_accesses(r, wc, trace, results, err) < 0)
 		goto done;
 	out = json_pack("{s:O,s:O}", "results", results, "memory_writes",
@@ -648,6 +711,7 @@ done:
 	if (r) {
 		json_decref(r->writes);
 		hm_fini(&r->hm);
+		free(r->tlb_mem);
 	}
 	free(r);
 	json_decref(results);
