@@ -429,6 +429,37 @@ def hand_pae_case():
                 "qualification": "0x1", "gpa": "0x1000"})
 
 
+def examples():
+    # examples/walk-ept.json: EPT with A/D, the data page R-X; the guest
+    # reads, writes (SDM Table 28-7: 0x1aa) and fetches.
+    # examples/walk-npt.json: the data page NX in the NPT; read, write,
+    # fetch (kvm-unit-tests' NX value 0x100000015).
+    import os
+    ex = os.path.join(os.path.dirname(os.path.abspath(__file__)), "..", "..",
+                      "examples")
+    ok = {"gva": h(GVA), "ok": True, "gpa": h(GDATA + 0x123),
+          "page_size": 4096, "hpa": h(FRAMES[GDATA] + 0x123), "refs": 24}
+    ok8 = dict(ok, gva=h(GVA + 8), gpa=h(GDATA + 0x12b),
+               hpa=h(FRAMES[GDATA] + 0x12b))
+    want = {
+        "ept": [ok, {"gva": h(GVA), "ok": False, "exit": "ept_violation",
+                     "qualification": "0x1aa", "gpa": h(GDATA + 0x123),
+                     "gla": h(GVA)}, ok8],
+        "npt": [ok, ok, {"gva": h(GVA + 8), "ok": False, "exit": "npf",
+                         "exitinfo1": "0x100000015",
+                         "exitinfo2": h(GDATA + 0x12b)}],
+    }
+    for kind, res in want.items():
+        with open(os.path.join(ex, "walk-%s.json" % kind)) as f:
+            rc, out, err = run(json.load(f))
+        if rc:
+            fail("examples/walk-%s.json exited %d: %s" % (kind, rc, err))
+            continue
+        expect("examples/walk-%s.json" % kind, out["results"], res)
+        if [w for w in out["memory_writes"] if w["table"] not in ("guest", kind)]:
+            fail("examples/walk-%s.json: writes of another table" % kind)
+
+
 def bad_inputs():
     base = {"paging": PG4, "memory": [],
             "accesses": [{"gva": "0x1000", "access": "read"}]}
@@ -681,6 +712,7 @@ def main():
     hand_ept_cases()
     hand_pae_case()
     hand_5x5()
+    examples()
     bad_inputs()
     cross_check(n, seed)
     if fails:
