@@ -13,6 +13,7 @@
 
 #include "cli_json.h"
 #include "walk_case.h"
+#include "walk_nested.h"
 #include "vmmu/error.h"
 #include "vmmu/walk.h"
 
@@ -67,6 +68,19 @@ static void walk_usage(FILE *out)
 "      gva and access (read, write or fetch) are required; cpl (0..3,\n"
 "      default 0) and implicit (default false: an implicit supervisor\n"
 "      access such as a GDT read) are optional.\n"
+"    nested (optional): every access is a 2-D walk, the guest's tables\n"
+"      reached through EPT or NPT tables in host memory:\n"
+"        {\"type\": \"ept\", \"eptp\": \"0x..\", \"ad\": false, \"pml\": false}\n"
+"        {\"type\": \"npt\", \"ncr3\": \"0x..\", \"levels\": 4}\n"
+"      memory items then carry \"hpa\" instead of \"gpa\" (host-physical\n"
+"      contents). ept: eptp is required (memory type 0 or 6, walk length\n"
+"      4 or 5, bits 11:7 clear); ad (default: EPTP bit 6) sets EPTP bit 6,\n"
+"      the EPT A/D flags; pml must be false; execute_only and page_1g\n"
+"      (default true) are EPT capabilities. npt: ncr3 is required; levels\n"
+"      4 or 5 (default 4); nxe and gbpages (default true) are the host's\n"
+"      EFER.NXE and 1 GiB pages. Both: maxphyaddr, the host's (default:\n"
+"      the paging one). Each walk starts cold; PAE PDPTEs are loaded once,\n"
+"      through the nested tables, as a MOV to CR3 loads them.\n"
 "    Unknown keys are errors, so that a typo cannot go unnoticed.\n"
 "\n"
 "    The input may also be a JSON array of cases; each runs on its own\n"
@@ -92,7 +106,16 @@ static void walk_usage(FILE *out)
 "      {\"gva\": \"0x..\", \"ok\": false, \"vector\": 13, \"error_code\": \"0x0\"}\n"
 "    W is one A/D update, in the order made:\n"
 "      {\"gpa\": \"0x..\", \"size\": 8, \"value\": \"0x..\"}  (value after the\n"
-"    write; size 4 in 32-bit paging).\n"
+"    write; size 4 in 32-bit paging).\n""    With nested, a translation adds \"hpa\" and \"refs\" (entries read:\n"
+"    24 for 4-level over 4-level with 4 KiB pages, 35 for 5 over 5;\n"
+"    page_size stays the guest's); a VM exit is one of\n"
+"      {\"gva\", \"ok\": false, \"exit\": \"ept_violation\", \"qualification\",\n"
+"       \"gpa\", \"gla\"}  (gla only when qualification bit 7 is set)\n"
+"      {\"gva\", \"ok\": false, \"exit\": \"ept_misconfig\", \"gpa\"}\n"
+"      {\"gva\", \"ok\": false, \"exit\": \"npf\", \"exitinfo1\", \"exitinfo2\"}\n"
+"    guest faults are as above, and W is {\"hpa\", \"size\", \"value\",\n"
+"    \"table\"}: table \"guest\" for the guest's A/D, \"ept\" or \"npt\" for\n"
+"    the nested tables' A/D. --trace lists the guest's entries (gpa).\n"
 "\n"
 "EXIT STATUS\n"
 "    0  every case ran (faults are results, not failures)\n"
@@ -102,6 +125,7 @@ static void walk_usage(FILE *out)
 "EXAMPLES\n"
 "    vmmu walk --case examples/walk-4level.json --pretty\n"
 "    vmmu walk --case examples/walk-pae.json --trace\n"
+"    vmmu walk --case examples/walk-ept.json --pretty\n"
 "    generate-cases | vmmu walk --case - > results.json\n",
 	      out);
 }
@@ -122,37 +146,6 @@ struct walk_opts {
 	bool pretty, trace;
 };
 
-static json_t *result_json(const struct vmmu_access *acc,
-			   const struct vmmu_walk_result *res, bool trace)
-{
-	json_t *o = json_object(), *ents;
-	unsigned i;
-
-	if (!o)
-		return NULL;
-	json_object_set_new(o, "gva", cli_hex(acc->gva.v));
-	json_object_set_new(o, "ok", json_boolean(res->ok));
-	if (res->ok) {
-		json_object_set_new(o, "gpa", cli_hex(res->gpa.v));
-		json_object_set_new(o, "page_size",
-				    json_integer((json_int_t)res->page_size));
-	} else {
-		json_object_set_new(o, "vector", json_integer(res->vector));
-		json_object_set_new(o, "error_code", cli_hex(res->error_code));
-		if (res->vector == X86_VEC_PF)
-			json_object_set_new(o, "cr2", cli_hex(res->cr2.v));
-	}
-	if (trace) {
-		ents = json_array();
-		for (i = 0; ents && i < res->levels; i++)
-			json_array_append_new(ents, json_pack("{s:o,s:o}",
-				"gpa", cli_hex(res->pte_gpa[i].v),
-				"value", cli_hex(res->pte[i])));
-		json_object_set_new(o, "entries", ents);
-	}
-	return o;
-}
-
 /*
  * Parse and run one case. Returns the output object, or NULL with err set;
  * *status is 2 for malformed input, 1 for a walker failure.
@@ -168,8 +161,13 @@ static json_t *run_case(const json_t *c, const struct walk_opts *o, char *err,
 	int rc;
 
 	*status = 2;
-	if (walk_case_parse(c, &wc, err) < 0)
+	if (walk_case_parse_nested(c, &wc, err) < 0)
 		return NULL;
+	if (wc.nested) {
+		out = walk_nested_run(&wc, o->trace, err, status);
+		walk_case_free(&wc);
+		return out;
+	}
 	writes = json_array();
 	wc.mem.on_write = log_write;
 	wc.mem.write_ctx = writes;
@@ -191,8 +189,8 @@ static json_t *run_case(const json_t *c, const struct walk_opts *o, char *err,
 			*status = 1;
 			goto done;
 		}
-		json_array_append_new(results, result_json(&wc.acc[i], &res,
-							   o->trace));
+		json_array_append_new(results, walk_result_json(&wc.acc[i], &res,
+								 o->trace));
 	}
 	out = json_pack("{s:O,s:O}", "results", results, "memory_writes", writes);
 	if (!out) {

@@ -263,6 +263,11 @@ bool guest_mem_listed(const struct guest_mem *m, uint64_t gpa, size_t len,
 	return true;
 }
 
+bool guest_mem_page_listed(const struct guest_mem *m, uint64_t pfn)
+{
+	return *page_slot(m, pfn) != 0;
+}
+
 const struct guest_mem_word *guest_mem_next(const struct guest_mem *m,
 					    size_t *it)
 {

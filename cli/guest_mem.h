@@ -70,6 +70,8 @@ int guest_mem_write(struct guest_mem *m, uint64_t gpa, const void *buf,
 /* All len bytes at gpa listed? Else *missing is the first that is not. */
 bool guest_mem_listed(const struct guest_mem *m, uint64_t gpa, size_t len,
 		      uint64_t *missing);
+/* Whether some byte of the 4 KiB page pfn was listed (or written). */
+bool guest_mem_page_listed(const struct guest_mem *m, uint64_t pfn);
 /* Words with listed bytes, in no particular order: *it starts at 0. */
 const struct guest_mem_word *guest_mem_next(const struct guest_mem *m,
 					    size_t *it);

@@ -112,7 +112,8 @@ static int parse_paging(const json_t *pg, struct vmmu_paging_state *ps,
 
 static int parse_memory(const json_t *arr, struct walk_case *wc, char *err)
 {
-	return guest_mem_parse(arr, "gpa", &wc->mem, err, WALK_CASE_ERRLEN);
+	return guest_mem_parse(arr, wc->nested ? "hpa" : "gpa", &wc->mem, err,
+			       WALK_CASE_ERRLEN);
 }
 
 static const char *const access_keys[] = { "gva", "access", "cpl",
@@ -158,6 +159,8 @@ static int parse_access(const json_t *it, struct vmmu_access *acc,
 }
 
 static const char *const case_keys[] = { "paging", "memory", "accesses", NULL };
+static const char *const nested_case_keys[] = { "paging", "memory",
+	"accesses", "nested", NULL };
 
 static int parse_accesses(const json_t *accs, struct walk_case *wc, char *err)
 {
@@ -183,11 +186,18 @@ static int parse_accesses(const json_t *accs, struct walk_case *wc, char *err)
 	return 0;
 }
 
-int walk_case_parse(const json_t *c, struct walk_case *wc, char *err)
+static int parse_case(const json_t *c, struct walk_case *wc, bool nested,
+		      char *err)
 {
 	memset(wc, 0, sizeof(*wc));
-	if (check_keys(c, case_keys, "case", err) < 0)
+	if (check_keys(c, nested ? nested_case_keys : case_keys, "case",
+		       err) < 0)
 		return -1;
+	wc->nested = nested ? json_object_get(c, "nested") : NULL;
+	if (wc->nested && !json_is_object(wc->nested)) {
+		snprintf(err, WALK_CASE_ERRLEN, "\"nested\" must be an object");
+		return -1;
+	}
 	if (guest_mem_init(&wc->mem, GUEST_MEM_CASE_PAGES) < 0) {
 		snprintf(err, WALK_CASE_ERRLEN, "out of memory");
 		return -1;
@@ -204,6 +214,47 @@ int walk_case_parse(const json_t *c, struct walk_case *wc, char *err)
 		return -1;
 	}
 	return 0;
+}
+
+int walk_case_parse(const json_t *c, struct walk_case *wc, char *err)
+{
+	return parse_case(c, wc, false, err);
+}
+
+int walk_case_parse_nested(const json_t *c, struct walk_case *wc, char *err)
+{
+	return parse_case(c, wc, true, err);
+}
+
+json_t *walk_result_json(const struct vmmu_access *acc,
+			 const struct vmmu_walk_result *res, bool trace)
+{
+	json_t *o = json_object(), *ents;
+	unsigned i;
+
+	if (!o)
+		return NULL;
+	json_object_set_new(o, "gva", cli_hex(acc->gva.v));
+	json_object_set_new(o, "ok", json_boolean(res->ok));
+	if (res->ok) {
+		json_object_set_new(o, "gpa", cli_hex(res->gpa.v));
+		json_object_set_new(o, "page_size",
+				    json_integer((json_int_t)res->page_size));
+	} else {
+		json_object_set_new(o, "vector", json_integer(res->vector));
+		json_object_set_new(o, "error_code", cli_hex(res->error_code));
+		if (res->vector == X86_VEC_PF)
+			json_object_set_new(o, "cr2", cli_hex(res->cr2.v));
+	}
+	if (trace) {
+		ents = json_array();
+		for (i = 0; ents && i < res->levels; i++)
+			json_array_append_new(ents, json_pack("{s:o,s:o}",
+				"gpa", cli_hex(res->pte_gpa[i].v),
+				"value", cli_hex(res->pte[i])));
+		json_object_set_new(o, "entries", ents);
+	}
+	return o;
 }
 
 void walk_case_free(struct walk_case *wc)

@@ -25,6 +25,12 @@ struct walk_case {
 	struct guest_mem mem;
 	struct vmmu_access *acc;
 	size_t nacc;
+	/*
+	 * walk_case_parse_nested only: the case's "nested" object (borrowed
+	 * from the input, NULL without one); memory items then carry "hpa"
+	 * and mem is host-physical memory (cli/walk_nested.h).
+	 */
+	const json_t *nested;
 };
 
 /*
@@ -32,6 +38,16 @@ struct walk_case {
  * offending key in err (WALK_CASE_ERRLEN bytes) and *wc empty.
  */
 int walk_case_parse(const json_t *c, struct walk_case *wc, char *err);
+/* The same, also accepting a "nested" object (`vmmu walk` only). */
+int walk_case_parse_nested(const json_t *c, struct walk_case *wc, char *err);
 void walk_case_free(struct walk_case *wc);
+
+/*
+ * One walk result in `vmmu walk` output form: gva, ok, then gpa and
+ * page_size or vector, error_code (and cr2 for a #PF); trace adds the
+ * entries read. NULL when out of memory.
+ */
+json_t *walk_result_json(const struct vmmu_access *acc,
+			 const struct vmmu_walk_result *res, bool trace);
 
 #endif
