@@ -294,75 +294,78 @@ static TLB_NOINLINE int access_full(struct vmmu_vcpu *vcpu,
 /*
  * The hit path: what a TLB hit costs a CPU, a tag compare and the data
  * move. It serves naturally aligned reads, writes and fetches of 1, 2, 4
- * or 8 bytes (which never cross a page) with data to move, on a vCPU with
- * a TLB in a live VM with a backend and a linear host mapping, and hands
- * everything else to access_full: another op, a miss, a refused hit, a
- * linear address access_la would truncate, a flush to apply. It looks the
- * vCPU's own TLB up before entering guest mode (nothing else writes it),
- * then enters, checks the flush generation, and only then counts and
- * moves the data; giving up changes nothing (at most it enters and leaves
- * guest mode), so access_full, starting over, counts exactly what it
- * alone would. It calls nothing, so it saves no registers.
+ * or 8 bytes (which never cross a page) with data to move, on a vCPU whose
+ * hit_base is set (vm.h), and hands everything else to access_full: a
+ * flush to apply, another op, a miss, a refused hit, a linear address
+ * access_la would truncate. It enters guest mode first, so that nothing
+ * it reads must be read again after the ordering point, and counts only
+ * once it knows it finishes: giving up changes nothing but entering and
+ * leaving guest mode, and access_full, starting over, counts exactly what
+ * it alone would. It calls nothing, so it saves no registers; the hit
+ * check is load-bound, so every field is read once.
  */
-/* The entry of an allowed TLB hit the hit path can finish, or NULL. */
-static inline struct ent *hit_path_entry(struct vmmu_vcpu *vcpu,
-					 const struct vmmu_op *op)
-{
-	uint64_t la = op->acc.gva.v;
-	unsigned kind = op->acc.kind, size = op->size;
-	uint8_t mode = vcpu->paging.role.mode;
-
-	if (tlb_unlikely(!vcpu->hit_base || !op->data ||
-			 kind > VMMU_ACCESS_FETCH ||
-			 op->acc.cpl > 3 || size > 8 ||
-			 !((0x116U >> size) & 1) || (la & (size - 1)) ||
-			 ((la >> 32) && mode != VMMU_PAGING_4LEVEL &&
-			  mode != VMMU_PAGING_5LEVEL)))
-		return NULL;
-	return tlb_hit_entry(vcpu->tlb, &vcpu->paging, la, kind,
-			     acc_sig(&vcpu->paging, &op->acc));
-}
-
 int vmmu_vcpu_access(struct vmmu_vcpu *vcpu, const struct vmmu_op *op,
 		     struct vmmu_access_result *res)
 {
+	struct vmmu_tlb *t;
 	struct ent *e;
-	uint8_t *host;
-	unsigned s;
+	uint64_t la;
+	unsigned kind, size, s;
+	uint8_t *host, *data;
+	bool entered;
 
-	if (tlb_unlikely(!vcpu || !op || !res ||
-			 !(e = hit_path_entry(vcpu, op))))
+	if (tlb_unlikely(!vcpu || !op || !res || !vcpu->hit_base))
 		return access_full(vcpu, op, res);
 	/* guest_enter, except that a pending flush is access_full's */
 	s = atomic_load_explicit(&vcpu->run_seq, memory_order_relaxed);
-	if (tlb_likely(!(s & 1)) &&
+	entered = tlb_likely(!(s & 1));
+	if (entered &&
 	    tlb_unlikely(atomic_load_explicit(&vcpu->vm->tlb_flush_gen,
 				guest_mode_store(vcpu, s + 1) ?
 				memory_order_relaxed : memory_order_seq_cst) !=
-			 vcpu->tlb_flush_seen)) {
-		guest_leave(vcpu, true);
-		return access_full(vcpu, op, res);
-	}
-	tlb_hit_count(vcpu->tlb, e, op->acc.kind);
+			 vcpu->tlb_flush_seen))
+		goto give_up;
+	t = vcpu->tlb;
+	la = op->acc.gva.v;
+	kind = op->acc.kind;
+	size = op->size;
+	data = op->data;
+	/* kind 3 passes (kind | cpl) but no entry allows it (A_OKSHIFT) */
+	if (tlb_unlikely(!data || ((unsigned)kind | op->acc.cpl) > 3 ||
+			 size > 8 || !((0x116U >> size) & 1) ||
+			 (la & (size - 1))))
+		goto give_up;
+	if (tlb_unlikely(la >> 32) &&
+	    vcpu->paging.role.mode != VMMU_PAGING_4LEVEL &&
+	    vcpu->paging.role.mode != VMMU_PAGING_5LEVEL)
+		goto give_up;
+	e = tlb_hit_entry(t, &vcpu->paging, la, kind,
+			  acc_sig(&vcpu->paging, &op->acc));
+	if (tlb_unlikely(!e))
+		goto give_up;
+	tlb_hit_count(t, e, kind);
 	vcpu->stats.accesses++;
 	vcpu->stats.tlb_hits++;
-	res->hpa = mk_hpa(e->val | (op->acc.gva.v & ~VMMU_PAGE_MASK));
+	res->hpa = mk_hpa(e->val | (la & ~VMMU_PAGE_MASK));
 	res->status = VMMU_ACCESS_DONE;
 	res->emulated = false;
 	res->tlb_hit = true;
 	res->exits = 0;
 	res->gpa.v = 0;
 	host = vcpu->hit_base + res->hpa.v;
-	if (op->acc.kind == VMMU_ACCESS_WRITE)
-		copy_small(host, op->data, op->size);
-	else if (tlb_likely(op->size == 8))
-		__builtin_memcpy(op->data, host, 8);
+	if (kind == VMMU_ACCESS_WRITE)
+		copy_small(host, data, size);
+	else if (tlb_likely(size == 8))
+		__builtin_memcpy(data, host, 8);
 	else
-		copy_small(op->data, host, op->size);
-	if (tlb_likely(!(s & 1)))   /* guest_leave, from the value in hand */
+		copy_small(data, host, size);
+	if (entered)    /* guest_leave, from the value in hand */
 		atomic_store_explicit(&vcpu->run_seq, s + 2,
 				      memory_order_release);
 	return VMMU_OK;
+give_up:
+	guest_leave(vcpu, entered);
+	return access_full(vcpu, op, res);
 }
 
 /* Largest naturally aligned piece (1, 2, 4, 8) at gva within len. */

@@ -182,8 +182,6 @@ int vmmu_tlb_init(void *mem, size_t len, const struct vmmu_tlb_config *cfg,
 		next = arr_setup(&t->npwc[i], &cfg->npwc[i], next);
 	for (i = 0; i < 2 << HC_BITS; i++)
 		t->hc[i >> HC_BITS][i & ((1U << HC_BITS) - 1)] = &t->none;
-	t->hit_count[0] = &t->st.arr_hits[VMMU_TLB_L1D_4K][VMMU_TLB_4K];
-	t->hit_count[1] = &t->st.arr_hits[VMMU_TLB_L1I_4K][VMMU_TLB_4K];
 	t->bytes = need;
 	*out = t;
 	return 0;
@@ -225,6 +223,10 @@ const struct vmmu_tlb_stats *vmmu_tlb_stats(struct vmmu_tlb *t)
 	uint64_t found = 0;
 	unsigned i, s;
 
+	/* drain the hit-cache counters (tlb_hit_count) */
+	st->arr_hits[VMMU_TLB_L1D_4K][VMMU_TLB_4K] += t->hc_hits[0];
+	st->arr_hits[VMMU_TLB_L1I_4K][VMMU_TLB_4K] += t->hc_hits[1];
+	t->hc_hits[0] = t->hc_hits[1] = 0;
 	for (i = 0; i < VMMU_TLB_NARRAY; i++) {
 		st->arr_lookups[i] = st->arr_misses[i];
 		for (s = 0; s < VMMU_TLB_NPSIZE; s++)
@@ -242,6 +244,7 @@ const struct vmmu_tlb_stats *vmmu_tlb_stats(struct vmmu_tlb *t)
 void vmmu_tlb_stats_reset(struct vmmu_tlb *t)
 {
 	memset(&t->st, 0, sizeof(t->st));
+	t->hc_hits[0] = t->hc_hits[1] = 0;
 }
 
 /* ---- one set-associative array ---------------------------------------- */
@@ -418,11 +421,10 @@ rights_row(struct vmmu_tlb *t, const struct vmmu_paging_state *ps,
 	struct vmmu_access a;
 	unsigned rights, pkey;
 
-	if (!sn->valid || sn->cr0 != ps->cr0 || sn->cr4 != ps->cr4 ||
-	    sn->efer != ps->efer || sn->quirks != ps->quirks ||
-	    sn->pkru != ps->pkru || sn->maxphyaddr != ps->maxphyaddr) {
-		*sn = (struct role_snap){ ps->cr0, ps->cr4, ps->efer,
-			ps->quirks, ps->pkru, ps->maxphyaddr, true };
+	if (!sn->valid || !snap_same(t, ps)) {
+		memcpy(sn->regs, ps, SNAP_BYTES);
+		sn->maxphyaddr = ps->maxphyaddr;
+		sn->valid = true;
 		t->rows = 0;
 		memset(t->allowsig, 0, sizeof(t->allowsig));
 	}

@@ -7,6 +7,8 @@
 #ifndef VMMU_CORE_TLB_INTERNAL_H
 #define VMMU_CORE_TLB_INTERNAL_H
 
+#include <stddef.h>
+
 #include "core/tlb.h"
 
 /* The hit path's layout: the expected outcome falls through. */
@@ -74,10 +76,22 @@ struct arr {
  */
 #define HC_BITS 8
 
-/* The inputs of the rights rows (core/tlb.c rights_ok). */
+/*
+ * The inputs of the rights rows besides the access (core/tlb.c
+ * rights_row): the first SNAP_BYTES bytes of struct vmmu_paging_state
+ * (cr0, cr4, efer, pkru, quirks; walk.h keeps them there) and maxphyaddr.
+ */
+#define SNAP_BYTES 32
+_Static_assert(offsetof(struct vmmu_paging_state, cr0) == 0 &&
+	       offsetof(struct vmmu_paging_state, cr4) == 8 &&
+	       offsetof(struct vmmu_paging_state, efer) == 16 &&
+	       offsetof(struct vmmu_paging_state, pkru) == 24 &&
+	       offsetof(struct vmmu_paging_state, quirks) == 28 &&
+	       offsetof(struct vmmu_paging_state, cr3) == SNAP_BYTES,
+	       "the snapshot block of struct vmmu_paging_state");
+
 struct role_snap {
-	uint64_t cr0, cr4, efer;
-	uint32_t quirks, pkru;
+	_Alignas(16) uint64_t regs[SNAP_BYTES / 8];
 	uint8_t maxphyaddr;
 	bool valid;
 };
@@ -85,7 +99,7 @@ struct role_snap {
 struct vmmu_tlb {
 	struct ent *hc[2][1U << HC_BITS];   /* [fetch][vpn bits] */
 	struct ent none;
-	uint64_t *hit_count[2];             /* [fetch]: st.arr_hits[L1x_4K] */
+	uint64_t hc_hits[2];    /* [fetch]: arr_hits[L1x_4K][4K], undrained */
 	struct role_snap snap;
 	uint64_t rows;                      /* rows built under snap */
 	uint64_t allowsig[128];             /* [rights | pkey << 3]: sigs */
@@ -182,11 +196,23 @@ static inline bool snap_same(const struct vmmu_tlb *t,
 			     const struct vmmu_paging_state *ps)
 {
 	const struct role_snap *sn = &t->snap;
+#if defined(__GNUC__) && defined(__SSE2__)
+	/* two 16-byte compares: the hit path is load-bound */
+	typedef uint64_t v2 __attribute__((vector_size(16)));
+	v2 a, b, d;
 
-	return !((ps->cr0 ^ sn->cr0) | (ps->cr4 ^ sn->cr4) |
-		 (ps->efer ^ sn->efer) | (uint64_t)(ps->quirks ^ sn->quirks) |
-		 (uint64_t)(ps->pkru ^ sn->pkru) |
-		 (uint64_t)(ps->maxphyaddr ^ sn->maxphyaddr));
+	__builtin_memcpy(&a, ps, 16);
+	__builtin_memcpy(&b, (const uint8_t *)ps + 16, 16);
+	d = (a ^ *(const v2 *)&sn->regs[0]) | (b ^ *(const v2 *)&sn->regs[2]);
+	return !(d[0] | d[1]) && ps->maxphyaddr == sn->maxphyaddr;
+#else
+	uint64_t r[SNAP_BYTES / 8];
+
+	__builtin_memcpy(r, ps, SNAP_BYTES);
+	return !((r[0] ^ sn->regs[0]) | (r[1] ^ sn->regs[1]) |
+		 (r[2] ^ sn->regs[2]) | (r[3] ^ sn->regs[3])) &&
+	       ps->maxphyaddr == sn->maxphyaddr;
+#endif
 }
 
 /* The row for sig is valid under ps (else rights_row builds it). */
@@ -232,11 +258,14 @@ static inline struct ent *tlb_hit_entry(struct vmmu_tlb *t,
 	return NULL;
 }
 
-/* What a hit-cache hit changes: its array's hit count, the LRU stamp. */
+/*
+ * What a hit-cache hit changes: its array's hit count (kept apart, in one
+ * word per kind, and added to st by vmmu_tlb_stats()), the LRU stamp.
+ */
 static inline void tlb_hit_count(struct vmmu_tlb *t, struct ent *e,
 				 unsigned kind)
 {
-	(*t->hit_count[kind >> 1])++;
+	t->hc_hits[kind >> 1]++;
 	e->stamp = ++t->clock;
 }
 

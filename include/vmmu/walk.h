@@ -128,8 +128,15 @@ struct vmmu_walk_role {
 
 /* The vCPU state that determines how a linear address is translated. */
 struct vmmu_paging_state {
-	uint64_t cr0, cr3, cr4, efer, rflags;
+	/*
+	 * The registers a TLB hit's rights check reads come first, in this
+	 * order and without padding: the TLB model compares them as one
+	 * 32-byte block with its snapshot (core/tlb_internal.h).
+	 */
+	uint64_t cr0, cr4, efer;
 	uint32_t pkru;
+	uint32_t quirks;        /* VMMU_PAGING_* CPU-model differences */
+	uint64_t cr3, rflags;
 	uint8_t maxphyaddr;     /* 32..52 */
 	/*
 	 * PAE only: the four PDPTEs the CPU loaded at the last CR3 load (SDM
@@ -137,7 +144,6 @@ struct vmmu_paging_state {
 	 */
 	uint64_t pdpte[4];
 	bool pdptes_loaded;
-	uint32_t quirks;        /* VMMU_PAGING_* CPU-model differences */
 	struct vmmu_walk_role role; /* cache; see vmmu_paging_update() */
 };
 
