@@ -30,21 +30,6 @@
 #include "vmmu/p2m.h"
 #include "vmmu/error.h"
 
-static int ept_bm_setup(struct bm *b)
-{
-	memset(b, 0, sizeof(*b));
-	b->ops = &vmmu_backend_ept;
-	b->kind = VMMU_BACKEND_EPT;
-	b->small_pages = true;
-	return bm_setup(b);
-}
-
-static void ept_bm_done(struct bm *b)
-{
-	vmmu_vm_destroy(b->vm);
-	vmmu_hosted_destroy(b->arena);
-}
-
 static int drop(void *ctx, gpa_t gpa, uint64_t size)
 {
 	(void)ctx; (void)gpa; (void)size;
@@ -166,17 +151,17 @@ static int ept_start_case(struct bm_case *c, uint64_t size, unsigned rounds)
 	c->accesses = rounds;
 	c->ns = total / rounds;
 	c->refs_per_access = (double)marks / rounds;
-	ept_bm_done(&b);
+	bm_done(&b);
 	return rc;
 }
 
 int bench_model_ept(uint64_t n, struct bm_case *cases)
 {
-	struct vmmu_tlb_config cold, pwc;
-	struct vmmu_vcpu *hot = NULL, *vc = NULL, *vp = NULL;
+	static const struct bm_walk_want want = { 24, 0, 11.99 };
+	struct bm_case *rows[3] = { &cases[0], &cases[1], &cases[2] };
+	struct vmmu_vcpu *vp = NULL;
 	struct bm b;
-	unsigned i;
-	int rc = ept_bm_setup(&b);
+	int rc = bm_backend_setup(&b, &vmmu_backend_ept, VMMU_BACKEND_EPT);
 
 	cases[0] = (struct bm_case){ .name = "ept-tlb-hit", .pages = BM_HOT };
 	cases[1] = (struct bm_case){ .name = "ept-cold-walk", .pages = BM_PAGES };
@@ -186,52 +171,14 @@ int bench_model_ept(uint64_t n, struct bm_case *cases)
 	cases[5] = (struct bm_case){ .name = "ept-start-1g" };
 	cases[6] = (struct bm_case){ .name = "ept-start-1t" };
 	if (rc == 0)
-		rc = bm_tiny_tlb(&cold, false);
-	if (rc == 0) {
-		memset(&cold.gpa_tlb, 0, sizeof(cold.gpa_tlb));
-		for (i = 0; i < VMMU_TLB_PWC_LEVELS; i++)
-			cold.npwc[i].sets = cold.npwc[i].ways = 0;
-		rc = bm_tiny_tlb(&pwc, true);
-	}
-	if (rc == 0)
-		rc = bm_vcpu(&b, NULL, &hot);
-	if (rc == 0)
-		rc = bm_vcpu(&b, &cold, &vc);
-	if (rc == 0)
-		rc = bm_vcpu(&b, &pwc, &vp);
-	fprintf(stderr, "vmmu bench model: ept...\n");
-	/* warm-up rounds: first touches map every page the guest uses */
-	if (rc == 0)
-		rc = bm_time(vc, &cases[1], BM_PAGES);
-	if (rc == 0)
-		rc = bm_time(hot, &cases[0], BM_HOT);
-	if (rc == 0) {
-		cases[0].ns = 0;
-		rc = bm_time(hot, &cases[0], n);
-	}
-	if (rc == 0)
-		rc = bm_check(&cases[0], true, 0);
-	if (rc == 0) {
-		cases[1].ns = 0;
-		rc = bm_time(vc, &cases[1], n);
-	}
-	if (rc == 0)
-		rc = bm_check(&cases[1], false, 24);
-	if (rc == 0)
-		rc = bm_time(vp, &cases[2], BM_PAGES);
-	if (rc == 0) {
-		cases[2].ns = 0;
-		rc = bm_time(vp, &cases[2], n);
-	}
-	if (rc == 0 && cases[2].refs_per_access >= 12)
-		rc = VMMU_EINVAL;   /* the caches must cut the walk */
+		rc = bm_walk_rows(&b, n, &want, rows, &vp);
 	if (rc == 0)
 		rc = ept_violation_case(&b, vp, &cases[3], n < 51200 ? n : 51200);
 	if (rc == 0)
 		rc = vmmu_ept_dirty_stop(b.vm);
 	if (rc == 0)
 		rc = ept_recalc_case(&b, vp, &cases[4], 200);
-	ept_bm_done(&b);
+	bm_done(&b);
 	if (rc == 0)
 		rc = ept_start_case(&cases[5], 1ULL << 30, 50);
 	if (rc == 0)

@@ -46,21 +46,11 @@ static int npt_bm_setup(struct bm *b, unsigned levels)
 	struct vmmu_npt_config cfg;
 	int rc;
 
-	memset(b, 0, sizeof(*b));
-	b->ops = &vmmu_backend_npt;
-	b->kind = VMMU_BACKEND_NPT;
-	b->small_pages = true;
-	rc = bm_setup(b);
+	rc = bm_backend_setup(b, &vmmu_backend_npt, VMMU_BACKEND_NPT);
 	vmmu_npt_config_default(&cfg);
 	cfg.levels = levels;
 	cfg.dirty = noop_dirty;
 	return rc == 0 ? vmmu_npt_configure(b->vm, &cfg) : rc;
-}
-
-static void npt_bm_done(struct bm *b)
-{
-	vmmu_vm_destroy(b->vm);
-	vmmu_hosted_destroy(b->arena);
 }
 
 /* Writes to log-dirty pages, re-armed (untimed) every BM_PAGES writes. */
@@ -183,19 +173,7 @@ static int npt_start_case(struct bm_case *c, uint64_t size, unsigned rounds)
 	c->accesses = rounds;
 	c->ns = total / rounds;
 	c->refs_per_access = (double)marks / rounds;
-	npt_bm_done(&b);
-	return rc;
-}
-
-/* A cold-walk vCPU: one TLB entry, no caches of either dimension. */
-static int npt_cold_cfg(struct vmmu_tlb_config *cold)
-{
-	unsigned i;
-	int rc = bm_tiny_tlb(cold, false);
-
-	memset(&cold->gpa_tlb, 0, sizeof(cold->gpa_tlb));
-	for (i = 0; i < VMMU_TLB_PWC_LEVELS; i++)
-		cold->npwc[i].sets = cold->npwc[i].ways = 0;
+	bm_done(&b);
 	return rc;
 }
 
@@ -212,7 +190,7 @@ static int npt_cold5_case(struct bm_case *c, uint64_t n)
 	if (rc == 0)
 		rc = vmmu_vm_write_gpa(b.vm, mk_gpa(NPT_PML5), &pml5e, 8);
 	if (rc == 0)
-		rc = npt_cold_cfg(&cold);
+		rc = bm_cold_tlb(&cold);
 	if (rc == 0)
 		rc = bm_vcpu(&b, &cold, &v);
 	if (rc == 0)
@@ -227,7 +205,7 @@ static int npt_cold5_case(struct bm_case *c, uint64_t n)
 	}
 	if (rc == 0)
 		rc = bm_check(c, false, 35);
-	npt_bm_done(&b);
+	bm_done(&b);
 	return rc;
 }
 
@@ -236,51 +214,10 @@ static const char *const npt_rows[BM_NPT_CASES] = {
 	"npt-npf-logdirty", "npt-recalc-pt", "npt-start-1g", "npt-start-1t",
 };
 
-/* The walk rows on one VM: hit, cold, PWC-started. */
-static int npt_walk_rows(struct bm *b, uint64_t n, struct bm_case *cases,
-			 struct vmmu_vcpu **vp)
-{
-	struct vmmu_tlb_config cold, pwc;
-	struct vmmu_vcpu *hot = NULL, *vc = NULL;
-	int rc = npt_cold_cfg(&cold);
-
-	if (rc == 0)
-		rc = bm_tiny_tlb(&pwc, true);
-	if (rc == 0)
-		rc = bm_vcpu(b, NULL, &hot);
-	if (rc == 0)
-		rc = bm_vcpu(b, &cold, &vc);
-	if (rc == 0)
-		rc = bm_vcpu(b, &pwc, vp);
-	if (rc == 0)            /* warm-up: first touches map every page */
-		rc = bm_time(vc, &cases[1], BM_PAGES);
-	if (rc == 0)
-		rc = bm_time(hot, &cases[0], BM_HOT);
-	if (rc == 0) {
-		cases[0].ns = 0;
-		rc = bm_time(hot, &cases[0], n);
-	}
-	if (rc == 0)
-		rc = bm_check(&cases[0], true, 0);
-	if (rc == 0) {
-		cases[1].ns = 0;
-		rc = bm_time(vc, &cases[1], n);
-	}
-	if (rc == 0)
-		rc = bm_check(&cases[1], false, 24);
-	if (rc == 0)
-		rc = bm_time(*vp, &cases[3], BM_PAGES);
-	if (rc == 0) {
-		cases[3].ns = 0;
-		rc = bm_time(*vp, &cases[3], n);
-	}
-	if (rc == 0 && cases[3].refs_per_access >= 12)
-		rc = VMMU_EINVAL;   /* the caches must cut the walk */
-	return rc;
-}
-
 int bench_model_npt(uint64_t n, struct bm_case *cases)
 {
+	static const struct bm_walk_want want = { 24, 0, 11.99 };
+	struct bm_case *rows[3] = { &cases[0], &cases[1], &cases[3] };
 	struct vmmu_vcpu *vp = NULL;
 	struct bm b;
 	unsigned i;
@@ -289,16 +226,15 @@ int bench_model_npt(uint64_t n, struct bm_case *cases)
 	for (i = 0; i < BM_NPT_CASES; i++)
 		cases[i] = (struct bm_case){ .name = npt_rows[i],
 					     .pages = i ? BM_PAGES : BM_HOT };
-	fprintf(stderr, "vmmu bench model: npt...\n");
 	if (rc == 0)
-		rc = npt_walk_rows(&b, n, cases, &vp);
+		rc = bm_walk_rows(&b, n, &want, rows, &vp);
 	if (rc == 0)
 		rc = npt_logdirty_case(&b, vp, &cases[4], n < 51200 ? n : 51200);
 	if (rc == 0)
 		rc = b.vm->ops->dirty_log_stop(b.vm);
 	if (rc == 0)
 		rc = npt_recalc_case(&b, vp, &cases[5], 200);
-	npt_bm_done(&b);
+	bm_done(&b);
 	if (rc == 0)
 		rc = npt_cold5_case(&cases[2], n);
 	if (rc == 0)
