@@ -401,7 +401,7 @@ int bench_model_shadow(uint64_t n, struct bm_case *cases)
 	if (rc == 0)
 		rc = sh_cr3_case(&s, &cases[6], few);
 	if (rc == 0)
-		rc = sh_oos_case(&s, &cases[7], few / 8);
+		rc = sh_oos_case(&s, &cases[7], few);
 	sh_bench_done(&s);
 	return rc;
 }
