@@ -48,6 +48,7 @@ static void sh_vm_destroy(struct vmmu_vm *vm)
 	if (!sv)
 		return;
 	sh_pool_destroy(sv);
+	sh_pv_destroy(sv);
 	vm->platform.free(vm->platform.ctx, sv);
 	vm->backend_state = NULL;
 }

@@ -132,6 +132,8 @@ int vmmu_shadow_check(struct vmmu_vm *vm, const char **why)
 	}
 	if (rc == 0 && nodes != present)
 		rc = bad(why, "a present entry is on no list");
+	if (rc == 0)
+		rc = sh_pv_check(sv, why);
 	return rc;
 }
 
