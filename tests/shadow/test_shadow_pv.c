@@ -234,6 +234,18 @@ static void test_pinned_never_writable(void **state)
 	assert_type(u, T1B, VMMU_PV_WRITABLE, 1);
 }
 
+/* The vCPU in 4-level paging on the fixture's tables (the guest's own,
+ * apart from the PV tables), through the event path. */
+static void pv_long(struct pv *u)
+{
+	fx_long(u->f, false, 48);
+	u->vcpu->paging.maxphyaddr = 48;
+	assert_int_equal(vmmu_vcpu_set_cr(u->vcpu, VMMU_EFER, u->f->ps.efer), 0);
+	assert_int_equal(vmmu_vcpu_set_cr(u->vcpu, VMMU_CR4, u->f->ps.cr4), 0);
+	assert_int_equal(vmmu_vcpu_set_cr(u->vcpu, VMMU_CR3, FX_CR3), 0);
+	assert_int_equal(vmmu_vcpu_set_cr(u->vcpu, VMMU_CR0, CR0_PG_PE_WP), 0);
+}
+
 static int no_writable_t1(void *ctx, hpa_t hpa, bool writable)
 {
 	return writable && hpa.v == *(uint64_t *)ctx;
@@ -259,13 +271,8 @@ static void test_trapped_writes_validated(void **state)
 	hpa_t t1;
 
 	tree(u);
-	fx_long(u->f, false, 48);
-	u->vcpu->paging.maxphyaddr = 48;
+	pv_long(u);
 	fx_map4k(u->f, PT_GVA, FL, T1);
-	assert_int_equal(vmmu_vcpu_set_cr(u->vcpu, VMMU_EFER, u->f->ps.efer), 0);
-	assert_int_equal(vmmu_vcpu_set_cr(u->vcpu, VMMU_CR4, u->f->ps.cr4), 0);
-	assert_int_equal(vmmu_vcpu_set_cr(u->vcpu, VMMU_CR3, FX_CR3), 0);
-	assert_int_equal(vmmu_vcpu_set_cr(u->vcpu, VMMU_CR0, CR0_PG_PE_WP), 0);
 	/* before the pin T1 is a plain page: the write runs natively */
 	r = gwrite(u, PT_GVA + 8 * 30, (DATA + 0x8000) | P | US | A);
 	assert_int_equal(r.status, VMMU_ACCESS_DONE);
@@ -305,6 +312,189 @@ static void test_trapped_writes_validated(void **state)
 	assert_int_equal(rd(u->f, T1 + 8 * 32, 8), HOLE | FL);
 }
 
+/*
+ * Random PV activity: batches of random entries (frames of the VM, holes,
+ * large pages, tables, any rights) into random frames, pins and unpins at
+ * random levels, and guest writes of random entries through writable
+ * aliases of every frame. After each step the types are recounted from
+ * the pinned tables in guest memory and must be what vmmu keeps, no
+ * validated entry may break a rule, and the shadows must pass
+ * vmmu_shadow_check (no table writable in a shadow).
+ */
+#define NPOOL 24                /* frames from T4 up: tables or data */
+#define NRAM  (NPOOL + 5)       /* and the five data frames of tree() */
+#define NENT  8                 /* entries the random steps touch */
+
+struct recount {
+	unsigned level[NRAM];
+	uint32_t count[NRAM], wcount[NRAM];
+};
+
+static uint64_t frame_gpa(unsigned i)
+{
+	return i < NPOOL ? T4 + i * 0x1000ULL : DATA + (i - NPOOL) * 0x1000ULL;
+}
+
+static int frame_index(uint64_t gpa)
+{
+	for (unsigned i = 0; i < NRAM; i++)
+		if (frame_gpa(i) == gpa)
+			return (int)i;
+	return -1;
+}
+
+static void mark(struct pv *u, struct recount *c, unsigned i, unsigned level)
+{
+	if (c->level[i]) {
+		if (c->level[i] != level)
+			fail_msg("frame %u validated at levels %u and %u", i,
+				 c->level[i], level);
+		return;
+	}
+	c->level[i] = level;
+	for (unsigned j = 0; j < NENT; j++) {
+		uint64_t e = rd(u->f, frame_gpa(i) + 8 * j, 8);
+		int t = frame_index(e & X86_PTE_ADDR_MASK);
+
+		if (!(e & P))
+			continue;
+		if (t < 0)
+			fail_msg("a validated entry maps %#llx",
+				 (unsigned long long)e);
+		if (level == 1) {
+			c->wcount[t] += (e & RW) != 0;
+			continue;
+		}
+		if (e & PS)
+			fail_msg("a validated large page");
+		c->count[t]++;
+		mark(u, c, (unsigned)t, level - 1);
+	}
+}
+
+static void recount_check(struct pv *u, const unsigned pinned[NRAM])
+{
+	struct recount c;
+	const char *why = NULL;
+
+	memset(&c, 0, sizeof(c));
+	for (unsigned i = 0; i < NRAM; i++) {
+		if (pinned[i]) {
+			c.count[i]++;
+			mark(u, &c, i, pinned[i]);
+		}
+	}
+	for (unsigned i = 0; i < NRAM; i++) {
+		struct vmmu_pv_frame_info in = info(u, frame_gpa(i));
+
+		if (c.level[i] && c.wcount[i])
+			fail_msg("table %u is mapped writable", i);
+		if (c.level[i]) {
+			assert_int_equal(in.type, c.level[i]);
+			assert_int_equal(in.count, c.count[i]);
+		} else if (c.wcount[i]) {
+			assert_int_equal(in.type, VMMU_PV_WRITABLE);
+			assert_int_equal(in.count, c.wcount[i]);
+		} else {
+			assert_int_equal(in.type, VMMU_PV_NONE);
+		}
+		assert_int_equal(in.pinned, pinned[i] != 0);
+	}
+	if (vmmu_shadow_check(u->f->vm, &why) < 0)
+		fail_msg("%s", why);
+}
+
+static uint32_t lcg(uint32_t *s)
+{
+	*s = *s * 1664525u + 1013904223u;
+	return *s >> 8;
+}
+
+static uint64_t rnd_entry(uint32_t *s)
+{
+	uint64_t f = lcg(s) % 16 == 0 ? HOLE : frame_gpa(lcg(s) % NRAM);
+	uint64_t fl = P | A | US;
+
+	if (lcg(s) % 8 == 0)
+		return f;                       /* not present */
+	fl |= lcg(s) % 2 ? RW | D : 0;
+	fl |= lcg(s) % 16 == 0 ? PS : 0;
+	return f | fl;
+}
+
+/* One random step; the entry it targets must hold what was accepted. */
+static void pv_step(struct pv *u, uint32_t *s, unsigned pinned[NRAM])
+{
+	unsigned op = lcg(s) % 10, i = lcg(s) % NPOOL, n, done, k;
+	struct vmmu_pv_update req[4];
+	uint64_t before[4];
+	int rc;
+
+	if (op < 5) {
+		n = 1 + lcg(s) % 4;
+		for (k = 0; k < n; k++) {
+			req[k].ptr = frame_gpa(lcg(s) % NPOOL) + 8 * (lcg(s) % NENT) +
+				     (lcg(s) % 32 == 0 ? 4 : 0);
+			req[k].val = rnd_entry(s);
+			before[k] = rd(u->f, req[k].ptr & ~7ULL, 8);
+		}
+		rc = vmmu_shadow_pv_mmu_update(u->f->vm, req, n, &done);
+		assert_true(rc == 0 ? done == n : done < n);
+		/* the refused entry is untouched (unless the batch wrote it) */
+		for (k = 0; rc != 0 && k < done; k++)
+			if (req[k].ptr == req[done].ptr)
+				break;
+		if (rc != 0 && k == done && !(req[done].ptr & 7))
+			assert_int_equal(rd(u->f, req[done].ptr, 8), before[done]);
+	} else if (op < 7) {
+		rc = vmmu_shadow_pv_pin(u->f->vm, mk_gpa(frame_gpa(i)), 1 + lcg(s) % 4);
+		if (rc == 0)
+			pinned[i] = info(u, frame_gpa(i)).type;
+	} else if (op < 8) {
+		rc = vmmu_shadow_pv_unpin(u->f->vm, mk_gpa(frame_gpa(i)));
+		assert_int_equal(rc, pinned[i] ? 0 : VMMU_ENOENT);
+		pinned[i] = 0;
+	} else {
+		uint64_t off = 8 * (lcg(s) % NENT), v = rnd_entry(s), old;
+		struct vmmu_access_result r;
+
+		old = rd(u->f, frame_gpa(i) + off, 8);
+		r = gwrite(u, PT_GVA + i * 0x1000ULL + off, v);
+		assert_true(r.status == VMMU_ACCESS_DONE ||
+			    r.status == VMMU_ACCESS_FAULT);
+		assert_int_equal(rd(u->f, frame_gpa(i) + off, 8),
+				 r.status == VMMU_ACCESS_DONE ? v : old);
+	}
+}
+
+static void test_pv_random(void **state)
+{
+	struct pv *u = *state;
+	unsigned pinned[NRAM] = { 0 }, steps = 3000;
+	uint32_t seed = 7;
+	struct vmmu_shadow_stats st;
+
+	tree(u);
+	pv_long(u);
+	for (unsigned i = 0; i < NPOOL; i++)
+		fx_map4k(u->f, PT_GVA + i * 0x1000ULL, FL, frame_gpa(i));
+	assert_int_equal(vmmu_shadow_pv_pin(u->f->vm, mk_gpa(T4), 4), 0);
+	pinned[0] = 4;
+	for (unsigned step = 0; step < steps; step++) {
+		pv_step(u, &seed, pinned);
+		recount_check(u, pinned);
+	}
+	st = stats(u);
+	print_message("pv random: %u steps, %llu updates, %llu tables validated, "
+		      "%llu trapped writes refused\n", steps,
+		      (unsigned long long)st.pv_updates,
+		      (unsigned long long)st.pv_validated,
+		      (unsigned long long)st.pv_refused);
+	/* the mix reaches every path */
+	assert_true(st.pv_updates > 100 && st.pv_validated > 10 &&
+		    st.pv_refused > 10);
+}
+
 #define PV_TEST(fn) cmocka_unit_test_setup_teardown(fn, pv_setup, pv_teardown)
 
 int main(void)
@@ -315,6 +505,7 @@ int main(void)
 		PV_TEST(test_mmu_update_batch),
 		PV_TEST(test_pinned_never_writable),
 		PV_TEST(test_trapped_writes_validated),
+		PV_TEST(test_pv_random),
 	};
 
 	return cmocka_run_group_tests_name("shadow_pv", tests, NULL, NULL);
