@@ -15,10 +15,12 @@
 #include "bench/bench.h"
 #include "bench_model.h"
 #include "cli_json.h"
+#include "core/pgtable.h"
 #include "core/tlb.h"
 #include "host/hosted.h"
 #include "vmmu/access.h"
 #include "vmmu/error.h"
+#include "vmmu/p2m.h"
 
 const char bench_model_summary[] =
 	"cost of the MMU model: TLB hit, walks, exits (direct, EPT, NPT, shadow)";
@@ -323,6 +325,55 @@ void bm_done(struct bm *b)
 	vmmu_hosted_destroy(b->arena);
 	b->vm = NULL;
 	b->arena = NULL;
+}
+
+/* *-start-*: a guest of size with 64 pages touched; time the start. */
+int bm_start_case(const struct bm_start_ops *o, struct bm_case *c,
+		  uint64_t size, unsigned rounds)
+{
+	struct vmmu_slot_desc d = { .base = mk_gpa(0), .size = size,
+				    .type = VMMU_MEM_RAM, .max_order = VMMU_ORDER_4K,
+				    .memtype = VMMU_MEMTYPE_DEFAULT };
+	struct vmmu_vcpu *v = NULL;
+	struct bm b;
+	uint64_t g, marks = 0;
+	double total = 0;
+	unsigned i;
+	int rc;
+
+	memset(&b, 0, sizeof(b));
+	rc = vmmu_hosted_create(64ULL << 20, &b.arena);
+	if (rc < 0)
+		return rc;
+	vmmu_hosted_platform(b.arena, &b.plat);
+	rc = vmmu_vm_create(&b.plat, &b.vm);
+	if (rc == 0)
+		rc = vmmu_vm_set_backend(b.vm, o->kind, o->ops);
+	if (rc == 0)
+		rc = vmmu_vm_add_slot_ex(b.vm, &d);
+	if (rc == 0)
+		rc = vmmu_vcpu_create(b.vm, &v);
+	for (i = 0; rc == 0 && i < rounds; i++) {
+		struct vmmu_pt *pt = o->tables(b.vm);
+		uint64_t m0;
+		double t0;
+
+		/* touch (from round 1 on: resolve the markers on) 64 pages */
+		for (g = 0; rc == 0 && g < size; g += size / 64)
+			rc = o->touch(v, g, i);
+		m0 = pt->stats.marks + pt->stats.recalc_leaves;
+		t0 = bm_now_ns();
+		if (rc == 0)
+			rc = vmmu_vm_set_p2m_type(b.vm, mk_gpa(0), size, i & 1 ?
+				VMMU_P2M_RAM_RW : VMMU_P2M_RAM_LOGDIRTY);
+		total += bm_now_ns() - t0;
+		marks += pt->stats.marks + pt->stats.recalc_leaves - m0;
+	}
+	c->accesses = rounds;
+	c->ns = total / rounds;
+	c->refs_per_access = (double)marks / rounds;
+	bm_done(&b);
+	return rc;
 }
 
 /* A warm-up round (first touches, cache fills), then the timed rounds. */

@@ -80,6 +80,21 @@ struct bm_walk_want {
 int bm_walk_rows(struct bm *b, uint64_t n, const struct bm_walk_want *w,
 		 struct bm_case *const rows[3], struct vmmu_vcpu **vp);
 
+/* The *-start-* rows of a backend with second-level tables: touch
+ * resolves the exit of a first touch of gpa g (round 0) or of the marker a
+ * type change left on it (later rounds); tables are the backend's. */
+struct vmmu_pt;
+struct bm_start_ops {
+	const struct vmmu_backend_ops *ops;
+	enum vmmu_backend_kind kind;
+	int (*touch)(struct vmmu_vcpu *v, uint64_t g, unsigned round);
+	struct vmmu_pt *(*tables)(struct vmmu_vm *vm);
+};
+/* Start a type change of a whole guest of size, rounds times, 64 pages
+ * touched before each: ns per start, entries marked per start. */
+int bm_start_case(const struct bm_start_ops *o, struct bm_case *c,
+		  uint64_t size, unsigned rounds);
+
 /* model_ept.c: the EPT rows, filling BM_EPT_CASES cases. */
 #define BM_EPT_CASES 7
 int bench_model_ept(uint64_t n, struct bm_case *cases);

@@ -102,58 +102,29 @@ static int ept_recalc_case(struct bm *b, struct vmmu_vcpu *v,
 	return rc;
 }
 
-/* ept-start-*: a guest of size with 64 pages touched; time the start. */
-static int ept_start_case(struct bm_case *c, uint64_t size, unsigned rounds)
+/* ept-start-*: a first touch is an EPT violation, a marker a
+ * misconfiguration (which may ask for retries down the path). */
+static int ept_touch(struct vmmu_vcpu *v, uint64_t g, unsigned round)
 {
-	struct vmmu_slot_desc d = { .base = mk_gpa(0), .size = size,
-				    .type = VMMU_MEM_RAM, .max_order = VMMU_ORDER_4K,
-				    .memtype = VMMU_MEMTYPE_DEFAULT };
 	struct vmmu_exit_result res;
-	struct vmmu_vcpu *v = NULL;
-	struct bm b;
-	uint64_t g, marks = 0;
-	double total = 0;
-	unsigned i;
 	int rc;
 
-	memset(&b, 0, sizeof(b));
-	rc = vmmu_hosted_create(64ULL << 20, &b.arena);
-	if (rc < 0)
-		return rc;
-	vmmu_hosted_platform(b.arena, &b.plat);
-	rc = vmmu_vm_create(&b.plat, &b.vm);
-	if (rc == 0)
-		rc = vmmu_vm_set_backend(b.vm, VMMU_BACKEND_EPT, &vmmu_backend_ept);
-	if (rc == 0)
-		rc = vmmu_vm_add_slot_ex(b.vm, &d);
-	if (rc == 0)
-		rc = vmmu_vcpu_create(b.vm, &v);
-	for (i = 0; rc == 0 && i < rounds; i++) {
-		struct vmmu_pt *pt = vmmu_ept_tables(b.vm);
-		uint64_t m0;
-		double t0;
-
-		/* touch (or, from round 1 on, resolve the markers on) 64 pages */
-		for (g = 0; rc == 0 && g < size; g += size / 64) {
-			do {
-				rc = vmmu_ept_handle_vmexit(v, i ? 49 : 48,
-					0x182, g, g, &res);
-			} while (rc == 0 && i && res.action == VMMU_ACT_RETRY);
-		}
-		m0 = pt->stats.marks + pt->stats.recalc_leaves;
-		t0 = bm_now_ns();
-		if (rc == 0)
-			rc = vmmu_vm_set_p2m_type(b.vm, mk_gpa(0), size, i & 1 ?
-				VMMU_P2M_RAM_RW : VMMU_P2M_RAM_LOGDIRTY);
-		total += bm_now_ns() - t0;
-		marks += pt->stats.marks + pt->stats.recalc_leaves - m0;
-	}
-	c->accesses = rounds;
-	c->ns = total / rounds;
-	c->refs_per_access = (double)marks / rounds;
-	bm_done(&b);
+	do {
+		rc = vmmu_ept_handle_vmexit(v, round ? VMMU_VMX_EXIT_EPT_MISCONFIG :
+					    VMMU_VMX_EXIT_EPT_VIOLATION, 0x182, g, g,
+					    &res);
+	} while (rc == 0 && round && res.action == VMMU_ACT_RETRY);
 	return rc;
 }
+
+static struct vmmu_pt *ept_pt(struct vmmu_vm *vm)
+{
+	return vmmu_ept_tables(vm);
+}
+
+static const struct bm_start_ops ept_start = {
+	&vmmu_backend_ept, VMMU_BACKEND_EPT, ept_touch, ept_pt,
+};
 
 int bench_model_ept(uint64_t n, struct bm_case *cases)
 {
@@ -180,8 +151,8 @@ int bench_model_ept(uint64_t n, struct bm_case *cases)
 		rc = ept_recalc_case(&b, vp, &cases[4], 200);
 	bm_done(&b);
 	if (rc == 0)
-		rc = ept_start_case(&cases[5], 1ULL << 30, 50);
+		rc = bm_start_case(&ept_start, &cases[5], 1ULL << 30, 50);
 	if (rc == 0)
-		rc = ept_start_case(&cases[6], 1ULL << 40, 50);
+		rc = bm_start_case(&ept_start, &cases[6], 1ULL << 40, 50);
 	return rc;
 }

@@ -127,55 +127,23 @@ static int npt_recalc_case(struct bm *b, struct vmmu_vcpu *v,
 	return rc;
 }
 
-/* npt-start-*: a guest of size with 64 pages touched; time the start. */
-static int npt_start_case(struct bm_case *c, uint64_t size, unsigned rounds)
+/* npt-start-*: a first touch is a not-present #NPF, a marker a P = 1 one. */
+static int npt_touch(struct vmmu_vcpu *v, uint64_t g, unsigned round)
 {
-	struct vmmu_slot_desc d = { .base = mk_gpa(0), .size = size,
-				    .type = VMMU_MEM_RAM, .max_order = VMMU_ORDER_4K,
-				    .memtype = VMMU_MEMTYPE_DEFAULT };
 	struct vmmu_exit_result res;
-	struct vmmu_vcpu *v = NULL;
-	struct bm b;
-	uint64_t g, marks = 0;
-	double total = 0;
-	unsigned i;
-	int rc;
 
-	memset(&b, 0, sizeof(b));
-	rc = vmmu_hosted_create(64ULL << 20, &b.arena);
-	if (rc < 0)
-		return rc;
-	vmmu_hosted_platform(b.arena, &b.plat);
-	rc = vmmu_vm_create(&b.plat, &b.vm);
-	if (rc == 0)
-		rc = vmmu_vm_set_backend(b.vm, VMMU_BACKEND_NPT, &vmmu_backend_npt);
-	if (rc == 0)
-		rc = vmmu_vm_add_slot_ex(b.vm, &d);
-	if (rc == 0)
-		rc = vmmu_vcpu_create(b.vm, &v);
-	for (i = 0; rc == 0 && i < rounds; i++) {
-		struct vmmu_pt *pt = &npt_of(b.vm)->pt;
-		uint64_t m0;
-		double t0;
-
-		/* touch (from round 1 on: resolve the markers on) 64 pages */
-		for (g = 0; rc == 0 && g < size; g += size / 64)
-			rc = vmmu_npt_handle_npf(v, i ? NPF_FINAL_U0 : NPF_FINAL_NP,
-						 g, NULL, &res, NULL);
-		m0 = pt->stats.marks + pt->stats.recalc_leaves;
-		t0 = bm_now_ns();
-		if (rc == 0)
-			rc = vmmu_vm_set_p2m_type(b.vm, mk_gpa(0), size, i & 1 ?
-				VMMU_P2M_RAM_RW : VMMU_P2M_RAM_LOGDIRTY);
-		total += bm_now_ns() - t0;
-		marks += pt->stats.marks + pt->stats.recalc_leaves - m0;
-	}
-	c->accesses = rounds;
-	c->ns = total / rounds;
-	c->refs_per_access = (double)marks / rounds;
-	bm_done(&b);
-	return rc;
+	return vmmu_npt_handle_npf(v, round ? NPF_FINAL_U0 : NPF_FINAL_NP, g,
+				   NULL, &res, NULL);
 }
+
+static struct vmmu_pt *npt_pt(struct vmmu_vm *vm)
+{
+	return &npt_of(vm)->pt;
+}
+
+static const struct bm_start_ops npt_start = {
+	&vmmu_backend_npt, VMMU_BACKEND_NPT, npt_touch, npt_pt,
+};
 
 /* npt-cold-walk-5: the guest under a PML5, 5-level nested tables. */
 static int npt_cold5_case(struct bm_case *c, uint64_t n)
@@ -238,8 +206,8 @@ int bench_model_npt(uint64_t n, struct bm_case *cases)
 	if (rc == 0)
 		rc = npt_cold5_case(&cases[2], n);
 	if (rc == 0)
-		rc = npt_start_case(&cases[6], 1ULL << 30, 50);
+		rc = bm_start_case(&npt_start, &cases[6], 1ULL << 30, 50);
 	if (rc == 0)
-		rc = npt_start_case(&cases[7], 1ULL << 40, 50);
+		rc = bm_start_case(&npt_start, &cases[7], 1ULL << 40, 50);
 	return rc;
 }
