@@ -15,13 +15,15 @@
 #include "bench/bench.h"
 #include "bench_model.h"
 #include "cli_json.h"
+#include "core/pgtable.h"
 #include "core/tlb.h"
 #include "host/hosted.h"
 #include "vmmu/access.h"
 #include "vmmu/error.h"
+#include "vmmu/p2m.h"
 
 const char bench_model_summary[] =
-	"cost of the MMU model: TLB hit, cold and PWC-shortened walks";
+	"cost of the MMU model: TLB hit, walks, exits (direct, EPT, NPT, shadow)";
 
 
 static void bench_model_usage(FILE *out)
@@ -59,6 +61,16 @@ static void bench_model_usage(FILE *out)
 "    npt-recalc-pt (the #NPF that recalculates one leaf table).\n"
 "    Their last column counts exits per access, leaves per recalculation\n"
 "    and entries marked per start.\n"
+"    The shadow-* rows run the guest on a shadow-paging VM\n"
+"    (cli/model_shadow.c): shadow-tlb-hit, shadow-cold-walk (4 references\n"
+"    of the shadow tables), shadow-pwc-walk, shadow-fill (a first access\n"
+"    to a page whose page table is shadowed: #PF exit, guest walk, fill,\n"
+"    retry), shadow-ptwrite-hit and shadow-ptwrite-miss (a guest PTE write\n"
+"    trapped, run by the shared emulator with its decode cache hitting or\n"
+"    missing, revalidated), shadow-cr3-warm (MOV to CR3 between two warm\n"
+"    address spaces) and shadow-oos-resync (one out-of-sync L1 brought\n"
+"    back on INVLPG, 4 entries changed). Their last column counts exits\n"
+"    per access, root switches per MOV to CR3 and entries per resync.\n"
 "    The baseline is a plain read of a host array in the same order,\n"
 "    measured in the same run; each case is reported as ns per access and\n"
 "    as a ratio to the baseline, the fastest of 7 rounds (the machine may\n"
@@ -100,8 +112,9 @@ double bm_now_ns(void)
 	return (double)ts.tv_sec * 1e9 + (double)ts.tv_nsec;
 }
 
-/* 4-level map of one 4 KiB page, A/D already set so walks do not write. */
-static int bm_map(struct bm *b, uint64_t gva, uint64_t pa)
+/* 4-level map of one 4 KiB page, A/D already set so walks do not write
+ * (tables made on the way come from b->next_table). */
+int bm_map(struct bm *b, uint64_t gva, uint64_t pa)
 {
 	uint64_t table = BM_CR3, flags = X86_PTE_P | X86_PTE_RW | X86_PTE_US |
 					 X86_PTE_A | X86_PTE_D;
@@ -284,14 +297,105 @@ int bm_check(const struct bm_case *c, bool want_hits, double refs)
 	return VMMU_OK;
 }
 
-static int bm_measure(struct bm *b, uint64_t n, struct bm_case cases[3])
+/* A cold-walk TLB: one entry, no caches of either dimension. */
+int bm_cold_tlb(struct vmmu_tlb_config *cold)
+{
+	unsigned i;
+	int rc = bm_tiny_tlb(cold, false);
+
+	memset(&cold->gpa_tlb, 0, sizeof(cold->gpa_tlb));
+	for (i = 0; i < VMMU_TLB_PWC_LEVELS; i++)
+		cold->npwc[i].sets = cold->npwc[i].ways = 0;
+	return rc;
+}
+
+int bm_backend_setup(struct bm *b, const struct vmmu_backend_ops *ops,
+		     enum vmmu_backend_kind kind)
+{
+	memset(b, 0, sizeof(*b));
+	b->ops = ops;
+	b->kind = kind;
+	b->small_pages = true;
+	return bm_setup(b);
+}
+
+void bm_done(struct bm *b)
+{
+	vmmu_vm_destroy(b->vm);
+	vmmu_hosted_destroy(b->arena);
+	b->vm = NULL;
+	b->arena = NULL;
+}
+
+/* *-start-*: a guest of size with 64 pages touched; time the start. */
+int bm_start_case(const struct bm_start_ops *o, struct bm_case *c,
+		  uint64_t size, unsigned rounds)
+{
+	struct vmmu_slot_desc d = { .base = mk_gpa(0), .size = size,
+				    .type = VMMU_MEM_RAM, .max_order = VMMU_ORDER_4K,
+				    .memtype = VMMU_MEMTYPE_DEFAULT };
+	struct vmmu_vcpu *v = NULL;
+	struct bm b;
+	uint64_t g, marks = 0;
+	double total = 0;
+	unsigned i;
+	int rc;
+
+	memset(&b, 0, sizeof(b));
+	rc = vmmu_hosted_create(64ULL << 20, &b.arena);
+	if (rc < 0)
+		return rc;
+	vmmu_hosted_platform(b.arena, &b.plat);
+	rc = vmmu_vm_create(&b.plat, &b.vm);
+	if (rc == 0)
+		rc = vmmu_vm_set_backend(b.vm, o->kind, o->ops);
+	if (rc == 0)
+		rc = vmmu_vm_add_slot_ex(b.vm, &d);
+	if (rc == 0)
+		rc = vmmu_vcpu_create(b.vm, &v);
+	for (i = 0; rc == 0 && i < rounds; i++) {
+		struct vmmu_pt *pt = o->tables(b.vm);
+		uint64_t m0;
+		double t0;
+
+		/* touch (from round 1 on: resolve the markers on) 64 pages */
+		for (g = 0; rc == 0 && g < size; g += size / 64)
+			rc = o->touch(v, g, i);
+		m0 = pt->stats.marks + pt->stats.recalc_leaves;
+		t0 = bm_now_ns();
+		if (rc == 0)
+			rc = vmmu_vm_set_p2m_type(b.vm, mk_gpa(0), size, i & 1 ?
+				VMMU_P2M_RAM_RW : VMMU_P2M_RAM_LOGDIRTY);
+		total += bm_now_ns() - t0;
+		marks += pt->stats.marks + pt->stats.recalc_leaves - m0;
+	}
+	c->accesses = rounds;
+	c->ns = total / rounds;
+	c->refs_per_access = (double)marks / rounds;
+	bm_done(&b);
+	return rc;
+}
+
+/* A warm-up round (first touches, cache fills), then the timed rounds. */
+static int bm_time_warm(struct vmmu_vcpu *v, struct bm_case *c, uint64_t warm,
+			uint64_t n)
+{
+	int rc = bm_time(v, c, warm);
+
+	if (rc == 0) {
+		c->ns = 0;
+		rc = bm_time(v, c, n);
+	}
+	return rc;
+}
+
+int bm_walk_rows(struct bm *b, uint64_t n, const struct bm_walk_want *w,
+		 struct bm_case *const rows[3], struct vmmu_vcpu **vp)
 {
 	struct vmmu_tlb_config cold, pwc;
-	struct vmmu_vcpu *hot = NULL, *vc = NULL, *vp = NULL;
-	int rc = bm_setup(b);
+	struct vmmu_vcpu *hot = NULL, *vc = NULL;
+	int rc = bm_cold_tlb(&cold);
 
-	if (rc == 0)
-		rc = bm_tiny_tlb(&cold, false);
 	if (rc == 0)
 		rc = bm_tiny_tlb(&pwc, true);
 	if (rc == 0)
@@ -299,32 +403,36 @@ static int bm_measure(struct bm *b, uint64_t n, struct bm_case cases[3])
 	if (rc == 0)
 		rc = bm_vcpu(b, &cold, &vc);
 	if (rc == 0)
-		rc = bm_vcpu(b, &pwc, &vp);
+		rc = bm_vcpu(b, &pwc, vp);
 	if (rc < 0)
 		return rc;
-	fprintf(stderr, "vmmu bench model: tlb-hit...\n");
-	rc = bm_time(hot, &cases[0], BM_HOT);       /* warm-up round */
-	if (rc == 0) {
-		cases[0].ns = 0;
-		rc = bm_time(hot, &cases[0], n);
-	}
+	fprintf(stderr, "vmmu bench model: %s...\n", rows[0]->name);
+	/* first touches: a backend with second-level tables fills them */
+	rc = bm_time(vc, rows[1], BM_PAGES);
 	if (rc == 0)
-		rc = bm_check(&cases[0], true, 0);
-	fprintf(stderr, "vmmu bench model: cold-walk...\n");
+		rc = bm_time_warm(hot, rows[0], BM_HOT, n);
 	if (rc == 0)
-		rc = bm_time(vc, &cases[1], n);
+		rc = bm_check(rows[0], true, 0);
 	if (rc == 0)
-		rc = bm_check(&cases[1], false, 4);
-	fprintf(stderr, "vmmu bench model: pwc-walk...\n");
+		rc = bm_time_warm(vc, rows[1], BM_PAGES, n);
 	if (rc == 0)
-		rc = bm_time(vp, &cases[2], BM_PAGES);  /* fill the PDE cache */
-	if (rc == 0) {
-		cases[2].ns = 0;
-		rc = bm_time(vp, &cases[2], n);
-	}
-	if (rc == 0)
-		rc = bm_check(&cases[2], false, 1);
+		rc = bm_check(rows[1], false, w->cold_refs);
+	if (rc == 0)            /* the first round fills the caches */
+		rc = bm_time_warm(*vp, rows[2], BM_PAGES, n);
+	if (rc == 0 && (rows[2]->refs_per_access < w->pwc_lo ||
+			rows[2]->refs_per_access > w->pwc_hi))
+		rc = VMMU_EINVAL;   /* the caches must cut the walk */
 	return rc;
+}
+
+static int bm_measure(struct bm *b, uint64_t n, struct bm_case cases[3])
+{
+	static const struct bm_walk_want want = { 4, 0.95, 1 };
+	struct bm_case *rows[3] = { &cases[0], &cases[1], &cases[2] };
+	struct vmmu_vcpu *vp = NULL;
+	int rc = bm_setup(b);
+
+	return rc == 0 ? bm_walk_rows(b, n, &want, rows, &vp) : rc;
 }
 
 static int bm_parse(int argc, char **argv, uint64_t *n, bool *json)
@@ -392,18 +500,20 @@ static void bm_print(const struct bench_sysinfo *si, uint64_t n, double base,
 	printf("cpu: %s (family %d model %#x)\n", si->cpu_brand, si->family,
 	       si->model);
 	printf("array read (baseline): %.2f ns\n", base);
-	printf("%-13s %10s %14s %10s %10s\n", "case", "ns/access", "accesses/s",
+	printf("%-19s %10s %14s %10s %10s\n", "case", "ns/access", "accesses/s",
 	       "x array", "refs/acc");
 	for (i = 0; i < ncases; i++)
-		printf("%-13s %10.2f %14.0f %10.1f %10.2f\n", cases[i].name,
+		printf("%-19s %10.2f %14.0f %10.1f %10.2f\n", cases[i].name,
 		       cases[i].ns, 1e9 / cases[i].ns, cases[i].ns / base,
 		       cases[i].refs_per_access);
 	json_decref(arr);
 }
 
+#define BM_ALL_CASES (3 + BM_EPT_CASES + BM_NPT_CASES + BM_SHADOW_CASES)
+
 int bench_model(int argc, char **argv)
 {
-	struct bm_case cases[3 + BM_EPT_CASES + BM_NPT_CASES] = {
+	struct bm_case cases[BM_ALL_CASES] = {
 		{ .name = "tlb-hit", .pages = BM_HOT },
 		{ .name = "cold-walk", .pages = BM_PAGES },
 		{ .name = "pwc-walk", .pages = BM_PAGES },
@@ -426,14 +536,14 @@ int bench_model(int argc, char **argv)
 		rc = bench_model_ept(n, &cases[3]);
 	if (rc == 0)
 		rc = bench_model_npt(n, &cases[3 + BM_EPT_CASES]);
+	if (rc == 0)
+		rc = bench_model_shadow(n, &cases[3 + BM_EPT_CASES + BM_NPT_CASES]);
 	if (rc < 0) {
 		fprintf(stderr, "vmmu bench model: %s\n", vmmu_strerror(rc));
 		rc = 1;
 	} else {
-		bm_print(&si, n, base, cases, 3 + BM_EPT_CASES + BM_NPT_CASES,
-			 json);
+		bm_print(&si, n, base, cases, BM_ALL_CASES, json);
 	}
-	vmmu_vm_destroy(b.vm);
-	vmmu_hosted_destroy(b.arena);
+	bm_done(&b);
 	return sink == 1 ? 3 : rc;  /* keeps the array reads alive */
 }

@@ -30,21 +30,6 @@
 #include "vmmu/p2m.h"
 #include "vmmu/error.h"
 
-static int ept_bm_setup(struct bm *b)
-{
-	memset(b, 0, sizeof(*b));
-	b->ops = &vmmu_backend_ept;
-	b->kind = VMMU_BACKEND_EPT;
-	b->small_pages = true;
-	return bm_setup(b);
-}
-
-static void ept_bm_done(struct bm *b)
-{
-	vmmu_vm_destroy(b->vm);
-	vmmu_hosted_destroy(b->arena);
-}
-
 static int drop(void *ctx, gpa_t gpa, uint64_t size)
 {
 	(void)ctx; (void)gpa; (void)size;
@@ -117,66 +102,37 @@ static int ept_recalc_case(struct bm *b, struct vmmu_vcpu *v,
 	return rc;
 }
 
-/* ept-start-*: a guest of size with 64 pages touched; time the start. */
-static int ept_start_case(struct bm_case *c, uint64_t size, unsigned rounds)
+/* ept-start-*: a first touch is an EPT violation, a marker a
+ * misconfiguration (which may ask for retries down the path). */
+static int ept_touch(struct vmmu_vcpu *v, uint64_t g, unsigned round)
 {
-	struct vmmu_slot_desc d = { .base = mk_gpa(0), .size = size,
-				    .type = VMMU_MEM_RAM, .max_order = VMMU_ORDER_4K,
-				    .memtype = VMMU_MEMTYPE_DEFAULT };
 	struct vmmu_exit_result res;
-	struct vmmu_vcpu *v = NULL;
-	struct bm b;
-	uint64_t g, marks = 0;
-	double total = 0;
-	unsigned i;
 	int rc;
 
-	memset(&b, 0, sizeof(b));
-	rc = vmmu_hosted_create(64ULL << 20, &b.arena);
-	if (rc < 0)
-		return rc;
-	vmmu_hosted_platform(b.arena, &b.plat);
-	rc = vmmu_vm_create(&b.plat, &b.vm);
-	if (rc == 0)
-		rc = vmmu_vm_set_backend(b.vm, VMMU_BACKEND_EPT, &vmmu_backend_ept);
-	if (rc == 0)
-		rc = vmmu_vm_add_slot_ex(b.vm, &d);
-	if (rc == 0)
-		rc = vmmu_vcpu_create(b.vm, &v);
-	for (i = 0; rc == 0 && i < rounds; i++) {
-		struct vmmu_pt *pt = vmmu_ept_tables(b.vm);
-		uint64_t m0;
-		double t0;
-
-		/* touch (or, from round 1 on, resolve the markers on) 64 pages */
-		for (g = 0; rc == 0 && g < size; g += size / 64) {
-			do {
-				rc = vmmu_ept_handle_vmexit(v, i ? 49 : 48,
-					0x182, g, g, &res);
-			} while (rc == 0 && i && res.action == VMMU_ACT_RETRY);
-		}
-		m0 = pt->stats.marks + pt->stats.recalc_leaves;
-		t0 = bm_now_ns();
-		if (rc == 0)
-			rc = vmmu_vm_set_p2m_type(b.vm, mk_gpa(0), size, i & 1 ?
-				VMMU_P2M_RAM_RW : VMMU_P2M_RAM_LOGDIRTY);
-		total += bm_now_ns() - t0;
-		marks += pt->stats.marks + pt->stats.recalc_leaves - m0;
-	}
-	c->accesses = rounds;
-	c->ns = total / rounds;
-	c->refs_per_access = (double)marks / rounds;
-	ept_bm_done(&b);
+	do {
+		rc = vmmu_ept_handle_vmexit(v, round ? VMMU_VMX_EXIT_EPT_MISCONFIG :
+					    VMMU_VMX_EXIT_EPT_VIOLATION, 0x182, g, g,
+					    &res);
+	} while (rc == 0 && round && res.action == VMMU_ACT_RETRY);
 	return rc;
 }
 
+static struct vmmu_pt *ept_pt(struct vmmu_vm *vm)
+{
+	return vmmu_ept_tables(vm);
+}
+
+static const struct bm_start_ops ept_start = {
+	&vmmu_backend_ept, VMMU_BACKEND_EPT, ept_touch, ept_pt,
+};
+
 int bench_model_ept(uint64_t n, struct bm_case *cases)
 {
-	struct vmmu_tlb_config cold, pwc;
-	struct vmmu_vcpu *hot = NULL, *vc = NULL, *vp = NULL;
+	static const struct bm_walk_want want = { 24, 0, 11.99 };
+	struct bm_case *rows[3] = { &cases[0], &cases[1], &cases[2] };
+	struct vmmu_vcpu *vp = NULL;
 	struct bm b;
-	unsigned i;
-	int rc = ept_bm_setup(&b);
+	int rc = bm_backend_setup(&b, &vmmu_backend_ept, VMMU_BACKEND_EPT);
 
 	cases[0] = (struct bm_case){ .name = "ept-tlb-hit", .pages = BM_HOT };
 	cases[1] = (struct bm_case){ .name = "ept-cold-walk", .pages = BM_PAGES };
@@ -186,55 +142,17 @@ int bench_model_ept(uint64_t n, struct bm_case *cases)
 	cases[5] = (struct bm_case){ .name = "ept-start-1g" };
 	cases[6] = (struct bm_case){ .name = "ept-start-1t" };
 	if (rc == 0)
-		rc = bm_tiny_tlb(&cold, false);
-	if (rc == 0) {
-		memset(&cold.gpa_tlb, 0, sizeof(cold.gpa_tlb));
-		for (i = 0; i < VMMU_TLB_PWC_LEVELS; i++)
-			cold.npwc[i].sets = cold.npwc[i].ways = 0;
-		rc = bm_tiny_tlb(&pwc, true);
-	}
-	if (rc == 0)
-		rc = bm_vcpu(&b, NULL, &hot);
-	if (rc == 0)
-		rc = bm_vcpu(&b, &cold, &vc);
-	if (rc == 0)
-		rc = bm_vcpu(&b, &pwc, &vp);
-	fprintf(stderr, "vmmu bench model: ept...\n");
-	/* warm-up rounds: first touches map every page the guest uses */
-	if (rc == 0)
-		rc = bm_time(vc, &cases[1], BM_PAGES);
-	if (rc == 0)
-		rc = bm_time(hot, &cases[0], BM_HOT);
-	if (rc == 0) {
-		cases[0].ns = 0;
-		rc = bm_time(hot, &cases[0], n);
-	}
-	if (rc == 0)
-		rc = bm_check(&cases[0], true, 0);
-	if (rc == 0) {
-		cases[1].ns = 0;
-		rc = bm_time(vc, &cases[1], n);
-	}
-	if (rc == 0)
-		rc = bm_check(&cases[1], false, 24);
-	if (rc == 0)
-		rc = bm_time(vp, &cases[2], BM_PAGES);
-	if (rc == 0) {
-		cases[2].ns = 0;
-		rc = bm_time(vp, &cases[2], n);
-	}
-	if (rc == 0 && cases[2].refs_per_access >= 12)
-		rc = VMMU_EINVAL;   /* the caches must cut the walk */
+		rc = bm_walk_rows(&b, n, &want, rows, &vp);
 	if (rc == 0)
 		rc = ept_violation_case(&b, vp, &cases[3], n < 51200 ? n : 51200);
 	if (rc == 0)
 		rc = vmmu_ept_dirty_stop(b.vm);
 	if (rc == 0)
 		rc = ept_recalc_case(&b, vp, &cases[4], 200);
-	ept_bm_done(&b);
+	bm_done(&b);
 	if (rc == 0)
-		rc = ept_start_case(&cases[5], 1ULL << 30, 50);
+		rc = bm_start_case(&ept_start, &cases[5], 1ULL << 30, 50);
 	if (rc == 0)
-		rc = ept_start_case(&cases[6], 1ULL << 40, 50);
+		rc = bm_start_case(&ept_start, &cases[6], 1ULL << 40, 50);
 	return rc;
 }

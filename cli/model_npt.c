@@ -46,21 +46,11 @@ static int npt_bm_setup(struct bm *b, unsigned levels)
 	struct vmmu_npt_config cfg;
 	int rc;
 
-	memset(b, 0, sizeof(*b));
-	b->ops = &vmmu_backend_npt;
-	b->kind = VMMU_BACKEND_NPT;
-	b->small_pages = true;
-	rc = bm_setup(b);
+	rc = bm_backend_setup(b, &vmmu_backend_npt, VMMU_BACKEND_NPT);
 	vmmu_npt_config_default(&cfg);
 	cfg.levels = levels;
 	cfg.dirty = noop_dirty;
 	return rc == 0 ? vmmu_npt_configure(b->vm, &cfg) : rc;
-}
-
-static void npt_bm_done(struct bm *b)
-{
-	vmmu_vm_destroy(b->vm);
-	vmmu_hosted_destroy(b->arena);
 }
 
 /* Writes to log-dirty pages, re-armed (untimed) every BM_PAGES writes. */
@@ -137,67 +127,23 @@ static int npt_recalc_case(struct bm *b, struct vmmu_vcpu *v,
 	return rc;
 }
 
-/* npt-start-*: a guest of size with 64 pages touched; time the start. */
-static int npt_start_case(struct bm_case *c, uint64_t size, unsigned rounds)
+/* npt-start-*: a first touch is a not-present #NPF, a marker a P = 1 one. */
+static int npt_touch(struct vmmu_vcpu *v, uint64_t g, unsigned round)
 {
-	struct vmmu_slot_desc d = { .base = mk_gpa(0), .size = size,
-				    .type = VMMU_MEM_RAM, .max_order = VMMU_ORDER_4K,
-				    .memtype = VMMU_MEMTYPE_DEFAULT };
 	struct vmmu_exit_result res;
-	struct vmmu_vcpu *v = NULL;
-	struct bm b;
-	uint64_t g, marks = 0;
-	double total = 0;
-	unsigned i;
-	int rc;
 
-	memset(&b, 0, sizeof(b));
-	rc = vmmu_hosted_create(64ULL << 20, &b.arena);
-	if (rc < 0)
-		return rc;
-	vmmu_hosted_platform(b.arena, &b.plat);
-	rc = vmmu_vm_create(&b.plat, &b.vm);
-	if (rc == 0)
-		rc = vmmu_vm_set_backend(b.vm, VMMU_BACKEND_NPT, &vmmu_backend_npt);
-	if (rc == 0)
-		rc = vmmu_vm_add_slot_ex(b.vm, &d);
-	if (rc == 0)
-		rc = vmmu_vcpu_create(b.vm, &v);
-	for (i = 0; rc == 0 && i < rounds; i++) {
-		struct vmmu_pt *pt = &npt_of(b.vm)->pt;
-		uint64_t m0;
-		double t0;
-
-		/* touch (from round 1 on: resolve the markers on) 64 pages */
-		for (g = 0; rc == 0 && g < size; g += size / 64)
-			rc = vmmu_npt_handle_npf(v, i ? NPF_FINAL_U0 : NPF_FINAL_NP,
-						 g, NULL, &res, NULL);
-		m0 = pt->stats.marks + pt->stats.recalc_leaves;
-		t0 = bm_now_ns();
-		if (rc == 0)
-			rc = vmmu_vm_set_p2m_type(b.vm, mk_gpa(0), size, i & 1 ?
-				VMMU_P2M_RAM_RW : VMMU_P2M_RAM_LOGDIRTY);
-		total += bm_now_ns() - t0;
-		marks += pt->stats.marks + pt->stats.recalc_leaves - m0;
-	}
-	c->accesses = rounds;
-	c->ns = total / rounds;
-	c->refs_per_access = (double)marks / rounds;
-	npt_bm_done(&b);
-	return rc;
+	return vmmu_npt_handle_npf(v, round ? NPF_FINAL_U0 : NPF_FINAL_NP, g,
+				   NULL, &res, NULL);
 }
 
-/* A cold-walk vCPU: one TLB entry, no caches of either dimension. */
-static int npt_cold_cfg(struct vmmu_tlb_config *cold)
+static struct vmmu_pt *npt_pt(struct vmmu_vm *vm)
 {
-	unsigned i;
-	int rc = bm_tiny_tlb(cold, false);
-
-	memset(&cold->gpa_tlb, 0, sizeof(cold->gpa_tlb));
-	for (i = 0; i < VMMU_TLB_PWC_LEVELS; i++)
-		cold->npwc[i].sets = cold->npwc[i].ways = 0;
-	return rc;
+	return &npt_of(vm)->pt;
 }
+
+static const struct bm_start_ops npt_start = {
+	&vmmu_backend_npt, VMMU_BACKEND_NPT, npt_touch, npt_pt,
+};
 
 /* npt-cold-walk-5: the guest under a PML5, 5-level nested tables. */
 static int npt_cold5_case(struct bm_case *c, uint64_t n)
@@ -212,7 +158,7 @@ static int npt_cold5_case(struct bm_case *c, uint64_t n)
 	if (rc == 0)
 		rc = vmmu_vm_write_gpa(b.vm, mk_gpa(NPT_PML5), &pml5e, 8);
 	if (rc == 0)
-		rc = npt_cold_cfg(&cold);
+		rc = bm_cold_tlb(&cold);
 	if (rc == 0)
 		rc = bm_vcpu(&b, &cold, &v);
 	if (rc == 0)
@@ -227,7 +173,7 @@ static int npt_cold5_case(struct bm_case *c, uint64_t n)
 	}
 	if (rc == 0)
 		rc = bm_check(c, false, 35);
-	npt_bm_done(&b);
+	bm_done(&b);
 	return rc;
 }
 
@@ -236,51 +182,10 @@ static const char *const npt_rows[BM_NPT_CASES] = {
 	"npt-npf-logdirty", "npt-recalc-pt", "npt-start-1g", "npt-start-1t",
 };
 
-/* The walk rows on one VM: hit, cold, PWC-started. */
-static int npt_walk_rows(struct bm *b, uint64_t n, struct bm_case *cases,
-			 struct vmmu_vcpu **vp)
-{
-	struct vmmu_tlb_config cold, pwc;
-	struct vmmu_vcpu *hot = NULL, *vc = NULL;
-	int rc = npt_cold_cfg(&cold);
-
-	if (rc == 0)
-		rc = bm_tiny_tlb(&pwc, true);
-	if (rc == 0)
-		rc = bm_vcpu(b, NULL, &hot);
-	if (rc == 0)
-		rc = bm_vcpu(b, &cold, &vc);
-	if (rc == 0)
-		rc = bm_vcpu(b, &pwc, vp);
-	if (rc == 0)            /* warm-up: first touches map every page */
-		rc = bm_time(vc, &cases[1], BM_PAGES);
-	if (rc == 0)
-		rc = bm_time(hot, &cases[0], BM_HOT);
-	if (rc == 0) {
-		cases[0].ns = 0;
-		rc = bm_time(hot, &cases[0], n);
-	}
-	if (rc == 0)
-		rc = bm_check(&cases[0], true, 0);
-	if (rc == 0) {
-		cases[1].ns = 0;
-		rc = bm_time(vc, &cases[1], n);
-	}
-	if (rc == 0)
-		rc = bm_check(&cases[1], false, 24);
-	if (rc == 0)
-		rc = bm_time(*vp, &cases[3], BM_PAGES);
-	if (rc == 0) {
-		cases[3].ns = 0;
-		rc = bm_time(*vp, &cases[3], n);
-	}
-	if (rc == 0 && cases[3].refs_per_access >= 12)
-		rc = VMMU_EINVAL;   /* the caches must cut the walk */
-	return rc;
-}
-
 int bench_model_npt(uint64_t n, struct bm_case *cases)
 {
+	static const struct bm_walk_want want = { 24, 0, 11.99 };
+	struct bm_case *rows[3] = { &cases[0], &cases[1], &cases[3] };
 	struct vmmu_vcpu *vp = NULL;
 	struct bm b;
 	unsigned i;
@@ -289,21 +194,20 @@ int bench_model_npt(uint64_t n, struct bm_case *cases)
 	for (i = 0; i < BM_NPT_CASES; i++)
 		cases[i] = (struct bm_case){ .name = npt_rows[i],
 					     .pages = i ? BM_PAGES : BM_HOT };
-	fprintf(stderr, "vmmu bench model: npt...\n");
 	if (rc == 0)
-		rc = npt_walk_rows(&b, n, cases, &vp);
+		rc = bm_walk_rows(&b, n, &want, rows, &vp);
 	if (rc == 0)
 		rc = npt_logdirty_case(&b, vp, &cases[4], n < 51200 ? n : 51200);
 	if (rc == 0)
 		rc = b.vm->ops->dirty_log_stop(b.vm);
 	if (rc == 0)
 		rc = npt_recalc_case(&b, vp, &cases[5], 200);
-	npt_bm_done(&b);
+	bm_done(&b);
 	if (rc == 0)
 		rc = npt_cold5_case(&cases[2], n);
 	if (rc == 0)
-		rc = npt_start_case(&cases[6], 1ULL << 30, 50);
+		rc = bm_start_case(&npt_start, &cases[6], 1ULL << 30, 50);
 	if (rc == 0)
-		rc = npt_start_case(&cases[7], 1ULL << 40, 50);
+		rc = bm_start_case(&npt_start, &cases[7], 1ULL << 40, 50);
 	return rc;
 }

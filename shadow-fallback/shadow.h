@@ -47,6 +47,9 @@ struct vmmu_shadow_stats {
 	uint64_t oos_marked;        /* L1s let out of sync (writable) */
 	uint64_t oos_resyncs;       /* out-of-sync L1s brought back */
 	uint64_t oos_entries;       /* entries that differed on a resync */
+	uint64_t pv_updates;        /* PV entries written after validation */
+	uint64_t pv_validated;      /* PV tables validated (type taken) */
+	uint64_t pv_refused;        /* trapped writes to PV tables refused */
 };
 
 /*
@@ -79,5 +82,60 @@ int vmmu_shadow_check(struct vmmu_vm *vm, const char **why);
 typedef int (*vmmu_shadow_leaf_fn)(void *ctx, hpa_t hpa, bool writable);
 int vmmu_shadow_for_each_leaf(const struct vmmu_vm *vm, vmmu_shadow_leaf_fn fn,
 			      void *ctx);
+
+/*
+ * The PV interface (shadow_pv.c; docs/shadow.md, "PV interface"), for a
+ * guest that edits its 4-level page tables through vmmu as Xen's PV
+ * guests do. Every frame has a type with a reference count: none,
+ * writable (mapped R/W by validated L1 entries) or a page table of level
+ * 1..4 (linked by validated entries of the level above, or pinned). A
+ * frame holds one type at a time: a page-table page is never mapped
+ * writable, by a validated entry or by a shadow, and a pinned table can
+ * therefore not be made writable.
+ */
+enum vmmu_pv_type {
+	VMMU_PV_NONE = 0,
+	VMMU_PV_L1 = 1, VMMU_PV_L2, VMMU_PV_L3, VMMU_PV_L4,
+	VMMU_PV_WRITABLE,
+};
+
+struct vmmu_pv_update {
+	uint64_t ptr;               /* gpa of an 8-byte entry of a table */
+	uint64_t val;               /* its new value */
+};
+
+/*
+ * Apply req[0..count) in order, each validated: ptr must be an aligned
+ * entry of a frame with a table type (pinned, or linked from one); val,
+ * when present, may map only a frame the VM owns (RAM, ROM, MMIO) or was
+ * granted (grant or foreign mapping), writable only for RAM or a
+ * read-write grant and only if the frame is no page table; an L2..L4
+ * entry must link RAM of the VM that validates as a table of the level
+ * below (large pages are refused). Stops at the first refused entry:
+ * returns 0, or that entry's error (VMMU_EINVAL: not a table entry or a
+ * large page; VMMU_EFAULT: a frame that is not the VM's or not writable
+ * to it; VMMU_EBUSY: a type conflict, e.g. a table mapped writable);
+ * *done (may be NULL) is the number of entries applied before it.
+ */
+int vmmu_shadow_pv_mmu_update(struct vmmu_vm *vm,
+			      const struct vmmu_pv_update *req, unsigned count,
+			      unsigned *done);
+
+/*
+ * Pin the table at gpa (4 KiB aligned, RAM) as level 1..4: validates it
+ * and, recursively, every table it links, keeping the types until unpin.
+ * VMMU_EEXIST when already pinned; otherwise as mmu_update's errors, and
+ * then nothing is left changed. Unpin: VMMU_ENOENT when not pinned.
+ */
+int vmmu_shadow_pv_pin(struct vmmu_vm *vm, gpa_t table, unsigned level);
+int vmmu_shadow_pv_unpin(struct vmmu_vm *vm, gpa_t table);
+
+struct vmmu_pv_frame_info {
+	enum vmmu_pv_type type;
+	uint32_t count;             /* references to that type */
+	bool pinned;
+};
+int vmmu_shadow_pv_frame(struct vmmu_vm *vm, gpa_t frame,
+			 struct vmmu_pv_frame_info *out);
 
 #endif

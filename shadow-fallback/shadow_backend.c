@@ -11,10 +11,11 @@
  *    switches to the root shadow of the new CR3 under the new role (mode,
  *    NXE, PSE). Shadows are kept per role, so a mode change needs no drop;
  *    shadows of other roles stay until recycled.
- *  - INVLPG, INVPCID: nothing to do on the shadows. Every guest table is
- *    write-protected and each write to it revalidated at once (no
- *    out-of-sync pages), so shadows always equal guest memory; only
- *    cached translations can be stale, and the core drops those.
+ *  - INVLPG, and INVPCID once per call whatever its type: every
+ *    out-of-sync L1 is resynchronised (shadow_oos.c; MOV to CR3 does the
+ *    same). Every other guest table is write-protected and each write to
+ *    it revalidated at once, so those shadows always equal guest memory;
+ *    the cached translations that may be stale the core drops.
  *  - a p2m type change or a slot removal: every shadow is dropped (host
  *    pages may go away), and every vCPU's TLB model is flushed.
  */
@@ -47,6 +48,7 @@ static void sh_vm_destroy(struct vmmu_vm *vm)
 	if (!sv)
 		return;
 	sh_pool_destroy(sv);
+	sh_pv_destroy(sv);
 	vm->platform.free(vm->platform.ctx, sv);
 	vm->backend_state = NULL;
 }
@@ -154,7 +156,9 @@ static int sh_cr_written(struct vmmu_vcpu *vcpu, enum vmmu_cr cr, uint64_t old,
 static int sh_invlpg(struct vmmu_vcpu *vcpu, gva_t gva)
 {
 	/* Only out-of-sync L1s lag guest memory (shadow_oos.c): resync them
-	 * all (INVPCID comes here too, once per invalidated address). */
+	 * all. INVPCID comes here too, once per INVPCID call of any type
+	 * (core/access_events.c passes every type through this hook; for
+	 * types 1..3 gva names no address), so all are resynced then too. */
 	struct sh_vm *sv = sh_vm_of(vcpu->vm);
 
 	(void)gva;

@@ -71,12 +71,14 @@ static int check_page(struct sh_vm *sv, uint32_t pi, uint64_t *present,
 		if (SH_T_KIND(p->type) == SH_ROOT)
 			continue;
 		g = 0;
-		/* An out-of-sync L1 mirrors its snapshot, not the frame. */
-		if (sh_guest_entry(sv, p, j, &gpa, &size) && p->oos)
-			memcpy(&g, sh_oos_snapshot(sv, p) + (gpa & 0xfff), size);
-		else if (sh_guest_entry(sv, p, j, &gpa, &size) &&
-		    vmmu_vm_read_gpa(sv->vm, mk_gpa(gpa), &g, size) < 0)
-			return bad(why, "a shadowed guest table cannot be read");
+		if (sh_guest_entry(sv, p, j, &gpa, &size)) {
+			/* An out-of-sync L1 mirrors its snapshot, not the frame. */
+			if (p->oos)
+				memcpy(&g, sh_oos_snapshot(sv, p) + (gpa & 0xfff),
+				       size);
+			else if (vmmu_vm_read_gpa(sv->vm, mk_gpa(gpa), &g, size) < 0)
+				return bad(why, "a shadowed guest table cannot be read");
+		}
 		if (sh_propagate(sv, pi, j, g, false, &e, &child) < 0)
 			return bad(why, "propagation failed");
 		/* A frame that stopped being a page table stays read-only in
@@ -130,6 +132,8 @@ int vmmu_shadow_check(struct vmmu_vm *vm, const char **why)
 	}
 	if (rc == 0 && nodes != present)
 		rc = bad(why, "a present entry is on no list");
+	if (rc == 0)
+		rc = sh_pv_check(sv, why);
 	return rc;
 }
 

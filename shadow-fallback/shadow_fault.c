@@ -296,6 +296,8 @@ static int sh_emulate(struct vmmu_vcpu *vcpu, const struct vmmu_exit *exit,
 	struct vmmu_walk_result r;
 	int rc;
 
+	if (sh_pv_is_table(sv, gpa.v >> VMMU_PAGE_SHIFT))
+		return sh_pv_trapped_write(vcpu, op, gpa, res);
 	if (sh_is_pt(sv, gpa.v >> VMMU_PAGE_SHIFT)) {
 		if (sh_oos_try(sv, gpa.v >> VMMU_PAGE_SHIFT) ||
 		    pt_write_unshadows(sv, gpa, op->size)) {

@@ -38,6 +38,8 @@
  *     writable only for RAM whose guest leaf is writable and dirty.
  *  I5 pinned pages (current roots, ROOT pages) are never recycled; busy
  *     pages (the path being filled) neither.
+ *  I6 no leaf mapping a frame of a PV page-table type is writable, out
+ *     of sync or not (shadow_pv.c).
  */
 #ifndef VMMU_SHADOW_INT_H
 #define VMMU_SHADOW_INT_H
@@ -86,6 +88,14 @@ struct sh_page {
 	uint32_t link[512][2];  /* [next, prev] of each entry's list node */
 };
 
+/* A frame's PV type record (shadow_pv.c); free when type is NONE. */
+struct sh_pv_frame {
+	uint64_t gfn;
+	uint32_t count;
+	uint8_t type;           /* enum vmmu_pv_type */
+	bool pinned;
+};
+
 /* A role: what decides how guest entries read (mode, NXE, PSE, CPU). */
 struct sh_role {
 	bool used;
@@ -114,6 +124,8 @@ struct sh_vm {
 		uint32_t page;          /* SH_NIL: free */
 		uint8_t snap[4096];     /* the frame when it went out of sync */
 	} oos[SH_OOS_SLOTS];
+	struct sh_pv_frame *pv;         /* PV types: open addressing by gfn */
+	uint32_t pv_cap, pv_used;
 };
 
 struct sh_vcpu {
@@ -178,6 +190,13 @@ void sh_oos_release(struct sh_vm *sv, uint32_t pi);
 void sh_oos_written(struct sh_vm *sv, uint32_t pi, unsigned lo, unsigned hi,
 		    const uint8_t *page);
 const uint8_t *sh_oos_snapshot(const struct sh_vm *sv, const struct sh_page *p);
+
+/* shadow_pv.c */
+void sh_pv_destroy(struct sh_vm *sv);
+bool sh_pv_is_table(const struct sh_vm *sv, uint64_t gfn);
+int sh_pv_trapped_write(struct vmmu_vcpu *vcpu, const struct vmmu_op *op,
+			gpa_t gpa, struct vmmu_exit_result *res);
+int sh_pv_check(const struct sh_vm *sv, const char **why);
 
 /* shadow_fault.c */
 int sh_handle_exit(struct vmmu_vcpu *vcpu, const struct vmmu_exit *exit,

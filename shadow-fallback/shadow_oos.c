@@ -56,23 +56,25 @@ static void oos_resync_slot(struct sh_vm *sv, unsigned s)
 	sv->st.oos_resyncs++;
 }
 
-void sh_oos_resync_all(struct sh_vm *sv)
-{
-	unsigned s;
-
-	for (s = 0; s < SH_OOS_SLOTS; s++)
-		if (sv->oos[s].page != SH_NIL)
-			oos_resync_slot(sv, s);
-}
-
-void sh_oos_resync_gfn(struct sh_vm *sv, uint64_t gfn)
+/* Resync the out-of-sync slots of frame gfn, or every slot (all). */
+static void oos_resync_where(struct sh_vm *sv, bool all, uint64_t gfn)
 {
 	unsigned s;
 
 	for (s = 0; s < SH_OOS_SLOTS; s++)
 		if (sv->oos[s].page != SH_NIL &&
-		    sv->pages[sv->oos[s].page]->gfn == gfn)
+		    (all || sv->pages[sv->oos[s].page]->gfn == gfn))
 			oos_resync_slot(sv, s);
+}
+
+void sh_oos_resync_all(struct sh_vm *sv)
+{
+	oos_resync_where(sv, true, 0);
+}
+
+void sh_oos_resync_gfn(struct sh_vm *sv, uint64_t gfn)
+{
+	oos_resync_where(sv, false, gfn);
 }
 
 /* The only GUEST shadow of gfn when it is a level-1 one, else SH_NIL. */

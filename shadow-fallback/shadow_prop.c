@@ -113,7 +113,8 @@ static int sh_leaf(struct sh_vm *sv, uint64_t gpa, uint64_t attrs,
 		return VMMU_OK;
 	}
 	rw = (attrs & X86_PTE_RW) && (attrs & X86_PTE_D) &&
-	     slot->type == VMMU_MEM_RAM && !sh_is_pt(sv, gpa >> VMMU_PAGE_SHIFT);
+	     slot->type == VMMU_MEM_RAM && !sh_is_pt(sv, gpa >> VMMU_PAGE_SHIFT) &&
+	     !sh_pv_is_table(sv, gpa >> VMMU_PAGE_SHIFT);
 	*out = (rp.hpa.v & X86_PTE_ADDR_MASK) | X86_PTE_P | X86_PTE_A |
 	       (attrs & (X86_PTE_US | X86_PTE_PWT | X86_PTE_PCD | X86_PTE_PS |
 			 X86_PTE_G | X86_PTE_NX | SH_PKEY_MASK)) |
