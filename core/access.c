@@ -215,6 +215,14 @@ static inline bool guest_mode_store(struct vmmu_vcpu *vcpu, unsigned s)
 	return false;
 }
 
+/* Make run_seq (even: s) odd; the VM's flush generation, read after it. */
+static inline unsigned guest_mode_gen(struct vmmu_vcpu *vcpu, unsigned s)
+{
+	return atomic_load_explicit(&vcpu->vm->tlb_flush_gen,
+				    guest_mode_store(vcpu, s + 1) ?
+				    memory_order_relaxed : memory_order_seq_cst);
+}
+
 /* Enter guest mode; false when already inside (a nested access). */
 static inline bool guest_enter(struct vmmu_vcpu *vcpu)
 {
@@ -223,9 +231,7 @@ static inline bool guest_enter(struct vmmu_vcpu *vcpu)
 
 	if (s & 1)
 		return false;
-	gen = atomic_load_explicit(&vcpu->vm->tlb_flush_gen,
-				   guest_mode_store(vcpu, s + 1) ?
-				   memory_order_relaxed : memory_order_seq_cst);
+	gen = guest_mode_gen(vcpu, s);
 	if (__builtin_expect(gen != vcpu->tlb_flush_seen, 0)) {
 		if (vcpu->tlb)
 			vmmu_tlb_flush_all(vcpu->tlb);
@@ -264,6 +270,17 @@ void vmmu_vm_tlb_flush_sync(struct vmmu_vm *vm)
 	}
 }
 
+/* A TLB hit's result: only what a hit defines is written (access.h). */
+static inline void res_hit(struct vmmu_access_result *res, hpa_t hpa)
+{
+	res->hpa = hpa;
+	res->status = VMMU_ACCESS_DONE;
+	res->emulated = false;
+	res->tlb_hit = true;
+	res->exits = 0;
+	res->gpa.v = 0;
+}
+
 /* Everything but an allowed TLB hit: the whole path, every counter. */
 static TLB_NOINLINE int access_full(struct vmmu_vcpu *vcpu,
 				    const struct vmmu_op *op,
@@ -277,12 +294,7 @@ static TLB_NOINLINE int access_full(struct vmmu_vcpu *vcpu,
 	vcpu->stats.accesses++;
 	entered = guest_enter(vcpu);
 	if (access_tlb_lookup(vcpu, &op->acc, &res->hpa)) {
-		/* Only what a hit defines is written (see access.h). */
-		res->status = VMMU_ACCESS_DONE;
-		res->emulated = false;
-		res->tlb_hit = true;
-		res->exits = 0;
-		res->gpa.v = 0;
+		res_hit(res, res->hpa);
 		rc = op_perform(vcpu, op, res->hpa);
 	} else {
 		rc = access_miss(vcpu, op, res);
@@ -301,8 +313,7 @@ static TLB_NOINLINE int access_full(struct vmmu_vcpu *vcpu,
  * it reads must be read again after the ordering point, and counts only
  * once it knows it finishes: giving up changes nothing but entering and
  * leaving guest mode, and access_full, starting over, counts exactly what
- * it alone would. It calls nothing, so it saves no registers; the hit
- * check is load-bound, so every field is read once.
+ * it alone would. It calls nothing, so it saves no registers.
  */
 int vmmu_vcpu_access(struct vmmu_vcpu *vcpu, const struct vmmu_op *op,
 		     struct vmmu_access_result *res)
@@ -320,10 +331,7 @@ int vmmu_vcpu_access(struct vmmu_vcpu *vcpu, const struct vmmu_op *op,
 	s = atomic_load_explicit(&vcpu->run_seq, memory_order_relaxed);
 	entered = tlb_likely(!(s & 1));
 	if (entered &&
-	    tlb_unlikely(atomic_load_explicit(&vcpu->vm->tlb_flush_gen,
-				guest_mode_store(vcpu, s + 1) ?
-				memory_order_relaxed : memory_order_seq_cst) !=
-			 vcpu->tlb_flush_seen))
+	    tlb_unlikely(guest_mode_gen(vcpu, s) != vcpu->tlb_flush_seen))
 		goto give_up;
 	t = vcpu->tlb;
 	la = op->acc.gva.v;
@@ -346,17 +354,10 @@ int vmmu_vcpu_access(struct vmmu_vcpu *vcpu, const struct vmmu_op *op,
 	tlb_hit_count(t, e, kind);
 	vcpu->stats.accesses++;
 	vcpu->stats.tlb_hits++;
-	res->hpa = mk_hpa(e->val | (la & ~VMMU_PAGE_MASK));
-	res->status = VMMU_ACCESS_DONE;
-	res->emulated = false;
-	res->tlb_hit = true;
-	res->exits = 0;
-	res->gpa.v = 0;
+	res_hit(res, mk_hpa(e->val | (la & ~VMMU_PAGE_MASK)));
 	host = vcpu->hit_base + res->hpa.v;
 	if (kind == VMMU_ACCESS_WRITE)
 		copy_small(host, data, size);
-	else if (tlb_likely(size == 8))
-		__builtin_memcpy(data, host, 8);
 	else
 		copy_small(data, host, size);
 	if (entered)    /* guest_leave, from the value in hand */

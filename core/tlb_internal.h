@@ -197,7 +197,7 @@ static inline bool snap_same(const struct vmmu_tlb *t,
 {
 	const struct role_snap *sn = &t->snap;
 #if defined(__GNUC__) && defined(__SSE2__)
-	/* two 16-byte compares: the hit path is load-bound */
+	/* two 16-byte compares in place of five field compares */
 	typedef uint64_t v2 __attribute__((vector_size(16)));
 	v2 a, b, d;
 
