@@ -59,15 +59,20 @@ int ept_leaf_attrs(const struct vmmu_vm *vm, gpa_t gpa,
  * (cached translations or paging-structure entries may be stale), and
  * only then free the tables it unlinked (SDM 29.4.3.1).
  */
+static void ept_invept_single(struct vmmu_tlb *t, void *arg)
+{
+	vmmu_tlb_invept(t, 1, *(const uint8_t *)arg);
+}
+
 void ept_flush(struct vmmu_vm *vm, const struct vmmu_pt_change *chg)
 {
 	struct ept_vm *e = ept_of(vm);
-	unsigned i;
 
 	if (chg && (chg->flush || chg->tables_unlinked)) {
-		for (i = 0; i < vm->nvcpus; i++)
-			if (vm->vcpus[i]->tlb)
-				vmmu_tlb_invept(vm->vcpus[i]->tlb, 1, e->ctx_id);
+		/* every vCPU runs it on entering its next access; waits for
+		 * the accesses in flight (access.h) */
+		vmmu_vm_tlb_invalidate(vm, vm->handler_vcpu, ept_invept_single, &e->ctx_id,
+				       sizeof(e->ctx_id));
 		e->stats.invept_single++;
 	}
 	vmmu_pt_free_deferred(&e->pt);

@@ -135,11 +135,11 @@ void npt_flush(struct vmmu_vm *vm, struct npt_vm *n,
 	unsigned ctl = a.ctl, i;
 
 	/*
-	 * Every vCPU's next VMRUN flushes (APM 15.16.1). The model's vCPUs
-	 * are outside the access path while the VM lock is held, so their
-	 * TLBs are flushed now: a remote vCPU as if kicked out and back in.
+	 * Every vCPU's next VMRUN flushes (APM 15.16.1): the model runs the
+	 * flush on this vCPU's TLB now and on each other's when it next
+	 * enters an access, and waits for the accesses in flight.
 	 */
-	vmmu_vm_tlb_invalidate(vm, by, npt_flush_tlb, &a);
+	vmmu_vm_tlb_invalidate(vm, by, npt_flush_tlb, &a, sizeof(a));
 	for (i = 0; i < vm->nvcpus; i++)
 		if (n->pending_ctl[i] != VMMU_TLB_CTL_ALL)
 			n->pending_ctl[i] = (uint8_t)ctl;
