@@ -39,7 +39,7 @@ static void bench_model_usage(FILE *out)
 "    Builds a VM with the direct backend (no second level), 4-level guest\n"
 "    page tables mapping 512 pages of one page table, and times\n"
 "    vmmu_vcpu_access() reads (8 bytes, CPL 3) in a fixed pseudo-random\n"
-"    order in three cases:\n"
+"    order in four cases:\n"
 "      tlb-hit     32 pages that stay in the vCPU's default TLB: every\n"
 "                  access is a hit (a lookup plus the copy);\n"
 "      cold-walk   a vCPU whose TLB holds one entry and whose paging-\n"
@@ -47,7 +47,10 @@ static void bench_model_usage(FILE *out)
 "                  four levels from CR3;\n"
 "      pwc-walk    the same one-entry TLB with the default caches: every\n"
 "                  access misses the TLB and starts the walk from the\n"
-"                  PDE cache (one reference).\n"
+"                  PDE cache (one reference);\n"
+"      tlb-hit-batch  tlb-hit through vmmu_vcpu_access_batch(), 64 ops\n"
+"                  per call (the same accesses, counters and guest-mode\n"
+"                  window per access; the call paid once per 64).\n"
 "    The ept-* rows run the same guest on an EPT VM with 4 KiB host\n"
 "    blocks (cli/model_ept.c): ept-tlb-hit, ept-cold-walk (a full 2-D\n"
 "    walk, 24 references), ept-pwc-walk (guest and nested caches and the\n"
@@ -256,6 +259,46 @@ int bm_time(struct vmmu_vcpu *v, struct bm_case *c, uint64_t n)
 	return VMMU_OK;
 }
 
+/*
+ * bm_time through vmmu_vcpu_access_batch, BM_BATCH ops per call: the same
+ * addresses in the same order, each op built in the timed loop as there.
+ */
+#define BM_BATCH 64
+static int bm_time_batch(struct vmmu_vcpu *v, struct bm_case *c, uint64_t n)
+{
+	struct vmmu_op ops[BM_BATCH];
+	struct vmmu_access_result res;
+	uint64_t data, i, acc0 = v->stats.accesses, hits0 = v->stats.tlb_hits;
+	uint32_t lcg = 12345;
+	unsigned r, k;
+	size_t done;
+	int rc;
+
+	for (k = 0; k < BM_BATCH; k++)
+		ops[k] = (struct vmmu_op){ .acc = { mk_gva(0), VMMU_ACCESS_READ, 3,
+						    false }, .size = 8,
+					   .data = &data };
+	for (r = 0; r < BM_ROUNDS; r++) {
+		double t0 = bm_now_ns();
+
+		for (i = 0; i < n; i += k) {
+			for (k = 0; k < BM_BATCH && i + k < n; k++)
+				ops[k].acc.gva = mk_gva(bm_gva(&lcg, c->pages,
+							       i + k));
+			rc = vmmu_vcpu_access_batch(v, ops, k, &res, &done);
+			if (rc < 0 || done != k)
+				return rc < 0 ? rc : VMMU_EINVAL;
+		}
+		t0 = (bm_now_ns() - t0) / (double)n;
+		if (r == 0 || t0 < c->ns)
+			c->ns = t0;
+	}
+	c->accesses = v->stats.accesses - acc0;
+	c->hits = v->stats.tlb_hits - hits0;
+	c->refs_per_access = 0;
+	return VMMU_OK;
+}
+
 /* The same index stream over a host array of the same span. */
 static double bm_array(uint64_t n, unsigned pages, uint64_t *sink)
 {
@@ -425,14 +468,26 @@ int bm_walk_rows(struct bm *b, uint64_t n, const struct bm_walk_want *w,
 	return rc;
 }
 
-static int bm_measure(struct bm *b, uint64_t n, struct bm_case cases[3])
+static int bm_measure(struct bm *b, uint64_t n, struct bm_case cases[4])
 {
 	static const struct bm_walk_want want = { 4, 0.95, 1 };
 	struct bm_case *rows[3] = { &cases[0], &cases[1], &cases[2] };
-	struct vmmu_vcpu *vp = NULL;
+	struct vmmu_vcpu *vp = NULL, *hot = NULL;
 	int rc = bm_setup(b);
 
-	return rc == 0 ? bm_walk_rows(b, n, &want, rows, &vp) : rc;
+	if (rc == 0)
+		rc = bm_walk_rows(b, n, &want, rows, &vp);
+	if (rc == 0)
+		rc = bm_vcpu(b, NULL, &hot);
+	if (rc == 0) {
+		fprintf(stderr, "vmmu bench model: %s...\n", cases[3].name);
+		rc = bm_time_batch(hot, &cases[3], BM_HOT);     /* warm-up */
+	}
+	if (rc == 0) {
+		cases[3].ns = 0;
+		rc = bm_time_batch(hot, &cases[3], n);
+	}
+	return rc == 0 ? bm_check(&cases[3], true, 0) : rc;
 }
 
 static int bm_parse(int argc, char **argv, uint64_t *n, bool *json)
@@ -509,7 +564,7 @@ static void bm_print(const struct bench_sysinfo *si, uint64_t n, double base,
 	json_decref(arr);
 }
 
-#define BM_ALL_CASES (3 + BM_EPT_CASES + BM_NPT_CASES + BM_SHADOW_CASES)
+#define BM_ALL_CASES (4 + BM_EPT_CASES + BM_NPT_CASES + BM_SHADOW_CASES)
 
 int bench_model(int argc, char **argv)
 {
@@ -517,6 +572,7 @@ int bench_model(int argc, char **argv)
 		{ .name = "tlb-hit", .pages = BM_HOT },
 		{ .name = "cold-walk", .pages = BM_PAGES },
 		{ .name = "pwc-walk", .pages = BM_PAGES },
+		{ .name = "tlb-hit-batch", .pages = BM_HOT },
 	};
 	struct bench_sysinfo si;
 	struct bm b;
@@ -533,11 +589,11 @@ int bench_model(int argc, char **argv)
 	base = bm_array(n, BM_HOT, &sink);
 	rc = base > 0 ? bm_measure(&b, n, cases) : VMMU_ENOMEM;
 	if (rc == 0)
-		rc = bench_model_ept(n, &cases[3]);
+		rc = bench_model_ept(n, &cases[4]);
 	if (rc == 0)
-		rc = bench_model_npt(n, &cases[3 + BM_EPT_CASES]);
+		rc = bench_model_npt(n, &cases[4 + BM_EPT_CASES]);
 	if (rc == 0)
-		rc = bench_model_shadow(n, &cases[3 + BM_EPT_CASES + BM_NPT_CASES]);
+		rc = bench_model_shadow(n, &cases[4 + BM_EPT_CASES + BM_NPT_CASES]);
 	if (rc < 0) {
 		fprintf(stderr, "vmmu bench model: %s\n", vmmu_strerror(rc));
 		rc = 1;

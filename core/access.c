@@ -304,16 +304,18 @@ static TLB_NOINLINE int access_full(struct vmmu_vcpu *vcpu,
  * The hit path: what a TLB hit costs a CPU, a tag compare and the data
  * move. It serves naturally aligned reads, writes and fetches of 1, 2, 4
  * or 8 bytes (which never cross a page) with data to move, on a vCPU whose
- * hit_base is set (vm.h), and hands everything else to access_full: a
- * flush to apply, another op, a miss, a refused hit, a linear address
- * access_la would truncate. It enters guest mode first, so that nothing
- * it reads must be read again after the ordering point, and counts only
- * once it knows it finishes: giving up changes nothing but entering and
- * leaving guest mode, and access_full, starting over, counts exactly what
- * it alone would. It calls nothing, so it saves no registers.
+ * hit_base is set (vm.h), and gives up on everything else: a flush to
+ * apply, another op, a miss, a refused hit, a linear address access_la
+ * would truncate. It enters guest mode first, so that nothing it reads
+ * must be read again after the ordering point, and counts only once it
+ * knows it finishes: giving up changes nothing but entering and leaving
+ * guest mode, and access_full, starting over, counts exactly what it
+ * alone would. It calls nothing, so its callers save no registers.
+ * True when the access is done (res filled).
  */
-int vmmu_vcpu_access(struct vmmu_vcpu *vcpu, const struct vmmu_op *op,
-		     struct vmmu_access_result *res)
+static inline __attribute__((always_inline)) bool
+access_hit(struct vmmu_vcpu *vcpu, const struct vmmu_op *op,
+	   struct vmmu_access_result *res)
 {
 	struct vmmu_tlb *t;
 	struct ent *e;
@@ -322,8 +324,6 @@ int vmmu_vcpu_access(struct vmmu_vcpu *vcpu, const struct vmmu_op *op,
 	uint8_t *host, *data;
 	bool entered;
 
-	if (tlb_unlikely(!vcpu || !op || !res || !vcpu->hit_base))
-		return access_full(vcpu, op, res);
 	/* guest_enter, except that a pending flush is access_full's */
 	s = atomic_load_explicit(&vcpu->run_seq, memory_order_relaxed);
 	entered = tlb_likely(!(s & 1));
@@ -360,10 +360,157 @@ int vmmu_vcpu_access(struct vmmu_vcpu *vcpu, const struct vmmu_op *op,
 	if (entered)    /* guest_leave, from the value in hand */
 		atomic_store_explicit(&vcpu->run_seq, s + 2,
 				      memory_order_release);
-	return VMMU_OK;
+	return true;
 give_up:
 	guest_leave(vcpu, entered);
+	return false;
+}
+
+int vmmu_vcpu_access(struct vmmu_vcpu *vcpu, const struct vmmu_op *op,
+		     struct vmmu_access_result *res)
+{
+	if (tlb_likely(vcpu && op && res && vcpu->hit_base) &&
+	    access_hit(vcpu, op, res))
+		return VMMU_OK;
 	return access_full(vcpu, op, res);
+}
+
+/*
+ * A run of TLB hits inside a batch, from ops[i]: access_hit for each op,
+ * with what no access of the run can change hoisted out (the paging
+ * registers, checked once against the TLB's snapshot; the tag; RFLAGS.AC)
+ * and the counters kept in registers until the run ends. The run enters
+ * guest mode once per HIT_WINDOW accesses and checks for a flush then: a
+ * flush waits at most for that many hits in flight, as a CPU takes an
+ * interrupt only between instructions, and nothing used after the flush
+ * was seen predates it. Stops at the first op that is not such a hit and
+ * returns its index (n when all were); *res describes the last op it
+ * performed.
+ */
+#define HIT_WINDOW 16
+
+/* Enter guest mode from even s; false when a flush is pending (left). */
+static inline bool hit_window_enter(atomic_uint *seq, const atomic_uint *gen,
+				    unsigned s, unsigned seen, bool light)
+{
+	unsigned g;
+
+	if (tlb_likely(light)) {
+		atomic_store_explicit(seq, s + 1, memory_order_relaxed);
+		atomic_signal_fence(memory_order_seq_cst);
+		g = atomic_load_explicit(gen, memory_order_relaxed);
+	} else {
+		atomic_exchange_explicit(seq, s + 1, memory_order_seq_cst);
+		g = atomic_load_explicit(gen, memory_order_seq_cst);
+	}
+	if (tlb_likely(g == seen))
+		return true;
+	atomic_store_explicit(seq, s + 2, memory_order_release);
+	return false;
+}
+
+static size_t access_hit_run(struct vmmu_vcpu *vcpu, const struct vmmu_op *ops,
+			     size_t i, size_t n, struct vmmu_access_result *res)
+{
+	struct vmmu_tlb *t = vcpu->tlb;
+	const struct vmmu_paging_state *ps = &vcpu->paging;
+	uint8_t *base = vcpu->hit_base;
+	atomic_uint *seq = &vcpu->run_seq;
+	const atomic_uint *gen = &vcpu->vm->tlb_flush_gen;
+	uint64_t tag, hits = 0, hit_fetch = 0, hpa = 0, narrow;
+	uint32_t clock;
+	unsigned ac, s, seen = vcpu->tlb_flush_seen, left = 0;
+	bool light = vcpu->vm->platform.heavy_barrier != NULL;
+
+	s = atomic_load_explicit(seq, memory_order_relaxed);
+	if (!base || (s & 1) || !snap_same(t, ps))
+		return i;       /* nested, or not a run of hits: access_full */
+	tag = t->tag;
+	clock = t->clock;
+	ac = (unsigned)((ps->rflags >> 18) & 1) << 5;
+	/* outside IA-32e paging an address above 4 GiB is access_la's */
+	narrow = ps->role.mode == VMMU_PAGING_4LEVEL ||
+		 ps->role.mode == VMMU_PAGING_5LEVEL ? 0 : ~0xffffffffULL;
+	for (; i < n; i++) {
+		const struct vmmu_op *op = &ops[i];
+		unsigned kind = op->acc.kind, size = op->size, cpl = op->acc.cpl;
+		uint64_t la = op->acc.gva.v;
+		uint8_t *data = op->data;
+		struct ent *e;
+		uint32_t attr;
+
+		if (!left) {
+			if (!hit_window_enter(seq, gen, s, seen, light)) {
+				s += 2;
+				break;
+			}
+			left = HIT_WINDOW;
+		}
+		if (tlb_unlikely(!data || (kind | cpl) > 3 || size > 8 ||
+				 !((0x116U >> size) & 1) ||
+				 (la & (narrow | (size - 1)))))
+			break;
+		e = *hc_slot(t, kind >> 1, la);
+		attr = e->attr;
+		if (tlb_unlikely(e->key != tlb_key(la, VMMU_TLB_4K) ||
+				 (e->tag != tag && !tag_match(e->tag, tag)) ||
+				 !((attr >> A_OKSHIFT) & (1U << kind)) ||
+				 !row_allows(t, kind | cpl << 2 |
+					     (unsigned)op->acc.implicit << 4 | ac,
+					     attr)))
+			break;
+		e->stamp = ++clock;
+		hits++;
+		hit_fetch += kind >> 1;
+		hpa = e->val | (la & ~VMMU_PAGE_MASK);
+		if (tlb_likely(size == 8) && kind != VMMU_ACCESS_WRITE)
+			__builtin_memcpy(data, base + hpa, 8);
+		else if (kind == VMMU_ACCESS_WRITE)
+			copy_small(base + hpa, data, size);
+		else
+			copy_small(data, base + hpa, size);
+		if (!--left) {          /* the window's data has moved */
+			atomic_store_explicit(seq, s + 2, memory_order_release);
+			s += 2;
+		}
+	}
+	if (left)
+		atomic_store_explicit(seq, s + 2, memory_order_release);
+	t->clock = clock;
+	t->hc_hits[0] += hits - hit_fetch;
+	t->hc_hits[1] += hit_fetch;
+	vcpu->stats.accesses += hits;
+	vcpu->stats.tlb_hits += hits;
+	if (hits)
+		res_hit(res, mk_hpa(hpa));
+	return i;
+}
+
+int vmmu_vcpu_access_batch(struct vmmu_vcpu *vcpu, const struct vmmu_op *ops,
+			   size_t n, struct vmmu_access_result *res,
+			   size_t *done)
+{
+	struct vmmu_access_result local;
+	size_t i = 0;
+	int rc = VMMU_OK;
+
+	if (!vcpu || (n && !ops))
+		return VMMU_EINVAL;
+	if (!res)
+		res = &local;
+	while (i < n) {
+		/* hit_base is reread each run: an exit may kill the VM */
+		i = access_hit_run(vcpu, ops, i, n, res);
+		if (i == n)
+			break;
+		rc = access_full(vcpu, &ops[i], res);
+		if (rc < 0 || res->status != VMMU_ACCESS_DONE)
+			break;
+		i++;
+	}
+	if (done)
+		*done = i;
+	return rc;
 }
 
 /* Largest naturally aligned piece (1, 2, 4, 8) at gva within len. */

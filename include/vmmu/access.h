@@ -56,6 +56,21 @@ int vmmu_vcpu_access(struct vmmu_vcpu *vcpu, const struct vmmu_op *op,
 		     struct vmmu_access_result *res);
 
 /*
+ * ops[0..n) of one vCPU in program order, exactly as n calls of
+ * vmmu_vcpu_access() in a row would perform them (the same translations,
+ * exits, faults, counters and data; each access its own guest-mode
+ * window), for a VMM or a trace replay that has several at hand: the
+ * call and its checks are paid once. Stops after the first access that
+ * does not complete (a fault to inject, a return to the VMM) or fails.
+ * *done (if not NULL): how many completed. *res (if not NULL): the result
+ * of the last access performed, the one that stopped the batch or
+ * ops[n - 1]. Returns 0 or the stopping access's negative vmmu_err.
+ */
+int vmmu_vcpu_access_batch(struct vmmu_vcpu *vcpu, const struct vmmu_op *ops,
+			   size_t n, struct vmmu_access_result *res,
+			   size_t *done);
+
+/*
  * Read or write len bytes at gva as the guest would (CPL cpl), split at
  * page boundaries and into naturally sized pieces. Stops at the first
  * piece that does not complete; *res tells why, and the pieces before it
