@@ -108,7 +108,7 @@ static int batch(struct emu_exec *x, const struct strop *s, uint64_t max,
 	const uint8_t *src;
 	uint64_t di = x->r->gpr[VMMU_RDI] & s->amask;
 	uint64_t si = x->r->gpr[VMMU_RSI] & s->amask;
-	uint64_t back, dla, sla, dist, cnt;
+	uint64_t back, dla, sla = 0, dist, cnt;  /* sla: set when s->movs */
 	int rc;
 
 	cnt = min_u64(max, fit_in_range(di, s->amask, s->shift, s->down));
