@@ -75,12 +75,19 @@ static void protect_all(struct sh_vm *sv)
 	}
 }
 
-/* Every leaf of the pool not present (the "drop" policy): O(pool). */
+/*
+ * Every leaf of the pool not present (the "drop" policy): O(pool). A clean
+ * re-arms run by run; once no leaf was made present since the last drop,
+ * there is nothing left to drop.
+ */
 static void drop_leaves(struct sh_vm *sv)
 {
 	uint32_t i;
 	unsigned j;
 
+	if (!sv->leaf_added)
+		return;
+	sv->leaf_added = false;
 	for (i = 0; i < sv->npages; i++) {
 		struct sh_page *p = sv->pages[i];
 

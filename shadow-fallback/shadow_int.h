@@ -127,6 +127,8 @@ struct sh_vm {
 	struct sh_pv_frame *pv;         /* PV types: open addressing by gfn */
 	uint32_t pv_cap, pv_used;
 	bool ld_drop;                   /* log-dirty: VMMU_SHADOW_LD_DROP */
+	bool leaf_added;                /* a leaf made present since the last
+					   drop of every leaf (shadow_dirty.c) */
 };
 
 struct sh_vcpu {
