@@ -63,6 +63,7 @@ struct ld {
 };
 
 static struct ld ld_state;
+static uint64_t steps_arg;      /* argv[1]: steps of each random run */
 
 static uint64_t rnd(struct ld *t)
 {
@@ -399,10 +400,12 @@ static void run_random(const struct ld_cfg *cfg)
 	uint64_t i, k;
 
 	ld_build(t, cfg);
+	if (steps_arg)
+		t->cfg.steps = steps_arg;
 	for (i = 0; i < 200; i++)      /* some shadows before logging */
 		step_store(t);
 	ld_enable(t);
-	for (i = 0; i < cfg->steps; i++) {
+	for (i = 0; i < t->cfg.steps; i++) {
 		k = rnd(t) % 100;
 		if (k < 45)
 			step_store(t);
@@ -728,7 +731,7 @@ static void test_stop_lazy(void **state)
 	ld_free(t);
 }
 
-int main(void)
+int main(int argc, char **argv)
 {
 	const struct CMUnitTest tests[] = {
 		cmocka_unit_test(test_random_4level),
@@ -743,5 +746,7 @@ int main(void)
 		cmocka_unit_test(test_stop_lazy),
 	};
 
+	if (argc > 1)
+		steps_arg = strtoull(argv[1], NULL, 0);
 	return cmocka_run_group_tests(tests, NULL, NULL);
 }
