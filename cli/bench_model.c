@@ -74,6 +74,14 @@ static void bench_model_usage(FILE *out)
 "    address spaces) and shadow-oos-resync (one out-of-sync L1 brought\n"
 "    back on INVLPG, 4 entries changed). Their last column counts exits\n"
 "    per access, root switches per MOV to CR3 and entries per resync.\n"
+"    The shadow-ld-* and shadow-rearm-* rows (cli/model_shadow_dirty.c)\n"
+"    run with the dirty log on: shadow-ld-write (the first write to a page\n"
+"    after a clean: #PF exit, mark, leaf made writable, retry),\n"
+"    shadow-rearm-rmap and shadow-rearm-drop (the re-arm hook for 512\n"
+"    reported pages through the reverse map, or dropping every leaf; ns\n"
+"    per page) and shadow-ld-start (enabling the log: every writable leaf\n"
+"    write-protected). Their last column counts exits per write, leaves\n"
+"    per page re-armed, pool pages in use, leaves per start.\n"
 "    The baseline is a plain read of a host array in the same order,\n"
 "    measured in the same run; each case is reported as ns per access and\n"
 "    as a ratio to the baseline, the fastest of 7 rounds (the machine may\n"
@@ -564,7 +572,8 @@ static void bm_print(const struct bench_sysinfo *si, uint64_t n, double base,
 	json_decref(arr);
 }
 
-#define BM_ALL_CASES (4 + BM_EPT_CASES + BM_NPT_CASES + BM_SHADOW_CASES)
+#define BM_ALL_CASES (4 + BM_EPT_CASES + BM_NPT_CASES + BM_SHADOW_CASES + \
+		      BM_SHADOW_LD_CASES)
 
 int bench_model(int argc, char **argv)
 {
@@ -594,6 +603,9 @@ int bench_model(int argc, char **argv)
 		rc = bench_model_npt(n, &cases[4 + BM_EPT_CASES]);
 	if (rc == 0)
 		rc = bench_model_shadow(n, &cases[4 + BM_EPT_CASES + BM_NPT_CASES]);
+	if (rc == 0)
+		rc = bench_model_shadow_dirty(n, &cases[4 + BM_EPT_CASES +
+			BM_NPT_CASES + BM_SHADOW_CASES]);
 	if (rc < 0) {
 		fprintf(stderr, "vmmu bench model: %s\n", vmmu_strerror(rc));
 		rc = 1;

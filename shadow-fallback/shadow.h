@@ -50,7 +50,22 @@ struct vmmu_shadow_stats {
 	uint64_t pv_updates;        /* PV entries written after validation */
 	uint64_t pv_validated;      /* PV tables validated (type taken) */
 	uint64_t pv_refused;        /* trapped writes to PV tables refused */
+	uint64_t ld_write_faults;   /* log-dirty: write faults that marked */
+	uint64_t ld_protected;      /* log-dirty: leaves made read-only */
+	uint64_t ld_rearmed;        /* log-dirty: pages re-armed after a clean */
+	uint64_t ld_drops;          /* log-dirty: every leaf dropped (policy) */
 };
+
+/*
+ * Log-dirty (vmmu/dirty.h, shadow_dirty.c): how dirty_log_start and
+ * dirty_log_rearm make pages trap again. RMAP (the default): start
+ * write-protects every writable leaf of the pool, a clean write-protects
+ * the reported pages' leaves through the reverse map. DROP: both make
+ * every leaf of the pool not present (what dropping every shadow costs;
+ * for measurement). VMMU_EINVAL when vm is not a shadow VM.
+ */
+enum vmmu_shadow_ld { VMMU_SHADOW_LD_RMAP = 0, VMMU_SHADOW_LD_DROP };
+int vmmu_shadow_set_logdirty(struct vmmu_vm *vm, enum vmmu_shadow_ld policy);
 
 /*
  * Policy: let a guest page table with a single, level-1 shadow go out of

@@ -18,6 +18,7 @@
  *    the cached translations that may be stale the core drops.
  *  - a p2m type change or a slot removal: every shadow is dropped (host
  *    pages may go away), and every vCPU's TLB model is flushed.
+ * Log-dirty hooks: shadow_dirty.c.
  */
 #include <string.h>
 
@@ -203,6 +204,9 @@ const struct vmmu_backend_ops vmmu_backend_shadow = {
 	.invlpg = sh_invlpg,
 	.gpa_written = sh_gpa_written,
 	.set_type = sh_set_type,
+	.dirty_log_start = sh_dirty_start,
+	.dirty_log_stop = sh_dirty_stop,
+	.dirty_log_rearm = sh_dirty_rearm,
 };
 
 int vmmu_shadow_set_pool_pages(struct vmmu_vm *vm, uint64_t pages)

@@ -17,6 +17,9 @@
  *    gpa_written and revalidates the shadows), or a supervisor write to a
  *    read-only page under guest CR0.WP = 0 (emulated: the hardware walk
  *    always runs with WP = 1).
+ * A write the guest allows to a logged page whose dirty bit is clear marks
+ * the bit before the fill, which then makes the leaf writable
+ * (shadow_dirty.c).
  * Emulated page-table writes that are misaligned (crossing a guest entry)
  * or come SH_FLOOD times with no fill through the page between them
  * (write flooding: the page is most likely no longer a page table)
@@ -247,6 +250,8 @@ static int exit_nopaging(struct vmmu_vcpu *vcpu, const struct vmmu_op *op,
 	if (p2m_exit(vcpu, gpa, op, res, &rc))
 		return rc;
 	rc = vmmu_vm_ram_lookup(vcpu->vm, gpa, true, &rp);
+	if (op->acc.kind == VMMU_ACCESS_WRITE)
+		sh_dirty_write_fault(sh_vm_of(vcpu->vm), gpa);
 	res->action = VMMU_ACT_RETRY;
 	return rc < 0 ? rc : VMMU_OK;
 }
@@ -349,6 +354,9 @@ static int sh_resolve(struct vmmu_vcpu *vcpu, const struct vmmu_exit *exit,
 	}
 	if (p2m_exit(vcpu, w.gpa, op, res, &rc))
 		return rc;
+	/* Log-dirty: the bit first, then the fill may grant W (rule 2). */
+	if (op->acc.kind == VMMU_ACCESS_WRITE)
+		sh_dirty_write_fault(sv, w.gpa);
 	rc = sh_fill(vcpu, op->acc.gva.v);
 	if (rc == 0)
 		rc = sh_walk_shadow(vcpu, &op->acc, &r);

@@ -17,6 +17,7 @@
 #include <string.h>
 
 #include "shadow_int.h"
+#include "vmmu/dirty.h"
 #include "core/pte_atomic.h"
 #include "core/walk_internal.h"
 #include "core/tlb.h"
@@ -84,10 +85,19 @@ static int hw_nopaging(struct vmmu_vcpu *vcpu, const struct vmmu_access *acc,
 	gpa_t gpa = mk_gpa(acc->gva.v & 0xffffffffULL);
 	const struct vmmu_slot *slot = vmmu_vm_find_slot(vcpu->vm, gpa);
 	hpa_t hpa;
+	bool write_ok;
 
 	if (!slot || slot->type == VMMU_MEM_MMIO ||
 	    (slot->type == VMMU_MEM_ROM && acc->kind == VMMU_ACCESS_WRITE) ||
 	    vmmu_vm_gpa_to_hpa(vcpu->vm, gpa, &hpa) < 0) {
+		shadow_pf(out, acc, 0);
+		return VMMU_OK;
+	}
+	/* Log-dirty: no W to a logged page whose bit is clear (rule 2). */
+	write_ok = slot->type == VMMU_MEM_RAM &&
+		   vmmu_dirty_write_ok(vcpu->vm, gpa.v >> VMMU_PAGE_SHIFT);
+	if (!write_ok && slot->type == VMMU_MEM_RAM &&
+	    acc->kind == VMMU_ACCESS_WRITE) {
 		shadow_pf(out, acc, 0);
 		return VMMU_OK;
 	}
@@ -96,8 +106,7 @@ static int hw_nopaging(struct vmmu_vcpu *vcpu, const struct vmmu_access *acc,
 	out->gpa = gpa;
 	out->page_size = VMMU_PAGE_SIZE;
 	out->rights = 3;
-	out->nested = slot->type == VMMU_MEM_ROM ? VMMU_PROT_R | VMMU_PROT_X
-						 : VMMU_PROT_RWX;
+	out->nested = write_ok ? VMMU_PROT_RWX : VMMU_PROT_R | VMMU_PROT_X;
 	out->dirty = true;
 	return VMMU_OK;
 }

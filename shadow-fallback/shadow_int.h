@@ -126,6 +126,9 @@ struct sh_vm {
 	} oos[SH_OOS_SLOTS];
 	struct sh_pv_frame *pv;         /* PV types: open addressing by gfn */
 	uint32_t pv_cap, pv_used;
+	bool ld_drop;                   /* log-dirty: VMMU_SHADOW_LD_DROP */
+	bool leaf_added;                /* a leaf made present since the last
+					   drop of every leaf (shadow_dirty.c) */
 };
 
 struct sh_vcpu {
@@ -197,6 +200,12 @@ bool sh_pv_is_table(const struct sh_vm *sv, uint64_t gfn);
 int sh_pv_trapped_write(struct vmmu_vcpu *vcpu, const struct vmmu_op *op,
 			gpa_t gpa, struct vmmu_exit_result *res);
 int sh_pv_check(const struct sh_vm *sv, const char **why);
+
+/* shadow_dirty.c */
+int sh_dirty_start(struct vmmu_vm *vm);
+int sh_dirty_stop(struct vmmu_vm *vm);
+int sh_dirty_rearm(struct vmmu_vm *vm, gpa_t gpa, uint64_t size);
+void sh_dirty_write_fault(struct sh_vm *sv, gpa_t gpa);
 
 /* shadow_fault.c */
 int sh_handle_exit(struct vmmu_vcpu *vcpu, const struct vmmu_exit *exit,

@@ -107,6 +107,7 @@ void sh_set_entry(struct sh_vm *sv, uint32_t pi, unsigned idx, uint64_t e,
 	if (!(e & X86_PTE_P))
 		return;
 	if (SH_T_LEVEL(p->type) == 1) {
+		sv->leaf_added = true;
 		b = sh_rmap_bucket(e & X86_PTE_ADDR_MASK);
 		list_push(sv, &sv->rmap[b], SH_HEAD_BUCKET | b, id);
 	} else {

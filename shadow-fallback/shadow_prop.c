@@ -19,11 +19,14 @@
  *    VM; it is writable only when the guest leaf is writable and dirty,
  *    the slot is RAM and the frame is no guest page table (it has no GUEST
  *    shadow). MMIO and holes give not-present entries (the fault goes to
- *    the MMIO path, as with the direct backend).
+ *    the MMIO path, as with the direct backend);
+ *  - while the VM's dirty log is on, a leaf mapping a logged page whose
+ *    bit is clear is read-only too (shadow_dirty.c).
  */
 #include <string.h>
 
 #include "shadow_int.h"
+#include "vmmu/dirty.h"
 #include "core/pgtable.h"
 #include "core/pte_atomic.h"
 
@@ -112,9 +115,11 @@ static int sh_leaf(struct sh_vm *sv, uint64_t gpa, uint64_t attrs,
 	} else if (vmmu_vm_gpa_to_hpa(sv->vm, mk_gpa(gpa), &rp.hpa) < 0) {
 		return VMMU_OK;
 	}
+	/* Log-dirty: RW only once the page's bit is set (shadow_dirty.c). */
 	rw = (attrs & X86_PTE_RW) && (attrs & X86_PTE_D) &&
 	     slot->type == VMMU_MEM_RAM && !sh_is_pt(sv, gpa >> VMMU_PAGE_SHIFT) &&
-	     !sh_pv_is_table(sv, gpa >> VMMU_PAGE_SHIFT);
+	     !sh_pv_is_table(sv, gpa >> VMMU_PAGE_SHIFT) &&
+	     vmmu_dirty_write_ok(sv->vm, gpa >> VMMU_PAGE_SHIFT);
 	*out = (rp.hpa.v & X86_PTE_ADDR_MASK) | X86_PTE_P | X86_PTE_A |
 	       (attrs & (X86_PTE_US | X86_PTE_PWT | X86_PTE_PCD | X86_PTE_PS |
 			 X86_PTE_G | X86_PTE_NX | SH_PKEY_MASK)) |
