@@ -232,32 +232,59 @@ uint64_t bm_gva(uint32_t *lcg, unsigned pages, uint64_t i)
 	return BM_GVA + ((*lcg >> 8) & (pages - 1)) * VMMU_PAGE_SIZE + (i & 0xff8);
 }
 
-/* Time n accesses of one case; the fastest of the rounds. */
-int bm_time(struct vmmu_vcpu *v, struct bm_case *c, uint64_t n)
+/*
+ * One timed pass of n accesses: one vmmu_vcpu_access() each (batch 0) or
+ * vmmu_vcpu_access_batch() with batch ops per call, each op built in the
+ * timed loop either way. ns per access, or a negative vmmu_err.
+ */
+#define BM_BATCH 64
+static double bm_pass(struct vmmu_vcpu *v, unsigned pages, uint64_t n,
+		      unsigned batch, uint32_t *lcg)
 {
-	struct vmmu_op op = { .acc = { mk_gva(0), VMMU_ACCESS_READ, 3, false },
-			      .size = 8 };
+	struct vmmu_op ops[BM_BATCH];
 	struct vmmu_access_result res;
-	uint64_t data, i, refs0 = v->stats.guest_walk_refs +
-				  v->stats.nested_walk_refs;
+	uint64_t data, i;
+	double t0 = bm_now_ns();
+	size_t done;
+	unsigned k;
+	int rc;
+
+	for (k = 0; k < BM_BATCH; k++)
+		ops[k] = (struct vmmu_op){ .acc = { mk_gva(0), VMMU_ACCESS_READ,
+						    3, false },
+					   .size = 8, .data = &data };
+	for (i = 0; i < n && !batch; i++) {
+		ops[0].acc.gva = mk_gva(bm_gva(lcg, pages, i));
+		rc = vmmu_vcpu_access(v, &ops[0], &res);
+		if (rc < 0 || res.status != VMMU_ACCESS_DONE)
+			return rc < 0 ? rc : VMMU_EINVAL;
+	}
+	for (i = 0; i < n && batch; i += k) {
+		for (k = 0; k < batch && i + k < n; k++)
+			ops[k].acc.gva = mk_gva(bm_gva(lcg, pages, i + k));
+		rc = vmmu_vcpu_access_batch(v, ops, k, &res, &done);
+		if (rc < 0 || done != k)
+			return rc < 0 ? rc : VMMU_EINVAL;
+	}
+	return (bm_now_ns() - t0) / (double)n;
+}
+
+/* Time n accesses of one case (batch as bm_pass); the fastest round. */
+static int bm_time_ops(struct vmmu_vcpu *v, struct bm_case *c, uint64_t n,
+		       unsigned batch)
+{
+	uint64_t refs0 = v->stats.guest_walk_refs + v->stats.nested_walk_refs;
 	uint64_t hits0 = v->stats.tlb_hits, acc0 = v->stats.accesses;
 	uint32_t lcg = 12345;
 	unsigned r;
-	int rc;
 
-	op.data = &data;
 	for (r = 0; r < BM_ROUNDS; r++) {
-		double t0 = bm_now_ns();
+		double t = bm_pass(v, c->pages, n, batch, &lcg);
 
-		for (i = 0; i < n; i++) {
-			op.acc.gva = mk_gva(bm_gva(&lcg, c->pages, i));
-			rc = vmmu_vcpu_access(v, &op, &res);
-			if (rc < 0 || res.status != VMMU_ACCESS_DONE)
-				return rc < 0 ? rc : VMMU_EINVAL;
-		}
-		t0 = (bm_now_ns() - t0) / (double)n;
-		if (r == 0 || t0 < c->ns)
-			c->ns = t0;
+		if (t < 0)
+			return (int)t;
+		if (r == 0 || t < c->ns)
+			c->ns = t;
 	}
 	c->accesses = v->stats.accesses - acc0;
 	c->hits = v->stats.tlb_hits - hits0;
@@ -267,44 +294,9 @@ int bm_time(struct vmmu_vcpu *v, struct bm_case *c, uint64_t n)
 	return VMMU_OK;
 }
 
-/*
- * bm_time through vmmu_vcpu_access_batch, BM_BATCH ops per call: the same
- * addresses in the same order, each op built in the timed loop as there.
- */
-#define BM_BATCH 64
-static int bm_time_batch(struct vmmu_vcpu *v, struct bm_case *c, uint64_t n)
+int bm_time(struct vmmu_vcpu *v, struct bm_case *c, uint64_t n)
 {
-	struct vmmu_op ops[BM_BATCH];
-	struct vmmu_access_result res;
-	uint64_t data, i, acc0 = v->stats.accesses, hits0 = v->stats.tlb_hits;
-	uint32_t lcg = 12345;
-	unsigned r, k;
-	size_t done;
-	int rc;
-
-	for (k = 0; k < BM_BATCH; k++)
-		ops[k] = (struct vmmu_op){ .acc = { mk_gva(0), VMMU_ACCESS_READ, 3,
-						    false }, .size = 8,
-					   .data = &data };
-	for (r = 0; r < BM_ROUNDS; r++) {
-		double t0 = bm_now_ns();
-
-		for (i = 0; i < n; i += k) {
-			for (k = 0; k < BM_BATCH && i + k < n; k++)
-				ops[k].acc.gva = mk_gva(bm_gva(&lcg, c->pages,
-							       i + k));
-			rc = vmmu_vcpu_access_batch(v, ops, k, &res, &done);
-			if (rc < 0 || done != k)
-				return rc < 0 ? rc : VMMU_EINVAL;
-		}
-		t0 = (bm_now_ns() - t0) / (double)n;
-		if (r == 0 || t0 < c->ns)
-			c->ns = t0;
-	}
-	c->accesses = v->stats.accesses - acc0;
-	c->hits = v->stats.tlb_hits - hits0;
-	c->refs_per_access = 0;
-	return VMMU_OK;
+	return bm_time_ops(v, c, n, 0);
 }
 
 /* The same index stream over a host array of the same span. */
@@ -489,11 +481,11 @@ static int bm_measure(struct bm *b, uint64_t n, struct bm_case cases[4])
 		rc = bm_vcpu(b, NULL, &hot);
 	if (rc == 0) {
 		fprintf(stderr, "vmmu bench model: %s...\n", cases[3].name);
-		rc = bm_time_batch(hot, &cases[3], BM_HOT);     /* warm-up */
+		rc = bm_time_ops(hot, &cases[3], BM_HOT, BM_BATCH);    /* warm-up */
 	}
 	if (rc == 0) {
 		cases[3].ns = 0;
-		rc = bm_time_batch(hot, &cases[3], n);
+		rc = bm_time_ops(hot, &cases[3], n, BM_BATCH);
 	}
 	return rc == 0 ? bm_check(&cases[3], true, 0) : rc;
 }

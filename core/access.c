@@ -409,16 +409,18 @@ static inline bool hit_window_enter(atomic_uint *seq, const atomic_uint *gen,
 	return false;
 }
 
-static size_t access_hit_run(struct vmmu_vcpu *vcpu, const struct vmmu_op *ops,
-			     size_t i, size_t n, struct vmmu_access_result *res)
+static TLB_NOINLINE size_t access_hit_run(struct vmmu_vcpu *vcpu,
+					  const struct vmmu_op *ops,
+					  size_t i, size_t n,
+					  struct vmmu_access_result *res)
 {
 	struct vmmu_tlb *t = vcpu->tlb;
 	const struct vmmu_paging_state *ps = &vcpu->paging;
 	uint8_t *base = vcpu->hit_base;
 	atomic_uint *seq = &vcpu->run_seq;
 	const atomic_uint *gen = &vcpu->vm->tlb_flush_gen;
-	uint64_t tag, hits = 0, hit_fetch = 0, hpa = 0, narrow;
-	uint32_t clock;
+	uint64_t tag, hits, hit_fetch = 0, hpa = 0, narrow;
+	uint32_t clock, clock0;
 	unsigned ac, s, seen = vcpu->tlb_flush_seen, left = 0;
 	bool light = vcpu->vm->platform.heavy_barrier != NULL;
 
@@ -426,7 +428,7 @@ static size_t access_hit_run(struct vmmu_vcpu *vcpu, const struct vmmu_op *ops,
 	if (!base || (s & 1) || !snap_same(t, ps))
 		return i;       /* nested, or not a run of hits: access_full */
 	tag = t->tag;
-	clock = t->clock;
+	clock = clock0 = t->clock;
 	ac = (unsigned)((ps->rflags >> 18) & 1) << 5;
 	/* outside IA-32e paging an address above 4 GiB is access_la's */
 	narrow = ps->role.mode == VMMU_PAGING_4LEVEL ||
@@ -459,8 +461,7 @@ static size_t access_hit_run(struct vmmu_vcpu *vcpu, const struct vmmu_op *ops,
 					     (unsigned)op->acc.implicit << 4 | ac,
 					     attr)))
 			break;
-		e->stamp = ++clock;
-		hits++;
+		e->stamp = ++clock;     /* one tick per hit */
 		hit_fetch += kind >> 1;
 		hpa = e->val | (la & ~VMMU_PAGE_MASK);
 		if (tlb_likely(size == 8) && kind != VMMU_ACCESS_WRITE)
@@ -477,6 +478,7 @@ static size_t access_hit_run(struct vmmu_vcpu *vcpu, const struct vmmu_op *ops,
 	if (left)
 		atomic_store_explicit(seq, s + 2, memory_order_release);
 	t->clock = clock;
+	hits = (uint32_t)(clock - clock0);
 	t->hc_hits[0] += hits - hit_fetch;
 	t->hc_hits[1] += hit_fetch;
 	vcpu->stats.accesses += hits;
