@@ -72,6 +72,10 @@ struct guest_run {
 /* Build the VM: memory, tables, IDT, GDT. 0 or a negative vmmu_err. */
 int guest_vm_open(struct guest_vm *g, const char *device, uint64_t chase_size,
 		  uint64_t fresh_size);
+/* The same with a KVM dirty ring of ring_bytes (kvmh_config). */
+int guest_vm_open_ring(struct guest_vm *g, const char *device,
+		       uint64_t chase_size, uint64_t fresh_size,
+		       uint32_t ring_bytes);
 void guest_vm_close(struct guest_vm *g);
 /*
  * Run routine r at privilege cpl (0 or 3) with iters iterations and

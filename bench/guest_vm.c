@@ -153,7 +153,14 @@ static void enable_hypercall_exit(struct guest_vm *g)
 int guest_vm_open(struct guest_vm *g, const char *device, uint64_t chase_size,
 		  uint64_t fresh_size)
 {
-	struct kvmh_config cfg;
+	return guest_vm_open_ring(g, device, chase_size, fresh_size, 0);
+}
+
+int guest_vm_open_ring(struct guest_vm *g, const char *device,
+		       uint64_t chase_size, uint64_t fresh_size,
+		       uint32_t ring_bytes)
+{
+	struct kvmh_config cfg = { .dirty_ring_bytes = ring_bytes };
 	size_t blob = (size_t)(vmmu_guest_blob_end - vmmu_guest_blob);
 	uint64_t cr3;
 	int rc, khz;

@@ -44,10 +44,12 @@ static uint8_t *map_guest_memory(size_t size, size_t align)
 
 int kvmh_open(struct kvmh *k, size_t mem_size)
 {
-	struct kvmh_config cfg = { NULL, mem_size, 0 };
+	struct kvmh_config cfg = { NULL, mem_size, 0, 0 };
 
 	return kvmh_open_ex(k, &cfg);
 }
+
+static int enable_ring(struct kvmh *k, uint32_t bytes);
 
 int kvmh_open_ex(struct kvmh *k, const struct kvmh_config *cfg)
 {
@@ -76,6 +78,8 @@ int kvmh_open_ex(struct kvmh *k, const struct kvmh_config *cfg)
 	k->vm_fd = ioctl(k->kvm_fd, KVM_CREATE_VM, 0);
 	if (k->vm_fd < 0)
 		return fail(k, VMMU_ENOTSUP, "KVM_CREATE_VM");
+	if (cfg->dirty_ring_bytes && enable_ring(k, cfg->dirty_ring_bytes) < 0)
+		return fail(k, VMMU_ENOTSUP, "KVM_CAP_DIRTY_LOG_RING");
 	k->mem = map_guest_memory(mem_size, cfg->mem_align);
 	if (k->mem == MAP_FAILED) {
 		k->mem = NULL;
@@ -100,11 +104,86 @@ int kvmh_open_ex(struct kvmh *k, const struct kvmh_config *cfg)
 		k->run = NULL;
 		return fail(k, VMMU_EIO, "mmap kvm_run");
 	}
+	if (k->ring_entries) {
+		k->ring = mmap(NULL, k->ring_entries * sizeof(*k->ring),
+			       PROT_READ | PROT_WRITE, MAP_SHARED, k->vcpu_fd,
+			       KVM_DIRTY_LOG_PAGE_OFFSET * getpagesize());
+		if (k->ring == MAP_FAILED) {
+			k->ring = NULL;
+			return fail(k, VMMU_EIO, "mmap the dirty ring");
+		}
+	}
 	return VMMU_OK;
+}
+
+/* The ring must be enabled before any vCPU exists (KVM API 4.117). */
+static int enable_ring(struct kvmh *k, uint32_t bytes)
+{
+	struct kvm_enable_cap cap = { .cap = KVM_CAP_DIRTY_LOG_RING_ACQ_REL };
+
+	if (ioctl(k->vm_fd, KVM_CHECK_EXTENSION, cap.cap) <= 0)
+		cap.cap = KVM_CAP_DIRTY_LOG_RING;
+	if (ioctl(k->vm_fd, KVM_CHECK_EXTENSION, cap.cap) < (int)bytes) {
+		errno = ENOTSUP;
+		return -1;
+	}
+	cap.args[0] = bytes;
+	if (ioctl(k->vm_fd, KVM_ENABLE_CAP, &cap) < 0)
+		return -1;
+	k->ring_entries = bytes / sizeof(struct kvm_dirty_gfn);
+	return 0;
+}
+
+int kvmh_set_slot0_flags(struct kvmh *k, uint32_t flags)
+{
+	struct kvm_userspace_memory_region region;
+
+	memset(&region, 0, sizeof(region));
+	region.flags = flags;
+	region.memory_size = k->mem_size;
+	region.userspace_addr = (uintptr_t)k->mem;
+	if (ioctl(k->vm_fd, KVM_SET_USER_MEMORY_REGION, &region) < 0) {
+		snprintf(k->why, sizeof(k->why), "KVM_SET_USER_MEMORY_REGION "
+			 "flags 0x%x: %s", flags, strerror(errno));
+		return VMMU_EIO;
+	}
+	return VMMU_OK;
+}
+
+long kvmh_ring_harvest(struct kvmh *k,
+		       void (*fn)(void *ctx, uint32_t slot, uint64_t offset),
+		       void *ctx)
+{
+	long n = 0;
+
+	if (!k->ring)
+		return VMMU_EINVAL;
+	for (;;) {
+		struct kvm_dirty_gfn *e = &k->ring[k->ring_next % k->ring_entries];
+		uint32_t f = __atomic_load_n(&e->flags, __ATOMIC_ACQUIRE);
+
+		if (!(f & KVM_DIRTY_GFN_F_DIRTY))
+			break;
+		if (fn)
+			fn(ctx, e->slot, e->offset);
+		__atomic_store_n(&e->flags, KVM_DIRTY_GFN_F_RESET,
+				 __ATOMIC_RELEASE);
+		k->ring_next++;
+		n++;
+	}
+	if (ioctl(k->vm_fd, KVM_RESET_DIRTY_RINGS, 0) < 0) {
+		snprintf(k->why, sizeof(k->why), "KVM_RESET_DIRTY_RINGS: %s",
+			 strerror(errno));
+		return VMMU_EIO;
+	}
+	return n;
 }
 
 void kvmh_close(struct kvmh *k)
 {
+	if (k->ring)
+		munmap(k->ring, k->ring_entries * sizeof(*k->ring));
+	k->ring = NULL;
 	if (k->run)
 		munmap(k->run, k->run_size);
 	if (k->mem)

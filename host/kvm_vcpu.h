@@ -18,6 +18,8 @@ struct kvmh {
 	struct kvm_run *run;
 	size_t run_size;
 	char why[160];          /* reason for the last failure */
+	struct kvm_dirty_gfn *ring;     /* the vCPU's dirty ring, or NULL */
+	uint32_t ring_entries, ring_next;
 };
 
 /*
@@ -33,7 +35,25 @@ struct kvmh_config {
 	size_t mem_size;
 	size_t mem_align;       /* 0: any; else a power of two (e.g. 2 MiB,
 				 * so that huge host pages can back it) */
+	uint32_t dirty_ring_bytes;  /* 0: none; else KVM_CAP_DIRTY_LOG_RING
+				     * of this size per vCPU, mapped at
+				     * k->ring (enabled before the vCPU) */
 };
+
+/*
+ * Slot 0 (all guest memory) again with flags (KVM_MEM_LOG_DIRTY_PAGES to
+ * start dirty logging, 0 to stop). 0 or VMMU_EIO, k->why set.
+ */
+int kvmh_set_slot0_flags(struct kvmh *k, uint32_t flags);
+/*
+ * Harvest the dirty ring (KVM API, "KVM_CAP_DIRTY_LOG_RING"): every entry
+ * the kernel published since the last harvest is passed to fn (slot,
+ * offset in pages) and handed back, then KVM_RESET_DIRTY_RINGS re-arms the
+ * pages. The number harvested, or a negative vmmu_err.
+ */
+long kvmh_ring_harvest(struct kvmh *k,
+		       void (*fn)(void *ctx, uint32_t slot, uint64_t offset),
+		       void *ctx);
 
 /* kvmh_open with a device path and an aligned guest memory mapping. */
 int kvmh_open_ex(struct kvmh *k, const struct kvmh_config *cfg);
