@@ -45,9 +45,7 @@ static int ept_protection(struct vmmu_vcpu *vcpu, const struct vmmu_exit *exit,
 	}
 	if (exit->access == VMMU_ACCESS_WRITE &&
 	    pi->type == VMMU_P2M_RAM_LOGDIRTY) {
-		rc = ept_dirty_mark(vm, exit->gpa.v >> VMMU_PAGE_SHIFT);
-		if (rc == VMMU_OK)
-			rc = ept_make_writable(vm, exit->gpa);
+		rc = ept_log_write(vm, exit->gpa);
 		if (rc < 0)
 			return rc;
 		ept_of(vm)->stats.logdirty_faults++;
@@ -136,7 +134,10 @@ int ept_handle_exit(struct vmmu_vcpu *vcpu, const struct vmmu_exit *exit,
 		return ept_misconfig(vcpu, exit, res);
 	case VMMU_EXIT_PML_FULL:
 		ept_of(vcpu->vm)->stats.pml_full++;
-		rc = ept_pml_drain(vcpu);
+		/* the D bits it clears need no INVEPT (ept_dirty.c) */
+		ept_of(vcpu->vm)->in_hook = true;
+		rc = ept_pml_drain(vcpu, true);
+		ept_of(vcpu->vm)->in_hook = false;
 		if (rc < 0)
 			return rc;
 		res->action = VMMU_ACT_RETRY;
