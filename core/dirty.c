@@ -431,10 +431,16 @@ static int harvest(struct vmmu_vm *vm, uint64_t gfn, uint64_t npages,
 		 * flight, so that every entry they logged is visible to the
 		 * drain (release of run_seq, acquire here).
 		 */
-		if (vm->dirty_mode_ops == vm->ops &&
-		    vm->dirty_mode == VMMU_DIRTY_PML)
-			vmmu_vm_tlb_flush_sync(vm);
+		bool pml;
+
 		vmmu_vm_lock(vm);
+		pml = vm->dirty_mode_ops == vm->ops &&
+		      vm->dirty_mode == VMMU_DIRTY_PML;
+		if (pml) {      /* not under the lock: a vCPU may wait for it */
+			vmmu_vm_unlock(vm);
+			vmmu_vm_tlb_flush_sync(vm);
+			vmmu_vm_lock(vm);
+		}
 		rc = vm->ops->dirty_log_sync(vm, mk_gpa(gfn << VMMU_PAGE_SHIFT),
 					     npages << VMMU_PAGE_SHIFT);
 		vmmu_vm_unlock(vm);

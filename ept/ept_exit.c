@@ -52,6 +52,16 @@ static int ept_protection(struct vmmu_vcpu *vcpu, const struct vmmu_exit *exit,
 		res->action = VMMU_ACT_RETRY;
 		return VMMU_OK;
 	}
+	if (exit->access == VMMU_ACCESS_WRITE &&
+	    pi->type == VMMU_P2M_RAM_RW) {
+		/*
+		 * The p2m changed after the walk (log-dirty stopped on another
+		 * thread): the recalculation marker now on the path makes the
+		 * retry a misconfiguration that rebuilds the leaf.
+		 */
+		res->action = VMMU_ACT_RETRY;
+		return VMMU_OK;
+	}
 	to_vmm(res, exit->access == VMMU_ACCESS_WRITE &&
 		    pi->type == VMMU_P2M_ROM ? VMMU_REASON_ROM_WRITE
 					     : VMMU_REASON_UNHANDLED);
