@@ -39,6 +39,18 @@
  *     stays set. A mark that finds a slot ALL still performs a
  *     read-modify-write on it (fetch_or 0), so a clean that converts the
  *     slot synchronizes with it as in 1.
+ *  4. Backends whose hardware records writes (A/D, PML: dirty_log_sync)
+ *     replace rule 2 by: a translation is cached writable only once its
+ *     second-level leaf's D is set, and a sync clears a D only with
+ *     marking every page of the leaf right after the test-and-clear
+ *     (vmmu_dirty_mark_leaf). A stale writable translation whose D was
+ *     cleared thus belongs to a page whose bit is set until the clean that
+ *     reports it, whose flush removes it as in 2; a write whose walk sets
+ *     D after the sync read it is found by the next sync. For PML the
+ *     sync first waits for accesses in flight (vmmu_vm_tlb_flush_sync,
+ *     outside the lock, as a VMM kicks its vCPUs out of guest mode): the
+ *     entries they logged are visible to the drain; later ones are
+ *     drained by the next sync or the PML-full exit.
  * Coarse slots and failed conversions only ever report more.
  */
 #include <string.h>
@@ -46,6 +58,7 @@
 #include "vmmu/dirty.h"
 #include "vmmu/error.h"
 #include "backend.h"
+#include "dirty_internal.h"
 #include "pgtable.h"
 
 #define WBITS          (sizeof(unsigned long) * 8)
@@ -545,101 +558,6 @@ static int log_create(struct vmmu_vm *vm, uint64_t gfn, uint64_t npages,
 	return VMMU_OK;
 }
 
-/* ---- variants --------------------------------------------------------- */
-
-/* Ask the backend for mode (AUTO: the best it has); VM lock held. */
-static int mode_select(struct vmmu_vm *vm, unsigned mode, unsigned flags)
-{
-	static const uint8_t order[] = {
-		VMMU_DIRTY_PML, VMMU_DIRTY_AD_BITS, VMMU_DIRTY_WRITE_PROTECT,
-	};
-	unsigned i;
-	int rc = VMMU_ENOTSUP;
-
-	if (mode > VMMU_DIRTY_AUTO || (flags & ~VMMU_DIRTY_LOG_2M))
-		return VMMU_EINVAL;
-	for (i = 0; i < sizeof(order); i++) {
-		if (mode != VMMU_DIRTY_AUTO && mode != order[i])
-			continue;
-		if (vm->ops && vm->ops->dirty_log_mode)
-			rc = vm->ops->dirty_log_mode(vm,
-					(enum vmmu_dirty_log)order[i], flags);
-		else
-			rc = order[i] == VMMU_DIRTY_WRITE_PROTECT && !flags ?
-			     VMMU_OK : VMMU_ENOTSUP;
-		if (rc != VMMU_ENOTSUP)
-			break;
-	}
-	if (rc < 0)
-		return rc;
-	vm->dirty_mode_ops = vm->ops;
-	vm->dirty_mode_req = (uint8_t)mode;
-	vm->dirty_mode = order[i];
-	vm->dirty_flags = (uint8_t)flags;
-	return VMMU_OK;
-}
-
-/* The choice for the current backend, made now if it was not (lock held). */
-static int mode_current(struct vmmu_vm *vm)
-{
-	if (vm->dirty_mode_ops == vm->ops)
-		return mode_select(vm, vm->dirty_mode_req, vm->dirty_flags);
-	return mode_select(vm, VMMU_DIRTY_AUTO, 0);
-}
-
-/* mode/flags while the log is off (VMMU_EBUSY otherwise); lock held. */
-static int mode_change(struct vmmu_vm *vm, unsigned mode, unsigned flags)
-{
-	if (atomic_load_explicit(&vm->dirty_log, SC) ||
-	    atomic_load_explicit(&vm->dirty_stopping, SC))
-		return VMMU_EBUSY;
-	return mode_select(vm, mode, flags);
-}
-
-int vmmu_dirty_set_mode(struct vmmu_vm *vm, enum vmmu_dirty_log mode)
-{
-	int rc;
-
-	if (!vm)
-		return VMMU_EINVAL;
-	vmmu_vm_lock(vm);
-	rc = mode_change(vm, (unsigned)mode, vm->dirty_mode_ops == vm->ops ?
-					     vm->dirty_flags : 0);
-	vmmu_vm_unlock(vm);
-	return rc;
-}
-
-int vmmu_dirty_set_flags(struct vmmu_vm *vm, unsigned flags)
-{
-	int rc;
-
-	if (!vm)
-		return VMMU_EINVAL;
-	vmmu_vm_lock(vm);
-	rc = mode_change(vm, vm->dirty_mode_ops == vm->ops ?
-			     vm->dirty_mode_req : VMMU_DIRTY_AUTO, flags);
-	vmmu_vm_unlock(vm);
-	return rc;
-}
-
-enum vmmu_dirty_log vmmu_dirty_mode(struct vmmu_vm *vm)
-{
-	enum vmmu_dirty_log m = VMMU_DIRTY_WRITE_PROTECT;
-
-	if (!vm)
-		return m;
-	vmmu_vm_lock(vm);
-	if (vm->dirty_mode_ops == vm->ops || mode_current(vm) == VMMU_OK)
-		m = (enum vmmu_dirty_log)vm->dirty_mode;
-	vmmu_vm_unlock(vm);
-	return m;
-}
-
-unsigned vmmu_dirty_flags(struct vmmu_vm *vm)
-{
-	return vm && vm->dirty_mode_ops == vm->ops ? vm->dirty_flags : 0;
-}
-
 /* Wait for marks in flight (after the log was unpublished). */
 static void wait_users(struct vmmu_vm *vm)
 {
@@ -671,7 +589,7 @@ int vmmu_dirty_enable(struct vmmu_vm *vm, uint64_t gfn, uint64_t npages)
 	}
 	/* the chosen variant, told to the backend again (it may have been
 	 * reconfigured since) */
-	rc = mode_current(vm);
+	rc = vmmu_dirty_mode_current(vm);
 	if (rc == VMMU_OK)
 		rc = log_create(vm, gfn, npages, &log);
 	if (rc < 0) {
