@@ -19,6 +19,8 @@
 #include "bench/bench.h"
 #include "cli_json.h"
 #include "migrate/migrate.h"
+#include "model/model.h"
+#include "vmmu/detect.h"
 #include "vmmu/error.h"
 
 const char cmd_migrate_summary[] =
@@ -31,8 +33,9 @@ static void migrate_usage(FILE *out)
 "    vmmu migrate - live migration of a running model VM over TCP\n"
 "\n"
 "SYNOPSIS\n"
-"    vmmu migrate [--backend auto|direct] [--workload NAME] [--vcpus N]\n"
-"                 [--mem SIZE] [--rate N] [--bandwidth MB/s]\n"
+"    vmmu migrate [--backend auto|ept|npt|shadow|direct] [--workload NAME]\n"
+"                 [--vcpus N]"
+" [--mem SIZE] [--rate N] [--bandwidth MB/s]\n"
 "                 [--to HOST:PORT] [--seed N] [--inject KIND:BYTE] [--json]\n"
 "\n"
 "DESCRIPTION\n"
@@ -61,8 +64,11 @@ static void migrate_usage(FILE *out)
 "    what happened and exits 1.\n"
 "\n"
 "OPTIONS\n"
-"    --backend B    auto or direct (the only backend merged so far; ept,\n"
-"                   npt and shadow plug in through the dirty_log hooks)\n"
+"    --backend B    the paging backend the model VM runs on: ept, npt,\n"
+"                   shadow (the model's software MMU of each, on any\n"
+"                   x86-64 host), direct (no second level), or auto (the\n"
+"                   default): what the detection policy of vmmu detect\n"
+"                   picks for this host, direct if detection fails\n"
 "    --workload W   random (uniform stores over all data pages, the\n"
 "                   default), hot (90% to 5% of the pages), sweep (each\n"
 "                   vCPU walks its share in order), idle (no stores)\n"
@@ -106,6 +112,8 @@ static void migrate_usage(FILE *out)
 
 struct mopts {
 	struct model_cfg cfg;
+	const char *backend;    /* name of the backend the VM runs on */
+	char policy[160];       /* why, for --backend auto */
 	struct mig_opts mo;
 	const char *to;
 	bool json;
@@ -164,9 +172,10 @@ static int mparse(int argc, char **argv, struct mopts *o)
 	while ((c = getopt_long(argc, argv, "h", lo, NULL)) != -1) {
 		switch (c) {
 		case 'b':
-			if (strcmp(optarg, "auto") && strcmp(optarg, "direct"))
-				return bad("backend (only auto and direct are "
-					   "merged)", optarg);
+			if (strcmp(optarg, "auto") && !run_backend_find(optarg))
+				return bad("backend (auto, ept, npt, shadow, "
+					   "direct)", optarg);
+			o->backend = optarg;
 			break;
 		case 'w':
 			if ((w = model_workload_parse(optarg)) < 0)
@@ -215,6 +224,42 @@ static int mparse(int argc, char **argv, struct mopts *o)
 	return -1;
 }
 
+/*
+ * Resolve --backend into the model VM's ops; auto asks the detection
+ * policy (as vmmu detect and vmmu run do) and says why in o->policy.
+ */
+static int pick_backend(struct mopts *o)
+{
+	struct vmmu_host_info *h = calloc(1, sizeof(*h));
+	struct vmmu_decision *d = calloc(1, sizeof(*d));
+	struct vmmu_vm_request req = { .backend = VMMU_BACKEND_AUTO };
+	const struct run_backend *b = NULL;
+	char err[200] = "";
+
+	if (o->backend && strcmp(o->backend, "auto")) {
+		b = run_backend_find(o->backend);
+	} else if (!h || !d) {
+		snprintf(o->policy, sizeof(o->policy), "out of memory");
+	} else if (vmmu_detect_live(h, err, sizeof(err)) < 0 ||
+		   vmmu_decide(h, &req, d) < 0) {
+		snprintf(o->policy, sizeof(o->policy),
+			 "detection failed (%.100s): direct", err);
+	} else {
+		b = run_backend_find(vmmu_backend_name(d->backend));
+		snprintf(o->policy, sizeof(o->policy), "policy: %s%s",
+			 vmmu_backend_name(d->backend),
+			 b ? "" : " (not in this build): direct");
+	}
+	free(h);
+	free(d);
+	if (!b)
+		b = run_backend_find("direct");
+	o->backend = b ? b->name : "direct";
+	o->cfg.kind = b ? b->kind : VMMU_BACKEND_NONE;
+	o->cfg.ops = b && strcmp(b->name, "direct") ? b->ops : NULL;
+	return 0;
+}
+
 /* The forked receiver: accept one migration on lfd, exit 0 or 1. */
 static void child_receive(int lfd)
 {
@@ -231,7 +276,7 @@ static void child_receive(int lfd)
 	_exit(0);
 }
 
-static json_t *report_json(const struct mopts *o, const struct mig_report *r)
+static json_t *migrate_report_json(const struct mopts *o, const struct mig_report *r)
 {
 	struct bench_sysinfo si;
 	json_t *rounds = json_array();
@@ -246,11 +291,13 @@ static json_t *report_json(const struct mopts *o, const struct mig_report *r)
 			"bytes", (json_int_t)r->rounds[i].bytes,
 			"seconds", r->rounds[i].seconds,
 			"dirty_rate", r->rounds[i].dirty_rate));
-	return json_pack("{s:b,s:o,s:o,s:{s:s,s:i,s:I,s:I,s:f},s:o,s:s,s:I,"
+	return json_pack("{s:b,s:o,s:o,s:{s:s,s:s,s:s,s:i,s:I,s:I,s:f},s:o,"
+			 "s:s,s:I,"
 			 "s:I,s:f,s:f,s:I,s:I,s:I,s:I}",
 		"ok", r->ok, "error", r->ok ? json_null() : cli_text(r->why),
 		"cpu", bench_sysinfo_json(&si),
-		"config", "workload", model_workload_name(o->cfg.workload),
+		"config", "backend", o->backend, "backend_reason", o->policy,
+		"workload", model_workload_name(o->cfg.workload),
 		"vcpus", o->cfg.vcpus, "mem", (json_int_t)o->cfg.mem,
 		"rate", (json_int_t)o->cfg.rate, "bandwidth_mbs", o->mo.bandwidth,
 		"rounds", rounds,
@@ -264,13 +311,14 @@ static json_t *report_json(const struct mopts *o, const struct mig_report *r)
 		"bad_pages", (json_int_t)r->bad_pages);
 }
 
-static void report_text(const struct mopts *o, const struct mig_report *r)
+static void migrate_report_text(const struct mopts *o, const struct mig_report *r)
 {
 	unsigned i;
 
-	printf("model VM: %llu MiB, %u vCPUs, workload %s\n",
+	printf("model VM: %llu MiB, %u vCPUs, workload %s, backend %s%s%s%s\n",
 	       (unsigned long long)(o->cfg.mem >> 20), o->cfg.vcpus,
-	       model_workload_name(o->cfg.workload));
+	       model_workload_name(o->cfg.workload), o->backend,
+	       o->policy[0] ? " (" : "", o->policy, o->policy[0] ? ")" : "");
 	printf("%-6s %10s %10s %10s %10s %14s\n", "round", "pages", "zero",
 	       "MB", "seconds", "dirty pages/s");
 	for (i = 0; i < r->nrounds; i++)
@@ -313,11 +361,11 @@ static int run(struct mopts *o, int fd, pid_t child)
 	rc = mig_send(&m, fd, &o->mo, &r);
 	model_destroy(&m);
 	if (o->json) {
-		j = report_json(o, &r);
+		j = migrate_report_json(o, &r);
 		cli_print_json(j, false);
 		json_decref(j);
 	} else {
-		report_text(o, &r);
+		migrate_report_text(o, &r);
 	}
 	if (rc < 0)
 		fprintf(stderr, "vmmu migrate: migration failed: %s; the source "
@@ -341,6 +389,7 @@ int cmd_migrate(int argc, char **argv)
 	rc = mparse(argc, argv, &o);
 	if (rc >= 0)
 		return rc;
+	pick_backend(&o);
 	signal(SIGPIPE, SIG_IGN);
 	if (!o.to) {
 		char addr[64];

@@ -85,6 +85,89 @@ static void count_walk(struct vmmu_vcpu *vcpu, const struct vmmu_hw_walk *hw)
 	vcpu->stats.nested_walk_refs += hw->nested_refs;
 }
 
+/*
+ * Guest mode. An access is what a CPU does between two interrupt windows:
+ * its walk, TLB fill and data move cannot be split by a shootdown. The
+ * vCPU makes run_seq odd for the access, then reads the VM's flush
+ * generation and empties its own TLB if a flush was requested since it
+ * last looked; it makes run_seq even again (release) when the access has
+ * moved its data. vmmu_vm_tlb_flush_sync bumps the generation, then reads
+ * each run_seq: either it sees the vCPU outside an access, and then the
+ * vCPU's next entry sees the bump, or it sees an odd value and waits for
+ * it to change, which happens after that access's data moved
+ * (release/acquire). An exit leaves guest mode for its handler and
+ * enters it again for the retry, as a VM exit and the next VM entry do:
+ * a flush never waits for a handler (which may hold the VM lock), the
+ * retry applies what was requested meanwhile, and an access nested in a
+ * handler has a window of its own. A vCPU never waits for the VM lock
+ * inside guest mode, so a flush may be made with the lock held.
+ *
+ * "Sees the bump" needs the vCPU's store of run_seq ordered before its
+ * load of the generation, against the flusher's bump before its load of
+ * run_seq (store-buffer ordering). Two ways, chosen by the platform:
+ *  - no heavy barrier: both sides are sequentially consistent (the vCPU's
+ *    store is a locked exchange), so the two loads cannot both miss;
+ *  - a heavy barrier (platform.h): the vCPU's store and load are plain
+ *    (the compiler keeps their order), and the flusher runs the barrier
+ *    between its bump and its loads. The barrier executes a full fence on
+ *    the vCPU's CPU at some point of the vCPU's program: if that point
+ *    follows the store, the flusher sees the odd value; if it precedes
+ *    it, the vCPU's later load follows the fence and sees the bump. The
+ *    hit path pays no locked instruction; the rare flush pays the IPIs.
+ */
+static inline bool guest_mode_store(struct vmmu_vcpu *vcpu, unsigned s)
+{
+	if (tlb_likely(vcpu->vm->platform.heavy_barrier)) {
+		atomic_store_explicit(&vcpu->run_seq, s, memory_order_relaxed);
+		atomic_signal_fence(memory_order_seq_cst);
+		return true;
+	}
+	atomic_exchange_explicit(&vcpu->run_seq, s, memory_order_seq_cst);
+	return false;
+}
+
+/* Make run_seq (even: s) odd; the VM's flush generation, read after it. */
+static inline unsigned guest_mode_gen(struct vmmu_vcpu *vcpu, unsigned s)
+{
+	return atomic_load_explicit(&vcpu->vm->tlb_flush_gen,
+				    guest_mode_store(vcpu, s + 1) ?
+				    memory_order_relaxed : memory_order_seq_cst);
+}
+
+/* Enter guest mode; false when already inside (a nested access). */
+static inline bool guest_enter(struct vmmu_vcpu *vcpu)
+{
+	unsigned s = atomic_load_explicit(&vcpu->run_seq, memory_order_relaxed);
+	unsigned gen;
+
+	if (s & 1)
+		return false;
+	gen = guest_mode_gen(vcpu, s);
+	if (__builtin_expect(gen != vcpu->tlb_flush_seen, 0))
+		access_tlb_requests(vcpu, gen);
+	return true;
+}
+
+static inline void guest_leave(struct vmmu_vcpu *vcpu, bool entered)
+{
+	if (entered)
+		atomic_store_explicit(&vcpu->run_seq,
+			atomic_load_explicit(&vcpu->run_seq,
+					     memory_order_relaxed) + 1,
+			memory_order_release);
+}
+
+/* A VM exit: leave guest mode if inside; true if it did. */
+static inline bool guest_exit(struct vmmu_vcpu *vcpu)
+{
+	unsigned s = atomic_load_explicit(&vcpu->run_seq, memory_order_relaxed);
+
+	if (!(s & 1))
+		return false;
+	atomic_store_explicit(&vcpu->run_seq, s + 1, memory_order_release);
+	return true;
+}
+
 /* Give an exit to the hypervisor side; fills res for a final action. */
 static int access_exit(struct vmmu_vcpu *vcpu, const struct vmmu_op *op,
 		       const struct vmmu_hw_walk *hw,
@@ -92,6 +175,7 @@ static int access_exit(struct vmmu_vcpu *vcpu, const struct vmmu_op *op,
 {
 	struct vmmu_vm *vm = vcpu->vm;
 	struct vmmu_exit_result er;
+	bool exited;
 	int rc;
 
 	*again = false;
@@ -102,10 +186,15 @@ static int access_exit(struct vmmu_vcpu *vcpu, const struct vmmu_op *op,
 		return vmmu_vm_kill(vm, "an exit handler keeps asking for retries");
 	memset(&er, 0, sizeof(er));
 	access_tlb_exit(vcpu, &hw->exit);
+	exited = guest_exit(vcpu);
 	vmmu_vm_lock(vm);
+	vm->handler_vcpu = vcpu;
 	rc = vm->ops->handle_exit ? vm->ops->handle_exit(vcpu, &hw->exit, op, &er)
 				  : VMMU_ENOTSUP;
+	vm->handler_vcpu = NULL;
 	vmmu_vm_unlock(vm);
+	if (exited)
+		guest_enter(vcpu);
 	if (rc < 0)
 		return rc;
 	switch (er.action) {
@@ -175,98 +264,6 @@ static __attribute__((noinline)) int access_miss(struct vmmu_vcpu *vcpu,
 			continue;
 		}
 		return vmmu_vm_kill(vcpu->vm, "a hardware walk returned an unknown status");
-	}
-}
-
-/*
- * Guest mode. An access is what a CPU does between two interrupt windows:
- * its walk, TLB fill and data move cannot be split by a shootdown. The
- * vCPU makes run_seq odd for the access, then reads the VM's flush
- * generation and empties its own TLB if a flush was requested since it
- * last looked; it makes run_seq even again (release) when the access has
- * moved its data. vmmu_vm_tlb_flush_sync bumps the generation, then reads
- * each run_seq: either it sees the vCPU outside an access, and then the
- * vCPU's next entry sees the bump, or it sees an odd value and waits for
- * it to change, which happens after that access's data moved
- * (release/acquire). Nested calls (an exit handler's own access) stay
- * inside the outer window.
- *
- * "Sees the bump" needs the vCPU's store of run_seq ordered before its
- * load of the generation, against the flusher's bump before its load of
- * run_seq (store-buffer ordering). Two ways, chosen by the platform:
- *  - no heavy barrier: both sides are sequentially consistent (the vCPU's
- *    store is a locked exchange), so the two loads cannot both miss;
- *  - a heavy barrier (platform.h): the vCPU's store and load are plain
- *    (the compiler keeps their order), and the flusher runs the barrier
- *    between its bump and its loads. The barrier executes a full fence on
- *    the vCPU's CPU at some point of the vCPU's program: if that point
- *    follows the store, the flusher sees the odd value; if it precedes
- *    it, the vCPU's later load follows the fence and sees the bump. The
- *    hit path pays no locked instruction; the rare flush pays the IPIs.
- */
-static inline bool guest_mode_store(struct vmmu_vcpu *vcpu, unsigned s)
-{
-	if (tlb_likely(vcpu->vm->platform.heavy_barrier)) {
-		atomic_store_explicit(&vcpu->run_seq, s, memory_order_relaxed);
-		atomic_signal_fence(memory_order_seq_cst);
-		return true;
-	}
-	atomic_exchange_explicit(&vcpu->run_seq, s, memory_order_seq_cst);
-	return false;
-}
-
-/* Make run_seq (even: s) odd; the VM's flush generation, read after it. */
-static inline unsigned guest_mode_gen(struct vmmu_vcpu *vcpu, unsigned s)
-{
-	return atomic_load_explicit(&vcpu->vm->tlb_flush_gen,
-				    guest_mode_store(vcpu, s + 1) ?
-				    memory_order_relaxed : memory_order_seq_cst);
-}
-
-/* Enter guest mode; false when already inside (a nested access). */
-static inline bool guest_enter(struct vmmu_vcpu *vcpu)
-{
-	unsigned s = atomic_load_explicit(&vcpu->run_seq, memory_order_relaxed);
-	unsigned gen;
-
-	if (s & 1)
-		return false;
-	gen = guest_mode_gen(vcpu, s);
-	if (__builtin_expect(gen != vcpu->tlb_flush_seen, 0)) {
-		if (vcpu->tlb)
-			vmmu_tlb_flush_all(vcpu->tlb);
-		vcpu->tlb_flush_seen = gen;
-	}
-	return true;
-}
-
-static inline void guest_leave(struct vmmu_vcpu *vcpu, bool entered)
-{
-	if (entered)
-		atomic_store_explicit(&vcpu->run_seq,
-			atomic_load_explicit(&vcpu->run_seq,
-					     memory_order_relaxed) + 1,
-			memory_order_release);
-}
-
-void vmmu_vm_tlb_flush_sync(struct vmmu_vm *vm)
-{
-	const struct vmmu_platform *p = &vm->platform;
-	unsigned seen[VMMU_MAX_VCPUS];
-	unsigned i, n = vm->nvcpus;
-
-	atomic_fetch_add_explicit(&vm->tlb_flush_gen, 1, memory_order_seq_cst);
-	if (p->heavy_barrier)
-		p->heavy_barrier(p->ctx);
-	for (i = 0; i < n; i++)
-		seen[i] = atomic_load_explicit(&vm->vcpus[i]->run_seq,
-					       memory_order_seq_cst);
-	for (i = 0; i < n; i++) {
-		if (!(seen[i] & 1))
-			continue;
-		while (atomic_load_explicit(&vm->vcpus[i]->run_seq,
-					    memory_order_acquire) == seen[i])
-			__builtin_ia32_pause();
 	}
 }
 

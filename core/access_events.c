@@ -19,7 +19,9 @@ static int event_hook(struct vmmu_vcpu *vcpu, enum vmmu_cr cr, uint64_t old,
 
 	if (vm->ops && vm->ops->cr_written) {
 		vmmu_vm_lock(vm);
+		vm->handler_vcpu = vcpu;
 		rc = vm->ops->cr_written(vcpu, cr, old, val);
+		vm->handler_vcpu = NULL;
 		vmmu_vm_unlock(vm);
 	}
 	return rc;
@@ -119,7 +121,9 @@ int vmmu_vcpu_invlpg(struct vmmu_vcpu *vcpu, gva_t gva)
 		vmmu_tlb_invlpg(vcpu->tlb, gva);
 	if (vm->ops && vm->ops->invlpg) {
 		vmmu_vm_lock(vm);
+		vm->handler_vcpu = vcpu;
 		rc = vm->ops->invlpg(vcpu, gva);
+		vm->handler_vcpu = NULL;
 		vmmu_vm_unlock(vm);
 	}
 	return rc;
@@ -142,31 +146,12 @@ int vmmu_vcpu_invpcid(struct vmmu_vcpu *vcpu, unsigned type, uint16_t pcid,
 	 * types 1..3 gva is not an address the guest named). */
 	if (vcpu->vm->ops && vcpu->vm->ops->invlpg) {
 		vmmu_vm_lock(vcpu->vm);
+		vcpu->vm->handler_vcpu = vcpu;
 		rc = vcpu->vm->ops->invlpg(vcpu, gva);
+		vcpu->vm->handler_vcpu = NULL;
 		vmmu_vm_unlock(vcpu->vm);
 		return rc;
 	}
 	return VMMU_OK;
 }
 
-int vmmu_vm_tlb_invalidate(struct vmmu_vm *vm,
-			   const struct vmmu_vcpu *initiator,
-			   void (*fn)(struct vmmu_tlb *tlb, void *arg),
-			   void *arg)
-{
-	unsigned i;
-
-	if (!vm || !fn)
-		return VMMU_EINVAL;
-	for (i = 0; i < vm->nvcpus; i++) {
-		struct vmmu_vcpu *v = vm->vcpus[i];
-
-		if (!v->tlb)
-			continue;
-		/* Another vCPU's flush is an IPI on real hardware. */
-		if (v != initiator)
-			vmmu_tlb_shootdown(v->tlb);
-		fn(v->tlb, arg);
-	}
-	return VMMU_OK;
-}

@@ -51,6 +51,13 @@ static inline void access_hit_base_update(struct vmmu_vcpu *vcpu)
 			 vm->platform.linear_base : NULL;
 }
 
+/*
+ * On access entry, after reading the VM's flush generation gen changed
+ * since vcpu last looked: apply a VM-wide flush and the invalidations
+ * posted to vcpu (core/access_inv.c).
+ */
+void access_tlb_requests(struct vmmu_vcpu *vcpu, unsigned gen);
+
 /* A #PF is delivered for gva: what it invalidates (SDM 4.10.4.1). */
 void access_tlb_page_fault(struct vmmu_vcpu *vcpu,
 			   const struct vmmu_walk_result *fault);

@@ -59,26 +59,30 @@ int ept_leaf_attrs(const struct vmmu_vm *vm, gpa_t gpa,
  * (cached translations or paging-structure entries may be stale), and
  * only then free the tables it unlinked (SDM 29.4.3.1).
  */
+static void ept_invept_single(struct vmmu_tlb *t, void *arg)
+{
+	vmmu_tlb_invept(t, 1, *(const uint8_t *)arg);
+}
+
 void ept_flush(struct vmmu_vm *vm, const struct vmmu_pt_change *chg)
 {
 	struct ept_vm *e = ept_of(vm);
-	unsigned i;
 
 	if (chg && (chg->flush || chg->tables_unlinked)) {
 		/*
-		 * In a dirty_log_* hook the vCPUs may be running: the core's
-		 * vmmu_vm_tlb_flush_sync is the INVEPT (backend.h), and
-		 * unlinked tables wait for a flush outside a hook.
+		 * Every vCPU runs it on entering its next access; the call
+		 * waits for the accesses in flight (access.h). In a
+		 * dirty_log_* hook the core's vmmu_vm_tlb_flush_sync that
+		 * follows is the INVEPT (backend.h), unless tables were
+		 * unlinked: they are freed below, after the wait.
 		 */
 		e->stats.invept_single++;
-		if (e->in_hook)
-			return;
-		for (i = 0; i < vm->nvcpus; i++)
-			if (vm->vcpus[i]->tlb)
-				vmmu_tlb_invept(vm->vcpus[i]->tlb, 1, e->ctx_id);
+		if (!e->in_hook || chg->tables_unlinked)
+			vmmu_vm_tlb_invalidate(vm, vm->handler_vcpu,
+					       ept_invept_single, &e->ctx_id,
+					       sizeof(e->ctx_id));
 	}
-	if (!e->in_hook)
-		vmmu_pt_free_deferred(&e->pt);
+	vmmu_pt_free_deferred(&e->pt);
 }
 
 /* The recalculation of one leaf (vmmu_pt_recalc_fn) from the p2m. */

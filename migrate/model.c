@@ -88,8 +88,9 @@ int model_create(struct model *m, const struct model_cfg *cfg)
 	vmmu_hosted_platform(m->arena, &m->plat);
 	rc = vmmu_vm_create(&m->plat, &m->vm);
 	if (rc == 0)
-		rc = vmmu_vm_set_backend(m->vm, VMMU_BACKEND_NONE,
-					 cfg->ops ? cfg->ops : &vmmu_backend_direct);
+		rc = cfg->ops ? vmmu_vm_set_backend(m->vm, cfg->kind, cfg->ops)
+			     : vmmu_vm_set_backend(m->vm, VMMU_BACKEND_NONE,
+						   &vmmu_backend_direct);
 	memset(&d, 0, sizeof(d));
 	d.base = mk_gpa(0);
 	d.size = cfg->mem;

@@ -2,8 +2,9 @@
 /*
  * A model VM for log-dirty and migration: guest RAM at gpa 0, 4-level
  * guest paging that identity-maps it with 2 MiB pages, N vCPUs on the
- * direct backend (or a backend given by ops), and a writer workload: one
- * thread per vCPU storing through vmmu_vcpu_access. Hosted (pthreads).
+ * direct backend or the one given by kind and ops (EPT, NPT, shadow), and
+ * a writer workload: one thread per vCPU storing through vmmu_vcpu_access.
+ * Hosted (pthreads).
  */
 #ifndef VMMU_MIGRATE_MODEL_H
 #define VMMU_MIGRATE_MODEL_H
@@ -37,6 +38,7 @@ struct model_cfg {
 	uint64_t rate;          /* stores per second per vCPU, 0: flat out */
 	bool eager;             /* back all RAM at creation */
 	const struct vmmu_backend_ops *ops;     /* NULL: the direct backend */
+	enum vmmu_backend_kind kind;            /* what ops is (VMMU_BACKEND_*) */
 };
 
 /* What a vCPU's workload thread carries (migrated as vCPU state). */

@@ -135,15 +135,14 @@ void npt_flush(struct vmmu_vm *vm, struct npt_vm *n,
 	unsigned ctl = a.ctl, i;
 
 	/*
-	 * Every vCPU's next VMRUN flushes (APM 15.16.1). The model's vCPUs
-	 * are outside the access path while the VM lock is held, so their
-	 * TLBs are flushed now: a remote vCPU as if kicked out and back in.
-	 * Not in a dirty_log_* hook, whose caller may run vCPUs: there the
-	 * core's vmmu_vm_tlb_flush_sync is the flush (backend.h), and
-	 * unlinked tables wait for a flush outside a hook.
+	 * Every vCPU's next VMRUN flushes (APM 15.16.1): the model runs the
+	 * flush on this vCPU's TLB now and on each other's when it next
+	 * enters an access, and waits for the accesses in flight. In a
+	 * dirty_log_* hook the core's vmmu_vm_tlb_flush_sync that follows is
+	 * the model's flush (backend.h), unless tables wait to be freed.
 	 */
-	if (!n->in_hook)
-		vmmu_vm_tlb_invalidate(vm, by, npt_flush_tlb, &a);
+	if (!n->in_hook || n->pt.ndeferred)
+		vmmu_vm_tlb_invalidate(vm, by, npt_flush_tlb, &a, sizeof(a));
 	for (i = 0; i < vm->nvcpus; i++)
 		if (n->pending_ctl[i] != VMMU_TLB_CTL_ALL)
 			n->pending_ctl[i] = (uint8_t)ctl;
@@ -152,8 +151,7 @@ void npt_flush(struct vmmu_vm *vm, struct npt_vm *n,
 	else
 		n->stats.flush_all++;
 	/* Unlinked tables are reused only now (pgtable.h). */
-	if (!n->in_hook)
-		n->stats.tables_freed += vmmu_pt_free_deferred(&n->pt);
+	n->stats.tables_freed += vmmu_pt_free_deferred(&n->pt);
 }
 
 void npt_settle(struct vmmu_vm *vm, struct npt_vm *n, struct npt_chg *ch)

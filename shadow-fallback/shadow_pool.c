@@ -357,13 +357,16 @@ void sh_drop_all(struct sh_vm *sv)
 	sv->tlb_flush = true;
 }
 
+static void sh_flush_one(struct vmmu_tlb *t, void *arg)
+{
+	(void)arg;
+	vmmu_tlb_flush_all(t);
+}
+
 void sh_flush_tlbs(struct sh_vm *sv)
 {
-	struct vmmu_vm *vm = sv->vm;
-	unsigned i;
-
-	for (i = 0; i < vm->nvcpus; i++)
-		if (vm->vcpus[i] && vm->vcpus[i]->tlb)
-			vmmu_tlb_flush_all(vm->vcpus[i]->tlb);
+	/* every vCPU runs it on entering its next access; waits for the
+	 * accesses in flight (access.h) */
+	vmmu_vm_tlb_invalidate(sv->vm, sv->vm->handler_vcpu, sh_flush_one, NULL, 0);
 	sv->tlb_flush = false;
 }

@@ -120,17 +120,30 @@ int vmmu_exit_mmio(struct vmmu_vcpu *vcpu, const struct vmmu_exit *exit,
 
 /*
  * A hypervisor-side invalidation on every vCPU of vm (INVEPT, INVVPID,
- * an ASID flush: fn calls the core/tlb.h operation on each vCPU's TLB).
- * Every vCPU but initiator (NULL: a VMM thread, so every vCPU) counts a
- * remote shootdown: on hardware it takes an IPI. Call with the VM lock
- * held and the other vCPUs outside the access path, as a real shootdown
- * waits for them.
+ * an ASID flush: fn calls the core/tlb.h operation on a vCPU's TLB).
+ * fn runs on initiator's own TLB at once (NULL: a VMM thread, no vCPU of
+ * its own); for every other vCPU, fn and a copy of arg_size bytes of arg
+ * (at most 32) are posted, and that vCPU runs them at the start of its
+ * next access and counts a remote shootdown, as a CPU takes the IPI (a
+ * vCPU thread only ever touches its own TLB). The call then waits until
+ * every access that was in flight on another vCPU has ended, so on
+ * return no vCPU uses a translation the invalidation removes: tables
+ * unlinked before the call may be freed. Safe while vCPU threads run,
+ * with or without the VM lock (see vmmu_vm_tlb_flush_sync). 0 or
+ * VMMU_EINVAL.
  */
 struct vmmu_tlb;
+
+/*
+ * Apply now what was requested of vcpu's TLB (posted invalidations, a
+ * VM-wide flush) instead of at its next access: before reading its TLB
+ * statistics, say. From the vCPU's own thread, or while it does not run.
+ */
+void vmmu_vcpu_tlb_sync(struct vmmu_vcpu *vcpu);
 int vmmu_vm_tlb_invalidate(struct vmmu_vm *vm,
 			   const struct vmmu_vcpu *initiator,
 			   void (*fn)(struct vmmu_tlb *tlb, void *arg),
-			   void *arg);
+			   const void *arg, size_t arg_size);
 
 /*
  * The vCPU's TLB and paging-structure-cache model (core/tlb.h,

@@ -135,6 +135,22 @@ struct vmmu_vcpu {
 	 */
 	atomic_uint run_seq;
 	unsigned tlb_flush_seen;    /* vm->tlb_flush_gen last applied */
+	unsigned tlb_full_seen;     /* vm->tlb_full_gen last applied */
+	/*
+	 * Invalidations other threads posted for this vCPU's TLB
+	 * (vmmu_vm_tlb_invalidate, access.h), run by the vCPU itself when it
+	 * next enters an access, as a shootdown IPI's handler runs on its
+	 * target CPU. inv_lock guards inv_n, inv_overflow and inv; a full
+	 * mailbox becomes a flush of everything (a superset of any
+	 * invalidation is allowed).
+	 */
+	atomic_flag inv_lock;
+	uint8_t inv_n;
+	bool inv_overflow;
+	struct vmmu_inv_req {
+		void (*fn)(struct vmmu_tlb *tlb, void *arg);
+		uint64_t arg[4];
+	} inv[8];
 	/*
 	 * The TLB-hit path's precondition, kept by the core: the platform's
 	 * linear_base while the vCPU has a TLB, its VM a backend and a
@@ -164,9 +180,21 @@ struct vmmu_vm {
 		    unsigned size);
 	void *mmio_ctx;
 	atomic_flag lock;           /* the hypervisor side: vmmu_vm_lock */
+	/*
+	 * Under the lock: the vCPU whose exit or guest event (MOV to CR,
+	 * INVLPG) a backend hook is handling, NULL when a VMM thread holds
+	 * the lock; the initiator a hook passes to vmmu_vm_tlb_invalidate.
+	 */
+	struct vmmu_vcpu *handler_vcpu;
 	struct vmmu_p2m *p2m;       /* p2m types and grants (vmmu/p2m.h) */
-	/* VM-wide TLB flush requests, applied by each vCPU on access entry */
+	/*
+	 * Bumped by every TLB request for other vCPUs: a VM-wide flush
+	 * (tlb_full_gen bumped first) or a posted invalidation (in the
+	 * target's mailbox first). A vCPU that sees it change on access entry
+	 * applies what is there.
+	 */
 	atomic_uint tlb_flush_gen;
+	atomic_uint tlb_full_gen;
 	/* the dirty log (include/vmmu/dirty.h, core/dirty.c) */
 	_Atomic(struct vmmu_dirty_map *) dirty_log;
 	atomic_uint dirty_users;        /* markers inside vmmu_dirty_mark */
@@ -266,9 +294,11 @@ int vmmu_vcpu_create(struct vmmu_vm *vm, struct vmmu_vcpu **out);
  * the start of its next access, and the call returns once every access
  * that was in flight when it began has ended (a shootdown waits for the
  * CPUs to leave guest mode). After it returns, no vCPU uses a translation
- * made before the call. Safe while vCPU threads run; never call it from
- * inside an access (an exit handler, a device callback) or with the VM
- * lock held: it would wait for itself.
+ * made before the call. Safe while vCPU threads run, with or without the
+ * VM lock, and from exit handlers and device callbacks (an exit leaves
+ * guest mode, and no vCPU waits for the VM lock inside an access); never
+ * from an access nested in an exit handler's own access: it would wait
+ * for itself.
  */
 void vmmu_vm_tlb_flush_sync(struct vmmu_vm *vm);
 

@@ -249,30 +249,49 @@ static void test_read_write_split(void **state)
 
 static void flush_all_cb(struct vmmu_tlb *tlb, void *arg)
 {
-	(*(unsigned *)arg)++;
+	unsigned *calls;
+
+	memcpy(&calls, arg, sizeof(calls));     /* arg: a copy of &calls */
+	(*calls)++;
 	vmmu_tlb_flush_all(tlb);
 }
 
-/* A flush on every vCPU: the initiator's own is not a shootdown. */
+/*
+ * A flush on every vCPU: the initiator's own runs at once and is not a
+ * shootdown; another vCPU's is posted, runs when that vCPU next enters an
+ * access, and counts there as a shootdown.
+ */
 static void test_vm_invalidate_counts_shootdowns(void **state)
 {
 	struct ax *a = *state;
 	struct vmmu_vcpu *second;
-	unsigned calls = 0;
+	struct vmmu_access_result r;
+	unsigned calls = 0, *pc = &calls;
 	uint64_t v = 0;
 
 	assert_int_equal(vmmu_vcpu_create(a->f->vm, &second), 0);
 	assert_int_equal(ax_do(a, 0x3000, R, 0, &v).status, VMMU_ACCESS_DONE);
 	assert_true(ax_do(a, 0x3000, R, 0, &v).tlb_hit);
 	assert_int_equal(vmmu_vm_tlb_invalidate(a->f->vm, a->vcpu, flush_all_cb,
-						&calls), 0);
+						&pc, sizeof(pc)), 0);
+	assert_int_equal(calls, 1);
+	assert_int_equal(vmmu_tlb_stats(second->tlb)->inv[VMMU_TLB_INV_SHOOTDOWN], 0);
+	assert_int_equal(vmmu_vcpu_read(second, mk_gva(0x3000), &v, 8, 0, &r), 0);
 	assert_int_equal(calls, 2);
 	assert_int_equal(vmmu_tlb_stats(a->vcpu->tlb)->inv[VMMU_TLB_INV_SHOOTDOWN], 0);
 	assert_int_equal(vmmu_tlb_stats(second->tlb)->inv[VMMU_TLB_INV_SHOOTDOWN], 1);
 	assert_false(ax_do(a, 0x3000, R, 0, &v).tlb_hit);
+	assert_true(ax_do(a, 0x3000, R, 0, &v).tlb_hit);
 	assert_int_equal(vmmu_vm_tlb_invalidate(a->f->vm, NULL, flush_all_cb,
-						&calls), 0);
+						&pc, sizeof(pc)), 0);
+	assert_int_equal(calls, 2);
+	assert_false(ax_do(a, 0x3000, R, 0, &v).tlb_hit);
+	assert_int_equal(calls, 3);
 	assert_int_equal(vmmu_tlb_stats(a->vcpu->tlb)->inv[VMMU_TLB_INV_SHOOTDOWN], 1);
+	/* Too large an argument to copy: refused, nothing posted. */
+	assert_int_equal(vmmu_vm_tlb_invalidate(a->f->vm, NULL, flush_all_cb,
+						&pc, 33), VMMU_EINVAL);
+	assert_true(ax_do(a, 0x3000, R, 0, &v).tlb_hit);
 }
 
 int main(void)

@@ -531,6 +531,11 @@ static void test_asid_flush(void **state)
 	assert_int_equal(n->pt.table_pages, pages - 1);
 	assert_int_equal(n->pt.ndeferred, 0);
 	assert_int_equal(n->stats.tables_freed, 1);
+	/* posted to both vCPUs (the VMM's thread flushed): applied on their
+	 * next entry, or now */
+	assert_int_equal(vmmu_tlb_stats(v->tlb)->inv[VMMU_TLB_INV_SVM_ASID], 0);
+	vmmu_vcpu_tlb_sync(v);
+	vmmu_vcpu_tlb_sync(w);
 	assert_int_equal(vmmu_tlb_stats(v->tlb)->inv[VMMU_TLB_INV_SVM_ASID], 1);
 	assert_int_equal(vmmu_tlb_stats(w->tlb)->inv[VMMU_TLB_INV_SVM_ASID], 1);
 	/* The VMM's thread removed the slot: a shootdown on each vCPU. */
@@ -549,6 +554,7 @@ static void test_asid_flush(void **state)
 					     NULL), 0);
 	assert_int_equal(vmmu_vm_remove_slot(f->vm, mk_gpa(NF_ROM)), 0);
 	assert_int_equal(nf_npt(f)->stats.flush_all, 1);
+	vmmu_vcpu_tlb_sync(v);
 	assert_int_equal(vmmu_tlb_stats(v->tlb)->inv[VMMU_TLB_INV_SVM_ALL], 1);
 	assert_int_equal(vmmu_npt_vmrun_tlb_control(v), VMMU_TLB_CTL_ALL);
 }
