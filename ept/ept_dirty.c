@@ -18,9 +18,10 @@
  *    logged leaf, so that the CPU logs its next write again.
  * Hardware-assisted variants need no rearm: their sync reset the state.
  *
- * The hooks do not touch the vCPUs' TLB models (backend.h): the INVEPT
- * they need is the core's vmmu_vm_tlb_flush_sync after start and after a
- * clean. Why that suffices for A/D and PML: a cached translation allows a
+ * The hooks leave the vCPUs' TLB models to the core (backend.h): the
+ * INVEPT they need is the core's vmmu_vm_tlb_flush_sync after start and
+ * after a clean (ept_flush still posts one when tables wait to be freed).
+ * Why that suffices for A/D and PML: a cached translation allows a
  * write only once its leaf's D is set (ept_hw.c), and D is cleared only by
  * a sync that marks the leaf in the log at the same time. So a stale
  * writable translation exists only for a page whose bit is set, until the
@@ -147,7 +148,7 @@ static void pml_enable(struct vmmu_vm *vm, bool on)
 	}
 }
 
-/* Every hook runs as "remote": no TLB model is touched (see above). */
+/* Inside a hook ept_flush leaves the INVEPT to the core (see above). */
 static int hook_begin(struct vmmu_vm *vm)
 {
 	ept_of(vm)->in_hook = true;

@@ -106,6 +106,36 @@ static int ept_violation(struct vmmu_vcpu *vcpu, const struct vmmu_exit *exit,
 	return ept_protection(vcpu, exit, &pi, entry, res);
 }
 
+/*
+ * Whether gpa's path through the tables as they are now is an EPT
+ * misconfiguration (SDM 29.3.3.1), read as the CPU reads it. False after
+ * another vCPU's exit resolved the marker this exit met.
+ */
+static bool path_misconfigured(struct vmmu_vm *vm, gpa_t gpa)
+{
+	const struct ept_vm *e = ept_of(vm);
+	hpa_t table = e->pt.root;
+	unsigned level;
+
+	for (level = e->pt.levels; level >= 1; level--) {
+		const uint64_t *t = vm->platform.map(vm->platform.ctx, table);
+		uint64_t ent;
+
+		if (!t)
+			return true;
+		ent = __atomic_load_n(&t[vmmu_pt_index(gpa.v, level)],
+				      __ATOMIC_ACQUIRE);
+		if (!(ent & EPT_RWX))
+			return false;
+		if (ept_misconfigured(&e->caps, ent, level))
+			return true;
+		if (level == 1 || (ent & EPT_PS))
+			return false;
+		table = mk_hpa(ent & EPT_ADDR_MASK);
+	}
+	return false;
+}
+
 /* A misconfiguration: a recalculation marker on the path, or a real one. */
 static int ept_misconfig(struct vmmu_vcpu *vcpu, const struct vmmu_exit *exit,
 			 struct vmmu_exit_result *res)
@@ -121,6 +151,11 @@ static int ept_misconfig(struct vmmu_vcpu *vcpu, const struct vmmu_exit *exit,
 	ept_flush(vm, &chg);
 	if (rc < 0)
 		return rc;
+	if (e->pt.stats.recalc_tables == before &&
+	    !path_misconfigured(vm, exit->gpa)) {
+		res->action = VMMU_ACT_RETRY;   /* resolved meanwhile: stale */
+		return VMMU_OK;
+	}
 	if (e->pt.stats.recalc_tables == before) {
 		e->stats.real_misconfigs++;
 		to_vmm(res, VMMU_REASON_UNHANDLED);

@@ -16,7 +16,8 @@
  *    the range and marks each dirty leaf whole; rearm has nothing to do.
  * The hooks leave the vCPUs' TLB models to the core (backend.h): its
  * vmmu_vm_tlb_flush_sync after start and after a clean is the TLB_CONTROL
- * flush-this-ASID (still recorded for each vCPU's next VMRUN). For D bits
+ * flush-this-ASID (still recorded for each vCPU's next VMRUN; npt_flush
+ * still posts one when tables wait to be freed). For D bits
  * that suffices: a translation cached from a read is not writable
  * (npt_hw.c), a D is cleared only by a sync that marks its leaf, so a stale
  * writable translation belongs to a page whose bit is set until the clean

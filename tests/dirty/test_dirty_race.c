@@ -19,10 +19,9 @@
  * without it (a locked exchange per access), so that both orderings of
  * core/access.c guest mode are tried. Then EPT (write protection at 4 KiB
  * and at 2 MiB, A/D, PML) and NPT (write protection at 4 KiB and at 2 MiB,
- * nested D bits), each with one writer vCPU beside the VMM writer, the
- * peeker and the harvester: their exit handlers invalidate every vCPU's
- * TLB model directly, which core/tlb.h allows only for a vCPU that is
- * stopped, so two concurrent vCPUs are not run on them. The model VM
+ * nested D bits), each with two writer vCPUs beside the VMM writer, the
+ * peeker and the harvester (their exits race for the same markers and
+ * leaves; their invalidations are posted to each other). The model VM
  * comes with the backends' default profiles; PML (EPT) and nested D bits
  * (NPT) are switched on in the backend state before the log is enabled,
  * as vmmu_ept_configure / vmmu_npt_configure would have set them.
@@ -281,16 +280,16 @@ static struct variant variants[] = {
 	{ "direct, guest mode entered with a locked exchange", NULL,
 	  VMMU_DIRTY_WRITE_PROTECT, 0, 4, false },
 	{ "ept write protection", &vmmu_backend_ept,
-	  VMMU_DIRTY_WRITE_PROTECT, 0, 1, false },
+	  VMMU_DIRTY_WRITE_PROTECT, 0, 2, false },
 	{ "ept write protection at 2 MiB", &vmmu_backend_ept,
-	  VMMU_DIRTY_WRITE_PROTECT, VMMU_DIRTY_LOG_2M, 1, false },
-	{ "ept A/D", &vmmu_backend_ept, VMMU_DIRTY_AD_BITS, 0, 1, false },
-	{ "ept PML", &vmmu_backend_ept, VMMU_DIRTY_PML, 0, 1, false },
+	  VMMU_DIRTY_WRITE_PROTECT, VMMU_DIRTY_LOG_2M, 2, false },
+	{ "ept A/D", &vmmu_backend_ept, VMMU_DIRTY_AD_BITS, 0, 2, false },
+	{ "ept PML", &vmmu_backend_ept, VMMU_DIRTY_PML, 0, 2, false },
 	{ "npt write protection", &vmmu_backend_npt,
-	  VMMU_DIRTY_WRITE_PROTECT, 0, 1, false },
+	  VMMU_DIRTY_WRITE_PROTECT, 0, 2, false },
 	{ "npt write protection at 2 MiB", &vmmu_backend_npt,
-	  VMMU_DIRTY_WRITE_PROTECT, VMMU_DIRTY_LOG_2M, 1, false },
-	{ "npt nested D bits", &vmmu_backend_npt, VMMU_DIRTY_AD_BITS, 0, 1,
+	  VMMU_DIRTY_WRITE_PROTECT, VMMU_DIRTY_LOG_2M, 2, false },
+	{ "npt nested D bits", &vmmu_backend_npt, VMMU_DIRTY_AD_BITS, 0, 2,
 	  false },
 };
 
