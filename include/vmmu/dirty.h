@@ -7,10 +7,12 @@
  * Life: vmmu_dirty_enable over a gfn range, then any number of peeks and
  * cleans (read-and-reset) of sub-ranges, then vmmu_dirty_disable. While
  * it is on, every write to a page of the range is reported by a peek or a
- * clean: writes by the guest through the access path (each backend makes
- * a page whose bit is clear trap on its first write: the dirty_log_*
- * hooks of backend.h, the handler calls vmmu_dirty_mark), and writes vmmu
- * makes itself (vmmu_vm_written: emulator stores, the walker's A/D
+ * clean: writes by the guest through the access path (with write
+ * protection a backend makes a page whose bit is clear trap on its first
+ * write: the dirty_log_* hooks of backend.h, the handler calls
+ * vmmu_dirty_mark; with A/D or PML the hardware records the write and
+ * dirty_log_sync moves it into the log before each peek and clean), and
+ * writes vmmu makes itself (vmmu_vm_written: emulator stores, the walker's A/D
  * updates, vmmu_vm_write_gpa by the VMM).
  *
  * The guarantee, with vCPU threads writing while another thread cleans:
