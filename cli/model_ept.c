@@ -101,17 +101,21 @@ static int ept_recalc_case(struct bm *b, struct vmmu_vcpu *v,
 }
 
 /* ept-start-*: a first touch is an EPT violation, a marker a
- * misconfiguration (which may ask for retries down the path). */
+ * misconfiguration (which may ask for retries down the path, until one
+ * finds the path resolved). */
 static int ept_touch(struct vmmu_vcpu *v, uint64_t g, unsigned round)
 {
 	struct vmmu_exit_result res;
+	uint64_t recalcs;
 	int rc;
 
 	do {
+		recalcs = vmmu_ept_stats(v->vm)->recalcs;
 		rc = vmmu_ept_handle_vmexit(v, round ? VMMU_VMX_EXIT_EPT_MISCONFIG :
 					    VMMU_VMX_EXIT_EPT_VIOLATION, 0x182, g, g,
 					    &res);
-	} while (rc == 0 && round && res.action == VMMU_ACT_RETRY);
+	} while (rc == 0 && round && res.action == VMMU_ACT_RETRY &&
+		 vmmu_ept_stats(v->vm)->recalcs != recalcs);
 	return rc;
 }
 
