@@ -27,14 +27,9 @@
 #include "bench_model.h"
 #include "core/pgtable.h"
 #include "vmmu/ept.h"
+#include "vmmu/dirty.h"
 #include "vmmu/p2m.h"
 #include "vmmu/error.h"
-
-static int drop(void *ctx, gpa_t gpa, uint64_t size)
-{
-	(void)ctx; (void)gpa; (void)size;
-	return 0;
-}
 
 /* Writes to log-dirty pages, re-armed (untimed) every BM_PAGES writes. */
 static int ept_violation_case(struct bm *b, struct vmmu_vcpu *v,
@@ -45,15 +40,18 @@ static int ept_violation_case(struct bm *b, struct vmmu_vcpu *v,
 	struct vmmu_access_result res;
 	uint64_t data = 1, i, done = 0, exits0 = v->stats.exits;
 	double total = 0;
-	int rc = vmmu_ept_set_dirty_mode(b->vm, VMMU_DIRTY_WRITE_PROTECT);
+	uint64_t gfn = 0, npages = 0;
+	int rc = vmmu_dirty_set_mode(b->vm, VMMU_DIRTY_WRITE_PROTECT);
 
 	op.data = &data;
 	if (rc == 0)
-		rc = vmmu_ept_dirty_start(b->vm);
+		rc = vmmu_dirty_enable_ram(b->vm);
+	if (rc == 0)
+		rc = vmmu_dirty_range(b->vm, &gfn, &npages);
 	while (rc == 0 && done < n) {
 		double t0;
 
-		rc = vmmu_ept_dirty_harvest(b->vm, drop, NULL);
+		rc = vmmu_dirty_clean(b->vm, gfn, npages, NULL, NULL);
 		t0 = bm_now_ns();
 		for (i = 0; rc == 0 && i < BM_PAGES; i++) {
 			op.acc.gva = mk_gva(BM_GVA + i * VMMU_PAGE_SIZE);
@@ -103,17 +101,21 @@ static int ept_recalc_case(struct bm *b, struct vmmu_vcpu *v,
 }
 
 /* ept-start-*: a first touch is an EPT violation, a marker a
- * misconfiguration (which may ask for retries down the path). */
+ * misconfiguration (which may ask for retries down the path, until one
+ * finds the path resolved). */
 static int ept_touch(struct vmmu_vcpu *v, uint64_t g, unsigned round)
 {
 	struct vmmu_exit_result res;
+	uint64_t recalcs;
 	int rc;
 
 	do {
+		recalcs = vmmu_ept_stats(v->vm)->recalcs;
 		rc = vmmu_ept_handle_vmexit(v, round ? VMMU_VMX_EXIT_EPT_MISCONFIG :
 					    VMMU_VMX_EXIT_EPT_VIOLATION, 0x182, g, g,
 					    &res);
-	} while (rc == 0 && round && res.action == VMMU_ACT_RETRY);
+	} while (rc == 0 && round && res.action == VMMU_ACT_RETRY &&
+		 vmmu_ept_stats(v->vm)->recalcs != recalcs);
 	return rc;
 }
 
@@ -146,7 +148,7 @@ int bench_model_ept(uint64_t n, struct bm_case *cases)
 	if (rc == 0)
 		rc = ept_violation_case(&b, vp, &cases[3], n < 51200 ? n : 51200);
 	if (rc == 0)
-		rc = vmmu_ept_dirty_stop(b.vm);
+		rc = vmmu_dirty_disable(b.vm);
 	if (rc == 0)
 		rc = ept_recalc_case(&b, vp, &cases[4], 200);
 	bm_done(&b);

@@ -36,11 +36,6 @@
 #define NPF_FINAL_NP 0x100000004ULL /* read, not present, final gpa */
 #define NPF_FINAL_U0 0x100000005ULL /* read, P = 1 (a marked entry) */
 
-static void noop_dirty(void *ctx, gpa_t page)
-{
-	(void)ctx, (void)page;
-}
-
 static int npt_bm_setup(struct bm *b, unsigned levels)
 {
 	struct vmmu_npt_config cfg;
@@ -49,7 +44,6 @@ static int npt_bm_setup(struct bm *b, unsigned levels)
 	rc = bm_backend_setup(b, &vmmu_backend_npt, VMMU_BACKEND_NPT);
 	vmmu_npt_config_default(&cfg);
 	cfg.levels = levels;
-	cfg.dirty = noop_dirty;
 	return rc == 0 ? vmmu_npt_configure(b->vm, &cfg) : rc;
 }
 
@@ -64,6 +58,7 @@ static int npt_logdirty_case(struct bm *b, struct vmmu_vcpu *v,
 	double total = 0;
 	int rc = b->vm->ops->dirty_log_start(b->vm);
 
+	vmmu_vm_tlb_flush_sync(b->vm);  /* the hooks leave TLBs to the caller */
 	op.data = &data;
 	/* One untimed round: the guest's own tables are logged once. */
 	for (i = 0; rc == 0 && i < BM_PAGES; i++) {
@@ -76,6 +71,7 @@ static int npt_logdirty_case(struct bm *b, struct vmmu_vcpu *v,
 
 		rc = b->vm->ops->dirty_log_rearm(b->vm, mk_gpa(BM_DATA),
 						 BM_PAGES * VMMU_PAGE_SIZE);
+		vmmu_vm_tlb_flush_sync(b->vm);
 		t0 = bm_now_ns();
 		for (i = 0; rc == 0 && i < BM_PAGES; i++) {
 			op.acc.gva = mk_gva(BM_GVA + i * VMMU_PAGE_SIZE);

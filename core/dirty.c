@@ -39,6 +39,18 @@
  *     stays set. A mark that finds a slot ALL still performs a
  *     read-modify-write on it (fetch_or 0), so a clean that converts the
  *     slot synchronizes with it as in 1.
+ *  4. Backends whose hardware records writes (A/D, PML: dirty_log_sync)
+ *     replace rule 2 by: a translation is cached writable only once its
+ *     second-level leaf's D is set, and a sync clears a D only with
+ *     marking every page of the leaf right after the test-and-clear
+ *     (vmmu_dirty_mark_leaf). A stale writable translation whose D was
+ *     cleared thus belongs to a page whose bit is set until the clean that
+ *     reports it, whose flush removes it as in 2; a write whose walk sets
+ *     D after the sync read it is found by the next sync. For PML the
+ *     sync first waits for accesses in flight (vmmu_vm_tlb_flush_sync,
+ *     outside the lock, as a VMM kicks its vCPUs out of guest mode): the
+ *     entries they logged are visible to the drain; later ones are
+ *     drained by the next sync or the PML-full exit.
  * Coarse slots and failed conversions only ever report more.
  */
 #include <string.h>
@@ -46,6 +58,8 @@
 #include "vmmu/dirty.h"
 #include "vmmu/error.h"
 #include "backend.h"
+#include "dirty_internal.h"
+#include "pgtable.h"
 
 #define WBITS          (sizeof(unsigned long) * 8)
 #define LEAF_SHIFT     9U                       /* 512 pages: 2 MiB */
@@ -164,6 +178,17 @@ void vmmu_dirty_mark(struct vmmu_vm *vm, uint64_t gfn, uint64_t npages)
 		}
 	}
 	atomic_fetch_sub_explicit(&vm->dirty_users, 1, memory_order_release);
+}
+
+int vmmu_dirty_mark_leaf(void *ctx, uint64_t addr, uint64_t size,
+			 unsigned level, uint64_t entry)
+{
+	uint64_t lsize = vmmu_pt_level_size(level);
+
+	(void)entry; (void)size;
+	vmmu_dirty_mark(ctx, (addr & ~(lsize - 1)) >> VMMU_PAGE_SHIFT,
+			lsize >> VMMU_PAGE_SHIFT);
+	return 0;
 }
 
 /*
@@ -413,7 +438,22 @@ static int harvest(struct vmmu_vm *vm, uint64_t gfn, uint64_t npages,
 		return VMMU_EFAULT;
 	}
 	if (vm->ops && vm->ops->dirty_log_sync) {
+		/*
+		 * PML buffers are vCPU state: as a VMM kicks its vCPUs out of
+		 * guest mode before reading them, wait for the accesses in
+		 * flight, so that every entry they logged is visible to the
+		 * drain (release of run_seq, acquire here).
+		 */
+		bool pml;
+
 		vmmu_vm_lock(vm);
+		pml = vm->dirty_mode_ops == vm->ops &&
+		      vm->dirty_mode == VMMU_DIRTY_PML;
+		if (pml) {      /* not under the lock: a vCPU may wait for it */
+			vmmu_vm_unlock(vm);
+			vmmu_vm_tlb_flush_sync(vm);
+			vmmu_vm_lock(vm);
+		}
 		rc = vm->ops->dirty_log_sync(vm, mk_gpa(gfn << VMMU_PAGE_SHIFT),
 					     npages << VMMU_PAGE_SHIFT);
 		vmmu_vm_unlock(vm);
@@ -547,7 +587,11 @@ int vmmu_dirty_enable(struct vmmu_vm *vm, uint64_t gfn, uint64_t npages)
 		vmmu_vm_unlock(vm);
 		return VMMU_EFAULT;
 	}
-	rc = log_create(vm, gfn, npages, &log);
+	/* the chosen variant, told to the backend again (it may have been
+	 * reconfigured since) */
+	rc = vmmu_dirty_mode_current(vm);
+	if (rc == VMMU_OK)
+		rc = log_create(vm, gfn, npages, &log);
 	if (rc < 0) {
 		vmmu_vm_unlock(vm);
 		return rc;

@@ -109,7 +109,20 @@ static int nested_read(void *ctx, gpa_t gpa, void *buf, size_t len)
 	host = nested_map(c, hpa);
 	if (!host)
 		return vmmu_vm_kill(c->vcpu->vm, "a nested walk led outside host memory");
-	memcpy(buf, host, len);
+	/* one atomic load for an aligned entry: another vCPU's walk may set
+	 * its A/D bits at the same time (pte_cas_len), as gmem_read does */
+	if (len == 8 && !(gpa.v & 7)) {
+		uint64_t v = pte_load((const uint64_t *)host);
+
+		memcpy(buf, &v, 8);
+	} else if (len == 4 && !(gpa.v & 3)) {
+		uint32_t v = __atomic_load_n((const uint32_t *)host,
+					     __ATOMIC_ACQUIRE);
+
+		memcpy(buf, &v, 4);
+	} else {
+		memcpy(buf, host, len);
+	}
 	return VMMU_OK;
 }
 

@@ -64,8 +64,10 @@ void pt_note_split(struct vmmu_pt *pt, struct vmmu_pt_change *chg,
 	if (!chg)
 		return;
 	pt_note(pt, chg, addr, level, old, 0);
+	/* linked already: a walk on another vCPU may be setting A/D */
 	for (i = 0; i < VMMU_PT_ENTRIES; i++)
-		pt_note(pt, chg, addr + i * csize, level - 1, 0, children[i]);
+		pt_note(pt, chg, addr + i * csize, level - 1, 0,
+			pte_load(&children[i]));
 }
 
 uint64_t vmmu_pt_leaf_attrs(const struct vmmu_pt *pt, uint64_t e,

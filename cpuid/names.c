@@ -62,6 +62,7 @@ const char *vmmu_dirty_log_name(enum vmmu_dirty_log m)
 	switch (m) {
 	case VMMU_DIRTY_PML: return "pml";
 	case VMMU_DIRTY_AD_BITS: return "ad-bits";
+	case VMMU_DIRTY_AUTO: return "auto";
 	case VMMU_DIRTY_WRITE_PROTECT: break;
 	}
 	return "write-protect";

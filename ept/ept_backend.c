@@ -69,11 +69,18 @@ void ept_flush(struct vmmu_vm *vm, const struct vmmu_pt_change *chg)
 	struct ept_vm *e = ept_of(vm);
 
 	if (chg && (chg->flush || chg->tables_unlinked)) {
-		/* every vCPU runs it on entering its next access; waits for
-		 * the accesses in flight (access.h) */
-		vmmu_vm_tlb_invalidate(vm, vm->handler_vcpu, ept_invept_single, &e->ctx_id,
-				       sizeof(e->ctx_id));
+		/*
+		 * Every vCPU runs it on entering its next access; the call
+		 * waits for the accesses in flight (access.h). In a
+		 * dirty_log_* hook the core's vmmu_vm_tlb_flush_sync that
+		 * follows is the INVEPT (backend.h), unless tables were
+		 * unlinked: they are freed below, after the wait.
+		 */
 		e->stats.invept_single++;
+		if (!e->in_hook || chg->tables_unlinked)
+			vmmu_vm_tlb_invalidate(vm, vm->handler_vcpu,
+					       ept_invept_single, &e->ctx_id,
+					       sizeof(e->ctx_id));
 	}
 	vmmu_pt_free_deferred(&e->pt);
 }
@@ -166,27 +173,27 @@ int ept_map_touch(struct vmmu_vm *vm, gpa_t gpa)
 	return rc < 0 ? rc : VMMU_OK;
 }
 
-/* A log-dirty page written: RAM_RW in the p2m, its 4 KiB leaf writable
- * (a large leaf split down to 4 KiB first, children inherit everything). */
-int ept_make_writable(struct vmmu_vm *vm, gpa_t gpa)
+/* A log-dirty page written: RAM_RW in the p2m, and the leaf of its size
+ * (4 KiB or 2 MiB) around gpa writable (a larger leaf split down to that
+ * size first, children inherit everything). */
+int ept_make_writable(struct vmmu_vm *vm, gpa_t gpa, uint64_t size)
 {
 	struct ept_vm *e = ept_of(vm);
 	struct vmmu_pt_change chg = { 0 };
-	uint64_t page = gpa.v & VMMU_PAGE_MASK, entry;
+	uint64_t page = gpa.v & ~(size - 1), entry;
 	unsigned level;
-	int rc = vmmu_p2m_record_type(vm, mk_gpa(page), VMMU_PAGE_SIZE,
-				      VMMU_P2M_RAM_RW);
+	int rc = vmmu_p2m_record_type(vm, mk_gpa(page), size, VMMU_P2M_RAM_RW);
 
 	if (rc < 0)
 		return rc;
 	while ((rc = vmmu_pt_lookup(&e->pt, page, &entry, &level)) == 0 &&
-	       level > VMMU_PT_LEVEL_4K) {
+	       vmmu_pt_level_size(level) > size) {
 		rc = vmmu_pt_split_large_leaf(&e->pt, page, level, &chg);
 		if (rc < 0)
 			break;
 	}
 	if (rc == VMMU_OK)
-		rc = vmmu_pt_update(&e->pt, page, VMMU_PAGE_SIZE,
+		rc = vmmu_pt_update(&e->pt, page, size,
 				    EPT_SW_TYPE, EPT_W |
 				    ((uint64_t)VMMU_P2M_RAM_RW << EPT_SW_BIT_TYPE),
 				    &chg);
@@ -259,8 +266,6 @@ static void ept_vm_destroy(struct vmmu_vm *vm)
 	if (!e)
 		return;
 	vmmu_pt_destroy(&e->pt);
-	if (e->dirty)
-		vm->platform.free(vm->platform.ctx, e->dirty);
 	vm->platform.free(vm->platform.ctx, e);
 	vm->backend_state = NULL;
 }
@@ -336,6 +341,7 @@ static int ept_vcpu_init(struct vmmu_vcpu *vcpu)
 		return VMMU_ENOMEM;
 	}
 	ev->pml_index = EPT_PML_ENTRIES - 1;
+	ev->pml_next = EPT_PML_ENTRIES;
 	vcpu->backend_state = ev;
 	vcpu->tlb_vpid = (uint16_t)(vcpu->id + 1);
 	vcpu->tlb_ctx = e->ctx_id;
@@ -438,11 +444,12 @@ const struct vmmu_backend_ops vmmu_backend_ept = {
 	.slot_removed = ept_slot_removed,
 	.hw_walk = ept_hw_walk,
 	.handle_exit = ept_handle_exit,
-	.gpa_written = ept_gpa_written,
 	.set_type = ept_set_type,
 	.dirty_log_start = ept_dirty_start,
 	.dirty_log_stop = ept_dirty_stop,
 	.dirty_log_rearm = ept_dirty_rearm,
+	.dirty_log_sync = ept_dirty_sync,
+	.dirty_log_mode = ept_dirty_mode,
 	.foreign_map = ept_foreign_map,
 	.foreign_unmap = ept_foreign_unmap,
 };

@@ -1,59 +1,42 @@
 /* SPDX-License-Identifier: MIT */
 /*
- * Dirty tracking over EPT, first version (a later issue unifies the VM's
- * dirty log across backends):
- *  - write protection (VMMU_DIRTY_WRITE_PROTECT): RAM_RW pages become
- *    RAM_LOGDIRTY in the p2m and the change reaches the tables lazily
- *    (root entries marked, SDM 29.3.3.1 misconfigurations resolve it); a
- *    write fault logs the page and makes it writable (ept_exit.c);
- *  - EPT A/D (VMMU_DIRTY_AD_BITS, SDM 29.3.5): start clears every D flag,
- *    harvest tests and clears them, with INVEPT after;
- *  - PML (VMMU_DIRTY_PML, SDM 29.3.6): as A/D, and each vCPU's log is
- *    drained on harvest and on the PML-full exit.
- * Writes vmmu itself makes (vmmu_vm_written) are logged in every mode.
+ * Log-dirty over EPT, reporting into the VM's dirty log (vmmu/dirty.h,
+ * core/dirty.c); the core calls these hooks with the VM lock held:
+ *  - write protection (VMMU_DIRTY_WRITE_PROTECT): start retypes RAM_RW to
+ *    RAM_LOGDIRTY in the p2m and marks only the entries covering whole
+ *    RAM slots (root entries for a large guest), so the tables follow
+ *    lazily through misconfigurations (SDM 29.3.3.1); the violation of a
+ *    write marks the log, then makes the page writable (ept_exit.c,
+ *    ept_log_write below); rearm protects exactly the reported pages
+ *    again, lazily;
+ *  - EPT A/D (VMMU_DIRTY_AD_BITS, SDM 29.3.5): start clears every D;
+ *    sync tests and clears D over the range and marks each dirty leaf
+ *    whole (a large leaf reports all its pages);
+ *  - PML (VMMU_DIRTY_PML, SDM 29.3.6): as A/D at start, then the CPU logs
+ *    the gpa of each write that sets a D; sync and the PML-full exit
+ *    drain every vCPU's log into the dirty log and clear the D of each
+ *    logged leaf, so that the CPU logs its next write again.
+ * Hardware-assisted variants need no rearm: their sync reset the state.
+ *
+ * The hooks leave the vCPUs' TLB models to the core (backend.h): the
+ * INVEPT they need is the core's vmmu_vm_tlb_flush_sync after start and
+ * after a clean (ept_flush still posts one when tables wait to be freed).
+ * Why that suffices for A/D and PML: a cached translation allows a
+ * write only once its leaf's D is set (ept_hw.c), and D is cleared only by
+ * a sync that marks the leaf in the log at the same time. So a stale
+ * writable translation exists only for a page whose bit is set, until the
+ * clean that reports and resets it, whose flush then removes it before the
+ * clean returns (the core's rule 2 argument). A write whose walk sets D
+ * after the sync read that D finds D set at the next sync (or is in a PML
+ * entry drained then): reported by the next round, never lost.
  */
 #include <string.h>
 
+#include "vmmu/dirty.h"
 #include "vmmu/error.h"
 #include "ept_internal.h"
 
-int ept_dirty_mark(struct vmmu_vm *vm, uint64_t gfn)
-{
-	struct ept_vm *e = ept_of(vm);
-	size_t lo = 0, hi = e->ndirty;
-
-	if (!e->dirty_on)
-		return VMMU_OK;
-	while (lo < hi) {
-		size_t mid = lo + (hi - lo) / 2;
-
-		if (e->dirty[mid] < gfn)
-			lo = mid + 1;
-		else
-			hi = mid;
-	}
-	if (lo < e->ndirty && e->dirty[lo] == gfn)
-		return VMMU_OK;
-	if (e->ndirty == e->dirty_cap) {
-		size_t ncap = e->dirty_cap ? e->dirty_cap * 2 : 64;
-		uint64_t *n = vm->platform.zalloc(vm->platform.ctx,
-						  ncap * sizeof(*n));
-
-		if (!n)
-			return VMMU_ENOMEM;
-		if (e->dirty) {
-			memcpy(n, e->dirty, e->ndirty * sizeof(*n));
-			vm->platform.free(vm->platform.ctx, e->dirty);
-		}
-		e->dirty = n;
-		e->dirty_cap = ncap;
-	}
-	memmove(&e->dirty[lo + 1], &e->dirty[lo],
-		(e->ndirty - lo) * sizeof(*e->dirty));
-	e->dirty[lo] = gfn;
-	e->ndirty++;
-	return VMMU_OK;
-}
+#define SIZE_2M (2ULL << 20)
 
 /*
  * Record type to in the p2m wherever [a, a + size) has type from, in the
@@ -72,7 +55,7 @@ static int retype(struct vmmu_vm *vm, uint64_t a, uint64_t size,
 				 : VMMU_OK;
 	if (rc < 0 || size == VMMU_PAGE_SIZE)
 		return rc < 0 ? rc : VMMU_OK;
-	step = size > (2ULL << 20) ? 2ULL << 20 : VMMU_PAGE_SIZE;
+	step = size > SIZE_2M ? SIZE_2M : VMMU_PAGE_SIZE;
 	while (a < end) {
 		uint64_t next = (a & ~(step - 1)) + step;
 
@@ -126,28 +109,16 @@ static int unprotect_range(struct vmmu_vm *vm, uint64_t a, uint64_t size)
 	return retype_lazily(vm, a, size, VMMU_P2M_RAM_LOGDIRTY, VMMU_P2M_RAM_RW);
 }
 
-struct harvest {
-	vmmu_ept_dirty_fn fn;
-	void *ctx;
-};
-
-static int d_seen(void *ctx, uint64_t addr, uint64_t size, unsigned level,
-		  uint64_t entry)
-{
-	const struct harvest *h = ctx;
-
-	(void)level; (void)entry;
-	return h && h->fn ? h->fn(h->ctx, mk_gpa(addr), size) : 0;
-}
-
-/* Test and clear the D flags of [a, a + size), INVEPT after (29.4.3.1). */
+/* Test and clear the D flags of [a, a + size), into the log unless mark
+ * is NULL (start: what was dirty before logging does not count). */
 static int clear_d(struct vmmu_vm *vm, uint64_t a, uint64_t size,
-		   const struct harvest *h)
+		   struct vmmu_vm *mark)
 {
 	struct ept_vm *e = ept_of(vm);
 	struct vmmu_pt_change chg = { 0 };
-	int rc = vmmu_pt_test_and_clear(&e->pt, a, size, EPT_D, d_seen,
-					(void *)(uintptr_t)h, &chg);
+	int rc = vmmu_pt_test_and_clear(&e->pt, a, size, EPT_D,
+					mark ? vmmu_dirty_mark_leaf : NULL,
+					mark, &chg);
 
 	ept_flush(vm, &chg);
 	return rc;
@@ -158,6 +129,7 @@ static int clear_d_range(struct vmmu_vm *vm, uint64_t a, uint64_t size)
 	return clear_d(vm, a, size, NULL);
 }
 
+/* The "enable PML" control of every vCPU, with an empty log. */
 static void pml_enable(struct vmmu_vm *vm, bool on)
 {
 	unsigned i;
@@ -165,169 +137,186 @@ static void pml_enable(struct vmmu_vm *vm, bool on)
 	for (i = 0; i < vm->nvcpus; i++) {
 		struct ept_vcpu *ev = vm->vcpus[i]->backend_state;
 
-		if (ev && ev->pml_page.v) {
-			ev->pml_enabled = on;
-			ev->pml_index = EPT_PML_ENTRIES - 1;
+		if (!ev || !ev->pml_page.v)
+			continue;
+		if (on) {
+			__atomic_store_n(&ev->pml_index, EPT_PML_ENTRIES - 1,
+					 __ATOMIC_RELAXED);
+			ev->pml_next = EPT_PML_ENTRIES;
 		}
+		__atomic_store_n(&ev->pml_enabled, on, __ATOMIC_RELEASE);
 	}
 }
 
-int ept_dirty_start(struct vmmu_vm *vm)
+/* Inside a hook ept_flush leaves the INVEPT to the core (see above). */
+static int hook_begin(struct vmmu_vm *vm)
+{
+	ept_of(vm)->in_hook = true;
+	return VMMU_OK;
+}
+
+static int hook_end(struct vmmu_vm *vm, int rc)
+{
+	ept_of(vm)->in_hook = false;
+	return rc;
+}
+
+int ept_dirty_mode(struct vmmu_vm *vm, enum vmmu_dirty_log mode,
+		   unsigned flags)
 {
 	struct ept_vm *e = ept_of(vm);
 
 	if (e->dirty_on)
 		return VMMU_EBUSY;
-	e->dirty_on = true;
-	e->ndirty = 0;
-	if (e->dirty_mode == VMMU_DIRTY_WRITE_PROTECT)
-		return each_ram_slot(vm, protect_range);
-	if (e->dirty_mode == VMMU_DIRTY_PML)
-		pml_enable(vm, true);
-	return each_ram_slot(vm, clear_d_range);
+	if ((mode != VMMU_DIRTY_WRITE_PROTECT && !e->caps.ad) ||
+	    (mode == VMMU_DIRTY_PML && !e->caps.pml) ||
+	    mode > VMMU_DIRTY_PML ||
+	    (flags && mode != VMMU_DIRTY_WRITE_PROTECT))
+		return VMMU_ENOTSUP;
+	e->dirty_mode = mode;
+	e->log_2m = (flags & VMMU_DIRTY_LOG_2M) != 0;
+	return VMMU_OK;
+}
+
+int ept_dirty_start(struct vmmu_vm *vm)
+{
+	struct ept_vm *e = ept_of(vm);
+	int rc;
+
+	if (e->dirty_on)
+		return VMMU_EBUSY;
+	hook_begin(vm);
+	if (e->dirty_mode == VMMU_DIRTY_WRITE_PROTECT) {
+		rc = each_ram_slot(vm, protect_range);
+	} else {
+		rc = each_ram_slot(vm, clear_d_range);
+		if (rc == VMMU_OK && e->dirty_mode == VMMU_DIRTY_PML)
+			pml_enable(vm, true);
+	}
+	if (rc == VMMU_OK)
+		e->dirty_on = true;
+	return hook_end(vm, rc);
 }
 
 int ept_dirty_stop(struct vmmu_vm *vm)
 {
 	struct ept_vm *e = ept_of(vm);
+	int rc = VMMU_OK;
 
 	if (!e->dirty_on)
 		return VMMU_OK;
-	e->dirty_on = false;
-	e->ndirty = 0;
+	hook_begin(vm);
 	if (e->dirty_mode == VMMU_DIRTY_PML)
 		pml_enable(vm, false);
-	return e->dirty_mode == VMMU_DIRTY_WRITE_PROTECT ?
-	       each_ram_slot(vm, unprotect_range) : VMMU_OK;
+	if (e->dirty_mode == VMMU_DIRTY_WRITE_PROTECT)
+		rc = each_ram_slot(vm, unprotect_range);
+	if (rc == VMMU_OK)
+		e->dirty_on = false;
+	return hook_end(vm, rc);
 }
 
 int ept_dirty_rearm(struct vmmu_vm *vm, gpa_t gpa, uint64_t size)
 {
-	if (!ept_of(vm)->dirty_on)
-		return VMMU_OK;
-	return ept_of(vm)->dirty_mode == VMMU_DIRTY_WRITE_PROTECT ?
-	       protect_range(vm, gpa.v, size) : clear_d_range(vm, gpa.v, size);
+	struct ept_vm *e = ept_of(vm);
+
+	if (!e->dirty_on || e->dirty_mode != VMMU_DIRTY_WRITE_PROTECT)
+		return VMMU_OK;         /* A/D, PML: the sync re-armed */
+	hook_begin(vm);
+	return hook_end(vm, protect_range(vm, gpa.v, size));
 }
 
-void ept_gpa_written(struct vmmu_vm *vm, gpa_t gpa, size_t len)
+/*
+ * One logged gpa: mark it, then test and clear D over its leaf (at least
+ * its 2 MiB, so that the 4 KiB children of a 2 MiB leaf split after the
+ * CPU set its D are covered), marking the leaf whole if D was set.
+ */
+static int pml_entry(struct vmmu_vm *vm, uint64_t gpa)
 {
-	uint64_t g = gpa.v >> VMMU_PAGE_SHIFT;
-	uint64_t last = len ? (gpa.v + len - 1) >> VMMU_PAGE_SHIFT : g;
+	struct ept_vm *e = ept_of(vm);
+	uint64_t entry, size = SIZE_2M;
+	unsigned level;
 
-	if (!ept_of(vm)->dirty_on || !len)
-		return;
-	for (; g <= last; g++)
-		if (ept_dirty_mark(vm, g) < 0)
-			vmmu_vm_kill(vm, "the dirty log could not grow");
+	vmmu_dirty_mark(vm, gpa >> VMMU_PAGE_SHIFT, 1);
+	if (vmmu_pt_lookup(&e->pt, gpa, &entry, &level) == VMMU_OK &&
+	    vmmu_pt_level_size(level) > size)
+		size = vmmu_pt_level_size(level);
+	e->stats.pml_logged++;
+	return clear_d(vm, gpa & ~(size - 1), size, vm);
 }
 
-/* SDM 29.3.6: entries index + 1 .. 511 hold logged gpas. */
-int ept_pml_drain(struct vmmu_vcpu *vcpu)
+/*
+ * SDM 29.3.6: the entries above the PML index hold logged gpas. Only the
+ * vCPU itself moves its index back up (the PML-full exit: full = true,
+ * on its own thread); a drain from elsewhere (sync) takes the entries
+ * logged since the last drain, up to pml_next, and leaves the index.
+ * The index is read with acquire: the CPU stores an entry, then moves
+ * the index below it (release, ept_hw.c).
+ */
+int ept_pml_drain(struct vmmu_vcpu *vcpu, bool full)
 {
 	struct ept_vcpu *ev = vcpu->backend_state;
 	const struct vmmu_platform *p = &vcpu->vm->platform;
 	const uint64_t *log;
-	unsigned i;
-	int rc;
+	uint16_t idx;
+	unsigned i, first;
+	int rc = VMMU_OK;
 
 	if (!ev || !ev->pml_page.v)
 		return VMMU_OK;
 	log = p->map(p->ctx, ev->pml_page);
 	if (!log)
 		return vmmu_vm_kill(vcpu->vm, "the PML page is not host memory");
-	for (i = (uint16_t)(ev->pml_index + 1); i < EPT_PML_ENTRIES; i++) {
-		rc = ept_dirty_mark(vcpu->vm, log[i] >> VMMU_PAGE_SHIFT);
-		if (rc < 0)
-			return rc;
-		ept_of(vcpu->vm)->stats.pml_logged++;
+	idx = __atomic_load_n(&ev->pml_index, __ATOMIC_ACQUIRE);
+	first = idx >= EPT_PML_ENTRIES ? 0 : idx + 1U;
+	for (i = first; i < ev->pml_next && rc == VMMU_OK; i++)
+		rc = pml_entry(vcpu->vm,
+			       __atomic_load_n(&log[i], __ATOMIC_RELAXED) &
+			       VMMU_PAGE_MASK);
+	ev->pml_next = (uint16_t)first;
+	if (full) {
+		__atomic_store_n(&ev->pml_index, EPT_PML_ENTRIES - 1,
+				 __ATOMIC_RELAXED);
+		ev->pml_next = EPT_PML_ENTRIES;
 	}
-	ev->pml_index = EPT_PML_ENTRIES - 1;
-	return VMMU_OK;
+	return rc;
 }
 
-static int harvest_locked(struct vmmu_vm *vm, const struct harvest *h)
+/* Before a peek or clean of [gpa, gpa + size): hardware state -> log. */
+int ept_dirty_sync(struct vmmu_vm *vm, gpa_t gpa, uint64_t size)
 {
 	struct ept_vm *e = ept_of(vm);
 	unsigned i;
-	size_t k;
 	int rc = VMMU_OK;
 
-	if (!e->dirty_on)
-		return VMMU_EINVAL;
-	for (i = 0; i < vm->nvcpus && e->dirty_mode == VMMU_DIRTY_PML; i++)
-		if ((rc = ept_pml_drain(vm->vcpus[i])) < 0)
-			return rc;
-	for (k = 0; k < e->ndirty && rc >= 0; k++) {
-		gpa_t g = mk_gpa(e->dirty[k] << VMMU_PAGE_SHIFT);
+	if (!e->dirty_on || e->dirty_mode == VMMU_DIRTY_WRITE_PROTECT)
+		return VMMU_OK;
+	hook_begin(vm);
+	if (e->dirty_mode == VMMU_DIRTY_AD_BITS)
+		rc = clear_d(vm, gpa.v, size, vm);
+	for (i = 0; i < vm->nvcpus && rc == VMMU_OK &&
+		    e->dirty_mode == VMMU_DIRTY_PML; i++)
+		rc = ept_pml_drain(vm->vcpus[i], false);
+	return hook_end(vm, rc);
+}
 
-		rc = h->fn(h->ctx, g, VMMU_PAGE_SIZE);
-		if (rc >= 0)
-			rc = ept_dirty_rearm(vm, g, VMMU_PAGE_SIZE);
+/*
+ * A write to a log-dirty page (an EPT violation): mark, then make it
+ * writable (core/dirty.c rule 2). At 4 KiB a large leaf is split down to
+ * the page; with VMMU_DIRTY_LOG_2M the page's 2 MiB is marked and made
+ * writable whole (a 1 GiB leaf split to 2 MiB first).
+ */
+int ept_log_write(struct vmmu_vm *vm, gpa_t gpa)
+{
+	struct ept_vm *e = ept_of(vm);
+	uint64_t entry;
+	unsigned level;
+
+	if (e->log_2m && vmmu_pt_lookup(&e->pt, gpa.v, &entry, &level) ==
+			 VMMU_OK && level >= VMMU_PT_LEVEL_2M) {
+		vmmu_dirty_mark(vm, (gpa.v & ~(SIZE_2M - 1)) >> VMMU_PAGE_SHIFT,
+				SIZE_2M >> VMMU_PAGE_SHIFT);
+		return ept_make_writable(vm, gpa, SIZE_2M);
 	}
-	e->ndirty = 0;
-	if (rc >= 0 && e->dirty_mode == VMMU_DIRTY_AD_BITS)
-		for (i = 0; i < vm->nslots && rc >= 0; i++)
-			if (vm->slots[i].type == VMMU_MEM_RAM)
-				rc = clear_d(vm, vm->slots[i].base.v,
-					     vm->slots[i].size, h);
-	return rc;
-}
-
-int vmmu_ept_dirty_harvest(struct vmmu_vm *vm, vmmu_ept_dirty_fn fn, void *ctx)
-{
-	struct harvest h = { fn, ctx };
-	int rc;
-
-	if (!vm || !fn || vm->ops != &vmmu_backend_ept)
-		return VMMU_EINVAL;
-	vmmu_vm_lock(vm);
-	rc = harvest_locked(vm, &h);
-	vmmu_vm_unlock(vm);
-	return rc;
-}
-
-int vmmu_ept_set_dirty_mode(struct vmmu_vm *vm, enum vmmu_dirty_log mode)
-{
-	struct ept_vm *e;
-
-	if (!vm || vm->ops != &vmmu_backend_ept)
-		return VMMU_EINVAL;
-	e = ept_of(vm);
-	if (e->dirty_on)
-		return VMMU_EBUSY;
-	if ((mode != VMMU_DIRTY_WRITE_PROTECT && !e->caps.ad) ||
-	    (mode == VMMU_DIRTY_PML && !e->caps.pml) ||
-	    mode > VMMU_DIRTY_PML)
-		return VMMU_ENOTSUP;
-	e->dirty_mode = mode;
-	return VMMU_OK;
-}
-
-enum vmmu_dirty_log vmmu_ept_dirty_mode(const struct vmmu_vm *vm)
-{
-	return ept_of(vm)->dirty_mode;
-}
-
-int vmmu_ept_dirty_start(struct vmmu_vm *vm)
-{
-	int rc;
-
-	if (!vm || vm->ops != &vmmu_backend_ept)
-		return VMMU_EINVAL;
-	vmmu_vm_lock(vm);
-	rc = ept_dirty_start(vm);
-	vmmu_vm_unlock(vm);
-	return rc;
-}
-
-int vmmu_ept_dirty_stop(struct vmmu_vm *vm)
-{
-	int rc;
-
-	if (!vm || vm->ops != &vmmu_backend_ept)
-		return VMMU_EINVAL;
-	vmmu_vm_lock(vm);
-	rc = ept_dirty_stop(vm);
-	vmmu_vm_unlock(vm);
-	return rc;
+	vmmu_dirty_mark(vm, gpa.v >> VMMU_PAGE_SHIFT, 1);
+	return ept_make_writable(vm, gpa, VMMU_PAGE_SIZE);
 }

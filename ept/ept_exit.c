@@ -45,12 +45,20 @@ static int ept_protection(struct vmmu_vcpu *vcpu, const struct vmmu_exit *exit,
 	}
 	if (exit->access == VMMU_ACCESS_WRITE &&
 	    pi->type == VMMU_P2M_RAM_LOGDIRTY) {
-		rc = ept_dirty_mark(vm, exit->gpa.v >> VMMU_PAGE_SHIFT);
-		if (rc == VMMU_OK)
-			rc = ept_make_writable(vm, exit->gpa);
+		rc = ept_log_write(vm, exit->gpa);
 		if (rc < 0)
 			return rc;
 		ept_of(vm)->stats.logdirty_faults++;
+		res->action = VMMU_ACT_RETRY;
+		return VMMU_OK;
+	}
+	if (exit->access == VMMU_ACCESS_WRITE &&
+	    pi->type == VMMU_P2M_RAM_RW) {
+		/*
+		 * The p2m changed after the walk (log-dirty stopped on another
+		 * thread): the recalculation marker now on the path makes the
+		 * retry a misconfiguration that rebuilds the leaf.
+		 */
 		res->action = VMMU_ACT_RETRY;
 		return VMMU_OK;
 	}
@@ -98,6 +106,36 @@ static int ept_violation(struct vmmu_vcpu *vcpu, const struct vmmu_exit *exit,
 	return ept_protection(vcpu, exit, &pi, entry, res);
 }
 
+/*
+ * Whether gpa's path through the tables as they are now is an EPT
+ * misconfiguration (SDM 29.3.3.1), read as the CPU reads it. False after
+ * another vCPU's exit resolved the marker this exit met.
+ */
+static bool path_misconfigured(struct vmmu_vm *vm, gpa_t gpa)
+{
+	const struct ept_vm *e = ept_of(vm);
+	hpa_t table = e->pt.root;
+	unsigned level;
+
+	for (level = e->pt.levels; level >= 1; level--) {
+		const uint64_t *t = vm->platform.map(vm->platform.ctx, table);
+		uint64_t ent;
+
+		if (!t)
+			return true;
+		ent = __atomic_load_n(&t[vmmu_pt_index(gpa.v, level)],
+				      __ATOMIC_ACQUIRE);
+		if (!(ent & EPT_RWX))
+			return false;
+		if (ept_misconfigured(&e->caps, ent, level))
+			return true;
+		if (level == 1 || (ent & EPT_PS))
+			return false;
+		table = mk_hpa(ent & EPT_ADDR_MASK);
+	}
+	return false;
+}
+
 /* A misconfiguration: a recalculation marker on the path, or a real one. */
 static int ept_misconfig(struct vmmu_vcpu *vcpu, const struct vmmu_exit *exit,
 			 struct vmmu_exit_result *res)
@@ -113,6 +151,11 @@ static int ept_misconfig(struct vmmu_vcpu *vcpu, const struct vmmu_exit *exit,
 	ept_flush(vm, &chg);
 	if (rc < 0)
 		return rc;
+	if (e->pt.stats.recalc_tables == before &&
+	    !path_misconfigured(vm, exit->gpa)) {
+		res->action = VMMU_ACT_RETRY;   /* resolved meanwhile: stale */
+		return VMMU_OK;
+	}
 	if (e->pt.stats.recalc_tables == before) {
 		e->stats.real_misconfigs++;
 		to_vmm(res, VMMU_REASON_UNHANDLED);
@@ -136,7 +179,10 @@ int ept_handle_exit(struct vmmu_vcpu *vcpu, const struct vmmu_exit *exit,
 		return ept_misconfig(vcpu, exit, res);
 	case VMMU_EXIT_PML_FULL:
 		ept_of(vcpu->vm)->stats.pml_full++;
-		rc = ept_pml_drain(vcpu);
+		/* the D bits it clears need no INVEPT (ept_dirty.c) */
+		ept_of(vcpu->vm)->in_hook = true;
+		rc = ept_pml_drain(vcpu, true);
+		ept_of(vcpu->vm)->in_hook = false;
 		if (rc < 0)
 			return rc;
 		res->action = VMMU_ACT_RETRY;

@@ -122,6 +122,13 @@ struct ept_walk {
 	unsigned n;
 };
 
+/* The "enable PML" control, which a dirty-log start or stop on another
+ * thread changes (acquire: the index it reset comes with it). */
+static bool pml_on(const struct ept_vcpu *ev)
+{
+	return __atomic_load_n(&ev->pml_enabled, __ATOMIC_ACQUIRE);
+}
+
 /*
  * SDM 29.3.5 and 29.3.6 after a successful walk: the PML-full check when
  * a flag must be set, then A in every entry used and D in the leaf for a
@@ -140,20 +147,26 @@ static bool set_ad(struct vmmu_vcpu *vcpu, const struct ept_walk *w,
 		need = !(__atomic_load_n(w->slot[i], __ATOMIC_ACQUIRE) & EPT_A);
 	if (!need)
 		return true;
-	if (ev && ev->pml_enabled && ev->pml_index >= EPT_PML_ENTRIES)
+	if (ev && pml_on(ev) &&
+	    __atomic_load_n(&ev->pml_index, __ATOMIC_RELAXED) >= EPT_PML_ENTRIES)
 		return false;
 	for (i = 0; i < w->n; i++)
 		__atomic_fetch_or(w->slot[i], EPT_A, __ATOMIC_ACQ_REL);
 	if (!write)
 		return true;
 	old = __atomic_fetch_or(leaf, EPT_D, __ATOMIC_ACQ_REL);
-	if (!(old & EPT_D) && ev && ev->pml_enabled) {
+	if (!(old & EPT_D) && ev && pml_on(ev)) {
 		const struct vmmu_platform *p = &vcpu->vm->platform;
 		uint64_t *log = p->map(p->ctx, ev->pml_page);
+		uint16_t idx = __atomic_load_n(&ev->pml_index, __ATOMIC_RELAXED);
 
 		if (log)
-			log[ev->pml_index] = gpa.v & VMMU_PAGE_MASK;
-		ev->pml_index--;    /* 0 - 1 wraps to 0xffff: full next time */
+			__atomic_store_n(&log[idx], gpa.v & VMMU_PAGE_MASK,
+					 __ATOMIC_RELAXED);
+		/* 0 - 1 wraps to 0xffff: full next time. Release: a drain on
+		 * another thread that sees the index sees the entry. */
+		__atomic_store_n(&ev->pml_index, (uint16_t)(idx - 1),
+				 __ATOMIC_RELEASE);
 	}
 	return true;
 }

@@ -20,10 +20,10 @@ struct ept_vm {
 	struct vmmu_ept_caps caps;
 	uint64_t eptp;
 	uint8_t ctx_id;             /* TLB context id of this EPTP */
-	enum vmmu_dirty_log dirty_mode;
+	enum vmmu_dirty_log dirty_mode;     /* log-dirty variant (ept_dirty.c) */
+	bool log_2m;                /* VMMU_DIRTY_LOG_2M */
 	bool dirty_on;
-	uint64_t *dirty;            /* sorted gfns logged, unique */
-	size_t ndirty, dirty_cap;
+	bool in_hook;               /* a dirty_log_* hook: no TLB model touched */
 	struct vmmu_ept_stats stats;
 };
 
@@ -31,7 +31,8 @@ struct ept_vm {
 struct ept_vcpu {
 	bool pml_enabled;           /* "enable PML" VM-execution control */
 	hpa_t pml_page;             /* PML address */
-	uint16_t pml_index;         /* PML index */
+	uint16_t pml_index;         /* PML index (atomic: drained remotely) */
+	uint16_t pml_next;          /* entries below this not drained yet */
 };
 
 static inline struct ept_vm *ept_of(const struct vmmu_vm *vm)
@@ -54,19 +55,23 @@ int ept_leaf_attrs(const struct vmmu_vm *vm, gpa_t gpa,
 int ept_recalc_leaf(void *ctx, uint64_t addr, unsigned level, uint64_t old,
 		    uint64_t *out);
 int ept_map_touch(struct vmmu_vm *vm, gpa_t gpa);
-int ept_make_writable(struct vmmu_vm *vm, gpa_t gpa);
+int ept_make_writable(struct vmmu_vm *vm, gpa_t gpa, uint64_t size);
 void ept_merge_around(struct vmmu_vm *vm, gpa_t gpa);
 
 /* ept_exit.c: the exit handler. */
 int ept_handle_exit(struct vmmu_vcpu *vcpu, const struct vmmu_exit *exit,
 		    const struct vmmu_op *op, struct vmmu_exit_result *res);
 
-/* ept_dirty.c: dirty tracking. */
-int ept_dirty_mark(struct vmmu_vm *vm, uint64_t gfn);
+/* ept_dirty.c: log-dirty into the VM's dirty log (the backend hooks). */
+int ept_dirty_mode(struct vmmu_vm *vm, enum vmmu_dirty_log mode,
+		   unsigned flags);
 int ept_dirty_start(struct vmmu_vm *vm);
 int ept_dirty_stop(struct vmmu_vm *vm);
 int ept_dirty_rearm(struct vmmu_vm *vm, gpa_t gpa, uint64_t size);
-void ept_gpa_written(struct vmmu_vm *vm, gpa_t gpa, size_t len);
-int ept_pml_drain(struct vmmu_vcpu *vcpu);
+int ept_dirty_sync(struct vmmu_vm *vm, gpa_t gpa, uint64_t size);
+int ept_log_write(struct vmmu_vm *vm, gpa_t gpa);
+/* Drain the vCPU's PML log into the dirty log; full: the PML-full exit,
+ * on the vCPU's own thread, which also resets the index. */
+int ept_pml_drain(struct vmmu_vcpu *vcpu, bool full);
 
 #endif

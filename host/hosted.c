@@ -117,10 +117,12 @@ static void bits_set(uint64_t *w, uint64_t first, uint64_t n, bool on)
 		uint64_t bit = first % 64, take = 64 - bit < n ? 64 - bit : n;
 		uint64_t mask = (take == 64 ? ~0ULL : (1ULL << take) - 1) << bit;
 
+		/* atomic: hosted_map reads these without the allocator's
+		 * caller's lock (a vCPU's walk beside a table split) */
 		if (on)
-			w[first / 64] |= mask;
+			__atomic_fetch_or(&w[first / 64], mask, __ATOMIC_RELAXED);
 		else
-			w[first / 64] &= ~mask;
+			__atomic_fetch_and(&w[first / 64], ~mask, __ATOMIC_RELAXED);
 		first += take;
 		n -= take;
 	}
@@ -132,7 +134,8 @@ static bool bits_all(const uint64_t *w, uint64_t first, uint64_t n, bool want)
 	while (n) {
 		uint64_t bit = first % 64, take = 64 - bit < n ? 64 - bit : n;
 		uint64_t mask = (take == 64 ? ~0ULL : (1ULL << take) - 1) << bit;
-		uint64_t got = w[first / 64] & mask;
+		uint64_t got = __atomic_load_n(&w[first / 64], __ATOMIC_RELAXED) &
+			       mask;
 
 		if (got != (want ? mask : 0))
 			return false;
@@ -144,15 +147,15 @@ static bool bits_all(const uint64_t *w, uint64_t first, uint64_t n, bool want)
 
 static struct chunk *chunk_of(const struct vmmu_hosted_arena *a, uint64_t pfn)
 {
-	return a->chunks[pfn >> CHUNK_SHIFT];
+	return __atomic_load_n(&a->chunks[pfn >> CHUNK_SHIFT], __ATOMIC_ACQUIRE);
 }
 
 static struct chunk *chunk_get(struct vmmu_hosted_arena *a, uint64_t pfn)
 {
 	struct chunk **c = &a->chunks[pfn >> CHUNK_SHIFT];
 
-	if (!*c)
-		*c = calloc(1, sizeof(**c));
+	if (!*c)    /* published for hosted_map's lock-free chunk_of */
+		__atomic_store_n(c, calloc(1, sizeof(**c)), __ATOMIC_RELEASE);
 	return *c;
 }
 
@@ -264,7 +267,7 @@ static int arena_take(struct vmmu_hosted_arena *a, unsigned order,
 			return VMMU_ENOMEM;
 	if (src < 0) {
 		give_gap(a, a->next, pfn);
-		a->next = pfn + n;
+		__atomic_store_n(&a->next, pfn + n, __ATOMIC_RELEASE);
 	} else {
 		fl_pop(a, (unsigned)src);
 		/* The rest of a split block: one free block of each order. */
@@ -360,7 +363,7 @@ static void *hosted_map(void *ctx, hpa_t hpa)
 	const struct chunk *c;
 
 	/* Freed pages are not platform memory either: catches use after free. */
-	if (!pfn || pfn >= a->next)
+	if (!pfn || pfn >= __atomic_load_n(&a->next, __ATOMIC_ACQUIRE))
 		return NULL;
 	c = chunk_of(a, pfn);
 	if (!c || !bits_all(c->allocated, pfn % CHUNK_PAGES, 1, true))

@@ -137,9 +137,12 @@ void npt_flush(struct vmmu_vm *vm, struct npt_vm *n,
 	/*
 	 * Every vCPU's next VMRUN flushes (APM 15.16.1): the model runs the
 	 * flush on this vCPU's TLB now and on each other's when it next
-	 * enters an access, and waits for the accesses in flight.
+	 * enters an access, and waits for the accesses in flight. In a
+	 * dirty_log_* hook the core's vmmu_vm_tlb_flush_sync that follows is
+	 * the model's flush (backend.h), unless tables wait to be freed.
 	 */
-	vmmu_vm_tlb_invalidate(vm, by, npt_flush_tlb, &a, sizeof(a));
+	if (!n->in_hook || n->pt.ndeferred)
+		vmmu_vm_tlb_invalidate(vm, by, npt_flush_tlb, &a, sizeof(a));
 	for (i = 0; i < vm->nvcpus; i++)
 		if (n->pending_ctl[i] != VMMU_TLB_CTL_ALL)
 			n->pending_ctl[i] = (uint8_t)ctl;
@@ -216,78 +219,6 @@ int npt_mark(struct vmmu_vm *vm, struct npt_vm *n, uint64_t gpa, uint64_t size)
 	return rc;
 }
 
-static uint64_t npt_span(const struct npt_vm *n)
-{
-	return 1ULL << (VMMU_PAGE_SHIFT + 9 * n->cfg.levels);
-}
-
-/* Retype every RAM slot's pages from -> to in the p2m. */
-static int npt_retype_ram(struct vmmu_vm *vm, enum vmmu_p2m_type from,
-			  enum vmmu_p2m_type to)
-{
-	unsigned i;
-	int rc;
-
-	for (i = 0; i < vm->nslots; i++) {
-		if (vm->slots[i].type != VMMU_MEM_RAM)
-			continue;
-		rc = vmmu_p2m_retype(vm, vm->slots[i].base, vm->slots[i].size,
-				     from, to);
-		if (rc < 0)
-			return rc;
-	}
-	return VMMU_OK;
-}
-
-/*
- * Log-dirty by write protection: RAM_RW pages become RAM_LOGDIRTY in the
- * p2m (one record for a uniform guest), and the tables follow lazily.
- */
-static int npt_dirty_start(struct vmmu_vm *vm)
-{
-	struct npt_vm *n = npt_of(vm);
-	int rc;
-
-	if (!n)
-		return VMMU_EINVAL;
-	if (n->logging)
-		return VMMU_EBUSY;
-	rc = npt_retype_ram(vm, VMMU_P2M_RAM_RW, VMMU_P2M_RAM_LOGDIRTY);
-	if (rc < 0)
-		return rc;
-	n->logging = true;
-	/* Only the root's entries: the cost does not grow with the guest. */
-	return npt_mark(vm, n, 0, npt_span(n));
-}
-
-static int npt_dirty_stop(struct vmmu_vm *vm)
-{
-	struct npt_vm *n = npt_of(vm);
-	int rc;
-
-	if (!n || !n->logging)
-		return VMMU_EINVAL;
-	rc = npt_retype_ram(vm, VMMU_P2M_RAM_LOGDIRTY, VMMU_P2M_RAM_RW);
-	if (rc < 0)
-		return rc;
-	n->logging = false;
-	return npt_mark(vm, n, 0, npt_span(n));
-}
-
-/* After a harvest: written pages (RAM_RW again) are protected again. */
-static int npt_dirty_rearm(struct vmmu_vm *vm, gpa_t gpa, uint64_t size)
-{
-	struct npt_vm *n = npt_of(vm);
-	int rc;
-
-	if (!n || !n->logging || ((gpa.v | size) & ~VMMU_PAGE_MASK) || !size ||
-	    gpa.v + size < gpa.v || gpa.v + size > npt_span(n))
-		return VMMU_EINVAL;
-	rc = vmmu_p2m_retype(vm, gpa, size, VMMU_P2M_RAM_RW,
-			     VMMU_P2M_RAM_LOGDIRTY);
-	return rc < 0 ? rc : npt_mark(vm, n, gpa.v, size);
-}
-
 /* A type change the p2m recorded: lazily, through the markers. */
 static int npt_set_type(struct vmmu_vm *vm, gpa_t gpa, uint64_t size,
 			enum vmmu_p2m_type type)
@@ -330,46 +261,6 @@ static int npt_foreign_unmap(struct vmmu_vm *vm, gpa_t gpa)
 	rc = vmmu_pt_unmap(&n->pt, gpa.v, VMMU_PAGE_SIZE, &ch.c);
 	ch.flush = ch.c.flush;
 	npt_settle(vm, n, &ch);
-	return rc;
-}
-
-struct npt_harvest {
-	void (*fn)(void *ctx, gpa_t gpa, uint64_t size);
-	void *ctx;
-};
-
-static int npt_harvest_leaf(void *ctx, uint64_t addr, uint64_t size,
-			    unsigned level, uint64_t entry)
-{
-	struct npt_harvest *h = ctx;
-
-	(void)level;
-	(void)entry;
-	h->fn(h->ctx, mk_gpa(addr), size);
-	return 0;
-}
-
-int vmmu_npt_dirty_harvest(struct vmmu_vm *vm, gpa_t gpa, uint64_t size,
-			   void (*fn)(void *ctx, gpa_t gpa, uint64_t size),
-			   void *ctx)
-{
-	struct npt_vm *n = npt_of(vm);
-	struct npt_harvest h = { fn, ctx };
-	struct npt_chg ch;
-	int rc;
-
-	if (!n || !fn)
-		return VMMU_EINVAL;
-	if (!n->cfg.ad_harvest)
-		return VMMU_ENOTSUP;
-	npt_chg_init(&ch, NULL);
-	vmmu_vm_lock(vm);
-	rc = vmmu_pt_test_and_clear(&n->pt, gpa.v, size, X86_PTE_D,
-				    npt_harvest_leaf, &h, &ch.c);
-	/* A TLB entry made by a write would let the next write skip D. */
-	if (rc == 0 && ch.c.leaves_changed)
-		npt_flush(vm, n, NULL);
-	vmmu_vm_unlock(vm);
 	return rc;
 }
 
@@ -512,18 +403,6 @@ int vmmu_npt_handle_npf(struct vmmu_vcpu *vcpu, uint64_t exitinfo1,
 	return rc;
 }
 
-/* vmmu's own writes (API, emulator) are logged like the guest's. */
-static void npt_gpa_written(struct vmmu_vm *vm, gpa_t gpa, size_t len)
-{
-	struct npt_vm *n = npt_of(vm);
-	uint64_t p, end = gpa.v + len;
-
-	if (!n || !n->logging || !n->cfg.dirty || !len)
-		return;
-	for (p = gpa.v & VMMU_PAGE_MASK; p < end; p += VMMU_PAGE_SIZE)
-		n->cfg.dirty(n->cfg.dirty_ctx, mk_gpa(p));
-}
-
 const struct vmmu_backend_ops vmmu_backend_npt = {
 	.name = "npt",
 	.vm_init = npt_vm_init,
@@ -532,10 +411,11 @@ const struct vmmu_backend_ops vmmu_backend_npt = {
 	.slot_removed = npt_slot_removed,
 	.hw_walk = npt_hw_walk_op,
 	.handle_exit = npt_handle_exit,
-	.gpa_written = npt_gpa_written,
 	.dirty_log_start = npt_dirty_start,
 	.dirty_log_stop = npt_dirty_stop,
 	.dirty_log_rearm = npt_dirty_rearm,
+	.dirty_log_sync = npt_dirty_sync,
+	.dirty_log_mode = npt_dirty_mode,
 	.set_type = npt_set_type,
 	.foreign_map = npt_foreign_map,
 	.foreign_unmap = npt_foreign_unmap,

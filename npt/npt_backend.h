@@ -21,7 +21,11 @@ struct npt_vm {
 	struct npt_hw hw;               /* what VMRUN gives the CPU */
 	struct vmmu_npt_config cfg;
 	struct vmmu_p2m_leaves leaves;  /* leaves from the VM's p2m */
+	enum vmmu_dirty_log dirty_mode; /* log-dirty variant (npt_dirty.c) */
+	bool log_2m;                    /* VMMU_DIRTY_LOG_2M */
 	bool logging;                   /* log-dirty by write protection */
+	bool ad_logging;                /* log-dirty from nested D bits */
+	bool in_hook;                   /* a dirty_log_* hook: no TLB touched */
 	uint8_t pending_ctl[VMMU_MAX_VCPUS];    /* TLB_CONTROL for VMRUN */
 	struct vmmu_npt_stats stats;
 };
@@ -64,6 +68,16 @@ int npt_leaf_attrs(const struct vmmu_vm *vm, gpa_t gpa,
 /* Mark [gpa, gpa + size) for lazy recalculation and flush. */
 int npt_mark(struct vmmu_vm *vm, struct npt_vm *n, uint64_t gpa,
 	     uint64_t size);
+
+/* npt_dirty.c: the log-dirty hooks, and a write to a log-dirty leaf. */
+int npt_dirty_mode(struct vmmu_vm *vm, enum vmmu_dirty_log mode,
+		   unsigned flags);
+int npt_dirty_start(struct vmmu_vm *vm);
+int npt_dirty_stop(struct vmmu_vm *vm);
+int npt_dirty_rearm(struct vmmu_vm *vm, gpa_t gpa, uint64_t size);
+int npt_dirty_sync(struct vmmu_vm *vm, gpa_t gpa, uint64_t size);
+int npt_log_write(struct vmmu_vcpu *vcpu, struct npt_vm *n, gpa_t gpa,
+		  unsigned level);
 
 /* The #NPF handler, VM lock held (npt_npf.c). */
 int npt_npf(struct vmmu_vcpu *vcpu, uint64_t exitinfo1, uint64_t exitinfo2,

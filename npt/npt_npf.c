@@ -65,31 +65,6 @@ static bool leaf_allows(const struct npt_vm *n, uint64_t e, uint64_t info)
 	return !((info & NPF_ID) && n->hw.nxe && (e & X86_PTE_NX));
 }
 
-/* A write to a log-dirty leaf: log it, split down to 4 KiB, allow it. */
-static int npf_log_dirty(struct vmmu_vcpu *vcpu, struct npt_vm *n,
-			 gpa_t gpa, unsigned level)
-{
-	struct vmmu_vm *vm = vcpu->vm;
-	uint64_t page = gpa.v & VMMU_PAGE_MASK;
-	struct npt_chg ch;
-	int rc = vmmu_p2m_record_type(vm, mk_gpa(page), VMMU_PAGE_SIZE,
-				      VMMU_P2M_RAM_RW);
-
-	npt_chg_init(&ch, vcpu);
-	for (; level > VMMU_PT_LEVEL_4K && rc == 0; level--) {
-		rc = vmmu_pt_split_large_leaf(&n->pt, page, level, &ch.c);
-		n->stats.splits++;
-	}
-	if (rc == 0)
-		rc = vmmu_pt_update(&n->pt, page, VMMU_PAGE_SIZE, X86_SW_TYPE,
-				    X86_PTE_RW | ((uint64_t)VMMU_P2M_RAM_RW <<
-						  X86_SW_BIT_TYPE), &ch.c);
-	if (rc == 0 && n->cfg.dirty)
-		n->cfg.dirty(n->cfg.dirty_ctx, mk_gpa(page));
-	npt_settle(vm, n, &ch);
-	return rc;
-}
-
 /* MMIO: the shared step (the device callback, else the VMM). */
 static int npf_mmio(struct vmmu_vcpu *vcpu, struct npt_vm *n, gpa_t gpa,
 		    uint64_t info, const struct vmmu_op *op,
@@ -187,7 +162,7 @@ int npt_npf(struct vmmu_vcpu *vcpu, uint64_t info, uint64_t addr,
 	if (pi.type == VMMU_P2M_ROM && (info & NPF_W))
 		return npf_done(res, out, n, VMMU_NPF_ROM_WRITE);
 	if (found == 0 && (info & NPF_W) && pi.type == VMMU_P2M_RAM_LOGDIRTY) {
-		rc = npf_log_dirty(vcpu, n, gpa, level);
+		rc = npt_log_write(vcpu, n, gpa, level);
 		return rc < 0 ? rc : npf_done(res, out, n, VMMU_NPF_LOG_DIRTY);
 	}
 	if (found != 0 && pi.slot)

@@ -26,6 +26,7 @@
 #define VMMU_BACKEND_H
 
 #include "vmmu/vm.h"
+#include "vmmu/detect.h"
 
 /* Permissions of a guest-physical mapping. */
 #define VMMU_PROT_R (1U << 0)
@@ -211,6 +212,16 @@ struct vmmu_backend_ops {
 			   enum vmmu_p2m_type type);
 	int (*foreign_unmap)(struct vmmu_vm *vm, gpa_t gpa);
 	int (*dirty_log_sync)(struct vmmu_vm *vm, gpa_t gpa, uint64_t size);
+	/*
+	 * Optional: use log-dirty variant mode (never VMMU_DIRTY_AUTO: the
+	 * core resolves it by asking for PML, then A/D, then write
+	 * protection) with flags (VMMU_DIRTY_LOG_2M, vmmu/dirty.h) from the
+	 * next dirty_log_start on: 0, or VMMU_ENOTSUP when the profile (EPT
+	 * caps, NPT config) lacks it, changing nothing. Called with the VM
+	 * lock held and the log off. NULL: write protection at 4 KiB only.
+	 */
+	int (*dirty_log_mode)(struct vmmu_vm *vm, enum vmmu_dirty_log mode,
+			      unsigned flags);
 };
 
 /*

@@ -175,6 +175,7 @@ enum vmmu_dirty_log {
 	VMMU_DIRTY_WRITE_PROTECT = 0,   /* write-protect and take faults */
 	VMMU_DIRTY_AD_BITS,             /* hardware-set dirty bits */
 	VMMU_DIRTY_PML,                 /* page-modification log */
+	VMMU_DIRTY_AUTO,                /* vmmu_dirty_set_mode: the best there is */
 };
 
 /* Guest paging modes a decision can host (vmmu_decision.guest_modes). */

@@ -7,10 +7,12 @@
  * Life: vmmu_dirty_enable over a gfn range, then any number of peeks and
  * cleans (read-and-reset) of sub-ranges, then vmmu_dirty_disable. While
  * it is on, every write to a page of the range is reported by a peek or a
- * clean: writes by the guest through the access path (each backend makes
- * a page whose bit is clear trap on its first write: the dirty_log_*
- * hooks of backend.h, the handler calls vmmu_dirty_mark), and writes vmmu
- * makes itself (vmmu_vm_written: emulator stores, the walker's A/D
+ * clean: writes by the guest through the access path (with write
+ * protection a backend makes a page whose bit is clear trap on its first
+ * write: the dirty_log_* hooks of backend.h, the handler calls
+ * vmmu_dirty_mark; with A/D or PML the hardware records the write and
+ * dirty_log_sync moves it into the log before each peek and clean), and
+ * writes vmmu makes itself (vmmu_vm_written: emulator stores, the walker's A/D
  * updates, vmmu_vm_write_gpa by the VMM).
  *
  * The guarantee, with vCPU threads writing while another thread cleans:
@@ -38,6 +40,7 @@
 #define VMMU_DIRTY_H
 
 #include "vmmu/vm.h"
+#include "vmmu/detect.h"
 
 /*
  * Start logging [gfn, gfn + npages): the log is empty, the backend's
@@ -83,11 +86,51 @@ int vmmu_dirty_clean(struct vmmu_vm *vm, uint64_t gfn, uint64_t npages,
  */
 void vmmu_dirty_mark(struct vmmu_vm *vm, uint64_t gfn, uint64_t npages);
 /*
+ * For backends harvesting D bits (a vmmu_pt_leaf_fn, core/pgtable.h;
+ * ctx is the VM): a leaf at level whose D was set, reported by
+ * vmmu_pt_test_and_clear clipped to addr/size, is marked whole, since the
+ * one D covers every page it maps.
+ */
+int vmmu_dirty_mark_leaf(void *ctx, uint64_t addr, uint64_t size,
+			 unsigned level, uint64_t entry);
+/*
  * For a hardware side inside an access: may a write to gfn go through
  * without an exit? True when the log is off, gfn is not logged, or its bit
  * is set.
  */
 bool vmmu_dirty_write_ok(struct vmmu_vm *vm, uint64_t gfn);
+
+/*
+ * The variant (docs/logdirty.md, "Variants"), chosen while the log is off
+ * and used by the next enable:
+ *  - VMMU_DIRTY_WRITE_PROTECT: every backend; a page traps on its first
+ *    write after enable or after the clean that reported it;
+ *  - VMMU_DIRTY_AD_BITS: the CPU sets D in the second-level leaf (EPT
+ *    A/D, NPT nested D bits); peek and clean harvest and clear D over
+ *    their range first; a dirty large leaf reports all its pages;
+ *  - VMMU_DIRTY_PML: EPT A/D plus the page-modification log; peek and
+ *    clean drain every vCPU's log first (and the PML-full exit does);
+ *  - VMMU_DIRTY_AUTO: PML, else A/D, else write protection, whichever
+ *    the backend's profile has first.
+ * VMMU_ENOTSUP (nothing changed) when the backend or its profile lacks
+ * the variant: a backend without the dirty_log_mode hook (direct,
+ * shadow) has write protection only. VMMU_EBUSY while the log is on.
+ * Until a choice is made for the VM's current backend, AUTO applies.
+ */
+int vmmu_dirty_set_mode(struct vmmu_vm *vm, enum vmmu_dirty_log mode);
+/* The effective variant: the one in use while on, else the next one. */
+enum vmmu_dirty_log vmmu_dirty_mode(struct vmmu_vm *vm);
+/*
+ * Options of the variant (0 by default). VMMU_DIRTY_LOG_2M: write
+ * protection at 2 MiB for large leaves: the first logged write to a page
+ * of a 2 MiB (or 1 GiB) leaf marks the 512 pages of its 2 MiB and makes
+ * them writable as one leaf, instead of splitting the leaf to log the one
+ * 4 KiB page (EPT and NPT; write protection only, VMMU_ENOTSUP otherwise).
+ * The mode requested last (AUTO by default) is chosen again with them.
+ */
+#define VMMU_DIRTY_LOG_2M (1U << 0)
+int vmmu_dirty_set_flags(struct vmmu_vm *vm, unsigned flags);
+unsigned vmmu_dirty_flags(struct vmmu_vm *vm);
 
 struct vmmu_dirty_stats {
 	bool enabled;

@@ -61,21 +61,11 @@ int vmmu_ept_handle_vmexit(struct vmmu_vcpu *vcpu, uint32_t exit_reason,
 			   struct vmmu_exit_result *res);
 
 /*
- * Dirty tracking (first version; see docs/ept.md). start: write
- * protection through lazy recalculation (VMMU_DIRTY_WRITE_PROTECT), or
- * clearing the D flags (VMMU_DIRTY_AD_BITS, VMMU_DIRTY_PML, which need
- * EPT A/D; PML also needs the capability). The default is the best the
- * caps offer; set_dirty_mode overrides it before start (VMMU_ENOTSUP when
- * the caps lack it). harvest calls fn for every range written since start
- * or the previous harvest and re-arms tracking for it.
+ * Log-dirty goes through the VM's dirty log (vmmu/dirty.h): EPT offers
+ * write protection (optionally at 2 MiB, VMMU_DIRTY_LOG_2M), EPT A/D when
+ * caps.ad and PML when caps.pml too; vmmu_dirty_set_mode chooses, AUTO
+ * takes PML, then A/D, then write protection (docs/ept.md).
  */
-int vmmu_ept_dirty_start(struct vmmu_vm *vm);
-int vmmu_ept_dirty_stop(struct vmmu_vm *vm);
-int vmmu_ept_set_dirty_mode(struct vmmu_vm *vm, enum vmmu_dirty_log mode);
-enum vmmu_dirty_log vmmu_ept_dirty_mode(const struct vmmu_vm *vm);
-typedef int (*vmmu_ept_dirty_fn)(void *ctx, gpa_t gpa, uint64_t size);
-int vmmu_ept_dirty_harvest(struct vmmu_vm *vm, vmmu_ept_dirty_fn fn,
-			   void *ctx);
 
 struct vmmu_ept_stats {
 	uint64_t violations, misconfigs, pml_full;

@@ -28,10 +28,9 @@ struct vmmu_npt_config {
 	bool host_smep;         /* host CR4.SMEP: #NPF on a fetch sets I/D */
 	uint16_t asid;          /* the VM's ASID, 1..65535 (0 is the host) */
 	bool flush_by_asid;     /* CPUID 8000_000A EDX[6]: TLB_CONTROL 3 */
-	bool ad_harvest;        /* dirty pages may be read from nested D bits */
-	/* Log-dirty by write protection: told every 4 KiB page written. */
-	void (*dirty)(void *ctx, gpa_t page);
-	void *dirty_ctx;
+	/* dirty pages may be read from nested D bits: log-dirty variant
+	 * VMMU_DIRTY_AD_BITS (vmmu/dirty.h) */
+	bool ad_harvest;
 };
 
 /* 4 levels, 2 MiB leaves, MAXPHYADDR 48, NXE, ASID 1, flush by ASID. */
@@ -87,14 +86,10 @@ unsigned vmmu_npt_vmrun_tlb_control(struct vmmu_vcpu *vcpu);
 int vmmu_npt_invlpga(struct vmmu_vcpu *vcpu, gva_t gva);
 
 /*
- * Dirty pages from the nested D bits (cfg.ad_harvest): fn is called for
- * each dirty leaf range in [gpa, gpa + size), D is cleared, and the TLBs
- * are flushed so that the next write sets D again. VMMU_ENOTSUP without
- * ad_harvest.
+ * Log-dirty goes through the VM's dirty log (vmmu/dirty.h): write
+ * protection (optionally at 2 MiB, VMMU_DIRTY_LOG_2M) and, with
+ * cfg.ad_harvest, the nested D bits (VMMU_DIRTY_AD_BITS; docs/npt.md).
  */
-int vmmu_npt_dirty_harvest(struct vmmu_vm *vm, gpa_t gpa, uint64_t size,
-			   void (*fn)(void *ctx, gpa_t gpa, uint64_t size),
-			   void *ctx);
 
 struct vmmu_npt_stats {
 	uint64_t npf[VMMU_NPF_OUTCOMES_];

@@ -200,6 +200,9 @@ struct vmmu_vm {
 	atomic_uint dirty_users;        /* markers inside vmmu_dirty_mark */
 	atomic_uint dirty_harvesters;   /* peeks and cleans in progress */
 	atomic_bool dirty_stopping;     /* a disable is in progress */
+	/* the variant chosen for dirty_mode_ops (vmmu_dirty_set_mode) */
+	const struct vmmu_backend_ops *dirty_mode_ops;
+	uint8_t dirty_mode_req, dirty_mode, dirty_flags;
 };
 
 /* Create a VM with no backend attached; *out is owned by the caller. */

@@ -12,10 +12,19 @@
  * page cannot match by chance. Also built under ThreadSanitizer (the
  * `tsan` target).
  *
- * It runs twice: with the platform's heavy barrier (vCPUs enter an access
- * with a plain store; the membarrier in vmmu_vm_tlb_flush_sync orders it)
- * where the kernel offers one, and without it (a locked exchange per
- * access), so that both orderings of core/access.c guest mode are tried.
+ * It runs over a table of backends and log-dirty variants. The direct
+ * backend twice, with four writer vCPUs: with the platform's heavy
+ * barrier (vCPUs enter an access with a plain store; the membarrier in
+ * vmmu_vm_tlb_flush_sync orders it) where the kernel offers one, and
+ * without it (a locked exchange per access), so that both orderings of
+ * core/access.c guest mode are tried. Then EPT (write protection at 4 KiB
+ * and at 2 MiB, A/D, PML) and NPT (write protection at 4 KiB and at 2 MiB,
+ * nested D bits), each with two writer vCPUs beside the VMM writer, the
+ * peeker and the harvester (their exits race for the same markers and
+ * leaves; their invalidations are posted to each other). The model VM
+ * comes with the backends' default profiles; PML (EPT) and nested D bits
+ * (NPT) are switched on in the backend state before the log is enabled,
+ * as vmmu_ept_configure / vmmu_npt_configure would have set them.
  */
 #define _POSIX_C_SOURCE 200809L
 #include <pthread.h>
@@ -30,7 +39,11 @@
 
 #include "vmmu/dirty.h"
 #include "vmmu/hosted.h"
+#include "vmmu/ept.h"
+#include "vmmu/npt.h"
 #include "migrate/model.h"
+#include "ept/ept_internal.h"
+#include "npt/npt_backend.h"
 
 #define MEM   (8ULL << 20)
 #define PAGES (MEM >> 12)
@@ -124,11 +137,47 @@ static void full_copy(struct race *r)
 		copy_page(r, i);
 }
 
-/* heavy_barrier: the hosted platform's (it has one), else none. */
-static void no_lost_write(bool heavy_barrier)
+/* One row of the table: a backend, a variant, its writers. */
+struct variant {
+	const char *name;
+	const struct vmmu_backend_ops *ops;     /* NULL: direct */
+	enum vmmu_dirty_log mode;
+	unsigned flags;                         /* VMMU_DIRTY_LOG_2M */
+	unsigned vcpus;
+	bool heavy_barrier;     /* the hosted platform's (it has one) */
+	/*
+	 * Pause between rounds (a migration round copies pages): with no
+	 * pause a clean can re-protect a page between a vCPU's fault and
+	 * its retry often enough, under TSan's slowness, for the core's
+	 * limit of 16 exits per access to kill the VM.
+	 */
+	long round_gap_ns;
+};
+
+/* The profile bits the default model VM lacks (see the top). */
+static void profile(struct vmmu_vm *vm, const struct variant *v)
 {
-	struct model_cfg cfg = { .mem = MEM, .vcpus = 4, .eager = true,
-				 .seed = 3 };
+	unsigned i;
+
+	if (v->ops == &vmmu_backend_npt && v->mode == VMMU_DIRTY_AD_BITS)
+		((struct npt_vm *)vm->backend_state)->cfg.ad_harvest = true;
+	if (v->ops != &vmmu_backend_ept || v->mode != VMMU_DIRTY_PML)
+		return;
+	((struct ept_vm *)vm->backend_state)->caps.pml = true;
+	for (i = 0; i < vm->nvcpus; i++) {
+		struct ept_vcpu *ev = vm->vcpus[i]->backend_state;
+
+		assert_int_equal(vm->platform.alloc_page(vm->platform.ctx,
+							 &ev->pml_page), 0);
+		ev->pml_index = EPT_PML_ENTRIES - 1;
+		ev->pml_next = EPT_PML_ENTRIES;
+	}
+}
+
+static void no_lost_write(const struct variant *v)
+{
+	struct model_cfg cfg = { .mem = MEM, .vcpus = v->vcpus, .eager = true,
+				 .seed = 3, .ops = v->ops };
 	struct race *r = calloc(1, sizeof(*r));
 	pthread_t vmm, peeker;
 	uint64_t cnt, i, bad = 0;
@@ -137,8 +186,13 @@ static void no_lost_write(bool heavy_barrier)
 	r->shadow = calloc(1, MEM);
 	r->bm = calloc(PAGES / 64, 8);
 	assert_int_equal(model_create(&r->m, &cfg), 0);
-	if (!heavy_barrier)
+	if (!v->heavy_barrier)
 		r->m.vm->platform.heavy_barrier = NULL;  /* no vCPU runs yet */
+	profile(r->m.vm, v);
+	assert_int_equal(vmmu_dirty_set_flags(r->m.vm, v->flags), 0);
+	assert_int_equal(vmmu_dirty_set_mode(r->m.vm, v->mode), 0);
+	assert_int_equal(vmmu_dirty_mode(r->m.vm), v->mode);
+	print_message("%s: %u writer vCPU(s)\n", v->name, v->vcpus);
 	assert_int_equal(vmmu_dirty_enable_ram(r->m.vm), 0);
 	assert_int_equal(model_start(&r->m), 0);
 	assert_int_equal(pthread_create(&vmm, NULL, vmm_thread, r), 0);
@@ -158,6 +212,8 @@ static void no_lost_write(bool heavy_barrier)
 						  &cnt), 0);
 		r->reported += cnt;
 		copy_reported(r);
+		if (v->round_gap_ns)
+			nap(v->round_gap_ns);
 	}
 	atomic_store(&r->stop, 1);
 	pthread_join(vmm, NULL);
@@ -185,13 +241,18 @@ static void no_lost_write(bool heavy_barrier)
 		      (unsigned long long)atomic_load(&r->m.stores),
 		      (unsigned long long)r->vmm_writes,
 		      (unsigned long long)r->peeks, (unsigned long long)bad);
-	for (i = 0; i < 4; i++)
+	for (i = 0; i < v->vcpus; i++)
 		print_message("vcpu %llu: accesses %llu hits %llu exits %llu\n", (unsigned long long)i,
 			(unsigned long long)r->m.vcpu[i]->stats.accesses,
 			(unsigned long long)r->m.vcpu[i]->stats.tlb_hits,
 			(unsigned long long)r->m.vcpu[i]->stats.exits);
 	assert_int_equal(bad, 0);
 	assert_true(atomic_load(&r->m.stores) > 1000);
+	/* the variant did the work: write faults for write protection */
+	if (v->mode == VMMU_DIRTY_WRITE_PROTECT)
+		assert_true(r->m.vcpu[0]->stats.exits > 0);
+	if (v->mode == VMMU_DIRTY_PML)
+		assert_true(vmmu_ept_stats(r->m.vm)->pml_logged > 0);
 	model_destroy(&r->m);
 	free(r->bm);
 	free(r->shadow);
@@ -210,31 +271,49 @@ static bool hosted_heavy_barrier(void)
 	return p.heavy_barrier != NULL;
 }
 
-static void test_no_lost_write_heavy_barrier(void **state)
+static void test_no_lost_write(void **state)
 {
-	(void)state;
-	if (!hosted_heavy_barrier()) {
+	const struct variant *v = *state;
+
+	if (v->heavy_barrier && !hosted_heavy_barrier()) {
 		print_message("skip: the heavy-barrier run: this kernel offers "
 			      "no expedited private membarrier\n");
 		skip();
 	}
-	print_message("guest mode ordered by the heavy barrier\n");
-	no_lost_write(true);
+	no_lost_write(v);
 }
 
-static void test_no_lost_write_locked_entry(void **state)
-{
-	(void)state;
-	print_message("guest mode entered with a locked exchange\n");
-	no_lost_write(false);
-}
+static struct variant variants[] = {
+	{ "direct, guest mode ordered by the heavy barrier", NULL,
+	  VMMU_DIRTY_WRITE_PROTECT, 0, 4, true, 0 },
+	{ "direct, guest mode entered with a locked exchange", NULL,
+	  VMMU_DIRTY_WRITE_PROTECT, 0, 4, false, 0 },
+	{ "ept write protection", &vmmu_backend_ept,
+	  VMMU_DIRTY_WRITE_PROTECT, 0, 2, false, 200000 },
+	{ "ept write protection at 2 MiB", &vmmu_backend_ept,
+	  VMMU_DIRTY_WRITE_PROTECT, VMMU_DIRTY_LOG_2M, 2, false, 200000 },
+	{ "ept A/D", &vmmu_backend_ept, VMMU_DIRTY_AD_BITS, 0, 2, false, 200000 },
+	{ "ept PML", &vmmu_backend_ept, VMMU_DIRTY_PML, 0, 2, false, 200000 },
+	{ "npt write protection", &vmmu_backend_npt,
+	  VMMU_DIRTY_WRITE_PROTECT, 0, 2, false, 200000 },
+	{ "npt write protection at 2 MiB", &vmmu_backend_npt,
+	  VMMU_DIRTY_WRITE_PROTECT, VMMU_DIRTY_LOG_2M, 2, false, 200000 },
+	{ "npt nested D bits", &vmmu_backend_npt, VMMU_DIRTY_AD_BITS, 0, 2,
+	  false, 200000 },
+};
 
 int main(void)
 {
-	const struct CMUnitTest tests[] = {
-		cmocka_unit_test(test_no_lost_write_heavy_barrier),
-		cmocka_unit_test(test_no_lost_write_locked_entry),
-	};
+	struct CMUnitTest tests[sizeof(variants) / sizeof(variants[0])];
+	size_t i;
 
-	return cmocka_run_group_tests(tests, NULL, NULL);
+	for (i = 0; i < sizeof(variants) / sizeof(variants[0]); i++) {
+		memset(&tests[i], 0, sizeof(tests[i]));
+		tests[i].name = variants[i].name;
+		tests[i].test_func = test_no_lost_write;
+		tests[i].initial_state = &variants[i];
+	}
+	return _cmocka_run_group_tests("dirty_race", tests,
+				       sizeof(tests) / sizeof(tests[0]),
+				       NULL, NULL);
 }

@@ -10,6 +10,7 @@
  */
 #include "ept_fixture.h"
 #include "ept/ept_internal.h"
+#include "vmmu/dirty.h"
 
 #define QR  0x1ULL
 #define QW  0x2ULL
@@ -385,8 +386,8 @@ static void test_pml(void **state)
 	ef_guest_tables(&f, 0x60);
 	/* map everything now (first touches), with D clear afterwards */
 	assert_int_equal(vmmu_vcpu_write(f.vcpu, mk_gva(EF_GVA), &v, 8, 0, &r), 0);
-	assert_int_equal(vmmu_ept_dirty_mode(f.vm), VMMU_DIRTY_PML);
-	assert_int_equal(vmmu_ept_dirty_start(f.vm), 0);
+	assert_int_equal(vmmu_dirty_mode(f.vm), VMMU_DIRTY_PML);
+	assert_int_equal(vmmu_dirty_enable_ram(f.vm), 0);
 	ev = f.vcpu->backend_state;
 	assert_non_null(f.plat.map(f.plat.ctx, ev->pml_page));
 	assert_true(ev->pml_enabled);

@@ -22,6 +22,7 @@
 
 #include "ept_fixture.h"
 #include "vmmu/p2m.h"
+#include "vmmu/dirty.h"
 
 #define RT_TABLES 8
 #define RT_TBASE  0x10000ULL
@@ -252,12 +253,6 @@ static void rt_access(struct rt *t)
 	t->hits += r[1].tlb_hit;
 }
 
-static int drop_fn(void *ctx, gpa_t gpa, uint64_t size)
-{
-	(void)ctx; (void)gpa; (void)size;
-	return 0;
-}
-
 /* What the EPT VM's guest must not notice. */
 static void rt_invisible(struct rt *t)
 {
@@ -274,11 +269,16 @@ static void rt_invisible(struct rt *t)
 				2ULL << 20, VMMU_P2M_RAM_RW), 0);
 		t->recalcs++;
 	} else if (r < 70) {
-		(void)vmmu_ept_dirty_start(vm);
+		(void)vmmu_dirty_enable_ram(vm);
 	} else if (r < 90) {
-		(void)vmmu_ept_dirty_harvest(vm, drop_fn, NULL);
+		uint64_t g, np;
+
+		if (vmmu_dirty_range(vm, &g, &np) == 0)
+			assert_int_equal(vmmu_dirty_clean(vm, g, np, NULL, NULL), 0);
 	} else {
-		assert_int_equal(vmmu_ept_dirty_stop(vm), 0);
+		int rc = vmmu_dirty_disable(vm);
+
+		assert_true(rc == 0 || rc == VMMU_ENOENT);
 	}
 }
 

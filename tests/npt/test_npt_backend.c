@@ -8,6 +8,7 @@
  * log-dirty by write protection with splits; D-bit harvesting; ASID
  * tagging, TLB_CONTROL, INVLPGA and tables freed only after the flush.
  */
+#include "vmmu/dirty.h"
 #include "npt/npt_fixture.h"
 
 static struct fx fx;
@@ -275,27 +276,38 @@ static void test_large_leaves(void **state)
 	assert_int_equal(level, 2);
 }
 
-static uint64_t dirty_log[64];
-static unsigned ndirty;
-
-static void on_dirty(void *ctx, gpa_t page)
-{
-	(void)ctx;
-	if (ndirty < 64)
-		dirty_log[ndirty] = page.v;
-	ndirty++;
-}
-
 static void logdirty_vm(struct fx *f, bool ad)
 {
 	struct vmmu_npt_config cfg;
 
 	nf_destroy(f);
 	vmmu_npt_config_default(&cfg);
-	cfg.dirty = on_dirty;
 	cfg.ad_harvest = ad;
-	ndirty = 0;
 	assert_int_equal(nf_create(f, 64ULL << 20, &cfg), 0);
+}
+
+/* Pages the VM's dirty log holds in [gfn, gfn + n) (a peek). */
+static uint64_t ndirty_in(struct fx *f, uint64_t gfn, uint64_t n)
+{
+	static uint64_t bm[(64ULL << 20 >> 12) / 64];
+	uint64_t nd;
+
+	assert_int_equal(vmmu_dirty_peek(f->vm, gfn, n, bm, &nd), 0);
+	return nd;
+}
+
+static uint64_t ndirty(struct fx *f)
+{
+	uint64_t g, n;
+
+	assert_int_equal(vmmu_dirty_range(f->vm, &g, &n), 0);
+	assert_true(n <= (64ULL << 20) >> 12);
+	return ndirty_in(f, g, n);
+}
+
+static bool is_dirty(struct fx *f, uint64_t gpa)
+{
+	return ndirty_in(f, gpa >> 12, 1) == 1;
 }
 
 static struct vmmu_access_result acc_rw(struct vmmu_vcpu *v, uint64_t gva,
@@ -334,9 +346,10 @@ static void test_log_dirty(void **state)
 	v = nf_vcpu(f, true);
 	acc_rw(v, 0x40000000, true);
 	acc_rw(v, 0x40001000, true);
-	assert_int_equal(ndirty, 0);
 	m0 = n->stats.flush_asid;
-	assert_int_equal(f->vm->ops->dirty_log_start(f->vm), 0);
+	assert_int_equal(vmmu_dirty_mode(f->vm), VMMU_DIRTY_WRITE_PROTECT);
+	assert_int_equal(vmmu_dirty_enable_ram(f->vm), 0);
+	assert_int_equal(ndirty(f), 0);
 	/* One root entry is present: one marked, one flush. */
 	assert_int_equal(n->stats.marks, 1);
 	assert_int_equal(n->stats.flush_asid, m0 + 1);
@@ -353,9 +366,9 @@ static void test_log_dirty(void **state)
 	assert_int_equal(r.exits, 4);
 	assert_int_equal(n->stats.recalcs, 1);
 	assert_int_equal(n->stats.npf[VMMU_NPF_LOG_DIRTY], 4);
-	assert_int_equal(ndirty, 4);
-	assert_int_equal(dirty_log[0], FX_CR3);
-	assert_int_equal(dirty_log[3], 0x12000);
+	assert_int_equal(ndirty(f), 4);
+	assert_true(is_dirty(f, FX_CR3));
+	assert_true(is_dirty(f, 0x12000));
 	assert_int_equal(vmmu_pt_lookup(&n->pt, 0x600000, &e, &level), 0);
 	assert_int_equal(level, 2);
 	assert_false(e & X86_PTE_RW);
@@ -363,8 +376,8 @@ static void test_log_dirty(void **state)
 	/* A write: logged, split to 4 KiB, that page writable. */
 	r = acc_rw(v, 0x40000008, true);
 	assert_int_equal(r.exits, 1);
-	assert_int_equal(ndirty, 5);
-	assert_int_equal(dirty_log[4], 0x600000);
+	assert_int_equal(ndirty(f), 5);
+	assert_true(is_dirty(f, 0x600000));
 	assert_int_equal(vmmu_pt_lookup(&n->pt, 0x600000, &e, &level), 0);
 	assert_int_equal(level, 1);
 	assert_true(e & X86_PTE_RW);
@@ -374,34 +387,25 @@ static void test_log_dirty(void **state)
 	assert_int_equal(rd(f, 0x600008, 8), 0x1122334455667788ULL);
 	/* Written again: no exit, nothing logged. */
 	assert_int_equal(acc_rw(v, 0x40000010, true).exits, 0);
-	assert_int_equal(ndirty, 5);
-	/* Re-arm the page: the next write is logged again. */
-	assert_int_equal(f->vm->ops->dirty_log_rearm(f->vm, mk_gpa(0x600000),
-						      VMMU_PAGE_SIZE), 0);
+	assert_int_equal(ndirty(f), 5);
+	/* Clean the page (re-armed): the next write is logged again. */
+	assert_int_equal(vmmu_dirty_clean(f->vm, 0x600, 1, NULL, &e), 0);
+	assert_int_equal(e, 1);
+	assert_int_equal(ndirty(f), 4);
 	assert_int_equal(acc_rw(v, 0x40000010, true).exits, 1);
-	assert_int_equal(ndirty, 6);
+	assert_true(is_dirty(f, 0x600000));
 	/* vmmu's own writes are logged too. */
 	wr(f, 0x603000, 1, 8);
-	assert_int_equal(ndirty, 7);
-	/* Stop: writable again after the lazy pass, nothing logged. */
-	assert_int_equal(f->vm->ops->dirty_log_stop(f->vm), 0);
+	assert_int_equal(ndirty(f), 6);
+	/* Stop: writable again after the lazy pass. */
+	assert_int_equal(vmmu_dirty_disable(f->vm), 0);
 	assert_true(acc_rw(v, 0x40001000, true).exits >= 1);
 	assert_int_equal(acc_rw(v, 0x40001008, true).exits, 0);
-	assert_int_equal(ndirty, 7);
-	assert_int_equal(f->vm->ops->dirty_log_start(f->vm), 0);
+	assert_int_equal(vmmu_dirty_enable_ram(f->vm), 0);
 	assert_int_equal(f->vm->ops->dirty_log_start(f->vm), VMMU_EBUSY);
-	assert_int_equal(f->vm->ops->dirty_log_stop(f->vm), 0);
+	assert_int_equal(vmmu_dirty_disable(f->vm), 0);
 	assert_int_equal(f->vm->ops->dirty_log_rearm(f->vm, mk_gpa(0), 4096),
 			 VMMU_EINVAL);
-}
-
-static unsigned harvested;
-
-static void on_harvest(void *ctx, gpa_t gpa, uint64_t size)
-{
-	(void)ctx;
-	(void)gpa;
-	harvested += (unsigned)(size / VMMU_PAGE_SIZE);
 }
 
 /* Dirty pages from the nested D bits, with the flush that re-arms them. */
@@ -409,36 +413,32 @@ static void test_d_bit_harvest(void **state)
 {
 	struct fx *f = *state;
 	struct vmmu_vcpu *v;
-	uint64_t fl;
+	uint64_t fl, nd;
 
 	logdirty_vm(f, true);
 	fx_long(f, false, 48);
 	fx_map4k(f, 0x40000000, PRWU | A | D, 0x600000);
 	v = nf_vcpu(f, true);
+	assert_int_equal(vmmu_dirty_mode(f->vm), VMMU_DIRTY_AD_BITS);
+	assert_int_equal(vmmu_dirty_enable_ram(f->vm), 0);
 	acc_rw(v, 0x40000000, false);
-	harvested = 0;
-	/* The guest tables' block was written by the A/D walk: dirty. */
-	assert_int_equal(vmmu_npt_dirty_harvest(f->vm, mk_gpa(0x400000),
-						4ULL << 20, on_harvest, NULL), 0);
-	assert_int_equal(harvested, 0);     /* a read sets no D */
+	assert_int_equal(ndirty_in(f, 0x400, 1024), 0);    /* a read sets no D */
 	acc_rw(v, 0x40000000, true);
 	fl = nf_npt(f)->stats.flush_asid;
-	assert_int_equal(vmmu_npt_dirty_harvest(f->vm, mk_gpa(0x400000),
-						4ULL << 20, on_harvest, NULL), 0);
-	assert_int_equal(harvested, 512);   /* the whole 2 MiB leaf */
+	assert_int_equal(vmmu_dirty_clean(f->vm, 0x400, 1024, NULL, &nd), 0);
+	assert_int_equal(nd, 512);          /* the whole 2 MiB leaf */
 	assert_int_equal(nf_npt(f)->stats.flush_asid, fl + 1);
-	harvested = 0;
-	assert_int_equal(vmmu_npt_dirty_harvest(f->vm, mk_gpa(0x400000),
-						4ULL << 20, on_harvest, NULL), 0);
-	assert_int_equal(harvested, 0);
+	assert_int_equal(vmmu_dirty_clean(f->vm, 0x400, 1024, NULL, &nd), 0);
+	assert_int_equal(nd, 0);
 	/* After the flush a write walks again and sets D again. */
 	acc_rw(v, 0x40000000, true);
-	assert_int_equal(vmmu_npt_dirty_harvest(f->vm, mk_gpa(0x400000),
-						4ULL << 20, on_harvest, NULL), 0);
-	assert_int_equal(harvested, 512);
+	assert_int_equal(vmmu_dirty_clean(f->vm, 0x400, 1024, NULL, &nd), 0);
+	assert_int_equal(nd, 512);
+	assert_int_equal(vmmu_dirty_disable(f->vm), 0);
 	logdirty_vm(f, false);
-	assert_int_equal(vmmu_npt_dirty_harvest(f->vm, mk_gpa(0), 4096,
-						on_harvest, NULL), VMMU_ENOTSUP);
+	assert_int_equal(vmmu_dirty_set_mode(f->vm, VMMU_DIRTY_AD_BITS),
+			 VMMU_ENOTSUP);
+	assert_int_equal(vmmu_dirty_mode(f->vm), VMMU_DIRTY_WRITE_PROTECT);
 }
 
 /* Lazy change start cost: the same for 1 GiB and 1 TiB of guest. */

@@ -26,6 +26,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 
+#include "vmmu/dirty.h"
 #include "npt/npt_fixture.h"
 #include "vmmu/ept.h"
 
@@ -63,11 +64,19 @@ static uint8_t logged[TOP >> 12], written[TOP >> 12];
 static bool logging;
 static uint64_t steps_done, faults, vmm, rom_tables, mmio_ops, reads_ok;
 
-static void on_dirty(void *ctx, gpa_t page)
+/* logged[] from a peek of the whole dirty log of the NPT side. */
+static void peek_logged(void)
 {
-	(void)ctx;
-	if (page.v < TOP)
-		logged[page.v >> 12] = 1;
+	static uint64_t bm[(TOP >> 12) / 64 + 1];
+	uint64_t g, np, i;
+
+	memset(logged, 0, sizeof(logged));
+	assert_int_equal(vmmu_dirty_range(npt.vm, &g, &np), 0);
+	assert_true(np <= sizeof(bm) * 8);
+	assert_int_equal(vmmu_dirty_peek(npt.vm, g, np, bm, NULL), 0);
+	for (i = 0; i < np; i++)
+		if ((bm[i / 64] >> (i % 64)) & 1 && g + i < (TOP >> 12))
+			logged[g + i] = 1;
 }
 
 /* A device: reads give a value made from the address; writes vanish. */
@@ -103,7 +112,6 @@ static void side_create(struct side *s, enum vmmu_backend_kind kind)
 		assert_int_equal(vmmu_vm_set_backend(s->vm, VMMU_BACKEND_NPT,
 						     &vmmu_backend_npt), 0);
 		vmmu_npt_config_default(&cfg);
-		cfg.dirty = on_dirty;
 		assert_int_equal(vmmu_npt_configure(s->vm, &cfg), 0);
 	} else {
 		assert_int_equal(vmmu_vm_set_backend(s->vm, VMMU_BACKEND_NONE,
@@ -313,6 +321,7 @@ static void log_complete(void)
 {
 	unsigned i;
 
+	peek_logged();
 	for (i = 0; i < TOP >> 12; i++)
 		if (written[i] && !logged[i])
 			fail_msg("page %#x written but not logged", i << 12);
@@ -320,26 +329,27 @@ static void log_complete(void)
 
 static void dirty_step(void)
 {
-	const struct vmmu_backend_ops *o = npt.vm->ops;
-	uint64_t gpa;
+	uint64_t gpa, g, np;
 
 	if (!logging) {
 		memset(logged, 0, sizeof(logged));
 		memset(written, 0, sizeof(written));
-		assert_int_equal(o->dirty_log_start(npt.vm), 0);
+		assert_int_equal(vmmu_dirty_enable_ram(npt.vm), 0);
 		logging = true;
 	} else if (chance(30)) {
 		log_complete();
-		assert_int_equal(o->dirty_log_stop(npt.vm), 0);
+		assert_int_equal(vmmu_dirty_disable(npt.vm), 0);
 		logging = false;
 	} else {
-		/* Harvest a range: check, forget, re-arm. */
+		/* Clean a 2 MiB range: check, forget (it is re-armed). */
 		log_complete();
 		gpa = (rnd() % (TOP >> 21)) << 21;
-		memset(logged + (gpa >> 12), 0, 512);
+		assert_int_equal(vmmu_dirty_range(npt.vm, &g, &np), 0);
+		if ((gpa >> 12) < g || (gpa >> 12) + 512 > g + np)
+			return;
 		memset(written + (gpa >> 12), 0, 512);
-		assert_int_equal(o->dirty_log_rearm(npt.vm, mk_gpa(gpa),
-						    2ULL << 20), 0);
+		assert_int_equal(vmmu_dirty_clean(npt.vm, gpa >> 12, 512, NULL,
+						  NULL), 0);
 	}
 }
 
