@@ -21,6 +21,7 @@
 #include "migrate/migrate.h"
 #include "model/model.h"
 #include "vmmu/detect.h"
+#include "vmmu/dirty.h"
 #include "vmmu/error.h"
 
 const char cmd_migrate_summary[] =
@@ -33,7 +34,8 @@ static void migrate_usage(FILE *out)
 "    vmmu migrate - live migration of a running model VM over TCP\n"
 "\n"
 "SYNOPSIS\n"
-"    vmmu migrate [--backend auto|ept|npt|shadow|direct] [--workload NAME]\n"
+"    vmmu migrate [--backend auto|ept|npt|shadow|direct]\n"
+"                 [--dirty auto|wp|ad|pml] [--dirty-2m] [--workload NAME]\n"
 "                 [--vcpus N]"
 " [--mem SIZE] [--rate N] [--bandwidth MB/s]\n"
 "                 [--to HOST:PORT] [--seed N] [--inject KIND:BYTE] [--json]\n"
@@ -69,6 +71,20 @@ static void migrate_usage(FILE *out)
 "                   x86-64 host), direct (no second level), or auto (the\n"
 "                   default): what the detection policy of vmmu detect\n"
 "                   picks for this host, direct if detection fails\n"
+"    --dirty D      how the dirty log learns of writes: wp (write\n"
+"                   protection: each page traps on its first write after\n"
+"                   a clean; every backend), ad (the second-level D bits,\n"
+"                   harvested on each clean: EPT A/D, NPT), pml (EPT A/D\n"
+"                   plus the page-modification log), or auto (the default:\n"
+"                   pml, else ad, else wp, as the backend's profile has\n"
+"                   them; the model's EPT profile has A/D and PML, its\n"
+"                   NPT profile lets nested D bits be harvested). A\n"
+"                   backend without the one asked for (direct and shadow\n"
+"                   have wp only) is an error (exit status 1) before\n"
+"                   anything is sent.\n"
+"    --dirty-2m     with wp on EPT or NPT: a first write to a 2 MiB guest\n"
+"                   leaf logs and unprotects its whole 2 MiB instead of\n"
+"                   splitting it\n"
 "    --workload W   random (uniform stores over all data pages, the\n"
 "                   default), hot (90% to 5% of the pages), sweep (each\n"
 "                   vCPU walks its share in order), idle (no stores)\n"
@@ -113,6 +129,8 @@ static void migrate_usage(FILE *out)
 struct mopts {
 	struct model_cfg cfg;
 	const char *backend;    /* name of the backend the VM runs on */
+	const char *dirty;      /* the dirty tracking in effect */
+	struct vmmu_npt_config npt;     /* the NPT profile of the model VM */
 	char policy[160];       /* why, for --backend auto */
 	struct mig_opts mo;
 	const char *to;
@@ -141,6 +159,23 @@ static int parse_inject(const char *s, struct mig_fault *f)
 	return 0;
 }
 
+static int parse_dirty(const char *s, struct model_cfg *cfg)
+{
+	static const struct { const char *name; enum vmmu_dirty_log m; } t[] = {
+		{ "wp", VMMU_DIRTY_WRITE_PROTECT }, { "ad", VMMU_DIRTY_AD_BITS },
+		{ "pml", VMMU_DIRTY_PML }, { "auto", VMMU_DIRTY_AUTO },
+	};
+	unsigned i;
+
+	for (i = 0; i < sizeof(t) / sizeof(t[0]); i++)
+		if (!strcmp(s, t[i].name)) {
+			cfg->dirty_fixed = t[i].m != VMMU_DIRTY_AUTO;
+			cfg->dirty = t[i].m;
+			return 0;
+		}
+	return -1;
+}
+
 static int bad(const char *what, const char *arg)
 {
 	fprintf(stderr, "vmmu migrate: bad %s '%s' (see vmmu migrate --help)\n",
@@ -152,6 +187,8 @@ static int mparse(int argc, char **argv, struct mopts *o)
 {
 	static const struct option lo[] = {
 		{ "backend", required_argument, NULL, 'b' },
+		{ "dirty", required_argument, NULL, 'd' },
+		{ "dirty-2m", no_argument, NULL, '2' },
 		{ "workload", required_argument, NULL, 'w' },
 		{ "vcpus", required_argument, NULL, 'v' },
 		{ "mem", required_argument, NULL, 'm' },
@@ -177,6 +214,12 @@ static int mparse(int argc, char **argv, struct mopts *o)
 					   "direct)", optarg);
 			o->backend = optarg;
 			break;
+		case 'd':
+			if (parse_dirty(optarg, &o->cfg) < 0)
+				return bad("dirty tracking (auto, wp, ad, pml)",
+					   optarg);
+			break;
+		case '2': o->cfg.dirty_flags |= VMMU_DIRTY_LOG_2M; break;
 		case 'w':
 			if ((w = model_workload_parse(optarg)) < 0)
 				return bad("workload", optarg);
@@ -224,6 +267,12 @@ static int mparse(int argc, char **argv, struct mopts *o)
 	return -1;
 }
 
+/* The EPT profile of the model VM: the default with PML (Broadwell on). */
+static const struct vmmu_ept_caps model_ept_caps = {
+	.walk5 = true, .ad = true, .pml = true, .execute_only = true,
+	.page_2m = true, .page_1g = true, .maxphyaddr = 46,
+};
+
 /*
  * Resolve --backend into the model VM's ops; auto asks the detection
  * policy (as vmmu detect and vmmu run do) and says why in o->policy.
@@ -257,6 +306,11 @@ static int pick_backend(struct mopts *o)
 	o->backend = b ? b->name : "direct";
 	o->cfg.kind = b ? b->kind : VMMU_BACKEND_NONE;
 	o->cfg.ops = b && strcmp(b->name, "direct") ? b->ops : NULL;
+	/* the model's CPU profiles: every dirty-tracking variant present */
+	o->cfg.ept_caps = &model_ept_caps;
+	vmmu_npt_config_default(&o->npt);
+	o->npt.ad_harvest = true;
+	o->cfg.npt_cfg = &o->npt;
 	return 0;
 }
 
@@ -291,12 +345,15 @@ static json_t *migrate_report_json(const struct mopts *o, const struct mig_repor
 			"bytes", (json_int_t)r->rounds[i].bytes,
 			"seconds", r->rounds[i].seconds,
 			"dirty_rate", r->rounds[i].dirty_rate));
-	return json_pack("{s:b,s:o,s:o,s:{s:s,s:s,s:s,s:i,s:I,s:I,s:f},s:o,"
+	return json_pack("{s:b,s:o,s:o,s:{s:s,s:s,s:s,s:b,s:s,s:i,s:I,s:I,s:f},"
+			 "s:o,"
 			 "s:s,s:I,"
 			 "s:I,s:f,s:f,s:I,s:I,s:I,s:I}",
 		"ok", r->ok, "error", r->ok ? json_null() : cli_text(r->why),
 		"cpu", bench_sysinfo_json(&si),
 		"config", "backend", o->backend, "backend_reason", o->policy,
+		"dirty", o->dirty ? o->dirty : "",
+		"dirty_2m", (o->cfg.dirty_flags & VMMU_DIRTY_LOG_2M) != 0,
 		"workload", model_workload_name(o->cfg.workload),
 		"vcpus", o->cfg.vcpus, "mem", (json_int_t)o->cfg.mem,
 		"rate", (json_int_t)o->cfg.rate, "bandwidth_mbs", o->mo.bandwidth,
@@ -315,10 +372,13 @@ static void migrate_report_text(const struct mopts *o, const struct mig_report *
 {
 	unsigned i;
 
-	printf("model VM: %llu MiB, %u vCPUs, workload %s, backend %s%s%s%s\n",
+	printf("model VM: %llu MiB, %u vCPUs, workload %s, backend %s%s%s%s, "
+	       "dirty tracking %s%s\n",
 	       (unsigned long long)(o->cfg.mem >> 20), o->cfg.vcpus,
 	       model_workload_name(o->cfg.workload), o->backend,
-	       o->policy[0] ? " (" : "", o->policy, o->policy[0] ? ")" : "");
+	       o->policy[0] ? " (" : "", o->policy, o->policy[0] ? ")" : "",
+	       o->dirty ? o->dirty : "?",
+	       o->cfg.dirty_flags & VMMU_DIRTY_LOG_2M ? " at 2 MiB" : "");
 	printf("%-6s %10s %10s %10s %10s %14s\n", "round", "pages", "zero",
 	       "MB", "seconds", "dirty pages/s");
 	for (i = 0; i < r->nrounds; i++)
@@ -352,6 +412,7 @@ static int run(struct mopts *o, int fd, pid_t child)
 		fprintf(stderr, "vmmu migrate: %s\n", m.why);
 		return 1;
 	}
+	o->dirty = vmmu_dirty_log_name(vmmu_dirty_mode(m.vm));
 	if (model_start(&m) < 0) {
 		fprintf(stderr, "vmmu migrate: %s\n", m.why);
 		model_destroy(&m);

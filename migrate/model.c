@@ -6,6 +6,7 @@
 #include <time.h>
 
 #include "migrate/model.h"
+#include "vmmu/dirty.h"
 #include "vmmu/error.h"
 #include "vmmu/x86_pte.h"
 
@@ -91,6 +92,30 @@ int model_create(struct model *m, const struct model_cfg *cfg)
 		rc = cfg->ops ? vmmu_vm_set_backend(m->vm, cfg->kind, cfg->ops)
 			     : vmmu_vm_set_backend(m->vm, VMMU_BACKEND_NONE,
 						   &vmmu_backend_direct);
+	if (rc == 0 && cfg->ept_caps && cfg->ops == &vmmu_backend_ept)
+		rc = vmmu_ept_configure(m->vm, cfg->ept_caps);
+	if (rc == 0 && cfg->npt_cfg && cfg->ops == &vmmu_backend_npt)
+		rc = vmmu_npt_configure(m->vm, cfg->npt_cfg);
+	if (rc == 0 && cfg->dirty_flags)
+		rc = vmmu_dirty_set_flags(m->vm, cfg->dirty_flags);
+	if (rc == 0)
+		rc = vmmu_dirty_set_mode(m->vm, cfg->dirty_fixed ? cfg->dirty
+						   : VMMU_DIRTY_AUTO);
+	if (rc == VMMU_ENOTSUP) {
+		static const char *const names[] = {
+			"write protection", "A/D bits", "PML", "any means",
+		};
+		enum vmmu_dirty_log d = cfg->dirty_fixed ? cfg->dirty
+							 : VMMU_DIRTY_AUTO;
+
+		snprintf(m->why, sizeof(m->why), "the backend does not offer "
+			 "dirty tracking by %s%s",
+			 (unsigned)d < 4 ? names[d] : "?",
+			 cfg->dirty_flags & VMMU_DIRTY_LOG_2M ?
+			 " at 2 MiB granularity" : "");
+		model_destroy(m);
+		return rc;
+	}
 	memset(&d, 0, sizeof(d));
 	d.base = mk_gpa(0);
 	d.size = cfg->mem;

@@ -16,6 +16,8 @@
 
 #include "vmmu/vmmu.h"
 #include "vmmu/access.h"
+#include "vmmu/ept.h"
+#include "vmmu/npt.h"
 #include "host/hosted.h"
 
 #define MODEL_MAX_VCPUS 16
@@ -39,6 +41,15 @@ struct model_cfg {
 	bool eager;             /* back all RAM at creation */
 	const struct vmmu_backend_ops *ops;     /* NULL: the direct backend */
 	enum vmmu_backend_kind kind;            /* what ops is (VMMU_BACKEND_*) */
+	/* Dirty tracking: dirty if dirty_fixed, else VMMU_DIRTY_AUTO (the
+	 * best the backend has); dirty_flags as vmmu_dirty_set_flags. */
+	bool dirty_fixed;
+	enum vmmu_dirty_log dirty;
+	unsigned dirty_flags;
+	/* The CPU profile of an EPT or NPT VM (vmmu_ept_configure,
+	 * vmmu_npt_configure); NULL: the backend's default */
+	const struct vmmu_ept_caps *ept_caps;
+	const struct vmmu_npt_config *npt_cfg;
 };
 
 /* What a vCPU's workload thread carries (migrated as vCPU state). */
