@@ -20,6 +20,7 @@
 
 #include "bench/bench.h"
 #include "cli_json.h"
+#include "logdirty_backends.h"
 #include "logdirty_kvm.h"
 #include "migrate/model.h"
 #include "vmmu/dirty.h"
@@ -47,9 +48,16 @@ static void usage(FILE *out)
 "    page (one atomic bit operation each, as write-protecting every leaf\n"
 "    would); the time of a clean of the whole range with 1000 pages\n"
 "    dirty; the clean rate with every page of 1 GiB dirty (GiB of guest\n"
-"    memory per second); the cost of one logged write: a store to a page\n"
-"    whose bit is clear (an exit, the handler marks, the retry) against\n"
-"    the same store with the log off (a TLB miss and walk).\n"
+"    memory per second). Then per backend and dirty-tracking variant\n"
+"    (direct, EPT and NPT write protection at 4 KiB and at 2 MiB, EPT A/D,\n"
+"    EPT PML, NPT D bits, shadow; the model VM of vmmu migrate, 64 MiB on\n"
+"    2 MiB host leaves, one vCPU): the enable on a guest with an extra\n"
+"    1 GiB or 1 TiB slot populated only at 64 pages; the first store to\n"
+"    each of 4096 pages with the log on (write protection: an exit, the\n"
+"    handler marks and unprotects, the retry; A/D and PML: no exit)\n"
+"    against the same stores with the log off, each pass after a TLB\n"
+"    flush; the clean that reports them (A/D and PML harvest first); the\n"
+"    exits per store. Every clean must report every stored page.\n"
 "    Beside it, real KVM on this machine where /dev/kvm works: a memslot\n"
 "    of the same size (anonymous, not populated) gets\n"
 "    KVM_MEM_LOG_DIRTY_PAGES (the time of that KVM_SET_USER_MEMORY_REGION),\n"
@@ -187,43 +195,6 @@ static double clean_rate(void)
 	return rc == 0 ? 1.0 / best : -1;
 }
 
-/* ns per store to fresh pages: log on (bits clear) and log off. */
-static int logged_write(double *on, double *off)
-{
-	struct model_cfg cfg = { .mem = 64 << 20, .vcpus = 1, .eager = true };
-	struct model m;
-	struct vmmu_access_result res;
-	uint64_t pages = 8192, i, v = 1, cnt;
-	double t[2] = { 1e30, 1e30 }, d;
-	int k, pass, rc = model_create(&m, &cfg);
-
-	for (k = 0; k < 3 && rc == 0; k++) {
-		for (pass = 0; pass < 2 && rc == 0; pass++) {
-			rc = pass == 0 ? vmmu_dirty_enable_ram(m.vm) : 0;
-			vmmu_vm_tlb_flush_sync(m.vm);
-			d = now();
-			for (i = 0; i < pages && rc == 0; i++)
-				rc = vmmu_vcpu_write(m.vcpu[0],
-					mk_gva(MODEL_DATA_BASE + i * 4096), &v, 8, 0, &res);
-			d = (now() - d) * 1e9 / (double)pages;
-			if (d < t[pass])
-				t[pass] = d;
-			if (rc == 0 && pass == 0) {
-				rc = vmmu_dirty_clean(m.vm, 0, cfg.mem >> 12, NULL, &cnt);
-				if (rc == 0 && cnt < pages)
-					rc = VMMU_EDEAD;    /* a write was not logged */
-				if (rc == 0)
-					rc = vmmu_dirty_disable(m.vm);
-			}
-		}
-	}
-	*on = t[0];
-	*off = t[1];
-	if (rc == 0)
-		model_destroy(&m);
-	return rc;
-}
-
 /* KVM: memslot of size with dirty logging; initially-set if asked. */
 static int kvm_slot(uint64_t size, bool init_set, double *enable_ms,
 		    double *get_ms, const char **note)
@@ -318,8 +289,8 @@ static void measure_kvm(struct row *r)
 }
 
 static void print(const struct bench_sysinfo *si, const struct row *rows,
-		  const struct ld_kvm_row *kr, double rate, double on,
-		  double off, bool json)
+		  const struct ld_kvm_row *kr, const struct ld_variant_row *vr,
+		  double rate, bool json)
 {
 	unsigned i;
 
@@ -346,10 +317,22 @@ static void print(const struct bench_sysinfo *si, const struct row *rows,
 				"pages_reported", (json_int_t)kr[i].pages,
 				"note", kr[i].note[0] ? cli_text(kr[i].note)
 						      : json_null()));
-		o = json_pack("{s:o,s:o,s:f,s:f,s:f,s:{s:i,s:o}}",
+		json_t *va = json_array();
+
+		for (i = 0; i < LD_VARIANTS; i++)
+			json_array_append_new(va, json_pack(
+				"{s:s,s:f,s:f,s:f,s:f,s:f,s:i}", "variant", vr[i].name,
+				"enable_1g_ms", vr[i].enable_1g_ms,
+				"enable_1t_ms", vr[i].enable_1t_ms,
+				"store_log_on_ns", vr[i].store_on_ns,
+				"store_log_off_ns", vr[i].store_off_ns,
+				"clean_ms", vr[i].clean_ms,
+				"exits_per_store", (int)vr[i].exits_per_store));
+		o = json_pack("{s:o,s:o,s:f,s:{s:i,s:o},s:{s:i,s:o}}",
 			      "cpu", bench_sysinfo_json(si),
 			      "sizes", arr, "clean_gib_per_s_all_dirty", rate,
-			      "logged_write_ns", on, "unlogged_write_ns", off,
+			      "variants", "pages_stored", LD_STORE_PAGES,
+			      "rows", va,
 			      "kvm_rounds", "pages_dirtied", LD_KVM_PAGES,
 			      "modes", ka);
 		cli_print_json(o, false);
@@ -370,8 +353,16 @@ static void print(const struct bench_sysinfo *si, const struct row *rows,
 		       rows[i].kvm_note ? "  KVM: " : "",
 		       rows[i].kvm_note ? rows[i].kvm_note : "");
 	printf("clean, 1 GiB all dirty: %.1f GiB of guest memory per second\n", rate);
-	printf("store to a page whose bit is clear (exit, mark, retry): %.0f ns; "
-	       "log off (TLB miss, walk): %.0f ns\n", on, off);
+	printf("per backend and variant (model VM, %d pages stored once):\n",
+	       LD_STORE_PAGES);
+	printf("  %-10s %14s %14s %13s %13s %10s %6s\n", "variant",
+	       "enable 1G ms", "enable 1T ms", "store on ns", "store off ns",
+	       "clean ms", "exits");
+	for (i = 0; i < LD_VARIANTS; i++)
+		printf("  %-10s %14.4f %14.4f %13.0f %13.0f %10.3f %6lu\n",
+		       vr[i].name, vr[i].enable_1g_ms, vr[i].enable_1t_ms,
+		       vr[i].store_on_ns, vr[i].store_off_ns, vr[i].clean_ms,
+		       vr[i].exits_per_store);
 	printf("KVM guest dirtied %d pages; one harvest (all reported):\n",
 	       LD_KVM_PAGES);
 	for (i = 0; i < LD_KVM_MODES; i++)
@@ -391,8 +382,10 @@ int bench_logdirty(int argc, char **argv)
 	};
 	struct bench_sysinfo si;
 	struct ld_kvm_row kr[LD_KVM_MODES];
+	struct ld_variant_row vr[LD_VARIANTS];
+	char why[200];
 	struct row rows[3];
-	double rate, on = 0, off = 0;
+	double rate;
 	bool json = false;
 	char opt[32];
 	unsigned i;
@@ -430,12 +423,16 @@ int bench_logdirty(int argc, char **argv)
 		measure_kvm(&rows[i]);
 	}
 	rate = clean_rate();
-	if (rate < 0 || logged_write(&on, &off) < 0) {
-		fprintf(stderr, "vmmu bench logdirty: measurement failed\n");
+	if (rate < 0) {
+		fprintf(stderr, "vmmu bench logdirty: clean rate failed\n");
+		return 1;
+	}
+	if (ld_variants_measure(vr, why, sizeof(why)) < 0) {
+		fprintf(stderr, "vmmu bench logdirty: %s\n", why);
 		return 1;
 	}
 	fprintf(stderr, "vmmu bench logdirty: KVM guest rounds...\n");
 	ld_kvm_measure(kr);
-	print(&si, rows, kr, rate, on, off, json);
+	print(&si, rows, kr, vr, rate, json);
 	return 0;
 }

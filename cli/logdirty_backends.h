@@ -1,0 +1,21 @@
+/* SPDX-License-Identifier: MIT */
+/* vmmu bench logdirty's rows per backend and variant (logdirty_backends.c). */
+#ifndef VMMU_CLI_LOGDIRTY_BACKENDS_H
+#define VMMU_CLI_LOGDIRTY_BACKENDS_H
+
+#define LD_VARIANTS 9
+#define LD_STORE_PAGES 4096     /* pages stored to per timed pass */
+
+struct ld_variant_row {
+	const char *name;       /* "ept pml", ... */
+	double enable_1g_ms, enable_1t_ms;  /* vmmu_dirty_enable_ram */
+	double store_on_ns, store_off_ns;   /* first store to a page */
+	double clean_ms;        /* the clean reporting LD_STORE_PAGES */
+	unsigned long exits_per_store;      /* exits of the logged pass / pages */
+};
+
+/* Every variant; 0, or a negative vmmu_err (what failed in *why). */
+int ld_variants_measure(struct ld_variant_row rows[LD_VARIANTS], char *why,
+			unsigned whylen);
+
+#endif
