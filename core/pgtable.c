@@ -28,6 +28,19 @@ struct pt_request {
 /* Result of acting on an entry covered whole: done, or descend into it. */
 #define PT_DESCEND 1
 
+/* A leaf change that only grants more (vmmu_pt_format.grant_mask). */
+static bool pt_only_grants(const struct vmmu_pt *pt, uint64_t old,
+			   uint64_t new_entry, unsigned level)
+{
+	const struct vmmu_pt_format *f = pt->fmt;
+	uint64_t diff = old ^ new_entry;
+
+	return f->grant_mask && pt_present(pt, new_entry) &&
+	       pt_is_leaf(pt, old, level) && pt_is_leaf(pt, new_entry, level) &&
+	       !(diff & ~(f->grant_mask | f->ignored_mask)) &&
+	       !(diff & f->grant_mask & old);
+}
+
 void pt_note(struct vmmu_pt *pt, struct vmmu_pt_change *chg, uint64_t addr,
 	     unsigned level, uint64_t old, uint64_t new_entry)
 {
@@ -35,7 +48,7 @@ void pt_note(struct vmmu_pt *pt, struct vmmu_pt_change *chg, uint64_t addr,
 
 	if (!chg || old == new_entry)
 		return;
-	if (pt_present(pt, old)) {
+	if (pt_present(pt, old) && !pt_only_grants(pt, old, new_entry, level)) {
 		if (!chg->flush || addr < chg->start)
 			chg->start = addr;
 		if (!chg->flush || end > chg->end)

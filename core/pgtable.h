@@ -74,6 +74,15 @@ struct vmmu_pt_format {
 	uint64_t present_mask;
 	/* Bits a merge ORs together instead of requiring them equal (A/D). */
 	uint64_t merge_or_mask;
+	/*
+	 * A change of a present leaf that only sets grant bits and changes
+	 * no bit outside grant_mask | ignored_mask needs no invalidation: a
+	 * cached translation made before it is only more restrictive, and
+	 * using it costs a spurious fault that the handler resolves (SDM Vol.
+	 * 3C 29.4.3.3; APM Vol. 2 15.25.10 for nested tables). ignored_mask:
+	 * bits the hardware ignores (software-available, vmmu's p2m type).
+	 */
+	uint64_t grant_mask, ignored_mask;
 	/* A non-leaf entry pointing at table. */
 	uint64_t (*make_table)(const struct vmmu_pt *pt, hpa_t table);
 	/* Leaf attributes (no address) from the 4K layout to a large leaf's. */

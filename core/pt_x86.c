@@ -91,6 +91,9 @@ const struct vmmu_pt_format vmmu_pt_format_x86 = {
 	/* A P-clearing marker keeps a table entry present to the engine. */
 	.present_mask = X86_PTE_P | X86_SW_RECALC,
 	.merge_or_mask = X86_PTE_A | X86_PTE_D,
+	/* R/W and U/S only add access; 52..55 (the p2m type) are ignored */
+	.grant_mask = X86_PTE_RW | X86_PTE_US,
+	.ignored_mask = X86_SW_TYPE,
 	.make_table = x86_make_table,
 	.attrs_to_large = x86_attrs_to_large,
 	.attrs_to_4k = x86_attrs_to_4k,

@@ -86,6 +86,10 @@ const struct vmmu_pt_format ept_pt_format = {
 	.large_bit = EPT_PS,
 	.present_mask = EPT_RWX,
 	.merge_or_mask = EPT_A | EPT_D,
+	/* R, W, X only add access; bits 52..58 are ignored (SDM Table 29-6);
+	 * the recalculation marker is a non-leaf matter */
+	.grant_mask = EPT_R | EPT_W | EPT_X,
+	.ignored_mask = EPT_SW_TYPE,
 	.make_table = ept_make_table,
 	.attrs_to_large = ept_attrs_to_large,
 	.attrs_to_4k = ept_attrs_to_4k,

@@ -400,7 +400,24 @@ void pgt_check_old_or_new(struct pgt_env *env, const struct pgt_page *newm,
 	compare_pages(env, t, env->old, env->mutate == 7 ? NULL : newm);
 }
 
-/* Pages of [a, b) whose hardware view changed widen [*lo, *hi). */
+/*
+ * A page whose new view only adds access (EPT R, W, X; x86 R/W, U/S) and
+ * differs in nothing else but the p2m-type bits 55:52 the CPU ignores:
+ * a cached old translation is only more restrictive, so no flush is
+ * needed (SDM Vol. 3C 29.4.3.3; APM Vol. 2 15.25.10).
+ */
+static bool only_grants(const struct pgt_cfg *c, uint64_t old, uint64_t nw)
+{
+	uint64_t grant = c->ept ? PE_R | PE_W | PE_X : PX_RW | PX_US;
+	uint64_t diff = old ^ nw;
+
+	if (pgt_mutate == 10)
+		return false;
+	return !(diff & ~(grant | (0xfULL << 52))) && !(diff & grant & old);
+}
+
+/* Pages of [a, b) whose hardware view changed (other than by only
+ * granting more) widen [*lo, *hi). */
 static void note_changed(const struct pgt_env *env, const struct pgt_tree *t,
 			 const struct pgt_leaf *l, uint64_t *lo, uint64_t *hi)
 {
@@ -419,7 +436,9 @@ static void note_changed(const struct pgt_env *env, const struct pgt_tree *t,
 			same = !n->pending &&
 			       pgt_leaf_hpa(n->e, n->level) + (a - n->va) ==
 			       pgt_leaf_hpa(l->e, l->level) + (a - l->va) &&
-			       pgt_leaf_attrs4k(env->cfg, n->e, n->level) == attrs;
+			       only_grants(env->cfg, attrs,
+					   pgt_leaf_attrs4k(env->cfg, n->e,
+							    n->level));
 		} else {
 			/* up to the next leaf of t, if it starts inside */
 			size_t lo_i = 0, hi_i = t->nleaves;
@@ -445,8 +464,8 @@ static void note_changed(const struct pgt_env *env, const struct pgt_tree *t,
 
 /*
  * flush: set whenever a page that a walk could translate before now
- * translates differently (address, any attribute bit, or a marker now in
- * the way), and [start, end) covers every such page; never set when no
+ * translates differently (address, any attribute bit but an added right,
+ * or a marker now in the way), and [start, end) covers every such page; never set when no
  * present entry (present as the manuals define it, decoded by us) of a
  * table reachable before changed. In between (a split, or a merge that
  * changes no bit of any page) a flush is allowed, not required: the old
