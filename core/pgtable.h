@@ -133,8 +133,9 @@ struct vmmu_pt {
 
 /*
  * What an operation changed, for the caller's invalidation. flush: some
- * present entry changed, so cached translations of [start, end) may be
- * stale (INVEPT, ASID flush, shadow TLB flush). tables_unlinked: table
+ * present entry changed other than by only granting more access (see
+ * vmmu_pt_format.grant_mask), so cached translations of [start, end) may
+ * be stale (INVEPT, ASID flush, shadow TLB flush). tables_unlinked: table
  * pages went to the deferred-free list, so paging-structure caches must
  * be flushed too before vmmu_pt_free_deferred(). on_leaf, when set, is
  * told every leaf the operation changed (old and new value, at its level;
