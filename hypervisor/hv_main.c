@@ -60,24 +60,26 @@ static void print_lines(const char *prefix, char *text)
  * vmmu's own policy (cpuid/policy.c, compiled in) on this CPU's CPUID
  * words and VMX capability MSRs, printed as `vmmu detect` prints it.
  */
+static struct vmmu_host_info host;
+static struct vmmu_decision decision;
+
 static enum vmmu_backend_kind decide(void)
 {
 	static struct vmmu_cpuid_leaves leaves;
-	static struct vmmu_host_info host;
-	static struct vmmu_decision d;
+	struct vmmu_decision *d = &decision;
 	static char text[2 * VMMU_DETECT_MAX_ITEMS * 256 + 1024];
 	struct vmmu_vm_request req = { .backend = VMMU_BACKEND_AUTO };
 	int rc;
 
 	read_leaves(&leaves);
 	vmmu_host_from_leaves(&host, &leaves, read_msr, NULL, "vmmu-hv");
-	rc = vmmu_decide(&host, &req, &d);
-	vmmu_decision_format(&req, &d, text, sizeof(text));
+	rc = vmmu_decide(&host, &req, d);
+	vmmu_decision_format(&req, d, text, sizeof(text));
 	print_lines("hv-decide: ", text);
 	hv_printf("hv: decision %s (vmmu_decide %d, %lu reasons, %lu degradations)\n",
-		  vmmu_backend_name(d.backend), rc, (unsigned long)d.n_reasons,
-		  (unsigned long)d.n_degraded);
-	return rc ? VMMU_BACKEND_SHADOW : d.backend;
+		  vmmu_backend_name(d->backend), rc, (unsigned long)d->n_reasons,
+		  (unsigned long)d->n_degraded);
+	return rc ? VMMU_BACKEND_SHADOW : d->backend;
 }
 
 
@@ -92,6 +94,7 @@ void hv_main(uint32_t magic, uint32_t info)
 	hv_cpu_init();
 	hv_printf("hv: vmmu-hv 64-bit host, multiboot magic 0x%x %s, info 0x%x\n",
 		  magic, magic == MULTIBOOT_LOADER_MAGIC ? "ok" : "unexpected", info);
+	hv_pool_init(magic, info);
 	hv_detect(&f);
 	hv_print_features(&f);
 	hv_dump_features(&f);
@@ -104,7 +107,7 @@ void hv_main(uint32_t magic, uint32_t info)
 		hv_printf("hv: no guest: shadow paging is not in this kernel yet\n");
 		hv_exit_emulator(true);
 	}
-	rc = hv_guest_run(arch, &f, arch == &hv_vmx_arch);
+	rc = hv_guest_run(arch, &f, &host, &decision, arch == &hv_vmx_arch);
 	hv_printf("hv: guest on %s %s\n", vmmu_backend_name(mode),
 		  rc ? "FAILED" : "passed");
 	hv_exit_emulator(rc == 0);

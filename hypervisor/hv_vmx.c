@@ -70,6 +70,7 @@ enum vmcs_field {
 #define EXIT_REASON_HLT       12
 #define EXIT_REASON_IO        30
 #define EXIT_REASON_EPT_VIOL  48
+#define EXIT_REASON_EPT_MISCONFIG 49
 #define EXIT_REASON_ENTRY_FAIL (1U << 31)
 
 static uint8_t vmxon_region[4096] __attribute__((aligned(4096)));
@@ -238,9 +239,10 @@ static void vmx_guest_state(uint64_t cr3, uint64_t rip, uint64_t rsp)
 	vmw(GUEST_SYSENTER_EIP, 0);
 }
 
-static int vmx_setup(const struct hv_features *f, uint64_t eptp, uint64_t cr3,
-		     uint64_t rip, uint64_t rsp)
+static int vmx_setup(const struct hv_features *f, uint64_t eptp, uint32_t asid,
+		     uint64_t cr3, uint64_t rip, uint64_t rsp)
 {
+	(void)asid;     /* VPID stays off: INVEPT covers the guest */
 	if (vmx_enable(f))
 		return -1;
 	vmx_eptp = eptp;
@@ -295,6 +297,12 @@ static void vmx_run(struct hv_regs *regs, struct hv_exit *e)
 		e->gla_valid = e->info >> 7 & 1;
 		e->gla = e->gla_valid ? vmr(GUEST_LINEAR_ADDR) : 0;
 		break;
+	case EXIT_REASON_EPT_MISCONFIG:
+		/* 28.2.1: only the guest-physical address; no qualification. */
+		e->kind = HV_EXIT_NESTED_FAULT;
+		e->info = 0;
+		e->gpa = vmr(GUEST_PHYS_ADDR);
+		break;
 	default:
 		e->kind = HV_EXIT_OTHER;
 		e->gpa = vmr(EXIT_INTR_INFO);
@@ -313,11 +321,12 @@ static void vmx_skip(unsigned len)
  * INVEPT (SDM Vol. 3C 31.3; 29.4.3.1): single-context for this EPTP when
  * IA32_VMX_EPT_VPID_CAP bit 25 allows it, else all-context (bit 26).
  */
-static void vmx_flush(void)
+static void vmx_flush(unsigned how)
 {
 	struct { uint64_t eptp, zero; } desc = { vmx_eptp, 0 };
 	uint64_t type = vmx_ept_cap >> 25 & 1 ? 1 : 2;
 
+	(void)how;
 	if (!(vmx_ept_cap >> 20 & 1) || !(vmx_ept_cap >> (24 + type) & 1))
 		return;
 	__asm__ volatile("invept %0, %1" :: "m"(desc), "r"(type) : "cc", "memory");
