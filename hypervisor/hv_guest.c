@@ -312,7 +312,7 @@ static int guest_loop(struct hv_run *run)
 	}
 	if (!halted || run->n != SCRIPT_LEN)
 		run->bad++;
-	hv_printf("hv: script %u of %u checkpoints, %u failed; %u backend exits: "
+	hv_printf("hv: script %u of %u checkpoints, %u failed, %u backend exits: "
 		  "%u first-touch, %u log-dirty, %u recalc, %u other\n", run->n,
 		  (unsigned)SCRIPT_LEN, run->bad, run->backend_exits,
 		  run->by_what[0], run->by_what[1], run->by_what[2], run->by_what[3]);
