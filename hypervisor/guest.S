@@ -42,7 +42,16 @@ hv_guest_code:
 	mov (%rsi), %rbx
 	mov $REPORT(5), %eax
 	cpuid
-	/* 6: one byte to port 0xe9 (an I/O exit), then HLT. */
+	/* 6: after the host's dirty-log clean: write gpa 0x6000 again and
+	 * gpa 0x8000 (untouched so far), read the latter back. */
+	mov $0x6000, %esi
+	movq $0x66, (%rsi)
+	mov $0x8000, %esi
+	movq $0x88, (%rsi)
+	mov (%rsi), %rbx
+	mov $REPORT(6), %eax
+	cpuid
+	/* 7: one byte to port 0xe9 (an I/O exit), then HLT. */
 	mov $0x4b, %al
 	out %al, $0xe9
 1:	hlt

@@ -30,6 +30,7 @@
 #define GUEST_CODE  0x1000ULL
 #define GUEST_DATA  0x5000ULL
 #define GUEST_WDATA 0x6000ULL
+#define GUEST_WDATA2 0x8000ULL
 #define GUEST_STACK 0x9000ULL
 #define GUEST_PML4  0x10000ULL
 #define GUEST_PDPT  0x11000ULL
@@ -60,16 +61,21 @@ static const struct hv_slot slots[] = {
 };
 
 /*
- * What the dirty log must hold after the run: the pages the guest stores
- * to, and where the second level counts the guest's page-table reads as
- * writes (EPT with the EPTP's A/D flag, SDM Vol. 3C 29.3.3.2; NPT, as
- * QEMU and Bochs walk guest tables as writes, docs/npt.md) the guest table
- * pages it walks through. The first two are the stores, the rest tables.
+ * What the dirty log must hold in each round (the first up to report 5,
+ * where the host peeks and cleans; the second after it, peeked after HLT):
+ * the pages the guest stores to, and where the second level counts the
+ * guest's page-table reads as writes (EPT with the EPTP's A/D flag, SDM
+ * Vol. 3C 29.3.3.2; NPT, as QEMU and Bochs walk guest tables as writes,
+ * docs/npt.md) the guest table pages it walks through in that round.
  */
-static const uint64_t written_pages[] = {
-	GUEST_WDATA, RO_PAGE, GUEST_PML4, GUEST_PDPT, GUEST_PD0, LATE_PD,
+struct dirty_round {
+	unsigned stores, tables;        /* the first stores, then tables */
+	uint64_t page[6];
 };
-#define N_STORES 2
+static const struct dirty_round rounds[2] = {
+	{ 2, 4, { GUEST_WDATA, RO_PAGE, GUEST_PML4, GUEST_PDPT, GUEST_PD0, LATE_PD } },
+	{ 2, 3, { GUEST_WDATA, GUEST_WDATA2, GUEST_PML4, GUEST_PDPT, GUEST_PD0 } },
+};
 
 extern const uint8_t hv_guest_code[], hv_guest_code_end[];
 
@@ -138,6 +144,9 @@ static const struct hv_step script[] = {
 	 * the page writable. */
 	{ HV_EXIT_NESTED_FAULT, 0, 0, RO_PAGE, RO_PAGE, 0x1aa, 0x100000007ULL, true },
 	{ HV_EXIT_CPUID, REPORT(5), 0x77, 0, 0, 0, 0, false },
+	/* After the clean: the two stores are logged again (write
+	 * protection re-armed, D flags cleared). */
+	{ HV_EXIT_CPUID, REPORT(6), 0x88, 0, 0, 0, 0, false },
 	/* OUT imm8, AL = 'K': VMX qualification (Table 28-5): size 1 (bits
 	 * 2:0 = 0), OUT (bit 3 = 0), immediate port (bit 6), port in 31:16;
 	 * SVM EXITINFO1 (APM 15.10.2): port in 31:16, SZ8 (bit 4), A64
@@ -275,6 +284,53 @@ static bool nested_exit(struct hv_run *run, const struct hv_exit *e,
 	return true;
 }
 
+/*
+ * The dirty log (vmmu_dirty_peek over the logged range, then
+ * vmmu_dirty_clean after round 0): exactly the pages the guest wrote in
+ * the round. Under EPT write protection and NPT each came from a log-dirty
+ * exit; with EPT A/D from the D flags the CPU set, harvested first.
+ */
+static int check_dirty(struct hv_run *run, unsigned round)
+{
+	static uint64_t bitmap[(0x800000 >> 12) / 64];
+	const struct dirty_round *w = &rounds[round];
+	unsigned want = w->stores + (run->ept_ad || !run->vm.ept ? w->tables : 0), k;
+	uint64_t gfn, np, nd = 0, i, found = 0;
+	int rc = vmmu_dirty_range(run->vm.vm, &gfn, &np);
+	bool ok = true;
+
+	if (!rc && np > sizeof(bitmap) * 8)
+		rc = -1;
+	rc = rc ? rc : hv_vm_dirty_sync(&run->vm);
+	rc = rc ? rc : vmmu_dirty_peek(run->vm.vm, gfn, np, bitmap, &nd);
+	if (rc) {
+		hv_printf("hv: dirty log: %d FAIL\n", rc);
+		return -1;
+	}
+	hv_printf("hv: dirty log %u (%s) gfn 0x%lx+0x%lx: %lu pages:", round + 1,
+		  run->vm.ept ? vmmu_dirty_log_name(vmmu_ept_dirty_mode(run->vm.vm)) :
+		  "npt write-protect", gfn, np, nd);
+	for (i = 0; i < np; i++) {
+		if (!(bitmap[i / 64] >> (i % 64) & 1))
+			continue;
+		hv_printf(" 0x%lx", (gfn + i) << 12);
+		for (k = 0; k < want && w->page[k] != (gfn + i) << 12; k++)
+			;
+		ok = ok && k < want;
+		found += k < want;
+	}
+	ok = ok && found == want;
+	hv_printf("\nhv: dirty log %u %s the %u pages the guest wrote%s\n",
+		  round + 1, ok ? "is exactly" : "FAILS to be", want,
+		  want > w->stores ? " (stores and walked guest tables)" : " (stores)");
+	if (round == 0) {
+		rc = vmmu_dirty_clean(run->vm.vm, gfn, np, NULL, &nd);
+		hv_printf("hv: dirty log cleaned: %d, %lu pages\n", rc, nd);
+		ok = ok && rc == 0;
+	}
+	return ok ? 0 : -1;
+}
+
 /* Run the script; every exit is printed and checked in order. */
 static int guest_loop(struct hv_run *run)
 {
@@ -302,6 +358,9 @@ static int guest_loop(struct hv_run *run)
 			hv_printf("hv: check %u FAIL\n", run->n + 1);
 			run->bad++;
 		}
+		if (e.kind == HV_EXIT_CPUID && regs.rax == REPORT(5) &&
+		    check_dirty(run, 0))
+			run->bad++;
 		run->n++;
 		if (e.kind == HV_EXIT_CPUID || e.kind == HV_EXIT_IO) {
 			run->arch->skip(2);     /* CPUID 0f a2, OUT imm8 e6 ib */
@@ -317,49 +376,6 @@ static int guest_loop(struct hv_run *run)
 		  (unsigned)SCRIPT_LEN, run->bad, run->backend_exits,
 		  run->by_what[0], run->by_what[1], run->by_what[2], run->by_what[3]);
 	return run->bad ? -1 : 0;
-}
-
-/*
- * The dirty log after the run (vmmu_dirty_peek over the logged range):
- * exactly the pages the guest wrote. Under EPT write protection and NPT
- * each came from a log-dirty exit; with EPT A/D from the D flags the CPU
- * set, harvested by the peek's sync.
- */
-static int check_dirty(struct hv_run *run)
-{
-	static uint64_t bitmap[(0x800000 >> 12) / 64];
-	unsigned want = run->ept_ad || !run->vm.ept ? 6 : N_STORES, k;
-	uint64_t gfn, np, nd = 0, i, found = 0;
-	int rc = vmmu_dirty_range(run->vm.vm, &gfn, &np);
-	bool ok = true;
-
-	if (!rc && np > sizeof(bitmap) * 8)
-		rc = -1;
-	if (!rc)
-		rc = hv_vm_dirty_sync(&run->vm);
-	if (!rc)
-		rc = vmmu_dirty_peek(run->vm.vm, gfn, np, bitmap, &nd);
-	if (rc) {
-		hv_printf("hv: dirty log: %d FAIL\n", rc);
-		return -1;
-	}
-	hv_printf("hv: dirty log (%s) gfn 0x%lx+0x%lx: %lu pages:",
-		  run->vm.ept ? vmmu_dirty_log_name(vmmu_ept_dirty_mode(run->vm.vm)) :
-		  "npt write-protect", gfn, np, nd);
-	for (i = 0; i < np; i++) {
-		if (!(bitmap[i / 64] >> (i % 64) & 1))
-			continue;
-		hv_printf(" 0x%lx", (gfn + i) << 12);
-		for (k = 0; k < want && written_pages[k] != (gfn + i) << 12; k++)
-			;
-		ok = ok && k < want;
-		found += k < want;
-	}
-	ok = ok && found == want;
-	hv_printf("\nhv: dirty log %s the %u pages the guest wrote%s\n",
-		  ok ? "is exactly" : "FAILS to be", want,
-		  want > N_STORES ? " (stores and walked guest tables)" : " (stores)");
-	return ok ? 0 : -1;
 }
 
 /* The guest's entries after the run: the A/D bits its CPU set. */
@@ -429,7 +445,7 @@ int hv_guest_run(const struct hv_arch *arch, const struct hv_features *f,
 			GUEST_STACK))
 		return -1;
 	rc = guest_loop(&run);
-	if (check_dirty(&run))
+	if (check_dirty(&run, 1))
 		rc = -1;
 	print_guest_entries(&run);
 	print_counts(&run);
