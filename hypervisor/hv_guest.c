@@ -178,7 +178,7 @@ static void print_exit(const struct hv_exit *e, const struct hv_regs *r, bool ep
 		hv_printf("hv: exit hlt\n");
 		break;
 	case HV_EXIT_NESTED_FAULT:
-		if (ept && e->reason == 49)
+		if (ept && e->reason == VMMU_VMX_EXIT_EPT_MISCONFIG)
 			hv_printf("hv: exit ept-misconfig gpa 0x%lx\n", e->gpa);
 		else if (ept)
 			hv_printf("hv: exit ept-violation qual 0x%lx gpa 0x%lx gla 0x%lx\n",
@@ -210,7 +210,8 @@ static bool nested_matches(const struct hv_run *run, const struct hv_step *s,
 	 * writes (29.3.3.2): Bochs then reports bit 1 without bit 0. */
 	if (run->ept_ad && !(want & 0x100))
 		want = (want & ~1ULL) | 2;
-	return e->reason == 48 && (e->info & 0x1ff) == want && e->gpa == s->gpa &&
+	return e->reason == VMMU_VMX_EXIT_EPT_VIOLATION &&
+	       (e->info & 0x1ff) == want && e->gpa == s->gpa &&
 	       e->gla_valid && e->gla == s->gla;
 }
 
@@ -258,6 +259,22 @@ static int vmm_unprotect(struct hv_run *run, uint64_t gpa)
 	return rc;
 }
 
+/* by_what's index of an outcome name (hv_vm.c's names). */
+static unsigned what_index(const char *what)
+{
+	static const char *const names[3] = { "first-touch", "log-dirty", "recalc" };
+	const char *a, *b;
+	unsigned i;
+
+	for (i = 0; i < 3; i++) {
+		for (a = what, b = names[i]; *a && *a == *b; a++, b++)
+			;
+		if (!*a && !*b)
+			return i;
+	}
+	return 3;
+}
+
 /* A nested exit: to the backend; true when the guest may resume. */
 static bool nested_exit(struct hv_run *run, const struct hv_exit *e,
 			bool checkpoint)
@@ -278,8 +295,7 @@ static bool nested_exit(struct hv_run *run, const struct hv_exit *e,
 		return false;
 	if (!checkpoint) {
 		run->backend_exits++;
-		run->by_what[r.what[0] == 'f' ? 0 : r.what[0] == 'l' ? 1 :
-			     r.what[0] == 'r' ? 2 : 3]++;
+		run->by_what[what_index(r.what)]++;
 	}
 	return true;
 }

@@ -1,8 +1,8 @@
 /* SPDX-License-Identifier: MIT */
 /*
- * vmmu-hv's small libc: memcpy/memmove/memset (all that core/, ept/ and npt/ need
- * from outside), a polled 16550 console on COM1, a printf subset and the
- * emulators' exit ports.
+ * vmmu-hv's small libc: memcpy/memmove/memset (all that core/, ept/ and
+ * npt/ need from outside), a polled 16550 console on COM1, a printf subset
+ * and the emulators' exit ports.
  */
 #include <stdarg.h>
 
