@@ -51,7 +51,20 @@ hv_guest_code:
 	mov (%rsi), %rbx
 	mov $REPORT(6), %eax
 	cpuid
-	/* 7: one byte to port 0xe9 (an I/O exit), then HLT. */
+	/* 7: read the device register at gpa 0x10000000 (an MMIO slot: the
+	 * VMM's device model gives the value). 3 bytes: 48 8b 1e. */
+	mov $0x10000000, %esi
+	mov (%rsi), %rbx
+	mov $REPORT(7), %eax
+	cpuid
+	/* 8: write the ROM at gpa 0x20000000 (the VMM drops the write; 7
+	 * bytes: 48 c7 06 imm32), then read what the host loaded there. */
+	mov $0x20000000, %esi
+	movq $0x99, (%rsi)
+	mov (%rsi), %rbx
+	mov $REPORT(8), %eax
+	cpuid
+	/* 9: one byte to port 0xe9 (an I/O exit), then HLT. */
 	mov $0x4b, %al
 	out %al, $0xe9
 1:	hlt

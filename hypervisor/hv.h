@@ -84,6 +84,9 @@ struct hv_arch {
 	void (*run)(struct hv_regs *regs, struct hv_exit *e);
 	/* Step the guest over the instruction that exited (length if known). */
 	void (*skip)(unsigned len);
+	/* Step the guest over len bytes (an instruction the VMM emulated on
+	 * a nested exit, which gives no instruction length). */
+	void (*advance)(unsigned len);
 	/* Drop cached nested translations after the tables changed: INVEPT
 	 * (VMX), or TLB_CONTROL = how for the next VMRUN (SVM). */
 	void (*flush)(unsigned how);

@@ -10,12 +10,15 @@
  *                       p2m type RAM_RO until the guest writes it
  *   [4 MiB, 6 MiB)      RAM, one 2 MiB host block: the word at 0x400000
  *   [6 MiB, +4 KiB)     RAM: a guest page directory at 0x600000
+ *   [256 MiB, +4 KiB)   MMIO: a device register the VMM emulates
+ *   [512 MiB, +4 KiB)   ROM, loaded by the host; guest writes are dropped
  *
  * The host writes all of it with vmmu_vm_write_gpa; no nested entry
  * exists before the guest runs: each first touch is a nested exit that the
  * backend resolves. Guest paging (4-level, SDM Vol. 3A 5.5): gva
  * [0, 2 MiB) and gva 0x400000 (2 MiB pages) through PD 0x12000; gva
- * [1 GiB, 1 GiB + 2 MiB) to gpa [0, 2 MiB) through PD 0x600000. Guest
+ * [1 GiB, 1 GiB + 2 MiB) to gpa [0, 2 MiB) through PD 0x600000; gva
+ * 256 MiB and 512 MiB (2 MiB pages) to the MMIO and ROM slots. Guest
  * entries have A (and leaves D) set already, so the guest's writes are its
  * stores: Bochs 2.7 sets guest A/D bits without the EPT write check
  * (docs/hypervisor.md), which would hide them from write protection.
@@ -39,6 +42,8 @@
 #define LATE_PD     0x600000ULL
 #define RO_PAGE     0x7000ULL
 #define GUEST_RAM   0x200000ULL
+#define MMIO_REG    0x10000000ULL
+#define ROM_BASE    0x20000000ULL
 #define PTE_P  1ULL
 #define PTE_RW 2ULL
 #define PTE_PS 0x80ULL
@@ -50,14 +55,18 @@
 #define MAGIC_A 0x5a5a0000c0de0001ULL
 #define MAGIC_B 0x5a5a0000c0de0002ULL
 #define WVALUE  0x1122334455667788ULL
+#define DEVICE_VALUE 0xd00dfeedcafe0007ULL   /* what the VMM's device reads */
+#define ROM_VALUE    0x0badc0de00000008ULL   /* what the host loads in ROM */
 #define REPORT(n) (0x564d0000ULL + (n))
 #define SVM_IO_ASIZE 0x380ULL   /* EXITINFO1 bits 9:7, APM 15.10.2 */
 #define EPTP_AD (1ULL << 6)     /* SDM Vol. 3C 25.6.11 */
 
 static const struct hv_slot slots[] = {
-	{ 0, GUEST_RAM, VMMU_ORDER_4K },
-	{ LATE_DATA, 0x200000, VMMU_ORDER_2M },
-	{ LATE_PD, 0x1000, VMMU_ORDER_4K },
+	{ 0, GUEST_RAM, VMMU_MEM_RAM, VMMU_ORDER_4K },
+	{ LATE_DATA, 0x200000, VMMU_MEM_RAM, VMMU_ORDER_2M },
+	{ LATE_PD, 0x1000, VMMU_MEM_RAM, VMMU_ORDER_4K },
+	{ MMIO_REG, 0x1000, VMMU_MEM_MMIO, VMMU_ORDER_4K },
+	{ ROM_BASE, 0x1000, VMMU_MEM_ROM, VMMU_ORDER_4K },
 };
 
 /*
@@ -96,6 +105,9 @@ static int guest_build(struct hv_vm *hv)
 	rc = rc ? rc : put64(hv, GUEST_PDPT + 8, LATE_PD | PTE_TABLE);
 	rc = rc ? rc : put64(hv, GUEST_PD0, 0 | PTE_LEAF2M);
 	rc = rc ? rc : put64(hv, GUEST_PD0 + 16, LATE_DATA | PTE_LEAF2M);
+	rc = rc ? rc : put64(hv, GUEST_PD0 + (MMIO_REG >> 21) * 8, MMIO_REG | PTE_LEAF2M);
+	rc = rc ? rc : put64(hv, GUEST_PD0 + (ROM_BASE >> 21) * 8, ROM_BASE | PTE_LEAF2M);
+	rc = rc ? rc : put64(hv, ROM_BASE, ROM_VALUE);   /* a VMM loads ROM so */
 	rc = rc ? rc : put64(hv, LATE_DATA, MAGIC_B);
 	/* LATE_PD: PDE 0 maps gpa [0, 2 MiB) as one 2 MiB page. */
 	rc = rc ? rc : put64(hv, LATE_PD, 0 | PTE_LEAF2M);
@@ -122,37 +134,57 @@ struct hv_step {
 	enum hv_exit_kind kind;
 	uint64_t report, value;         /* CPUID: EAX and RBX */
 	uint64_t gpa, gla, ept_info, npt_info;
-	bool to_vmm;                    /* nested: the backend hands it back */
+	/* nested: the reason the backend hands it back to the VMM with, and
+	 * the length of the instruction the VMM then completes (0: retried) */
+	enum vmmu_vmm_reason to_vmm;
+	unsigned insn_len;
 };
 
 static const struct hv_step script[] = {
-	{ HV_EXIT_CPUID, REPORT(1), MAGIC_A, 0, 0, 0, 0, false },
-	{ HV_EXIT_CPUID, REPORT(2), WVALUE, 0, 0, 0, 0, false },
+	{ HV_EXIT_CPUID, REPORT(1), MAGIC_A, 0, 0, 0, 0, 0, 0 },
+	{ HV_EXIT_CPUID, REPORT(2), WVALUE, 0, 0, 0, 0, 0, 0 },
 	/* First touch of the final gpa: read (bit 0), gla valid (7),
 	 * translation (8); #NPF: U (nested walks are user), not present,
 	 * bit 32. The backend maps the 2 MiB block. */
-	{ HV_EXIT_NESTED_FAULT, 0, 0, LATE_DATA, LATE_DATA, 0x181, 0x100000004ULL, false },
-	{ HV_EXIT_CPUID, REPORT(3), MAGIC_B, 0, 0, 0, 0, false },
+	{ HV_EXIT_NESTED_FAULT, 0, 0, LATE_DATA, LATE_DATA, 0x181, 0x100000004ULL, 0, 0 },
+	{ HV_EXIT_CPUID, REPORT(3), MAGIC_B, 0, 0, 0, 0, 0, 0 },
 	/* First touch of a guest PDE (bit 8 clear: paging-structure access);
 	 * #NPF: bit 33, with W: QEMU and Bochs report a guest-table access
 	 * as a write. */
-	{ HV_EXIT_NESTED_FAULT, 0, 0, LATE_PD, 0x40005000, 0x081, 0x200000006ULL, false },
-	{ HV_EXIT_CPUID, REPORT(4), MAGIC_A, 0, 0, 0, 0, false },
+	{ HV_EXIT_NESTED_FAULT, 0, 0, LATE_PD, 0x40005000, 0x081, 0x200000006ULL, 0, 0 },
+	{ HV_EXIT_CPUID, REPORT(4), MAGIC_A, 0, 0, 0, 0, 0, 0 },
 	/* Write to the RAM_RO page: W (bit 1), the entry allowed R and X
 	 * (bits 3, 5), gla valid, translation; #NPF: P W U, bit 32. The
 	 * backend cannot resolve it (VMMU_REASON_UNHANDLED); the VMM makes
 	 * the page writable. */
-	{ HV_EXIT_NESTED_FAULT, 0, 0, RO_PAGE, RO_PAGE, 0x1aa, 0x100000007ULL, true },
-	{ HV_EXIT_CPUID, REPORT(5), 0x77, 0, 0, 0, 0, false },
+	{ HV_EXIT_NESTED_FAULT, 0, 0, RO_PAGE, RO_PAGE, 0x1aa, 0x100000007ULL,
+	  VMMU_REASON_UNHANDLED, 0 },
+	{ HV_EXIT_CPUID, REPORT(5), 0x77, 0, 0, 0, 0, 0, 0 },
 	/* After the clean: the two stores are logged again (write
 	 * protection re-armed, D flags cleared). */
-	{ HV_EXIT_CPUID, REPORT(6), 0x88, 0, 0, 0, 0, false },
+	{ HV_EXIT_CPUID, REPORT(6), 0x88, 0, 0, 0, 0, 0, 0 },
+	/* A read of the MMIO slot: never mapped, so a not-present read
+	 * (0x181; #NPF 0x100000004) that vmmu hands back with
+	 * VMMU_REASON_MMIO; the VMM's device gives RBX and the VMM steps
+	 * over the load. */
+	{ HV_EXIT_NESTED_FAULT, 0, 0, MMIO_REG, MMIO_REG, 0x181, 0x100000004ULL,
+	  VMMU_REASON_MMIO, 3 },
+	{ HV_EXIT_CPUID, REPORT(7), DEVICE_VALUE, 0, 0, 0, 0, 0, 0 },
+	/* A write to the ROM slot, not mapped yet. NPT decides from the p2m
+	 * at once (#NPF 0x100000006: not present, W): VMMU_REASON_ROM_WRITE.
+	 * EPT maps the page R-X first (a first touch, qual 0x182, retried),
+	 * then the write to R-X (0x1aa) is the ROM_WRITE. The VMM drops the
+	 * write and steps over; the read after it needs the mapping (NPT:
+	 * a first touch then). */
+	{ HV_EXIT_NESTED_FAULT, 0, 0, ROM_BASE, ROM_BASE, 0x1aa, 0x100000006ULL,
+	  VMMU_REASON_ROM_WRITE, 7 },
+	{ HV_EXIT_CPUID, REPORT(8), ROM_VALUE, 0, 0, 0, 0, 0, 0 },
 	/* OUT imm8, AL = 'K': VMX qualification (Table 28-5): size 1 (bits
 	 * 2:0 = 0), OUT (bit 3 = 0), immediate port (bit 6), port in 31:16;
 	 * SVM EXITINFO1 (APM 15.10.2): port in 31:16, SZ8 (bit 4), A64
 	 * (bit 9), OUT (bit 0 = 0). */
-	{ HV_EXIT_IO, 0, 'K', 0, 0, 0x00e90040, 0x00e90210, false },
-	{ HV_EXIT_HLT, 0, 0, 0, 0, 0, 0, false },
+	{ HV_EXIT_IO, 0, 'K', 0, 0, 0x00e90040, 0x00e90210, 0, 0 },
+	{ HV_EXIT_HLT, 0, 0, 0, 0, 0, 0, 0, 0 },
 };
 #define SCRIPT_LEN (sizeof(script) / sizeof(script[0]))
 
@@ -275,9 +307,33 @@ static unsigned what_index(const char *what)
 	return 3;
 }
 
+/*
+ * The VMM's part for an exit vmmu handed back with reason: the RAM_RO
+ * page made writable (retried), the device read emulated into RBX, the
+ * ROM write dropped; the emulated instruction (of the VMM's own guest,
+ * length known) is stepped over.
+ */
+static int vmm_complete(struct hv_run *run, const struct hv_step *s,
+			const struct hv_exit *e, struct hv_regs *regs,
+			enum vmmu_vmm_reason reason)
+{
+	if (reason != s->to_vmm)
+		return -1;
+	if (reason == VMMU_REASON_UNHANDLED)
+		return vmm_unprotect(run, e->gpa);
+	if (reason == VMMU_REASON_MMIO) {
+		regs->rbx = DEVICE_VALUE;
+		hv_printf("hv: vmm: device read gpa 0x%lx = 0x%lx\n", e->gpa, regs->rbx);
+	} else {
+		hv_printf("hv: vmm: rom write at gpa 0x%lx dropped\n", e->gpa);
+	}
+	run->arch->advance(s->insn_len);
+	return 0;
+}
+
 /* A nested exit: to the backend; true when the guest may resume. */
 static bool nested_exit(struct hv_run *run, const struct hv_exit *e,
-			bool checkpoint)
+			struct hv_regs *regs, bool checkpoint)
 {
 	const struct hv_step *s = &script[run->n];
 	struct hv_resolution r;
@@ -289,8 +345,7 @@ static bool nested_exit(struct hv_run *run, const struct hv_exit *e,
 		return false;
 	if (checkpoint && s->to_vmm)
 		return r.res.action == VMMU_ACT_TO_VMM &&
-		       r.res.reason == VMMU_REASON_UNHANDLED &&
-		       vmm_unprotect(run, e->gpa) == 0;
+		       vmm_complete(run, s, e, regs, r.res.reason) == 0;
 	if (r.res.action != VMMU_ACT_RETRY)
 		return false;
 	if (!checkpoint) {
@@ -361,7 +416,7 @@ static int guest_loop(struct hv_run *run)
 		print_exit(&e, &regs, run->vm.ept);
 		if (e.kind == HV_EXIT_NESTED_FAULT) {
 			checkpoint = nested_matches(run, &script[run->n], &e);
-			if (!nested_exit(run, &e, checkpoint)) {
+			if (!nested_exit(run, &e, &regs, checkpoint)) {
 				hv_printf("hv: check %u FAIL (nested exit not resolved)\n",
 					  run->n + 1);
 				run->bad++;
@@ -431,9 +486,11 @@ static void print_counts(struct hv_run *run)
 	}
 	ns = vmmu_npt_stats(run->vm.vm);
 	hv_printf("hv: npt stats: first-touch %lu log-dirty %lu recalc %lu "
-		  "to-vmm %lu flush-asid %lu flush-all %lu leaves 4k %lu 2m %lu\n",
+		  "unhandled %lu mmio-vmm %lu rom-write %lu flush-asid %lu "
+		  "flush-all %lu leaves 4k %lu 2m %lu\n",
 		  ns->npf[VMMU_NPF_FIRST_TOUCH], ns->npf[VMMU_NPF_LOG_DIRTY],
 		  ns->npf[VMMU_NPF_RECALC], ns->npf[VMMU_NPF_UNHANDLED],
+		  ns->npf[VMMU_NPF_MMIO_VMM], ns->npf[VMMU_NPF_ROM_WRITE],
 		  ns->flush_asid, ns->flush_all, ns->leaves_4k, ns->leaves_2m);
 }
 

@@ -172,6 +172,12 @@ static void svm_skip(unsigned len)
 		VMCB(uint64_t, S_RIP) = VMCB(uint64_t, S_RIP) + len;
 }
 
+/* nRIP is not given for #NPF without decode assists: the VMM's length. */
+static void svm_advance(unsigned len)
+{
+	VMCB(uint64_t, S_RIP) = VMCB(uint64_t, S_RIP) + len;
+}
+
 /* TLB_CONTROL for the next VMRUN (15.16.1): 1 everything, 3 this ASID. */
 static void svm_flush(unsigned how)
 {
@@ -183,5 +189,6 @@ const struct hv_arch hv_svm_arch = {
 	.setup = svm_setup,
 	.run = svm_run,
 	.skip = svm_skip,
+	.advance = svm_advance,
 	.flush = svm_flush,
 };

@@ -3,8 +3,8 @@
  * The guest's VM through vmmu's public API, as a VMM embedding vmmu makes
  * it: vmmu_vm_create on the kernel's platform (hv_pool.c), the EPT backend
  * configured from the real IA32_VMX_* MSRs (vmmu_ept_caps_from_vmx) or the
- * NPT backend from vmmu's decision (vmmu_npt_config_from_decision), RAM
- * slots, one vCPU. Exits go to the backends' VMM-facing handlers
+ * NPT backend from vmmu's decision (vmmu_npt_config_from_decision), RAM,
+ * ROM and MMIO slots, one vCPU. Exits go to the backends' VMM-facing handlers
  * (vmmu_ept_handle_vmexit, vmmu_npt_handle_npf) with what the CPU put in
  * the VMCS/VMCB; the invalidations they ask for are executed on the CPU.
  */
@@ -71,7 +71,7 @@ static int add_slots(struct hv_vm *hv, const struct hv_slot *slots,
 		memset(&desc, 0, sizeof(desc));
 		desc.base = mk_gpa(slots[i].base);
 		desc.size = slots[i].size;
-		desc.type = VMMU_MEM_RAM;
+		desc.type = slots[i].type;
 		desc.max_order = slots[i].max_order;
 		desc.memtype = VMMU_MEMTYPE_DEFAULT;
 		rc = vmmu_vm_add_slot_ex(hv->vm, &desc);

@@ -27,9 +27,10 @@ struct hv_resolution {
 					   counter that moved */
 };
 
-/* One RAM slot of the guest. */
+/* One slot of the guest. */
 struct hv_slot {
 	uint64_t base, size;
+	enum vmmu_mem_type type;
 	uint8_t max_order;
 };
 

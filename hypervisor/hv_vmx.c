@@ -328,6 +328,12 @@ static void vmx_skip(unsigned len)
 	vmw(GUEST_RIP, vmr(GUEST_RIP) + vmr(EXIT_INSTR_LEN));
 }
 
+/* 28.2.5: the instruction-length field is undefined on EPT violations. */
+static void vmx_advance(unsigned len)
+{
+	vmw(GUEST_RIP, vmr(GUEST_RIP) + len);
+}
+
 /*
  * INVEPT (SDM Vol. 3C 31.3; 29.4.3.1): single-context for this EPTP when
  * IA32_VMX_EPT_VPID_CAP bit 25 allows it, else all-context (bit 26).
@@ -348,5 +354,6 @@ const struct hv_arch hv_vmx_arch = {
 	.setup = vmx_setup,
 	.run = vmx_run,
 	.skip = vmx_skip,
+	.advance = vmx_advance,
 	.flush = vmx_flush,
 };
