@@ -1,8 +1,8 @@
 /* SPDX-License-Identifier: MIT */
 /*
  * vmmu-hv: a small freestanding hypervisor kernel (64-bit host side) that
- * runs one guest under VMX with EPT or SVM with nested paging, on nested
- * tables built by vmmu's page-table engine (hv_tables.c).
+ * runs one guest under VMX with EPT or SVM with nested paging, on a VM
+ * made through vmmu's public API with its EPT or NPT backend (hv_vm.c).
  *
  * Host memory: linear = physical below 1 GiB (boot.S), so a host-physical
  * address is also a pointer.
@@ -57,7 +57,7 @@ enum hv_exit_kind {
 	HV_EXIT_CPUID,          /* the guest's report channel */
 	HV_EXIT_IO,             /* OUT / IN: the guest's console byte */
 	HV_EXIT_HLT,            /* the guest is done */
-	HV_EXIT_NESTED_FAULT,   /* EPT violation or #NPF */
+	HV_EXIT_NESTED_FAULT,   /* EPT violation, EPT misconfiguration, #NPF */
 	HV_EXIT_OTHER,          /* anything else: the run fails */
 	HV_EXIT_ENTRY_FAILED,   /* VMLAUNCH/VMRESUME/VMRUN refused the state */
 };
@@ -76,26 +76,41 @@ struct hv_arch {
 	const char *name;
 	/* Enable VMX/SVM and build the VMCS/VMCB for a guest entering 64-bit
 	 * code at rip with CR3 = cr3, on nested tables pointed to by ptr
-	 * (EPTP or nCR3). Returns 0 or a negative code after printing why. */
-	int (*setup)(const struct hv_features *f, uint64_t ptr, uint64_t cr3,
-		     uint64_t rip, uint64_t rsp);
+	 * (EPTP or nCR3), ASID asid (SVM). Returns 0 or a negative code
+	 * after printing why. */
+	int (*setup)(const struct hv_features *f, uint64_t ptr, uint32_t asid,
+		     uint64_t cr3, uint64_t rip, uint64_t rsp);
 	/* Run the guest until the next exit. */
 	void (*run)(struct hv_regs *regs, struct hv_exit *e);
 	/* Step the guest over the instruction that exited (length if known). */
 	void (*skip)(unsigned len);
-	/* Drop cached nested translations after the tables changed. */
-	void (*flush)(void);
+	/* Step the guest over len bytes (an instruction the VMM emulated on
+	 * a nested exit, which gives no instruction length). */
+	void (*advance)(unsigned len);
+	/* Drop cached nested translations after the tables changed: INVEPT
+	 * (VMX), or TLB_CONTROL = how for the next VMRUN (SVM). */
+	void (*flush)(unsigned how);
 };
 extern const struct hv_arch hv_vmx_arch;
 extern const struct hv_arch hv_svm_arch;
 
 /* The guest and its script of expected exits: hv_guest.c. */
+struct vmmu_host_info;
+struct vmmu_decision;
 int hv_guest_run(const struct hv_arch *arch, const struct hv_features *f,
-		 bool ept);
+		 const struct vmmu_host_info *host,
+		 const struct vmmu_decision *d, bool ept);
 
 /* The page pool behind vmmu's platform interface: hv_pool.c. */
+void hv_pool_init(uint32_t multiboot_magic, uint32_t info);
 const struct vmmu_platform *hv_platform(void);
 uint64_t hv_pool_alloc(void);           /* zeroed page, 0 when exhausted */
+struct hv_pool_stats {
+	uint64_t pages, blocks_2m;      /* held by vmmu now */
+	uint64_t arena_bytes;           /* bookkeeping held now */
+	uint64_t arena_peak;            /* arena bytes ever cut */
+};
+void hv_pool_stats(struct hv_pool_stats *out);
 
 /* Entry and exit trampolines: hv_entry.S. */
 int hv_vmx_enter(struct hv_regs *regs, int launched);   /* 0: exited */

@@ -1,8 +1,8 @@
 /* SPDX-License-Identifier: MIT */
 /*
- * vmmu-hv's small libc: memcpy/memset (all that core/, ept/ and npt/ need
- * from outside), a polled 16550 console on COM1, a printf subset and the
- * emulators' exit ports.
+ * vmmu-hv's small libc: memcpy/memmove/memset (all that core/, ept/ and
+ * npt/ need from outside), a polled 16550 console on COM1, a printf subset
+ * and the emulators' exit ports.
  */
 #include <stdarg.h>
 
@@ -22,12 +22,25 @@ void *memcpy(void *dst, const void *src, size_t n)
 	return dst;
 }
 
-void *memset(void *dst, int c, size_t n)
+/* memmove: the table engine moves entries within a page. */
+void *memmove(void *dst, const void *src, size_t n)
 {
 	unsigned char *d = dst;
+	const unsigned char *s = src;
 
+	if (d <= s || d >= s + n)
+		return memcpy(dst, src, n);
 	while (n--)
-		*d++ = (unsigned char)c;
+		d[n] = s[n];
+	return dst;
+}
+
+/* rep stosb: the pool zeroes 2 MiB blocks, a byte loop is slow in Bochs. */
+void *memset(void *dst, int c, size_t n)
+{
+	void *d = dst;
+
+	__asm__ volatile("rep stosb" : "+D"(d), "+c"(n) : "a"(c) : "memory");
 	return dst;
 }
 

@@ -60,24 +60,62 @@ static void print_lines(const char *prefix, char *text)
  * vmmu's own policy (cpuid/policy.c, compiled in) on this CPU's CPUID
  * words and VMX capability MSRs, printed as `vmmu detect` prints it.
  */
-static enum vmmu_backend_kind decide(void)
+static struct vmmu_host_info host;
+static struct vmmu_decision decision;
+
+/*
+ * The backend the boot command line forces: "vmmu.backend=ept|npt|shadow"
+ * (QEMU -append, GRUB's multiboot line; multiboot v1 info flags bit 2,
+ * cmdline at offset 16), else automatic. vmmu_decide refuses a backend the
+ * CPU cannot run, as `vmmu detect --backend` does.
+ */
+static enum vmmu_backend_kind boot_backend(uint32_t magic, uint32_t info)
+{
+	static const struct {
+		const char *name;
+		size_t len;
+		enum vmmu_backend_kind kind;
+	} k[] = {
+		{ "ept", 3, VMMU_BACKEND_EPT }, { "npt", 3, VMMU_BACKEND_NPT },
+		{ "shadow", 6, VMMU_BACKEND_SHADOW },
+	};
+	static const char key[] = "vmmu.backend=";
+	const uint32_t *mbi = (const uint32_t *)(uintptr_t)info;
+	const char *c, *v;
+	size_t i, n;
+
+	if (magic != MULTIBOOT_LOADER_MAGIC || !(mbi[0] & 4) || !mbi[4])
+		return VMMU_BACKEND_AUTO;
+	for (c = (const char *)(uintptr_t)mbi[4]; *c; c++) {
+		if (memcmp(c, key, sizeof(key) - 1))
+			continue;
+		v = c + sizeof(key) - 1;
+		for (i = 0; i < sizeof(k) / sizeof(k[0]); i++) {
+			n = k[i].len;
+			if (!memcmp(v, k[i].name, n) && (v[n] == ' ' || !v[n]))
+				return k[i].kind;
+		}
+	}
+	return VMMU_BACKEND_AUTO;
+}
+
+static enum vmmu_backend_kind decide(enum vmmu_backend_kind want)
 {
 	static struct vmmu_cpuid_leaves leaves;
-	static struct vmmu_host_info host;
-	static struct vmmu_decision d;
+	struct vmmu_decision *d = &decision;
 	static char text[2 * VMMU_DETECT_MAX_ITEMS * 256 + 1024];
-	struct vmmu_vm_request req = { .backend = VMMU_BACKEND_AUTO };
+	struct vmmu_vm_request req = { .backend = want };
 	int rc;
 
 	read_leaves(&leaves);
 	vmmu_host_from_leaves(&host, &leaves, read_msr, NULL, "vmmu-hv");
-	rc = vmmu_decide(&host, &req, &d);
-	vmmu_decision_format(&req, &d, text, sizeof(text));
+	rc = vmmu_decide(&host, &req, d);
+	vmmu_decision_format(&req, d, text, sizeof(text));
 	print_lines("hv-decide: ", text);
 	hv_printf("hv: decision %s (vmmu_decide %d, %lu reasons, %lu degradations)\n",
-		  vmmu_backend_name(d.backend), rc, (unsigned long)d.n_reasons,
-		  (unsigned long)d.n_degraded);
-	return rc ? VMMU_BACKEND_SHADOW : d.backend;
+		  vmmu_backend_name(d->backend), rc, (unsigned long)d->n_reasons,
+		  (unsigned long)d->n_degraded);
+	return rc ? VMMU_BACKEND_NONE : d->backend;
 }
 
 
@@ -92,19 +130,22 @@ void hv_main(uint32_t magic, uint32_t info)
 	hv_cpu_init();
 	hv_printf("hv: vmmu-hv 64-bit host, multiboot magic 0x%x %s, info 0x%x\n",
 		  magic, magic == MULTIBOOT_LOADER_MAGIC ? "ok" : "unexpected", info);
+	hv_pool_init(magic, info);
 	hv_detect(&f);
 	hv_print_features(&f);
 	hv_dump_features(&f);
-	mode = decide();
+	mode = decide(boot_backend(magic, info));
 	if (mode == VMMU_BACKEND_EPT)
 		arch = &hv_vmx_arch;
 	else if (mode == VMMU_BACKEND_NPT)
 		arch = &hv_svm_arch;
 	if (!arch) {
-		hv_printf("hv: no guest: shadow paging is not in this kernel yet\n");
+		hv_printf("hv: no guest: %s\n", mode == VMMU_BACKEND_NONE ?
+			  "vmmu_decide refused the backend" :
+			  "shadow paging is not in this kernel yet");
 		hv_exit_emulator(true);
 	}
-	rc = hv_guest_run(arch, &f, arch == &hv_vmx_arch);
+	rc = hv_guest_run(arch, &f, &host, &decision, arch == &hv_vmx_arch);
 	hv_printf("hv: guest on %s %s\n", vmmu_backend_name(mode),
 		  rc ? "FAILED" : "passed");
 	hv_exit_emulator(rc == 0);

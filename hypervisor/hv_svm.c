@@ -102,8 +102,8 @@ static void svm_save_area(uint64_t cr3, uint64_t rip, uint64_t rsp)
 	VMCB(uint64_t, S_GPAT) = 0x0007040600070406ULL;
 }
 
-static int svm_setup(const struct hv_features *f, uint64_t ncr3, uint64_t cr3,
-		     uint64_t rip, uint64_t rsp)
+static int svm_setup(const struct hv_features *f, uint64_t ncr3, uint32_t asid,
+		     uint64_t cr3, uint64_t rip, uint64_t rsp)
 {
 	if (hv_rdmsr(MSR_VM_CR) & VM_CR_SVMDIS) {       /* 15.4 */
 		hv_printf("hv: svm disabled by VM_CR.SVMDIS\n");
@@ -120,13 +120,13 @@ static int svm_setup(const struct hv_features *f, uint64_t ncr3, uint64_t cr3,
 	VMCB(uint64_t, C_IOPM_BASE) = (uint64_t)(uintptr_t)iopm;
 	/* VMRUN must be intercepted or VMRUN fails its checks (15.5.1). */
 	VMCB(uint32_t, C_INTERCEPT_SVM) = ICPT_VMRUN | ICPT_VMMCALL;
-	VMCB(uint32_t, C_ASID) = 1;                     /* ASID 0 is the host's */
+	VMCB(uint32_t, C_ASID) = asid;                  /* vmmu's; 0 is the host's */
 	VMCB(uint8_t, C_TLB_CONTROL) = 1;               /* flush on first run */
 	VMCB(uint64_t, C_NP_ENABLE) = 1;                /* 15.25.3 */
 	VMCB(uint64_t, C_NCR3) = ncr3;
 	VMCB(uint32_t, C_CLEAN) = 0;
 	svm_save_area(cr3, rip, rsp);
-	hv_printf("hv: svm vmcb ready: ncr3 0x%lx asid 1 np_enable 1\n", ncr3);
+	hv_printf("hv: svm vmcb ready: ncr3 0x%lx asid %u np_enable 1\n", ncr3, asid);
 	return 0;
 }
 
@@ -172,10 +172,16 @@ static void svm_skip(unsigned len)
 		VMCB(uint64_t, S_RIP) = VMCB(uint64_t, S_RIP) + len;
 }
 
-/* TLB_CONTROL 1: flush this guest's TLB entries on the next VMRUN (15.16). */
-static void svm_flush(void)
+/* nRIP is not given for #NPF without decode assists: the VMM's length. */
+static void svm_advance(unsigned len)
 {
-	VMCB(uint8_t, C_TLB_CONTROL) = 1;
+	VMCB(uint64_t, S_RIP) = VMCB(uint64_t, S_RIP) + len;
+}
+
+/* TLB_CONTROL for the next VMRUN (15.16.1): 1 everything, 3 this ASID. */
+static void svm_flush(unsigned how)
+{
+	VMCB(uint8_t, C_TLB_CONTROL) = (uint8_t)how;
 }
 
 const struct hv_arch hv_svm_arch = {
@@ -183,5 +189,6 @@ const struct hv_arch hv_svm_arch = {
 	.setup = svm_setup,
 	.run = svm_run,
 	.skip = svm_skip,
+	.advance = svm_advance,
 	.flush = svm_flush,
 };

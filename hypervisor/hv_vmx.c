@@ -32,7 +32,8 @@ enum vmcs_field {
 	GUEST_ES_SEL = 0x0800, GUEST_TR_SEL = 0x080e, HOST_ES_SEL = 0x0c00,
 	HOST_CS_SEL = 0x0c02, HOST_SS_SEL = 0x0c04, HOST_DS_SEL = 0x0c06,
 	HOST_FS_SEL = 0x0c08, HOST_GS_SEL = 0x0c0a, HOST_TR_SEL = 0x0c0c,
-	EPT_POINTER = 0x201a, GUEST_PHYS_ADDR = 0x2400, VMCS_LINK = 0x2800,
+	VPID_FIELD = 0x0000, EPT_POINTER = 0x201a, GUEST_PHYS_ADDR = 0x2400,
+	VMCS_LINK = 0x2800,
 	GUEST_DEBUGCTL = 0x2802,
 	PIN_CTLS = 0x4000, PROC_CTLS = 0x4002, EXCEPTION_BITMAP = 0x4004,
 	EXIT_CTLS = 0x400c, ENTRY_CTLS = 0x4012, PROC_CTLS2 = 0x401e,
@@ -61,6 +62,7 @@ enum vmcs_field {
 #define PROC_IO_EXITING       (1U << 24)  /* unconditional I/O exiting */
 #define PROC_SECONDARY        (1U << 31)
 #define PROC2_EPT             (1U << 1)
+#define PROC2_VPID            (1U << 5)
 #define EXIT_HOST_64          (1U << 9)
 #define ENTRY_IA32E_GUEST     (1U << 9)
 
@@ -70,6 +72,7 @@ enum vmcs_field {
 #define EXIT_REASON_HLT       12
 #define EXIT_REASON_IO        30
 #define EXIT_REASON_EPT_VIOL  48
+#define EXIT_REASON_EPT_MISCONFIG 49
 #define EXIT_REASON_ENTRY_FAIL (1U << 31)
 
 static uint8_t vmxon_region[4096] __attribute__((aligned(4096)));
@@ -151,7 +154,13 @@ static int vmx_enable(const struct hv_features *f)
 	return 0;
 }
 
-static void vmx_controls(const struct hv_features *f, uint64_t eptp)
+/*
+ * With VPID (25.6.1, 30.1) the CPU keeps the guest's translations across
+ * VM entries and exits, so only the INVEPTs vmmu asks for drop them: the
+ * dirty log's second round then depends on them being executed.
+ */
+static void vmx_controls(const struct hv_features *f, uint64_t eptp,
+			 uint32_t vpid)
 {
 	const uint32_t *m = ctl_msr[f->vmx_true_ctls];
 
@@ -159,7 +168,10 @@ static void vmx_controls(const struct hv_features *f, uint64_t eptp)
 	vmw(PROC_CTLS, ctl_adjust(m[CTL_PROC], PROC_HLT_EXITING |
 				  PROC_IO_EXITING | PROC_SECONDARY,
 				  "processor-based"));
-	vmw(PROC_CTLS2, ctl_adjust(MSR_VMX_PROCBASED2, PROC2_EPT, "secondary"));
+	vmw(PROC_CTLS2, ctl_adjust(MSR_VMX_PROCBASED2, PROC2_EPT |
+				   (vpid ? PROC2_VPID : 0), "secondary"));
+	if (vpid)
+		vmw(VPID_FIELD, vpid);
 	vmw(EXIT_CTLS, ctl_adjust(m[CTL_EXIT], EXIT_HOST_64, "exit"));
 	vmw(ENTRY_CTLS, ctl_adjust(m[CTL_ENTRY], ENTRY_IA32E_GUEST, "entry"));
 	vmw(EXCEPTION_BITMAP, 0xffffffff);      /* any guest exception exits */
@@ -238,24 +250,25 @@ static void vmx_guest_state(uint64_t cr3, uint64_t rip, uint64_t rsp)
 	vmw(GUEST_SYSENTER_EIP, 0);
 }
 
-static int vmx_setup(const struct hv_features *f, uint64_t eptp, uint64_t cr3,
-		     uint64_t rip, uint64_t rsp)
+static int vmx_setup(const struct hv_features *f, uint64_t eptp, uint32_t asid,
+		     uint64_t cr3, uint64_t rip, uint64_t rsp)
 {
 	if (vmx_enable(f))
 		return -1;
 	vmx_eptp = eptp;
 	vmx_ept_cap = f->vmx_ept_cap;
 	bad_field = 0;
-	vmx_controls(f, eptp);
+	vmx_controls(f, eptp, f->vpid ? asid : 0);
 	vmx_host_state();
 	vmx_guest_state(cr3, rip, rsp);
 	if (bad_field) {
 		hv_printf("hv: vmwrite 0x%x failed\n", bad_field);
 		return -1;
 	}
-	hv_printf("hv: vmx vmcs ready: eptp 0x%lx pin 0x%lx proc 0x%lx proc2 0x%lx "
-		  "exit 0x%lx entry 0x%lx\n", eptp, vmr(PIN_CTLS), vmr(PROC_CTLS),
-		  vmr(PROC_CTLS2), vmr(EXIT_CTLS), vmr(ENTRY_CTLS));
+	hv_printf("hv: vmx vmcs ready: eptp 0x%lx vpid %lu pin 0x%lx proc 0x%lx "
+		  "proc2 0x%lx exit 0x%lx entry 0x%lx\n", eptp, vmr(VPID_FIELD),
+		  vmr(PIN_CTLS), vmr(PROC_CTLS), vmr(PROC_CTLS2), vmr(EXIT_CTLS),
+		  vmr(ENTRY_CTLS));
 	return 0;
 }
 
@@ -295,6 +308,12 @@ static void vmx_run(struct hv_regs *regs, struct hv_exit *e)
 		e->gla_valid = e->info >> 7 & 1;
 		e->gla = e->gla_valid ? vmr(GUEST_LINEAR_ADDR) : 0;
 		break;
+	case EXIT_REASON_EPT_MISCONFIG:
+		/* 28.2.1: only the guest-physical address; no qualification. */
+		e->kind = HV_EXIT_NESTED_FAULT;
+		e->info = 0;
+		e->gpa = vmr(GUEST_PHYS_ADDR);
+		break;
 	default:
 		e->kind = HV_EXIT_OTHER;
 		e->gpa = vmr(EXIT_INTR_INFO);
@@ -309,15 +328,22 @@ static void vmx_skip(unsigned len)
 	vmw(GUEST_RIP, vmr(GUEST_RIP) + vmr(EXIT_INSTR_LEN));
 }
 
+/* 28.2.5: the instruction-length field is undefined on EPT violations. */
+static void vmx_advance(unsigned len)
+{
+	vmw(GUEST_RIP, vmr(GUEST_RIP) + len);
+}
+
 /*
  * INVEPT (SDM Vol. 3C 31.3; 29.4.3.1): single-context for this EPTP when
  * IA32_VMX_EPT_VPID_CAP bit 25 allows it, else all-context (bit 26).
  */
-static void vmx_flush(void)
+static void vmx_flush(unsigned how)
 {
 	struct { uint64_t eptp, zero; } desc = { vmx_eptp, 0 };
 	uint64_t type = vmx_ept_cap >> 25 & 1 ? 1 : 2;
 
+	(void)how;
 	if (!(vmx_ept_cap >> 20 & 1) || !(vmx_ept_cap >> (24 + type) & 1))
 		return;
 	__asm__ volatile("invept %0, %1" :: "m"(desc), "r"(type) : "cc", "memory");
@@ -328,5 +354,6 @@ const struct hv_arch hv_vmx_arch = {
 	.setup = vmx_setup,
 	.run = vmx_run,
 	.skip = vmx_skip,
+	.advance = vmx_advance,
 	.flush = vmx_flush,
 };

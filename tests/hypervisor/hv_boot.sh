@@ -10,12 +10,16 @@
 # words and VMX MSRs the kernel printed also go to `vmmu detect
 # --cpuid-dump --vmx-msrs`, whose decision text (from "request" on) must be
 # the one the kernel printed ("hv-decide:" lines) from vmmu's own policy.
-# Exit 0 on success, 1 on a mismatch, 77 (skip) when the emulator or, for
-# Bochs, the GRUB rescue-CD tools are missing.
+# HV_APPEND is the kernel's command line (QEMU -append, GRUB's multiboot
+# line): "vmmu.backend=KIND" forces a backend, and `vmmu detect` then gets
+# --backend KIND. Exit 0 on success, 1 on a mismatch, 77 (skip) when the
+# emulator or, for Bochs, the GRUB rescue-CD tools are missing.
 set -u
 emu=$1 cpu=$2 kernel=$3 work=$4
 shift 4
 timeout_s=${HV_TIMEOUT:-60}
+append=${HV_APPEND:-}
+force=$(printf '%s\n' "$append" | sed -n 's/.*vmmu\.backend=\([a-z]*\).*/\1/p')
 
 skip() { echo "hv_boot: SKIP: $*"; exit 77; }
 have() { command -v "$1" >/dev/null 2>&1; }
@@ -39,13 +43,13 @@ start=$(date +%s.%N)
 case $emu in
 qemu)
 	timeout "$timeout_s" qemu-system-x86_64 -accel tcg -cpu "$cpu" -m 64 \
-		-kernel "$kernel" -serial "file:$out" -display none -no-reboot \
+		-kernel "$kernel" -append "$append" -serial "file:$out" -display none -no-reboot \
 		-nodefaults -device isa-debug-exit,iobase=0xf4,iosize=4
 	;;
 bochs)
 	iso=$work/hv-$cpu.iso dir=$work/iso-$cpu rc=$work/bochsrc-$cpu
 	rm -rf "$dir" && mkdir -p "$dir/boot/grub" && cp "$kernel" "$dir/boot/hv.elf" || exit 1
-	printf 'set timeout=0\nset default=0\nmenuentry vmmu-hv {\n  multiboot /boot/hv.elf\n  boot\n}\n' \
+	printf 'set timeout=0\nset default=0\nmenuentry vmmu-hv {\n  multiboot /boot/hv.elf %s\n  boot\n}\n' "$append" \
 		>"$dir/boot/grub/grub.cfg"
 	grub-mkrescue -o "$iso" "$dir" >/dev/null 2>&1 || skip "grub-mkrescue failed (grub-pc-bin, xorriso, mtools installed?)"
 	cat >"$rc" <<RC
@@ -88,6 +92,7 @@ if [ -n "${HV_VMMU:-}" ]; then
 	sed -n 's/^hv-msr: //p' "$out" >"$work/msrs-$cpu.txt"
 	set -- --cpuid-dump "$work/cpuid-$cpu.txt"
 	[ -s "$work/msrs-$cpu.txt" ] && set -- "$@" --vmx-msrs "$work/msrs-$cpu.txt"
+	[ -n "$force" ] && set -- "$@" --backend "$force"
 	# The decision's lines, from "request" on. Only where the MSR values
 	# came from differs: the kernel read them (source "msr"), vmmu detect
 	# got them in a file ("file", and its [vmx.source] reason names it).

@@ -1,0 +1,58 @@
+/* SPDX-License-Identifier: MIT */
+/*
+ * The kernel's one VM, made through vmmu's public API (include/vmmu/vm.h,
+ * ept.h, npt.h) on the platform of hv_pool.c: backend, slots, vCPU, the
+ * EPTP or nCR3 the CPU runs with, and the exits handed to the backend's
+ * VMM-facing handlers.
+ */
+#ifndef VMMU_HV_VM_H
+#define VMMU_HV_VM_H
+
+#include "hv.h"
+#include "vmmu/backend.h"
+#include "vmmu/detect.h"
+
+struct hv_vm {
+	struct vmmu_vm *vm;
+	struct vmmu_vcpu *vcpu;
+	bool ept;
+	uint64_t invept_seen;   /* EPT: INVEPTs vmmu asked for, executed */
+};
+
+/* What the backend did with one nested-paging exit. */
+struct hv_resolution {
+	int rc;                         /* the handler's return */
+	struct vmmu_exit_result res;
+	const char *what;               /* outcome name (NPT) or the EPT
+					   counter that moved */
+};
+
+/* One slot of the guest. */
+struct hv_slot {
+	uint64_t base, size;
+	enum vmmu_mem_type type;
+	uint8_t max_order;
+};
+
+/* Create the VM for backend kind (EPT or NPT) on this CPU, its slots and
+ * its vCPU. 0 or a negative vmmu error after printing why. */
+int hv_vm_create(struct hv_vm *hv, enum vmmu_backend_kind kind,
+		 const struct vmmu_host_info *host,
+		 const struct vmmu_decision *d,
+		 const struct hv_slot *slots, unsigned nslots);
+/* The EPTP (EPT) or nCR3 (NPT) vmmu built. */
+uint64_t hv_vm_pointer(const struct hv_vm *hv);
+/* ASID for the VMCB (NPT). */
+uint32_t hv_vm_asid(const struct hv_vm *hv);
+/* Hand an EPT violation / misconfiguration or #NPF to the backend. */
+void hv_vm_nested_exit(struct hv_vm *hv, const struct hv_exit *e,
+		       struct hv_resolution *out);
+/* Before each VM entry: run the invalidations vmmu asked for on the CPU
+ * (INVEPT; the TLB_CONTROL of the next VMRUN). */
+void hv_vm_sync_tlb(struct hv_vm *hv, const struct hv_arch *arch);
+/* Move the backend's dirty record into the VM's log (before a peek). */
+int hv_vm_dirty_sync(struct hv_vm *hv);
+const char *hv_action_name(enum vmmu_action a);
+const char *hv_reason_name(enum vmmu_vmm_reason r);
+
+#endif
