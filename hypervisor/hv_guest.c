@@ -372,15 +372,13 @@ static int check_dirty(struct hv_run *run, unsigned round)
 
 	if (!rc && np > sizeof(bitmap) * 8)
 		rc = -1;
-	rc = rc ? rc : hv_vm_dirty_sync(&run->vm);
 	rc = rc ? rc : vmmu_dirty_peek(run->vm.vm, gfn, np, bitmap, &nd);
 	if (rc) {
 		hv_printf("hv: dirty log: %d FAIL\n", rc);
 		return -1;
 	}
 	hv_printf("hv: dirty log %u (%s) gfn 0x%lx+0x%lx: %lu pages:", round + 1,
-		  run->vm.ept ? vmmu_dirty_log_name(vmmu_ept_dirty_mode(run->vm.vm)) :
-		  "npt write-protect", gfn, np, nd);
+		  vmmu_dirty_log_name(vmmu_dirty_mode(run->vm.vm)), gfn, np, nd);
 	for (i = 0; i < np; i++) {
 		if (!(bitmap[i / 64] >> (i % 64) & 1))
 			continue;

@@ -34,26 +34,12 @@ static int ept_setup(struct hv_vm *hv, const struct vmmu_host_info *host)
 	return vmmu_ept_configure(hv->vm, &caps);
 }
 
-/*
- * The NPT backend's log-dirty exits report each page written to
- * cfg.dirty, not to the VM's dirty log (include/vmmu/dirty.h): the kernel
- * forwards them there, so vmmu_dirty_peek sees the guest's writes.
- */
-static void npt_dirty_page(void *ctx, gpa_t page)
-{
-	struct hv_vm *hv = ctx;
-
-	vmmu_dirty_mark(hv->vm, page.v >> 12, 1);
-}
-
 static int npt_setup(struct hv_vm *hv, const struct vmmu_host_info *host,
 		     const struct vmmu_decision *d)
 {
 	struct vmmu_npt_config cfg;
 
 	vmmu_npt_config_from_decision(&cfg, host, d);
-	cfg.dirty = npt_dirty_page;
-	cfg.dirty_ctx = hv;
 	hv_printf("hv: npt config levels %u gbpages %d maxphyaddr %u nxe %d "
 		  "asid %u flush-by-asid %d\n", cfg.levels, cfg.gbpages,
 		  cfg.host_maxphyaddr, cfg.host_nxe, cfg.asid, cfg.flush_by_asid);
@@ -206,21 +192,3 @@ const char *hv_reason_name(enum vmmu_vmm_reason r)
 	return (unsigned)r < 5 ? names[r] : "?";
 }
 
-static int ept_dirty_range(void *ctx, gpa_t gpa, uint64_t size)
-{
-	struct hv_vm *hv = ctx;
-
-	vmmu_dirty_mark(hv->vm, gpa.v >> 12, (size + 4095) >> 12);
-	return 0;
-}
-
-/*
- * The EPT backend keeps its own dirty record (write-protect faults; D
- * flags in A/D mode) and has no dirty_log_sync for the VM's log: the
- * kernel harvests it (vmmu_ept_dirty_harvest, which re-arms tracking) into
- * the VM's log before a peek. NPT reported every page already.
- */
-int hv_vm_dirty_sync(struct hv_vm *hv)
-{
-	return hv->ept ? vmmu_ept_dirty_harvest(hv->vm, ept_dirty_range, hv) : 0;
-}

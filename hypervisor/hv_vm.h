@@ -50,8 +50,6 @@ void hv_vm_nested_exit(struct hv_vm *hv, const struct hv_exit *e,
 /* Before each VM entry: run the invalidations vmmu asked for on the CPU
  * (INVEPT; the TLB_CONTROL of the next VMRUN). */
 void hv_vm_sync_tlb(struct hv_vm *hv, const struct hv_arch *arch);
-/* Move the backend's dirty record into the VM's log (before a peek). */
-int hv_vm_dirty_sync(struct hv_vm *hv);
 const char *hv_action_name(enum vmmu_action a);
 const char *hv_reason_name(enum vmmu_vmm_reason r);
 
