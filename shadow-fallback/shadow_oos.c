@@ -148,10 +148,12 @@ int vmmu_shadow_set_oos(struct vmmu_vm *vm, bool on)
 	if (!vm || vm->ops != &vmmu_backend_shadow)
 		return VMMU_EINVAL;
 	sv = sh_vm_of(vm);
+	vmmu_vm_lock(vm);
+	sh_hook_enter(sv);
 	if (!on)
 		sh_oos_resync_all(sv);
 	sv->oos_on = on;
-	if (sv->tlb_flush)
-		sh_flush_tlbs(sv);
+	sh_hook_leave(sv);
+	vmmu_vm_unlock(vm);
 	return VMMU_OK;
 }
