@@ -117,10 +117,12 @@ static void bits_set(uint64_t *w, uint64_t first, uint64_t n, bool on)
 		uint64_t bit = first % 64, take = 64 - bit < n ? 64 - bit : n;
 		uint64_t mask = (take == 64 ? ~0ULL : (1ULL << take) - 1) << bit;
 
+		/* map() reads the words without the caller's lock (a
+		 * vCPU's hardware walk): whole-word atomic accesses */
 		if (on)
-			w[first / 64] |= mask;
+			__atomic_fetch_or(&w[first / 64], mask, __ATOMIC_RELAXED);
 		else
-			w[first / 64] &= ~mask;
+			__atomic_fetch_and(&w[first / 64], ~mask, __ATOMIC_RELAXED);
 		first += take;
 		n -= take;
 	}
@@ -132,7 +134,8 @@ static bool bits_all(const uint64_t *w, uint64_t first, uint64_t n, bool want)
 	while (n) {
 		uint64_t bit = first % 64, take = 64 - bit < n ? 64 - bit : n;
 		uint64_t mask = (take == 64 ? ~0ULL : (1ULL << take) - 1) << bit;
-		uint64_t got = w[first / 64] & mask;
+		uint64_t got = __atomic_load_n(&w[first / 64], __ATOMIC_RELAXED) &
+			       mask;
 
 		if (got != (want ? mask : 0))
 			return false;

@@ -193,11 +193,61 @@ static uint64_t wlog_push(struct sh_vm *sv, gpa_t gpa, size_t len)
 		sv->wlog[sv->wlog_n].len = len;
 		sv->wlog_n++;
 	} else {
-		sv->wlog_overflow = true;       /* the drain drops everything */
+		sv->wlog_overflow = true;       /* the drain checks everything */
 	}
 	atomic_store_explicit(&sv->wlog_pending, true, memory_order_seq_cst);
 	wlog_unlock(sv);
 	return t;
+}
+
+static uint64_t maybe_bit(uint64_t gfn)
+{
+	return (gfn * 0x9e3779b97f4a7c15ULL) >> (64 - SH_MAYBE_BITS);
+}
+
+/*
+ * Store-buffering with the writer (sh_gpa_written): this marks, then the
+ * caller reads the frame; the writer stores to it, then reads the mark.
+ * Both sides use a locked read-modify-write, a full barrier on x86, so
+ * one of them sees the other: the writer logs its write, or the shadow is
+ * made from the written bytes.
+ */
+void sh_mark_maybe_pt(struct sh_vm *sv, uint64_t gfn)
+{
+	uint64_t b = maybe_bit(gfn);
+
+	atomic_fetch_or_explicit(&sv->maybe_pt[b / 64], 1ULL << (b % 64),
+				 memory_order_seq_cst);
+}
+
+static bool maybe_pt(struct sh_vm *sv, gpa_t gpa, size_t len)
+{
+	uint64_t g, last = (gpa.v + len - 1) >> VMMU_PAGE_SHIFT, b;
+
+	for (g = gpa.v >> VMMU_PAGE_SHIFT; g <= last; g++) {
+		b = maybe_bit(g);
+		if (atomic_fetch_or_explicit(&sv->maybe_pt[b / 64], 0,
+					     memory_order_seq_cst) >> (b % 64) & 1)
+			return true;
+	}
+	return false;
+}
+
+/*
+ * The log overflowed: which frames changed is lost, so every GUEST
+ * shadow is revalidated against guest memory (I3 again). Nothing is
+ * dropped: a drop would also undo the fill of the hook now running, and
+ * a writer keeping the log full would then starve its vCPU of retries.
+ */
+static void reval_all(struct sh_vm *sv)
+{
+	uint32_t i;
+
+	for (i = 0; i < sv->npages; i++)
+		if (sv->pages[i]->in_use &&
+		    SH_T_KIND(sv->pages[i]->type) == SH_GUEST)
+			sh_revalidate(sv, mk_gpa(sv->pages[i]->gfn <<
+						 VMMU_PAGE_SHIFT), 4096);
 }
 
 /* With the VM lock: revalidate every logged write (T4). */
@@ -221,7 +271,7 @@ void sh_wlog_drain(struct sh_vm *sv)
 		sv->wlog_overflow = false;
 		wlog_unlock(sv);
 		if (overflow)
-			sh_drop_all(sv);
+			reval_all(sv);
 		for (i = 0; !overflow && i < n; i++)
 			sh_revalidate(sv, mk_gpa(w[i].gpa), w[i].len);
 		wlog_lock(sv);
@@ -261,7 +311,8 @@ void sh_hook_leave(struct sh_vm *sv)
  * vmmu_vm_written: called with the VM lock held (emulator stores, A/D
  * updates inside an exit handler, a device callback) or without it (a
  * VMM thread's vmmu_vm_write_gpa while vCPU threads run), and the hook
- * cannot tell which. So every write is logged first (T4); then the
+ * cannot tell which. So a write to a frame that may be shadowed
+ * (maybe_pt; others need nothing) is logged first (T4); then the
  * writer takes the lock if it is free and drains, or returns if a hook
  * (perhaps its own caller) will drain it, or else waits for the lock or
  * for a holder to have drained it. A thread holding the lock outside a
@@ -272,7 +323,7 @@ static void sh_gpa_written(struct vmmu_vm *vm, gpa_t gpa, size_t len)
 	struct sh_vm *sv = sh_vm_of(vm);
 	uint64_t t;
 
-	if (!sv || !len)
+	if (!sv || !len || !maybe_pt(sv, gpa, len))
 		return;
 	t = wlog_push(sv, gpa, len);
 	for (;;) {

@@ -60,10 +60,11 @@
  *     flight ended) moves limbo pages to the free list. A walker may
  *     still read a page being emptied: it reads an old entry (whose
  *     child is also in limbo, not reused) or zero (a shadow #PF).
- *  T4 writes reported without the lock (vmmu_vm_write_gpa on a VMM
- *     thread) are logged in wlog and revalidated by whoever holds the
- *     lock next (the writer itself when the lock is free) before that
- *     holder lets it go; see sh_wlog_push.
+ *  T4 writes reported to gpa_written (with or without the lock: it
+ *     cannot tell) to a frame that may be shadowed (maybe_pt) are logged
+ *     in wlog and revalidated by the writer itself when the lock is free,
+ *     else by the shadow hook holding it before it returns; see
+ *     sh_gpa_written (shadow_backend.c).
  */
 #ifndef VMMU_SHADOW_INT_H
 #define VMMU_SHADOW_INT_H
@@ -83,6 +84,7 @@
 #define SH_FLOOD        3               /* emulated writes with no walk */
 #define SH_OOS_SLOTS    8               /* out-of-sync L1s at once */
 #define SH_WLOG_SLOTS   32              /* unlocked writes pending */
+#define SH_MAYBE_BITS   16              /* frames that may be shadowed */
 
 enum sh_kind { SH_GUEST = 1, SH_FL = 2, SH_ROOT = 3 };
 
@@ -162,7 +164,11 @@ struct sh_vm {
 	atomic_uint_fast64_t wlog_pushed, wlog_drained;
 	unsigned wlog_n;
 	bool wlog_overflow;
-	struct { uint64_t gpa, len, ticket; } wlog[SH_WLOG_SLOTS];
+	struct { uint64_t gpa, len; } wlog[SH_WLOG_SLOTS];
+	/* T4: a bit per hash of gfn, set (never cleared) before a frame's
+	 * first GUEST shadow reads it: a write to a frame whose bit is clear
+	 * needs no revalidation, so it is not logged */
+	_Atomic uint64_t maybe_pt[(1U << SH_MAYBE_BITS) / 64];
 };
 
 struct sh_vcpu {
@@ -224,6 +230,7 @@ void sh_reval_range(struct sh_vm *sv, uint32_t pi, unsigned lo, unsigned hi,
 void sh_hook_enter(struct sh_vm *sv);
 void sh_hook_leave(struct sh_vm *sv);
 void sh_wlog_drain(struct sh_vm *sv);
+void sh_mark_maybe_pt(struct sh_vm *sv, uint64_t gfn);
 
 /* shadow_oos.c */
 bool sh_oos_try(struct sh_vm *sv, uint64_t gfn);

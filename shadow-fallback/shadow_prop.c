@@ -146,8 +146,10 @@ int sh_get(struct sh_vm *sv, uint64_t gfn, uint32_t type, bool create,
 	sv->pages[pi]->type = type;
 	sh_hash_add(sv, pi);
 	sv->st.shadows_created++;
-	if (SH_T_KIND(type) == SH_GUEST)
+	if (SH_T_KIND(type) == SH_GUEST) {
+		sh_mark_maybe_pt(sv, gfn);      /* before any read of it (T4) */
 		sh_write_protect(sv, gfn);
+	}
 	*out = pi;
 	return VMMU_OK;
 }
