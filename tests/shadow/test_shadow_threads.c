@@ -275,7 +275,7 @@ static void remap_one(struct threads *t, uint32_t v, bool vmm, uint64_t *rs)
 	atomic_fetch_add(&t->remaps, 1);
 }
 
-static void run(double seconds)
+static void run(double seconds, bool oos)
 {
 	struct threads *t = calloc(1, sizeof(*t));
 	struct reader_arg args[READERS];
@@ -294,6 +294,7 @@ static void run(double seconds)
 	assert_int_equal(vmmu_vm_set_backend(t->vm, VMMU_BACKEND_SHADOW,
 					     &vmmu_backend_shadow), 0);
 	assert_int_equal(vmmu_shadow_set_pool_pages(t->vm, POOL), 0);
+	assert_int_equal(vmmu_shadow_set_oos(t->vm, oos), 0);
 	build_guest(t);
 	for (i = 0; i < NVCPUS; i++) {
 		assert_int_equal(vmmu_vcpu_create(t->vm, &t->vcpu[i]), 0);
@@ -319,10 +320,11 @@ static void run(double seconds)
 	for (i = 0; i < READERS; i++)
 		pthread_join(th[i], NULL);
 	assert_int_equal(vmmu_shadow_stats(t->vm, &s), 0);
-	print_message("%.1f s: %llu checked reads (%llu skipped), %llu remaps "
+	print_message("%s, %.1f s: %llu checked reads (%llu skipped), %llu remaps "
 		      "(%llu guest stores, %llu VMM writes), %llu recycled, "
 		      "%llu unshadowed, %llu pages allocated (%llu at the start), "
-		      "%llu fills, dead: %s\n", seconds,
+		      "%llu fills, %llu out of sync, %llu resyncs, dead: %s\n",
+		      oos ? "out of sync on" : "out of sync off", seconds,
 		      (unsigned long long)atomic_load(&t->reads),
 		      (unsigned long long)atomic_load(&t->skipped),
 		      (unsigned long long)atomic_load(&t->remaps),
@@ -333,6 +335,8 @@ static void run(double seconds)
 		      (unsigned long long)s.pages_allocated,
 		      (unsigned long long)s0.pages_allocated,
 		      (unsigned long long)s.fills,
+		      (unsigned long long)s.oos_marked,
+		      (unsigned long long)s.oos_resyncs,
 		      t->vm->dead ? t->vm->dead_reason : "no");
 	assert_false(t->vm->dead);
 	assert_int_equal(atomic_load(&t->failures), 0);
@@ -349,18 +353,26 @@ static void run(double seconds)
 	free(t);
 }
 
-static double run_seconds = 3.0;
+static double run_seconds = 2.0;
 
 static void test_threads(void **state)
 {
 	(void)state;
-	run(run_seconds);
+	run(run_seconds, false);
+}
+
+/* Out-of-sync L1s: guest stores to a table run natively until INVLPG. */
+static void test_threads_oos(void **state)
+{
+	(void)state;
+	run(run_seconds, true);
 }
 
 int main(int argc, char **argv)
 {
 	const struct CMUnitTest tests[] = {
 		cmocka_unit_test(test_threads),
+		cmocka_unit_test(test_threads_oos),
 	};
 
 	if (argc > 1)
