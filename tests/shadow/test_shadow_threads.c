@@ -68,6 +68,7 @@ struct threads {
 	atomic_uint ver[NPAGES], done[NPAGES];
 	/* the kernel's shootdown: page (or ~0: MOV CR3), round, acks */
 	atomic_uint shoot_page, shoot_round, acks;
+	atomic_uint last_page;          /* the page remapped last */
 	atomic_int stop, failures;
 	atomic_ullong reads, skipped, remaps, guest_writes, vmm_writes;
 	double seconds;
@@ -224,8 +225,10 @@ static void *reader(void *p)
 	uint32_t v;
 
 	while (!atomic_load(&t->stop)) {
-		/* a page, then a few more reads of it (TLB hits, mostly) */
-		v = (uint32_t)(xs(&rs) % NPAGES);
+		/* a page (every other time the one remapped last: where a
+		 * stale shadow shows), then a few more reads of it */
+		v = n & 1 ? atomic_load(&t->last_page) :
+			    (uint32_t)(xs(&rs) % NPAGES);
 		for (k = 0; k < 8; k++) {
 			take_shootdown(t, c, &seen);
 			read_one(t, c, v, &rs);
@@ -261,6 +264,7 @@ static void remap_one(struct threads *t, uint32_t v, bool vmm, uint64_t *rs)
 	uint32_t f = (uint32_t)((r >> 20) % NFRAMES);
 	unsigned nv = atomic_load(&t->ver[v]) + 1, spins = 0;
 
+	read_one(t, t->vcpu[0], v, rs);         /* its shadow entry filled */
 	atomic_store(&t->hist[v][nv % HIST], f);
 	atomic_store(&t->ver[v], nv);
 	write_pte(t, v, frame_gpa(f) | PTE_FLAGS, vmm);
@@ -272,7 +276,9 @@ static void remap_one(struct threads *t, uint32_t v, bool vmm, uint64_t *rs)
 		if (++spins % 64 == 0)
 			sched_yield();
 	atomic_store(&t->done[v], nv);
+	atomic_store(&t->last_page, v);
 	atomic_fetch_add(&t->remaps, 1);
+	read_one(t, t->vcpu[0], v, rs);         /* the new frame only */
 }
 
 static void run(double seconds, bool oos)
