@@ -575,6 +575,12 @@ int vmmu_vm_write_gpa(struct vmmu_vm *vm, gpa_t gpa, const void *buf,
 	return VMMU_OK;
 }
 
+bool vmmu_vm_trylock(struct vmmu_vm *vm)
+{
+	return !atomic_flag_test_and_set_explicit(&vm->lock,
+						  memory_order_acquire);
+}
+
 void vmmu_vm_written(struct vmmu_vm *vm, gpa_t gpa, size_t len)
 {
 	/* The bytes have landed: the mark comes after them (core/dirty.c). */

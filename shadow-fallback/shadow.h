@@ -85,7 +85,8 @@ int vmmu_shadow_stats(const struct vmmu_vm *vm, struct vmmu_shadow_stats *out);
  * link on its child's parent list; no leaf that maps a guest page-table
  * frame is writable; every shadow of a guest table equals the propagation
  * of the guest's current entries. 0, or VMMU_EDEAD with *why set (the VM
- * is not killed).
+ * is not killed). Takes the VM lock (and so may run while vCPU threads
+ * do); vmmu_shadow_set_oos takes it too.
  */
 int vmmu_shadow_check(struct vmmu_vm *vm, const char **why);
 

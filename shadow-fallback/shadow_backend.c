@@ -135,21 +135,20 @@ static int sh_cr_written(struct vmmu_vcpu *vcpu, enum vmmu_cr cr, uint64_t old,
 			 uint64_t val)
 {
 	struct sh_vm *sv = sh_vm_of(vcpu->vm);
-	int rc;
-
 	struct sh_vcpu *sc = vcpu->backend_state;
 	unsigned role = sc->role;
+	int rc;
 
 	(void)cr;
 	(void)old;
 	(void)val;
+	sh_hook_enter(sv);
 	sh_oos_resync_all(sv);
 	rc = sh_sync_vcpu(vcpu);
 	/* Another role walks other shadow tables: drop cached upper levels. */
 	if (sc->role != role && vcpu->tlb)
 		vmmu_tlb_flush_all(vcpu->tlb);
-	if (sv->tlb_flush)
-		sh_flush_tlbs(sv);
+	sh_hook_leave(sv);
 	/* An impossible register combination: the hardware walk refuses. */
 	return rc == VMMU_EINVAL ? VMMU_OK : rc;
 }
@@ -163,21 +162,182 @@ static int sh_invlpg(struct vmmu_vcpu *vcpu, gva_t gva)
 	struct sh_vm *sv = sh_vm_of(vcpu->vm);
 
 	(void)gva;
+	sh_hook_enter(sv);
 	sh_oos_resync_all(sv);
-	if (sv->tlb_flush)
-		sh_flush_tlbs(sv);
+	sh_hook_leave(sv);
 	return VMMU_OK;
 }
 
+static void wlog_lock(struct sh_vm *sv)
+{
+	while (atomic_flag_test_and_set_explicit(&sv->wlog_lock,
+						 memory_order_acquire))
+		__builtin_ia32_pause();
+}
+
+static void wlog_unlock(struct sh_vm *sv)
+{
+	atomic_flag_clear_explicit(&sv->wlog_lock, memory_order_release);
+}
+
+/* Log [gpa, gpa+len) for revalidation; its ticket (T4). */
+static uint64_t wlog_push(struct sh_vm *sv, gpa_t gpa, size_t len)
+{
+	uint64_t t;
+
+	wlog_lock(sv);
+	t = atomic_load_explicit(&sv->wlog_pushed, memory_order_relaxed) + 1;
+	atomic_store_explicit(&sv->wlog_pushed, t, memory_order_relaxed);
+	if (sv->wlog_n < SH_WLOG_SLOTS) {
+		sv->wlog[sv->wlog_n].gpa = gpa.v;
+		sv->wlog[sv->wlog_n].len = len;
+		sv->wlog_n++;
+	} else {
+		sv->wlog_overflow = true;       /* the drain checks everything */
+	}
+	atomic_store_explicit(&sv->wlog_pending, true, memory_order_seq_cst);
+	wlog_unlock(sv);
+	return t;
+}
+
+static uint64_t maybe_bit(uint64_t gfn)
+{
+	return (gfn * 0x9e3779b97f4a7c15ULL) >> (64 - SH_MAYBE_BITS);
+}
+
+/*
+ * Store-buffering with the writer (sh_gpa_written): this marks, then the
+ * caller reads the frame; the writer stores to it, then reads the mark.
+ * Both sides use a locked read-modify-write, a full barrier on x86, so
+ * one of them sees the other: the writer logs its write, or the shadow is
+ * made from the written bytes.
+ */
+void sh_mark_maybe_pt(struct sh_vm *sv, uint64_t gfn)
+{
+	uint64_t b = maybe_bit(gfn);
+
+	atomic_fetch_or_explicit(&sv->maybe_pt[b / 64], 1ULL << (b % 64),
+				 memory_order_seq_cst);
+}
+
+static bool maybe_pt(struct sh_vm *sv, gpa_t gpa, size_t len)
+{
+	uint64_t g, last = (gpa.v + len - 1) >> VMMU_PAGE_SHIFT, b;
+
+	for (g = gpa.v >> VMMU_PAGE_SHIFT; g <= last; g++) {
+		b = maybe_bit(g);
+		if (atomic_fetch_or_explicit(&sv->maybe_pt[b / 64], 0,
+					     memory_order_seq_cst) >> (b % 64) & 1)
+			return true;
+	}
+	return false;
+}
+
+/*
+ * The log overflowed: which frames changed is lost, so every GUEST
+ * shadow is revalidated against guest memory (I3 again). Nothing is
+ * dropped: a drop would also undo the fill of the hook now running, and
+ * a writer keeping the log full would then starve its vCPU of retries.
+ */
+static void reval_all(struct sh_vm *sv)
+{
+	uint32_t i;
+
+	for (i = 0; i < sv->npages; i++)
+		if (sv->pages[i]->in_use &&
+		    SH_T_KIND(sv->pages[i]->type) == SH_GUEST)
+			sh_revalidate(sv, mk_gpa(sv->pages[i]->gfn <<
+						 VMMU_PAGE_SHIFT), 4096);
+}
+
+/* With the VM lock: revalidate every logged write (T4). */
+void sh_wlog_drain(struct sh_vm *sv)
+{
+	struct { uint64_t gpa, len; } w[SH_WLOG_SLOTS];
+	unsigned n, i;
+	uint64_t upto;
+	bool overflow;
+
+	while (atomic_load_explicit(&sv->wlog_pending, memory_order_seq_cst)) {
+		wlog_lock(sv);
+		n = sv->wlog_n;
+		for (i = 0; i < n; i++) {
+			w[i].gpa = sv->wlog[i].gpa;
+			w[i].len = sv->wlog[i].len;
+		}
+		overflow = sv->wlog_overflow;
+		upto = atomic_load_explicit(&sv->wlog_pushed, memory_order_relaxed);
+		sv->wlog_n = 0;
+		sv->wlog_overflow = false;
+		wlog_unlock(sv);
+		if (overflow)
+			reval_all(sv);
+		for (i = 0; !overflow && i < n; i++)
+			sh_revalidate(sv, mk_gpa(w[i].gpa), w[i].len);
+		wlog_lock(sv);
+		if (!sv->wlog_n && !sv->wlog_overflow)
+			atomic_store_explicit(&sv->wlog_pending, false,
+					      memory_order_relaxed);
+		atomic_store_explicit(&sv->wlog_drained, upto,
+				      memory_order_release);
+		wlog_unlock(sv);
+	}
+}
+
+/*
+ * A hook that may write guest memory itself (an emulated store, a guest
+ * walk's A/D update, a device model's DMA) sets in_hook: those writes,
+ * reported from inside the hook on this thread, only log themselves and
+ * return, since the lock is already held, and the hook drains before it
+ * returns. in_hook is cleared before that last drain (seq_cst both
+ * sides): a writer that logs and then still sees in_hook set is drained
+ * by the hook; one that sees it clear waits for the lock itself.
+ */
+void sh_hook_enter(struct sh_vm *sv)
+{
+	atomic_store_explicit(&sv->in_hook, true, memory_order_seq_cst);
+	sh_wlog_drain(sv);
+}
+
+void sh_hook_leave(struct sh_vm *sv)
+{
+	atomic_store_explicit(&sv->in_hook, false, memory_order_seq_cst);
+	sh_wlog_drain(sv);
+	if (sv->tlb_flush)
+		sh_flush_tlbs(sv);
+}
+
+/*
+ * vmmu_vm_written: called with the VM lock held (emulator stores, A/D
+ * updates inside an exit handler, a device callback) or without it (a
+ * VMM thread's vmmu_vm_write_gpa while vCPU threads run), and the hook
+ * cannot tell which. So a write to a frame that may be shadowed
+ * (maybe_pt; others need nothing) is logged first (T4); then the
+ * writer takes the lock if it is free and drains, or returns if a hook
+ * (perhaps its own caller) will drain it, or else waits for the lock or
+ * for a holder to have drained it. A thread holding the lock outside a
+ * shadow hook must not write guest memory: it would wait for itself.
+ */
 static void sh_gpa_written(struct vmmu_vm *vm, gpa_t gpa, size_t len)
 {
 	struct sh_vm *sv = sh_vm_of(vm);
+	uint64_t t;
 
-	if (!sv || !len)
+	if (!sv || !len || !maybe_pt(sv, gpa, len))
 		return;
-	sh_revalidate(sv, gpa, len);
-	if (sv->tlb_flush)
-		sh_flush_tlbs(sv);
+	t = wlog_push(sv, gpa, len);
+	for (;;) {
+		if (vmmu_vm_trylock(vm)) {
+			sh_hook_leave(sv);
+			vmmu_vm_unlock(vm);
+			return;
+		}
+		if (atomic_load_explicit(&sv->in_hook, memory_order_seq_cst) ||
+		    atomic_load_explicit(&sv->wlog_drained,
+					 memory_order_acquire) >= t)
+			return;
+		__builtin_ia32_pause();
+	}
 }
 
 static int sh_set_type(struct vmmu_vm *vm, gpa_t gpa, uint64_t size,

@@ -122,6 +122,9 @@ int vmmu_shadow_check(struct vmmu_vm *vm, const char **why)
 	if (!vm || vm->ops != &vmmu_backend_shadow)
 		return VMMU_EINVAL;
 	sv = sh_vm_of(vm);
+	vmmu_vm_lock(vm);
+	sh_hook_enter(sv);      /* writes logged without the lock first (T4) */
+	sh_hook_leave(sv);
 	rc = check_lists(sv, &nodes, why);
 	for (i = 0; rc == 0 && i < sv->npages; i++) {
 		if (!sv->pages[i]->in_use)
@@ -134,6 +137,7 @@ int vmmu_shadow_check(struct vmmu_vm *vm, const char **why)
 		rc = bad(why, "a present entry is on no list");
 	if (rc == 0)
 		rc = sh_pv_check(sv, why);
+	vmmu_vm_unlock(vm);
 	return rc;
 }
 

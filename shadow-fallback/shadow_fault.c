@@ -145,6 +145,9 @@ int sh_sync_vcpu(struct vmmu_vcpu *vcpu)
 				return rc;
 		sc->root = sc->pml4;
 	}
+	/* The walk reads the root's address from here, never the pool's
+	 * directory (T1); the root is pinned (I5), so the address holds. */
+	sc->root_hpa = sv->pages[sc->root]->hpa;
 	sc->seen_key = ps->role.key;
 	sc->seen_cr3 = ps->cr3;
 	memcpy(sc->seen_pdpte, ps->pdpte, sizeof(sc->seen_pdpte));
@@ -381,6 +384,7 @@ int sh_handle_exit(struct vmmu_vcpu *vcpu, const struct vmmu_exit *exit,
 
 	if (exit->kind != VMMU_EXIT_SHADOW_PF || !op)
 		return VMMU_EINVAL;
+	sh_hook_enter(sv);
 	if (sh_vcpu_stale(vcpu) || sc->root == SH_NIL) {
 		/* The root is reloaded first, as a VMM does before VM entry. */
 		rc = sh_sync_vcpu(vcpu);
@@ -390,7 +394,6 @@ int sh_handle_exit(struct vmmu_vcpu *vcpu, const struct vmmu_exit *exit,
 	} else {
 		rc = sh_resolve(vcpu, exit, op, res);
 	}
-	if (sv->tlb_flush)
-		sh_flush_tlbs(sv);
+	sh_hook_leave(sv);
 	return rc;
 }

@@ -169,7 +169,7 @@ static int sh_walk_cached(struct vmmu_vcpu *vcpu, const struct vmmu_access *acc,
 	start.rights = hit.rights;
 	rights = hit.rights;
 	sh_host_gmem(vcpu->vm, &mem);
-	sc->sps.cr3 = sh_vm_of(vcpu->vm)->pages[sc->root]->hpa.v;
+	sc->sps.cr3 = sc->root_hpa.v;
 	sc->sps.rflags = vcpu->paging.rflags;
 	sc->sps.pkru = vcpu->paging.pkru;
 	vcpu->stats.pwc_walks++;
@@ -186,14 +186,13 @@ int sh_walk_shadow(struct vmmu_vcpu *vcpu, const struct vmmu_access *acc,
 		   struct vmmu_walk_result *r)
 {
 	struct sh_vcpu *sc = vcpu->backend_state;
-	struct sh_vm *sv = sh_vm_of(vcpu->vm);
 	struct vmmu_access a = *acc;
 	struct vmmu_gmem mem;
 
 	if (vcpu->paging.role.mode != VMMU_PAGING_4LEVEL &&
 	    vcpu->paging.role.mode != VMMU_PAGING_5LEVEL)
 		a.gva.v &= 0xffffffffULL;
-	sc->sps.cr3 = sv->pages[sc->root]->hpa.v;
+	sc->sps.cr3 = sc->root_hpa.v;
 	sc->sps.rflags = vcpu->paging.rflags;
 	sc->sps.pkru = vcpu->paging.pkru;
 	sh_host_gmem(vcpu->vm, &mem);

@@ -40,6 +40,31 @@
  *     pages (the path being filled) neither.
  *  I6 no leaf mapping a frame of a PV page-table type is writable, out
  *     of sync or not (shadow_pv.c).
+ *
+ * Several vCPU threads (docs/shadow.md "Several vCPU threads"). The
+ * hardware side (sh_hw_walk) runs on each vCPU's thread without the VM
+ * lock; everything else runs with it.
+ *  T1 the hardware side reads only: its own struct sh_vcpu, its own
+ *     paging state and TLB, shadow entries (pte_load, through the hpa it
+ *     cached in sh_vcpu.root_hpa) and sh_vm.wlog_*. It never reads
+ *     sh_vm.pages (the directory is reallocated as the pool grows) nor
+ *     any struct sh_page field.
+ *  T2 a vCPU's struct sh_vcpu is written only by that vCPU's own thread,
+ *     in its exit handler or guest-event hook (outside guest mode, lock
+ *     held), or while it does not run (create, destroy). No hook of one
+ *     vCPU writes another's: nothing cross-vCPU needs publishing.
+ *  T3 a shadow page is reused or zeroed only once no walker can reach
+ *     it: sh_free unlinks it and parks it on the limbo list; only
+ *     sh_flush_tlbs (vmmu_vm_tlb_invalidate: every vCPU's TLB and
+ *     paging-structure caches flushed, and every access that was in
+ *     flight ended) moves limbo pages to the free list. A walker may
+ *     still read a page being emptied: it reads an old entry (whose
+ *     child is also in limbo, not reused) or zero (a shadow #PF).
+ *  T4 writes reported to gpa_written (with or without the lock: it
+ *     cannot tell) to a frame that may be shadowed (maybe_pt) are logged
+ *     in wlog and revalidated by the writer itself when the lock is free,
+ *     else by the shadow hook holding it before it returns; see
+ *     sh_gpa_written (shadow_backend.c).
  */
 #ifndef VMMU_SHADOW_INT_H
 #define VMMU_SHADOW_INT_H
@@ -58,6 +83,8 @@
 #define SH_MAX_ROLES    16
 #define SH_FLOOD        3               /* emulated writes with no walk */
 #define SH_OOS_SLOTS    8               /* out-of-sync L1s at once */
+#define SH_WLOG_SLOTS   32              /* unlocked writes pending */
+#define SH_MAYBE_BITS   16              /* frames that may be shadowed */
 
 enum sh_kind { SH_GUEST = 1, SH_FL = 2, SH_ROOT = 3 };
 
@@ -129,11 +156,25 @@ struct sh_vm {
 	bool ld_drop;                   /* log-dirty: VMMU_SHADOW_LD_DROP */
 	bool leaf_added;                /* a leaf made present since the last
 					   drop of every leaf (shadow_dirty.c) */
+	uint32_t limbo;                 /* freed, not yet waited for (T3) */
+	/* T4: guest writes reported without the VM lock (shadow_backend.c) */
+	atomic_flag wlog_lock;          /* guards wlog, wlog_n, overflow */
+	atomic_bool wlog_pending;       /* wlog non-empty */
+	atomic_bool in_hook;            /* a hook holds the lock, will drain */
+	atomic_uint_fast64_t wlog_pushed, wlog_drained;
+	unsigned wlog_n;
+	bool wlog_overflow;
+	struct { uint64_t gpa, len; } wlog[SH_WLOG_SLOTS];
+	/* T4: a bit per hash of gfn, set (never cleared) before a frame's
+	 * first GUEST shadow reads it: a write to a frame whose bit is clear
+	 * needs no revalidation, so it is not logged */
+	_Atomic uint64_t maybe_pt[(1U << SH_MAYBE_BITS) / 64];
 };
 
 struct sh_vcpu {
 	struct vmmu_paging_state sps;   /* how the hardware walks the shadows */
 	uint32_t root;                  /* page the walk starts at, or NIL */
+	hpa_t root_hpa;                 /* its address: all the walk reads (T1) */
 	uint32_t top;                   /* 4/5-level: pinned guest-root shadow */
 	uint32_t pml4, pdpt;            /* ROOT pages (PAE, 2-level) */
 	unsigned role;
@@ -184,6 +225,12 @@ bool sh_guest_entry(const struct sh_vm *sv, const struct sh_page *p,
 void sh_revalidate(struct sh_vm *sv, gpa_t gpa, size_t len);
 void sh_reval_range(struct sh_vm *sv, uint32_t pi, unsigned lo, unsigned hi,
 		    const uint8_t *page);
+
+/* shadow_backend.c: every hook brackets its work with these (T4) */
+void sh_hook_enter(struct sh_vm *sv);
+void sh_hook_leave(struct sh_vm *sv);
+void sh_wlog_drain(struct sh_vm *sv);
+void sh_mark_maybe_pt(struct sh_vm *sv, uint64_t gfn);
 
 /* shadow_oos.c */
 bool sh_oos_try(struct sh_vm *sv, uint64_t gfn);

@@ -42,17 +42,19 @@ static void oos_resync_slot(struct sh_vm *sv, unsigned s)
 	const uint8_t *snap = sv->oos[s].snap;
 	uint64_t gfn = p->gfn;
 
+	/* Protected (and every vCPU's writable leaf gone) before the frame
+	 * is read: a store after the read would be lost (sh_write_protect). */
+	slot_clear(sv, s);
+	sh_write_protect(sv, gfn);
 	if (vmmu_vm_read_gpa(sv->vm, mk_gpa(gfn << VMMU_PAGE_SHIFT),
 			     sv->page_buf, 4096) < 0)
 		memset(sv->page_buf, 0, 4096);
-	slot_clear(sv, s);
 	for (off = 0; off < 4096; off += es) {
 		if (!memcmp(sv->page_buf + off, snap + off, es))
 			continue;
 		sh_reval_range(sv, pi, off, off + es, sv->page_buf);
 		sv->st.oos_entries++;
 	}
-	sh_write_protect(sv, gfn);
 	sv->st.oos_resyncs++;
 }
 
@@ -148,10 +150,12 @@ int vmmu_shadow_set_oos(struct vmmu_vm *vm, bool on)
 	if (!vm || vm->ops != &vmmu_backend_shadow)
 		return VMMU_EINVAL;
 	sv = sh_vm_of(vm);
+	vmmu_vm_lock(vm);
+	sh_hook_enter(sv);
 	if (!on)
 		sh_oos_resync_all(sv);
 	sv->oos_on = on;
-	if (sv->tlb_flush)
-		sh_flush_tlbs(sv);
+	sh_hook_leave(sv);
+	vmmu_vm_unlock(vm);
 	return VMMU_OK;
 }

@@ -28,7 +28,7 @@ int sh_pool_init(struct sh_vm *sv)
 	memset(sv->rmap, 0xff, sizeof(sv->rmap));
 	for (unsigned s = 0; s < SH_OOS_SLOTS; s++)
 		sv->oos[s].page = SH_NIL;
-	sv->free_list = sv->lru_head = sv->lru_tail = SH_NIL;
+	sv->free_list = sv->lru_head = sv->lru_tail = sv->limbo = SH_NIL;
 	return VMMU_OK;
 }
 
@@ -225,6 +225,7 @@ static int dir_grow(struct sh_vm *sv)
 
 	if (!n)
 		return VMMU_ENOMEM;
+	/* Freed at once: no lock-free reader uses the directory (T1). */
 	if (sv->pages) {
 		memcpy(n, sv->pages, sv->npages * sizeof(*n));
 		pl->free(pl->ctx, sv->pages);
@@ -288,10 +289,11 @@ void sh_free(struct sh_vm *sv, uint32_t pi)
 	p->flood = 0;
 	p->type = 0;
 	p->gfn = 0;
-	p->hnext = sv->free_list;
-	sv->free_list = pi;
+	/* Another vCPU may be walking the page or cache it (T3): it is
+	 * reused only after sh_flush_tlbs has waited for them. */
+	p->hnext = sv->limbo;
+	sv->limbo = pi;
 	sv->st.pages_in_use--;
-	/* A CPU's paging-structure caches may still hold the page. */
 	sv->tlb_flush = true;
 }
 
@@ -305,13 +307,14 @@ static uint32_t lru_victim(const struct sh_vm *sv)
 	return i;
 }
 
-int sh_alloc(struct sh_vm *sv, uint32_t *out)
+/*
+ * No free page and no room to grow: take back the limbo pages, else
+ * recycle the least recently used page. Either way the free list is
+ * filled only by sh_flush_tlbs, after every vCPU let go (T3).
+ */
+static int reclaim(struct sh_vm *sv)
 {
-	struct sh_page *p;
-	uint32_t pi = SH_NIL;
-
-	if (sv->free_list == SH_NIL &&
-	    (sv->npages >= sh_pool_size(sv) || page_new(sv, &pi) < 0)) {
+	if (sv->limbo == SH_NIL) {
 		uint32_t v = lru_victim(sv);
 
 		if (sv->vm->dead)
@@ -321,6 +324,20 @@ int sh_alloc(struct sh_vm *sv, uint32_t *out)
 		sh_free(sv, v);
 		sv->st.recycled++;
 	}
+	sh_flush_tlbs(sv);
+	return VMMU_OK;
+}
+
+int sh_alloc(struct sh_vm *sv, uint32_t *out)
+{
+	struct sh_page *p;
+	uint32_t pi = SH_NIL;
+	int rc;
+
+	if (sv->free_list == SH_NIL &&
+	    (sv->npages >= sh_pool_size(sv) || page_new(sv, &pi) < 0) &&
+	    (rc = reclaim(sv)) < 0)
+		return rc;
 	if (pi == SH_NIL) {
 		pi = sv->free_list;
 		sv->free_list = sv->pages[pi]->hnext;
@@ -366,8 +383,16 @@ static void sh_flush_one(struct vmmu_tlb *t, void *arg)
 
 void sh_flush_tlbs(struct sh_vm *sv)
 {
+	uint32_t pi;
+
 	/* every vCPU runs it on entering its next access; waits for the
 	 * accesses in flight (access.h) */
 	vmmu_vm_tlb_invalidate(sv->vm, sv->vm->handler_vcpu, sh_flush_one, NULL, 0);
 	sv->tlb_flush = false;
+	/* Nothing reaches the limbo pages now (T3): they may be reused. */
+	while ((pi = sv->limbo) != SH_NIL) {
+		sv->limbo = sv->pages[pi]->hnext;
+		sv->pages[pi]->hnext = sv->free_list;
+		sv->free_list = pi;
+	}
 }

@@ -146,8 +146,10 @@ int sh_get(struct sh_vm *sv, uint64_t gfn, uint32_t type, bool create,
 	sv->pages[pi]->type = type;
 	sh_hash_add(sv, pi);
 	sv->st.shadows_created++;
-	if (SH_T_KIND(type) == SH_GUEST)
+	if (SH_T_KIND(type) == SH_GUEST) {
+		sh_mark_maybe_pt(sv, gfn);      /* before any read of it (T4) */
 		sh_write_protect(sv, gfn);
+	}
 	*out = pi;
 	return VMMU_OK;
 }
@@ -266,9 +268,17 @@ int sh_propagate(struct sh_vm *sv, uint32_t pi, unsigned j, uint64_t g,
 	return rc;
 }
 
-/* Invariant I2 for a frame that just got a GUEST shadow. */
+/*
+ * Invariant I2 for a frame that just got a GUEST shadow. When a writable
+ * leaf lost its RW, every vCPU is flushed and waited for before this
+ * returns: another vCPU may hold the old leaf in its TLB, or be storing
+ * through it right now, and the caller reads the frame next (the fill's
+ * guest entries, a resync): a native store landing after that read would
+ * leave the shadow stale with no trap to tell (T3's wait, for data).
+ */
 void sh_write_protect(struct sh_vm *sv, uint64_t gfn)
 {
+	bool removed = false;
 	hpa_t hpa;
 	uint32_t id;
 
@@ -283,8 +293,10 @@ void sh_write_protect(struct sh_vm *sv, uint64_t gfn)
 			continue;
 		pte_store(e, v & ~(X86_PTE_RW | X86_PTE_D));
 		sv->st.write_protected++;
-		sv->tlb_flush = true;
+		removed = true;
 	}
+	if (removed)
+		sh_flush_tlbs(sv);
 }
 
 /* The guest entry GUEST page p's entry j mirrors (2-level: quadrants). */

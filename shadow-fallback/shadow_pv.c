@@ -342,11 +342,17 @@ static struct sh_vm *pv_vm(struct vmmu_vm *vm)
 	return vm && vm->ops == &vmmu_backend_shadow ? sh_vm_of(vm) : NULL;
 }
 
+/* An operation's own guest writes come back to the hook (T4). */
+static void pv_enter(struct sh_vm *sv)
+{
+	vmmu_vm_lock(sv->vm);
+	sh_hook_enter(sv);
+}
+
 /* After an operation: the TLB models lose what a protection removed. */
 static int pv_leave(struct sh_vm *sv, int rc)
 {
-	if (sv->tlb_flush)
-		sh_flush_tlbs(sv);
+	sh_hook_leave(sv);
 	vmmu_vm_unlock(sv->vm);
 	return rc;
 }
@@ -363,7 +369,7 @@ int vmmu_shadow_pv_mmu_update(struct vmmu_vm *vm,
 		*done = 0;
 	if (!sv || (!req && count))
 		return VMMU_EINVAL;
-	vmmu_vm_lock(vm);
+	pv_enter(sv);
 	for (i = 0; rc == 0 && i < count; i++) {
 		rc = pv_update(sv, req[i].ptr, req[i].val);
 		if (rc == 0 && done)
@@ -381,7 +387,7 @@ int vmmu_shadow_pv_pin(struct vmmu_vm *vm, gpa_t table, unsigned level)
 
 	if (!sv || level < 1 || level > 4 || (table.v & ~VMMU_PAGE_MASK))
 		return VMMU_EINVAL;
-	vmmu_vm_lock(vm);
+	pv_enter(sv);
 	f = pv_find(sv, gfn);
 	if (f && f->pinned)
 		return pv_leave(sv, VMMU_EEXIST);
@@ -400,7 +406,7 @@ int vmmu_shadow_pv_unpin(struct vmmu_vm *vm, gpa_t table)
 
 	if (!sv)
 		return VMMU_EINVAL;
-	vmmu_vm_lock(vm);
+	pv_enter(sv);
 	f = pv_find(sv, table.v >> VMMU_PAGE_SHIFT);
 	if (!f || !f->pinned)
 		return pv_leave(sv, VMMU_ENOENT);

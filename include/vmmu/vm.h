@@ -310,6 +310,8 @@ void vmmu_vm_tlb_flush_sync(struct vmmu_vm *vm);
  */
 void vmmu_vm_lock(struct vmmu_vm *vm);
 void vmmu_vm_unlock(struct vmmu_vm *vm);
+/* Take the VM lock if it is free (true), without waiting. */
+bool vmmu_vm_trylock(struct vmmu_vm *vm);
 
 /* Mark the VM dead (internal invariant violated); returns VMMU_EDEAD. */
 int vmmu_vm_kill(struct vmmu_vm *vm, const char *reason);
