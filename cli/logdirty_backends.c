@@ -3,7 +3,7 @@
  * vmmu bench logdirty's rows per backend and dirty-tracking variant, on
  * the model VM of migrate/model.h (4-level guest paging over 2 MiB guest
  * pages, one vCPU, RAM backed up front, large host leaves):
- *   enable 1 GiB / 1 TiB  vmmu_dirty_enable_ram on a VM whose RAM slot is
+ *   enable 1G / 64G / 1T  vmmu_dirty_enable_ram on a VM whose RAM slot is
  *                         that large and populated only where touched;
  *   store on / off        one 8-byte guest store to each of
  *                         LD_STORE_PAGES pages, first store since the
@@ -183,9 +183,11 @@ int ld_variants_measure(struct ld_variant_row rows[LD_VARIANTS], char *why,
 		rows[v].name = variants[v].name;
 		fprintf(stderr, "vmmu bench logdirty: %s...\n", variants[v].name);
 		rows[v].enable_1g_ms = enable_ms(v, 1ULL << 30);
+		rows[v].enable_64g_ms = enable_ms(v, 64ULL << 30);
 		rows[v].enable_1t_ms = enable_ms(v, 1ULL << 40);
 		rc = stores(v, &rows[v]);
-		if (rc < 0 || rows[v].enable_1g_ms < 0 || rows[v].enable_1t_ms < 0) {
+		if (rc < 0 || rows[v].enable_1g_ms < 0 ||
+		    rows[v].enable_64g_ms < 0 || rows[v].enable_1t_ms < 0) {
 			snprintf(why, whylen, "%s: %s", variants[v].name,
 				 rc < 0 ? vmmu_strerror(rc) : "enable failed");
 			return rc < 0 ? rc : VMMU_EIO;

@@ -8,7 +8,7 @@
 
 struct ld_variant_row {
 	const char *name;       /* "ept pml", ... */
-	double enable_1g_ms, enable_1t_ms;  /* vmmu_dirty_enable_ram */
+	double enable_1g_ms, enable_64g_ms, enable_1t_ms; /* dirty_enable_ram */
 	double store_on_ns, store_off_ns;   /* first store to a page */
 	double clean_ms;        /* the clean reporting LD_STORE_PAGES */
 	unsigned long exits_per_store;      /* exits of the logged pass / pages */
