@@ -320,3 +320,32 @@ int ept_log_write(struct vmmu_vm *vm, gpa_t gpa)
 	vmmu_dirty_mark(vm, gpa.v >> VMMU_PAGE_SHIFT, 1);
 	return ept_make_writable(vm, gpa, VMMU_PAGE_SIZE);
 }
+
+int vmmu_ept_pml_state(const struct vmmu_vcpu *vcpu, hpa_t *page, bool *on)
+{
+	const struct ept_vcpu *ev = vcpu ? vcpu->backend_state : NULL;
+
+	if (!ev || !ev->pml_page.v || vcpu->vm->ops != &vmmu_backend_ept)
+		return VMMU_ENOENT;
+	*page = ev->pml_page;
+	*on = __atomic_load_n(&ev->pml_enabled, __ATOMIC_ACQUIRE);
+	return VMMU_OK;
+}
+
+uint16_t vmmu_ept_pml_index(const struct vmmu_vcpu *vcpu)
+{
+	const struct ept_vcpu *ev = vcpu ? vcpu->backend_state : NULL;
+
+	return ev ? __atomic_load_n(&ev->pml_index, __ATOMIC_ACQUIRE)
+		  : EPT_PML_ENTRIES - 1;
+}
+
+/* Release: a drain that reads the index sees the CPU's entries, which
+ * this thread saw land before the VM exit. */
+void vmmu_ept_pml_index_set(struct vmmu_vcpu *vcpu, uint16_t index)
+{
+	struct ept_vcpu *ev = vcpu ? vcpu->backend_state : NULL;
+
+	if (ev && ev->pml_page.v)
+		__atomic_store_n(&ev->pml_index, index, __ATOMIC_RELEASE);
+}

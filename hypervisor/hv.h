@@ -69,6 +69,8 @@ struct hv_exit {
 	uint64_t gpa;           /* guest-physical address or EXITINFO2 */
 	uint64_t gla;           /* guest-linear address (VMX, when valid) */
 	bool gla_valid;
+	bool pml_valid;         /* VMX with PML on: the VMCS PML index */
+	uint16_t pml_index;
 };
 
 /* One virtualization back end: hv_vmx.c, hv_svm.c. */
@@ -90,6 +92,9 @@ struct hv_arch {
 	/* Drop cached nested translations after the tables changed: INVEPT
 	 * (VMX), or TLB_CONTROL = how for the next VMRUN (SVM). */
 	void (*flush)(unsigned how);
+	/* VMX only (NULL otherwise): the "enable PML" control, the PML
+	 * address and index for the next entry (SDM Vol. 3C 25.6.18). */
+	void (*pml)(uint64_t page, bool on, uint16_t index);
 };
 extern const struct hv_arch hv_vmx_arch;
 extern const struct hv_arch hv_svm_arch;

@@ -410,7 +410,9 @@ static int guest_loop(struct hv_run *run)
 	memset(&regs, 0, sizeof(regs));
 	while (run->n < SCRIPT_LEN) {
 		hv_vm_sync_tlb(&run->vm, run->arch);
+		hv_vm_pml_enter(&run->vm, run->arch);
 		run->arch->run(&regs, &e);
+		hv_vm_pml_exit(&run->vm, &e);
 		print_exit(&e, &regs, run->vm.ept);
 		if (e.kind == HV_EXIT_NESTED_FAULT) {
 			checkpoint = nested_matches(run, &script[run->n], &e);

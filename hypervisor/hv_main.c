@@ -4,6 +4,7 @@
  * choice of nested paging, one guest run, and the verdict on the console.
  */
 #include "hv.h"
+#include "hv_vm.h"
 #include "vmmu/detect.h"
 
 #define MULTIBOOT_LOADER_MAGIC 0x2badb002
@@ -69,34 +70,61 @@ static struct vmmu_decision decision;
  * cmdline at offset 16), else automatic. vmmu_decide refuses a backend the
  * CPU cannot run, as `vmmu detect --backend` does.
  */
-static enum vmmu_backend_kind boot_backend(uint32_t magic, uint32_t info)
+static size_t slen(const char *s)
 {
-	static const struct {
-		const char *name;
-		size_t len;
-		enum vmmu_backend_kind kind;
-	} k[] = {
-		{ "ept", 3, VMMU_BACKEND_EPT }, { "npt", 3, VMMU_BACKEND_NPT },
-		{ "shadow", 6, VMMU_BACKEND_SHADOW },
-	};
-	static const char key[] = "vmmu.backend=";
+	size_t n = 0;
+
+	while (s[n])
+		n++;
+	return n;
+}
+
+/* The index in names[0..n) of the value of key= on the boot line, or -1. */
+static int boot_option(uint32_t magic, uint32_t info, const char *key,
+		       const char *const *names, unsigned n)
+{
 	const uint32_t *mbi = (const uint32_t *)(uintptr_t)info;
+	size_t klen = slen(key);
 	const char *c, *v;
-	size_t i, n;
+	unsigned i;
 
 	if (magic != MULTIBOOT_LOADER_MAGIC || !(mbi[0] & 4) || !mbi[4])
-		return VMMU_BACKEND_AUTO;
+		return -1;
 	for (c = (const char *)(uintptr_t)mbi[4]; *c; c++) {
-		if (memcmp(c, key, sizeof(key) - 1))
+		if (memcmp(c, key, klen))
 			continue;
-		v = c + sizeof(key) - 1;
-		for (i = 0; i < sizeof(k) / sizeof(k[0]); i++) {
-			n = k[i].len;
-			if (!memcmp(v, k[i].name, n) && (v[n] == ' ' || !v[n]))
-				return k[i].kind;
+		v = c + klen;
+		for (i = 0; i < n; i++) {
+			size_t len = slen(names[i]);
+
+			if (!memcmp(v, names[i], len) && (v[len] == ' ' || !v[len]))
+				return (int)i;
 		}
 	}
-	return VMMU_BACKEND_AUTO;
+	return -1;
+}
+
+static enum vmmu_backend_kind boot_backend(uint32_t magic, uint32_t info)
+{
+	static const char *const names[] = { "ept", "npt", "shadow" };
+	static const enum vmmu_backend_kind kinds[] = {
+		VMMU_BACKEND_EPT, VMMU_BACKEND_NPT, VMMU_BACKEND_SHADOW,
+	};
+	int i = boot_option(magic, info, "vmmu.backend=", names, 3);
+
+	return i < 0 ? VMMU_BACKEND_AUTO : kinds[i];
+}
+
+/* The dirty tracking the boot line forces: "vmmu.dirty=wp|ad|pml". */
+static enum vmmu_dirty_log boot_dirty(uint32_t magic, uint32_t info)
+{
+	static const char *const names[] = { "wp", "ad", "pml" };
+	static const enum vmmu_dirty_log modes[] = {
+		VMMU_DIRTY_WRITE_PROTECT, VMMU_DIRTY_AD_BITS, VMMU_DIRTY_PML,
+	};
+	int i = boot_option(magic, info, "vmmu.dirty=", names, 3);
+
+	return i < 0 ? VMMU_DIRTY_AUTO : modes[i];
 }
 
 static enum vmmu_backend_kind decide(enum vmmu_backend_kind want)
@@ -134,6 +162,7 @@ void hv_main(uint32_t magic, uint32_t info)
 	hv_detect(&f);
 	hv_print_features(&f);
 	hv_dump_features(&f);
+	hv_boot_dirty = boot_dirty(magic, info);
 	mode = decide(boot_backend(magic, info));
 	if (mode == VMMU_BACKEND_EPT)
 		arch = &hv_vmx_arch;

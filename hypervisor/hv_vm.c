@@ -25,11 +25,9 @@ static int ept_setup(struct hv_vm *hv, const struct vmmu_host_info *host)
 		hv_printf("hv: vmmu_ept_caps_from_vmx: %d\n", rc);
 		return rc;
 	}
-	/* The kernel does not enable PML in the VMCS: vmmu must not log
-	 * dirty pages through it. */
-	caps.pml = false;
-	hv_printf("hv: ept caps ad %d 2m %d 1g %d xonly %d walk5 %d maxphyaddr %u\n",
-		  caps.ad, caps.page_2m, caps.page_1g, caps.execute_only,
+	hv_printf("hv: ept caps ad %d pml %d 2m %d 1g %d xonly %d walk5 %d "
+		  "maxphyaddr %u\n", caps.ad, caps.pml, caps.page_2m, caps.page_1g,
+		  caps.execute_only,
 		  caps.walk5, caps.maxphyaddr);
 	return vmmu_ept_configure(hv->vm, &caps);
 }
@@ -88,6 +86,11 @@ int hv_vm_create(struct hv_vm *hv, enum vmmu_backend_kind kind,
 				 &vmmu_backend_npt);
 	if (!rc)
 		rc = hv->ept ? ept_setup(hv, host) : npt_setup(hv, host, d);
+	if (!rc && hv_boot_dirty != VMMU_DIRTY_AUTO) {
+		rc = vmmu_dirty_set_mode(hv->vm, hv_boot_dirty);
+		hv_printf("hv: vmmu.dirty=%s: %d\n",
+			  vmmu_dirty_log_name(hv_boot_dirty), rc);
+	}
 	if (!rc)
 		rc = add_slots(hv, slots, nslots);
 	if (!rc)
@@ -157,6 +160,24 @@ void hv_vm_nested_exit(struct hv_vm *hv, const struct hv_exit *e,
  * ones before the next VM entry. NPT: the TLB_CONTROL vmmu wants for this
  * VMRUN (APM 15.16.1), read and cleared by vmmu_npt_vmrun_tlb_control.
  */
+enum vmmu_dirty_log hv_boot_dirty = VMMU_DIRTY_AUTO;
+
+void hv_vm_pml_enter(struct hv_vm *hv, const struct hv_arch *arch)
+{
+	hpa_t page;
+	bool on;
+
+	if (hv->ept && arch->pml &&
+	    vmmu_ept_pml_state(hv->vcpu, &page, &on) == VMMU_OK)
+		arch->pml(page.v, on, vmmu_ept_pml_index(hv->vcpu));
+}
+
+void hv_vm_pml_exit(struct hv_vm *hv, const struct hv_exit *e)
+{
+	if (hv->ept && e->pml_valid)
+		vmmu_ept_pml_index_set(hv->vcpu, e->pml_index);
+}
+
 void hv_vm_sync_tlb(struct hv_vm *hv, const struct hv_arch *arch)
 {
 	const struct vmmu_ept_stats *s;

@@ -50,6 +50,15 @@ void hv_vm_nested_exit(struct hv_vm *hv, const struct hv_exit *e,
 /* Before each VM entry: run the invalidations vmmu asked for on the CPU
  * (INVEPT; the TLB_CONTROL of the next VMRUN). */
 void hv_vm_sync_tlb(struct hv_vm *hv, const struct hv_arch *arch);
+/*
+ * PML on the real CPU: before each VM entry, the control, the log page and
+ * the index vmmu has; after each exit, the index the CPU left, given to
+ * vmmu before any handler or harvest (vmmu/ept.h).
+ */
+void hv_vm_pml_enter(struct hv_vm *hv, const struct hv_arch *arch);
+void hv_vm_pml_exit(struct hv_vm *hv, const struct hv_exit *e);
+/* The dirty-tracking variant the boot line asks for (vmmu.dirty=). */
+extern enum vmmu_dirty_log hv_boot_dirty;
 const char *hv_action_name(enum vmmu_action a);
 const char *hv_reason_name(enum vmmu_vmm_reason r);
 

@@ -33,6 +33,7 @@ enum vmcs_field {
 	HOST_CS_SEL = 0x0c02, HOST_SS_SEL = 0x0c04, HOST_DS_SEL = 0x0c06,
 	HOST_FS_SEL = 0x0c08, HOST_GS_SEL = 0x0c0a, HOST_TR_SEL = 0x0c0c,
 	VPID_FIELD = 0x0000, EPT_POINTER = 0x201a, GUEST_PHYS_ADDR = 0x2400,
+	PML_ADDRESS = 0x200e, GUEST_PML_INDEX = 0x0812,
 	VMCS_LINK = 0x2800,
 	GUEST_DEBUGCTL = 0x2802,
 	PIN_CTLS = 0x4000, PROC_CTLS = 0x4002, EXCEPTION_BITMAP = 0x4004,
@@ -63,6 +64,7 @@ enum vmcs_field {
 #define PROC_SECONDARY        (1U << 31)
 #define PROC2_EPT             (1U << 1)
 #define PROC2_VPID            (1U << 5)
+#define PROC2_PML             (1U << 17)
 #define EXIT_HOST_64          (1U << 9)
 #define ENTRY_IA32E_GUEST     (1U << 9)
 
@@ -73,6 +75,7 @@ enum vmcs_field {
 #define EXIT_REASON_IO        30
 #define EXIT_REASON_EPT_VIOL  48
 #define EXIT_REASON_EPT_MISCONFIG 49
+#define EXIT_REASON_PML_FULL  62
 #define EXIT_REASON_ENTRY_FAIL (1U << 31)
 
 static uint8_t vmxon_region[4096] __attribute__((aligned(4096)));
@@ -273,6 +276,18 @@ static int vmx_setup(const struct hv_features *f, uint64_t eptp, uint32_t asid,
 }
 
 /* 28.2.1: basic exit reason, qualification, guest-physical/linear address. */
+/* 25.6.18: the log page and the index the CPU logs at; "enable PML". */
+static void vmx_pml(uint64_t page, bool on, uint16_t index)
+{
+	uint64_t c2 = vmr(PROC_CTLS2);
+
+	if (on) {
+		vmw(PML_ADDRESS, page);
+		vmw(GUEST_PML_INDEX, index);
+	}
+	vmw(PROC_CTLS2, on ? c2 | PROC2_PML : c2 & ~(uint64_t)PROC2_PML);
+}
+
 static void vmx_run(struct hv_regs *regs, struct hv_exit *e)
 {
 	uint64_t reason;
@@ -287,6 +302,10 @@ static void vmx_run(struct hv_regs *regs, struct hv_exit *e)
 	reason = vmr(EXIT_REASON);
 	e->reason = reason & 0xffff;
 	e->info = vmr(EXIT_QUALIFICATION);
+	if (vmr(PROC_CTLS2) & PROC2_PML) {
+		e->pml_valid = true;
+		e->pml_index = (uint16_t)vmr(GUEST_PML_INDEX);
+	}
 	if (reason & EXIT_REASON_ENTRY_FAIL) {
 		e->kind = HV_EXIT_ENTRY_FAILED;
 		return;
@@ -307,6 +326,11 @@ static void vmx_run(struct hv_regs *regs, struct hv_exit *e)
 		e->gpa = vmr(GUEST_PHYS_ADDR);
 		e->gla_valid = e->info >> 7 & 1;
 		e->gla = e->gla_valid ? vmr(GUEST_LINEAR_ADDR) : 0;
+		break;
+	case EXIT_REASON_PML_FULL:
+		/* 28.2.1: no qualification or address worth passing on */
+		e->kind = HV_EXIT_NESTED_FAULT;
+		e->info = 0;
 		break;
 	case EXIT_REASON_EPT_MISCONFIG:
 		/* 28.2.1: only the guest-physical address; no qualification. */
@@ -356,4 +380,5 @@ const struct hv_arch hv_vmx_arch = {
 	.skip = vmx_skip,
 	.advance = vmx_advance,
 	.flush = vmx_flush,
+	.pml = vmx_pml,
 };

@@ -44,6 +44,20 @@ int vmmu_ept_configure(struct vmmu_vm *vm, const struct vmmu_ept_caps *caps);
 /* The EPT pointer to load (SDM 25.6.11): WB, walk length, A/D enable. */
 uint64_t vmmu_ept_eptp(const struct vmmu_vm *vm);
 
+/*
+ * PML on a real CPU (SDM Vol. 3C 29.3.6, 25.6.18): *page is the vCPU's
+ * 4 KiB log for the VMCS "PML address", *on whether the "enable PML"
+ * control is to be set now (the dirty log is on in PML mode). The CPU
+ * moves the PML index as it logs: give vmmu the index the VMCS holds
+ * after every VM exit (vmmu_ept_pml_index_set, before the exit's handler
+ * or any peek or clean), and write vmmu_ept_pml_index() back before the
+ * next VM entry (a PML-full exit's handler drains the log and resets it
+ * to 511). VMMU_ENOENT when the vCPU has no PML page (caps.pml clear).
+ */
+int vmmu_ept_pml_state(const struct vmmu_vcpu *vcpu, hpa_t *page, bool *on);
+uint16_t vmmu_ept_pml_index(const struct vmmu_vcpu *vcpu);
+void vmmu_ept_pml_index_set(struct vmmu_vcpu *vcpu, uint16_t index);
+
 /* Basic exit reasons (SDM Vol. 3C Appendix C). */
 #define VMMU_VMX_EXIT_EPT_VIOLATION 48
 #define VMMU_VMX_EXIT_EPT_MISCONFIG 49
