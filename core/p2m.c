@@ -294,6 +294,16 @@ int vmmu_vm_set_p2m_type(struct vmmu_vm *vm, gpa_t gpa, uint64_t size,
 	if (vm->dead)
 		return VMMU_EDEAD;
 	vmmu_vm_lock(vm);
+	/*
+	 * Under write-protection log-dirty on a backend that traps through
+	 * the p2m type (EPT, NPT), writable RAM is RAM_LOGDIRTY until its
+	 * first logged write: a VMM making a page writable again must not
+	 * let the guest's next write through unlogged.
+	 */
+	if (type == VMMU_P2M_RAM_RW && vm->ops && vm->ops->dirty_log_mode &&
+	    atomic_load_explicit(&vm->dirty_log, memory_order_seq_cst) &&
+	    vm->dirty_mode == VMMU_DIRTY_WRITE_PROTECT)
+		type = VMMU_P2M_RAM_LOGDIRTY;
 	rc = p2m_set(vm, gpa, size, type, true);
 	vmmu_vm_unlock(vm);
 	return rc;

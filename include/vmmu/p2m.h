@@ -65,7 +65,9 @@ int vmmu_p2m_range_type(const struct vmmu_vm *vm, gpa_t gpa, uint64_t size,
 /*
  * Change the type of [gpa, gpa + size) (4 KiB aligned, inside slots with
  * host memory, i.e. RAM or ROM): RAM_RW, RAM_RO, RAM_LOGDIRTY, ROM or
- * MMIO. Records the type, then calls ops->set_type; VMMU_EINVAL for a
+ * MMIO. RAM_RW becomes RAM_LOGDIRTY while the dirty log is on with
+ * write protection on EPT or NPT (vmmu/dirty.h), so the next write is
+ * still logged. Records the type, then calls ops->set_type; VMMU_EINVAL for a
  * grant/foreign type or a range outside RAM/ROM slots, VMMU_ENOMEM, or
  * the backend's error (the record is undone).
  */
