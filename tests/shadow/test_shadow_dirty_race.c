@@ -12,7 +12,7 @@
  * page for page: a write that no clean reported leaves a stale page (every
  * store writes a value not written before). Run with both re-arm policies
  * (reverse map, drop every leaf). Also built under ThreadSanitizer: the
- * `tsan_shadow` target.
+ * `tsan` target (tests/dirty).
  */
 #define _POSIX_C_SOURCE 200809L
 #include <pthread.h>

@@ -18,7 +18,7 @@
  * read must return the tag of a frame mapped there at some version between
  * the last one whose shootdown had completed when the read began and the
  * newest one when it ended. At the end, vmmu_shadow_check.
- * Also built under ThreadSanitizer: the `tsan_shadow` target.
+ * Also built under ThreadSanitizer: the `tsan` target (tests/dirty).
  */
 #define _POSIX_C_SOURCE 200809L
 #include <pthread.h>
