@@ -267,12 +267,6 @@ static int mparse(int argc, char **argv, struct mopts *o)
 	return -1;
 }
 
-/* The EPT profile of the model VM: the default with PML (Broadwell on). */
-static const struct vmmu_ept_caps model_ept_caps = {
-	.walk5 = true, .ad = true, .pml = true, .execute_only = true,
-	.page_2m = true, .page_1g = true, .maxphyaddr = 46,
-};
-
 /*
  * Resolve --backend into the model VM's ops; auto asks the detection
  * policy (as vmmu detect and vmmu run do) and says why in o->policy.
@@ -307,10 +301,7 @@ static int pick_backend(struct mopts *o)
 	o->cfg.kind = b ? b->kind : VMMU_BACKEND_NONE;
 	o->cfg.ops = b && strcmp(b->name, "direct") ? b->ops : NULL;
 	/* the model's CPU profiles: every dirty-tracking variant present */
-	o->cfg.ept_caps = &model_ept_caps;
-	vmmu_npt_config_default(&o->npt);
-	o->npt.ad_harvest = true;
-	o->cfg.npt_cfg = &o->npt;
+	model_cfg_full_profiles(&o->cfg, &o->npt);
 	return 0;
 }
 

@@ -26,53 +26,12 @@
 #include "vmmu/dirty.h"
 #include "vmmu/error.h"
 
-static const struct {
-	const char *name;
-	enum vmmu_backend_kind kind;
-	const struct vmmu_backend_ops *ops;
-	enum vmmu_dirty_log dirty;
-	unsigned flags;
-} variants[LD_VARIANTS] = {
-	{ "direct wp", VMMU_BACKEND_NONE, NULL, VMMU_DIRTY_WRITE_PROTECT, 0 },
-	{ "ept wp", VMMU_BACKEND_EPT, &vmmu_backend_ept, VMMU_DIRTY_WRITE_PROTECT, 0 },
-	{ "ept wp-2m", VMMU_BACKEND_EPT, &vmmu_backend_ept,
-	  VMMU_DIRTY_WRITE_PROTECT, VMMU_DIRTY_LOG_2M },
-	{ "ept ad", VMMU_BACKEND_EPT, &vmmu_backend_ept, VMMU_DIRTY_AD_BITS, 0 },
-	{ "ept pml", VMMU_BACKEND_EPT, &vmmu_backend_ept, VMMU_DIRTY_PML, 0 },
-	{ "npt wp", VMMU_BACKEND_NPT, &vmmu_backend_npt, VMMU_DIRTY_WRITE_PROTECT, 0 },
-	{ "npt wp-2m", VMMU_BACKEND_NPT, &vmmu_backend_npt,
-	  VMMU_DIRTY_WRITE_PROTECT, VMMU_DIRTY_LOG_2M },
-	{ "npt ad", VMMU_BACKEND_NPT, &vmmu_backend_npt, VMMU_DIRTY_AD_BITS, 0 },
-	{ "shadow wp", VMMU_BACKEND_SHADOW, &vmmu_backend_shadow,
-	  VMMU_DIRTY_WRITE_PROTECT, 0 },
-};
-
-/* The profiles with every variant (as vmmu migrate's model uses). */
-static const struct vmmu_ept_caps full_ept = {
-	.walk5 = true, .ad = true, .pml = true, .execute_only = true,
-	.page_2m = true, .page_1g = true, .maxphyaddr = 46,
-};
-
 static double now_ns(void)
 {
 	struct timespec t;
 
 	clock_gettime(CLOCK_MONOTONIC, &t);
 	return (double)t.tv_sec * 1e9 + (double)t.tv_nsec;
-}
-
-static void variant_cfg(unsigned v, struct vmmu_npt_config *npt,
-			struct model_cfg *cfg)
-{
-	vmmu_npt_config_default(npt);
-	npt->ad_harvest = true;
-	cfg->kind = variants[v].kind;
-	cfg->ops = variants[v].ops;
-	cfg->dirty_fixed = true;
-	cfg->dirty = variants[v].dirty;
-	cfg->dirty_flags = variants[v].flags;
-	cfg->ept_caps = &full_ept;
-	cfg->npt_cfg = npt;
 }
 
 /* Enable on a guest of size (lazily backed, 64 pages touched): ms. */
@@ -90,7 +49,7 @@ static double enable_ms(unsigned v, uint64_t size)
 	uint64_t i, one = 1;
 	int k, rc;
 
-	variant_cfg(v, &npt, &cfg);
+	model_cfg_variant(&cfg, &model_variants[v], &npt);
 	if (model_create(&m, &cfg) < 0)
 		return -1;
 	rc = vmmu_vm_add_slot_ex(m.vm, &d);
@@ -137,7 +96,7 @@ static int stores(unsigned v, struct ld_variant_row *r)
 	double on, off, t;
 	int k, rc;
 
-	variant_cfg(v, &npt, &cfg);
+	model_cfg_variant(&cfg, &model_variants[v], &npt);
 	rc = model_create(&m, &cfg);
 	if (rc < 0)
 		return rc;
@@ -180,15 +139,16 @@ int ld_variants_measure(struct ld_variant_row rows[LD_VARIANTS], char *why,
 
 	for (v = 0; v < LD_VARIANTS; v++) {
 		memset(&rows[v], 0, sizeof(rows[v]));
-		rows[v].name = variants[v].name;
-		fprintf(stderr, "vmmu bench logdirty: %s...\n", variants[v].name);
+		rows[v].name = model_variants[v].name;
+		fprintf(stderr, "vmmu bench logdirty: %s...\n",
+			model_variants[v].name);
 		rows[v].enable_1g_ms = enable_ms(v, 1ULL << 30);
 		rows[v].enable_64g_ms = enable_ms(v, 64ULL << 30);
 		rows[v].enable_1t_ms = enable_ms(v, 1ULL << 40);
 		rc = stores(v, &rows[v]);
 		if (rc < 0 || rows[v].enable_1g_ms < 0 ||
 		    rows[v].enable_64g_ms < 0 || rows[v].enable_1t_ms < 0) {
-			snprintf(why, whylen, "%s: %s", variants[v].name,
+			snprintf(why, whylen, "%s: %s", model_variants[v].name,
 				 rc < 0 ? vmmu_strerror(rc) : "enable failed");
 			return rc < 0 ? rc : VMMU_EIO;
 		}

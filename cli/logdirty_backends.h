@@ -3,7 +3,9 @@
 #ifndef VMMU_CLI_LOGDIRTY_BACKENDS_H
 #define VMMU_CLI_LOGDIRTY_BACKENDS_H
 
-#define LD_VARIANTS 9
+#include "migrate/model.h"
+
+#define LD_VARIANTS MODEL_VARIANTS   /* the pairs of migrate/variants.c */
 #define LD_STORE_PAGES 4096     /* pages stored to per timed pass */
 
 struct ld_variant_row {

@@ -81,6 +81,29 @@ struct model {
 	char why[160];
 };
 
+/*
+ * The backend and dirty-tracking pairs the model offers (migrate/
+ * variants.c): direct wp first, then EPT wp, wp-2m, ad, pml, NPT wp,
+ * wp-2m, ad, shadow wp.
+ */
+struct model_variant {
+	const char *name;               /* "ept pml", ... */
+	enum vmmu_backend_kind kind;
+	const struct vmmu_backend_ops *ops;     /* NULL: direct */
+	enum vmmu_dirty_log dirty;
+	unsigned flags;                 /* vmmu_dirty_set_flags */
+};
+#define MODEL_VARIANTS 9
+extern const struct model_variant model_variants[MODEL_VARIANTS];
+/*
+ * CPU profiles that offer every variant: EPT with A/D and PML, NPT
+ * harvesting nested D bits; npt is the storage cfg->npt_cfg points at.
+ */
+void model_cfg_full_profiles(struct model_cfg *cfg, struct vmmu_npt_config *npt);
+/* cfg runs on variant v with the full profiles. */
+void model_cfg_variant(struct model_cfg *cfg, const struct model_variant *v,
+		       struct vmmu_npt_config *npt);
+
 /* Workload names: "random", "hot", "sweep", "idle"; -1 if unknown. */
 int model_workload_parse(const char *name);
 const char *model_workload_name(enum model_workload w);

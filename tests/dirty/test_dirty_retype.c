@@ -18,11 +18,6 @@
 
 #define PAGE_GPA (MODEL_DATA_BASE + 5 * 4096)
 
-static const struct vmmu_ept_caps ept_caps = {
-	.walk5 = true, .ad = true, .pml = true, .execute_only = true,
-	.page_2m = true, .page_1g = true, .maxphyaddr = 46,
-};
-
 static void store(struct model *m, uint64_t v)
 {
 	struct vmmu_access_result r;
@@ -50,13 +45,11 @@ static void retype_then_write(enum vmmu_backend_kind kind,
 	struct vmmu_npt_config npt;
 	struct model_cfg cfg = { .mem = 8ULL << 20, .vcpus = 1, .eager = true,
 				 .workload = MODEL_WL_IDLE, .kind = kind,
-				 .ops = ops, .dirty_fixed = true, .dirty = mode,
-				 .ept_caps = &ept_caps, .npt_cfg = &npt };
+				 .ops = ops, .dirty_fixed = true, .dirty = mode };
 	enum vmmu_p2m_type t;
 	struct model m;
 
-	vmmu_npt_config_default(&npt);
-	npt.ad_harvest = true;
+	model_cfg_full_profiles(&cfg, &npt);
 	assert_int_equal(model_create(&m, &cfg), 0);
 	/* log off: RAM_RW is RAM_RW */
 	assert_int_equal(vmmu_vm_set_p2m_type(m.vm, mk_gpa(PAGE_GPA), 4096,

@@ -158,32 +158,6 @@ static void test_random_migrations(void **state)
 	}
 }
 
-static const struct {
-	const char *name;
-	enum vmmu_backend_kind kind;
-	const struct vmmu_backend_ops *ops;
-	enum vmmu_dirty_log dirty;
-	unsigned flags;
-} variants[] = {
-	{ "ept wp", VMMU_BACKEND_EPT, &vmmu_backend_ept, VMMU_DIRTY_WRITE_PROTECT, 0 },
-	{ "ept wp 2M", VMMU_BACKEND_EPT, &vmmu_backend_ept, VMMU_DIRTY_WRITE_PROTECT,
-	  VMMU_DIRTY_LOG_2M },
-	{ "ept ad", VMMU_BACKEND_EPT, &vmmu_backend_ept, VMMU_DIRTY_AD_BITS, 0 },
-	{ "ept pml", VMMU_BACKEND_EPT, &vmmu_backend_ept, VMMU_DIRTY_PML, 0 },
-	{ "npt wp", VMMU_BACKEND_NPT, &vmmu_backend_npt, VMMU_DIRTY_WRITE_PROTECT, 0 },
-	{ "npt wp 2M", VMMU_BACKEND_NPT, &vmmu_backend_npt, VMMU_DIRTY_WRITE_PROTECT,
-	  VMMU_DIRTY_LOG_2M },
-	{ "npt ad", VMMU_BACKEND_NPT, &vmmu_backend_npt, VMMU_DIRTY_AD_BITS, 0 },
-	{ "shadow wp", VMMU_BACKEND_SHADOW, &vmmu_backend_shadow,
-	  VMMU_DIRTY_WRITE_PROTECT, 0 },
-};
-
-/* An EPT profile with A/D and PML (the default has no PML). */
-static const struct vmmu_ept_caps ept_with_pml = {
-	.walk5 = true, .ad = true, .pml = true, .execute_only = true,
-	.page_2m = true, .page_1g = true, .maxphyaddr = 46,
-};
-
 /*
  * One randomized migration per backend and dirty-tracking variant,
  * concurrent writers, no page lost; the variant asked for is in effect.
@@ -194,36 +168,30 @@ static void test_backend_migrations(void **state)
 	unsigned b;
 
 	(void)state;
-	for (b = 0; b < sizeof(variants) / sizeof(variants[0]); b++) {
+	/* every pair but direct wp (test_random_migrations has it) */
+	for (b = 1; b < MODEL_VARIANTS; b++) {
+		const struct model_variant *v = &model_variants[b];
 		struct model_cfg cfg = {
 			.mem = (4 + (rnd(&s) % 2) * 4) << 20,
 			.vcpus = 1 + (unsigned)(rnd(&s) % 3),
 			.workload = (enum model_workload)(rnd(&s) % 3),
-			.seed = 100 + b, .kind = variants[b].kind,
-			.ops = variants[b].ops, .dirty_fixed = true,
-			.dirty = variants[b].dirty,
-			.dirty_flags = variants[b].flags,
+			.seed = 100 + b,
 		};
 		struct mig_opts o = no_faults();
 		struct mig_report r;
 		struct mig_recv_report rr;
+		struct vmmu_npt_config npt;
 		struct model m;
 
-		struct vmmu_npt_config npt;
-
-		vmmu_npt_config_default(&npt);
-		npt.ad_harvest = true;
-		cfg.ept_caps = &ept_with_pml;
-		cfg.npt_cfg = &npt;
+		model_cfg_variant(&cfg, v, &npt);
 		assert_int_equal(model_create(&m, &cfg), 0);
-		assert_int_equal(vmmu_dirty_mode(m.vm), variants[b].dirty);
+		assert_int_equal(vmmu_dirty_mode(m.vm), v->dirty);
 		assert_int_equal(model_start(&m), 0);
 		if (migrate_once(&m, &o, -1, &r, &rr) < 0)
-			print_error("%s: %s / %s\n", variants[b].name, r.why,
-				    rr.why);
+			print_error("%s: %s / %s\n", v->name, r.why, rr.why);
 		print_message("%s: %u vCPUs, %llu MiB, %s: %u rounds (%s), "
 			      "%llu pages, %llu stores, %llu bad pages\n",
-			      variants[b].name, cfg.vcpus,
+			      v->name, cfg.vcpus,
 			      (unsigned long long)(cfg.mem >> 20),
 			      model_workload_name(cfg.workload), r.nrounds,
 			      r.stop_reason ? r.stop_reason : "-",
