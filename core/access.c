@@ -301,6 +301,31 @@ static TLB_NOINLINE int access_full(struct vmmu_vcpu *vcpu,
 }
 
 /*
+ * An op the hit path may serve: a naturally aligned read, write or fetch
+ * of 1, 2, 4 or 8 bytes (never crossing a page) with data to move. Kind 3
+ * passes (kind | cpl) but no entry allows it (A_OKSHIFT).
+ */
+static inline bool hit_op_ok(const struct vmmu_op *op)
+{
+	unsigned size = op->size;
+
+	return op->data && ((unsigned)op->acc.kind | op->acc.cpl) <= 3 &&
+	       size <= 8 && ((0x116U >> size) & 1) &&
+	       !(op->acc.gva.v & (size - 1));
+}
+
+/* A hit's data move at host (8-byte reads first: the common case). */
+static inline void hit_move(uint8_t *host, const struct vmmu_op *op)
+{
+	if (tlb_likely(op->size == 8) && op->acc.kind != VMMU_ACCESS_WRITE)
+		__builtin_memcpy(op->data, host, 8);
+	else if (op->acc.kind == VMMU_ACCESS_WRITE)
+		copy_small(host, op->data, op->size);
+	else
+		copy_small(op->data, host, op->size);
+}
+
+/*
  * The hit path: what a TLB hit costs a CPU, a tag compare and the data
  * move. It serves naturally aligned reads, writes and fetches of 1, 2, 4
  * or 8 bytes (which never cross a page) with data to move, on a vCPU whose
@@ -320,8 +345,7 @@ access_hit(struct vmmu_vcpu *vcpu, const struct vmmu_op *op,
 	struct vmmu_tlb *t;
 	struct ent *e;
 	uint64_t la;
-	unsigned kind, size, s;
-	uint8_t *host, *data;
+	unsigned kind, s;
 	bool entered;
 
 	/* guest_enter, except that a pending flush is access_full's */
@@ -333,12 +357,7 @@ access_hit(struct vmmu_vcpu *vcpu, const struct vmmu_op *op,
 	t = vcpu->tlb;
 	la = op->acc.gva.v;
 	kind = op->acc.kind;
-	size = op->size;
-	data = op->data;
-	/* kind 3 passes (kind | cpl) but no entry allows it (A_OKSHIFT) */
-	if (tlb_unlikely(!data || ((unsigned)kind | op->acc.cpl) > 3 ||
-			 size > 8 || !((0x116U >> size) & 1) ||
-			 (la & (size - 1))))
+	if (tlb_unlikely(!hit_op_ok(op)))
 		goto give_up;
 	if (tlb_unlikely(la >> 32) &&
 	    vcpu->paging.role.mode != VMMU_PAGING_4LEVEL &&
@@ -352,11 +371,7 @@ access_hit(struct vmmu_vcpu *vcpu, const struct vmmu_op *op,
 	vcpu->stats.accesses++;
 	vcpu->stats.tlb_hits++;
 	res_hit(res, mk_hpa(e->val | (la & ~VMMU_PAGE_MASK)));
-	host = vcpu->hit_base + res->hpa.v;
-	if (kind == VMMU_ACCESS_WRITE)
-		copy_small(host, data, size);
-	else
-		copy_small(data, host, size);
+	hit_move(vcpu->hit_base + res->hpa.v, op);
 	if (entered)    /* guest_leave, from the value in hand */
 		atomic_store_explicit(&vcpu->run_seq, s + 2,
 				      memory_order_release);
@@ -429,17 +444,15 @@ static TLB_NOINLINE size_t access_hit_run(struct vmmu_vcpu *vcpu,
 		return i;       /* nested, or not a run of hits: access_full */
 	tag = t->tag;
 	clock = clock0 = t->clock;
-	ac = (unsigned)((ps->rflags >> 18) & 1) << 5;
+	ac = acc_sig_ac_bit(ps);
 	/* outside IA-32e paging an address above 4 GiB is access_la's */
 	narrow = ps->role.mode == VMMU_PAGING_4LEVEL ||
 		 ps->role.mode == VMMU_PAGING_5LEVEL ? 0 : ~0xffffffffULL;
 	for (; i < n; i++) {
 		const struct vmmu_op *op = &ops[i];
-		unsigned kind = op->acc.kind, size = op->size, cpl = op->acc.cpl;
+		unsigned kind = op->acc.kind;
 		uint64_t la = op->acc.gva.v;
-		uint8_t *data = op->data;
 		struct ent *e;
-		uint32_t attr;
 
 		if (!left) {
 			if (!hit_window_enter(seq, gen, s, seen, light)) {
@@ -448,28 +461,15 @@ static TLB_NOINLINE size_t access_hit_run(struct vmmu_vcpu *vcpu,
 			}
 			left = HIT_WINDOW;
 		}
-		if (tlb_unlikely(!data || (kind | cpl) > 3 || size > 8 ||
-				 !((0x116U >> size) & 1) ||
-				 (la & (narrow | (size - 1)))))
+		if (tlb_unlikely(!hit_op_ok(op) || (la & narrow)))
 			break;
-		e = *hc_slot(t, kind >> 1, la);
-		attr = e->attr;
-		if (tlb_unlikely(e->key != tlb_key(la, VMMU_TLB_4K) ||
-				 (e->tag != tag && !tag_match(e->tag, tag)) ||
-				 !((attr >> A_OKSHIFT) & (1U << kind)) ||
-				 !row_allows(t, kind | cpl << 2 |
-					     (unsigned)op->acc.implicit << 4 | ac,
-					     attr)))
+		e = tlb_hit_entry_tag(t, la, kind, acc_sig_ac(&op->acc, ac), tag);
+		if (tlb_unlikely(!e))
 			break;
 		e->stamp = ++clock;     /* one tick per hit */
 		hit_fetch += kind >> 1;
 		hpa = e->val | (la & ~VMMU_PAGE_MASK);
-		if (tlb_likely(size == 8) && kind != VMMU_ACCESS_WRITE)
-			__builtin_memcpy(data, base + hpa, 8);
-		else if (kind == VMMU_ACCESS_WRITE)
-			copy_small(base + hpa, data, size);
-		else
-			copy_small(data, base + hpa, size);
+		hit_move(base + hpa, op);
 		if (!--left) {          /* the window's data has moved */
 			atomic_store_explicit(seq, s + 2, memory_order_release);
 			s += 2;

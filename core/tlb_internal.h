@@ -183,12 +183,22 @@ int vmmu_tlb_lookup_full(struct vmmu_tlb *t, const struct vmmu_paging_state *ps,
  * were built under, the only other inputs of the checker's decision. An
  * invalid kind (3) never reaches a row: the hit paths refuse it first.
  */
+/* acc_sig with ac, RFLAGS.AC's bit of it (acc_sig_ac_bit), in hand. */
+static inline unsigned acc_sig_ac(const struct vmmu_access *acc, unsigned ac)
+{
+	return ((unsigned)acc->kind & 3) | (unsigned)(acc->cpl & 3) << 2 |
+	       (unsigned)acc->implicit << 4 | ac;
+}
+
+static inline unsigned acc_sig_ac_bit(const struct vmmu_paging_state *ps)
+{
+	return (unsigned)((ps->rflags >> 18) & 1) << 5;    /* RFLAGS.AC */
+}
+
 static inline unsigned acc_sig(const struct vmmu_paging_state *ps,
 			       const struct vmmu_access *acc)
 {
-	return ((unsigned)acc->kind & 3) | (unsigned)(acc->cpl & 3) << 2 |
-	       (unsigned)acc->implicit << 4 |
-	       (unsigned)((ps->rflags >> 18) & 1) << 5;    /* RFLAGS.AC */
+	return acc_sig_ac(acc, acc_sig_ac_bit(ps));
 }
 
 /* ps has the registers the rows were built under. */
@@ -241,21 +251,31 @@ static inline struct ent **hc_slot(struct vmmu_tlb *t, unsigned fetch,
  * 4 KiB L1 array of the kind) still holds the page under a tag serving the
  * current one, allows the kind (nested rights, D for a write), and its
  * rights pass a built row. Counts nothing; tlb_hit_count does.
+ * tlb_hit_entry_tag: the same for tag, with the caller answering for the
+ * register snapshot (a run of hits checks it once).
  */
-static inline struct ent *tlb_hit_entry(struct vmmu_tlb *t,
-					const struct vmmu_paging_state *ps,
-					uint64_t la, unsigned kind, unsigned sig)
+static inline struct ent *tlb_hit_entry_tag(struct vmmu_tlb *t, uint64_t la,
+					    unsigned kind, unsigned sig,
+					    uint64_t tag)
 {
 	struct ent *e = *hc_slot(t, kind >> 1, la);     /* FETCH: 1 */
 	uint32_t attr = e->attr;
 
 	if (tlb_likely(e->key == tlb_key(la, VMMU_TLB_4K) &&
-		       (tlb_likely(e->tag == t->tag) ||
-			tag_match(e->tag, t->tag)) &&
+		       (tlb_likely(e->tag == tag) || tag_match(e->tag, tag)) &&
 		       ((attr >> A_OKSHIFT) & (1U << kind)) &&
-		       row_allows(t, sig, attr) && snap_same(t, ps)))
+		       row_allows(t, sig, attr)))
 		return e;
 	return NULL;
+}
+
+static inline struct ent *tlb_hit_entry(struct vmmu_tlb *t,
+					const struct vmmu_paging_state *ps,
+					uint64_t la, unsigned kind, unsigned sig)
+{
+	struct ent *e = tlb_hit_entry_tag(t, la, kind, sig, t->tag);
+
+	return e && snap_same(t, ps) ? e : NULL;
 }
 
 /*
