@@ -76,6 +76,10 @@ void pt_note_split(struct vmmu_pt *pt, struct vmmu_pt_change *chg,
 
 	if (!chg)
 		return;
+	if (chg->split_start == chg->split_end || addr < chg->split_start)
+		chg->split_start = addr;
+	if (addr + vmmu_pt_level_size(level) > chg->split_end)
+		chg->split_end = addr + vmmu_pt_level_size(level);
 	pt_note(pt, chg, addr, level, old, 0);
 	/* linked already: a walk on another vCPU may be setting A/D */
 	for (i = 0; i < VMMU_PT_ENTRIES; i++)

@@ -140,12 +140,16 @@ struct vmmu_pt {
  * be flushed too before vmmu_pt_free_deferred(). on_leaf, when set, is
  * told every leaf the operation changed (old and new value, at its level;
  * 0 for none): a split reports its large leaf going (new 0) and each of
- * its 512 children coming (old 0), a merge the reverse.
+ * its 512 children coming (old 0), a merge the reverse. split_start,
+ * split_end (equal: none) bound the large leaves the operation split,
+ * whose children inherited their A/D flags: a log-dirty harvest that
+ * relies on a D flag being set from 0 (PML) must clear them.
  */
 struct vmmu_pt_change {
 	bool flush;
 	bool tables_unlinked;
 	uint64_t start, end;
+	uint64_t split_start, split_end;
 	uint64_t leaves_changed;
 	void (*on_leaf)(void *ctx, uint64_t addr, unsigned level, uint64_t old,
 			uint64_t new_entry);

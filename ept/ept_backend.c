@@ -83,6 +83,8 @@ void ept_flush(struct vmmu_vm *vm, const struct vmmu_pt_change *chg)
 					       sizeof(e->ctx_id));
 	}
 	vmmu_pt_free_deferred(&e->pt);
+	if (chg)
+		ept_dirty_split_harvest(vm, chg);
 }
 
 /* The recalculation of one leaf (vmmu_pt_recalc_fn) from the p2m. */

@@ -189,9 +189,15 @@ int ept_dirty_start(struct vmmu_vm *vm)
 	if (e->dirty_mode == VMMU_DIRTY_WRITE_PROTECT) {
 		rc = each_ram_slot(vm, protect_range);
 	} else {
-		rc = each_ram_slot(vm, clear_d_range);
-		if (rc == VMMU_OK && e->dirty_mode == VMMU_DIRTY_PML)
+		/* PML first: a write that sets a D after clear_d_range passed
+		 * its leaf is then in a PML log. Enabled after, such a write
+		 * would leave D set unlogged, and the CPU never logs a write
+		 * through a leaf whose D is already set. */
+		if (e->dirty_mode == VMMU_DIRTY_PML)
 			pml_enable(vm, true);
+		rc = each_ram_slot(vm, clear_d_range);
+		if (rc < 0 && e->dirty_mode == VMMU_DIRTY_PML)
+			pml_enable(vm, false);
 	}
 	if (rc == VMMU_OK)
 		e->dirty_on = true;
@@ -226,21 +232,41 @@ int ept_dirty_rearm(struct vmmu_vm *vm, gpa_t gpa, uint64_t size)
 }
 
 /*
- * One logged gpa: mark it, then test and clear D over its leaf (at least
- * its 2 MiB, so that the 4 KiB children of a 2 MiB leaf split after the
- * CPU set its D are covered), marking the leaf whole if D was set.
+ * After a change that split large leaves while PML logs: the CPU logs a
+ * write only when it sets a D from 0, and the children inherited the D of
+ * their leaf, so writes through them would go unlogged. Harvest them now:
+ * what is marked is the split leaf's range, which the drain of that leaf's
+ * PML entry would have reported whole.
+ */
+void ept_dirty_split_harvest(struct vmmu_vm *vm,
+			     const struct vmmu_pt_change *chg)
+{
+	struct ept_vm *e = ept_of(vm);
+
+	if (e->dirty_on && e->dirty_mode == VMMU_DIRTY_PML &&
+	    chg->split_end > chg->split_start)
+		clear_d(vm, chg->split_start, chg->split_end - chg->split_start,
+			vm);
+}
+
+/*
+ * One logged gpa: mark it, then test and clear D over the leaf now
+ * mapping it, marking the leaf whole if D was set (a large leaf's D
+ * stands for every page of it). Children of a leaf split since the CPU
+ * set its D were harvested at the split (ept_dirty_split_harvest); a
+ * leaf merged since carries its children's D (the merge ORs them).
  */
 static int pml_entry(struct vmmu_vm *vm, uint64_t gpa)
 {
 	struct ept_vm *e = ept_of(vm);
-	uint64_t entry, size = SIZE_2M;
+	uint64_t entry, size;
 	unsigned level;
 
 	vmmu_dirty_mark(vm, gpa >> VMMU_PAGE_SHIFT, 1);
-	if (vmmu_pt_lookup(&e->pt, gpa, &entry, &level) == VMMU_OK &&
-	    vmmu_pt_level_size(level) > size)
-		size = vmmu_pt_level_size(level);
 	e->stats.pml_logged++;
+	if (vmmu_pt_lookup(&e->pt, gpa, &entry, &level) != VMMU_OK)
+		return VMMU_OK;         /* unmapped since: nothing to clear */
+	size = vmmu_pt_level_size(level);
 	return clear_d(vm, gpa & ~(size - 1), size, vm);
 }
 

@@ -70,6 +70,8 @@ int ept_dirty_stop(struct vmmu_vm *vm);
 int ept_dirty_rearm(struct vmmu_vm *vm, gpa_t gpa, uint64_t size);
 int ept_dirty_sync(struct vmmu_vm *vm, gpa_t gpa, uint64_t size);
 int ept_log_write(struct vmmu_vm *vm, gpa_t gpa);
+void ept_dirty_split_harvest(struct vmmu_vm *vm,
+			     const struct vmmu_pt_change *chg);
 /* Drain the vCPU's PML log into the dirty log; full: the PML-full exit,
  * on the vCPU's own thread, which also resets the index. */
 int ept_pml_drain(struct vmmu_vcpu *vcpu, bool full);

@@ -40,6 +40,7 @@
 #include "vmmu/vmmu.h"
 #include "vmmu/access.h"
 #include "vmmu/dirty.h"
+#include "vmmu/p2m.h"
 #include "vmmu/ept.h"
 #include "vmmu/npt.h"
 #include "vmmu/hosted.h"
@@ -376,6 +377,64 @@ static void test_variant(void **state)
 	run_variant(*state);
 }
 
+/* ---- a large leaf split while logging --------------------------------- */
+
+/* A clean of the 1 GiB slot: whether the page at gpa was reported. */
+static bool clean_reports(struct nx *x, uint64_t gpa)
+{
+	uint64_t *bm = calloc((GIB >> 12) / 64, 8), n, p = gpa >> 12;
+	bool got;
+
+	assert_int_equal(vmmu_dirty_clean(x->vm, 0, GIB >> 12, bm, &n), 0);
+	got = (bm[p / 64] >> (p % 64)) & 1;
+	free(bm);
+	return got;
+}
+
+/*
+ * A logged write into the 1 GiB leaf (its D set, a PML entry), then a VMM
+ * type change of one page elsewhere in it, whose recalculation splits the
+ * leaf: the children inherit its D, and under PML the CPU never logs a
+ * write through a leaf whose D is set. Every later write to any part of
+ * the old leaf must still be reported, round after round.
+ */
+static void split_while_logging(const struct variant *v)
+{
+	struct nx *x = calloc(1, sizeof(*x));
+	uint64_t w = R1G + 600 * MIB + 3 * 4096;
+	unsigned round;
+
+	x->v = v;
+	x->vm = vm_new(x, v->back, false);
+	slot(x->vm, R1G, GIB, VMMU_ORDER_1G);
+	assert_int_equal(vmmu_vcpu_create(x->vm, &x->vcpu[0]), 0);
+	store(x, 0, R1G, 1);
+	assert_int_equal(leaf_level(x->vm, R1G), VMMU_PT_LEVEL_1G);
+	assert_int_equal(vmmu_dirty_set_flags(x->vm, v->flags), 0);
+	assert_int_equal(vmmu_dirty_set_mode(x->vm, v->mode), 0);
+	assert_int_equal(vmmu_dirty_enable(x->vm, 0, GIB >> 12), 0);
+	store(x, 0, R1G + 300 * MIB, 2);
+	assert_int_equal(vmmu_vm_set_p2m_type(x->vm, mk_gpa(R1G + 900 * MIB),
+					      4096, VMMU_P2M_RAM_RO), 0);
+	load(x, 0, R1G + 600 * MIB);    /* through the marked leaf */
+	assert_true(leaf_level(x->vm, R1G + 600 * MIB) <= VMMU_PT_LEVEL_2M);
+	assert_true(clean_reports(x, R1G + 300 * MIB));
+	for (round = 0; round < 3; round++) {
+		store(x, 0, w, 3 + round);
+		assert_true(clean_reports(x, w));
+		assert_false(clean_reports(x, w));
+	}
+	assert_int_equal(vmmu_dirty_disable(x->vm), 0);
+	vmmu_vm_destroy(x->vm);
+	vmmu_hosted_destroy(x->arena);
+	free(x);
+}
+
+static void test_split_while_logging(void **state)
+{
+	split_while_logging(*state);
+}
+
 /* ---- choosing the variant --------------------------------------------- */
 
 static void modes_of(struct nx *x, enum back back, bool bare,
@@ -554,7 +613,8 @@ static const struct variant variants[] = {
 
 int main(int argc, char **argv)
 {
-	struct CMUnitTest tests[NVARIANTS + 1];
+	static char names[NVARIANTS][64];
+	struct CMUnitTest tests[2 * NVARIANTS + 1];
 	size_t i;
 
 	if (argc > 1 && !strcmp(argv[1], "--bench"))
@@ -564,9 +624,14 @@ int main(int argc, char **argv)
 		tests[i].name = variants[i].name;
 		tests[i].test_func = test_variant;
 		tests[i].initial_state = (void *)&variants[i];
+		snprintf(names[i], sizeof(names[i]), "%s, leaf split",
+			 variants[i].name);
+		tests[NVARIANTS + i].name = names[i];
+		tests[NVARIANTS + i].test_func = test_split_while_logging;
+		tests[NVARIANTS + i].initial_state = (void *)&variants[i];
 	}
-	tests[NVARIANTS].name = "modes";
-	tests[NVARIANTS].test_func = test_modes;
-	return _cmocka_run_group_tests("dirty_nested", tests, NVARIANTS + 1,
-				       NULL, NULL);
+	tests[2 * NVARIANTS].name = "modes";
+	tests[2 * NVARIANTS].test_func = test_modes;
+	return _cmocka_run_group_tests("dirty_nested", tests,
+				       2 * NVARIANTS + 1, NULL, NULL);
 }
