@@ -58,6 +58,14 @@ static void usage(FILE *out)
 "    exit) against the same stores with the log off, each pass after a\n"
 "    TLB flush; the clean that reports them (A/D and PML harvest first);\n"
 "    the exits per store. Every clean must report every stored page.\n"
+"    Then the eager baseline for each EPT and NPT variant: a VM whose\n"
+"    second-level tables map every 2 MiB of a 1 GiB, 64 GiB or 1 TiB slot\n"
+"    (2 MiB leaves aliasing one host block: a guest that touched all its\n"
+"    memory, the worst case for a start that visits leaves); the time of\n"
+"    vmmu_dirty_enable_ram in the variant (write protection: lazy marks;\n"
+"    A/D and PML: every D cleared) against write-protecting every leaf\n"
+"    at once (one engine update clearing W and retyping to log-dirty,\n"
+"    then the TLB flush it needs), and their ratio.\n"
 "    Beside it, real KVM on this machine where /dev/kvm works: a memslot\n"
 "    of the same size (anonymous, not populated) gets\n"
 "    KVM_MEM_LOG_DIRTY_PAGES (the time of that KVM_SET_USER_MEMORY_REGION),\n"
@@ -288,8 +296,39 @@ static void measure_kvm(struct row *r)
 	}
 }
 
+static json_t *eager_json(const struct ld_eager_row *er, unsigned ner)
+{
+	json_t *a = json_array();
+	unsigned i;
+
+	for (i = 0; i < ner; i++)
+		json_array_append_new(a, json_pack(
+			"{s:s,s:[f,f,f],s:[f,f,f]}", "variant", er[i].name,
+			"enable_ms", er[i].enable_ms[0], er[i].enable_ms[1],
+			er[i].enable_ms[2],
+			"eager_write_protect_ms", er[i].eager_ms[0],
+			er[i].eager_ms[1], er[i].eager_ms[2]));
+	return a;
+}
+
+static void eager_print(const struct ld_eager_row *er, unsigned ner)
+{
+	unsigned i;
+
+	printf("eager baseline, every 2 MiB mapped (ms; 1 GiB / 64 GiB / 1 TiB):\n");
+	printf("  %-10s %10s %10s %10s %10s %10s %10s %12s\n", "variant",
+	       "enable 1G", "enable 64G", "enable 1T", "eager 1G", "eager 64G",
+	       "eager 1T", "eager/enable");
+	for (i = 0; i < ner; i++)
+		printf("  %-10s %10.4f %10.4f %10.4f %10.3f %10.3f %10.3f %12.0f\n",
+		       er[i].name, er[i].enable_ms[0], er[i].enable_ms[1],
+		       er[i].enable_ms[2], er[i].eager_ms[0], er[i].eager_ms[1],
+		       er[i].eager_ms[2], er[i].eager_ms[2] / er[i].enable_ms[2]);
+}
+
 static void print(const struct bench_sysinfo *si, const struct row *rows,
 		  const struct ld_kvm_row *kr, const struct ld_variant_row *vr,
+		  const struct ld_eager_row *er, unsigned ner,
 		  double rate, bool json)
 {
 	unsigned i;
@@ -329,11 +368,12 @@ static void print(const struct bench_sysinfo *si, const struct row *rows,
 				"store_log_off_ns", vr[i].store_off_ns,
 				"clean_ms", vr[i].clean_ms,
 				"exits_per_store", (int)vr[i].exits_per_store));
-		o = json_pack("{s:o,s:o,s:f,s:{s:i,s:o},s:{s:i,s:o}}",
+		o = json_pack("{s:o,s:o,s:f,s:{s:i,s:o},s:o,s:{s:i,s:o}}",
 			      "cpu", bench_sysinfo_json(si),
 			      "sizes", arr, "clean_gib_per_s_all_dirty", rate,
 			      "variants", "pages_stored", LD_STORE_PAGES,
-			      "rows", va,
+			      "rows", va, "eager_fully_mapped",
+			      eager_json(er, ner),
 			      "kvm_rounds", "pages_dirtied", LD_KVM_PAGES,
 			      "modes", ka);
 		cli_print_json(o, false);
@@ -365,6 +405,7 @@ static void print(const struct bench_sysinfo *si, const struct row *rows,
 		       vr[i].enable_1t_ms,
 		       vr[i].store_on_ns, vr[i].store_off_ns, vr[i].clean_ms,
 		       vr[i].exits_per_store);
+	eager_print(er, ner);
 	printf("KVM guest dirtied %d pages; one harvest (all reported):\n",
 	       LD_KVM_PAGES);
 	for (i = 0; i < LD_KVM_MODES; i++)
@@ -385,6 +426,8 @@ int bench_logdirty(int argc, char **argv)
 	struct bench_sysinfo si;
 	struct ld_kvm_row kr[LD_KVM_MODES];
 	struct ld_variant_row vr[LD_VARIANTS];
+	struct ld_eager_row er[LD_VARIANTS];
+	unsigned ner;
 	char why[200];
 	struct row rows[3];
 	double rate;
@@ -433,8 +476,12 @@ int bench_logdirty(int argc, char **argv)
 		fprintf(stderr, "vmmu bench logdirty: %s\n", why);
 		return 1;
 	}
+	if (ld_eager_measure(er, &ner, why, sizeof(why)) < 0) {
+		fprintf(stderr, "vmmu bench logdirty: %s\n", why);
+		return 1;
+	}
 	fprintf(stderr, "vmmu bench logdirty: KVM guest rounds...\n");
 	ld_kvm_measure(kr);
-	print(&si, rows, kr, vr, rate, json);
+	print(&si, rows, kr, vr, er, ner, rate, json);
 	return 0;
 }

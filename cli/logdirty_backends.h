@@ -20,4 +20,20 @@ struct ld_variant_row {
 int ld_variants_measure(struct ld_variant_row rows[LD_VARIANTS], char *why,
 			unsigned whylen);
 
+/*
+ * The eager baseline per EPT and NPT variant (logdirty_eager.c): on tables
+ * mapping every 2 MiB of a 1 GiB, 64 GiB and 1 TiB slot, the variant's
+ * vmmu_dirty_enable_ram against write-protecting every leaf, in ms.
+ */
+#define LD_EAGER_SIZES 3
+struct ld_eager_row {
+	const char *name;
+	double enable_ms[LD_EAGER_SIZES];
+	double eager_ms[LD_EAGER_SIZES];
+};
+
+/* Rows for the EPT and NPT variants (*n of them); 0 or a vmmu_err. */
+int ld_eager_measure(struct ld_eager_row rows[LD_VARIANTS], unsigned *n,
+		     char *why, unsigned whylen);
+
 #endif

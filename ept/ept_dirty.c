@@ -3,9 +3,9 @@
  * Log-dirty over EPT, reporting into the VM's dirty log (vmmu/dirty.h,
  * core/dirty.c); the core calls these hooks with the VM lock held:
  *  - write protection (VMMU_DIRTY_WRITE_PROTECT): start retypes RAM_RW to
- *    RAM_LOGDIRTY in the p2m and marks only the entries covering whole
- *    RAM slots (root entries for a large guest), so the tables follow
- *    lazily through misconfigurations (SDM 29.3.3.1); the violation of a
+ *    RAM_LOGDIRTY in the p2m and marks only the root's entries, so the
+ *    tables follow lazily through misconfigurations (SDM 29.3.3.1), at
+ *    the same cost for any guest size; the violation of a
  *    write marks the log, then makes the page writable (ept_exit.c,
  *    ept_log_write below); rearm protects exactly the reported pages
  *    again, lazily;
@@ -104,9 +104,37 @@ static int protect_range(struct vmmu_vm *vm, uint64_t a, uint64_t size)
 	return retype_lazily(vm, a, size, VMMU_P2M_RAM_RW, VMMU_P2M_RAM_LOGDIRTY);
 }
 
-static int unprotect_range(struct vmmu_vm *vm, uint64_t a, uint64_t size)
+static int protect_p2m(struct vmmu_vm *vm, uint64_t a, uint64_t size)
 {
-	return retype_lazily(vm, a, size, VMMU_P2M_RAM_LOGDIRTY, VMMU_P2M_RAM_RW);
+	return retype(vm, a, size, VMMU_P2M_RAM_RW, VMMU_P2M_RAM_LOGDIRTY);
+}
+
+static int unprotect_p2m(struct vmmu_vm *vm, uint64_t a, uint64_t size)
+{
+	return retype(vm, a, size, VMMU_P2M_RAM_LOGDIRTY, VMMU_P2M_RAM_RW);
+}
+
+/*
+ * The p2m of every RAM slot retyped by fn, then the root's entries marked
+ * (whatever they map: a recalculation rebuilds a leaf from the p2m, so
+ * one outside RAM comes back as it was). A handful of marks whatever the
+ * slots' sizes and places, where marking each slot's covering entries
+ * would take one per 1 GiB of a slot not aligned to 512 GiB.
+ */
+static int retype_ram_lazily(struct vmmu_vm *vm,
+			     int (*fn)(struct vmmu_vm *vm, uint64_t a,
+				       uint64_t size))
+{
+	struct ept_vm *e = ept_of(vm);
+	struct vmmu_pt_change chg = { 0 };
+	int rc = each_ram_slot(vm, fn);
+
+	if (rc < 0)
+		return rc;
+	rc = vmmu_pt_mark_recalc(&e->pt, 0, vmmu_pt_level_size(e->pt.levels) *
+				 VMMU_PT_ENTRIES, ept_recalc_leaf, vm, &chg);
+	ept_flush(vm, &chg);
+	return rc;
 }
 
 /* Test and clear the D flags of [a, a + size), into the log unless mark
@@ -187,7 +215,7 @@ int ept_dirty_start(struct vmmu_vm *vm)
 		return VMMU_EBUSY;
 	hook_begin(vm);
 	if (e->dirty_mode == VMMU_DIRTY_WRITE_PROTECT) {
-		rc = each_ram_slot(vm, protect_range);
+		rc = retype_ram_lazily(vm, protect_p2m);
 	} else {
 		/* PML first: a write that sets a D after clear_d_range passed
 		 * its leaf is then in a PML log. Enabled after, such a write
@@ -215,7 +243,7 @@ int ept_dirty_stop(struct vmmu_vm *vm)
 	if (e->dirty_mode == VMMU_DIRTY_PML)
 		pml_enable(vm, false);
 	if (e->dirty_mode == VMMU_DIRTY_WRITE_PROTECT)
-		rc = each_ram_slot(vm, unprotect_range);
+		rc = retype_ram_lazily(vm, unprotect_p2m);
 	if (rc == VMMU_OK)
 		e->dirty_on = false;
 	return hook_end(vm, rc);
