@@ -1,7 +1,7 @@
 /* SPDX-License-Identifier: MIT */
 /*
- * `vmmu bench tlb` and `vmmu bench exits` as a user runs them: the JSON
- * output and the cost profile parse (jansson) with the documented keys
+ * `vmmu bench tlb`, `exits`, `model` and `logdirty` as a user runs them:
+ * the JSON output and the cost profile parse (jansson) with the documented keys
  * and types (docs/bench.md), and without KVM `bench exits` says so and
  * exits with status 3. The KVM part is skipped where /dev/kvm is absent.
  */
@@ -437,6 +437,84 @@ static void test_exits_json(void **state)
 	free(out);
 }
 
+/* The refs_per_access of case name in a bench model report. */
+static double model_refs(json_t *cases, const char *name)
+{
+	size_t i;
+	json_t *c;
+
+	json_array_foreach(cases, i, c)
+		if (!strcmp(json_string_value(json_object_get(c, "case")), name)) {
+			assert_true(json_number_value(json_object_get(
+				c, "ns_per_access")) > 0);
+			return json_number_value(json_object_get(c, "refs_per_access"));
+		}
+	fail_msg("bench model: no case %s", name);
+	return -1;
+}
+
+/*
+ * `vmmu bench model --quick --json` runs every row (each row checks that
+ * it measured what it claims, or the command fails) and reports the
+ * reference counts of its walks: 4 for a 4-level guest walk, 24 for a
+ * cold 4 over 4 2-D walk, 35 for 5 over 5 (SDM 29.3.2, APM 15.25.5).
+ */
+static void test_model_json(void **state)
+{
+	int st;
+	char *out = run(VMMU_BIN " bench model --quick --json 2>/dev/null", &st);
+	json_error_t err;
+	json_t *o = json_loads(out, 0, &err), *cases;
+
+	(void)state;
+	assert_int_equal(st, 0);
+	assert_non_null(o);
+	cases = json_object_get(o, "cases");
+	assert_true(json_is_array(cases));
+	assert_true(json_number_value(json_object_get(o, "baseline_ns")) > 0);
+	assert_true(model_refs(cases, "tlb-hit") == 0);
+	assert_true(model_refs(cases, "tlb-hit-batch") == 0);
+	assert_true(model_refs(cases, "cold-walk") > 3.9);
+	assert_true(model_refs(cases, "ept-cold-walk") > 23.9);
+	assert_true(model_refs(cases, "npt-cold-walk") > 23.9);
+	assert_true(model_refs(cases, "npt-cold-walk-5") > 34.9);
+	assert_true(model_refs(cases, "shadow-cold-walk") > 3.9);
+	json_decref(o);
+	free(out);
+}
+
+/*
+ * `vmmu bench logdirty --json`: every variant row and the eager baseline
+ * of each EPT and NPT variant (three sizes each) are there and positive;
+ * the command itself fails when a clean missed a stored page or when the
+ * eager pass left a leaf writable.
+ */
+static void test_logdirty_json(void **state)
+{
+	int st;
+	char *out = run(VMMU_BIN " bench logdirty --json 2>/dev/null", &st);
+	json_error_t err;
+	json_t *o = json_loads(out, 0, &err), *rows, *r;
+	size_t i, k;
+
+	(void)state;
+	assert_int_equal(st, 0);
+	assert_non_null(o);
+	rows = get(o, "variants.rows");
+	assert_true(json_array_size(rows) >= 9);
+	rows = json_object_get(o, "eager_fully_mapped");
+	assert_int_equal(json_array_size(rows), 7);     /* 4 EPT, 3 NPT */
+	json_array_foreach(rows, i, r)
+		for (k = 0; k < 3; k++) {
+			assert_true(json_number_value(json_array_get(
+				json_object_get(r, "enable_ms"), k)) > 0);
+			assert_true(json_number_value(json_array_get(
+				json_object_get(r, "eager_write_protect_ms"), k)) > 0);
+		}
+	json_decref(o);
+	free(out);
+}
+
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
@@ -445,6 +523,8 @@ int main(void)
 		cmocka_unit_test(test_no_kvm),
 		cmocka_unit_test(test_tlb_json_and_profile),
 		cmocka_unit_test(test_exits_json),
+		cmocka_unit_test(test_model_json),
+		cmocka_unit_test(test_logdirty_json),
 	};
 
 	return cmocka_run_group_tests_name("bench_cli", tests, NULL, NULL);
