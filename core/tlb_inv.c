@@ -139,6 +139,73 @@ static size_t inv_tlb_addr(const struct inv *f, struct arr *a)
 	return n;
 }
 
+/* The ways of the one set of a that entries for addr at shift occupy. */
+static size_t inv_set(const struct inv *f, struct arr *a, uint64_t addr,
+		      unsigned shift, unsigned what)
+{
+	struct ent *s = set_of(a, addr, shift);
+	size_t n = 0;
+	uint32_t w;
+	bool hit;
+
+	for (w = 0; w < a->ways && a->nvalid; w++) {
+		if (!(s[w].key & 1))
+			continue;
+		if (what == 1)
+			hit = inv_pwc_ent(f, &s[w]);
+		else
+			hit = inv_gpa_ent(f, &s[w], what == 3);
+		if (hit) {
+			ent_drop(a, &s[w]);
+			n++;
+		}
+	}
+	return n;
+}
+
+/*
+ * With pwc_addr, the guest PWC entries of level used for la: an entry is
+ * kept in the set its key names at its mode's shift, and it is used for
+ * la only when its key equals la above that shift, so the sets la names at
+ * each mode's shift for the level hold them all (two for level 2: 32-bit
+ * paging's 4 MiB directory entries, the others' 2 MiB).
+ */
+static size_t inv_pwc_addr(const struct inv *f, struct arr *a,
+			   unsigned level)
+{
+	static const enum vmmu_paging_mode modes[] = {
+		VMMU_PAGING_2LEVEL, VMMU_PAGING_PAE, VMMU_PAGING_4LEVEL,
+		VMMU_PAGING_5LEVEL };
+	unsigned i, k, shift, done[4], ndone = 0;
+	size_t n = 0;
+
+	if (!a->nvalid)
+		return 0;
+	for (i = 0; i < 4; i++) {
+		shift = pwc_shift(modes[i], level);
+		for (k = 0; k < ndone && done[k] != shift; k++)
+			;
+		if (!shift || k < ndone)
+			continue;
+		done[ndone++] = shift;
+		n += inv_set(f, a, f->la, shift, 1);
+	}
+	return n;
+}
+
+/* With gpa_addr, the guest-physical TLB's entries for gaddr: one set per
+ * page size present, as inv_tlb_addr for la. */
+static size_t inv_gpa_addr(const struct inv *f, struct arr *a)
+{
+	unsigned ps;
+	size_t n = 0;
+
+	for (ps = 0; ps < VMMU_TLB_NPSIZE && a->nvalid; ps++)
+		if (a->present & (1U << ps))
+			n += inv_set(f, a, f->gaddr, psize_shift[ps], 2);
+	return n;
+}
+
 static size_t inv_run(struct vmmu_tlb *t, const struct inv *f,
 		      enum vmmu_tlb_inv kind)
 {
@@ -150,11 +217,16 @@ static size_t inv_run(struct vmmu_tlb *t, const struct inv *f,
 		tlb += f->addr ? inv_tlb_addr(f, &t->tlb[i])
 			       : inv_scan(f, &t->tlb[i], 0);
 	for (i = 0; f->pwc && i < VMMU_TLB_PWC_LEVELS; i++)
-		pwc += inv_scan(f, &t->pwc[i], 1);
+		pwc += f->pwc_addr ? inv_pwc_addr(f, &t->pwc[i], i + 2)
+				   : inv_scan(f, &t->pwc[i], 1);
 	if (f->gpa) {
-		gpa = inv_scan(f, &t->gpa, 2);
+		gpa = f->gpa_addr ? inv_gpa_addr(f, &t->gpa)
+				  : inv_scan(f, &t->gpa, 2);
+		/* NPWC level l keeps entries at shift 12 + 9 (l - 1) */
 		for (i = 0; i < VMMU_TLB_PWC_LEVELS; i++)
-			npwc += inv_scan(f, &t->npwc[i], 3);
+			npwc += !f->gpa_addr ? inv_scan(f, &t->npwc[i], 3) :
+				t->npwc[i].nvalid ?
+				inv_set(f, &t->npwc[i], f->gaddr, 12 + 9 * (i + 1), 3) : 0;
 	}
 	t->st.flushed_tlb += tlb;
 	t->st.flushed_pwc += pwc;
