@@ -77,6 +77,8 @@ void ept_flush(struct vmmu_vm *vm, const struct vmmu_pt_change *chg)
 		 * unlinked: they are freed below, after the wait.
 		 */
 		e->stats.invept_single++;
+		if (e->invept)          /* the real CPUs', before any free */
+			e->invept(e->invept_ctx, 1, e->eptp);
 		if (!e->in_hook || chg->tables_unlinked)
 			vmmu_vm_tlb_invalidate(vm, vm->handler_vcpu,
 					       ept_invept_single, &e->ctx_id,
@@ -322,6 +324,17 @@ uint64_t vmmu_ept_eptp(const struct vmmu_vm *vm)
 const struct vmmu_ept_stats *vmmu_ept_stats(const struct vmmu_vm *vm)
 {
 	return vm && vm->ops == &vmmu_backend_ept ? &ept_of(vm)->stats : NULL;
+}
+
+int vmmu_ept_set_invept(struct vmmu_vm *vm, vmmu_ept_invept_fn fn, void *ctx)
+{
+	if (!vm || vm->ops != &vmmu_backend_ept)
+		return VMMU_EINVAL;
+	vmmu_vm_lock(vm);
+	ept_of(vm)->invept = fn;
+	ept_of(vm)->invept_ctx = ctx;
+	vmmu_vm_unlock(vm);
+	return VMMU_OK;
 }
 
 struct vmmu_pt *vmmu_ept_tables(struct vmmu_vm *vm)

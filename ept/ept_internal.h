@@ -24,6 +24,8 @@ struct ept_vm {
 	bool log_2m;                /* VMMU_DIRTY_LOG_2M */
 	bool dirty_on;
 	bool in_hook;               /* a dirty_log_* hook: no TLB model touched */
+	vmmu_ept_invept_fn invept;  /* the VMM's INVEPT, or NULL */
+	void *invept_ctx;
 	struct vmmu_ept_stats stats;
 };
 

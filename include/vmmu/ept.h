@@ -5,6 +5,7 @@
  *
  *   vmmu_vm_set_backend(vm, VMMU_BACKEND_EPT, &vmmu_backend_ept);
  *   vmmu_ept_configure(vm, &caps);          optional, before slots/vCPUs
+ *   vmmu_ept_set_invept(vm, fn, ctx);       the VMM's INVEPT
  *   ... slots, vCPUs; load vmmu_ept_eptp(vm) into the VMCS ...
  *   on an EPT violation / misconfiguration / PML-full exit:
  *   vmmu_ept_handle_vmexit(vcpu, reason, qualification, gpa, gla, &res);
@@ -43,6 +44,23 @@ int vmmu_ept_configure(struct vmmu_vm *vm, const struct vmmu_ept_caps *caps);
 
 /* The EPT pointer to load (SDM 25.6.11): WB, walk length, A/D enable. */
 uint64_t vmmu_ept_eptp(const struct vmmu_vm *vm);
+
+/*
+ * The VMM's INVEPT (SDM Vol. 3C 29.4.3.1; the INVEPT instruction, Vol. 2).
+ * fn is called, with the VM lock held, on the thread that changed the
+ * tables, after every change that can leave a cached translation or
+ * paging-structure entry stale (each one counted in invept_single), and
+ * before the table pages the change unlinked are freed: type 1
+ * (single-context) with the VM's EPTP. On return no logical processor may
+ * use the old entries any more: the VMM executes INVEPT on this one and
+ * makes every other that runs one of the VM's vCPUs do the same before
+ * its next guest instruction (an IPI it waits for, or, for a processor
+ * not in VMX non-root operation, before its next VM entry). The TLB
+ * model's own INVEPT is unchanged. NULL (the default) for none;
+ * VMMU_EINVAL if vm is not an EPT VM.
+ */
+typedef void (*vmmu_ept_invept_fn)(void *ctx, unsigned type, uint64_t eptp);
+int vmmu_ept_set_invept(struct vmmu_vm *vm, vmmu_ept_invept_fn fn, void *ctx);
 
 /*
  * PML on a real CPU (SDM Vol. 3C 29.3.6, 25.6.18): *page is the vCPU's

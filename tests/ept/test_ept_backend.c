@@ -5,7 +5,8 @@
  * maps the whole host block, ROM, MMIO and holes, lazy type changes that
  * split and merge large leaves, the start cost of a type change on 1 GiB
  * and 1 TiB, dirty tracking by write protection and by A/D, grants and
- * foreign mappings through EPT, and the raw VMCS entry point.
+ * foreign mappings through EPT, the VMM's INVEPT callback, and the raw
+ * VMCS entry point.
  */
 #include <stdlib.h>
 
@@ -452,6 +453,73 @@ static void test_invept_reaches_every_vcpu(void **state)
 	vmmu_vm_destroy(vm);
 }
 
+/* What the VMM's INVEPT callback saw (vmmu_ept_set_invept). */
+struct invept_log {
+	struct vmmu_vm *vm;
+	unsigned calls, bad;
+	size_t deferred_max;    /* unlinked tables still waiting at a call */
+};
+
+static void on_invept(void *ctx, unsigned type, uint64_t eptp)
+{
+	struct invept_log *l = ctx;
+	size_t waiting = vmmu_ept_tables(l->vm)->ndeferred;
+
+	l->calls++;
+	if (type != 1 || eptp != vmmu_ept_eptp(l->vm))
+		l->bad++;
+	if (waiting > l->deferred_max)
+		l->deferred_max = waiting;
+}
+
+/*
+ * Every INVEPT the backend counts reaches the VMM's callback, single-
+ * context with the VM's EPTP, and one that covers unlinked tables comes
+ * while they still wait to be freed: a 4 KiB type change splits a 2 MiB
+ * leaf, lifting it merges the 512 leaves back (the table unlinked).
+ */
+static void test_vmm_invept_callback(void **state)
+{
+	struct vmmu_vm *vm = eb_vm(NULL), *direct;
+	struct invept_log l = { .vm = vm };
+	struct vmmu_vcpu *v;
+	uint64_t d = 1, inv0;
+
+	(void)state;
+	assert_int_equal(vmmu_vm_create(&eb.plat, &direct), 0);
+	assert_int_equal(vmmu_vm_set_backend(direct, VMMU_BACKEND_NONE,
+					     &vmmu_backend_direct), 0);
+	assert_int_equal(vmmu_ept_set_invept(direct, on_invept, &l), VMMU_EINVAL);
+	assert_int_equal(vmmu_ept_set_invept(NULL, on_invept, &l), VMMU_EINVAL);
+	vmmu_vm_destroy(direct);
+	eb_slot(vm, 0, 64ULL << 20, VMMU_MEM_RAM, VMMU_ORDER_2M, VMMU_MEMTYPE_DEFAULT);
+	v = eb_vcpu(vm);
+	assert_int_equal(vmmu_ept_set_invept(vm, on_invept, &l), 0);
+	assert_int_equal(eb_acc(v, 0x5000, W, &d).status, VMMU_ACCESS_DONE);
+	assert_int_equal(leaf_level(vm, 0x5000), VMMU_PT_LEVEL_2M);
+	inv0 = vmmu_ept_stats(vm)->invept_single;
+	assert_int_equal(vmmu_vm_set_p2m_type(vm, mk_gpa(0x5000), 4096,
+					      VMMU_P2M_RAM_RO), 0);
+	assert_int_equal(eb_acc(v, 0x6000, R, &d).status, VMMU_ACCESS_DONE);
+	assert_int_equal(leaf_level(vm, 0x6000), VMMU_PT_LEVEL_4K);
+	assert_int_equal(vmmu_vm_set_p2m_type(vm, mk_gpa(0x5000), 4096,
+					      VMMU_P2M_RAM_RW), 0);
+	assert_int_equal(eb_acc(v, 0x5000, W, &d).status, VMMU_ACCESS_DONE);
+	assert_int_equal(leaf_level(vm, 0x5000), VMMU_PT_LEVEL_2M);
+	assert_true(l.calls > 0);
+	assert_int_equal(l.calls, vmmu_ept_stats(vm)->invept_single - inv0);
+	assert_int_equal(l.bad, 0);
+	assert_true(l.deferred_max > 0);
+	assert_int_equal(vmmu_ept_tables(vm)->ndeferred, 0);
+	/* unregistered: the model's INVEPTs go on, the VMM hears none */
+	assert_int_equal(vmmu_ept_set_invept(vm, NULL, NULL), 0);
+	inv0 = l.calls;
+	assert_int_equal(vmmu_vm_set_p2m_type(vm, mk_gpa(0x5000), 4096,
+					      VMMU_P2M_RAM_RO), 0);
+	assert_int_equal(l.calls, inv0);
+	vmmu_vm_destroy(vm);
+}
+
 /* Every leaf of a tree, folded into one value: "tables unchanged". */
 static int fold_fn(void *ctx, uint64_t addr, uint64_t size, unsigned level,
 		   uint64_t entry)
@@ -577,6 +645,7 @@ int main(void)
 		cmocka_unit_test(test_dirty_ad_bits),
 		cmocka_unit_test(test_dirty_pml),
 		cmocka_unit_test(test_invept_reaches_every_vcpu),
+		cmocka_unit_test(test_vmm_invept_callback),
 		cmocka_unit_test(test_grants_through_ept),
 		cmocka_unit_test(test_raw_vmexit_entry),
 	};
