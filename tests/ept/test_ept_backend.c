@@ -583,6 +583,24 @@ static void test_grants_through_ept(void **state)
 	assert_int_equal(eb_acc(vc, at, W, &back).status, VMMU_ACCESS_DONE);
 	assert_int_equal(vmmu_vm_read_gpa(a, mk_gpa(0x9000), &d, 8), 0);
 	assert_int_equal(d, 0x5eed);
+	/* write-protection logging marks the root's entries, over the grant
+	 * and the foreign mapping too: recalculated, they stay as they were */
+	assert_int_equal(vmmu_dirty_set_mode(b, VMMU_DIRTY_WRITE_PROTECT), 0);
+	assert_int_equal(vmmu_dirty_set_mode(c, VMMU_DIRTY_WRITE_PROTECT), 0);
+	assert_int_equal(vmmu_dirty_enable_ram(b), 0);
+	assert_int_equal(vmmu_dirty_enable_ram(c), 0);
+	assert_true(path_marked(b, at));
+	back = 0;
+	assert_int_equal(eb_acc(vb, at, R, &back).status, VMMU_ACCESS_DONE);
+	assert_int_equal(back, 0x5eed);
+	assert_int_equal((leaf(b, at) >> EPT_SW_BIT_TYPE) & 0xf, VMMU_P2M_GRANT_RO);
+	back = 0x5eee;
+	assert_int_equal(eb_acc(vc, at, W, &back).status, VMMU_ACCESS_DONE);
+	assert_int_equal((leaf(c, at) >> EPT_SW_BIT_TYPE) & 0xf, VMMU_P2M_FOREIGN);
+	assert_int_equal(vmmu_dirty_disable(b), 0);
+	assert_int_equal(vmmu_dirty_disable(c), 0);
+	assert_int_equal(eb_acc(vb, at, R, &back).status, VMMU_ACCESS_DONE);
+	assert_int_equal(back, 0x5eee);
 	/* revoke: B loses it at once, its TLB entry included */
 	(void)eb_acc(vb, at, R, &back);     /* the refused write dropped it */
 	r = eb_acc(vb, at, R, &back);
