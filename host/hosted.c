@@ -25,8 +25,14 @@
  * Invariant: [pfn, pfn + 2^k) is a live block iff head(pfn), allocated over
  * the whole range, no head inside it, and the page after it is a head or
  * not allocated (or in another chunk).
+ *
+ * Threads: alloc_pages and free_pages take the arena's lock (VMs on one
+ * arena may run on different threads); map takes none, it reads `next`,
+ * the chunk pointers and the bitmaps with atomic loads, which the
+ * allocator publishes with atomic stores.
  */
 #define _GNU_SOURCE
+#include <pthread.h>
 #include <stdlib.h>
 #include <string.h>
 #include <sys/mman.h>
@@ -65,7 +71,8 @@ struct vmmu_hosted_arena {
 	struct chunk **chunks;  /* npages / CHUNK_PAGES, rounded up; lazily */
 	uint64_t nchunks;
 	struct free_list free[NORDERS];
-	uint64_t in_use;        /* 4 KiB pages in live blocks */
+	uint64_t in_use;        /* 4 KiB pages in live blocks (atomic) */
+	pthread_mutex_t lock;   /* the allocator's state above */
 };
 
 int vmmu_hosted_create(uint64_t max_bytes, struct vmmu_hosted_arena **out)
@@ -91,6 +98,7 @@ int vmmu_hosted_create(uint64_t max_bytes, struct vmmu_hosted_arena **out)
 		return VMMU_ENOMEM;
 	}
 	a->next = 1;
+	pthread_mutex_init(&a->lock, NULL);
 	*out = a;
 	return VMMU_OK;
 }
@@ -106,6 +114,7 @@ void vmmu_hosted_destroy(struct vmmu_hosted_arena *a)
 		free(a->chunks[i]);
 	for (i = 0; i < NORDERS; i++)
 		free(a->free[i].v);
+	pthread_mutex_destroy(&a->lock);
 	free(a->chunks);
 	free(a);
 }
@@ -290,15 +299,17 @@ static int hosted_alloc_pages(void *ctx, unsigned order, hpa_t *out)
 
 	if (order > VMMU_HOSTED_MAX_ORDER || !out)
 		return VMMU_ENOMEM;
+	pthread_mutex_lock(&a->lock);
 	rc = arena_take(a, order, &pfn);
-	if (rc < 0)
-		return rc;
-	c = chunk_of(a, pfn);
-	bits_set(c->allocated, pfn % CHUNK_PAGES, 1ULL << order, true);
-	bits_set(c->head, pfn % CHUNK_PAGES, 1, true);
-	a->in_use += 1ULL << order;
-	out->v = pfn << VMMU_PAGE_SHIFT;
-	return VMMU_OK;
+	if (rc == VMMU_OK) {
+		c = chunk_of(a, pfn);
+		bits_set(c->allocated, pfn % CHUNK_PAGES, 1ULL << order, true);
+		bits_set(c->head, pfn % CHUNK_PAGES, 1, true);
+		__atomic_fetch_add(&a->in_use, 1ULL << order, __ATOMIC_RELAXED);
+		out->v = pfn << VMMU_PAGE_SHIFT;
+	}
+	pthread_mutex_unlock(&a->lock);
+	return rc;
 }
 
 static int hosted_alloc_page(void *ctx, hpa_t *out)
@@ -329,10 +340,10 @@ static bool is_block(const struct vmmu_hosted_arena *a, uint64_t pfn,
 /*
  * A block that is not exactly one live block of this order (a double free,
  * a wrong order, a page inside a larger block) is ignored, not recycled.
+ * Called with the lock held.
  */
-static void hosted_free_pages(void *ctx, hpa_t base, unsigned order)
+static void free_block(struct vmmu_hosted_arena *a, hpa_t base, unsigned order)
 {
-	struct vmmu_hosted_arena *a = ctx;
 	uint64_t pfn = base.v >> VMMU_PAGE_SHIFT, n;
 	struct chunk *c;
 
@@ -348,7 +359,16 @@ static void hosted_free_pages(void *ctx, hpa_t base, unsigned order)
 	c = chunk_of(a, pfn);
 	bits_set(c->allocated, pfn % CHUNK_PAGES, n, false);
 	bits_set(c->head, pfn % CHUNK_PAGES, 1, false);
-	a->in_use -= n;
+	__atomic_fetch_sub(&a->in_use, n, __ATOMIC_RELAXED);
+}
+
+static void hosted_free_pages(void *ctx, hpa_t base, unsigned order)
+{
+	struct vmmu_hosted_arena *a = ctx;
+
+	pthread_mutex_lock(&a->lock);
+	free_block(a, base, order);
+	pthread_mutex_unlock(&a->lock);
 }
 
 static void hosted_free_page(void *ctx, hpa_t page)
@@ -427,5 +447,5 @@ void vmmu_hosted_platform(struct vmmu_hosted_arena *a,
 
 uint64_t vmmu_hosted_pages_in_use(const struct vmmu_hosted_arena *a)
 {
-	return a->in_use;
+	return __atomic_load_n(&a->in_use, __ATOMIC_RELAXED);
 }

@@ -122,8 +122,8 @@ int model_create(struct model *m, const struct model_cfg *cfg)
 	d.type = VMMU_MEM_RAM;
 	d.max_order = VMMU_ORDER_2M;
 	d.memtype = VMMU_MEMTYPE_DEFAULT;
-	/* The hosted arena serves one thread at a time: a guest with writer
-	 * threads is backed up front, so no vCPU allocates while others map. */
+	/* A guest with writer threads is backed up front: round 0 sends
+	 * memory that exists, and no first touch lands in a timed round. */
 	d.eager = cfg->eager || cfg->workload != MODEL_WL_IDLE;
 	if (rc == 0)
 		rc = vmmu_vm_add_slot_ex(m->vm, &d);

@@ -25,7 +25,10 @@
  *	vmmu_vm_destroy(vm);
  *	vmmu_hosted_destroy(arena);                 // after every VM on it
  *
- * Not thread-safe: one arena serves one thread at a time.
+ * Threads: the platform's functions may be called from several threads at
+ * once (VMs on one arena on different threads; allocation is serialised
+ * by a lock, map takes none). Create and destroy are not: no other thread
+ * may use the arena while it is created or destroyed.
  */
 #ifndef VMMU_HOSTED_H
 #define VMMU_HOSTED_H
