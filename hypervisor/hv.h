@@ -16,6 +16,7 @@
 #include <string.h>
 
 #include "vmmu/platform.h"
+#include "vmmu/vm.h"
 
 /* Serial console (COM1) and the emulators' exit ports: hv_lib.c. */
 void hv_serial_init(void);
@@ -58,6 +59,9 @@ enum hv_exit_kind {
 	HV_EXIT_IO,             /* OUT / IN: the guest's console byte */
 	HV_EXIT_HLT,            /* the guest is done */
 	HV_EXIT_NESTED_FAULT,   /* EPT violation, EPT misconfiguration, #NPF */
+	HV_EXIT_PF,             /* shadow paging: an intercepted #PF */
+	HV_EXIT_CR3,            /* shadow paging: MOV to or from CR3 */
+	HV_EXIT_INVLPG,         /* shadow paging: INVLPG */
 	HV_EXIT_OTHER,          /* anything else: the run fails */
 	HV_EXIT_ENTRY_FAILED,   /* VMLAUNCH/VMRESUME/VMRUN refused the state */
 };
@@ -65,9 +69,13 @@ enum hv_exit_kind {
 struct hv_exit {
 	enum hv_exit_kind kind;
 	uint64_t reason;        /* VMX basic exit reason or SVM EXITCODE */
-	uint64_t info;          /* exit qualification or EXITINFO1 */
+	uint64_t info;          /* exit qualification or EXITINFO1; #PF: the
+				   error code */
 	uint64_t gpa;           /* guest-physical address or EXITINFO2 */
-	uint64_t gla;           /* guest-linear address (VMX, when valid) */
+	uint64_t gla;           /* guest-linear address (VMX, when valid);
+				   #PF: CR2; INVLPG: the address */
+	unsigned gpr;           /* CR3: the register (SDM Table 28-3 order) */
+	bool cr_read;           /* CR3: MOV from CR3 */
 	bool gla_valid;
 	bool pml_valid;         /* VMX with PML on: the VMCS PML index */
 	uint16_t pml_index;
@@ -78,10 +86,15 @@ struct hv_arch {
 	const char *name;
 	/* Enable VMX/SVM and build the VMCS/VMCB for a guest entering 64-bit
 	 * code at rip with CR3 = cr3, on nested tables pointed to by ptr
-	 * (EPTP or nCR3), ASID asid (SVM). Returns 0 or a negative code
-	 * after printing why. */
-	int (*setup)(const struct hv_features *f, uint64_t ptr, uint32_t asid,
-		     uint64_t cr3, uint64_t rip, uint64_t rsp);
+	 * (EPTP or nCR3), ASID asid (SVM); shadow: no nested paging, cr3 is
+	 * the shadow root, #PF, MOV to/from CR3 and INVLPG exit. Returns 0
+	 * or a negative code after printing why. */
+	int (*setup)(const struct hv_features *f, bool shadow, uint64_t ptr,
+		     uint32_t asid, uint64_t cr3, uint64_t rip, uint64_t rsp);
+	/* Shadow paging: the CR3 the guest runs on (the shadow root), and a
+	 * #PF with error code err and CR2 cr2 delivered at the next entry. */
+	void (*set_cr3)(uint64_t root);
+	void (*inject_pf)(uint32_t err, uint64_t cr2);
 	/* Run the guest until the next exit. */
 	void (*run)(struct hv_regs *regs, struct hv_exit *e);
 	/* Step the guest over the instruction that exited (length if known). */
@@ -104,7 +117,7 @@ struct vmmu_host_info;
 struct vmmu_decision;
 int hv_guest_run(const struct hv_arch *arch, const struct hv_features *f,
 		 const struct vmmu_host_info *host,
-		 const struct vmmu_decision *d, bool ept);
+		 const struct vmmu_decision *d, enum vmmu_backend_kind kind);
 
 /* The page pool behind vmmu's platform interface: hv_pool.c. */
 void hv_pool_init(uint32_t multiboot_magic, uint32_t info);
@@ -170,6 +183,11 @@ static inline uint8_t hv_inb(uint16_t port)
 	__asm__ volatile("inb %1, %0" : "=a"(v) : "Nd"(port));
 	return v;
 }
+
+/* The guest's CR0: PG, WP, NE, ET, PE (WP for the shadow tables). */
+#define HV_GUEST_CR0 0x80010031ULL
+/* Its CR4: PAE. */
+#define HV_GUEST_CR4 0x20ULL
 
 #define MSR_EFER 0xc0000080
 #define EFER_LME (1ULL << 8)

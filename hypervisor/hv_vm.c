@@ -14,6 +14,7 @@
 #include "vmmu/ept.h"
 #include "vmmu/error.h"
 #include "vmmu/npt.h"
+#include "shadow-fallback/shadow.h"
 
 static int ept_setup(struct hv_vm *hv, const struct vmmu_host_info *host)
 {
@@ -77,14 +78,20 @@ int hv_vm_create(struct hv_vm *hv, enum vmmu_backend_kind kind,
 
 	memset(hv, 0, sizeof(*hv));
 	hv->ept = kind == VMMU_BACKEND_EPT;
+	hv->shadow = kind == VMMU_BACKEND_SHADOW;
 	rc = vmmu_vm_create(hv_platform(), &hv->vm);
 	if (rc) {
 		hv_printf("hv: vmmu_vm_create: %d\n", rc);
 		return rc;
 	}
 	rc = vmmu_vm_set_backend(hv->vm, kind, hv->ept ? &vmmu_backend_ept :
+				 hv->shadow ? &vmmu_backend_shadow :
 				 &vmmu_backend_npt);
-	if (!rc)
+	/* Shadow: guest page-table writes go out of sync (L1) or unshadow
+	 * the page; the kernel has no emulator for the others. */
+	if (!rc && hv->shadow)
+		rc = vmmu_shadow_set_oos(hv->vm, true);
+	else if (!rc)
 		rc = hv->ept ? ept_setup(hv, host) : npt_setup(hv, host, d);
 	if (!rc && hv_boot_dirty != VMMU_DIRTY_AUTO) {
 		rc = vmmu_dirty_set_mode(hv->vm, hv_boot_dirty);
@@ -100,9 +107,64 @@ int hv_vm_create(struct hv_vm *hv, enum vmmu_backend_kind kind,
 	return rc;
 }
 
+/* The order of tests/shadow: EFER and CR4 first, CR3, then CR0.PG. */
+int hv_vm_shadow_start(struct hv_vm *hv, uint64_t cr0, uint64_t cr4,
+		       uint64_t efer, uint64_t cr3)
+{
+	int rc = vmmu_vcpu_set_cr(hv->vcpu, VMMU_EFER, efer);
+
+	rc = rc ? rc : vmmu_vcpu_set_cr(hv->vcpu, VMMU_CR4, cr4);
+	rc = rc ? rc : vmmu_vcpu_set_cr(hv->vcpu, VMMU_CR3, cr3);
+	rc = rc ? rc : vmmu_vcpu_set_cr(hv->vcpu, VMMU_CR0, cr0);
+	if (rc)
+		hv_printf("hv: shadow vcpu registers: %d\n", rc);
+	return rc;
+}
+
 uint64_t hv_vm_pointer(const struct hv_vm *hv)
 {
+	hpa_t root = { 0 };
+
+	if (hv->shadow)
+		return vmmu_shadow_root(hv->vcpu, &root) ? 0 : root.v;
 	return hv->ept ? vmmu_ept_eptp(hv->vm) : vmmu_npt_ncr3(hv->vm);
+}
+
+/* The path a shadow #PF took: the first counter that moved. */
+static const char *shadow_what(const struct vmmu_shadow_stats *a,
+			       const struct vmmu_shadow_stats *b)
+{
+	if (b->oos_marked != a->oos_marked)
+		return "out-of-sync";
+	if (b->unshadowed != a->unshadowed)
+		return "unshadow";
+	if (b->emulated_writes != a->emulated_writes ||
+	    b->other_emulated != a->other_emulated)
+		return "needs-emulation";
+	if (b->guest_faults != a->guest_faults)
+		return "guest-fault";
+	if (b->mmio != a->mmio)
+		return "mmio";
+	if (b->ld_write_faults != a->ld_write_faults)
+		return "log-dirty";
+	if (b->fills != a->fills)
+		return "fill";
+	if (b->root_switches != a->root_switches)
+		return "root-reload";
+	return "no-change";
+}
+
+void hv_vm_shadow_pf(struct hv_vm *hv, const struct hv_exit *e,
+		     struct hv_resolution *out)
+{
+	struct vmmu_shadow_stats before, after;
+
+	memset(out, 0, sizeof(*out));
+	vmmu_shadow_stats(hv->vm, &before);
+	out->rc = vmmu_shadow_handle_pf(hv->vcpu, mk_gva(e->gla),
+					(uint32_t)e->info, &out->res);
+	vmmu_shadow_stats(hv->vm, &after);
+	out->what = shadow_what(&before, &after);
 }
 
 uint32_t hv_vm_asid(const struct hv_vm *hv)
@@ -184,6 +246,10 @@ void hv_vm_sync_tlb(struct hv_vm *hv, const struct hv_arch *arch)
 	uint64_t n;
 	unsigned tc;
 
+	if (hv->shadow) {
+		arch->set_cr3(hv_vm_pointer(hv));
+		return;
+	}
 	if (hv->ept) {
 		s = vmmu_ept_stats(hv->vm);
 		n = s->invept_single + s->invept_all;
