@@ -167,9 +167,11 @@ void hv_vm_shadow_pf(struct hv_vm *hv, const struct hv_exit *e,
 	out->what = shadow_what(&before, &after);
 }
 
+/* ASID 0 is the host's (APM Vol. 2 15.5.1): the shadow backend tags no
+ * TLB (tlb_vpid 0), so the kernel takes 1, flushed at every VMRUN. */
 uint32_t hv_vm_asid(const struct hv_vm *hv)
 {
-	return hv->vcpu->tlb_vpid;
+	return hv->shadow && !hv->vcpu->tlb_vpid ? 1 : hv->vcpu->tlb_vpid;
 }
 
 static const char *const npf_names[VMMU_NPF_OUTCOMES_] = {
