@@ -67,6 +67,21 @@ hv_guest_code:
 	mov %cr3, %rax
 	mov %rax, %cr3
 	read_report 0x600000, 11
+	/* 12: read gva 0x40200000, which the guest does not map: its own
+	 * #PF (injected by the VMM), whose handler reports the error code
+	 * in RBX and CR2 in RDX and steps over the 3-byte load. */
+	mov $0x40200000, %esi
+	mov (%rsi), %rbx
+	jmp 2f
+	.globl hv_guest_pf_handler
+hv_guest_pf_handler:
+	mov (%rsp), %rbx
+	mov %cr2, %rdx
+	mov $REPORT(12), %eax
+	cpuid
+	add $8, %rsp
+	addq $3, (%rsp)
+	iretq
 2:
 	/* 7: read the device register at gpa 0x10000000 (an MMIO slot: the
 	 * VMM's device model gives the value; the load is 3 bytes). */

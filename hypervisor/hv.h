@@ -75,6 +75,10 @@ struct hv_exit {
 	uint64_t gla;           /* guest-linear address (VMX, when valid);
 				   #PF: CR2; INVLPG: the address */
 	unsigned gpr;           /* CR3: the register (SDM Table 28-3 order) */
+	uint64_t vectoring;     /* the event whose delivery exited (VMX
+				   IDT-vectoring info, SVM EXITINTINFO):
+				   re-injected at the next entry */
+	uint32_t vectoring_err; /* its error code */
 	bool cr_read;           /* CR3: MOV from CR3 */
 	bool gla_valid;
 	bool pml_valid;         /* VMX with PML on: the VMCS PML index */
@@ -188,6 +192,12 @@ static inline uint8_t hv_inb(uint16_t port)
 #define HV_GUEST_CR0 0x80010031ULL
 /* Its CR4: PAE. */
 #define HV_GUEST_CR4 0x20ULL
+/* Its GDT (null, 64-bit code 0x08, data 0x10) and IDT (up to vector 15),
+ * in one page hv_guest.c writes: used only when an exception is
+ * delivered to the guest (the shadow run's own #PF). */
+#define HV_GUEST_GDT 0x14000ULL
+#define HV_GUEST_IDT 0x14800ULL
+#define HV_GUEST_IDT_LIMIT 0xff
 
 #define MSR_EFER 0xc0000080
 #define EFER_LME (1ULL << 8)

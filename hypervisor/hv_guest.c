@@ -97,7 +97,27 @@ static const struct dirty_round shadow_rounds[2] = {
 	{ 3, 0, { GUEST_WDATA, GUEST_WDATA2, GUEST_PT } },
 };
 
-extern const uint8_t hv_guest_code[], hv_guest_code_end[];
+extern const uint8_t hv_guest_code[], hv_guest_code_end[], hv_guest_pf_handler[];
+
+/*
+ * The guest's GDT (64-bit code 0x08, data 0x10: SDM Vol. 3A 3.4.5) and
+ * its #PF gate (vector 14, a 64-bit interrupt gate, 6.14.1) to
+ * hv_guest_pf_handler where guest.S lands at GUEST_CODE.
+ */
+static int guest_descriptors(struct hv_vm *hv)
+{
+	uint64_t gdt[3] = { 0, 0x00af9b000000ffffULL, 0x00cf93000000ffffULL };
+	uint64_t h = GUEST_CODE + (uint64_t)(hv_guest_pf_handler - hv_guest_code);
+	uint64_t gate[2] = {
+		(h & 0xffff) | 0x08ULL << 16 | 0x8eULL << 40 |
+		((h >> 16) & 0xffff) << 48,
+		h >> 32,
+	};
+	int rc = vmmu_vm_write_gpa(hv->vm, mk_gpa(HV_GUEST_GDT), gdt, sizeof(gdt));
+
+	return rc ? rc : vmmu_vm_write_gpa(hv->vm, mk_gpa(HV_GUEST_IDT + 14 * 16),
+					   gate, sizeof(gate));
+}
 
 static int put64(struct hv_vm *hv, uint64_t gpa, uint64_t v)
 {
@@ -111,6 +131,7 @@ static int guest_build(struct hv_vm *hv)
 	rc = vmmu_vm_write_gpa(hv->vm, mk_gpa(GUEST_CODE), hv_guest_code,
 			       (size_t)(hv_guest_code_end - hv_guest_code));
 	rc = rc ? rc : put64(hv, GUEST_DATA, MAGIC_A);
+	rc = rc ? rc : guest_descriptors(hv);
 	rc = rc ? rc : put64(hv, GUEST_PML4, GUEST_PDPT | PTE_TABLE);
 	rc = rc ? rc : put64(hv, GUEST_PDPT, GUEST_PD0 | PTE_TABLE);
 	rc = rc ? rc : put64(hv, GUEST_PDPT + 8, LATE_PD | PTE_TABLE);
@@ -155,38 +176,41 @@ struct hv_step {
 	 * the length of the instruction the VMM then completes (0: retried) */
 	enum vmmu_vmm_reason to_vmm;
 	unsigned insn_len;
-	/* shadow: a #PF's error code (kind HV_EXIT_PF, CR2 in gla) */
+	/* shadow: a #PF's error code (kind HV_EXIT_PF, CR2 in gla), and
+	 * whether it is the guest's own (injected); a CPUID step's gla is
+	 * the RDX it must come with */
 	uint32_t pf_err;
 	uint8_t only;                   /* 0, ONLY_NESTED or ONLY_SHADOW */
+	bool inject;
 };
 #define ONLY_NESTED 1                   /* EPT and NPT runs */
 #define ONLY_SHADOW 2                   /* shadow paging runs */
 
 static const struct hv_step script[] = {
-	{ HV_EXIT_CPUID, REPORT(1), MAGIC_A, 0, 0, 0, 0, 0, 0, 0, 0 },
-	{ HV_EXIT_CPUID, REPORT(2), WVALUE, 0, 0, 0, 0, 0, 0, 0, 0 },
+	{ HV_EXIT_CPUID, REPORT(1), MAGIC_A, 0, 0, 0, 0, 0, 0, 0, 0, false },
+	{ HV_EXIT_CPUID, REPORT(2), WVALUE, 0, 0, 0, 0, 0, 0, 0, 0, false },
 	/* First touch of the final gpa: read (bit 0), gla valid (7),
 	 * translation (8); #NPF: U (nested walks are user), not present,
 	 * bit 32. The backend maps the 2 MiB block. */
 	{ HV_EXIT_NESTED_FAULT, 0, 0, LATE_DATA, LATE_DATA, 0x181, 0x100000004ULL, 0, 0,
-	  0, ONLY_NESTED },
-	{ HV_EXIT_CPUID, REPORT(3), MAGIC_B, 0, 0, 0, 0, 0, 0, 0, 0 },
+	  0, ONLY_NESTED, false },
+	{ HV_EXIT_CPUID, REPORT(3), MAGIC_B, 0, 0, 0, 0, 0, 0, 0, 0, false },
 	/* First touch of a guest PDE (bit 8 clear: paging-structure access);
 	 * #NPF: bit 33, with W: QEMU and Bochs report a guest-table access
 	 * as a write. */
 	{ HV_EXIT_NESTED_FAULT, 0, 0, LATE_PD, 0x40005000, 0x081, 0x200000006ULL, 0, 0,
-	  0, ONLY_NESTED },
-	{ HV_EXIT_CPUID, REPORT(4), MAGIC_A, 0, 0, 0, 0, 0, 0, 0, 0 },
+	  0, ONLY_NESTED, false },
+	{ HV_EXIT_CPUID, REPORT(4), MAGIC_A, 0, 0, 0, 0, 0, 0, 0, 0, false },
 	/* Write to the RAM_RO page: W (bit 1), the entry allowed R and X
 	 * (bits 3, 5), gla valid, translation; #NPF: P W U, bit 32. The
 	 * backend cannot resolve it (VMMU_REASON_UNHANDLED); the VMM makes
 	 * the page writable. */
 	{ HV_EXIT_NESTED_FAULT, 0, 0, RO_PAGE, RO_PAGE, 0x1aa, 0x100000007ULL,
-	  VMMU_REASON_UNHANDLED, 0, 0, ONLY_NESTED },
-	{ HV_EXIT_CPUID, REPORT(5), 0x77, 0, 0, 0, 0, 0, 0, 0, 0 },
+	  VMMU_REASON_UNHANDLED, 0, 0, ONLY_NESTED, false },
+	{ HV_EXIT_CPUID, REPORT(5), 0x77, 0, 0, 0, 0, 0, 0, 0, 0, false },
 	/* After the clean: the two stores are logged again (write
 	 * protection re-armed, D flags cleared). */
-	{ HV_EXIT_CPUID, REPORT(6), 0x88, 0, 0, 0, 0, 0, 0, 0, 0 },
+	{ HV_EXIT_CPUID, REPORT(6), 0x88, 0, 0, 0, 0, 0, 0, 0, 0, false },
 	/* Shadow only: the guest's own page table (guest.S). The first
 	 * store to it is a #PF on a page table vmmu write-protected (not
 	 * present in the shadow yet: W, error code 2); the backend takes
@@ -204,17 +228,25 @@ static const struct hv_step script[] = {
 	{ .kind = HV_EXIT_CR3, .report = 0, .value = GUEST_PML4, .only = ONLY_SHADOW },
 	{ .kind = HV_EXIT_CPUID, .report = REPORT(11), .value = 0x88,
 	  .only = ONLY_SHADOW },
+	/* The guest's own #PF (not present, read): injected. Its delivery
+	 * reads the IDT through a page the shadow lacks yet: a #PF exit
+	 * during delivery (a fill), after which the #PF is re-injected.
+	 * The handler reports error code 0 and CR2. */
+	{ .kind = HV_EXIT_PF, .gla = 0x40200000, .pf_err = 0, .inject = true,
+	  .only = ONLY_SHADOW },
+	{ .kind = HV_EXIT_CPUID, .report = REPORT(12), .value = 0, .gla = 0x40200000,
+	  .only = ONLY_SHADOW },
 	/* A read of the MMIO slot: never mapped, so a not-present read
 	 * (0x181; #NPF 0x100000004) that vmmu hands back with
 	 * VMMU_REASON_MMIO; the VMM's device gives RBX and the VMM steps
 	 * over the load. */
 	{ HV_EXIT_NESTED_FAULT, 0, 0, MMIO_REG, MMIO_REG, 0x181, 0x100000004ULL,
-	  VMMU_REASON_MMIO, 3, 0, ONLY_NESTED },
+	  VMMU_REASON_MMIO, 3, 0, ONLY_NESTED, false },
 	/* Shadow: a not-present read #PF (error code 0) the backend finds
 	 * MMIO and hands back with the gpa. */
 	{ .kind = HV_EXIT_PF, .gla = MMIO_REG, .gpa = MMIO_REG, .pf_err = 0,
 	  .to_vmm = VMMU_REASON_MMIO, .insn_len = 3, .only = ONLY_SHADOW },
-	{ HV_EXIT_CPUID, REPORT(7), DEVICE_VALUE, 0, 0, 0, 0, 0, 0, 0, 0 },
+	{ HV_EXIT_CPUID, REPORT(7), DEVICE_VALUE, 0, 0, 0, 0, 0, 0, 0, 0, false },
 	/* A write to the ROM slot, not mapped yet. NPT decides from the p2m
 	 * at once (#NPF 0x100000006: not present, W): VMMU_REASON_ROM_WRITE.
 	 * EPT maps the page R-X first (a first touch, qual 0x182, retried),
@@ -222,18 +254,18 @@ static const struct hv_step script[] = {
 	 * write and steps over; the read after it needs the mapping (NPT:
 	 * a first touch then). */
 	{ HV_EXIT_NESTED_FAULT, 0, 0, ROM_BASE, ROM_BASE, 0x1aa, 0x100000006ULL,
-	  VMMU_REASON_ROM_WRITE, 7, 0, ONLY_NESTED },
+	  VMMU_REASON_ROM_WRITE, 7, 0, ONLY_NESTED, false },
 	/* Shadow: a not-present write #PF (error code 2) to the ROM slot,
 	 * handed back at once (the read after it is a fill). */
 	{ .kind = HV_EXIT_PF, .gla = ROM_BASE, .gpa = ROM_BASE, .pf_err = 2,
 	  .to_vmm = VMMU_REASON_ROM_WRITE, .insn_len = 7, .only = ONLY_SHADOW },
-	{ HV_EXIT_CPUID, REPORT(8), ROM_VALUE, 0, 0, 0, 0, 0, 0, 0, 0 },
+	{ HV_EXIT_CPUID, REPORT(8), ROM_VALUE, 0, 0, 0, 0, 0, 0, 0, 0, false },
 	/* OUT imm8, AL = 'K': VMX qualification (Table 28-5): size 1 (bits
 	 * 2:0 = 0), OUT (bit 3 = 0), immediate port (bit 6), port in 31:16;
 	 * SVM EXITINFO1 (APM 15.10.2): port in 31:16, SZ8 (bit 4), A64
 	 * (bit 9), OUT (bit 0 = 0). */
-	{ HV_EXIT_IO, 0, 'K', 0, 0, 0x00e90040, 0x00e90210, 0, 0, 0, 0 },
-	{ HV_EXIT_HLT, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0 },
+	{ HV_EXIT_IO, 0, 'K', 0, 0, 0x00e90040, 0x00e90210, 0, 0, 0, 0, false },
+	{ HV_EXIT_HLT, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, false },
 };
 #define SCRIPT_LEN (sizeof(script) / sizeof(script[0]))
 
@@ -251,6 +283,7 @@ struct hv_run {
 	unsigned exits[HV_EXIT_KINDS];
 	unsigned pt_writes[3];          /* shadow: out-of-sync, unshadow,
 					   needs emulation */
+	uint64_t pf_cr2;                /* CR2 of the #PF injected last */
 };
 
 static const char *const nested_names[] = { "first-touch", "log-dirty", "recalc" };
@@ -281,7 +314,10 @@ static void print_exit(const struct hv_exit *e, const struct hv_regs *r, bool ep
 				  e->info, e->gpa);
 		break;
 	case HV_EXIT_PF:
-		hv_printf("hv: exit pf error 0x%lx cr2 0x%lx\n", e->info, e->gla);
+		hv_printf("hv: exit pf error 0x%lx cr2 0x%lx", e->info, e->gla);
+		if (e->vectoring)
+			hv_printf(" during delivery of 0x%lx", e->vectoring);
+		hv_printf("\n");
 		break;
 	case HV_EXIT_CR3:
 		hv_printf("hv: exit %s cr3 gpr %u\n", e->cr_read ? "mov-from" : "mov-to",
@@ -330,7 +366,8 @@ static bool step_ok(const struct hv_run *run, const struct hv_step *s,
 			return r->rax == s->report &&
 			       !vmmu_vm_read_gpa(run->vm.vm, mk_gpa(GUEST_WDATA), &w, 8) &&
 			       w == WVALUE;
-		return r->rax == s->report && r->rbx == s->value;
+		return r->rax == s->report && r->rbx == s->value &&
+		       (!s->gla || r->rdx == s->gla);
 	}
 	/* QEMU 7.2 TCG leaves the SVM address-size bits 9:7 clear (Bochs
 	 * sets A64): the kernel ignores them, the ctest pins each value. */
@@ -451,8 +488,10 @@ static bool backend_exit(struct hv_run *run, const struct hv_exit *e,
 	if (r.res.action == VMMU_ACT_INJECT) {
 		hv_printf("hv: inject #PF error 0x%x cr2 0x%lx\n",
 			  r.res.fault.error_code, r.res.fault.cr2.v);
+		run->pf_cr2 = r.res.fault.cr2.v;
 		run->arch->inject_pf(r.res.fault.error_code, r.res.fault.cr2.v);
-		return !checkpoint;
+		return checkpoint && s->inject &&
+		       r.res.fault.error_code == s->pf_err && r.res.fault.cr2.v == s->gla;
 	}
 	if (checkpoint && s->to_vmm)
 		return r.res.action == VMMU_ACT_TO_VMM &&
@@ -616,6 +655,11 @@ static int guest_loop(struct hv_run *run)
 		hv_vm_pml_enter(&run->vm, run->arch);
 		run->arch->run(&regs, &e);
 		hv_vm_pml_exit(&run->vm, &e);
+		/* A #PF the VMM injected whose delivery exited goes in again
+		 * with its own CR2 (a later #PF may have changed CR2 or the
+		 * VMCB's copy of it in between). */
+		if ((e.vectoring & 0x7ff) == (3U << 8 | 14))
+			run->arch->inject_pf(e.vectoring_err, run->pf_cr2);
 		run->exits[e.kind < HV_EXIT_KINDS ? e.kind : HV_EXIT_OTHER]++;
 		print_exit(&e, &regs, run->arch == &hv_vmx_arch);
 		if (e.kind == HV_EXIT_NESTED_FAULT || e.kind == HV_EXIT_PF ||
@@ -625,7 +669,8 @@ static int guest_loop(struct hv_run *run)
 			continue;
 		}
 		if (!step_ok(run, run->steps[run->n], &e, &regs)) {
-			hv_printf("hv: check %u FAIL\n", run->n + 1);
+			hv_printf("hv: check %u FAIL (rbx 0x%lx rdx 0x%lx)\n",
+				  run->n + 1, regs.rbx, regs.rdx);
 			run->bad++;
 		}
 		if (e.kind == HV_EXIT_CPUID && regs.rax == REPORT(5) &&

@@ -25,6 +25,7 @@
 #define C_EXITINFO1      0x078
 #define C_EXITINFO2      0x080
 #define C_NP_ENABLE      0x090
+#define C_EXITINTINFO    0x088
 #define C_EVENTINJ       0x0a8
 #define C_NCR3           0x0b0
 #define C_CLEAN          0x0c0
@@ -95,7 +96,9 @@ static void svm_save_area(uint64_t cr3, uint64_t rip, uint64_t rsp)
 	seg(S_SS, 0x10, 0x0c93, 0xffffffff);
 	seg(S_DS, 0x10, 0x0c93, 0xffffffff);
 	seg(S_GDTR, 0, 0, 0xffff);
-	seg(S_IDTR, 0, 0, 0);
+	seg(S_IDTR, 0, 0, HV_GUEST_IDT_LIMIT);
+	VMCB(uint64_t, S_GDTR + 8) = HV_GUEST_GDT;
+	VMCB(uint64_t, S_IDTR + 8) = HV_GUEST_IDT;
 	VMCB(uint8_t, S_CPL) = 0;
 	/* LME, LMA, NXE as the host has them; SVME is required (15.5.1). */
 	VMCB(uint64_t, S_EFER) = hv_rdmsr(MSR_EFER);
@@ -151,8 +154,8 @@ static int svm_setup(const struct hv_features *f, bool shadow, uint64_t ncr3,
 	VMCB(uint32_t, C_CLEAN) = 0;
 	svm_save_area(cr3, rip, rsp);
 	if (shadow)
-		hv_printf("hv: svm vmcb ready: shadow cr3 0x%lx asid %u np_enable 0 "
-			  "decode-assists %d nrips %d\n", cr3, asid,
+		hv_printf("hv: svm vmcb ready: shadow asid %u np_enable 0 "
+			  "decode-assists %d nrips %d\n", asid,
 			  has_decode_assists, has_nrips);
 	else
 		hv_printf("hv: svm vmcb ready: ncr3 0x%lx asid %u np_enable 1\n",
@@ -172,6 +175,17 @@ static void svm_run(struct hv_regs *regs, struct hv_exit *e)
 	e->reason = VMCB(uint64_t, C_EXITCODE);
 	e->info = VMCB(uint64_t, C_EXITINFO1);
 	e->gpa = VMCB(uint64_t, C_EXITINFO2);
+	/* 15.7.2: an event whose delivery was intercepted is re-injected
+	 * (EXITINTINFO has EVENTINJ's format). */
+	e->vectoring = VMCB(uint64_t, C_EXITINTINFO);
+	VMCB(uint64_t, C_EVENTINJ) = 0;
+	if (e->vectoring >> 31 & 1) {
+		VMCB(uint64_t, C_EVENTINJ) = e->vectoring;
+		e->vectoring_err = (uint32_t)(e->vectoring >> 32);
+		e->vectoring &= 0xffffffffULL;
+	} else {
+		e->vectoring = 0;
+	}
 	switch (e->reason) {
 	case VMEXIT_CPUID:
 		e->kind = HV_EXIT_CPUID;
@@ -241,10 +255,15 @@ static void svm_set_cr3(uint64_t root)
 	VMCB(uint64_t, S_CR3) = root;
 }
 
-/* 15.20: EVENTINJ vector 14, type 3 (exception), EV, V; CR2 in the VMCB. */
+/*
+ * 15.20: EVENTINJ vector 14, type 3 (exception), EV, V; CR2 in the VMCB,
+ * which VMRUN loads (15.5). Bochs 2.7 (turion64_tyler) gave the guest the
+ * CPU's own CR2 instead (0 here), so it is loaded into the CPU too.
+ */
 static void svm_inject_pf(uint32_t err, uint64_t cr2)
 {
 	VMCB(uint64_t, S_CR2) = cr2;
+	hv_write_cr2(cr2);
 	VMCB(uint64_t, C_EVENTINJ) = 14 | 3ULL << 8 | 1ULL << 11 | 1ULL << 31 |
 				     (uint64_t)err << 32;
 }

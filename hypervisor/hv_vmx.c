@@ -43,7 +43,8 @@ enum vmcs_field {
 	EXIT_CTLS = 0x400c, ENTRY_CTLS = 0x4012, ENTRY_INTR_INFO = 0x4016,
 	ENTRY_EXC_ERROR = 0x4018, PROC_CTLS2 = 0x401e,
 	VM_INSTR_ERROR = 0x4400, EXIT_REASON = 0x4402, EXIT_INTR_INFO = 0x4404,
-	EXIT_INTR_ERROR = 0x4406,
+	EXIT_INTR_ERROR = 0x4406, IDT_VECTORING_INFO = 0x4408,
+	IDT_VECTORING_ERROR = 0x440a,
 	EXIT_INSTR_LEN = 0x440c,
 	GUEST_ES_LIMIT = 0x4800, GUEST_GDTR_LIMIT = 0x4810,
 	GUEST_IDTR_LIMIT = 0x4812, GUEST_ES_AR = 0x4814,
@@ -254,10 +255,10 @@ static void vmx_guest_state(uint64_t cr3, uint64_t rip, uint64_t rsp)
 		vmw(GUEST_ES_AR + 2 * i, ar[i]);
 		vmw(GUEST_ES_BASE + 2 * i, 0);
 	}
-	vmw(GUEST_GDTR_BASE, 0);
+	vmw(GUEST_GDTR_BASE, HV_GUEST_GDT);
 	vmw(GUEST_GDTR_LIMIT, 0xffff);
-	vmw(GUEST_IDTR_BASE, 0);
-	vmw(GUEST_IDTR_LIMIT, 0);
+	vmw(GUEST_IDTR_BASE, HV_GUEST_IDT);
+	vmw(GUEST_IDTR_LIMIT, HV_GUEST_IDT_LIMIT);
 	vmw(GUEST_CR0, (HV_GUEST_CR0 | hv_rdmsr(MSR_VMX_CR0_FIXED0)) &
 	    hv_rdmsr(MSR_VMX_CR0_FIXED1));
 	vmw(CR0_SHADOW, HV_GUEST_CR0);
@@ -294,8 +295,8 @@ static int vmx_setup(const struct hv_features *f, bool shadow, uint64_t eptp,
 		return -1;
 	}
 	if (shadow)
-		hv_printf("hv: vmx vmcs ready: shadow cr3 0x%lx pin 0x%lx proc 0x%lx "
-			  "exit 0x%lx entry 0x%lx cr0 0x%lx\n", cr3, vmr(PIN_CTLS),
+		hv_printf("hv: vmx vmcs ready: shadow pin 0x%lx proc 0x%lx "
+			  "exit 0x%lx entry 0x%lx cr0 0x%lx\n", vmr(PIN_CTLS),
 			  vmr(PROC_CTLS), vmr(EXIT_CTLS), vmr(ENTRY_CTLS),
 			  vmr(GUEST_CR0));
 	else
@@ -340,6 +341,19 @@ static void vmx_run(struct hv_regs *regs, struct hv_exit *e)
 	if (reason & EXIT_REASON_ENTRY_FAIL) {
 		e->kind = HV_EXIT_ENTRY_FAILED;
 		return;
+	}
+	/* 28.2.4, 29.2.4: an event whose delivery caused the exit (a #PF on
+	 * the IDT or stack while an injected #PF was delivered) is
+	 * re-injected as it was (bit 12 is not part of the injection
+	 * format, 26.6.1.1). */
+	e->vectoring = vmr(IDT_VECTORING_INFO);
+	if (e->vectoring >> 31 & 1) {
+		vmw(ENTRY_INTR_INFO, e->vectoring & ~(1ULL << 12));
+		e->vectoring_err = (uint32_t)vmr(IDT_VECTORING_ERROR);
+		if (e->vectoring >> 11 & 1)
+			vmw(ENTRY_EXC_ERROR, e->vectoring_err);
+	} else {
+		e->vectoring = 0;
 	}
 	switch (e->reason) {
 	case EXIT_REASON_CPUID:
