@@ -29,7 +29,6 @@
 #include "vmmu/ept.h"
 #include "vmmu/npt.h"
 #include "vmmu/p2m.h"
-#include "shadow-fallback/shadow.h"
 
 #define GUEST_CODE  0x1000ULL
 #define GUEST_DATA  0x5000ULL
@@ -505,43 +504,13 @@ static bool backend_exit(struct hv_run *run, const struct hv_exit *e,
 	return true;
 }
 
-/* hv_regs in the order of SDM Vol. 3C Table 28-3 (RSP is the VMCS's). */
-static uint64_t *gpr_of(struct hv_regs *r, unsigned n)
-{
-	uint64_t *const at[16] = { &r->rax, &r->rcx, &r->rdx, &r->rbx, NULL,
-				   &r->rbp, &r->rsi, &r->rdi, &r->r8, &r->r9,
-				   &r->r10, &r->r11, &r->r12, &r->r13, &r->r14,
-				   &r->r15 };
-
-	return n < 16 ? at[n] : NULL;
-}
-
-/*
- * Shadow: MOV to/from CR3 and INVLPG, done by the VMM for the guest:
- * the guest's CR3 (never the shadow root) to the register, or vmmu told
- * of the new CR3 (vmmu_vcpu_set_cr: out-of-sync L1s resynced, the root
- * switched) or of the INVLPG (vmmu_vcpu_invlpg); the instruction (3
- * bytes in this guest) is stepped over and the root reloaded at entry.
- */
+/* Shadow: MOV to/from CR3 and INVLPG, done for the guest (hv_vm.c); the
+ * instruction (3 bytes in this guest) is stepped over. */
 static bool shadow_event(struct hv_run *run, const struct hv_exit *e,
 			 struct hv_regs *regs)
 {
-	uint64_t *gpr = e->kind == HV_EXIT_CR3 ? gpr_of(regs, e->gpr) : NULL;
-	int rc;
+	int rc = hv_vm_shadow_event(&run->vm, e, regs);
 
-	if (e->kind == HV_EXIT_INVLPG) {
-		rc = vmmu_vcpu_invlpg(run->vm.vcpu, mk_gva(e->gla));
-	} else if (!gpr) {
-		rc = -1;
-	} else if (e->cr_read) {
-		*gpr = run->vm.vcpu->paging.cr3;
-		rc = 0;
-	} else {
-		rc = vmmu_vcpu_set_cr(run->vm.vcpu, VMMU_CR3, *gpr);
-	}
-	hv_printf("hv: vmm: %s 0x%lx: %d\n", e->kind == HV_EXIT_INVLPG ? "invlpg" :
-		  e->cr_read ? "guest cr3 read" : "guest cr3 load",
-		  e->kind == HV_EXIT_INVLPG ? e->gla : gpr ? *gpr : 0, rc);
 	run->arch->skip(3);     /* 0f 01 3e, 0f 20 d8, 0f 22 d8 */
 	return rc == 0;
 }
@@ -712,26 +681,6 @@ static void print_guest_entries(struct hv_run *run)
 	hv_printf("\n");
 }
 
-static void print_shadow_counts(struct hv_run *run)
-{
-	struct vmmu_shadow_stats st;
-	const char *why = "";
-	int rc = vmmu_shadow_check(run->vm.vm, &why);
-
-	vmmu_shadow_stats(run->vm.vm, &st);
-	hv_printf("hv: shadow stats: pool %lu in-use %lu shadows %lu fills %lu "
-		  "guest-faults %lu emulated %lu write-protected %lu unshadowed %lu "
-		  "root-switches %lu mmio %lu oos %lu resyncs %lu oos-entries %lu "
-		  "ld-faults %lu ld-protected %lu ld-rearmed %lu\n", st.pool_pages,
-		  st.pages_in_use, st.shadows_created, st.fills, st.guest_faults,
-		  st.emulated_writes + st.other_emulated, st.write_protected,
-		  st.unshadowed, st.root_switches, st.mmio, st.oos_marked,
-		  st.oos_resyncs, st.oos_entries, st.ld_write_faults,
-		  st.ld_protected, st.ld_rearmed);
-	hv_printf("hv: vmmu_shadow_check: %d%s%s\n", rc, rc ? " " : "", rc ? why : "");
-	if (rc)
-		run->bad++;
-}
 
 static void print_counts(struct hv_run *run)
 {
@@ -744,7 +693,8 @@ static void print_counts(struct hv_run *run)
 		  "%lu bytes held, %lu cut\n", p.pages, p.blocks_2m,
 		  p.arena_bytes, p.arena_peak);
 	if (run->vm.shadow) {
-		print_shadow_counts(run);
+		if (hv_vm_shadow_report(&run->vm))
+			run->bad++;
 		return;
 	}
 	if (run->vm.ept) {

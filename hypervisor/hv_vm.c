@@ -107,20 +107,6 @@ int hv_vm_create(struct hv_vm *hv, enum vmmu_backend_kind kind,
 	return rc;
 }
 
-/* The order of tests/shadow: EFER and CR4 first, CR3, then CR0.PG. */
-int hv_vm_shadow_start(struct hv_vm *hv, uint64_t cr0, uint64_t cr4,
-		       uint64_t efer, uint64_t cr3)
-{
-	int rc = vmmu_vcpu_set_cr(hv->vcpu, VMMU_EFER, efer);
-
-	rc = rc ? rc : vmmu_vcpu_set_cr(hv->vcpu, VMMU_CR4, cr4);
-	rc = rc ? rc : vmmu_vcpu_set_cr(hv->vcpu, VMMU_CR3, cr3);
-	rc = rc ? rc : vmmu_vcpu_set_cr(hv->vcpu, VMMU_CR0, cr0);
-	if (rc)
-		hv_printf("hv: shadow vcpu registers: %d\n", rc);
-	return rc;
-}
-
 uint64_t hv_vm_pointer(const struct hv_vm *hv)
 {
 	hpa_t root = { 0 };
@@ -130,42 +116,6 @@ uint64_t hv_vm_pointer(const struct hv_vm *hv)
 	return hv->ept ? vmmu_ept_eptp(hv->vm) : vmmu_npt_ncr3(hv->vm);
 }
 
-/* The path a shadow #PF took: the first counter that moved. */
-static const char *shadow_what(const struct vmmu_shadow_stats *a,
-			       const struct vmmu_shadow_stats *b)
-{
-	if (b->oos_marked != a->oos_marked)
-		return "out-of-sync";
-	if (b->unshadowed != a->unshadowed)
-		return "unshadow";
-	if (b->emulated_writes != a->emulated_writes ||
-	    b->other_emulated != a->other_emulated)
-		return "needs-emulation";
-	if (b->guest_faults != a->guest_faults)
-		return "guest-fault";
-	if (b->mmio != a->mmio)
-		return "mmio";
-	if (b->ld_write_faults != a->ld_write_faults)
-		return "log-dirty";
-	if (b->fills != a->fills)
-		return "fill";
-	if (b->root_switches != a->root_switches)
-		return "root-reload";
-	return "no-change";
-}
-
-void hv_vm_shadow_pf(struct hv_vm *hv, const struct hv_exit *e,
-		     struct hv_resolution *out)
-{
-	struct vmmu_shadow_stats before, after;
-
-	memset(out, 0, sizeof(*out));
-	vmmu_shadow_stats(hv->vm, &before);
-	out->rc = vmmu_shadow_handle_pf(hv->vcpu, mk_gva(e->gla),
-					(uint32_t)e->info, &out->res);
-	vmmu_shadow_stats(hv->vm, &after);
-	out->what = shadow_what(&before, &after);
-}
 
 /* ASID 0 is the host's (APM Vol. 2 15.5.1): the shadow backend tags no
  * TLB (tlb_vpid 0), so the kernel takes 1, flushed at every VMRUN. */

@@ -56,6 +56,11 @@ uint32_t hv_vm_asid(const struct hv_vm *hv);
 /* Hand an EPT violation / misconfiguration or #NPF to the backend. */
 void hv_vm_nested_exit(struct hv_vm *hv, const struct hv_exit *e,
 		       struct hv_resolution *out);
+/* Shadow: MOV to/from CR3 or INVLPG for the guest (0, or an error); the
+ * backend's counters printed and its invariants checked (0: hold). */
+int hv_vm_shadow_event(struct hv_vm *hv, const struct hv_exit *e,
+		       struct hv_regs *regs);
+int hv_vm_shadow_report(struct hv_vm *hv);
 /* Before each VM entry: run the invalidations vmmu asked for on the CPU
  * (INVEPT; the TLB_CONTROL of the next VMRUN); shadow: load the root. */
 void hv_vm_sync_tlb(struct hv_vm *hv, const struct hv_arch *arch);
