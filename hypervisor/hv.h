@@ -1,8 +1,9 @@
 /* SPDX-License-Identifier: MIT */
 /*
  * vmmu-hv: a small freestanding hypervisor kernel (64-bit host side) that
- * runs one guest under VMX with EPT or SVM with nested paging, on a VM
- * made through vmmu's public API with its EPT or NPT backend (hv_vm.c).
+ * runs one guest under VMX with EPT or SVM with nested paging, or on
+ * shadow paging under either, on a VM made through vmmu's public API with
+ * its EPT, NPT or shadow backend (hv_vm.c, hv_shadow.c).
  *
  * Host memory: linear = physical below 1 GiB (boot.S), so a host-physical
  * address is also a pointer.

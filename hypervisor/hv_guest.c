@@ -22,6 +22,9 @@
  * entries have A (and leaves D) set already, so the guest's writes are its
  * stores: Bochs 2.7 sets guest A/D bits without the EPT write check
  * (docs/hypervisor.md), which would hide them from write protection.
+ * On shadow paging the same guest also edits a page table of its own
+ * (gpa 0x13000, mapping gva 0x600000) and takes one #PF of its own
+ * through its IDT (the shadow-only steps of the script).
  */
 #include "hv_vm.h"
 
@@ -278,7 +281,7 @@ struct hv_run {
 	const struct hv_step *steps[SCRIPT_LEN];        /* this mode's */
 	unsigned nsteps;
 	unsigned n, bad, backend_exits;
-	unsigned by_what[5];            /* the names of what_names(), other */
+	unsigned by_what[5];            /* nested_names or shadow_names, other */
 	unsigned exits[HV_EXIT_KINDS];
 	unsigned pt_writes[3];          /* shadow: out-of-sync, unshadow,
 					   needs emulation */

@@ -1,9 +1,10 @@
 /* SPDX-License-Identifier: MIT */
 /*
  * The kernel's one VM, made through vmmu's public API (include/vmmu/vm.h,
- * ept.h, npt.h) on the platform of hv_pool.c: backend, slots, vCPU, the
- * EPTP or nCR3 the CPU runs with, and the exits handed to the backend's
- * VMM-facing handlers.
+ * ept.h, npt.h, shadow-fallback/shadow.h) on the platform of hv_pool.c:
+ * backend, slots, vCPU, the EPTP, nCR3 or shadow root the CPU runs with,
+ * and the exits handed to the backend's VMM-facing handlers (hv_vm.c,
+ * hv_shadow.c).
  */
 #ifndef VMMU_HV_VM_H
 #define VMMU_HV_VM_H
