@@ -49,6 +49,40 @@ hv_guest_code:
 	mov $0x6000, %esi
 	movq $0x66, (%rsi)
 	write_read_report 0x8000, 0x88, 6
+	/* Shadow paging only (the host starts the guest with RDI = 1): the
+	 * guest edits a page table of its own. 9: read gva 0x600000 through
+	 * the page table at gpa 0x13000 (PTE 0 -> gpa 0x5000); point PTE 0
+	 * at gpa 0x6000 and INVLPG; 10: read it (0x66); point PTE 0 at gpa
+	 * 0x8000, reload CR3 (MOV from and to CR3); 11: read it (0x88). */
+	test %edi, %edi
+	jz 2f
+	read_report 0x600000, 9
+	mov $0x13000, %esi
+	movq $0x6063, (%rsi)
+	mov $0x600000, %esi
+	invlpg (%rsi)
+	read_report 0x600000, 10
+	mov $0x13000, %esi
+	movq $0x8063, (%rsi)
+	mov %cr3, %rax
+	mov %rax, %cr3
+	read_report 0x600000, 11
+	/* 12: read gva 0x40200000, which the guest does not map: its own
+	 * #PF (injected by the VMM), whose handler reports the error code
+	 * in RBX and CR2 in RDX and steps over the 3-byte load. */
+	mov $0x40200000, %esi
+	mov (%rsi), %rbx
+	jmp 2f
+	.globl hv_guest_pf_handler
+hv_guest_pf_handler:
+	mov (%rsp), %rbx
+	mov %cr2, %rdx
+	mov $REPORT(12), %eax
+	cpuid
+	add $8, %rsp
+	addq $3, (%rsp)
+	iretq
+2:
 	/* 7: read the device register at gpa 0x10000000 (an MMIO slot: the
 	 * VMM's device model gives the value; the load is 3 bytes). */
 	read_report 0x10000000, 7

@@ -1,8 +1,9 @@
 /* SPDX-License-Identifier: MIT */
 /*
  * vmmu-hv: a small freestanding hypervisor kernel (64-bit host side) that
- * runs one guest under VMX with EPT or SVM with nested paging, on a VM
- * made through vmmu's public API with its EPT or NPT backend (hv_vm.c).
+ * runs one guest under VMX with EPT or SVM with nested paging, or on
+ * shadow paging under either, on a VM made through vmmu's public API with
+ * its EPT, NPT or shadow backend (hv_vm.c, hv_shadow.c).
  *
  * Host memory: linear = physical below 1 GiB (boot.S), so a host-physical
  * address is also a pointer.
@@ -16,6 +17,7 @@
 #include <string.h>
 
 #include "vmmu/platform.h"
+#include "vmmu/vm.h"
 
 /* Serial console (COM1) and the emulators' exit ports: hv_lib.c. */
 void hv_serial_init(void);
@@ -58,6 +60,9 @@ enum hv_exit_kind {
 	HV_EXIT_IO,             /* OUT / IN: the guest's console byte */
 	HV_EXIT_HLT,            /* the guest is done */
 	HV_EXIT_NESTED_FAULT,   /* EPT violation, EPT misconfiguration, #NPF */
+	HV_EXIT_PF,             /* shadow paging: an intercepted #PF */
+	HV_EXIT_CR3,            /* shadow paging: MOV to or from CR3 */
+	HV_EXIT_INVLPG,         /* shadow paging: INVLPG */
 	HV_EXIT_OTHER,          /* anything else: the run fails */
 	HV_EXIT_ENTRY_FAILED,   /* VMLAUNCH/VMRESUME/VMRUN refused the state */
 };
@@ -65,9 +70,17 @@ enum hv_exit_kind {
 struct hv_exit {
 	enum hv_exit_kind kind;
 	uint64_t reason;        /* VMX basic exit reason or SVM EXITCODE */
-	uint64_t info;          /* exit qualification or EXITINFO1 */
+	uint64_t info;          /* exit qualification or EXITINFO1; #PF: the
+				   error code */
 	uint64_t gpa;           /* guest-physical address or EXITINFO2 */
-	uint64_t gla;           /* guest-linear address (VMX, when valid) */
+	uint64_t gla;           /* guest-linear address (VMX, when valid);
+				   #PF: CR2; INVLPG: the address */
+	unsigned gpr;           /* CR3: the register (SDM Table 28-3 order) */
+	uint64_t vectoring;     /* the event whose delivery exited (VMX
+				   IDT-vectoring info, SVM EXITINTINFO):
+				   re-injected at the next entry */
+	uint32_t vectoring_err; /* its error code */
+	bool cr_read;           /* CR3: MOV from CR3 */
 	bool gla_valid;
 	bool pml_valid;         /* VMX with PML on: the VMCS PML index */
 	uint16_t pml_index;
@@ -78,10 +91,15 @@ struct hv_arch {
 	const char *name;
 	/* Enable VMX/SVM and build the VMCS/VMCB for a guest entering 64-bit
 	 * code at rip with CR3 = cr3, on nested tables pointed to by ptr
-	 * (EPTP or nCR3), ASID asid (SVM). Returns 0 or a negative code
-	 * after printing why. */
-	int (*setup)(const struct hv_features *f, uint64_t ptr, uint32_t asid,
-		     uint64_t cr3, uint64_t rip, uint64_t rsp);
+	 * (EPTP or nCR3), ASID asid (SVM); shadow: no nested paging, cr3 is
+	 * the shadow root, #PF, MOV to/from CR3 and INVLPG exit. Returns 0
+	 * or a negative code after printing why. */
+	int (*setup)(const struct hv_features *f, bool shadow, uint64_t ptr,
+		     uint32_t asid, uint64_t cr3, uint64_t rip, uint64_t rsp);
+	/* Shadow paging: the CR3 the guest runs on (the shadow root), and a
+	 * #PF with error code err and CR2 cr2 delivered at the next entry. */
+	void (*set_cr3)(uint64_t root);
+	void (*inject_pf)(uint32_t err, uint64_t cr2);
 	/* Run the guest until the next exit. */
 	void (*run)(struct hv_regs *regs, struct hv_exit *e);
 	/* Step the guest over the instruction that exited (length if known). */
@@ -104,7 +122,7 @@ struct vmmu_host_info;
 struct vmmu_decision;
 int hv_guest_run(const struct hv_arch *arch, const struct hv_features *f,
 		 const struct vmmu_host_info *host,
-		 const struct vmmu_decision *d, bool ept);
+		 const struct vmmu_decision *d, enum vmmu_backend_kind kind);
 
 /* The page pool behind vmmu's platform interface: hv_pool.c. */
 void hv_pool_init(uint32_t multiboot_magic, uint32_t info);
@@ -170,6 +188,17 @@ static inline uint8_t hv_inb(uint16_t port)
 	__asm__ volatile("inb %1, %0" : "=a"(v) : "Nd"(port));
 	return v;
 }
+
+/* The guest's CR0: PG, WP, NE, ET, PE (WP for the shadow tables). */
+#define HV_GUEST_CR0 0x80010031ULL
+/* Its CR4: PAE. */
+#define HV_GUEST_CR4 0x20ULL
+/* Its GDT (null, 64-bit code 0x08, data 0x10) and IDT (up to vector 15),
+ * in one page hv_guest.c writes: used only when an exception is
+ * delivered to the guest (the shadow run's own #PF). */
+#define HV_GUEST_GDT 0x14000ULL
+#define HV_GUEST_IDT 0x14800ULL
+#define HV_GUEST_IDT_LIMIT 0xff
 
 #define MSR_EFER 0xc0000080
 #define EFER_LME (1ULL << 8)

@@ -164,17 +164,19 @@ void hv_main(uint32_t magic, uint32_t info)
 	hv_dump_features(&f);
 	hv_boot_dirty = boot_dirty(magic, info);
 	mode = decide(boot_backend(magic, info));
-	if (mode == VMMU_BACKEND_EPT)
+	/* Shadow paging runs on whichever of VMX and SVM the CPU has,
+	 * without its second level. */
+	if (mode == VMMU_BACKEND_EPT || (mode == VMMU_BACKEND_SHADOW && f.vmx))
 		arch = &hv_vmx_arch;
-	else if (mode == VMMU_BACKEND_NPT)
+	else if (mode == VMMU_BACKEND_NPT || (mode == VMMU_BACKEND_SHADOW && f.svm))
 		arch = &hv_svm_arch;
 	if (!arch) {
 		hv_printf("hv: no guest: %s\n", mode == VMMU_BACKEND_NONE ?
 			  "vmmu_decide refused the backend" :
-			  "shadow paging is not in this kernel yet");
+			  "the CPU has neither VMX nor SVM");
 		hv_exit_emulator(true);
 	}
-	rc = hv_guest_run(arch, &f, &host, &decision, arch == &hv_vmx_arch);
+	rc = hv_guest_run(arch, &f, &host, &decision, mode);
 	hv_printf("hv: guest on %s %s\n", vmmu_backend_name(mode),
 		  rc ? "FAILED" : "passed");
 	hv_exit_emulator(rc == 0);

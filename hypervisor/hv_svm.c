@@ -14,6 +14,7 @@
 #define MSR_VM_HSAVE_PA  0xc0010117
 
 /* VMCB control area offsets (Table B-1). */
+#define C_INTERCEPT_CR   0x000  /* reads 15:0, writes 31:16 */
 #define C_INTERCEPT_EXC  0x008
 #define C_INTERCEPT_MISC 0x00c  /* vector 3 */
 #define C_INTERCEPT_SVM  0x010  /* vector 4 */
@@ -24,6 +25,8 @@
 #define C_EXITINFO1      0x078
 #define C_EXITINFO2      0x080
 #define C_NP_ENABLE      0x090
+#define C_EXITINTINFO    0x088
+#define C_EVENTINJ       0x0a8
 #define C_NCR3           0x0b0
 #define C_CLEAN          0x0c0
 #define C_NRIP           0x0c8
@@ -45,10 +48,13 @@
 #define S_RIP    0x578
 #define S_RSP    0x5d8
 #define S_RAX    0x5f8
+#define S_CR2    0x640
 #define S_GPAT   0x668
 
 #define ICPT_CPUID    (1U << 18)
 #define ICPT_HLT      (1U << 24)
+#define ICPT_INVLPG   (1U << 25)
+#define ICPT_CR3      (1U << 3 | 1U << 19)  /* CR3 read and write */
 #define ICPT_IOIO     (1U << 27)
 #define ICPT_SHUTDOWN (1U << 31)
 #define ICPT_VMRUN    (1U << 0)
@@ -58,6 +64,10 @@
 #define VMEXIT_CPUID   0x72
 #define VMEXIT_HLT     0x78
 #define VMEXIT_IOIO    0x7b
+#define VMEXIT_CR3_READ  0x03
+#define VMEXIT_CR3_WRITE 0x13
+#define VMEXIT_PF      0x4e    /* exception 14 */
+#define VMEXIT_INVLPG  0x79
 #define VMEXIT_NPF     0x400
 #define VMEXIT_INVALID ((uint64_t)-1)
 
@@ -65,7 +75,7 @@ static uint8_t vmcb[4096] __attribute__((aligned(4096)));
 static uint8_t hsave[4096] __attribute__((aligned(4096)));
 /* I/O permission map: one bit per port, 12 KiB (15.10.1); all set. */
 static uint8_t iopm[3 * 4096] __attribute__((aligned(4096)));
-static bool has_nrips;
+static bool has_nrips, has_decode_assists, shadow_on;
 
 #define VMCB(type, off) (*(volatile type *)(vmcb + (off)))
 
@@ -86,13 +96,15 @@ static void svm_save_area(uint64_t cr3, uint64_t rip, uint64_t rsp)
 	seg(S_SS, 0x10, 0x0c93, 0xffffffff);
 	seg(S_DS, 0x10, 0x0c93, 0xffffffff);
 	seg(S_GDTR, 0, 0, 0xffff);
-	seg(S_IDTR, 0, 0, 0);
+	seg(S_IDTR, 0, 0, HV_GUEST_IDT_LIMIT);
+	VMCB(uint64_t, S_GDTR + 8) = HV_GUEST_GDT;
+	VMCB(uint64_t, S_IDTR + 8) = HV_GUEST_IDT;
 	VMCB(uint8_t, S_CPL) = 0;
 	/* LME, LMA, NXE as the host has them; SVME is required (15.5.1). */
 	VMCB(uint64_t, S_EFER) = hv_rdmsr(MSR_EFER);
-	VMCB(uint64_t, S_CR0) = 0x80000031;     /* PG NE ET PE */
+	VMCB(uint64_t, S_CR0) = HV_GUEST_CR0;
 	VMCB(uint64_t, S_CR3) = cr3;
-	VMCB(uint64_t, S_CR4) = 0x20;           /* PAE */
+	VMCB(uint64_t, S_CR4) = HV_GUEST_CR4;
 	VMCB(uint64_t, S_DR6) = 0xffff0ff0;
 	VMCB(uint64_t, S_DR7) = 0x400;
 	VMCB(uint64_t, S_RFLAGS) = 0x2;
@@ -102,9 +114,17 @@ static void svm_save_area(uint64_t cr3, uint64_t rip, uint64_t rsp)
 	VMCB(uint64_t, S_GPAT) = 0x0007040600070406ULL;
 }
 
-static int svm_setup(const struct hv_features *f, uint64_t ncr3, uint32_t asid,
-		     uint64_t cr3, uint64_t rip, uint64_t rsp)
+/*
+ * Shadow paging: NP_ENABLE clear, CR3 the shadow root, and the #PF,
+ * CR3 read/write and INVLPG intercepts (15.9, 15.12); the TLB is flushed
+ * at every VMRUN (TLB_CONTROL 1, 15.16.1) so that a shadow entry vmmu
+ * revoked is never used again from it.
+ */
+static int svm_setup(const struct hv_features *f, bool shadow, uint64_t ncr3,
+		     uint32_t asid, uint64_t cr3, uint64_t rip, uint64_t rsp)
 {
+	uint32_t r[4];
+
 	if (hv_rdmsr(MSR_VM_CR) & VM_CR_SVMDIS) {       /* 15.4 */
 		hv_printf("hv: svm disabled by VM_CR.SVMDIS\n");
 		return -1;
@@ -112,6 +132,9 @@ static int svm_setup(const struct hv_features *f, uint64_t ncr3, uint32_t asid,
 	hv_wrmsr(MSR_EFER, hv_rdmsr(MSR_EFER) | EFER_SVME);
 	hv_wrmsr(MSR_VM_HSAVE_PA, (uint64_t)(uintptr_t)hsave);  /* 15.30.4 */
 	has_nrips = f->nrips;
+	hv_cpuid(0x8000000a, 0, r);
+	has_decode_assists = r[3] >> 7 & 1;     /* CPUID 8000_000Ah EDX[7] */
+	shadow_on = shadow;
 	memset(vmcb, 0, sizeof(vmcb));
 	VMCB(uint32_t, C_INTERCEPT_EXC) = 0xffffffff;   /* any guest exception */
 	VMCB(uint32_t, C_INTERCEPT_MISC) = ICPT_CPUID | ICPT_HLT | ICPT_IOIO |
@@ -122,11 +145,21 @@ static int svm_setup(const struct hv_features *f, uint64_t ncr3, uint32_t asid,
 	VMCB(uint32_t, C_INTERCEPT_SVM) = ICPT_VMRUN | ICPT_VMMCALL;
 	VMCB(uint32_t, C_ASID) = asid;                  /* vmmu's; 0 is the host's */
 	VMCB(uint8_t, C_TLB_CONTROL) = 1;               /* flush on first run */
-	VMCB(uint64_t, C_NP_ENABLE) = 1;                /* 15.25.3 */
-	VMCB(uint64_t, C_NCR3) = ncr3;
+	VMCB(uint64_t, C_NP_ENABLE) = !shadow;          /* 15.25.3 */
+	VMCB(uint64_t, C_NCR3) = shadow ? 0 : ncr3;
+	if (shadow) {
+		VMCB(uint32_t, C_INTERCEPT_CR) = ICPT_CR3;
+		VMCB(uint32_t, C_INTERCEPT_MISC) |= ICPT_INVLPG;
+	}
 	VMCB(uint32_t, C_CLEAN) = 0;
 	svm_save_area(cr3, rip, rsp);
-	hv_printf("hv: svm vmcb ready: ncr3 0x%lx asid %u np_enable 1\n", ncr3, asid);
+	if (shadow)
+		hv_printf("hv: svm vmcb ready: shadow asid %u np_enable 0 "
+			  "decode-assists %d nrips %d\n", asid,
+			  has_decode_assists, has_nrips);
+	else
+		hv_printf("hv: svm vmcb ready: ncr3 0x%lx asid %u np_enable 1\n",
+			  ncr3, asid);
 	return 0;
 }
 
@@ -134,12 +167,25 @@ static void svm_run(struct hv_regs *regs, struct hv_exit *e)
 {
 	memset(e, 0, sizeof(*e));
 	VMCB(uint64_t, S_RAX) = regs->rax;
+	if (shadow_on)
+		VMCB(uint8_t, C_TLB_CONTROL) = 1;
 	hv_svm_enter(regs, (uint64_t)(uintptr_t)vmcb);
 	regs->rax = VMCB(uint64_t, S_RAX);
 	VMCB(uint8_t, C_TLB_CONTROL) = 0;
 	e->reason = VMCB(uint64_t, C_EXITCODE);
 	e->info = VMCB(uint64_t, C_EXITINFO1);
 	e->gpa = VMCB(uint64_t, C_EXITINFO2);
+	/* 15.7.2: an event whose delivery was intercepted is re-injected
+	 * (EXITINTINFO has EVENTINJ's format). */
+	e->vectoring = VMCB(uint64_t, C_EXITINTINFO);
+	VMCB(uint64_t, C_EVENTINJ) = 0;
+	if (e->vectoring >> 31 & 1) {
+		VMCB(uint64_t, C_EVENTINJ) = e->vectoring;
+		e->vectoring_err = (uint32_t)(e->vectoring >> 32);
+		e->vectoring &= 0xffffffffULL;
+	} else {
+		e->vectoring = 0;
+	}
 	switch (e->reason) {
 	case VMEXIT_CPUID:
 		e->kind = HV_EXIT_CPUID;
@@ -152,6 +198,26 @@ static void svm_run(struct hv_regs *regs, struct hv_exit *e)
 		break;
 	case VMEXIT_NPF:        /* 15.25.6: EXITINFO1 error code, EXITINFO2 gpa */
 		e->kind = HV_EXIT_NESTED_FAULT;
+		break;
+	case VMEXIT_PF:         /* 15.12.15: error code, faulting address */
+		e->kind = HV_EXIT_PF;
+		e->gla = e->gpa;
+		e->gpa = 0;
+		break;
+	case VMEXIT_CR3_READ:
+	case VMEXIT_CR3_WRITE:
+		/* 15.33.1: with decode assists the GPR is in EXITINFO1 3:0
+		 * (bit 63 valid); without, the VMM decodes its guest's
+		 * instruction, which here always uses RAX. */
+		e->kind = HV_EXIT_CR3;
+		e->cr_read = e->reason == VMEXIT_CR3_READ;
+		e->gpr = has_decode_assists && e->info >> 63 ? e->info & 0xf : 0;
+		break;
+	case VMEXIT_INVLPG:
+		/* 15.33.2: the address in EXITINFO1 with decode assists;
+		 * without, this guest's INVLPG takes it from RSI. */
+		e->kind = HV_EXIT_INVLPG;
+		e->gla = has_decode_assists ? e->info : regs->rsi;
 		break;
 	case VMEXIT_INVALID:
 		e->kind = HV_EXIT_ENTRY_FAILED;
@@ -184,6 +250,24 @@ static void svm_flush(unsigned how)
 	VMCB(uint8_t, C_TLB_CONTROL) = (uint8_t)how;
 }
 
+static void svm_set_cr3(uint64_t root)
+{
+	VMCB(uint64_t, S_CR3) = root;
+}
+
+/*
+ * 15.20: EVENTINJ vector 14, type 3 (exception), EV, V; CR2 in the VMCB,
+ * which VMRUN loads (15.5). Bochs 2.7 (turion64_tyler) gave the guest the
+ * CPU's own CR2 instead (0 here), so it is loaded into the CPU too.
+ */
+static void svm_inject_pf(uint32_t err, uint64_t cr2)
+{
+	VMCB(uint64_t, S_CR2) = cr2;
+	hv_write_cr2(cr2);
+	VMCB(uint64_t, C_EVENTINJ) = 14 | 3ULL << 8 | 1ULL << 11 | 1ULL << 31 |
+				     (uint64_t)err << 32;
+}
+
 const struct hv_arch hv_svm_arch = {
 	.name = "svm",
 	.setup = svm_setup,
@@ -191,4 +275,6 @@ const struct hv_arch hv_svm_arch = {
 	.skip = svm_skip,
 	.advance = svm_advance,
 	.flush = svm_flush,
+	.set_cr3 = svm_set_cr3,
+	.inject_pf = svm_inject_pf,
 };

@@ -14,6 +14,7 @@
 #include "vmmu/ept.h"
 #include "vmmu/error.h"
 #include "vmmu/npt.h"
+#include "shadow-fallback/shadow.h"
 
 static int ept_setup(struct hv_vm *hv, const struct vmmu_host_info *host)
 {
@@ -77,14 +78,20 @@ int hv_vm_create(struct hv_vm *hv, enum vmmu_backend_kind kind,
 
 	memset(hv, 0, sizeof(*hv));
 	hv->ept = kind == VMMU_BACKEND_EPT;
+	hv->shadow = kind == VMMU_BACKEND_SHADOW;
 	rc = vmmu_vm_create(hv_platform(), &hv->vm);
 	if (rc) {
 		hv_printf("hv: vmmu_vm_create: %d\n", rc);
 		return rc;
 	}
 	rc = vmmu_vm_set_backend(hv->vm, kind, hv->ept ? &vmmu_backend_ept :
+				 hv->shadow ? &vmmu_backend_shadow :
 				 &vmmu_backend_npt);
-	if (!rc)
+	/* Shadow: guest page-table writes go out of sync (L1) or unshadow
+	 * the page; the kernel has no emulator for the others. */
+	if (!rc && hv->shadow)
+		rc = vmmu_shadow_set_oos(hv->vm, true);
+	else if (!rc)
 		rc = hv->ept ? ept_setup(hv, host) : npt_setup(hv, host, d);
 	if (!rc && hv_boot_dirty != VMMU_DIRTY_AUTO) {
 		rc = vmmu_dirty_set_mode(hv->vm, hv_boot_dirty);
@@ -102,12 +109,19 @@ int hv_vm_create(struct hv_vm *hv, enum vmmu_backend_kind kind,
 
 uint64_t hv_vm_pointer(const struct hv_vm *hv)
 {
+	hpa_t root = { 0 };
+
+	if (hv->shadow)
+		return vmmu_shadow_root(hv->vcpu, &root) ? 0 : root.v;
 	return hv->ept ? vmmu_ept_eptp(hv->vm) : vmmu_npt_ncr3(hv->vm);
 }
 
+
+/* ASID 0 is the host's (APM Vol. 2 15.5.1): the shadow backend tags no
+ * TLB (tlb_vpid 0), so the kernel takes 1, flushed at every VMRUN. */
 uint32_t hv_vm_asid(const struct hv_vm *hv)
 {
-	return hv->vcpu->tlb_vpid;
+	return hv->shadow && !hv->vcpu->tlb_vpid ? 1 : hv->vcpu->tlb_vpid;
 }
 
 static const char *const npf_names[VMMU_NPF_OUTCOMES_] = {
@@ -184,6 +198,10 @@ void hv_vm_sync_tlb(struct hv_vm *hv, const struct hv_arch *arch)
 	uint64_t n;
 	unsigned tc;
 
+	if (hv->shadow) {
+		arch->set_cr3(hv_vm_pointer(hv));
+		return;
+	}
 	if (hv->ept) {
 		s = vmmu_ept_stats(hv->vm);
 		n = s->invept_single + s->invept_all;

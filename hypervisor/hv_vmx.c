@@ -18,6 +18,8 @@
 #define MSR_VMX_CR4_FIXED1    0x489
 #define MSR_VMX_PROCBASED2    0x48b
 #define CR4_PAE               (1ULL << 5)
+#define CR0_WP                (1ULL << 16)
+#define CR0_PG                (1ULL << 31)
 #define CR4_VMXE              (1ULL << 13)
 
 /* Control MSRs, plain and "true" (A.3-A.5): pin, proc, exit, entry. */
@@ -37,8 +39,12 @@ enum vmcs_field {
 	VMCS_LINK = 0x2800,
 	GUEST_DEBUGCTL = 0x2802,
 	PIN_CTLS = 0x4000, PROC_CTLS = 0x4002, EXCEPTION_BITMAP = 0x4004,
-	EXIT_CTLS = 0x400c, ENTRY_CTLS = 0x4012, PROC_CTLS2 = 0x401e,
+	PF_ERROR_MASK = 0x4006, PF_ERROR_MATCH = 0x4008, CR3_TARGET_COUNT = 0x400a,
+	EXIT_CTLS = 0x400c, ENTRY_CTLS = 0x4012, ENTRY_INTR_INFO = 0x4016,
+	ENTRY_EXC_ERROR = 0x4018, PROC_CTLS2 = 0x401e,
 	VM_INSTR_ERROR = 0x4400, EXIT_REASON = 0x4402, EXIT_INTR_INFO = 0x4404,
+	EXIT_INTR_ERROR = 0x4406, IDT_VECTORING_INFO = 0x4408,
+	IDT_VECTORING_ERROR = 0x440a,
 	EXIT_INSTR_LEN = 0x440c,
 	GUEST_ES_LIMIT = 0x4800, GUEST_GDTR_LIMIT = 0x4810,
 	GUEST_IDTR_LIMIT = 0x4812, GUEST_ES_AR = 0x4814,
@@ -59,7 +65,10 @@ enum vmcs_field {
 };
 
 /* Control bits (25.6.1, 25.6.2, 25.7.1, 25.8.1). */
+#define PROC_INVLPG_EXITING   (1U << 9)
 #define PROC_HLT_EXITING      (1U << 7)
+#define PROC_CR3_LOAD_EXITING (1U << 15)
+#define PROC_CR3_STORE_EXITING (1U << 16)
 #define PROC_IO_EXITING       (1U << 24)  /* unconditional I/O exiting */
 #define PROC_SECONDARY        (1U << 31)
 #define PROC2_EPT             (1U << 1)
@@ -72,6 +81,8 @@ enum vmcs_field {
 #define EXIT_REASON_EXCEPTION 0
 #define EXIT_REASON_CPUID     10
 #define EXIT_REASON_HLT       12
+#define EXIT_REASON_INVLPG    14
+#define EXIT_REASON_CR_ACCESS 28
 #define EXIT_REASON_IO        30
 #define EXIT_REASON_EPT_VIOL  48
 #define EXIT_REASON_EPT_MISCONFIG 49
@@ -161,26 +172,41 @@ static int vmx_enable(const struct hv_features *f)
  * With VPID (25.6.1, 30.1) the CPU keeps the guest's translations across
  * VM entries and exits, so only the INVEPTs vmmu asks for drop them: the
  * dirty log's second round then depends on them being executed.
+ * Shadow paging: no EPT and no VPID, so that every VM entry and exit
+ * flushes the linear translations (29.4.3.3 for VPID 0000H) and a shadow
+ * entry vmmu revoked is never used again from the TLB; CR3 loads and
+ * stores and INVLPG exit (25.6.2, 26.1.3), and with the exception bitmap's
+ * bit 14 and a page-fault error-code mask and match of 0 every #PF exits
+ * (25.6.3).
  */
-static void vmx_controls(const struct hv_features *f, uint64_t eptp,
-			 uint32_t vpid)
+static void vmx_controls(const struct hv_features *f, bool shadow,
+			 uint64_t eptp, uint32_t vpid)
 {
 	const uint32_t *m = ctl_msr[f->vmx_true_ctls];
+	uint32_t proc = PROC_HLT_EXITING | PROC_IO_EXITING |
+			(shadow ? PROC_INVLPG_EXITING | PROC_CR3_LOAD_EXITING |
+			 PROC_CR3_STORE_EXITING : PROC_SECONDARY);
 
 	vmw(PIN_CTLS, ctl_adjust(m[CTL_PIN], 0, "pin-based"));
-	vmw(PROC_CTLS, ctl_adjust(m[CTL_PROC], PROC_HLT_EXITING |
-				  PROC_IO_EXITING | PROC_SECONDARY,
-				  "processor-based"));
-	vmw(PROC_CTLS2, ctl_adjust(MSR_VMX_PROCBASED2, PROC2_EPT |
-				   (vpid ? PROC2_VPID : 0), "secondary"));
-	if (vpid)
-		vmw(VPID_FIELD, vpid);
+	vmw(PROC_CTLS, ctl_adjust(m[CTL_PROC], proc, "processor-based"));
+	if (!shadow) {
+		vmw(PROC_CTLS2, ctl_adjust(MSR_VMX_PROCBASED2, PROC2_EPT |
+					   (vpid ? PROC2_VPID : 0), "secondary"));
+		if (vpid)
+			vmw(VPID_FIELD, vpid);
+		vmw(EPT_POINTER, eptp);
+	}
 	vmw(EXIT_CTLS, ctl_adjust(m[CTL_EXIT], EXIT_HOST_64, "exit"));
 	vmw(ENTRY_CTLS, ctl_adjust(m[CTL_ENTRY], ENTRY_IA32E_GUEST, "entry"));
 	vmw(EXCEPTION_BITMAP, 0xffffffff);      /* any guest exception exits */
-	vmw(EPT_POINTER, eptp);
+	vmw(PF_ERROR_MASK, 0);
+	vmw(PF_ERROR_MATCH, 0);
+	vmw(CR3_TARGET_COUNT, 0);               /* 25.6.7: every CR3 load */
+	vmw(ENTRY_INTR_INFO, 0);
 	vmw(VMCS_LINK, ~0ULL);                  /* 27.3.1.5: no shadow VMCS */
-	vmw(CR0_MASK, 0);
+	/* Shadow: PG and WP belong to the VMM (the shadow tables rely on
+	 * WP = 1 to catch the guest's supervisor writes to its tables). */
+	vmw(CR0_MASK, shadow ? CR0_PG | CR0_WP : 0);
 	vmw(CR4_MASK, 0);
 }
 
@@ -229,13 +255,13 @@ static void vmx_guest_state(uint64_t cr3, uint64_t rip, uint64_t rsp)
 		vmw(GUEST_ES_AR + 2 * i, ar[i]);
 		vmw(GUEST_ES_BASE + 2 * i, 0);
 	}
-	vmw(GUEST_GDTR_BASE, 0);
+	vmw(GUEST_GDTR_BASE, HV_GUEST_GDT);
 	vmw(GUEST_GDTR_LIMIT, 0xffff);
-	vmw(GUEST_IDTR_BASE, 0);
-	vmw(GUEST_IDTR_LIMIT, 0);
-	vmw(GUEST_CR0, (0x80000031ULL | hv_rdmsr(MSR_VMX_CR0_FIXED0)) &
-	    hv_rdmsr(MSR_VMX_CR0_FIXED1));     /* PG NE ET PE */
-	vmw(CR0_SHADOW, 0x80000031ULL);
+	vmw(GUEST_IDTR_BASE, HV_GUEST_IDT);
+	vmw(GUEST_IDTR_LIMIT, HV_GUEST_IDT_LIMIT);
+	vmw(GUEST_CR0, (HV_GUEST_CR0 | hv_rdmsr(MSR_VMX_CR0_FIXED0)) &
+	    hv_rdmsr(MSR_VMX_CR0_FIXED1));
+	vmw(CR0_SHADOW, HV_GUEST_CR0);
 	vmw(GUEST_CR4, (CR4_PAE | CR4_VMXE | hv_rdmsr(MSR_VMX_CR4_FIXED0)) &
 	    hv_rdmsr(MSR_VMX_CR4_FIXED1));
 	vmw(CR4_SHADOW, CR4_PAE);
@@ -253,25 +279,31 @@ static void vmx_guest_state(uint64_t cr3, uint64_t rip, uint64_t rsp)
 	vmw(GUEST_SYSENTER_EIP, 0);
 }
 
-static int vmx_setup(const struct hv_features *f, uint64_t eptp, uint32_t asid,
-		     uint64_t cr3, uint64_t rip, uint64_t rsp)
+static int vmx_setup(const struct hv_features *f, bool shadow, uint64_t eptp,
+		     uint32_t asid, uint64_t cr3, uint64_t rip, uint64_t rsp)
 {
 	if (vmx_enable(f))
 		return -1;
 	vmx_eptp = eptp;
 	vmx_ept_cap = f->vmx_ept_cap;
 	bad_field = 0;
-	vmx_controls(f, eptp, f->vpid ? asid : 0);
+	vmx_controls(f, shadow, eptp, f->vpid ? asid : 0);
 	vmx_host_state();
 	vmx_guest_state(cr3, rip, rsp);
 	if (bad_field) {
 		hv_printf("hv: vmwrite 0x%x failed\n", bad_field);
 		return -1;
 	}
-	hv_printf("hv: vmx vmcs ready: eptp 0x%lx vpid %lu pin 0x%lx proc 0x%lx "
-		  "proc2 0x%lx exit 0x%lx entry 0x%lx\n", eptp, vmr(VPID_FIELD),
-		  vmr(PIN_CTLS), vmr(PROC_CTLS), vmr(PROC_CTLS2), vmr(EXIT_CTLS),
-		  vmr(ENTRY_CTLS));
+	if (shadow)
+		hv_printf("hv: vmx vmcs ready: shadow pin 0x%lx proc 0x%lx "
+			  "exit 0x%lx entry 0x%lx cr0 0x%lx\n", vmr(PIN_CTLS),
+			  vmr(PROC_CTLS), vmr(EXIT_CTLS), vmr(ENTRY_CTLS),
+			  vmr(GUEST_CR0));
+	else
+		hv_printf("hv: vmx vmcs ready: eptp 0x%lx vpid %lu pin 0x%lx proc 0x%lx "
+			  "proc2 0x%lx exit 0x%lx entry 0x%lx\n", eptp, vmr(VPID_FIELD),
+			  vmr(PIN_CTLS), vmr(PROC_CTLS), vmr(PROC_CTLS2), vmr(EXIT_CTLS),
+			  vmr(ENTRY_CTLS));
 	return 0;
 }
 
@@ -310,6 +342,19 @@ static void vmx_run(struct hv_regs *regs, struct hv_exit *e)
 		e->kind = HV_EXIT_ENTRY_FAILED;
 		return;
 	}
+	/* 28.2.4, 29.2.4: an event whose delivery caused the exit (a #PF on
+	 * the IDT or stack while an injected #PF was delivered) is
+	 * re-injected as it was (bit 12 is not part of the injection
+	 * format, 26.6.1.1). */
+	e->vectoring = vmr(IDT_VECTORING_INFO);
+	if (e->vectoring >> 31 & 1) {
+		vmw(ENTRY_INTR_INFO, e->vectoring & ~(1ULL << 12));
+		e->vectoring_err = (uint32_t)vmr(IDT_VECTORING_ERROR);
+		if (e->vectoring >> 11 & 1)
+			vmw(ENTRY_EXC_ERROR, e->vectoring_err);
+	} else {
+		e->vectoring = 0;
+	}
 	switch (e->reason) {
 	case EXIT_REASON_CPUID:
 		e->kind = HV_EXIT_CPUID;
@@ -319,6 +364,26 @@ static void vmx_run(struct hv_regs *regs, struct hv_exit *e)
 		break;
 	case EXIT_REASON_IO:
 		e->kind = HV_EXIT_IO;
+		break;
+	case EXIT_REASON_EXCEPTION:
+		/* 25.9.2: vector in bits 7:0; 28.2.1: CR2 in the qualification */
+		if ((vmr(EXIT_INTR_INFO) & 0xff) != 14)
+			goto other;
+		e->kind = HV_EXIT_PF;
+		e->gla = e->info;
+		e->info = vmr(EXIT_INTR_ERROR);
+		break;
+	case EXIT_REASON_CR_ACCESS:
+		/* Table 28-3: CR in 3:0, access type in 5:4, register 11:8 */
+		if ((e->info & 0xf) != 3 || (e->info >> 4 & 3) > 1)
+			goto other;
+		e->kind = HV_EXIT_CR3;
+		e->cr_read = e->info >> 4 & 1;
+		e->gpr = e->info >> 8 & 0xf;
+		break;
+	case EXIT_REASON_INVLPG:
+		e->kind = HV_EXIT_INVLPG;      /* 28.2.1: the linear address */
+		e->gla = e->info;
 		break;
 	case EXIT_REASON_EPT_VIOL:
 		/* Table 28-7: bit 7, the linear-address field is valid. */
@@ -339,6 +404,7 @@ static void vmx_run(struct hv_regs *regs, struct hv_exit *e)
 		e->gpa = vmr(GUEST_PHYS_ADDR);
 		break;
 	default:
+	other:
 		e->kind = HV_EXIT_OTHER;
 		e->gpa = vmr(EXIT_INTR_INFO);
 		e->gla = vmr(GUEST_RIP);
@@ -373,6 +439,23 @@ static void vmx_flush(unsigned how)
 	__asm__ volatile("invept %0, %1" :: "m"(desc), "r"(type) : "cc", "memory");
 }
 
+static void vmx_set_cr3(uint64_t root)
+{
+	vmw(GUEST_CR3, root);
+}
+
+/*
+ * 26.6: a hardware exception (type 3) with its error code at the next VM
+ * entry. VMX keeps no guest CR2: the CPU's CR2 is the guest's across the
+ * entry, so it is loaded here (the host takes no #PF before the entry).
+ */
+static void vmx_inject_pf(uint32_t err, uint64_t cr2)
+{
+	hv_write_cr2(cr2);
+	vmw(ENTRY_EXC_ERROR, err);
+	vmw(ENTRY_INTR_INFO, 14 | 3U << 8 | 1U << 11 | 1U << 31);
+}
+
 const struct hv_arch hv_vmx_arch = {
 	.name = "vmx",
 	.setup = vmx_setup,
@@ -381,4 +464,6 @@ const struct hv_arch hv_vmx_arch = {
 	.advance = vmx_advance,
 	.flush = vmx_flush,
 	.pml = vmx_pml,
+	.set_cr3 = vmx_set_cr3,
+	.inject_pf = vmx_inject_pf,
 };

@@ -16,6 +16,7 @@
 #ifndef VMMU_SHADOW_H
 #define VMMU_SHADOW_H
 
+#include "vmmu/backend.h"
 #include "vmmu/vm.h"
 
 #define VMMU_SHADOW_POOL_MIN(nvcpus) (8U + 4U * (unsigned)(nvcpus))
@@ -75,6 +76,30 @@ int vmmu_shadow_set_logdirty(struct vmmu_vm *vm, enum vmmu_shadow_ld policy);
  * resyncs every out-of-sync page. VMMU_EINVAL when vm is not a shadow VM.
  */
 int vmmu_shadow_set_oos(struct vmmu_vm *vm, bool on);
+
+/*
+ * For a VMM that runs the guest on a real CPU (shadow_vmm.c): the
+ * host-physical address of the shadow root the CPU's CR3 must hold while
+ * vcpu runs (the VMCS guest CR3, the VMCB CR3), reloaded first when the
+ * guest's CR3 or paging mode changed since. Read it again before every VM
+ * entry: a MOV to CR3 (vmmu_vcpu_set_cr), a mode change or an exit may
+ * move it. VMMU_EINVAL when vcpu is not on a shadow VM.
+ */
+int vmmu_shadow_root(struct vmmu_vcpu *vcpu, hpa_t *root);
+
+/*
+ * A #PF the VMM intercepted while vcpu ran on the shadow root: the error
+ * code and the faulting linear address (VMX: VM-exit interruption error
+ * code and exit qualification; SVM: EXITINFO1 and EXITINFO2). *res says
+ * what to do: RETRY (resume the guest), INJECT (deliver res->fault, the
+ * guest's own #PF with its error code and CR2), or TO_VMM with a reason:
+ * MMIO and ROM_WRITE as for EPT/NPT (res->gpa), UNHANDLED for a write the
+ * backend would have had to emulate (a guest page-table write it could
+ * neither take out of sync nor unshadow, a supervisor write under guest
+ * CR0.WP = 0): the VMM must perform that instruction itself.
+ */
+int vmmu_shadow_handle_pf(struct vmmu_vcpu *vcpu, gva_t cr2,
+			  uint32_t error_code, struct vmmu_exit_result *res);
 
 /* 0 and *out, or VMMU_EINVAL when vm is not a shadow VM. */
 int vmmu_shadow_stats(const struct vmmu_vm *vm, struct vmmu_shadow_stats *out);
