@@ -16,6 +16,16 @@
 #include "vmmu/npt.h"
 #include "shadow-fallback/shadow.h"
 
+/* The VMM's INVEPT (vmmu_ept_set_invept): done before the next entry. */
+static void hv_invept(void *ctx, unsigned type, uint64_t eptp)
+{
+	struct hv_vm *hv = ctx;
+
+	(void)type;
+	(void)eptp;             /* the one EPTP the VMCS holds */
+	hv->invept_pending = true;
+}
+
 static int ept_setup(struct hv_vm *hv, const struct vmmu_host_info *host)
 {
 	struct vmmu_ept_caps caps;
@@ -30,7 +40,10 @@ static int ept_setup(struct hv_vm *hv, const struct vmmu_host_info *host)
 		  "maxphyaddr %u\n", caps.ad, caps.pml, caps.page_2m, caps.page_1g,
 		  caps.execute_only,
 		  caps.walk5, caps.maxphyaddr);
-	return vmmu_ept_configure(hv->vm, &caps);
+	rc = vmmu_ept_configure(hv->vm, &caps);
+	if (!rc)
+		rc = vmmu_ept_set_invept(hv->vm, hv_invept, hv);
+	return rc;
 }
 
 static int npt_setup(struct hv_vm *hv, const struct vmmu_host_info *host,
@@ -168,11 +181,12 @@ void hv_vm_nested_exit(struct hv_vm *hv, const struct hv_exit *e,
 }
 
 /*
- * EPT: the backend counts every INVEPT it performs on its TLB model
- * (vmmu_ept_stats: invept_single, invept_all) and has no callback for a
- * VMM's real one, so the kernel executes one INVEPT for each batch of new
- * ones before the next VM entry. NPT: the TLB_CONTROL vmmu wants for this
- * VMRUN (APM 15.16.1), read and cleared by vmmu_npt_vmrun_tlb_control.
+ * EPT: vmmu calls hv_invept for every INVEPT its tables need; the kernel
+ * executes one before the next VM entry (vmmu_ept_set_invept allows that
+ * for a processor outside VMX non-root operation, which this one is
+ * whenever vmmu runs: during setup or in an exit's handler). NPT: the
+ * TLB_CONTROL vmmu wants for this VMRUN (APM 15.16.1), read and cleared
+ * by vmmu_npt_vmrun_tlb_control.
  */
 enum vmmu_dirty_log hv_boot_dirty = VMMU_DIRTY_AUTO;
 
@@ -194,8 +208,6 @@ void hv_vm_pml_exit(struct hv_vm *hv, const struct hv_exit *e)
 
 void hv_vm_sync_tlb(struct hv_vm *hv, const struct hv_arch *arch)
 {
-	const struct vmmu_ept_stats *s;
-	uint64_t n;
 	unsigned tc;
 
 	if (hv->shadow) {
@@ -203,10 +215,8 @@ void hv_vm_sync_tlb(struct hv_vm *hv, const struct hv_arch *arch)
 		return;
 	}
 	if (hv->ept) {
-		s = vmmu_ept_stats(hv->vm);
-		n = s->invept_single + s->invept_all;
-		if (n != hv->invept_seen) {
-			hv->invept_seen = n;
+		if (hv->invept_pending) {
+			hv->invept_pending = false;
 			arch->flush(1);
 		}
 		return;

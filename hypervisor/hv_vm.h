@@ -18,7 +18,7 @@ struct hv_vm {
 	struct vmmu_vm *vm;
 	struct vmmu_vcpu *vcpu;
 	bool ept, shadow;
-	uint64_t invept_seen;   /* EPT: INVEPTs vmmu asked for, executed */
+	bool invept_pending;    /* EPT: vmmu asked for an INVEPT (hv_invept) */
 };
 
 /* What the backend did with one nested-paging exit. */
