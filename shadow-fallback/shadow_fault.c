@@ -242,9 +242,36 @@ static bool p2m_exit(struct vmmu_vcpu *vcpu, gpa_t gpa, const struct vmmu_op *op
 	return true;
 }
 
+/*
+ * Paging off, a write to a frame that may be a page table (hw_nopaging
+ * gives it no W): the write is a PV update of a PV table, or emulated,
+ * its store revalidating the frame's shadows through gpa_written; the
+ * frame's bit is never cleared, so a frame that is no table any more is
+ * emulated too, rather than retried without end.
+ */
+static int nopaging_pt_write(struct vmmu_vcpu *vcpu, const struct vmmu_exit *exit,
+			     const struct vmmu_op *op, gpa_t gpa,
+			     struct vmmu_exit_result *res)
+{
+	struct sh_vm *sv = sh_vm_of(vcpu->vm);
+	struct vmmu_exit ex = *exit;
+
+	if (sh_pv_is_table(sv, gpa.v >> VMMU_PAGE_SHIFT))
+		return sh_pv_trapped_write(vcpu, op, gpa, res);
+	if (sh_is_pt(sv, gpa.v >> VMMU_PAGE_SHIFT))
+		sv->st.emulated_writes++;
+	else
+		sv->st.other_emulated++;
+	res->action = VMMU_ACT_DONE;
+	if (!op->data)
+		return VMMU_OK;     /* a translation only: nothing to store */
+	ex.gpa = gpa;
+	return vmmu_vcpu_emulate(vcpu, &ex, op, res);
+}
+
 /* Paging off: back the page and retry (the direct backend's rule). */
-static int exit_nopaging(struct vmmu_vcpu *vcpu, const struct vmmu_op *op,
-			 struct vmmu_exit_result *res)
+static int exit_nopaging(struct vmmu_vcpu *vcpu, const struct vmmu_exit *exit,
+			 const struct vmmu_op *op, struct vmmu_exit_result *res)
 {
 	gpa_t gpa = mk_gpa(op->acc.gva.v & 0xffffffffULL);
 	struct vmmu_ram_page rp;
@@ -255,6 +282,9 @@ static int exit_nopaging(struct vmmu_vcpu *vcpu, const struct vmmu_op *op,
 	rc = vmmu_vm_ram_lookup(vcpu->vm, gpa, true, &rp);
 	if (op->acc.kind == VMMU_ACCESS_WRITE)
 		sh_dirty_write_fault(sh_vm_of(vcpu->vm), gpa);
+	if (rc == 0 && op->acc.kind == VMMU_ACCESS_WRITE &&
+	    sh_maybe_pt_frame(sh_vm_of(vcpu->vm), gpa.v >> VMMU_PAGE_SHIFT))
+		return nopaging_pt_write(vcpu, exit, op, gpa, res);
 	res->action = VMMU_ACT_RETRY;
 	return rc < 0 ? rc : VMMU_OK;
 }
@@ -390,7 +420,7 @@ int sh_handle_exit(struct vmmu_vcpu *vcpu, const struct vmmu_exit *exit,
 		rc = sh_sync_vcpu(vcpu);
 		res->action = VMMU_ACT_RETRY;
 	} else if (vcpu->paging.role.mode == VMMU_PAGING_NONE) {
-		rc = exit_nopaging(vcpu, op, res);
+		rc = exit_nopaging(vcpu, exit, op, res);
 	} else {
 		rc = sh_resolve(vcpu, exit, op, res);
 	}

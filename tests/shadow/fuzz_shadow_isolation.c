@@ -192,13 +192,19 @@ static void fz_p2m(struct iso_env *s, struct fz_in *in)
 				   4096, types[k & 3]);
 }
 
+/* FUZZ_TRACE set in the environment: each operation on stderr. */
+static bool trace;
+
 /* One operation; 0, or -1 with s->msg on a violation. */
 static int fz_step(struct iso_env *s, struct fz_in *in)
 {
+	unsigned op = (unsigned)(take(in, 1) % 14);
 	uint64_t v;
 	int rc = 0;
 
-	switch (take(in, 1) % 14) {
+	if (trace)
+		fprintf(stderr, "op %u, %zu bytes left\n", op, in->n);
+	switch (op) {
 	case 0: case 1: case 2:
 		rc = fz_guest_store(s, in);
 		break;
@@ -254,6 +260,7 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 	struct fz_in in = { data, size };
 	unsigned step;
 
+	trace = getenv("FUZZ_TRACE") != NULL;
 	if (iso_env_create(&s, FZ_RAM, FZ_POOL) < 0 || fz_tables(&s) < 0) {
 		fprintf(stderr, "fuzz_shadow_isolation: setup failed\n");
 		abort();
