@@ -14,6 +14,7 @@
 #include "cli_json.h"
 #include "walk_case.h"
 #include "walk_nested.h"
+#include "walk_shadow.h"
 #include "vmmu/error.h"
 #include "vmmu/walk.h"
 
@@ -163,6 +164,11 @@ static json_t *run_case(const json_t *c, const struct walk_opts *o, char *err,
 	*status = 2;
 	if (walk_case_parse_nested(c, &wc, err) < 0)
 		return NULL;
+	if (wc.backend || wc.p2m) {
+		out = walk_shadow_run(&wc, o->trace, err, status);
+		walk_case_free(&wc);
+		return out;
+	}
 	if (wc.nested) {
 		out = walk_nested_run(&wc, o->trace, err, status);
 		walk_case_free(&wc);
