@@ -2,8 +2,8 @@
 # `vmmu walk` with "backend": "shadow": every case of a corpus runs through
 # plain `vmmu walk --trace` (the reference) and through the shadow backend
 # twice, with the default identity p2m and with a p2m that moves every
-# page to another host address and turns some final pages into MMIO or
-# holes; the shadow's guest-visible outcome must be the plain walk
+# page to another host address and turns some final pages into MMIO, ROM
+# or holes; the shadow's guest-visible outcome must be the plain walk
 # composed with the p2m, case by case and access by access, and its A/D
 # updates the plain walk's. The corpus: examples/walk-*.json (not the
 # nested ones), the conformance generator's cases (`conform --dump-case`,
@@ -28,7 +28,7 @@ examples_dir = sys.argv[2]
 conform = sys.argv[3] if len(sys.argv) > 3 and not sys.argv[3].startswith("--") else None
 fails = 0
 stats = {"cases": 0, "accesses": 0, "translations": 0, "faults": 0,
-         "mmio": 0, "hole": 0, "fills": 0, "emulated_writes": 0,
+         "mmio": 0, "hole": 0, "rom": 0, "fills": 0, "emulated_writes": 0,
          "exits": 0, "writes": 0}
 
 
@@ -133,6 +133,8 @@ def moved_p2m(case, plain, rng):
             special[p] = "mmio"
         elif pick < 0.5:
             special[p] = "hole"
+        elif pick < 0.6:
+            special[p] = "rom"
     regions = sorted({p & ~(REGION - 1) for p in tables | finals})
     if len(regions) + 2 * len(special) > 60:
         return None
@@ -149,6 +151,9 @@ def moved_p2m(case, plain, rng):
                             "size": hex(sp - start), "type": "ram"})
             if special[sp] == "mmio":
                 p2m.append({"gpa": hex(sp), "size": hex(PG), "type": "mmio"})
+            elif special[sp] == "rom":
+                p2m.append({"gpa": hex(sp), "hpa": hex(hbase + sp - reg),
+                            "size": hex(PG), "type": "rom"})
             start = sp + PG
         if end > start:
             p2m.append({"gpa": hex(start), "hpa": hex(hbase + start - reg),
@@ -206,7 +211,7 @@ def compare(i, case, plain, shadow, p2m, label):
         elif "vector" in s:
             stats["faults"] += 1
         else:
-            stats[s.get("exit") if s.get("exit") in ("mmio", "hole") else "hole"] += 1
+            stats[s.get("exit", "other")] = stats.get(s.get("exit", "other"), 0) + 1
         if s != want:
             fail("%s case %d access %d: shadow %s, plain composed with the "
                  "p2m %s" % (label, i, j, s, want))
@@ -315,8 +320,8 @@ def main():
     run_corpus("random", random_cases(opt("--cases", 300), rng), rng)
     bad_inputs()
     print("compared: %s" % json.dumps(stats))
-    if stats["fills"] == 0 or stats["translations"] == 0 or stats["mmio"] == 0 \
-            or stats["hole"] == 0:
+    if min(stats[k] for k in ("fills", "translations", "faults", "mmio", "hole",
+                                "rom")) == 0:
         fail("the corpus exercised too little: %s" % stats)
     if fails:
         print("%d failures" % fails)
