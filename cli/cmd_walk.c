@@ -14,6 +14,7 @@
 #include "cli_json.h"
 #include "walk_case.h"
 #include "walk_nested.h"
+#include "walk_shadow.h"
 #include "vmmu/error.h"
 #include "vmmu/walk.h"
 
@@ -81,6 +82,23 @@ static void walk_usage(FILE *out)
 "      EFER.NXE and 1 GiB pages. Both: maxphyaddr, the host's (default:\n"
 "      the paging one). Each walk starts cold; PAE PDPTEs are loaded once,\n"
 "      through the nested tables, as a MOV to CR3 loads them.\n"
+"    backend (optional): \"shadow\" runs every access through vmmu's\n"
+"      shadow-paging backend (shadow-fallback/, docs/shadow.md) by the\n"
+"      core's access path, on a VM whose guest-physical memory is the\n"
+"      case's memory placed by p2m; the only backend named here.\n"
+"    p2m (optional, with backend): the VM's memory map, a list of\n"
+"        {\"gpa\": \"0x..\", \"hpa\": \"0x..\", \"size\": \"0x..\", \"type\": \"ram\"}\n"
+"      type ram, rom or mmio (mmio has no hpa); gpa, hpa and size 4 KiB\n"
+"      multiples, gpa + size within MAXPHYADDR, hpa + size within 52\n"
+"      bits; no two ranges share a guest page, no two RAM/ROM ranges a\n"
+"      host page; at most 60 ranges. A page in no range is a hole. Every\n"
+"      listed memory byte must be in RAM or ROM. Default: identity RAM\n"
+"      over [0, 2^min(MAXPHYADDR, 46)).\n"
+"      Each access starts with an empty TLB model (INVPCID type 2: as\n"
+"      plain vmmu walk, it sees the tables as they are), while the\n"
+"      shadow tables stay from access to access. Accesses carry no\n"
+"      data, so the only guest-memory writes are the walks' A/D updates.\n"
+"      --trace is refused.\n"
 "    Unknown keys are errors, so that a typo cannot go unnoticed.\n"
 "\n"
 "    The input may also be a JSON array of cases; each runs on its own\n"
@@ -115,17 +133,34 @@ static void walk_usage(FILE *out)
 "      {\"gva\", \"ok\": false, \"exit\": \"npf\", \"exitinfo1\", \"exitinfo2\"}\n"
 "    guest faults are as above, and W is {\"hpa\", \"size\", \"value\",\n"
 "    \"table\"}: table \"guest\" for the guest's A/D, \"ept\" or \"npt\" for\n"
-"    the nested tables' A/D. --trace lists the guest's entries (gpa).\n"
+"    the nested tables' A/D. --trace lists the guest's entries (gpa).\n""    With backend \"shadow\", the guest-visible outcome: a translation is\n"
+"      {\"gva\", \"ok\": true, \"gpa\", \"hpa\"}  (hpa: the host address the\n"
+"    shadow mapped, gpa: the p2m's name for it; no page_size: the shadow's\n"
+"    leaves are 4 KiB whatever the guest's page size), faults are as\n"
+"    above, and an access handed to the VMM is\n"
+"      {\"gva\", \"ok\": false, \"exit\": \"mmio\"|\"hole\"|\"rom\", \"gpa\"}\n"
+"    named by the p2m at gpa: the final page, or the page-table entry\n"
+"    the guest walk could not read (\"rom\": a write to ROM). W is as in\n"
+"    plain vmmu walk (gpa, size, value after the write, in page order of\n"
+"    each access). The object adds\n"
+"      \"shadow\": {\"fills\": N, \"emulated_writes\": N, \"exits\": N}\n"
+"    (shadow #PFs resolved by a fill, writes to page tables emulated, VM\n"
+"    exits of all kinds). The outcome equals plain vmmu walk composed\n"
+"    with the p2m (tests/walk/walk_shadow.py checks it case by case).\n"
 "\n"
 "EXIT STATUS\n"
 "    0  every case ran (faults are results, not failures)\n"
-"    1  the walker failed unexpectedly (message on stderr)\n"
-"    2  bad usage or malformed input (message on stderr naming the problem)\n"
+"    1  the walker (or, with backend, vmmu) failed unexpectedly (message\n"
+"       on stderr)\n"
+"    2  bad usage or malformed input (message on stderr naming the problem;\n"
+"       with backend also an unknown backend, a bad or overlapping p2m\n"
+"       range, memory outside RAM/ROM, --trace)\n"
 "\n"
 "EXAMPLES\n"
 "    vmmu walk --case examples/walk-4level.json --pretty\n"
 "    vmmu walk --case examples/walk-pae.json --trace\n"
-"    vmmu walk --case examples/walk-ept.json --pretty\n"
+"    vmmu walk --case examples/walk-ept.json --pretty\n""    jq '. + {backend: \"shadow\"}' examples/walk-4level.json |\n"
+"        vmmu walk --case - --pretty\n"
 "    generate-cases | vmmu walk --case - > results.json\n",
 	      out);
 }
@@ -163,6 +198,11 @@ static json_t *run_case(const json_t *c, const struct walk_opts *o, char *err,
 	*status = 2;
 	if (walk_case_parse_nested(c, &wc, err) < 0)
 		return NULL;
+	if (wc.backend || wc.p2m) {
+		out = walk_shadow_run(&wc, o->trace, err, status);
+		walk_case_free(&wc);
+		return out;
+	}
 	if (wc.nested) {
 		out = walk_nested_run(&wc, o->trace, err, status);
 		walk_case_free(&wc);

@@ -160,7 +160,7 @@ static int parse_access(const json_t *it, struct vmmu_access *acc,
 
 static const char *const case_keys[] = { "paging", "memory", "accesses", NULL };
 static const char *const nested_case_keys[] = { "paging", "memory",
-	"accesses", "nested", NULL };
+	"accesses", "nested", "backend", "p2m", NULL };
 
 static int parse_accesses(const json_t *accs, struct walk_case *wc, char *err)
 {
@@ -194,6 +194,8 @@ static int parse_case(const json_t *c, struct walk_case *wc, bool nested,
 		       err) < 0)
 		return -1;
 	wc->nested = nested ? json_object_get(c, "nested") : NULL;
+	wc->backend = nested ? json_object_get(c, "backend") : NULL;
+	wc->p2m = nested ? json_object_get(c, "p2m") : NULL;
 	if (wc->nested && !json_is_object(wc->nested)) {
 		snprintf(err, WALK_CASE_ERRLEN, "\"nested\" must be an object");
 		return -1;

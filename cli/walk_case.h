@@ -31,6 +31,11 @@ struct walk_case {
 	 * and mem is host-physical memory (cli/walk_nested.h).
 	 */
 	const json_t *nested;
+	/*
+	 * walk_case_parse_nested only: "backend" and "p2m" (borrowed, NULL
+	 * without them; cli/walk_shadow.h checks and runs them).
+	 */
+	const json_t *backend, *p2m;
 };
 
 /*
@@ -38,7 +43,7 @@ struct walk_case {
  * offending key in err (WALK_CASE_ERRLEN bytes) and *wc empty.
  */
 int walk_case_parse(const json_t *c, struct walk_case *wc, char *err);
-/* The same, also accepting a "nested" object (`vmmu walk` only). */
+/* The same, also accepting "nested", "backend" and "p2m" (`vmmu walk` only). */
 int walk_case_parse_nested(const json_t *c, struct walk_case *wc, char *err);
 void walk_case_free(struct walk_case *wc);
 

@@ -220,16 +220,21 @@ void sh_mark_maybe_pt(struct sh_vm *sv, uint64_t gfn)
 				 memory_order_seq_cst);
 }
 
+bool sh_maybe_pt_frame(struct sh_vm *sv, uint64_t gfn)
+{
+	uint64_t b = maybe_bit(gfn);
+
+	return atomic_fetch_or_explicit(&sv->maybe_pt[b / 64], 0,
+					memory_order_seq_cst) >> (b % 64) & 1;
+}
+
 static bool maybe_pt(struct sh_vm *sv, gpa_t gpa, size_t len)
 {
-	uint64_t g, last = (gpa.v + len - 1) >> VMMU_PAGE_SHIFT, b;
+	uint64_t g, last = (gpa.v + len - 1) >> VMMU_PAGE_SHIFT;
 
-	for (g = gpa.v >> VMMU_PAGE_SHIFT; g <= last; g++) {
-		b = maybe_bit(g);
-		if (atomic_fetch_or_explicit(&sv->maybe_pt[b / 64], 0,
-					     memory_order_seq_cst) >> (b % 64) & 1)
+	for (g = gpa.v >> VMMU_PAGE_SHIFT; g <= last; g++)
+		if (sh_maybe_pt_frame(sv, g))
 			return true;
-	}
 	return false;
 }
 

@@ -242,9 +242,13 @@ static bool p2m_exit(struct vmmu_vcpu *vcpu, gpa_t gpa, const struct vmmu_op *op
 	return true;
 }
 
+static int sh_emulate(struct vmmu_vcpu *vcpu, const struct vmmu_exit *exit,
+		      const struct vmmu_op *op, gpa_t gpa, bool paging,
+		      struct vmmu_exit_result *res);
+
 /* Paging off: back the page and retry (the direct backend's rule). */
-static int exit_nopaging(struct vmmu_vcpu *vcpu, const struct vmmu_op *op,
-			 struct vmmu_exit_result *res)
+static int exit_nopaging(struct vmmu_vcpu *vcpu, const struct vmmu_exit *exit,
+			 const struct vmmu_op *op, struct vmmu_exit_result *res)
 {
 	gpa_t gpa = mk_gpa(op->acc.gva.v & 0xffffffffULL);
 	struct vmmu_ram_page rp;
@@ -255,6 +259,16 @@ static int exit_nopaging(struct vmmu_vcpu *vcpu, const struct vmmu_op *op,
 	rc = vmmu_vm_ram_lookup(vcpu->vm, gpa, true, &rp);
 	if (op->acc.kind == VMMU_ACCESS_WRITE)
 		sh_dirty_write_fault(sh_vm_of(vcpu->vm), gpa);
+	/*
+	 * A frame that may be a page table (a shadow kept from an earlier
+	 * mode, a PV table) gets no W from hw_nopaging: its write is
+	 * emulated here, revalidating its shadows, or a validated PV update.
+	 * The frame's bit is never cleared, so a frame that is no table any
+	 * more is emulated too, rather than retried without end.
+	 */
+	if (rc == 0 && op->acc.kind == VMMU_ACCESS_WRITE &&
+	    sh_maybe_pt_frame(sh_vm_of(vcpu->vm), gpa.v >> VMMU_PAGE_SHIFT))
+		return sh_emulate(vcpu, exit, op, gpa, false, res);
 	res->action = VMMU_ACT_RETRY;
 	return rc < 0 ? rc : VMMU_OK;
 }
@@ -295,8 +309,13 @@ static bool pt_write_unshadows(struct sh_vm *sv, gpa_t gpa, unsigned size)
 	return drop && sh_unshadow(sv, gfn);
 }
 
+/*
+ * A trapped write: a PV update of a PV table, or emulated; with paging on
+ * (paging), a page-table write may run natively instead once its page is
+ * out of sync or unshadowed.
+ */
 static int sh_emulate(struct vmmu_vcpu *vcpu, const struct vmmu_exit *exit,
-		      const struct vmmu_op *op, gpa_t gpa,
+		      const struct vmmu_op *op, gpa_t gpa, bool paging,
 		      struct vmmu_exit_result *res)
 {
 	struct sh_vm *sv = sh_vm_of(vcpu->vm);
@@ -307,8 +326,8 @@ static int sh_emulate(struct vmmu_vcpu *vcpu, const struct vmmu_exit *exit,
 	if (sh_pv_is_table(sv, gpa.v >> VMMU_PAGE_SHIFT))
 		return sh_pv_trapped_write(vcpu, op, gpa, res);
 	if (sh_is_pt(sv, gpa.v >> VMMU_PAGE_SHIFT)) {
-		if (sh_oos_try(sv, gpa.v >> VMMU_PAGE_SHIFT) ||
-		    pt_write_unshadows(sv, gpa, op->size)) {
+		if (paging && (sh_oos_try(sv, gpa.v >> VMMU_PAGE_SHIFT) ||
+			       pt_write_unshadows(sv, gpa, op->size))) {
 			rc = sh_fill(vcpu, op->acc.gva.v);
 			if (rc == 0)
 				rc = sh_walk_shadow(vcpu, &op->acc, &r);
@@ -371,7 +390,7 @@ static int sh_resolve(struct vmmu_vcpu *vcpu, const struct vmmu_exit *exit,
 		return VMMU_OK;
 	}
 	if (op->acc.kind == VMMU_ACCESS_WRITE)
-		return sh_emulate(vcpu, exit, op, w.gpa, res);
+		return sh_emulate(vcpu, exit, op, w.gpa, true, res);
 	return vmmu_vm_kill(vcpu->vm, "shadow refuses an access the guest allows");
 }
 
@@ -390,7 +409,7 @@ int sh_handle_exit(struct vmmu_vcpu *vcpu, const struct vmmu_exit *exit,
 		rc = sh_sync_vcpu(vcpu);
 		res->action = VMMU_ACT_RETRY;
 	} else if (vcpu->paging.role.mode == VMMU_PAGING_NONE) {
-		rc = exit_nopaging(vcpu, op, res);
+		rc = exit_nopaging(vcpu, exit, op, res);
 	} else {
 		rc = sh_resolve(vcpu, exit, op, res);
 	}

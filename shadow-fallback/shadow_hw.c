@@ -93,9 +93,15 @@ static int hw_nopaging(struct vmmu_vcpu *vcpu, const struct vmmu_access *acc,
 		shadow_pf(out, acc, 0);
 		return VMMU_OK;
 	}
-	/* Log-dirty: no W to a logged page whose bit is clear (rule 2). */
+	/*
+	 * Log-dirty: no W to a logged page whose bit is clear (rule 2). Nor
+	 * to a frame that may be a page table (a GUEST shadow of an earlier
+	 * mode, a PV table): its writes are emulated (exit_nopaging), so that
+	 * they revalidate the shadows and PV tables stay validated.
+	 */
 	write_ok = slot->type == VMMU_MEM_RAM &&
-		   vmmu_dirty_write_ok(vcpu->vm, gpa.v >> VMMU_PAGE_SHIFT);
+		   vmmu_dirty_write_ok(vcpu->vm, gpa.v >> VMMU_PAGE_SHIFT) &&
+		   !sh_maybe_pt_frame(sh_vm_of(vcpu->vm), gpa.v >> VMMU_PAGE_SHIFT);
 	if (!write_ok && slot->type == VMMU_MEM_RAM &&
 	    acc->kind == VMMU_ACCESS_WRITE) {
 		shadow_pf(out, acc, 0);

@@ -231,6 +231,8 @@ void sh_hook_enter(struct sh_vm *sv);
 void sh_hook_leave(struct sh_vm *sv);
 void sh_wlog_drain(struct sh_vm *sv);
 void sh_mark_maybe_pt(struct sh_vm *sv, uint64_t gfn);
+/* Whether gfn's bit is set (lock-free, T1: the paging-off walk asks). */
+bool sh_maybe_pt_frame(struct sh_vm *sv, uint64_t gfn);
 
 /* shadow_oos.c */
 bool sh_oos_try(struct sh_vm *sv, uint64_t gfn);

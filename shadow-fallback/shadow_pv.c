@@ -209,6 +209,14 @@ static int pv_get_type(struct sh_vm *sv, uint64_t gfn, unsigned t)
 		return rc;
 	}
 	sh_write_protect(sv, gfn);      /* no shadow maps a table writable */
+	/*
+	 * Nor a paging-off translation in a TLB model (hw_nopaging gives no
+	 * W to a frame with the bit): mark it, then flush what is cached.
+	 */
+	if (!sh_maybe_pt_frame(sv, gfn)) {
+		sh_mark_maybe_pt(sv, gfn);
+		sh_flush_tlbs(sv);
+	}
 	return VMMU_OK;
 }
 
