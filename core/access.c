@@ -3,6 +3,7 @@
  * The vCPU access path (include/vmmu/access.h): TLB, the backend's
  * hardware-side walk, its hypervisor-side handler, retry.
  */
+#include <stddef.h>
 #include <string.h>
 
 #include "vmmu/access.h"
@@ -424,6 +425,102 @@ static inline bool hit_window_enter(atomic_uint *seq, const atomic_uint *gen,
 	return false;
 }
 
+/*
+ * What a run derives once for the ops of one shape (kind, CPL, implicit,
+ * size), in place of hit_op_ok and the signature per op: consecutive ops
+ * mostly share it (a loop of 8-byte reads, say).
+ */
+struct hit_shape {
+	uint64_t word;          /* hit_shape_word of its ops */
+	unsigned size;
+	uint64_t refuse;        /* la bits refusing it: misaligned, too high */
+	struct ent *const *hc;  /* tlb_hit_entry_in's row and bit */
+	uint32_t okbit;
+	unsigned sig;
+	bool read8, fetch;
+};
+
+/*
+ * kind, cpl and implicit of op in one word: the 8 bytes from kind hold
+ * them and two bytes of padding, which the shift drops (little-endian).
+ */
+_Static_assert(offsetof(struct vmmu_access, kind) == 8 &&
+	       offsetof(struct vmmu_access, cpl) == 12 &&
+	       offsetof(struct vmmu_access, implicit) == 13 &&
+	       sizeof(struct vmmu_access) == 16 && sizeof(enum vmmu_access_kind) == 4,
+	       "the shape word of struct vmmu_access");
+static inline uint64_t hit_shape_word(const struct vmmu_op *op)
+{
+#if defined(__BYTE_ORDER__) && __BYTE_ORDER__ == __ORDER_LITTLE_ENDIAN__
+	uint64_t w;
+
+	__builtin_memcpy(&w, (const uint8_t *)&op->acc + 8, 8);
+	return w << 16;
+#else
+	return (uint64_t)(uint32_t)op->acc.kind | (uint64_t)op->acc.cpl << 32 |
+	       (uint64_t)op->acc.implicit << 40;
+#endif
+}
+
+/* sh for op's shape; false if the hit path does not serve op. */
+static inline bool hit_shape_of(struct hit_shape *sh, const struct vmmu_tlb *t,
+				const struct vmmu_op *op, unsigned ac,
+				uint64_t narrow)
+{
+	unsigned kind = op->acc.kind;
+
+	if (!hit_op_ok(op))
+		return false;
+	sh->word = hit_shape_word(op);
+	sh->size = op->size;
+	sh->refuse = (op->size - 1) | narrow;
+	sh->hc = tlb_hc_row(t, kind);
+	sh->okbit = tlb_ok_bit(kind);
+	sh->sig = acc_sig_ac(&op->acc, ac);
+	sh->read8 = op->size == 8 && kind != VMMU_ACCESS_WRITE;
+	sh->fetch = kind >> 1;
+	return true;
+}
+
+/*
+ * The hits of ops [op, wend) of shape sh, up to the first op that is not
+ * one (another shape, no data, refused la, no allowed entry), which it
+ * returns. read8: sh is an 8-byte read's (a constant, so that the copy
+ * needs no test). *clock ticks once per hit (the LRU stamp); *hpa is the
+ * last hit's.
+ */
+static inline __attribute__((always_inline)) const struct vmmu_op *
+hit_shape_run(const struct vmmu_tlb *t, const struct hit_shape *sh,
+	      const struct vmmu_op *op, const struct vmmu_op *wend,
+	      uint8_t *base, uint64_t tag, bool read8, uint32_t *clock,
+	      uint64_t *hpa)
+{
+	uint32_t c = *clock;
+	uint64_t h = *hpa;
+
+	for (; op < wend; op++) {
+		uint64_t la = op->acc.gva.v;
+		struct ent *e;
+
+		if (tlb_unlikely(hit_shape_word(op) != sh->word ||
+				 op->size != sh->size || !op->data ||
+				 (la & sh->refuse)))
+			break;
+		e = tlb_hit_entry_in(t, sh->hc, la, sh->okbit, sh->sig, tag);
+		if (tlb_unlikely(!e))
+			break;
+		e->stamp = ++c;         /* one tick per hit */
+		h = e->val | (la & ~VMMU_PAGE_MASK);
+		if (read8)
+			__builtin_memcpy(op->data, base + h, 8);
+		else
+			hit_move(base + h, op);
+	}
+	*clock = c;
+	*hpa = h;
+	return op;
+}
+
 static TLB_NOINLINE size_t access_hit_run(struct vmmu_vcpu *vcpu,
 					  const struct vmmu_op *ops,
 					  size_t i, size_t n,
@@ -434,49 +531,47 @@ static TLB_NOINLINE size_t access_hit_run(struct vmmu_vcpu *vcpu,
 	uint8_t *base = vcpu->hit_base;
 	atomic_uint *seq = &vcpu->run_seq;
 	const atomic_uint *gen = &vcpu->vm->tlb_flush_gen;
+	const struct vmmu_op *op = &ops[i], *end = &ops[n], *wend;
+	struct hit_shape sh;
 	uint64_t tag, hits, hit_fetch = 0, hpa = 0, narrow;
-	uint32_t clock, clock0;
-	unsigned ac, s, seen = vcpu->tlb_flush_seen, left = 0;
+	uint32_t clock, clock0, seg;
+	unsigned ac, s, seen = vcpu->tlb_flush_seen;
 	bool light = vcpu->vm->platform.heavy_barrier != NULL;
 
 	s = atomic_load_explicit(seq, memory_order_relaxed);
-	if (!base || (s & 1) || !snap_same(t, ps))
+	if (!base || (s & 1) || i >= n || !snap_same(t, ps))
 		return i;       /* nested, or not a run of hits: access_full */
-	tag = t->tag;
-	clock = clock0 = t->clock;
 	ac = acc_sig_ac_bit(ps);
 	/* outside IA-32e paging an address above 4 GiB is access_la's */
 	narrow = ps->role.mode == VMMU_PAGING_4LEVEL ||
 		 ps->role.mode == VMMU_PAGING_5LEVEL ? 0 : ~0xffffffffULL;
-	for (; i < n; i++) {
-		const struct vmmu_op *op = &ops[i];
-		unsigned kind = op->acc.kind;
-		uint64_t la = op->acc.gva.v;
-		struct ent *e;
-
-		if (!left) {
-			if (!hit_window_enter(seq, gen, s, seen, light)) {
-				s += 2;
+	if (!hit_shape_of(&sh, t, op, ac, narrow))
+		return i;
+	tag = t->tag;
+	clock = clock0 = seg = t->clock;
+	do {
+		wend = end - op > HIT_WINDOW ? op + HIT_WINDOW : end;
+		if (!hit_window_enter(seq, gen, s, seen, light))
+			break;
+		for (;;) {
+			op = sh.read8 ?
+			     hit_shape_run(t, &sh, op, wend, base, tag, true,
+					   &clock, &hpa) :
+			     hit_shape_run(t, &sh, op, wend, base, tag, false,
+					   &clock, &hpa);
+			if (op == wend || (hit_shape_word(op) == sh.word &&
+					   op->size == sh.size))
+				break;  /* the window done, or not a hit */
+			hit_fetch += sh.fetch ? clock - seg : 0;
+			seg = clock;
+			if (!hit_shape_of(&sh, t, op, ac, narrow))
 				break;
-			}
-			left = HIT_WINDOW;
 		}
-		if (tlb_unlikely(!hit_op_ok(op) || (la & narrow)))
-			break;
-		e = tlb_hit_entry_tag(t, la, kind, acc_sig_ac(&op->acc, ac), tag);
-		if (tlb_unlikely(!e))
-			break;
-		e->stamp = ++clock;     /* one tick per hit */
-		hit_fetch += kind >> 1;
-		hpa = e->val | (la & ~VMMU_PAGE_MASK);
-		hit_move(base + hpa, op);
-		if (!--left) {          /* the window's data has moved */
-			atomic_store_explicit(seq, s + 2, memory_order_release);
-			s += 2;
-		}
-	}
-	if (left)
+		/* the window's data has moved */
 		atomic_store_explicit(seq, s + 2, memory_order_release);
+		s += 2;
+	} while (op == wend && op < end);
+	hit_fetch += sh.fetch ? clock - seg : 0;
 	t->clock = clock;
 	hits = (uint32_t)(clock - clock0);
 	t->hc_hits[0] += hits - hit_fetch;
@@ -485,7 +580,7 @@ static TLB_NOINLINE size_t access_hit_run(struct vmmu_vcpu *vcpu,
 	vcpu->stats.tlb_hits += hits;
 	if (hits)
 		res_hit(res, mk_hpa(hpa));
-	return i;
+	return (size_t)(op - ops);
 }
 
 int vmmu_vcpu_access_batch(struct vmmu_vcpu *vcpu, const struct vmmu_op *ops,
