@@ -428,7 +428,8 @@ static inline bool hit_window_enter(atomic_uint *seq, const atomic_uint *gen,
 /*
  * What a run derives once for the ops of one shape (kind, CPL, implicit,
  * size), in place of hit_op_ok and the signature per op: consecutive ops
- * mostly share it (a loop of 8-byte reads, say).
+ * mostly share it (a loop of 8-byte reads, say). With it, what no access
+ * of the run can change: the TLB, its tag, the host base.
  */
 struct hit_shape {
 	uint64_t word;          /* hit_shape_word of its ops */
@@ -437,7 +438,10 @@ struct hit_shape {
 	struct ent *const *hc;  /* tlb_hit_entry_in's row and bit */
 	uint32_t okbit;
 	unsigned sig;
-	bool read8, fetch;
+	bool read8, fetch;      /* an 8-byte read; a fetch */
+	const struct vmmu_tlb *t;
+	uint64_t tag;
+	uint8_t *base;
 };
 
 /*
@@ -447,7 +451,8 @@ struct hit_shape {
 _Static_assert(offsetof(struct vmmu_access, kind) == 8 &&
 	       offsetof(struct vmmu_access, cpl) == 12 &&
 	       offsetof(struct vmmu_access, implicit) == 13 &&
-	       sizeof(struct vmmu_access) == 16 && sizeof(enum vmmu_access_kind) == 4,
+	       sizeof(struct vmmu_access) == 16 &&
+	       sizeof(enum vmmu_access_kind) == 4,
 	       "the shape word of struct vmmu_access");
 static inline uint64_t hit_shape_word(const struct vmmu_op *op)
 {
@@ -462,10 +467,19 @@ static inline uint64_t hit_shape_word(const struct vmmu_op *op)
 #endif
 }
 
-/* sh for op's shape; false if the hit path does not serve op. */
-static inline bool hit_shape_of(struct hit_shape *sh, const struct vmmu_tlb *t,
-				const struct vmmu_op *op, unsigned ac,
-				uint64_t narrow)
+static inline bool hit_shape_same(const struct hit_shape *sh,
+				  const struct vmmu_op *op)
+{
+	return hit_shape_word(op) == sh->word && op->size == sh->size;
+}
+
+/*
+ * sh for op's shape (ac: RFLAGS.AC's signature bit; narrow: the la bits
+ * refused outside IA-32e paging); false if the hit path does not serve
+ * op. The run's fields (t, tag, base) are the caller's.
+ */
+static inline bool hit_shape_of(struct hit_shape *sh, const struct vmmu_op *op,
+				unsigned ac, uint64_t narrow)
 {
 	unsigned kind = op->acc.kind;
 
@@ -474,51 +488,99 @@ static inline bool hit_shape_of(struct hit_shape *sh, const struct vmmu_tlb *t,
 	sh->word = hit_shape_word(op);
 	sh->size = op->size;
 	sh->refuse = (op->size - 1) | narrow;
-	sh->hc = tlb_hc_row(t, kind);
+	sh->hc = tlb_hc_row(sh->t, kind);
 	sh->okbit = tlb_ok_bit(kind);
 	sh->sig = acc_sig_ac(&op->acc, ac);
-	sh->read8 = op->size == 8 && kind != VMMU_ACCESS_WRITE;
+	sh->read8 = op->size == 8 && kind == VMMU_ACCESS_READ;
 	sh->fetch = kind >> 1;
 	return true;
 }
 
+/* Where hit_shape_run stopped, and the host address of its last hit. */
+struct hit_stop {
+	const struct vmmu_op *op;
+	uint64_t hpa;
+};
+
 /*
  * The hits of ops [op, wend) of shape sh, up to the first op that is not
- * one (another shape, no data, refused la, no allowed entry), which it
- * returns. read8: sh is an 8-byte read's (a constant, so that the copy
- * needs no test). *clock ticks once per hit (the LRU stamp); *hpa is the
- * last hit's.
+ * one (another shape, no data, refused la, no allowed entry). read8: sh
+ * is an 8-byte read's (a constant, so that the kind's row, bit and copy
+ * are too). clock is the run's LRU clock: the k-th hit stamps its entry
+ * clock + k; the caller adds the hits. hpa: the last hit's before op.
  */
-static inline __attribute__((always_inline)) const struct vmmu_op *
-hit_shape_run(const struct vmmu_tlb *t, const struct hit_shape *sh,
-	      const struct vmmu_op *op, const struct vmmu_op *wend,
-	      uint8_t *base, uint64_t tag, bool read8, uint32_t *clock,
-	      uint64_t *hpa)
+static inline __attribute__((always_inline)) struct hit_stop
+hit_shape_run(const struct hit_shape *sh, const struct vmmu_op *op,
+	      const struct vmmu_op *wend, uint32_t clock, uint64_t hpa,
+	      bool read8)
 {
-	uint32_t c = *clock;
-	uint64_t h = *hpa;
+	const struct vmmu_tlb *t = sh->t;
+	struct ent *const *hc = read8 ? tlb_hc_row(t, VMMU_ACCESS_READ) : sh->hc;
+	uint32_t okbit = read8 ? tlb_ok_bit(VMMU_ACCESS_READ) : sh->okbit;
+	unsigned size = read8 ? 8 : sh->size, sig = sh->sig;
+	uint64_t word = sh->word, refuse = sh->refuse, tag = sh->tag;
+	uint8_t *base = sh->base;
 
 	for (; op < wend; op++) {
 		uint64_t la = op->acc.gva.v;
 		struct ent *e;
 
-		if (tlb_unlikely(hit_shape_word(op) != sh->word ||
-				 op->size != sh->size || !op->data ||
-				 (la & sh->refuse)))
+		if (tlb_unlikely(hit_shape_word(op) != word ||
+				 op->size != size || !op->data ||
+				 (la & refuse)))
 			break;
-		e = tlb_hit_entry_in(t, sh->hc, la, sh->okbit, sh->sig, tag);
+		e = tlb_hit_entry_in(t, hc, la, okbit, sig, tag);
 		if (tlb_unlikely(!e))
 			break;
-		e->stamp = ++c;         /* one tick per hit */
-		h = e->val | (la & ~VMMU_PAGE_MASK);
+		e->stamp = ++clock;
+		hpa = e->val | (la & ~VMMU_PAGE_MASK);
 		if (read8)
-			__builtin_memcpy(op->data, base + h, 8);
+			__builtin_memcpy(op->data, base + hpa, 8);
 		else
-			hit_move(base + h, op);
+			hit_move(base + hpa, op);
 	}
-	*clock = c;
-	*hpa = h;
-	return op;
+	return (struct hit_stop){ op, hpa };
+}
+
+/* The two forms, out of line: each keeps its constants in registers. */
+static TLB_NOINLINE struct hit_stop
+hit_run_read8(const struct hit_shape *sh, const struct vmmu_op *op,
+	      const struct vmmu_op *wend, uint32_t clock, uint64_t hpa)
+{
+	return hit_shape_run(sh, op, wend, clock, hpa, true);
+}
+
+static TLB_NOINLINE struct hit_stop
+hit_run_any(const struct hit_shape *sh, const struct vmmu_op *op,
+	    const struct vmmu_op *wend, uint32_t clock, uint64_t hpa)
+{
+	return hit_shape_run(sh, op, wend, clock, hpa, false);
+}
+
+/*
+ * One window's hits from op (at most up to wend), shape by shape: where
+ * it stopped; *sh is the shape of the ops last served, *clock and *hpa
+ * advance with the hits, *hit_fetch counts the fetches among them.
+ */
+static inline const struct vmmu_op *
+hit_window_run(struct hit_shape *sh, const struct vmmu_op *op,
+	       const struct vmmu_op *wend, uint32_t *clock, uint64_t *hpa,
+	       uint64_t *hit_fetch, unsigned ac, uint64_t narrow)
+{
+	for (;;) {
+		struct hit_stop st = sh->read8 ?
+			hit_run_read8(sh, op, wend, *clock, *hpa) :
+			hit_run_any(sh, op, wend, *clock, *hpa);
+		uint32_t hits = (uint32_t)(st.op - op);
+
+		*clock += hits;
+		*hit_fetch += sh->fetch ? hits : 0;
+		*hpa = st.hpa;
+		op = st.op;
+		if (op == wend || hit_shape_same(sh, op) ||
+		    !hit_shape_of(sh, op, ac, narrow))
+			return op;      /* the window done, or not a hit */
+	}
 }
 
 static TLB_NOINLINE size_t access_hit_run(struct vmmu_vcpu *vcpu,
@@ -528,52 +590,40 @@ static TLB_NOINLINE size_t access_hit_run(struct vmmu_vcpu *vcpu,
 {
 	struct vmmu_tlb *t = vcpu->tlb;
 	const struct vmmu_paging_state *ps = &vcpu->paging;
-	uint8_t *base = vcpu->hit_base;
 	atomic_uint *seq = &vcpu->run_seq;
 	const atomic_uint *gen = &vcpu->vm->tlb_flush_gen;
 	const struct vmmu_op *op = &ops[i], *end = &ops[n], *wend;
 	struct hit_shape sh;
-	uint64_t tag, hits, hit_fetch = 0, hpa = 0, narrow;
-	uint32_t clock, clock0, seg;
+	uint64_t hits, hit_fetch = 0, hpa = 0, narrow;
+	uint32_t clock;
 	unsigned ac, s, seen = vcpu->tlb_flush_seen;
 	bool light = vcpu->vm->platform.heavy_barrier != NULL;
 
 	s = atomic_load_explicit(seq, memory_order_relaxed);
-	if (!base || (s & 1) || i >= n || !snap_same(t, ps))
+	if (!vcpu->hit_base || (s & 1) || i >= n || !snap_same(t, ps))
 		return i;       /* nested, or not a run of hits: access_full */
 	ac = acc_sig_ac_bit(ps);
 	/* outside IA-32e paging an address above 4 GiB is access_la's */
 	narrow = ps->role.mode == VMMU_PAGING_4LEVEL ||
 		 ps->role.mode == VMMU_PAGING_5LEVEL ? 0 : ~0xffffffffULL;
-	if (!hit_shape_of(&sh, t, op, ac, narrow))
+	sh.t = t;
+	sh.tag = t->tag;
+	sh.base = vcpu->hit_base;
+	if (!hit_shape_of(&sh, op, ac, narrow))
 		return i;
-	tag = t->tag;
-	clock = clock0 = seg = t->clock;
+	clock = t->clock;
 	do {
 		wend = end - op > HIT_WINDOW ? op + HIT_WINDOW : end;
 		if (!hit_window_enter(seq, gen, s, seen, light))
 			break;
-		for (;;) {
-			op = sh.read8 ?
-			     hit_shape_run(t, &sh, op, wend, base, tag, true,
-					   &clock, &hpa) :
-			     hit_shape_run(t, &sh, op, wend, base, tag, false,
-					   &clock, &hpa);
-			if (op == wend || (hit_shape_word(op) == sh.word &&
-					   op->size == sh.size))
-				break;  /* the window done, or not a hit */
-			hit_fetch += sh.fetch ? clock - seg : 0;
-			seg = clock;
-			if (!hit_shape_of(&sh, t, op, ac, narrow))
-				break;
-		}
+		op = hit_window_run(&sh, op, wend, &clock, &hpa, &hit_fetch,
+				    ac, narrow);
 		/* the window's data has moved */
 		atomic_store_explicit(seq, s + 2, memory_order_release);
 		s += 2;
 	} while (op == wend && op < end);
-	hit_fetch += sh.fetch ? clock - seg : 0;
+	hits = (uint32_t)(clock - t->clock);
 	t->clock = clock;
-	hits = (uint32_t)(clock - clock0);
 	t->hc_hits[0] += hits - hit_fetch;
 	t->hc_hits[1] += hit_fetch;
 	vcpu->stats.accesses += hits;
