@@ -327,6 +327,63 @@ static inline void hit_move(uint8_t *host, const struct vmmu_op *op)
 }
 
 /*
+ * kind, cpl and implicit of op in one word: the 8 bytes from kind hold
+ * them and two bytes of padding, which the shift drops (little-endian).
+ * Whatever the padding holds, ops of one word share kind, CPL and
+ * implicit: padding can only make a shape look new.
+ */
+_Static_assert(offsetof(struct vmmu_access, kind) == 8 &&
+	       offsetof(struct vmmu_access, cpl) == 12 &&
+	       offsetof(struct vmmu_access, implicit) == 13 &&
+	       sizeof(struct vmmu_access) == 16 &&
+	       sizeof(enum vmmu_access_kind) == 4,
+	       "the shape word of struct vmmu_access");
+static inline uint64_t hit_shape_word(const struct vmmu_op *op)
+{
+#if defined(__BYTE_ORDER__) && __BYTE_ORDER__ == __ORDER_LITTLE_ENDIAN__
+	uint64_t w;
+
+	__builtin_memcpy(&w, (const uint8_t *)&op->acc + 8, 8);
+	return w << 16;
+#else
+	return ((uint64_t)(uint32_t)op->acc.kind | (uint64_t)op->acc.cpl << 32 |
+		(uint64_t)op->acc.implicit << 40) << 16;
+#endif
+}
+
+/* op has the shape sh was derived for (its RFLAGS.AC aside). */
+static inline bool hit_shape_same(const struct tlb_op_shape *sh,
+				  const struct vmmu_op *op)
+{
+	return hit_shape_word(op) == sh->word && op->size == sh->size;
+}
+
+/*
+ * sh for op's shape under RFLAGS.AC bit ac (acc_sig_ac_bit) in TLB t, in
+ * place of hit_op_ok and the signature per op; false (sh unchanged) if
+ * the hit path does not serve op.
+ */
+static inline bool hit_shape_of(struct tlb_op_shape *sh,
+				const struct vmmu_tlb *t,
+				const struct vmmu_op *op, unsigned ac)
+{
+	unsigned kind = op->acc.kind;
+
+	if (!hit_op_ok(op))
+		return false;
+	sh->word = hit_shape_word(op);
+	sh->size = op->size;
+	sh->align = op->size - 1;
+	sh->hc = tlb_hc_row(t, kind);
+	sh->okbit = tlb_ok_bit(kind);
+	sh->sig = acc_sig_ac(&op->acc, ac);
+	sh->ac = ac;
+	sh->read8 = op->size == 8 && kind == VMMU_ACCESS_READ;
+	sh->fetch = kind >> 1;
+	return true;
+}
+
+/*
  * The hit path: what a TLB hit costs a CPU, a tag compare and the data
  * move. It serves naturally aligned reads, writes and fetches of 1, 2, 4
  * or 8 bytes (which never cross a page) with data to move, on a vCPU whose
@@ -335,18 +392,23 @@ static inline void hit_move(uint8_t *host, const struct vmmu_op *op)
  * would truncate. It enters guest mode first, so that nothing it reads
  * must be read again after the ordering point, and counts only once it
  * knows it finishes: giving up changes nothing but entering and leaving
- * guest mode, and access_full, starting over, counts exactly what it
- * alone would. It calls nothing, so its callers save no registers.
+ * guest mode (and the TLB's memo of the last op shape, which decides
+ * nothing), and access_full, starting over, counts exactly what it
+ * alone would. The op's checks and signature come from that memo when
+ * the op has the last shape's kind, CPL, implicit, size and RFLAGS.AC.
+ * It calls nothing, so its callers save no registers.
  * True when the access is done (res filled).
  */
 static inline __attribute__((always_inline)) bool
 access_hit(struct vmmu_vcpu *vcpu, const struct vmmu_op *op,
 	   struct vmmu_access_result *res)
 {
+	const struct vmmu_paging_state *ps = &vcpu->paging;
+	uint64_t la = op->acc.gva.v, hpa;
+	struct tlb_op_shape *sh;
 	struct vmmu_tlb *t;
+	unsigned s, ac;
 	struct ent *e;
-	uint64_t la;
-	unsigned kind, s;
 	bool entered;
 
 	/* guest_enter, except that a pending flush is access_full's */
@@ -356,23 +418,27 @@ access_hit(struct vmmu_vcpu *vcpu, const struct vmmu_op *op,
 	    tlb_unlikely(guest_mode_gen(vcpu, s) != vcpu->tlb_flush_seen))
 		goto give_up;
 	t = vcpu->tlb;
-	la = op->acc.gva.v;
-	kind = op->acc.kind;
-	if (tlb_unlikely(!hit_op_ok(op)))
+	sh = &t->last_shape;
+	ac = acc_sig_ac_bit(ps);
+	if (tlb_unlikely(!hit_shape_same(sh, op) || sh->ac != ac) &&
+	    !hit_shape_of(sh, t, op, ac))
+		goto give_up;
+	if (tlb_unlikely(!op->data || (la & sh->align)))
 		goto give_up;
 	if (tlb_unlikely(la >> 32) &&
-	    vcpu->paging.role.mode != VMMU_PAGING_4LEVEL &&
-	    vcpu->paging.role.mode != VMMU_PAGING_5LEVEL)
+	    ps->role.mode != VMMU_PAGING_4LEVEL &&
+	    ps->role.mode != VMMU_PAGING_5LEVEL)
 		goto give_up;
-	e = tlb_hit_entry(t, &vcpu->paging, la, kind,
-			  acc_sig(&vcpu->paging, &op->acc));
-	if (tlb_unlikely(!e))
+	e = tlb_hit_entry_in(t, sh->hc, la, sh->okbit, sh->sig, t->tag);
+	if (tlb_unlikely(!e || !snap_same(t, ps)))
 		goto give_up;
-	tlb_hit_count(t, e, kind);
+	t->hc_hits[sh->fetch]++;        /* tlb_hit_count */
+	e->stamp = ++t->clock;
 	vcpu->stats.accesses++;
 	vcpu->stats.tlb_hits++;
-	res_hit(res, mk_hpa(e->val | (la & ~VMMU_PAGE_MASK)));
-	hit_move(vcpu->hit_base + res->hpa.v, op);
+	hpa = e->val | (la & ~VMMU_PAGE_MASK);
+	res_hit(res, mk_hpa(hpa));
+	hit_move(vcpu->hit_base + hpa, op);
 	if (entered)    /* guest_leave, from the value in hand */
 		atomic_store_explicit(&vcpu->run_seq, s + 2,
 				      memory_order_release);
@@ -426,75 +492,17 @@ static inline bool hit_window_enter(atomic_uint *seq, const atomic_uint *gen,
 }
 
 /*
- * What a run derives once for the ops of one shape (kind, CPL, implicit,
- * size), in place of hit_op_ok and the signature per op: consecutive ops
- * mostly share it (a loop of 8-byte reads, say). With it, what no access
- * of the run can change: the TLB, its tag, the host base.
+ * A run's shape: the TLB's memo for the ops (tlb_op_shape), the la bits
+ * refused (misaligned, or above 4 GiB outside IA-32e paging), and what no
+ * access of the run can change: the TLB, its tag, the host base.
  */
 struct hit_shape {
-	uint64_t word;          /* hit_shape_word of its ops */
-	unsigned size;
-	uint64_t refuse;        /* la bits refusing it: misaligned, too high */
-	struct ent *const *hc;  /* tlb_hit_entry_in's row and bit */
-	uint32_t okbit;
-	unsigned sig;
-	bool read8, fetch;      /* an 8-byte read; a fetch */
+	struct tlb_op_shape *op;
+	uint64_t refuse, narrow;
 	const struct vmmu_tlb *t;
 	uint64_t tag;
 	uint8_t *base;
 };
-
-/*
- * kind, cpl and implicit of op in one word: the 8 bytes from kind hold
- * them and two bytes of padding, which the shift drops (little-endian).
- */
-_Static_assert(offsetof(struct vmmu_access, kind) == 8 &&
-	       offsetof(struct vmmu_access, cpl) == 12 &&
-	       offsetof(struct vmmu_access, implicit) == 13 &&
-	       sizeof(struct vmmu_access) == 16 &&
-	       sizeof(enum vmmu_access_kind) == 4,
-	       "the shape word of struct vmmu_access");
-static inline uint64_t hit_shape_word(const struct vmmu_op *op)
-{
-#if defined(__BYTE_ORDER__) && __BYTE_ORDER__ == __ORDER_LITTLE_ENDIAN__
-	uint64_t w;
-
-	__builtin_memcpy(&w, (const uint8_t *)&op->acc + 8, 8);
-	return w << 16;
-#else
-	return (uint64_t)(uint32_t)op->acc.kind | (uint64_t)op->acc.cpl << 32 |
-	       (uint64_t)op->acc.implicit << 40;
-#endif
-}
-
-static inline bool hit_shape_same(const struct hit_shape *sh,
-				  const struct vmmu_op *op)
-{
-	return hit_shape_word(op) == sh->word && op->size == sh->size;
-}
-
-/*
- * sh for op's shape (ac: RFLAGS.AC's signature bit; narrow: the la bits
- * refused outside IA-32e paging); false if the hit path does not serve
- * op. The run's fields (t, tag, base) are the caller's.
- */
-static inline bool hit_shape_of(struct hit_shape *sh, const struct vmmu_op *op,
-				unsigned ac, uint64_t narrow)
-{
-	unsigned kind = op->acc.kind;
-
-	if (!hit_op_ok(op))
-		return false;
-	sh->word = hit_shape_word(op);
-	sh->size = op->size;
-	sh->refuse = (op->size - 1) | narrow;
-	sh->hc = tlb_hc_row(sh->t, kind);
-	sh->okbit = tlb_ok_bit(kind);
-	sh->sig = acc_sig_ac(&op->acc, ac);
-	sh->read8 = op->size == 8 && kind == VMMU_ACCESS_READ;
-	sh->fetch = kind >> 1;
-	return true;
-}
 
 /* Where hit_shape_run stopped, and the host address of its last hit. */
 struct hit_stop {
@@ -514,11 +522,12 @@ hit_shape_run(const struct hit_shape *sh, const struct vmmu_op *op,
 	      const struct vmmu_op *wend, uint32_t clock, uint64_t hpa,
 	      bool read8)
 {
+	const struct tlb_op_shape *k = sh->op;
 	const struct vmmu_tlb *t = sh->t;
-	struct ent *const *hc = read8 ? tlb_hc_row(t, VMMU_ACCESS_READ) : sh->hc;
-	uint32_t okbit = read8 ? tlb_ok_bit(VMMU_ACCESS_READ) : sh->okbit;
-	unsigned size = read8 ? 8 : sh->size, sig = sh->sig;
-	uint64_t word = sh->word, refuse = sh->refuse, tag = sh->tag;
+	struct ent *const *hc = read8 ? tlb_hc_row(t, VMMU_ACCESS_READ) : k->hc;
+	uint32_t okbit = read8 ? tlb_ok_bit(VMMU_ACCESS_READ) : k->okbit;
+	unsigned size = read8 ? 8 : k->size, sig = k->sig;
+	uint64_t word = k->word, refuse = sh->refuse, tag = sh->tag;
 	uint8_t *base = sh->base;
 
 	for (; op < wend; op++) {
@@ -557,28 +566,39 @@ hit_run_any(const struct hit_shape *sh, const struct vmmu_op *op,
 	return hit_shape_run(sh, op, wend, clock, hpa, false);
 }
 
+/* sh for op (its memo already op's shape under the run's AC, or made so). */
+static inline bool hit_run_shape(struct hit_shape *sh, const struct vmmu_op *op,
+				 unsigned ac)
+{
+	if ((!hit_shape_same(sh->op, op) || sh->op->ac != ac) &&
+	    !hit_shape_of(sh->op, sh->t, op, ac))
+		return false;
+	sh->refuse = sh->op->align | sh->narrow;
+	return true;
+}
+
 /*
  * One window's hits from op (at most up to wend), shape by shape: where
- * it stopped; *sh is the shape of the ops last served, *clock and *hpa
+ * it stopped; sh is the shape of the ops last served, *clock and *hpa
  * advance with the hits, *hit_fetch counts the fetches among them.
  */
 static inline const struct vmmu_op *
 hit_window_run(struct hit_shape *sh, const struct vmmu_op *op,
 	       const struct vmmu_op *wend, uint32_t *clock, uint64_t *hpa,
-	       uint64_t *hit_fetch, unsigned ac, uint64_t narrow)
+	       uint64_t *hit_fetch, unsigned ac)
 {
 	for (;;) {
-		struct hit_stop st = sh->read8 ?
+		struct hit_stop st = sh->op->read8 ?
 			hit_run_read8(sh, op, wend, *clock, *hpa) :
 			hit_run_any(sh, op, wend, *clock, *hpa);
 		uint32_t hits = (uint32_t)(st.op - op);
 
 		*clock += hits;
-		*hit_fetch += sh->fetch ? hits : 0;
+		*hit_fetch += sh->op->fetch ? hits : 0;
 		*hpa = st.hpa;
 		op = st.op;
-		if (op == wend || hit_shape_same(sh, op) ||
-		    !hit_shape_of(sh, op, ac, narrow))
+		if (op == wend || hit_shape_same(sh->op, op) ||
+		    !hit_run_shape(sh, op, ac))
 			return op;      /* the window done, or not a hit */
 	}
 }
@@ -594,7 +614,7 @@ static TLB_NOINLINE size_t access_hit_run(struct vmmu_vcpu *vcpu,
 	const atomic_uint *gen = &vcpu->vm->tlb_flush_gen;
 	const struct vmmu_op *op = &ops[i], *end = &ops[n], *wend;
 	struct hit_shape sh;
-	uint64_t hits, hit_fetch = 0, hpa = 0, narrow;
+	uint64_t hits, hit_fetch = 0, hpa = 0;
 	uint32_t clock;
 	unsigned ac, s, seen = vcpu->tlb_flush_seen;
 	bool light = vcpu->vm->platform.heavy_barrier != NULL;
@@ -603,21 +623,21 @@ static TLB_NOINLINE size_t access_hit_run(struct vmmu_vcpu *vcpu,
 	if (!vcpu->hit_base || (s & 1) || i >= n || !snap_same(t, ps))
 		return i;       /* nested, or not a run of hits: access_full */
 	ac = acc_sig_ac_bit(ps);
-	/* outside IA-32e paging an address above 4 GiB is access_la's */
-	narrow = ps->role.mode == VMMU_PAGING_4LEVEL ||
-		 ps->role.mode == VMMU_PAGING_5LEVEL ? 0 : ~0xffffffffULL;
+	sh.op = &t->last_shape;
 	sh.t = t;
 	sh.tag = t->tag;
 	sh.base = vcpu->hit_base;
-	if (!hit_shape_of(&sh, op, ac, narrow))
+	/* outside IA-32e paging an address above 4 GiB is access_la's */
+	sh.narrow = ps->role.mode == VMMU_PAGING_4LEVEL ||
+		    ps->role.mode == VMMU_PAGING_5LEVEL ? 0 : ~0xffffffffULL;
+	if (!hit_run_shape(&sh, op, ac))
 		return i;
 	clock = t->clock;
 	do {
 		wend = end - op > HIT_WINDOW ? op + HIT_WINDOW : end;
 		if (!hit_window_enter(seq, gen, s, seen, light))
 			break;
-		op = hit_window_run(&sh, op, wend, &clock, &hpa, &hit_fetch,
-				    ac, narrow);
+		op = hit_window_run(&sh, op, wend, &clock, &hpa, &hit_fetch, ac);
 		/* the window's data has moved */
 		atomic_store_explicit(seq, s + 2, memory_order_release);
 		s += 2;

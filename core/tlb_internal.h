@@ -96,8 +96,23 @@ struct role_snap {
 	bool valid;
 };
 
+/*
+ * What the access path (core/access.c) derives once for the ops of one
+ * shape (kind, CPL, implicit, size) under one RFLAGS.AC: a memo, not
+ * TLB state (it names a row of hc, so it lives with the TLB).
+ */
+struct tlb_op_shape {
+	uint64_t word;          /* kind, CPL, implicit; low bits 0 (core/access.c) */
+	uint64_t align;         /* la bits a hit refuses: misaligned */
+	struct ent *const *hc;  /* the kind's hit-cache row, tlb_hc_row */
+	uint32_t size, okbit;   /* okbit: tlb_ok_bit of the kind */
+	unsigned sig, ac;       /* the signature, RFLAGS.AC's bit of it */
+	bool read8, fetch;      /* an 8-byte read; a fetch */
+};
+
 struct vmmu_tlb {
 	struct ent *hc[2][1U << HC_BITS];   /* [fetch][vpn bits] */
+	struct tlb_op_shape last_shape;     /* access path's; word 1: none */
 	struct ent none;
 	uint64_t hc_hits[2];    /* [fetch]: arr_hits[L1x_4K][4K], undrained */
 	struct role_snap snap;
@@ -192,7 +207,7 @@ static inline unsigned acc_sig_ac(const struct vmmu_access *acc, unsigned ac)
 
 static inline unsigned acc_sig_ac_bit(const struct vmmu_paging_state *ps)
 {
-	return (unsigned)((ps->rflags >> 18) & 1) << 5;    /* RFLAGS.AC */
+	return (unsigned)(ps->rflags >> 13) & 0x20;     /* RFLAGS.AC (18) */
 }
 
 static inline unsigned acc_sig(const struct vmmu_paging_state *ps,
