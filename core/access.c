@@ -432,8 +432,7 @@ access_hit(struct vmmu_vcpu *vcpu, const struct vmmu_op *op,
 	e = tlb_hit_entry_in(t, sh->hc, la, sh->okbit, sh->sig, t->tag);
 	if (tlb_unlikely(!e || !snap_same(t, ps)))
 		goto give_up;
-	t->hc_hits[sh->fetch]++;        /* tlb_hit_count */
-	e->stamp = ++t->clock;
+	tlb_hit_count(t, e, (unsigned)op->acc.kind);
 	vcpu->stats.accesses++;
 	vcpu->stats.tlb_hits++;
 	hpa = e->val | (la & ~VMMU_PAGE_MASK);
