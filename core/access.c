@@ -636,7 +636,8 @@ static TLB_NOINLINE size_t access_hit_run(struct vmmu_vcpu *vcpu,
 		wend = end - op > HIT_WINDOW ? op + HIT_WINDOW : end;
 		if (!hit_window_enter(seq, gen, s, seen, light))
 			break;
-		op = hit_window_run(&sh, op, wend, &clock, &hpa, &hit_fetch, ac);
+		op = hit_window_run(&sh, op, wend, &clock, &hpa, &hit_fetch,
+				    ac);
 		/* the window's data has moved */
 		atomic_store_explicit(seq, s + 2, memory_order_release);
 		s += 2;

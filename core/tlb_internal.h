@@ -102,7 +102,7 @@ struct role_snap {
  * TLB state (it names a row of hc, so it lives with the TLB).
  */
 struct tlb_op_shape {
-	uint64_t word;          /* kind, CPL, implicit; low bits 0 (core/access.c) */
+	uint64_t word;          /* kind, CPL, implicit (core/access.c) */
 	uint64_t align;         /* la bits a hit refuses: misaligned */
 	struct ent *const *hc;  /* the kind's hit-cache row, tlb_hc_row */
 	uint32_t size, okbit;   /* okbit: tlb_ok_bit of the kind */
