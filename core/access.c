@@ -3,6 +3,7 @@
  * The vCPU access path (include/vmmu/access.h): TLB, the backend's
  * hardware-side walk, its hypervisor-side handler, retry.
  */
+#include <stddef.h>
 #include <string.h>
 
 #include "vmmu/access.h"
@@ -326,6 +327,63 @@ static inline void hit_move(uint8_t *host, const struct vmmu_op *op)
 }
 
 /*
+ * kind, cpl and implicit of op in one word: the 8 bytes from kind hold
+ * them and two bytes of padding, which the shift drops (little-endian).
+ * Whatever the padding holds, ops of one word share kind, CPL and
+ * implicit: padding can only make a shape look new.
+ */
+_Static_assert(offsetof(struct vmmu_access, kind) == 8 &&
+	       offsetof(struct vmmu_access, cpl) == 12 &&
+	       offsetof(struct vmmu_access, implicit) == 13 &&
+	       sizeof(struct vmmu_access) == 16 &&
+	       sizeof(enum vmmu_access_kind) == 4,
+	       "the shape word of struct vmmu_access");
+static inline uint64_t hit_shape_word(const struct vmmu_op *op)
+{
+#if defined(__BYTE_ORDER__) && __BYTE_ORDER__ == __ORDER_LITTLE_ENDIAN__
+	uint64_t w;
+
+	__builtin_memcpy(&w, (const uint8_t *)&op->acc + 8, 8);
+	return w << 16;
+#else
+	return ((uint64_t)(uint32_t)op->acc.kind | (uint64_t)op->acc.cpl << 32 |
+		(uint64_t)op->acc.implicit << 40) << 16;
+#endif
+}
+
+/* op has the shape sh was derived for (its RFLAGS.AC aside). */
+static inline bool hit_shape_same(const struct tlb_op_shape *sh,
+				  const struct vmmu_op *op)
+{
+	return hit_shape_word(op) == sh->word && op->size == sh->size;
+}
+
+/*
+ * sh for op's shape under RFLAGS.AC bit ac (acc_sig_ac_bit) in TLB t, in
+ * place of hit_op_ok and the signature per op; false (sh unchanged) if
+ * the hit path does not serve op.
+ */
+static inline bool hit_shape_of(struct tlb_op_shape *sh,
+				const struct vmmu_tlb *t,
+				const struct vmmu_op *op, unsigned ac)
+{
+	unsigned kind = op->acc.kind;
+
+	if (!hit_op_ok(op))
+		return false;
+	sh->word = hit_shape_word(op);
+	sh->size = op->size;
+	sh->align = op->size - 1;
+	sh->hc = tlb_hc_row(t, kind);
+	sh->okbit = tlb_ok_bit(kind);
+	sh->sig = acc_sig_ac(&op->acc, ac);
+	sh->ac = ac;
+	sh->read8 = op->size == 8 && kind == VMMU_ACCESS_READ;
+	sh->fetch = kind >> 1;
+	return true;
+}
+
+/*
  * The hit path: what a TLB hit costs a CPU, a tag compare and the data
  * move. It serves naturally aligned reads, writes and fetches of 1, 2, 4
  * or 8 bytes (which never cross a page) with data to move, on a vCPU whose
@@ -334,18 +392,23 @@ static inline void hit_move(uint8_t *host, const struct vmmu_op *op)
  * would truncate. It enters guest mode first, so that nothing it reads
  * must be read again after the ordering point, and counts only once it
  * knows it finishes: giving up changes nothing but entering and leaving
- * guest mode, and access_full, starting over, counts exactly what it
- * alone would. It calls nothing, so its callers save no registers.
+ * guest mode (and the TLB's memo of the last op shape, which decides
+ * nothing), and access_full, starting over, counts exactly what it
+ * alone would. The op's checks and signature come from that memo when
+ * the op has the last shape's kind, CPL, implicit, size and RFLAGS.AC.
+ * It calls nothing, so its callers save no registers.
  * True when the access is done (res filled).
  */
 static inline __attribute__((always_inline)) bool
 access_hit(struct vmmu_vcpu *vcpu, const struct vmmu_op *op,
 	   struct vmmu_access_result *res)
 {
+	const struct vmmu_paging_state *ps = &vcpu->paging;
+	uint64_t la = op->acc.gva.v, hpa;
+	struct tlb_op_shape *sh;
 	struct vmmu_tlb *t;
+	unsigned s, ac;
 	struct ent *e;
-	uint64_t la;
-	unsigned kind, s;
 	bool entered;
 
 	/* guest_enter, except that a pending flush is access_full's */
@@ -355,23 +418,26 @@ access_hit(struct vmmu_vcpu *vcpu, const struct vmmu_op *op,
 	    tlb_unlikely(guest_mode_gen(vcpu, s) != vcpu->tlb_flush_seen))
 		goto give_up;
 	t = vcpu->tlb;
-	la = op->acc.gva.v;
-	kind = op->acc.kind;
-	if (tlb_unlikely(!hit_op_ok(op)))
+	sh = &t->last_shape;
+	ac = acc_sig_ac_bit(ps);
+	if (tlb_unlikely(!hit_shape_same(sh, op) || sh->ac != ac) &&
+	    !hit_shape_of(sh, t, op, ac))
+		goto give_up;
+	if (tlb_unlikely(!op->data || (la & sh->align)))
 		goto give_up;
 	if (tlb_unlikely(la >> 32) &&
-	    vcpu->paging.role.mode != VMMU_PAGING_4LEVEL &&
-	    vcpu->paging.role.mode != VMMU_PAGING_5LEVEL)
+	    ps->role.mode != VMMU_PAGING_4LEVEL &&
+	    ps->role.mode != VMMU_PAGING_5LEVEL)
 		goto give_up;
-	e = tlb_hit_entry(t, &vcpu->paging, la, kind,
-			  acc_sig(&vcpu->paging, &op->acc));
-	if (tlb_unlikely(!e))
+	e = tlb_hit_entry_in(t, sh->hc, la, sh->okbit, sh->sig, t->tag);
+	if (tlb_unlikely(!e || !snap_same(t, ps)))
 		goto give_up;
-	tlb_hit_count(t, e, kind);
+	tlb_hit_count(t, e, (unsigned)op->acc.kind);
 	vcpu->stats.accesses++;
 	vcpu->stats.tlb_hits++;
-	res_hit(res, mk_hpa(e->val | (la & ~VMMU_PAGE_MASK)));
-	hit_move(vcpu->hit_base + res->hpa.v, op);
+	hpa = e->val | (la & ~VMMU_PAGE_MASK);
+	res_hit(res, mk_hpa(hpa));
+	hit_move(vcpu->hit_base + hpa, op);
 	if (entered)    /* guest_leave, from the value in hand */
 		atomic_store_explicit(&vcpu->run_seq, s + 2,
 				      memory_order_release);
@@ -424,6 +490,118 @@ static inline bool hit_window_enter(atomic_uint *seq, const atomic_uint *gen,
 	return false;
 }
 
+/*
+ * A run's shape: the TLB's memo for the ops (tlb_op_shape), the la bits
+ * refused (misaligned, or above 4 GiB outside IA-32e paging), and what no
+ * access of the run can change: the TLB, its tag, the host base.
+ */
+struct hit_shape {
+	struct tlb_op_shape *op;
+	uint64_t refuse, narrow;
+	const struct vmmu_tlb *t;
+	uint64_t tag;
+	uint8_t *base;
+};
+
+/* Where hit_shape_run stopped, and the host address of its last hit. */
+struct hit_stop {
+	const struct vmmu_op *op;
+	uint64_t hpa;
+};
+
+/*
+ * The hits of ops [op, wend) of shape sh, up to the first op that is not
+ * one (another shape, no data, refused la, no allowed entry). read8: sh
+ * is an 8-byte read's (a constant, so that the kind's row, bit and copy
+ * are too). clock is the run's LRU clock: the k-th hit stamps its entry
+ * clock + k; the caller adds the hits. hpa: the last hit's before op.
+ */
+static inline __attribute__((always_inline)) struct hit_stop
+hit_shape_run(const struct hit_shape *sh, const struct vmmu_op *op,
+	      const struct vmmu_op *wend, uint32_t clock, uint64_t hpa,
+	      bool read8)
+{
+	const struct tlb_op_shape *k = sh->op;
+	const struct vmmu_tlb *t = sh->t;
+	struct ent *const *hc = read8 ? tlb_hc_row(t, VMMU_ACCESS_READ) : k->hc;
+	uint32_t okbit = read8 ? tlb_ok_bit(VMMU_ACCESS_READ) : k->okbit;
+	unsigned size = read8 ? 8 : k->size, sig = k->sig;
+	uint64_t word = k->word, refuse = sh->refuse, tag = sh->tag;
+	uint8_t *base = sh->base;
+
+	for (; op < wend; op++) {
+		uint64_t la = op->acc.gva.v;
+		struct ent *e;
+
+		if (tlb_unlikely(hit_shape_word(op) != word ||
+				 op->size != size || !op->data ||
+				 (la & refuse)))
+			break;
+		e = tlb_hit_entry_in(t, hc, la, okbit, sig, tag);
+		if (tlb_unlikely(!e))
+			break;
+		e->stamp = ++clock;
+		hpa = e->val | (la & ~VMMU_PAGE_MASK);
+		if (read8)
+			__builtin_memcpy(op->data, base + hpa, 8);
+		else
+			hit_move(base + hpa, op);
+	}
+	return (struct hit_stop){ op, hpa };
+}
+
+/* The two forms, out of line: each keeps its constants in registers. */
+static TLB_NOINLINE struct hit_stop
+hit_run_read8(const struct hit_shape *sh, const struct vmmu_op *op,
+	      const struct vmmu_op *wend, uint32_t clock, uint64_t hpa)
+{
+	return hit_shape_run(sh, op, wend, clock, hpa, true);
+}
+
+static TLB_NOINLINE struct hit_stop
+hit_run_any(const struct hit_shape *sh, const struct vmmu_op *op,
+	    const struct vmmu_op *wend, uint32_t clock, uint64_t hpa)
+{
+	return hit_shape_run(sh, op, wend, clock, hpa, false);
+}
+
+/* sh for op (its memo already op's shape under the run's AC, or made so). */
+static inline bool hit_run_shape(struct hit_shape *sh, const struct vmmu_op *op,
+				 unsigned ac)
+{
+	if ((!hit_shape_same(sh->op, op) || sh->op->ac != ac) &&
+	    !hit_shape_of(sh->op, sh->t, op, ac))
+		return false;
+	sh->refuse = sh->op->align | sh->narrow;
+	return true;
+}
+
+/*
+ * One window's hits from op (at most up to wend), shape by shape: where
+ * it stopped; sh is the shape of the ops last served, *clock and *hpa
+ * advance with the hits, *hit_fetch counts the fetches among them.
+ */
+static inline const struct vmmu_op *
+hit_window_run(struct hit_shape *sh, const struct vmmu_op *op,
+	       const struct vmmu_op *wend, uint32_t *clock, uint64_t *hpa,
+	       uint64_t *hit_fetch, unsigned ac)
+{
+	for (;;) {
+		struct hit_stop st = sh->op->read8 ?
+			hit_run_read8(sh, op, wend, *clock, *hpa) :
+			hit_run_any(sh, op, wend, *clock, *hpa);
+		uint32_t hits = (uint32_t)(st.op - op);
+
+		*clock += hits;
+		*hit_fetch += sh->op->fetch ? hits : 0;
+		*hpa = st.hpa;
+		op = st.op;
+		if (op == wend || hit_shape_same(sh->op, op) ||
+		    !hit_run_shape(sh, op, ac))
+			return op;      /* the window done, or not a hit */
+	}
+}
+
 static TLB_NOINLINE size_t access_hit_run(struct vmmu_vcpu *vcpu,
 					  const struct vmmu_op *ops,
 					  size_t i, size_t n,
@@ -431,61 +609,48 @@ static TLB_NOINLINE size_t access_hit_run(struct vmmu_vcpu *vcpu,
 {
 	struct vmmu_tlb *t = vcpu->tlb;
 	const struct vmmu_paging_state *ps = &vcpu->paging;
-	uint8_t *base = vcpu->hit_base;
 	atomic_uint *seq = &vcpu->run_seq;
 	const atomic_uint *gen = &vcpu->vm->tlb_flush_gen;
-	uint64_t tag, hits, hit_fetch = 0, hpa = 0, narrow;
-	uint32_t clock, clock0;
-	unsigned ac, s, seen = vcpu->tlb_flush_seen, left = 0;
+	const struct vmmu_op *op = &ops[i], *end = &ops[n], *wend;
+	struct hit_shape sh;
+	uint64_t hits, hit_fetch = 0, hpa = 0;
+	uint32_t clock;
+	unsigned ac, s, seen = vcpu->tlb_flush_seen;
 	bool light = vcpu->vm->platform.heavy_barrier != NULL;
 
 	s = atomic_load_explicit(seq, memory_order_relaxed);
-	if (!base || (s & 1) || !snap_same(t, ps))
+	if (!vcpu->hit_base || (s & 1) || i >= n || !snap_same(t, ps))
 		return i;       /* nested, or not a run of hits: access_full */
-	tag = t->tag;
-	clock = clock0 = t->clock;
 	ac = acc_sig_ac_bit(ps);
+	sh.op = &t->last_shape;
+	sh.t = t;
+	sh.tag = t->tag;
+	sh.base = vcpu->hit_base;
 	/* outside IA-32e paging an address above 4 GiB is access_la's */
-	narrow = ps->role.mode == VMMU_PAGING_4LEVEL ||
-		 ps->role.mode == VMMU_PAGING_5LEVEL ? 0 : ~0xffffffffULL;
-	for (; i < n; i++) {
-		const struct vmmu_op *op = &ops[i];
-		unsigned kind = op->acc.kind;
-		uint64_t la = op->acc.gva.v;
-		struct ent *e;
-
-		if (!left) {
-			if (!hit_window_enter(seq, gen, s, seen, light)) {
-				s += 2;
-				break;
-			}
-			left = HIT_WINDOW;
-		}
-		if (tlb_unlikely(!hit_op_ok(op) || (la & narrow)))
+	sh.narrow = ps->role.mode == VMMU_PAGING_4LEVEL ||
+		    ps->role.mode == VMMU_PAGING_5LEVEL ? 0 : ~0xffffffffULL;
+	if (!hit_run_shape(&sh, op, ac))
+		return i;
+	clock = t->clock;
+	do {
+		wend = end - op > HIT_WINDOW ? op + HIT_WINDOW : end;
+		if (!hit_window_enter(seq, gen, s, seen, light))
 			break;
-		e = tlb_hit_entry_tag(t, la, kind, acc_sig_ac(&op->acc, ac), tag);
-		if (tlb_unlikely(!e))
-			break;
-		e->stamp = ++clock;     /* one tick per hit */
-		hit_fetch += kind >> 1;
-		hpa = e->val | (la & ~VMMU_PAGE_MASK);
-		hit_move(base + hpa, op);
-		if (!--left) {          /* the window's data has moved */
-			atomic_store_explicit(seq, s + 2, memory_order_release);
-			s += 2;
-		}
-	}
-	if (left)
+		op = hit_window_run(&sh, op, wend, &clock, &hpa, &hit_fetch,
+				    ac);
+		/* the window's data has moved */
 		atomic_store_explicit(seq, s + 2, memory_order_release);
+		s += 2;
+	} while (op == wend && op < end);
+	hits = (uint32_t)(clock - t->clock);
 	t->clock = clock;
-	hits = (uint32_t)(clock - clock0);
 	t->hc_hits[0] += hits - hit_fetch;
 	t->hc_hits[1] += hit_fetch;
 	vcpu->stats.accesses += hits;
 	vcpu->stats.tlb_hits += hits;
 	if (hits)
 		res_hit(res, mk_hpa(hpa));
-	return i;
+	return (size_t)(op - ops);
 }
 
 int vmmu_vcpu_access_batch(struct vmmu_vcpu *vcpu, const struct vmmu_op *ops,

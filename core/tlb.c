@@ -182,6 +182,7 @@ int vmmu_tlb_init(void *mem, size_t len, const struct vmmu_tlb_config *cfg,
 		next = arr_setup(&t->npwc[i], &cfg->npwc[i], next);
 	for (i = 0; i < 2 << HC_BITS; i++)
 		t->hc[i >> HC_BITS][i & ((1U << HC_BITS) - 1)] = &t->none;
+	t->last_shape.word = 1;             /* matches no op */
 	t->bytes = need;
 	*out = t;
 	return 0;

@@ -96,8 +96,23 @@ struct role_snap {
 	bool valid;
 };
 
+/*
+ * What the access path (core/access.c) derives once for the ops of one
+ * shape (kind, CPL, implicit, size) under one RFLAGS.AC: a memo, not
+ * TLB state (it names a row of hc, so it lives with the TLB).
+ */
+struct tlb_op_shape {
+	uint64_t word;          /* kind, CPL, implicit (core/access.c) */
+	uint64_t align;         /* la bits a hit refuses: misaligned */
+	struct ent *const *hc;  /* the kind's hit-cache row, tlb_hc_row */
+	uint32_t size, okbit;   /* okbit: tlb_ok_bit of the kind */
+	unsigned sig, ac;       /* the signature, RFLAGS.AC's bit of it */
+	bool read8, fetch;      /* an 8-byte read; a fetch */
+};
+
 struct vmmu_tlb {
 	struct ent *hc[2][1U << HC_BITS];   /* [fetch][vpn bits] */
+	struct tlb_op_shape last_shape;     /* access path's; word 1: none */
 	struct ent none;
 	uint64_t hc_hits[2];    /* [fetch]: arr_hits[L1x_4K][4K], undrained */
 	struct role_snap snap;
@@ -192,7 +207,7 @@ static inline unsigned acc_sig_ac(const struct vmmu_access *acc, unsigned ac)
 
 static inline unsigned acc_sig_ac_bit(const struct vmmu_paging_state *ps)
 {
-	return (unsigned)((ps->rflags >> 18) & 1) << 5;    /* RFLAGS.AC */
+	return (unsigned)(ps->rflags >> 13) & 0x20;     /* RFLAGS.AC (18) */
 }
 
 static inline unsigned acc_sig(const struct vmmu_paging_state *ps,
@@ -239,10 +254,15 @@ static inline bool row_allows(const struct vmmu_tlb *t, unsigned sig,
 	return (t->allowsig[attr & 0x7f] >> sig) & 1;
 }
 
+static inline size_t hc_index(uint64_t la)
+{
+	return (size_t)(la >> 12) & ((1U << HC_BITS) - 1);
+}
+
 static inline struct ent **hc_slot(struct vmmu_tlb *t, unsigned fetch,
 				   uint64_t la)
 {
-	return &t->hc[fetch][(la >> 12) & ((1U << HC_BITS) - 1)];
+	return &t->hc[fetch][hc_index(la)];
 }
 
 /*
@@ -251,29 +271,44 @@ static inline struct ent **hc_slot(struct vmmu_tlb *t, unsigned fetch,
  * 4 KiB L1 array of the kind) still holds the page under a tag serving the
  * current one, allows the kind (nested rights, D for a write), and its
  * rights pass a built row. Counts nothing; tlb_hit_count does.
- * tlb_hit_entry_tag: the same for tag, with the caller answering for the
- * register snapshot (a run of hits checks it once).
+ * tlb_hit_entry_in: the same with what depends only on the kind in hand
+ * (hc, the kind's hit-cache row t->hc[kind >> 1]; okbit, its attr bit
+ * 1 << (A_OKSHIFT + kind)) and the tag, the caller answering for the
+ * register snapshot (a run of hits derives them once).
  */
-static inline struct ent *tlb_hit_entry_tag(struct vmmu_tlb *t, uint64_t la,
-					    unsigned kind, unsigned sig,
-					    uint64_t tag)
+static inline struct ent *tlb_hit_entry_in(const struct vmmu_tlb *t,
+					   struct ent *const *hc, uint64_t la,
+					   uint32_t okbit, unsigned sig,
+					   uint64_t tag)
 {
-	struct ent *e = *hc_slot(t, kind >> 1, la);     /* FETCH: 1 */
+	struct ent *e = hc[hc_index(la)];
 	uint32_t attr = e->attr;
 
 	if (tlb_likely(e->key == tlb_key(la, VMMU_TLB_4K) &&
 		       (tlb_likely(e->tag == tag) || tag_match(e->tag, tag)) &&
-		       ((attr >> A_OKSHIFT) & (1U << kind)) &&
-		       row_allows(t, sig, attr)))
+		       (attr & okbit) && row_allows(t, sig, attr)))
 		return e;
 	return NULL;
+}
+
+/* The kind's hit-cache row and attr bit (tlb_hit_entry_in). */
+static inline struct ent *const *tlb_hc_row(const struct vmmu_tlb *t,
+					    unsigned kind)
+{
+	return t->hc[kind >> 1];                        /* FETCH: 1 */
+}
+
+static inline uint32_t tlb_ok_bit(unsigned kind)
+{
+	return 1U << (A_OKSHIFT + kind);
 }
 
 static inline struct ent *tlb_hit_entry(struct vmmu_tlb *t,
 					const struct vmmu_paging_state *ps,
 					uint64_t la, unsigned kind, unsigned sig)
 {
-	struct ent *e = tlb_hit_entry_tag(t, la, kind, sig, t->tag);
+	struct ent *e = tlb_hit_entry_in(t, tlb_hc_row(t, kind), la,
+					 tlb_ok_bit(kind), sig, t->tag);
 
 	return e && snap_same(t, ps) ? e : NULL;
 }

@@ -9,7 +9,9 @@
  * memory. The stream mixes TLB hits, misses, faults (addresses beyond the
  * guest's map), writes, fetches, translate-only ops, bad ops (refused with
  * VMMU_EINVAL), TLB flushes between batches and, on the direct backend, a
- * VMM flush request pending at a batch's start.
+ * VMM flush request pending at a batch's start. One EPT run turns SMEP
+ * and SMAP on and toggles RFLAGS.AC between batches, so that the CPL,
+ * implicit and AC decide verdicts.
  */
 #define _POSIX_C_SOURCE 200809L
 #include <stdarg.h>
@@ -56,6 +58,7 @@ static void random_op(uint64_t *s, struct vmmu_op *op, uint64_t *data)
 					       (r >> 48) % 64 < 56 ? 1 :
 					       (r >> 48) % 64 < 63 ? 2 : 3);
 	op->acc.cpl = (r >> 52) % 4 ? 3 : 0;
+	op->acc.implicit = (r >> 58) % 16 == 0;
 	op->size = size;
 	op->data = (r >> 56) % 32 ? data : NULL;
 	*data = rnd(s);
@@ -90,8 +93,14 @@ static void flush_cb(struct vmmu_tlb *t, void *arg)
 	vmmu_tlb_flush_all(t);
 }
 
+static void set_smep_smap(struct vmmu_vcpu *v)
+{
+	assert_int_equal(vmmu_vcpu_set_cr(v, VMMU_CR4, v->paging.cr4 |
+					  X86_CR4_SMEP | X86_CR4_SMAP), 0);
+}
+
 static void same_as_single(const char *name, const struct vmmu_backend_ops *ops,
-			   enum vmmu_backend_kind kind, uint64_t seed)
+			   enum vmmu_backend_kind kind, uint64_t seed, bool smap)
 {
 	struct model_cfg cfg = { .mem = MEM, .vcpus = 1, .eager = true,
 				 .workload = MODEL_WL_IDLE, .ops = ops,
@@ -106,6 +115,12 @@ static void same_as_single(const char *name, const struct vmmu_backend_ops *ops,
 
 	assert_int_equal(model_create(&a, &cfg), 0);
 	assert_int_equal(model_create(&b, &cfg), 0);
+	if (smap) {
+		/* on the model's user pages the verdict now depends on the
+		 * CPL, implicit and RFLAGS.AC, not on the kind alone */
+		set_smep_smap(a.vcpu[0]);
+		set_smep_smap(b.vcpu[0]);
+	}
 	for (i = 0; i < NOPS; i++) {
 		random_op(&s, &op[i], &da[i]);
 		db[i] = da[i];
@@ -119,6 +134,10 @@ static void same_as_single(const char *name, const struct vmmu_backend_ops *ops,
 
 		if (k > NOPS - i)
 			k = NOPS - i;
+		if (smap && rnd(&s) % 8 == 0) { /* RFLAGS.AC toggled */
+			a.vcpu[0]->paging.rflags ^= X86_RFLAGS_AC;
+			b.vcpu[0]->paging.rflags ^= X86_RFLAGS_AC;
+		}
 		if (rnd(&s) % 16 == 0) {        /* a flush between batches */
 			assert_int_equal(vmmu_vm_tlb_invalidate(a.vm, NULL,
 					 flush_cb, NULL, 0), 0);
@@ -152,7 +171,8 @@ static void same_as_single(const char *name, const struct vmmu_backend_ops *ops,
 		      batches, stops,
 		      (unsigned long long)b.vcpu[0]->stats.tlb_hits,
 		      (unsigned long long)b.vcpu[0]->stats.guest_faults);
-	assert_true(b.vcpu[0]->stats.tlb_hits > NOPS / 2);
+	/* under SMAP most supervisor data accesses fault instead */
+	assert_true(b.vcpu[0]->stats.tlb_hits > (smap ? NOPS / 4 : NOPS / 2));
 	assert_true(batches > NOPS / 40);
 	assert_true(b.vcpu[0]->stats.guest_faults > 0);
 	assert_true(stops > 0);
@@ -163,26 +183,78 @@ static void same_as_single(const char *name, const struct vmmu_backend_ops *ops,
 static void test_direct(void **state)
 {
 	(void)state;
-	same_as_single("direct", NULL, VMMU_BACKEND_NONE, 1);
-	same_as_single("direct", NULL, VMMU_BACKEND_NONE, 2);
+	same_as_single("direct", NULL, VMMU_BACKEND_NONE, 1, false);
+	same_as_single("direct", NULL, VMMU_BACKEND_NONE, 2, false);
 }
 
 static void test_ept(void **state)
 {
 	(void)state;
-	same_as_single("ept", &vmmu_backend_ept, VMMU_BACKEND_EPT, 3);
+	same_as_single("ept", &vmmu_backend_ept, VMMU_BACKEND_EPT, 3, false);
+	same_as_single("ept-smap", &vmmu_backend_ept, VMMU_BACKEND_EPT, 6, true);
 }
 
 static void test_npt(void **state)
 {
 	(void)state;
-	same_as_single("npt", &vmmu_backend_npt, VMMU_BACKEND_NPT, 4);
+	same_as_single("npt", &vmmu_backend_npt, VMMU_BACKEND_NPT, 4, false);
 }
 
 static void test_shadow(void **state)
 {
 	(void)state;
-	same_as_single("shadow", &vmmu_backend_shadow, VMMU_BACKEND_SHADOW, 5);
+	same_as_single("shadow", &vmmu_backend_shadow, VMMU_BACKEND_SHADOW, 5, false);
+}
+
+/*
+ * A run of hits meets an op of another CPL or implicit flag whose page's
+ * entry the hit cache holds: that op is checked with its own signature.
+ * Under SMAP a supervisor data access to a user page faults when it is
+ * implicit or RFLAGS.AC is clear, and passes with AC set (SDM Vol. 3A
+ * 4.6.1); the model maps user pages.
+ */
+static void second_op(struct model *m, unsigned cpl, bool implicit,
+		      bool ac, size_t want_done, unsigned want_status)
+{
+	struct vmmu_vcpu *v = m->vcpu[0];
+	struct vmmu_access_result r;
+	uint64_t d[2];
+	struct vmmu_op ops[2] = {
+		{ .acc = { mk_gva(256 << 12), VMMU_ACCESS_READ, 3, false },
+		  .size = 8, .data = &d[0] },
+		{ .acc = { mk_gva(256 << 12 | 8), VMMU_ACCESS_READ, (uint8_t)cpl,
+			   implicit }, .size = 8, .data = &d[1] },
+	};
+	size_t done, k;
+
+	v->paging.rflags = ac ? X86_RFLAGS_AC : 0;
+	for (k = 0; k < 3; k++) {       /* filled, then in the hit cache */
+		assert_int_equal(vmmu_vcpu_access(v, &ops[0], &r), 0);
+		assert_int_equal(r.status, VMMU_ACCESS_DONE);
+	}
+	assert_int_equal(vmmu_vcpu_access_batch(v, ops, 2, &r, &done), 0);
+	assert_int_equal(done, want_done);
+	assert_int_equal(r.status, want_status);
+}
+
+static void test_shape_change(void **state)
+{
+	/* EPT: its 4 KiB host blocks make 4 KiB TLB entries, which the hit
+	 * cache (and so the run of hits) serves; the guest maps 2 MiB pages */
+	struct model_cfg cfg = { .mem = MEM, .vcpus = 1, .eager = true,
+				 .workload = MODEL_WL_IDLE,
+				 .ops = &vmmu_backend_ept, .kind = VMMU_BACKEND_EPT };
+	struct model m;
+
+	(void)state;
+	assert_int_equal(model_create(&m, &cfg), 0);
+	set_smep_smap(m.vcpu[0]);
+	second_op(&m, 0, false, false, 1, VMMU_ACCESS_FAULT);
+	second_op(&m, 3, true, false, 1, VMMU_ACCESS_FAULT);
+	second_op(&m, 3, true, true, 1, VMMU_ACCESS_FAULT);
+	second_op(&m, 0, false, true, 2, VMMU_ACCESS_DONE);
+	second_op(&m, 3, false, false, 2, VMMU_ACCESS_DONE);
+	model_destroy(&m);
 }
 
 /* Bad calls: refused, nothing counted. */
@@ -213,6 +285,7 @@ int main(void)
 		cmocka_unit_test(test_ept),
 		cmocka_unit_test(test_npt),
 		cmocka_unit_test(test_shadow),
+		cmocka_unit_test(test_shape_change),
 		cmocka_unit_test(test_bad_calls),
 	};
 
