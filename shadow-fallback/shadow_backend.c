@@ -23,6 +23,7 @@
 #include <string.h>
 
 #include "shadow_int.h"
+#include "vmmu/p2m.h"
 #include "core/tlb.h"
 
 static int sh_vm_init(struct vmmu_vm *vm)
@@ -345,13 +346,33 @@ static void sh_gpa_written(struct vmmu_vm *vm, gpa_t gpa, size_t len)
 	}
 }
 
+enum vmmu_p2m_type sh_p2m_type(const struct vmmu_vm *vm, gpa_t gpa)
+{
+	enum vmmu_p2m_type t;
+
+	return vmmu_p2m_range_type(vm, mk_gpa(gpa.v & VMMU_PAGE_MASK),
+				   VMMU_PAGE_SIZE, &t) == VMMU_OK ? t
+								  : VMMU_P2M_RAM_RW;
+}
+
+/*
+ * A p2m type change (recorded already): every shadow is dropped, so that
+ * the fills that follow propagate the new type (shadow_prop.c sh_leaf).
+ * The frames of a type that refuses writes get the "may be a page table"
+ * bit too, so that with paging off their writes leave the hardware side
+ * (hw_nopaging reads no p2m) and reach exit_nopaging, which asks it.
+ */
 static int sh_set_type(struct vmmu_vm *vm, gpa_t gpa, uint64_t size,
 		       enum vmmu_p2m_type type)
 {
-	(void)gpa;
-	(void)size;
-	(void)type;
-	drop_and_flush(sh_vm_of(vm));
+	struct sh_vm *sv = sh_vm_of(vm);
+	uint64_t g;
+
+	if (type != VMMU_P2M_RAM_RW && type != VMMU_P2M_RAM_LOGDIRTY)
+		for (g = gpa.v >> VMMU_PAGE_SHIFT;
+		     g < (gpa.v + size) >> VMMU_PAGE_SHIFT; g++)
+			sh_mark_maybe_pt(sv, g);
+	drop_and_flush(sv);
 	return VMMU_OK;
 }
 

@@ -8,7 +8,8 @@
  * 4.8), and then
  *  - the guest walk faults: the guest's own #PF (or #GP), injected with
  *    the walker's vector, error code and CR2;
- *  - the gpa is MMIO, a hole or a ROM write: as the direct backend does;
+ *  - the gpa is MMIO, a hole or a ROM write (by its slot or its p2m
+ *    type), or a write to RAM_RO: as the direct backend, EPT and NPT do;
  *  - otherwise fill the shadow path from the root down (sh_propagate with
  *    create: missing shadows are made, their frames write-protected) and
  *    retry. When the filled shadow still refuses the access it is a write
@@ -227,16 +228,20 @@ static bool p2m_exit(struct vmmu_vcpu *vcpu, gpa_t gpa, const struct vmmu_op *op
 		     struct vmmu_exit_result *res, int *rc)
 {
 	const struct vmmu_slot *slot = vmmu_vm_find_slot(vcpu->vm, gpa);
+	enum vmmu_p2m_type t = slot ? sh_p2m_type(vcpu->vm, gpa) : VMMU_P2M_MMIO;
+	bool write = op->acc.kind == VMMU_ACCESS_WRITE;
 
 	res->gpa = gpa;
 	res->gpa_valid = true;
 	*rc = VMMU_OK;
 	if (!slot)
 		to_vmm(res, VMMU_REASON_UNMAPPED);
-	else if (slot->type == VMMU_MEM_MMIO)
+	else if (slot->type == VMMU_MEM_MMIO || t == VMMU_P2M_MMIO)
 		*rc = sh_mmio(vcpu, gpa, op, res);
-	else if (slot->type == VMMU_MEM_ROM && op->acc.kind == VMMU_ACCESS_WRITE)
+	else if ((slot->type == VMMU_MEM_ROM || t == VMMU_P2M_ROM) && write)
 		to_vmm(res, VMMU_REASON_ROM_WRITE);
+	else if (t == VMMU_P2M_RAM_RO && write)
+		to_vmm(res, VMMU_REASON_UNHANDLED);     /* as EPT and NPT */
 	else
 		return false;
 	return true;

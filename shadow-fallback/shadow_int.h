@@ -233,6 +233,9 @@ void sh_wlog_drain(struct sh_vm *sv);
 void sh_mark_maybe_pt(struct sh_vm *sv, uint64_t gfn);
 /* Whether gfn's bit is set (lock-free, T1: the paging-off walk asks). */
 bool sh_maybe_pt_frame(struct sh_vm *sv, uint64_t gfn);
+/* The p2m type of gpa's page (VM lock held): what a slot's own type is,
+ * unless vmmu_vm_set_p2m_type changed it; RAM_RW for a hole. */
+enum vmmu_p2m_type sh_p2m_type(const struct vmmu_vm *vm, gpa_t gpa);
 
 /* shadow_oos.c */
 bool sh_oos_try(struct sh_vm *sv, uint64_t gfn);

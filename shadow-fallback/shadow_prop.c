@@ -17,15 +17,18 @@
  *    protection key into the FL shadow's type;
  *  - a leaf maps the frame's host page when the frame is RAM or ROM of the
  *    VM; it is writable only when the guest leaf is writable and dirty,
- *    the slot is RAM and the frame is no guest page table (it has no GUEST
- *    shadow). MMIO and holes give not-present entries (the fault goes to
- *    the MMIO path, as with the direct backend);
+ *    the slot is RAM, its p2m type RAM_RW (or RAM_LOGDIRTY, which the
+ *    dirty log decides) and the frame is no guest page table (it has no
+ *    GUEST shadow). MMIO (a slot's, or a p2m type's) and holes give
+ *    not-present entries (the fault goes to the MMIO path, as with the
+ *    direct backend);
  *  - while the VM's dirty log is on, a leaf mapping a logged page whose
  *    bit is clear is read-only too (shadow_dirty.c).
  */
 #include <string.h>
 
 #include "shadow_int.h"
+#include "vmmu/p2m.h"
 #include "vmmu/dirty.h"
 #include "core/pgtable.h"
 #include "core/pte_atomic.h"
@@ -101,12 +104,14 @@ static int sh_leaf(struct sh_vm *sv, uint64_t gpa, uint64_t attrs,
 		   bool create, uint64_t *out)
 {
 	const struct vmmu_slot *slot = vmmu_vm_find_slot(sv->vm, mk_gpa(gpa));
+	enum vmmu_p2m_type type;
 	struct vmmu_ram_page rp;
 	bool rw;
 	int rc;
 
 	*out = 0;
-	if (!slot || slot->type == VMMU_MEM_MMIO)
+	type = slot ? sh_p2m_type(sv->vm, mk_gpa(gpa)) : VMMU_P2M_MMIO;
+	if (!slot || slot->type == VMMU_MEM_MMIO || type == VMMU_P2M_MMIO)
 		return VMMU_OK;
 	if (create) {
 		rc = vmmu_vm_ram_lookup(sv->vm, mk_gpa(gpa), true, &rp);
@@ -117,7 +122,9 @@ static int sh_leaf(struct sh_vm *sv, uint64_t gpa, uint64_t attrs,
 	}
 	/* Log-dirty: RW only once the page's bit is set (shadow_dirty.c). */
 	rw = (attrs & X86_PTE_RW) && (attrs & X86_PTE_D) &&
-	     slot->type == VMMU_MEM_RAM && !sh_is_pt(sv, gpa >> VMMU_PAGE_SHIFT) &&
+	     slot->type == VMMU_MEM_RAM &&
+	     (type == VMMU_P2M_RAM_RW || type == VMMU_P2M_RAM_LOGDIRTY) &&
+	     !sh_is_pt(sv, gpa >> VMMU_PAGE_SHIFT) &&
 	     !sh_pv_is_table(sv, gpa >> VMMU_PAGE_SHIFT) &&
 	     vmmu_dirty_write_ok(sv->vm, gpa >> VMMU_PAGE_SHIFT);
 	*out = (rp.hpa.v & X86_PTE_ADDR_MASK) | X86_PTE_P | X86_PTE_A |
