@@ -102,7 +102,7 @@ int bench_model_ept(uint64_t n, struct bm_case *cases);
 #define BM_NPT_CASES 8
 int bench_model_npt(uint64_t n, struct bm_case *cases);
 /* model_shadow.c: the shadow rows, filling BM_SHADOW_CASES cases. */
-#define BM_SHADOW_CASES 8
+#define BM_SHADOW_CASES 9
 int bench_model_shadow(uint64_t n, struct bm_case *cases);
 /* model_shadow_dirty.c: the shadow log-dirty rows, BM_SHADOW_LD_CASES. */
 #define BM_SHADOW_LD_CASES 4

@@ -55,6 +55,7 @@ struct vmmu_shadow_stats {
 	uint64_t ld_protected;      /* log-dirty: leaves made read-only */
 	uint64_t ld_rearmed;        /* log-dirty: pages re-armed after a clean */
 	uint64_t ld_drops;          /* log-dirty: every leaf dropped (policy) */
+	uint64_t prefetched;        /* leaves installed by a neighbour's fill */
 };
 
 /*
@@ -76,6 +77,17 @@ int vmmu_shadow_set_logdirty(struct vmmu_vm *vm, enum vmmu_shadow_ld policy);
  * resyncs every out-of-sync page. VMMU_EINVAL when vm is not a shadow VM.
  */
 int vmmu_shadow_set_oos(struct vmmu_vm *vm, bool on);
+
+/*
+ * Policy: on a fill of a shadow leaf, also propagate the not-present
+ * entries of its naturally aligned group of n (2..512, a power of two)
+ * from the guest's entries as they are, exactly as their own fills would
+ * (a guest A clear stays not present, a D clear read-only), frames the VM
+ * has not backed yet excepted (they fault and fill on their own). 0 or 1:
+ * off, the default. VMMU_EINVAL for another n or a VM that is not a
+ * shadow VM. Counted in vmmu_shadow_stats()->prefetched.
+ */
+int vmmu_shadow_set_prefetch(struct vmmu_vm *vm, unsigned n);
 
 /*
  * For a VMM that runs the guest on a real CPU (shadow_vmm.c): the

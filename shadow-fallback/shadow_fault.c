@@ -157,6 +157,52 @@ int sh_sync_vcpu(struct vmmu_vcpu *vcpu)
 }
 
 /* Fill the shadow path of linear address la from the root down. */
+/*
+ * The prefetch policy (vmmu_shadow_set_prefetch): after leaf j of level-1
+ * page pi was filled, the not-present entries of its aligned group are
+ * propagated from the guest's entries as they are now, through the same
+ * sh_propagate a fill of each would run (so every propagation rule holds),
+ * but with create false: a frame not backed yet stays not present rather
+ * than taking host memory for a page the guest may never touch.
+ */
+static int sh_prefetch(struct vmmu_vcpu *vcpu, struct sh_vm *sv, uint32_t pi,
+		       unsigned j)
+{
+	const struct sh_page *p = sv->pages[pi];
+	unsigned n = sv->prefetch, k, size;
+	uint64_t gpa, g, e;
+	uint32_t child;
+	int rc;
+
+	for (k = j & ~(n - 1); k < (j & ~(n - 1)) + n; k++) {
+		if (k == j || pte_load(&p->e[k]))
+			continue;
+		g = 0;
+		if (sh_guest_entry(sv, p, k, &gpa, &size) &&
+		    (rc = vmmu_vm_read_gpa(vcpu->vm, mk_gpa(gpa), &g, size)) < 0)
+			return rc;
+		rc = sh_propagate(sv, pi, k, g, false, &e, &child);
+		if (rc < 0)
+			return rc;
+		if (e & X86_PTE_P) {
+			set_if(sv, pi, k, e, child);
+			sv->st.prefetched++;
+		}
+	}
+	return VMMU_OK;
+}
+
+int vmmu_shadow_set_prefetch(struct vmmu_vm *vm, unsigned n)
+{
+	if (!vm || vm->ops != &vmmu_backend_shadow || n > VMMU_PT_ENTRIES ||
+	    (n & (n - 1)))
+		return VMMU_EINVAL;
+	vmmu_vm_lock(vm);
+	sh_vm_of(vm)->prefetch = n > 1 ? n : 0;
+	vmmu_vm_unlock(vm);
+	return VMMU_OK;
+}
+
 static int sh_fill(struct vmmu_vcpu *vcpu, uint64_t la)
 {
 	struct sh_vm *sv = sh_vm_of(vcpu->vm);
@@ -187,8 +233,11 @@ static int sh_fill(struct vmmu_vcpu *vcpu, uint64_t la)
 		if (rc < 0)
 			break;
 		set_if(sv, pi, j, e, child);
-		if (level == 1)
+		if (level == 1) {
+			if (sv->prefetch)
+				rc = sh_prefetch(vcpu, sv, pi, j);
 			break;
+		}
 		pi = child;
 		level--;
 	}

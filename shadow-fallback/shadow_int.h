@@ -146,6 +146,7 @@ struct sh_vm {
 	struct vmmu_shadow_stats st;
 	uint8_t page_buf[4096];         /* a guest frame being revalidated */
 	bool oos_on;                    /* policy: out-of-sync L1s allowed */
+	unsigned prefetch;              /* policy: group filled with a leaf */
 	unsigned oos_next;              /* slot to evict when all are taken */
 	struct {
 		uint32_t page;          /* SH_NIL: free */

@@ -663,6 +663,7 @@ int osm_create(const struct osm_cfg *cfg, struct osm **out)
 	    vmmu_vm_set_backend(os->vm, VMMU_BACKEND_SHADOW, &vmmu_backend_shadow) < 0 ||
 	    (cfg->pool_pages && vmmu_shadow_set_pool_pages(os->vm, cfg->pool_pages) < 0) ||
 	    vmmu_shadow_set_oos(os->vm, cfg->oos) < 0 ||
+	    vmmu_shadow_set_prefetch(os->vm, cfg->prefetch) < 0 ||
 	    vmmu_vcpu_create(os->vm, &os->vcpu) < 0)
 		goto err;
 	if (!boot_kernel(os) || !new_as(os, &a) || set_regs(os) < 0)

@@ -35,6 +35,7 @@ struct osm_cfg {
 	uint64_t seed;
 	unsigned check_every;   /* vmmu_shadow_check every n steps (0: never) */
 	bool oos;               /* out-of-sync L1 shadows allowed */
+	unsigned prefetch;      /* vmmu_shadow_set_prefetch group (0: off) */
 };
 
 struct osm_stats {

@@ -63,6 +63,12 @@ static void run_cfg(const struct osm_cfg *cfg)
 		} else {
 			assert_int_equal(ss.oos_marked, 0);
 		}
+		fprintf(stderr, "  prefetch %u: %llu leaves prefetched\n",
+			cfg->prefetch, (unsigned long long)ss.prefetched);
+		if (cfg->prefetch)
+			assert_true(ss.prefetched > 0);
+		else
+			assert_int_equal(ss.prefetched, 0);
 	}
 	osm_destroy(os);
 }
@@ -142,9 +148,39 @@ static void test_oos_2level(void **state)
 	run_cfg(&c);
 }
 
+/* Prefetch of neighbouring leaves on a fill, with and without OOS. */
+static void test_prefetch_4level(void **state)
+{
+	struct osm_cfg c = { .mode = VMMU_PAGING_4LEVEL, .nxe = true, .pcid = true,
+			     .ram = 16 << 20, .seed = 10, .check_every = 50,
+			     .prefetch = 8 };
+	(void)state;
+	run_cfg(&c);
+}
+
+static void test_prefetch_oos_pae(void **state)
+{
+	struct osm_cfg c = { .mode = VMMU_PAGING_PAE, .nxe = true, .ram = 16 << 20,
+			     .seed = 11, .check_every = 50, .oos = true,
+			     .prefetch = 16 };
+	(void)state;
+	run_cfg(&c);
+}
+
+static void test_prefetch_2level(void **state)
+{
+	struct osm_cfg c = { .mode = VMMU_PAGING_2LEVEL, .pse = true, .ram = 16 << 20,
+			     .seed = 12, .check_every = 50, .prefetch = 512 };
+	(void)state;
+	run_cfg(&c);
+}
+
 int main(int argc, char **argv)
 {
 	const struct CMUnitTest tests[] = {
+		cmocka_unit_test(test_prefetch_4level),
+		cmocka_unit_test(test_prefetch_oos_pae),
+		cmocka_unit_test(test_prefetch_2level),
 		cmocka_unit_test(test_4level),
 		cmocka_unit_test(test_4level_pcid_smap),
 		cmocka_unit_test(test_5level),

@@ -126,6 +126,11 @@ static void test_root_and_faults(void **state)
 	assert_int_equal(r.fault.vector, ref.fault.vector);
 	assert_int_equal(r.fault.error_code, ref.fault.error_code);
 	assert_int_equal(r.fault.cr2.v, bad);
+	/* the prefetch group: a power of two up to 512, 0 or 1 off */
+	assert_int_equal(vmmu_shadow_set_prefetch(m.vm, 3), VMMU_EINVAL);
+	assert_int_equal(vmmu_shadow_set_prefetch(m.vm, 1024), VMMU_EINVAL);
+	assert_int_equal(vmmu_shadow_set_prefetch(m.vm, 512), 0);
+	assert_int_equal(vmmu_shadow_set_prefetch(m.vm, 0), 0);
 	/* not a shadow vCPU, or no result: refused */
 	assert_int_equal(vmmu_shadow_root(NULL, &hpa), VMMU_EINVAL);
 	assert_int_equal(vmmu_shadow_root(v, NULL), VMMU_EINVAL);
@@ -147,6 +152,7 @@ static void test_not_shadow(void **state)
 	assert_int_equal(vmmu_shadow_root(m.vcpu[0], &root), VMMU_EINVAL);
 	assert_int_equal(vmmu_shadow_handle_pf(m.vcpu[0], mk_gva(0x1000), 0, &r),
 			 VMMU_EINVAL);
+	assert_int_equal(vmmu_shadow_set_prefetch(m.vm, 16), VMMU_EINVAL);
 	model_destroy(&m);
 }
 
