@@ -28,6 +28,7 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "pfn_index.h"
 #include "walk_nested.h"
 #include "vmmu/error.h"
 #include "core/tlb.h"
@@ -54,17 +55,12 @@ struct hpage {
 	uint8_t *data, *copy;   /* contents; as of the last comparison */
 };
 
-/*
- * The pages in the order first mapped (pages[]), found through idx: an
- * open-addressing table of 1 + their positions (0: empty), rebuilt from
- * pages[] when it fills up.
- */
+/* The pages in the order first mapped (pages[]), found through idx. */
 struct host_mem {
 	const struct guest_mem *src;
 	struct hpage *pages;
 	size_t n, pages_cap;
-	uint32_t *idx;
-	size_t idx_cap;
+	struct pfn_index idx;
 	uint32_t touched[HM_TOUCH_MAX];    /* pages mapped since last compared */
 	unsigned ntouched;
 	bool touch_overflow;    /* more than HM_TOUCH_MAX: compare them all */
@@ -77,52 +73,28 @@ struct host_mem {
 	_Alignas(8) uint8_t zero[HM_PAGE];
 };
 
-/* The idx slot of pfn: the one holding it, or the empty one it would go in. */
-static uint32_t *hm_find(const struct host_mem *hm, uint64_t pfn)
-{
-	size_t i = (size_t)((pfn * 0x9e3779b97f4a7c15ULL) >> 17) &
-		   (hm->idx_cap - 1);
-
-	while (hm->idx[i] && hm->pages[hm->idx[i] - 1].pfn != pfn)
-		i = (i + 1) & (hm->idx_cap - 1);
-	return &hm->idx[i];
-}
-
-/* Room for one more page in pages[] and in idx. */
+/* Room for one more page in pages[]. */
 static int hm_reserve(struct host_mem *hm)
 {
 	struct hpage *np;
-	uint32_t k;
 
-	if (hm->n == hm->pages_cap) {
-		np = realloc(hm->pages, 2 * hm->pages_cap * sizeof(*np));
-		if (!np)
-			return VMMU_ENOMEM;
-		hm->pages = np;
-		hm->pages_cap *= 2;
-	}
-	if ((hm->n + 1) * 2 <= hm->idx_cap)
+	if (hm->n < hm->pages_cap)
 		return 0;
-	free(hm->idx);
-	hm->idx_cap *= 2;
-	hm->idx = calloc(hm->idx_cap, sizeof(*hm->idx));
-	if (!hm->idx)
+	np = realloc(hm->pages, 2 * hm->pages_cap * sizeof(*np));
+	if (!np)
 		return VMMU_ENOMEM;
-	for (k = 0; k < hm->n; k++)
-		*hm_find(hm, hm->pages[k].pfn) = k + 1;
+	hm->pages = np;
+	hm->pages_cap *= 2;
 	return 0;
 }
 
 /* The position of page pfn, copied from the listed bytes on first use. */
 static int hm_page(struct host_mem *hm, uint64_t pfn, uint32_t *pos)
 {
-	uint32_t *slot = hm_find(hm, pfn);
 	struct hpage *p;
 
-	if (*slot) {
-		*pos = *slot - 1;
+	if (pfn_index_get(&hm->idx, pfn, pos))
 		return 0;
-	}
 	if (hm_reserve(hm) < 0)
 		return VMMU_ENOMEM;
 	p = &hm->pages[hm->n];
@@ -135,9 +107,13 @@ static int hm_page(struct host_mem *hm, uint64_t pfn, uint32_t *pos)
 		free(p->copy);
 		return VMMU_ENOMEM;
 	}
+	if (pfn_index_put(&hm->idx, pfn, (uint32_t)hm->n) < 0) {
+		free(p->data);
+		free(p->copy);
+		return VMMU_ENOMEM;
+	}
 	memcpy(p->copy, p->data, HM_PAGE);
-	*pos = (uint32_t)hm->n;
-	*hm_find(hm, pfn) = (uint32_t)++hm->n;
+	*pos = (uint32_t)hm->n++;
 	return 0;
 }
 
@@ -182,10 +158,8 @@ static int hm_init(struct host_mem *hm, const struct guest_mem *src)
 	memset(hm, 0, sizeof(*hm));
 	hm->src = src;
 	hm->pages_cap = 16;
-	hm->idx_cap = 64;
 	hm->pages = calloc(hm->pages_cap, sizeof(*hm->pages));
-	hm->idx = calloc(hm->idx_cap, sizeof(*hm->idx));
-	return hm->pages && hm->idx ? 0 : VMMU_ENOMEM;
+	return hm->pages && pfn_index_init(&hm->idx, 64) == 0 ? 0 : VMMU_ENOMEM;
 }
 
 static void hm_fini(struct host_mem *hm)
@@ -197,9 +171,8 @@ static void hm_fini(struct host_mem *hm)
 		free(hm->pages[i].copy);
 	}
 	free(hm->pages);
-	free(hm->idx);
+	pfn_index_fini(&hm->idx);
 	hm->pages = NULL;
-	hm->idx = NULL;
 }
 
 /* The shared zero page is still zero (no walk writes an absent entry). */

@@ -23,6 +23,7 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "pfn_index.h"
 #include "walk_shadow.h"
 #include "vmmu/access.h"
 #include "vmmu/error.h"
@@ -57,8 +58,7 @@ struct ws_host {
 	uint64_t vmmu_next;                 /* vmmu's pages */
 	struct ws_page *pages;
 	size_t n, cap;
-	uint32_t *idx;                      /* 1 + position; 0 empty */
-	size_t idx_cap;
+	struct pfn_index idx;               /* pfn -> position in pages */
 	uint32_t *touched;                  /* guest pages mapped since diff */
 	size_t ntouched, touched_cap;
 	bool failed;                        /* out of memory in map() */
@@ -197,35 +197,17 @@ static int check_memory(const struct walk_case *wc, const struct ws_host *h,
 
 /* ---- host memory (the platform) ---- */
 
-static uint32_t *ws_slot(const struct ws_host *h, uint64_t pfn)
-{
-	size_t i = (size_t)((pfn * 0x9e3779b97f4a7c15ULL) >> 17) & (h->idx_cap - 1);
-
-	while (h->idx[i] && h->pages[h->idx[i] - 1].pfn != pfn)
-		i = (i + 1) & (h->idx_cap - 1);
-	return &h->idx[i];
-}
-
 static int ws_grow(struct ws_host *h)
 {
 	struct ws_page *np;
 
-	if (h->n == h->cap) {
-		np = realloc(h->pages, 2 * h->cap * sizeof(*np));
-		if (!np)
-			return VMMU_ENOMEM;
-		h->pages = np;
-		h->cap *= 2;
-	}
-	if ((h->n + 1) * 2 <= h->idx_cap)
+	if (h->n < h->cap)
 		return 0;
-	free(h->idx);
-	h->idx_cap *= 2;
-	h->idx = calloc(h->idx_cap, sizeof(*h->idx));
-	if (!h->idx)
+	np = realloc(h->pages, 2 * h->cap * sizeof(*np));
+	if (!np)
 		return VMMU_ENOMEM;
-	for (size_t k = 0; k < h->n; k++)
-		*ws_slot(h, h->pages[k].pfn) = (uint32_t)k + 1;
+	h->pages = np;
+	h->cap *= 2;
 	return 0;
 }
 
@@ -241,12 +223,13 @@ static struct ws_page *ws_add(struct ws_host *h, uint64_t pfn, bool guest)
 	p->pfn = pfn;
 	p->data = calloc(1, WS_PAGE);
 	p->copy = guest ? calloc(1, WS_PAGE) : NULL;
-	if (!p->data || (guest && !p->copy)) {
+	if (!p->data || (guest && !p->copy) ||
+	    pfn_index_put(&h->idx, pfn, (uint32_t)h->n) < 0) {
 		free(p->data);
 		free(p->copy);
 		return NULL;
 	}
-	*ws_slot(h, pfn) = (uint32_t)++h->n;
+	h->n++;
 	return p;
 }
 
@@ -271,8 +254,9 @@ static int ws_touch(struct ws_host *h, struct ws_page *p)
 static void *ws_map(void *ctx, hpa_t hpa)
 {
 	struct ws_host *h = ctx;
-	uint32_t *slot = ws_slot(h, hpa.v / WS_PAGE);
-	struct ws_page *p = *slot ? &h->pages[*slot - 1] : NULL;
+	uint32_t pos;
+	struct ws_page *p = pfn_index_get(&h->idx, hpa.v / WS_PAGE, &pos) ?
+			    &h->pages[pos] : NULL;
 
 	if (!p) {       /* a guest page gets memory on its first map */
 		if (!ws_find(h, hpa.v, false))
@@ -345,16 +329,15 @@ static int ws_host_init(struct ws_host *h)
 	uint64_t top = 0;
 
 	h->cap = 64;
-	h->idx_cap = 256;
 	h->touched_cap = 64;
 	h->pages = calloc(h->cap, sizeof(*h->pages));
-	h->idx = calloc(h->idx_cap, sizeof(*h->idx));
 	h->touched = calloc(h->touched_cap, sizeof(*h->touched));
 	for (unsigned i = 0; i < h->np2m; i++)
 		if (h->p2m[i].type != WS_MMIO && h->p2m[i].hpa + h->p2m[i].size > top)
 			top = h->p2m[i].hpa + h->p2m[i].size;
 	h->vmmu_next = (top + (1ULL << 30) - 1) & ~((1ULL << 30) - 1);
-	return h->pages && h->idx && h->touched ? 0 : VMMU_ENOMEM;
+	return h->pages && h->touched && pfn_index_init(&h->idx, 256) == 0 ?
+	       0 : VMMU_ENOMEM;
 }
 
 static void ws_host_fini(struct ws_host *h)
@@ -364,7 +347,7 @@ static void ws_host_fini(struct ws_host *h)
 		free(h->pages[i].copy);
 	}
 	free(h->pages);
-	free(h->idx);
+	pfn_index_fini(&h->idx);
 	free(h->touched);
 }
 
