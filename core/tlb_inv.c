@@ -87,79 +87,63 @@ static bool inv_gpa_ent(const struct inv *f, const struct ent *e, bool nested)
 	return ((e->key ^ f->gaddr) >> shift) == 0;
 }
 
-/* Which predicate: 0 combined TLB, 1 guest PWC, 2 guest-physical, 3 NPWC. */
-static size_t inv_scan(const struct inv *f, struct arr *a, unsigned what)
+/*
+ * Drop the entries of e[0..count) (ways of a) that predicate what names:
+ * 0 combined TLB, 1 guest PWC, 2 guest-physical, 3 NPWC.
+ */
+static size_t inv_ents(const struct inv *f, struct arr *a, struct ent *e,
+		       size_t count, unsigned what)
 {
-	size_t i, n = 0, total = (size_t)(a->set_mask + 1) * a->ways;
+	size_t i, n = 0;
 	bool hit;
 
-	if (!a->nvalid)
-		return 0;
-	for (i = 0; i < total && a->nvalid; i++) {
-		struct ent *e = &a->e[i];
-
-		if (!(e->key & 1))
+	for (i = 0; i < count && a->nvalid; i++) {
+		if (!(e[i].key & 1))
 			continue;
 		if (what == 0)
-			hit = inv_tlb_ent(f, e);
+			hit = inv_tlb_ent(f, &e[i]);
 		else if (what == 1)
-			hit = inv_pwc_ent(f, e);
+			hit = inv_pwc_ent(f, &e[i]);
 		else
-			hit = inv_gpa_ent(f, e, what == 3);
+			hit = inv_gpa_ent(f, &e[i], what == 3);
 		if (hit) {
-			ent_drop(a, e);
+			ent_drop(a, &e[i]);
 			n++;
 		}
 	}
 	return n;
 }
 
-/*
- * With an address, only the sets la's page can occupy are searched (one
- * per page size), so INVLPG costs a few set scans, not a full sweep.
- */
-static size_t inv_tlb_addr(const struct inv *f, struct arr *a)
+/* Every entry of a. */
+static size_t inv_scan(const struct inv *f, struct arr *a, unsigned what)
 {
-	unsigned ps;
-	uint32_t w;
-	size_t n = 0;
-
-	for (ps = 0; ps < VMMU_TLB_NPSIZE; ps++) {
-		struct ent *s;
-
-		if (!(a->present & (1U << ps)))
-			continue;
-		s = set_of(a, f->la, psize_shift[ps]);
-		for (w = 0; w < a->ways && a->present; w++)
-			if ((s[w].key & 1) && inv_tlb_ent(f, &s[w])) {
-				ent_drop(a, &s[w]);
-				n++;
-			}
-	}
-	return n;
+	return inv_ents(f, a, a->e, (size_t)(a->set_mask + 1) * a->ways, what);
 }
 
 /* The ways of the one set of a that entries for addr at shift occupy. */
 static size_t inv_set(const struct inv *f, struct arr *a, uint64_t addr,
 		      unsigned shift, unsigned what)
 {
-	struct ent *s = set_of(a, addr, shift);
-	size_t n = 0;
-	uint32_t w;
-	bool hit;
+	/* an empty array (perhaps of no ways) has no set to look at */
+	return a->nvalid ? inv_ents(f, a, set_of(a, addr, shift), a->ways, what)
+			 : 0;
+}
 
-	for (w = 0; w < a->ways && a->nvalid; w++) {
-		if (!(s[w].key & 1))
-			continue;
-		if (what == 1)
-			hit = inv_pwc_ent(f, &s[w]);
-		else
-			hit = inv_gpa_ent(f, &s[w], what == 3);
-		if (hit) {
-			ent_drop(a, &s[w]);
-			n++;
-		}
-	}
+/*
+ * With an address (la for the combined TLB, gaddr for the guest-physical
+ * one), only the sets its page can occupy are searched, one per page size
+ * present, so INVLPG or an EPT violation costs a few set scans, not a
+ * full sweep.
+ */
+static size_t inv_addr(const struct inv *f, struct arr *a, uint64_t addr,
+		       unsigned what)
+{
+	unsigned ps;
+	size_t n = 0;
+
+	for (ps = 0; ps < VMMU_TLB_NPSIZE; ps++)
+		if (a->present & (1U << ps))
+			n += inv_set(f, a, addr, psize_shift[ps], what);
 	return n;
 }
 
@@ -193,19 +177,6 @@ static size_t inv_pwc_addr(const struct inv *f, struct arr *a,
 	return n;
 }
 
-/* With gpa_addr, the guest-physical TLB's entries for gaddr: one set per
- * page size present, as inv_tlb_addr for la. */
-static size_t inv_gpa_addr(const struct inv *f, struct arr *a)
-{
-	unsigned ps;
-	size_t n = 0;
-
-	for (ps = 0; ps < VMMU_TLB_NPSIZE && a->nvalid; ps++)
-		if (a->present & (1U << ps))
-			n += inv_set(f, a, f->gaddr, psize_shift[ps], 2);
-	return n;
-}
-
 static size_t inv_run(struct vmmu_tlb *t, const struct inv *f,
 		      enum vmmu_tlb_inv kind)
 {
@@ -214,19 +185,19 @@ static size_t inv_run(struct vmmu_tlb *t, const struct inv *f,
 
 	t->st.inv[kind]++;
 	for (i = 0; f->tlb && i < VMMU_TLB_NARRAY; i++)
-		tlb += f->addr ? inv_tlb_addr(f, &t->tlb[i])
+		tlb += f->addr ? inv_addr(f, &t->tlb[i], f->la, 0)
 			       : inv_scan(f, &t->tlb[i], 0);
 	for (i = 0; f->pwc && i < VMMU_TLB_PWC_LEVELS; i++)
 		pwc += f->pwc_addr ? inv_pwc_addr(f, &t->pwc[i], i + 2)
 				   : inv_scan(f, &t->pwc[i], 1);
 	if (f->gpa) {
-		gpa = f->gpa_addr ? inv_gpa_addr(f, &t->gpa)
+		gpa = f->gpa_addr ? inv_addr(f, &t->gpa, f->gaddr, 2)
 				  : inv_scan(f, &t->gpa, 2);
 		/* NPWC level l keeps entries at shift 12 + 9 (l - 1) */
 		for (i = 0; i < VMMU_TLB_PWC_LEVELS; i++)
-			npwc += !f->gpa_addr ? inv_scan(f, &t->npwc[i], 3) :
-				t->npwc[i].nvalid ?
-				inv_set(f, &t->npwc[i], f->gaddr, 12 + 9 * (i + 1), 3) : 0;
+			npwc += f->gpa_addr ? inv_set(f, &t->npwc[i], f->gaddr,
+						      12 + 9 * (i + 1), 3)
+					    : inv_scan(f, &t->npwc[i], 3);
 	}
 	t->st.flushed_tlb += tlb;
 	t->st.flushed_pwc += pwc;
