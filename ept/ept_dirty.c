@@ -67,17 +67,13 @@ static int retype(struct vmmu_vm *vm, uint64_t a, uint64_t size,
 	return VMMU_OK;
 }
 
-/* Retype [a, a + size) from -> to, then mark it for lazy recalculation. */
-static int retype_lazily(struct vmmu_vm *vm, uint64_t a, uint64_t size,
-			 enum vmmu_p2m_type from, enum vmmu_p2m_type to)
+/* Mark [a, a + size) for lazy recalculation from the p2m (ept_flush). */
+static int mark_lazily(struct vmmu_vm *vm, uint64_t a, uint64_t size)
 {
-	struct ept_vm *e = ept_of(vm);
 	struct vmmu_pt_change chg = { 0 };
-	int rc = retype(vm, a, size, from, to);
+	int rc = vmmu_pt_mark_recalc(&ept_of(vm)->pt, a, size, ept_recalc_leaf,
+				     vm, &chg);
 
-	if (rc < 0)
-		return rc;
-	rc = vmmu_pt_mark_recalc(&e->pt, a, size, ept_recalc_leaf, vm, &chg);
 	ept_flush(vm, &chg);
 	return rc;
 }
@@ -99,14 +95,17 @@ static int each_ram_slot(struct vmmu_vm *vm,
 	return VMMU_OK;
 }
 
-static int protect_range(struct vmmu_vm *vm, uint64_t a, uint64_t size)
-{
-	return retype_lazily(vm, a, size, VMMU_P2M_RAM_RW, VMMU_P2M_RAM_LOGDIRTY);
-}
-
 static int protect_p2m(struct vmmu_vm *vm, uint64_t a, uint64_t size)
 {
 	return retype(vm, a, size, VMMU_P2M_RAM_RW, VMMU_P2M_RAM_LOGDIRTY);
+}
+
+/* Retype [a, a + size) to RAM_LOGDIRTY, then mark it (the rearm). */
+static int protect_range(struct vmmu_vm *vm, uint64_t a, uint64_t size)
+{
+	int rc = protect_p2m(vm, a, size);
+
+	return rc < 0 ? rc : mark_lazily(vm, a, size);
 }
 
 static int unprotect_p2m(struct vmmu_vm *vm, uint64_t a, uint64_t size)
@@ -125,16 +124,10 @@ static int retype_ram_lazily(struct vmmu_vm *vm,
 			     int (*fn)(struct vmmu_vm *vm, uint64_t a,
 				       uint64_t size))
 {
-	struct ept_vm *e = ept_of(vm);
-	struct vmmu_pt_change chg = { 0 };
 	int rc = each_ram_slot(vm, fn);
 
-	if (rc < 0)
-		return rc;
-	rc = vmmu_pt_mark_recalc(&e->pt, 0, vmmu_pt_level_size(e->pt.levels) *
-				 VMMU_PT_ENTRIES, ept_recalc_leaf, vm, &chg);
-	ept_flush(vm, &chg);
-	return rc;
+	return rc < 0 ? rc : mark_lazily(vm, 0, vmmu_pt_level_size(
+		ept_of(vm)->pt.levels) * VMMU_PT_ENTRIES);
 }
 
 /* Test and clear the D flags of [a, a + size), into the log unless mark
